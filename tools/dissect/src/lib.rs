@@ -1,0 +1,1 @@
+//! The capture dissector (in progress).
