@@ -61,21 +61,60 @@ pub fn messages(cap: &Capture, src: &str) -> Result<Vec<Message>, ReadError> {
     };
     for item in &cap.items {
         match item {
-            Item::Frame { t, conn, dir, index, len, payload, truncated } => {
+            Item::Frame {
+                t,
+                conn,
+                dir,
+                index,
+                len,
+                payload,
+                truncated,
+            } => {
                 let body = if *len < 0 {
                     Body::Signal(Signal::from_code(*len))
                 } else {
-                    Body::Data { payload: payload.clone(), truncated: *truncated }
+                    Body::Data {
+                        payload: payload.clone(),
+                        truncated: *truncated,
+                    }
                 };
-                out.push(Message { conn: *conn, dir: *dir, index: *index, t: *t, body });
+                out.push(Message {
+                    conn: *conn,
+                    dir: *dir,
+                    index: *index,
+                    t: *t,
+                    body,
+                });
             }
-            Item::TlsRecord { t, conn, dir, index, kind, body } => {
-                let body = Body::Tls { kind: kind.clone(), body: body.clone() };
-                out.push(Message { conn: *conn, dir: *dir, index: *index, t: *t, body });
+            Item::TlsRecord {
+                t,
+                conn,
+                dir,
+                index,
+                kind,
+                body,
+            } => {
+                let body = Body::Tls {
+                    kind: kind.clone(),
+                    body: body.clone(),
+                };
+                out.push(Message {
+                    conn: *conn,
+                    dir: *dir,
+                    index: *index,
+                    t: *t,
+                    body,
+                });
             }
             Item::Close { t, conn, dir, how } => {
                 let index = next(*conn);
-                out.push(Message { conn: *conn, dir: *dir, index, t: *t, body: Body::Close(how.clone()) });
+                out.push(Message {
+                    conn: *conn,
+                    dir: *dir,
+                    index,
+                    t: *t,
+                    body: Body::Close(how.clone()),
+                });
             }
             Item::Bytes { t, conn, dir, data } => {
                 // A connection whose client starts with a TLS handshake record is TLS-first.
@@ -93,8 +132,17 @@ pub fn messages(cap: &Capture, src: &str) -> Result<Vec<Message>, ReadError> {
                         let rec: Vec<u8> = buf.drain(..5 + len).collect();
                         let kind = tls_record_kind(&rec);
                         let index = next(*conn);
-                        let body = Body::Tls { kind, body: rec[5..].to_vec() };
-                        out.push(Message { conn: *conn, dir: *dir, index, t: *t, body });
+                        let body = Body::Tls {
+                            kind,
+                            body: rec[5..].to_vec(),
+                        };
+                        out.push(Message {
+                            conn: *conn,
+                            dir: *dir,
+                            index,
+                            t: *t,
+                            body,
+                        });
                     }
                     continue;
                 }
@@ -108,7 +156,10 @@ pub fn messages(cap: &Capture, src: &str) -> Result<Vec<Message>, ReadError> {
                         what: format!("conn {conn}: bsock framing failed: {e}"),
                     })?;
                     let body = match frame {
-                        Some(Frame::Data(p)) => Some(Body::Data { payload: p.to_vec(), truncated: false }),
+                        Some(Frame::Data(p)) => Some(Body::Data {
+                            payload: p.to_vec(),
+                            truncated: false,
+                        }),
                         Some(Frame::Signal(s)) => Some(Body::Signal(s)),
                         Some(Frame::Chunk(_)) => None,
                         None => None,
@@ -117,7 +168,13 @@ pub fn messages(cap: &Capture, src: &str) -> Result<Vec<Message>, ReadError> {
                     match body {
                         Some(body) => {
                             let index = next(*conn);
-                            out.push(Message { conn: *conn, dir: *dir, index, t: *t, body });
+                            out.push(Message {
+                                conn: *conn,
+                                dir: *dir,
+                                index,
+                                t: *t,
+                                body,
+                            });
                         }
                         None if input.is_empty() || used == 0 => break,
                         None => {}

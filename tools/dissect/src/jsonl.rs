@@ -13,10 +13,12 @@ fn field<'v>(v: &'v Value, key: &str, src: &str, line: usize) -> Result<&'v Valu
 }
 
 fn as_usize(v: &Value, src: &str, line: usize) -> Result<usize, ReadError> {
-    v.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or_else(|| ReadError {
-        source: format!("{src}:{line}"),
-        what: format!("expected a non-negative integer, found {v}"),
-    })
+    v.as_u64()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| ReadError {
+            source: format!("{src}:{line}"),
+            what: format!("expected a non-negative integer, found {v}"),
+        })
 }
 
 fn as_str<'v>(v: &'v Value, src: &str, line: usize) -> Result<&'v str, ReadError> {
@@ -43,17 +45,25 @@ pub fn parse(text: &str, src: &str) -> Result<Capture, ReadError> {
         match kind {
             "conn" => {
                 let addr = |k: &str| -> Result<std::net::SocketAddr, ReadError> {
-                    as_str(field(&v, k, src, ln)?, src, ln)?.parse().map_err(|e| ReadError {
-                        source: format!("{src}:{ln}"),
-                        what: format!("bad address in {k:?}: {e}"),
-                    })
+                    as_str(field(&v, k, src, ln)?, src, ln)?
+                        .parse()
+                        .map_err(|e| ReadError {
+                            source: format!("{src}:{ln}"),
+                            what: format!("bad address in {k:?}: {e}"),
+                        })
                 };
                 cap.connections.push(Connection {
                     number: as_usize(field(&v, "conn", src, ln)?, src, ln)?,
                     client: addr("client")?,
                     server: addr("server")?,
-                    client_role: v.get("client_role").and_then(Value::as_str).map(String::from),
-                    server_role: v.get("server_role").and_then(Value::as_str).map(String::from),
+                    client_role: v
+                        .get("client_role")
+                        .and_then(Value::as_str)
+                        .map(String::from),
+                    server_role: v
+                        .get("server_role")
+                        .and_then(Value::as_str)
+                        .map(String::from),
                 });
             }
             "msg" => {
@@ -64,9 +74,13 @@ pub fn parse(text: &str, src: &str) -> Result<Capture, ReadError> {
                         what: format!("message for unknown connection {conn} or direction"),
                     })?;
                 let index = as_usize(field(&v, "i", src, ln)?, src, ln)?;
-                let body = hex::decode(as_str(field(&v, "hex", src, ln)?, src, ln)?).map_err(
-                    |e| ReadError { source: format!("{src}:{ln}"), what: format!("bad hex: {e}") },
-                )?;
+                let body =
+                    hex::decode(as_str(field(&v, "hex", src, ln)?, src, ln)?).map_err(|e| {
+                        ReadError {
+                            source: format!("{src}:{ln}"),
+                            what: format!("bad hex: {e}"),
+                        }
+                    })?;
                 if let Some(rec) = v.get("tls_record").and_then(Value::as_str) {
                     cap.items.push(Item::TlsRecord {
                         t,
@@ -86,13 +100,25 @@ pub fn parse(text: &str, src: &str) -> Result<Capture, ReadError> {
                         what: "bad len".into(),
                     })?;
                 let truncated = v.get("truncated").and_then(Value::as_bool).unwrap_or(false);
-                cap.items.push(Item::Frame { t, conn, dir, index, len, payload: body, truncated });
+                cap.items.push(Item::Frame {
+                    t,
+                    conn,
+                    dir,
+                    index,
+                    len,
+                    payload: body,
+                    truncated,
+                });
             }
             "close" => {
                 let conn = as_usize(field(&v, "conn", src, ln)?, src, ln)?;
                 let arrow = as_str(field(&v, "dir", src, ln)?, src, ln)?;
                 let dir = direction(&cap, conn, arrow).unwrap_or(Direction::ToServer);
-                let how = v.get("how").and_then(Value::as_str).unwrap_or("?").to_string();
+                let how = v
+                    .get("how")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_string();
                 cap.items.push(Item::Close { t, conn, dir, how });
             }
             // Keep-alive probes and notes carry no bsock data.

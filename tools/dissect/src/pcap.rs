@@ -26,7 +26,11 @@ impl<'a> Reader<'a> {
 
     fn u32(&mut self) -> Option<u32> {
         let b: [u8; 4] = self.take(4)?.try_into().ok()?;
-        Some(if self.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+        Some(if self.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
     }
 }
 
@@ -50,21 +54,33 @@ struct HalfStream {
 
 /// Parse a pcap file. `src` names it in errors.
 pub fn parse(data: &[u8], src: &str) -> Result<Capture, ReadError> {
-    let err = |what: String| ReadError { source: src.to_string(), what };
-    let mut r = Reader { data, pos: 0, big_endian: false };
-    let magic = r.take(4).ok_or_else(|| err("shorter than a pcap header".into()))?;
+    let err = |what: String| ReadError {
+        source: src.to_string(),
+        what,
+    };
+    let mut r = Reader {
+        data,
+        pos: 0,
+        big_endian: false,
+    };
+    let magic = r
+        .take(4)
+        .ok_or_else(|| err("shorter than a pcap header".into()))?;
     let (big_endian, nanos) = match magic {
         [0xd4, 0xc3, 0xb2, 0xa1] => (false, false),
         [0xa1, 0xb2, 0xc3, 0xd4] => (true, false),
         [0x4d, 0x3c, 0xb2, 0xa1] => (false, true),
         [0xa1, 0xb2, 0x3c, 0x4d] => (true, true),
         [0x0a, 0x0d, 0x0d, 0x0a] => {
-            return Err(err("pcapng is not supported; convert with `editcap -F pcap`".into()))
+            return Err(err(
+                "pcapng is not supported; convert with `editcap -F pcap`".into(),
+            ))
         }
         _ => return Err(err("not a pcap file (bad magic)".into())),
     };
     r.big_endian = big_endian;
-    r.take(16).ok_or_else(|| err("truncated pcap header".into()))?;
+    r.take(16)
+        .ok_or_else(|| err("truncated pcap header".into()))?;
     let linktype = r.u32().ok_or_else(|| err("truncated pcap header".into()))? & 0x0fff_ffff;
 
     let mut segments = Vec::new();
@@ -90,14 +106,30 @@ pub fn parse(data: &[u8], src: &str) -> Result<Capture, ReadError> {
 
 fn decode_packet(linktype: u32, frame: &[u8], t: f64) -> Option<Segment> {
     let (ethertype, ip) = match linktype {
-        1 => (u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]), frame.get(14..)?),
-        113 => (u16::from_be_bytes([*frame.get(14)?, *frame.get(15)?]), frame.get(16..)?),
-        276 => (u16::from_be_bytes([*frame.first()?, *frame.get(1)?]), frame.get(20..)?),
+        1 => (
+            u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]),
+            frame.get(14..)?,
+        ),
+        113 => (
+            u16::from_be_bytes([*frame.get(14)?, *frame.get(15)?]),
+            frame.get(16..)?,
+        ),
+        276 => (
+            u16::from_be_bytes([*frame.first()?, *frame.get(1)?]),
+            frame.get(20..)?,
+        ),
         0 => {
             let fam = u32::from_le_bytes(frame.get(..4)?.try_into().ok()?);
             (if fam == 2 { 0x0800 } else { 0x86dd }, frame.get(4..)?)
         }
-        101 | 12 | 14 => (if frame.first()? >> 4 == 4 { 0x0800 } else { 0x86dd }, frame),
+        101 | 12 | 14 => (
+            if frame.first()? >> 4 == 4 {
+                0x0800
+            } else {
+                0x86dd
+            },
+            frame,
+        ),
         _ => return None,
     };
     let (src_ip, dst_ip, proto, l4) = match ethertype {
@@ -106,14 +138,24 @@ fn decode_packet(linktype: u32, frame: &[u8], t: f64) -> Option<Segment> {
             let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
             let s = Ipv4Addr::new(*ip.get(12)?, *ip.get(13)?, *ip.get(14)?, *ip.get(15)?);
             let d = Ipv4Addr::new(*ip.get(16)?, *ip.get(17)?, *ip.get(18)?, *ip.get(19)?);
-            (IpAddr::V4(s), IpAddr::V4(d), *ip.get(9)?, ip.get(ihl..total.min(ip.len()))?)
+            (
+                IpAddr::V4(s),
+                IpAddr::V4(d),
+                *ip.get(9)?,
+                ip.get(ihl..total.min(ip.len()))?,
+            )
         }
         0x86dd => {
             let plen = usize::from(u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?]));
             let s: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
             let d: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
             let end = (40 + plen).min(ip.len());
-            (IpAddr::V6(Ipv6Addr::from(s)), IpAddr::V6(Ipv6Addr::from(d)), *ip.get(6)?, ip.get(40..end)?)
+            (
+                IpAddr::V6(Ipv6Addr::from(s)),
+                IpAddr::V6(Ipv6Addr::from(d)),
+                *ip.get(6)?,
+                ip.get(40..end)?,
+            )
         }
         _ => return None,
     };
@@ -183,12 +225,22 @@ fn reassemble(segments: Vec<Segment>) -> Capture {
             let mut out = Vec::new();
             absorb(half, next, seg.seq, seg.payload, &mut out);
             if !out.is_empty() {
-                cap.items.push(Item::Bytes { t: seg.t, conn, dir, data: out });
+                cap.items.push(Item::Bytes {
+                    t: seg.t,
+                    conn,
+                    dir,
+                    data: out,
+                });
             }
         }
         if seg.fin || seg.rst {
             let how = if seg.rst { "RST" } else { "FIN" };
-            cap.items.push(Item::Close { t: seg.t, conn, dir, how: how.into() });
+            cap.items.push(Item::Close {
+                t: seg.t,
+                conn,
+                dir,
+                how: how.into(),
+            });
         }
     }
     cap
@@ -221,5 +273,6 @@ fn absorb(half: &mut HalfStream, mut next: u32, seq: u32, payload: Vec<u8>, out:
     }
     half.next_seq = Some(next);
     // Drop anything entirely behind `next` (retransmissions).
-    half.pending.retain(|&s, p| (s.wrapping_add(p.len() as u32).wrapping_sub(next) as i32) > 0);
+    half.pending
+        .retain(|&s, p| (s.wrapping_add(p.len() as u32).wrapping_sub(next) as i32) > 0);
 }
