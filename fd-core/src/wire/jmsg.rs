@@ -100,7 +100,7 @@ impl<'a> Jmsg<'a> {
         w.len()
     }
 
-    fn write(&self, w: &mut Writer<'_>) -> Result<()> {
+    pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<()> {
         if self.job.is_empty() || self.job.iter().any(|&b| super::text::is_space(b)) {
             return Err(Error::Malformed);
         }
