@@ -13,6 +13,9 @@
 //! - `status` / `.status` → status frames up to the FD's EOD;
 //! - `estimate` → ls lines up to the `2000 OK estimate …` reply.
 //!
+//! The SD's `Jmsg` frames to the Director (`sd>dir`) go through the same job-message
+//! codec.
+//!
 //! The vectors directory is `$BARQUE_VECTORS` or `../../shared/vectors` relative to this
 //! crate; the test fails if it is missing rather than pass without checking anything.
 
@@ -23,6 +26,7 @@ use fd_core::wire::dir_cmd::{
     AccurateEntry, BootstrapLine, DirCommand, FdReply, Level, LsLine, Payload, StatusFrame,
 };
 use fd_core::wire::fileset::FilesetLine;
+use fd_core::wire::jmsg::Jmsg;
 
 /// The raw value of `"key": value` in a flat JSON object line (strings without escapes,
 /// numbers, null).
@@ -63,7 +67,7 @@ fn load(path: &std::path::Path) -> Vec<Msg> {
             continue;
         }
         let dir = field(line, "dir").unwrap().to_string();
-        if dir != "dir>fd" && dir != "fd>dir" {
+        if dir != "dir>fd" && dir != "fd>dir" && dir != "sd>dir" {
             continue;
         }
         assert!(
@@ -164,6 +168,7 @@ fn every_dir_fd_frame_parses_and_reemits() {
 
     let mut seen: BTreeSet<&'static str> = BTreeSet::new();
     let mut checked = 0usize;
+    let mut sd_jmsgs = 0usize;
     let mut per_capture: BTreeMap<String, usize> = BTreeMap::new();
 
     for path in &captures {
@@ -175,6 +180,17 @@ fn every_dir_fd_frame_parses_and_reemits() {
             .into_owned();
         let mut states: BTreeMap<u32, ConnState> = BTreeMap::new();
         for m in load(path) {
+            if m.dir == "sd>dir" {
+                // The SD's job messages share the Jmsg codec.
+                if m.data.starts_with(b"Jmsg ") {
+                    let j = Jmsg::parse(&m.data).unwrap_or_else(|e| {
+                        panic!("{name} conn {} msg {} sd>dir: Jmsg: {e:?}", m.conn, m.i)
+                    });
+                    reemit("sd Jmsg", &m.data, |b| j.emit(b), j.buffer_len());
+                    sd_jmsgs += 1;
+                }
+                continue;
+            }
             let st = states.entry(m.conn).or_default();
             let what = format!("{name} conn {} msg {} {}", m.conn, m.i, m.dir);
             let to_fd = m.dir == "dir>fd";
@@ -324,6 +340,7 @@ fn every_dir_fd_frame_parses_and_reemits() {
             "capture {capture} contributed too few frames: {per_capture:?}"
         );
     }
-    eprintln!("checked {checked} frames: {per_capture:?}");
+    eprintln!("checked {checked} frames: {per_capture:?}; {sd_jmsgs} SD Jmsgs");
+    assert!(sd_jmsgs > 50, "only {sd_jmsgs} SD job messages checked");
     assert!(checked > 300, "only {checked} frames checked");
 }

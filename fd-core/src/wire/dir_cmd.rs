@@ -1734,6 +1734,39 @@ impl<'a> FdReply<'a> {
 
 codec_impl!(FdReply<'_>);
 
+/// The parts of the `2000 OK Job %s (%s) %s,%s` text: version, short build date, OS
+/// description, platform (`core/src/filed/dir_cmd.cc` `job_cmd()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FdVersionInfo<'a> {
+    /// `26.0.0~pre1298.eda204c31`.
+    pub version: &'a [u8],
+    /// `21Aug26`.
+    pub date: &'a [u8],
+    /// `Debian GNU/Linux 12 (bookworm)`.
+    pub os: &'a [u8],
+    /// `debian`.
+    pub platform: &'a [u8],
+}
+
+impl<'a> FdVersionInfo<'a> {
+    /// Split the text after `2000 OK Job `; `None` if it does not have the four parts.
+    pub fn split(info: &'a [u8]) -> Option<Self> {
+        let open = find(info, b" (")?;
+        let version = info.get(..open)?;
+        let rest = info.get(open + 2..)?;
+        let close = find(rest, b") ")?;
+        let date = rest.get(..close)?;
+        let rest = rest.get(close + 2..)?;
+        let comma = rest.iter().rposition(|&b| b == b',')?;
+        Some(FdVersionInfo {
+            version,
+            date,
+            os: rest.get(..comma)?,
+            platform: rest.get(comma + 1..)?,
+        })
+    }
+}
+
 /// A number printed by `edit_uint64_with_commas()`: groups of three digits separated by
 /// commas, the first group 1–3 digits. Only that canonical form is accepted.
 fn comma_number(s: &mut Scanner<'_>) -> Result<u64> {

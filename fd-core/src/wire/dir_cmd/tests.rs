@@ -569,6 +569,15 @@ fn test_parse_replies() {
             info: b"26.0.0~pre1298.eda204c31 (21Aug26) Debian GNU/Linux 12 (bookworm),debian"
         }
     );
+    let v = FdVersionInfo::split(
+        b"26.0.0~pre1298.eda204c31 (21Aug26) Debian GNU/Linux 12 (bookworm),debian",
+    )
+    .unwrap();
+    assert_eq!(v.version, b"26.0.0~pre1298.eda204c31");
+    assert_eq!(v.date, b"21Aug26");
+    assert_eq!(v.os, b"Debian GNU/Linux 12 (bookworm)");
+    assert_eq!(v.platform, b"debian");
+    assert_eq!(FdVersionInfo::split(b"26.0.0"), None);
     assert_eq!(rt_reply(b"2000 OK level\n"), FdReply::Ok(OkReply::Level));
     assert_eq!(
         rt_reply(b"2000 OK include\n"),
