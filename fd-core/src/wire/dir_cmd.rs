@@ -15,7 +15,7 @@
 //! `status`, `.status`, `storage `, `verify` (`../shared/protocol/jobs.md` §1,
 //! `connect.md` §8). [`DirCommand::parse`] dispatches the same way, so `RunBeforeNow` is
 //! never mistaken for `Run` and `restoreobject` never for `restore `; a frame matching no
-//! entry is [`DirCommand::Unknown`] (the FD answers [`FdReply::InvalidCommand`] and ends the
+//! entry is [`DirCommand::Unknown`] (the FD answers [`FixedError::InvalidCommand`] and ends the
 //! session). The `btime «µs»` line is not in the table — the FD reads it with a plain receive
 //! while it syncs clocks after `level = since_utime …` — but it travels on the same socket
 //! from the same sender and is modelled here as [`DirCommand::Btime`].
@@ -80,6 +80,25 @@ pub const MAX_JOB_NAME_LEN: usize = 127;
 /// Longest `Authorization=` key the FD scans (`%100s`).
 pub const MAX_AUTHORIZATION_LEN: usize = 100;
 
+/// Longest SD address accepted in `storage address=` (a host name is at most 253 bytes;
+/// the FD's buffer is sized from the message).
+pub const MAX_ADDRESS_LEN: usize = 1024;
+
+/// Longest `verify level=` word the FD scans (`%30s`).
+pub const MAX_VERIFY_LEVEL_LEN: usize = 30;
+
+/// Longest frame payload any codec here accepts or produces: the bsock limit of 1,000,000
+/// bytes (`core/src/lib/bsock_tcp.cc`, jobs.md §0.1).
+pub const MAX_FRAME_LEN: usize = 1_000_000;
+
+fn check_frame_len(input: &[u8]) -> Result<()> {
+    if input.len() > MAX_FRAME_LEN {
+        Err(Error::FrameTooLong)
+    } else {
+        Ok(())
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Helpers shared by the codecs
 // ---------------------------------------------------------------------------------------
@@ -116,6 +135,16 @@ fn check_word(w: &[u8], allow_empty: bool) -> Result<()> {
     }
 }
 
+/// [`check_word`] plus the length limit the parser enforces.
+fn check_bounded(w: &[u8], allow_empty: bool, max: usize) -> Result<()> {
+    check_word(w, allow_empty)?;
+    if w.len() > max {
+        Err(Error::FieldTooLong)
+    } else {
+        Ok(())
+    }
+}
+
 /// Check a field emitted as the rest of a line (no newline, no NUL inside).
 fn check_line(w: &[u8]) -> Result<()> {
     if w.iter().any(|&b| b == b'\n' || b == 0) {
@@ -132,6 +161,9 @@ macro_rules! codec_impl {
             pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
                 let mut w = Writer::new(buf);
                 self.write(&mut w)?;
+                if w.len() > MAX_FRAME_LEN {
+                    return Err(Error::FrameTooLong);
+                }
                 w.finish()
             }
 
@@ -463,6 +495,7 @@ impl<'a> DirCommand<'a> {
     /// matches a command word but not its grammar is an error, one that matches no word is
     /// [`DirCommand::Unknown`].
     pub fn parse(input: &'a [u8]) -> Result<Self> {
+        check_frame_len(input)?;
         let p = |prefix: &[u8]| input.starts_with(prefix);
         let mut s = Scanner::new(input);
         if p(b"accurate") {
@@ -578,7 +611,7 @@ impl<'a> DirCommand<'a> {
             Ok(DirCommand::Storage(parse_storage(&mut s)?))
         } else if p(b"verify") {
             s.lit(b"verify level=")?;
-            let level = bounded_word(&mut s, 30)?;
+            let level = bounded_word(&mut s, MAX_VERIFY_LEVEL_LEN)?;
             end_line(&mut s)?;
             Ok(DirCommand::Verify { level })
         } else {
@@ -615,7 +648,7 @@ impl<'a> DirCommand<'a> {
                 w.byte(b'\n');
             }
             DirCommand::Cancel { job } => {
-                check_word(job, false)?;
+                check_bounded(job, false, MAX_JOB_NAME_LEN)?;
                 w.bytes(b"cancel Job=");
                 w.bytes(job);
                 w.byte(b'\n');
@@ -635,8 +668,8 @@ impl<'a> DirCommand<'a> {
             }
             DirCommand::GetSecureEraseCmd => w.bytes(b"getSecureEraseCmd\n"),
             DirCommand::JobStart(ref j) => {
-                check_word(j.job, false)?;
-                check_word(j.authorization, false)?;
+                check_bounded(j.job, false, MAX_JOB_NAME_LEN)?;
+                check_bounded(j.authorization, false, MAX_AUTHORIZATION_LEN)?;
                 w.bytes(b"JobId=");
                 w.u64(j.job_id.into());
                 w.bytes(b" Job=");
@@ -678,7 +711,7 @@ impl<'a> DirCommand<'a> {
                 mtime_only,
                 prev_job,
             }) => {
-                check_word(prev_job, true)?;
+                check_bounded(prev_job, true, MAX_JOB_NAME_LEN)?;
                 w.bytes(b"level = since_utime ");
                 w.u64(utime);
                 w.bytes(b" mtime_only=");
@@ -758,7 +791,7 @@ impl<'a> DirCommand<'a> {
                 w.byte(b'\n');
             }
             DirCommand::Session(ref ses) => {
-                check_word(ses.volume, false)?;
+                check_bounded(ses.volume, false, MAX_JOB_NAME_LEN)?;
                 w.bytes(b"session ");
                 w.bytes(ses.volume);
                 for n in ses.numbers {
@@ -768,13 +801,13 @@ impl<'a> DirCommand<'a> {
                 w.byte(b'\n');
             }
             DirCommand::SetAuthorization { authorization } => {
-                check_word(authorization, false)?;
+                check_bounded(authorization, false, MAX_AUTHORIZATION_LEN)?;
                 w.bytes(b"setauthorization Authorization=");
                 w.bytes(authorization);
                 w.byte(b'\n');
             }
             DirCommand::SetBandwidth { limit, job } => {
-                check_word(job, true)?;
+                check_bounded(job, true, MAX_JOB_NAME_LEN)?;
                 w.bytes(b"setbandwidth=");
                 w.i64(limit);
                 w.bytes(b" Job=");
@@ -806,7 +839,7 @@ impl<'a> DirCommand<'a> {
                 w.bytes(arg);
             }
             DirCommand::Storage(ref st) => {
-                check_word(st.address, false)?;
+                check_bounded(st.address, false, MAX_ADDRESS_LEN)?;
                 w.bytes(b"storage address=");
                 w.bytes(st.address);
                 w.bytes(b" port=");
@@ -814,14 +847,14 @@ impl<'a> DirCommand<'a> {
                 w.bytes(b" ssl=");
                 w.u64(st.ssl.into());
                 if let Some(a) = st.authorization {
-                    check_word(a, false)?;
+                    check_bounded(a, false, MAX_AUTHORIZATION_LEN)?;
                     w.bytes(b" Authorization=");
                     w.bytes(a);
                 }
                 w.byte(b'\n');
             }
             DirCommand::Verify { level } => {
-                check_word(level, false)?;
+                check_bounded(level, false, MAX_VERIFY_LEVEL_LEN)?;
                 w.bytes(b"verify level=");
                 w.bytes(level);
                 w.byte(b'\n');
@@ -979,7 +1012,7 @@ fn parse_restore<'a>(s: &mut Scanner<'a>) -> Result<Restore<'a>> {
 
 fn parse_storage<'a>(s: &mut Scanner<'a>) -> Result<Storage<'a>> {
     s.lit(b"storage address=")?;
-    let address = bounded_word(s, 1024)?;
+    let address = bounded_word(s, MAX_ADDRESS_LEN)?;
     s.lit(b" port=")?;
     let port = s.u32()?;
     s.lit(b" ssl=")?;
@@ -1020,6 +1053,7 @@ pub struct AccurateEntry<'a> {
 impl<'a> AccurateEntry<'a> {
     /// Parse one accurate list frame.
     pub fn parse(input: &'a [u8]) -> Result<Self> {
+        check_frame_len(input)?;
         let mut parts = input.splitn(4, |&b| b == 0);
         let path = parts.next().ok_or(Error::Truncated)?;
         let lstat = parts.next().ok_or(Error::Truncated)?;
@@ -1074,6 +1108,7 @@ pub struct BootstrapLine<'a> {
 impl<'a> BootstrapLine<'a> {
     /// Parse one bootstrap frame.
     pub fn parse(input: &'a [u8]) -> Result<Self> {
+        check_frame_len(input)?;
         let body = input.strip_suffix(b"\n").ok_or(Error::Truncated)?;
         let eq = body
             .iter()
@@ -1119,6 +1154,7 @@ pub enum StatusFrame<'a> {
 impl<'a> StatusFrame<'a> {
     /// Classify one frame by its last byte.
     pub fn parse(input: &'a [u8]) -> Result<Self> {
+        check_frame_len(input)?;
         match input.split_last() {
             None => Err(Error::Truncated),
             Some((0, text)) => Ok(StatusFrame::Counted(text)),
@@ -1209,6 +1245,7 @@ const LS_DELETED: &[u8] = b"----------   - -        -                - ---------
 impl<'a> LsLine<'a> {
     /// Parse one listing line.
     pub fn parse(input: &'a [u8]) -> Result<Self> {
+        check_frame_len(input)?;
         let body = input.strip_suffix(b"\n").ok_or(Error::Truncated)?;
         if let Some(name) = body.strip_prefix(LS_DELETED) {
             return Ok(LsLine::Deleted { name });
@@ -1583,6 +1620,7 @@ pub enum FdReply<'a> {
 impl<'a> FdReply<'a> {
     /// Classify and parse one frame from the FD.
     pub fn parse(input: &'a [u8]) -> Result<Self> {
+        check_frame_len(input)?;
         if input.is_empty() {
             return Err(Error::Truncated);
         }

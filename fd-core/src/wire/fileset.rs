@@ -112,6 +112,9 @@ pub enum FilesetLine<'a> {
 impl<'a> FilesetLine<'a> {
     /// Parse one fileset frame.
     pub fn parse(input: &'a [u8]) -> Result<Self> {
+        if input.len() > super::dir_cmd::MAX_FRAME_LEN {
+            return Err(Error::FrameTooLong);
+        }
         let (&code, after) = input.split_first().ok_or(Error::Truncated)?;
         // F and P are sent without a newline; their item is everything after "F ".
         if code == b'F' || code == b'P' {

@@ -60,6 +60,9 @@ pub struct JmsgOrigin<'a> {
 impl<'a> Jmsg<'a> {
     /// Parse a frame that starts with `Jmsg Job=`.
     pub fn parse(input: &'a [u8]) -> Result<Self> {
+        if input.len() > super::dir_cmd::MAX_FRAME_LEN {
+            return Err(Error::FrameTooLong);
+        }
         let mut s = Scanner::new(input);
         s.lit(b"Jmsg Job=")?;
         let job = s.nonempty_word()?;

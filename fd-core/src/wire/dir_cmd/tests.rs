@@ -380,8 +380,24 @@ fn test_impossible() {
         DirCommand::parse(b"pluginoptions a\nb\n"),
         Err(Error::Malformed)
     );
+    // Frames above the bsock limit are refused before any scanning.
+    let mut huge = b"pluginoptions ".to_vec();
+    huge.resize(MAX_FRAME_LEN + 1, b'a');
+    assert_eq!(DirCommand::parse(&huge), Err(Error::FrameTooLong));
+    assert_eq!(FdReply::parse(&huge), Err(Error::FrameTooLong));
+    assert_eq!(StatusFrame::parse(&huge), Err(Error::FrameTooLong));
+    let mut out = vec![0u8; MAX_FRAME_LEN + 100];
+    assert_eq!(
+        DirCommand::PluginOptions(&huge[14..]).emit(&mut out),
+        Err(Error::FrameTooLong)
+    );
     // Emit refuses values that would not parse back.
-    let mut buf = [0u8; 64];
+    let long_job = [b'j'; MAX_JOB_NAME_LEN + 1];
+    let mut buf = [0u8; 256];
+    assert_eq!(
+        DirCommand::Cancel { job: &long_job }.emit(&mut buf),
+        Err(Error::FieldTooLong)
+    );
     assert_eq!(
         DirCommand::Cancel { job: b"a b" }.emit(&mut buf),
         Err(Error::Malformed)
