@@ -1,6 +1,6 @@
 //! The Director → File Daemon command channel: commands ([`DirCommand`]), the FD's replies
 //! ([`FdReply`]) and the multi-frame payloads some commands carry ([`AccurateEntry`],
-//! [`BootstrapLine`], [`StatusFrame`], [`LsLine`]; the fileset lines are in
+//! [`BootstrapLine`], [`StatusFrame`], [`LsLine`], [`ResolveReply`]; the fileset lines are in
 //! [`super::fileset`]).
 //!
 //! # The command loop
@@ -1376,6 +1376,91 @@ fn pad_right(w: &mut Writer<'_>, field: &[u8], width: usize) {
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
+
+/// The FD's answer to `resolve «host»` (`core/src/filed/dir_cmd.cc` `ResolveCmd()`), bare
+/// text followed by EOD: `«fd» resolves «host» to «addresses»⏎` or
+/// `«fd»: Failed to resolve «host»⏎`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResolveReply<'a> {
+    /// The host resolved.
+    Resolved {
+        /// The FD's resource name.
+        fd: &'a [u8],
+        /// The host as asked.
+        host: &'a [u8],
+        /// The address list as the FD formats it.
+        addresses: &'a [u8],
+    },
+    /// The host did not resolve.
+    Failed {
+        /// The FD's resource name.
+        fd: &'a [u8],
+        /// The host as asked.
+        host: &'a [u8],
+    },
+}
+
+impl<'a> ResolveReply<'a> {
+    /// Parse one resolve answer.
+    pub fn parse(input: &'a [u8]) -> Result<Self> {
+        check_frame_len(input)?;
+        let body = input.strip_suffix(b"\n").ok_or(Error::Truncated)?;
+        check_line(body)?;
+        let mut s = Scanner::new(body);
+        let first = s.nonempty_word()?;
+        if let Some(fd) = first.strip_suffix(b":") {
+            s.lit(b" Failed to resolve ")?;
+            let host = s.nonempty_word()?;
+            s.end(false)?;
+            if fd.is_empty() {
+                return Err(Error::Malformed);
+            }
+            return Ok(ResolveReply::Failed { fd, host });
+        }
+        s.lit(b" resolves ")?;
+        let host = s.nonempty_word()?;
+        s.lit(b" to")?;
+        let addresses = s.rest().strip_prefix(b" ").ok_or(Error::Truncated)?;
+        Ok(ResolveReply::Resolved {
+            fd: first,
+            host,
+            addresses,
+        })
+    }
+
+    fn write(&self, w: &mut Writer<'_>) -> Result<()> {
+        match *self {
+            ResolveReply::Resolved {
+                fd,
+                host,
+                addresses,
+            } => {
+                check_word(fd, false)?;
+                check_word(host, false)?;
+                check_line(addresses)?;
+                if fd.ends_with(b":") {
+                    return Err(Error::Malformed);
+                }
+                w.bytes(fd);
+                w.bytes(b" resolves ");
+                w.bytes(host);
+                w.bytes(b" to ");
+                w.bytes(addresses);
+            }
+            ResolveReply::Failed { fd, host } => {
+                check_word(fd, false)?;
+                check_word(host, false)?;
+                w.bytes(fd);
+                w.bytes(b": Failed to resolve ");
+                w.bytes(host);
+            }
+        }
+        w.byte(b'\n');
+        Ok(())
+    }
+}
+
+codec_impl!(ResolveReply<'_>);
 
 // ---------------------------------------------------------------------------------------
 // FD → Director replies

@@ -570,6 +570,49 @@ fn test_ls_lines() {
     );
 }
 
+#[test]
+fn test_resolve_reply() {
+    // Formats of core/src/filed/dir_cmd.cc ResolveCmd() (not captured).
+    for (f, r) in [
+        (
+            b"bareos-fd resolves localhost to host[ipv4;127.0.0.1;0] \n".as_slice(),
+            ResolveReply::Resolved {
+                fd: b"bareos-fd",
+                host: b"localhost",
+                addresses: b"host[ipv4;127.0.0.1;0] ",
+            },
+        ),
+        (
+            b"bareos-fd: Failed to resolve nosuchhost\n",
+            ResolveReply::Failed {
+                fd: b"bareos-fd",
+                host: b"nosuchhost",
+            },
+        ),
+    ] {
+        assert_eq!(ResolveReply::parse(f), Ok(r));
+        let mut buf = vec![0u8; r.buffer_len()];
+        assert_eq!(r.emit(&mut buf), Ok(f.len()));
+        assert_eq!(&buf[..], f);
+    }
+    assert_eq!(
+        ResolveReply::parse(b"bareos-fd resolves x"),
+        Err(Error::Truncated)
+    );
+    assert_eq!(
+        ResolveReply::parse(b"bareos-fd resolves x\n"),
+        Err(Error::Truncated)
+    );
+    assert_eq!(
+        ResolveReply::parse(b"bareos-fd says x\n"),
+        Err(Error::Malformed)
+    );
+    assert_eq!(
+        ResolveReply::parse(b": Failed to resolve x\n"),
+        Err(Error::Malformed)
+    );
+}
+
 // ------------------------------------------------------------------------------------
 // FD replies
 // ------------------------------------------------------------------------------------
@@ -1004,6 +1047,7 @@ proptest! {
         let _ = BootstrapLine::parse(&data);
         let _ = StatusFrame::parse(&data);
         let _ = LsLine::parse(&data);
+        let _ = ResolveReply::parse(&data);
     }
 
     #[test]
