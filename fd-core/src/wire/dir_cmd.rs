@@ -74,8 +74,8 @@ use super::jmsg::Jmsg;
 use super::text::{is_space, Scanner, Writer};
 use super::{Error, Result};
 
-/// Longest job name the FD scans (`%127s`).
-pub const MAX_JOB_NAME_LEN: usize = 127;
+/// Longest job name the FD scans (`%127s`); the same limit as for `Jmsg`.
+pub use super::jmsg::MAX_JOB_NAME_LEN;
 
 /// Longest `Authorization=` key the FD scans (`%100s`).
 pub const MAX_AUTHORIZATION_LEN: usize = 100;
