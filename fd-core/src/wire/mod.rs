@@ -36,10 +36,12 @@
 pub mod attr;
 pub mod base64;
 pub mod bnet;
+pub mod codes;
 pub mod cram_md5;
 pub mod dir_cmd;
 pub mod fileset;
 pub mod hello;
+pub mod jmsg;
 pub mod psk;
 pub mod sd_cmd;
 pub mod stream;
