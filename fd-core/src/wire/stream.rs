@@ -34,7 +34,7 @@
 //!
 //! FileIndex is a positive counter for files (1 = first file of the job). Zero and negative
 //! values are *labels* on a volume (`core/src/stored/record.h`: -1 PRE_LABEL, -2 VOL_LABEL,
-//! -3 EOM_LABEL, -4 SOS_LABEL, -5 EOS_LABEL, -6 EOT_LABEL, -7 SOB_LABEL); the SD never sends
+//! -3 EOM_LABEL, -4 SOS_LABEL, -5 EOS_LABEL, -6 EOT_LABEL, -7 SOB_LABEL, -8 EOB_LABEL); the SD never sends
 //! them to the FD but [`Label`] names them for anyone decoding a volume.
 //!
 //! # Sparse data
@@ -287,6 +287,8 @@ pub enum Label {
     EotLabel,
     /// -7, SOB_LABEL.
     SobLabel,
+    /// -8, EOB_LABEL.
+    EobLabel,
     /// Zero or another negative value.
     Unknown(i32),
 }
@@ -303,6 +305,7 @@ impl Label {
             -5 => Label::EosLabel,
             -6 => Label::EotLabel,
             -7 => Label::SobLabel,
+            -8 => Label::EobLabel,
             v => Label::Unknown(v),
         })
     }
@@ -317,6 +320,7 @@ impl Label {
             Label::EosLabel => -5,
             Label::EotLabel => -6,
             Label::SobLabel => -7,
+            Label::EobLabel => -8,
             Label::Unknown(v) => v,
         }
     }
