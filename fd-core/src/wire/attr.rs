@@ -441,7 +441,7 @@ impl DigestKind {
     }
 
     /// Digest length in bytes.
-    pub const fn len(self) -> usize {
+    pub const fn size(self) -> usize {
         match self {
             DigestKind::Md5 | DigestKind::Xxh128 => 16,
             DigestKind::Sha1 => 20,
@@ -460,7 +460,7 @@ pub const MAX_DIGEST_LEN: usize = 64;
 pub struct Digest<'a> {
     /// Which digest.
     pub kind: DigestKind,
-    /// The digest bytes, exactly `kind.len()` of them.
+    /// The digest bytes, exactly `kind.size()` of them.
     pub bytes: &'a [u8],
 }
 
@@ -470,7 +470,7 @@ impl<'a> Digest<'a> {
     /// [`Error::Malformed`] (long).
     pub fn parse(stream: StreamType, buf: &'a [u8]) -> Result<Self> {
         let kind = DigestKind::from_stream(stream).ok_or(Error::Unrecognized)?;
-        match buf.len().cmp(&kind.len()) {
+        match buf.len().cmp(&kind.size()) {
             core::cmp::Ordering::Less => Err(Error::Truncated),
             core::cmp::Ordering::Greater => Err(Error::Malformed),
             core::cmp::Ordering::Equal => Ok(Self { kind, bytes: buf }),
@@ -479,7 +479,7 @@ impl<'a> Digest<'a> {
 
     /// Write the digest bytes.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        if self.bytes.len() != self.kind.len() {
+        if self.bytes.len() != self.kind.size() {
             return Err(Error::Malformed);
         }
         let dst = buf
