@@ -43,6 +43,7 @@ pub mod fileset;
 pub mod hello;
 pub mod psk;
 pub mod sd_cmd;
+pub mod sd_ctl;
 pub mod stream;
 pub mod text;
 pub mod tls_policy;
