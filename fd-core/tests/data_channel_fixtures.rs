@@ -13,11 +13,11 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use fd_core::wire::attr::{AttrRecord, Digest, FileType, Stat};
+use fd_core::wire::attr::{AttrRecord, Digest, DigestKind, FileType, Record, Stat};
 use fd_core::wire::bsr::BsrLine;
 use fd_core::wire::sd_cmd::{SdDataCommand, SdDataReply};
 use fd_core::wire::sd_ctl::{CatReq, DirToSd, SdToDir, StatusFrame};
-use fd_core::wire::stream::{DataHeader, RecHdr, SparseChunk, StreamType};
+use fd_core::wire::stream::{DataHeader, RecHdr, StreamType};
 
 fn vectors() -> PathBuf {
     std::env::var_os("BARQUE_VECTORS")
@@ -132,29 +132,26 @@ struct Stats {
     signals: usize,
 }
 
-/// Check one record payload of `stream`; `wire_len` is the full payload length on the wire.
+/// Check one record payload of `stream` with [`Record`], the per-stream dispatcher.
 fn check_record(stream: StreamType, m: &Msg, st: &mut Stats, ctx: &str) {
     let d = &m.data;
-    match stream {
-        StreamType::UnixAttributes => {
+    let rec = Record::parse(stream, d).unwrap_or_else(|e| panic!("{ctx}: {stream:?} {e:?}"));
+    assert_eq!(emit(rec.buffer_len(), |b| rec.emit(b)), *d, "{ctx}");
+    match rec {
+        Record::Attributes(r) => {
             assert!(!m.truncated, "{ctx}");
-            let r = AttrRecord::parse(d).unwrap_or_else(|e| panic!("{ctx}: attr {e:?}"));
             assert!(!matches!(r.file_type, FileType::Unknown(_)), "{ctx}");
-            assert_eq!(emit(r.buffer_len(), |b| r.emit(b)), *d, "{ctx}");
             st.attrs += 1;
         }
-        StreamType::Sha256Digest
-        | StreamType::Md5Digest
-        | StreamType::Sha1Digest
-        | StreamType::Sha512Digest
-        | StreamType::Xxh128Digest => {
-            let g = Digest::parse(stream, d).unwrap_or_else(|e| panic!("{ctx}: digest {e:?}"));
-            assert_eq!(emit(g.buffer_len(), |b| g.emit(b)), *d, "{ctx}");
+        Record::Digest(g) => {
+            assert_eq!(
+                g.kind,
+                DigestKind::Sha256,
+                "{ctx}: CapSet uses Signature = SHA256"
+            );
             st.digests += 1;
         }
-        StreamType::SparseData => {
-            let c = SparseChunk::parse(d).unwrap_or_else(|e| panic!("{ctx}: sparse {e:?}"));
-            assert_eq!(emit(c.buffer_len(), |b| c.emit(b)), *d, "{ctx}");
+        Record::Sparse(c) => {
             if m.truncated {
                 assert_eq!(c.buffer_len(), 32_768, "{ctx}");
             } else {
@@ -162,8 +159,11 @@ fn check_record(stream: StreamType, m: &Msg, st: &mut Stats, ctx: &str) {
             }
             st.sparse += 1;
         }
-        StreamType::FileData => st.file_data += 1,
-        other => panic!("{ctx}: stream {other:?} not expected in the captures"),
+        Record::Data {
+            kind: StreamType::FileData,
+            ..
+        } => st.file_data += 1,
+        other => panic!("{ctx}: {other:?} not expected in the captures"),
     }
 }
 

@@ -41,7 +41,7 @@
 //! ([`Digest::encode_catalog`]).
 
 use super::base64::{self, decode_i64, encode_i64, Variant};
-use super::stream::StreamType;
+use super::stream::{SparseChunk, StreamType};
 use super::text::{Scanner, Writer};
 use super::{Error, Result};
 
@@ -322,8 +322,8 @@ pub struct AttrRecord<'a> {
     pub link: &'a [u8],
     /// Extended attributes (Windows, macOS resource-fork length), empty on Unix.
     pub attr_ex: &'a [u8],
-    /// Delta sequence number, normally 0.
-    pub delta_seq: u32,
+    /// Delta sequence number, normally 0 (`%d` in `EncodeAndSendAttributes()`).
+    pub delta_seq: i32,
 }
 
 impl<'a> AttrRecord<'a> {
@@ -345,7 +345,7 @@ impl<'a> AttrRecord<'a> {
         let link = s.until(0)?;
         let attr_ex = s.until(0)?;
         let mut d = Scanner::new(s.until(0)?);
-        let delta_seq = d.u32()?;
+        let delta_seq = d.i32()?;
         d.end(false)?;
         s.end(false)?;
         let r = Self {
@@ -394,7 +394,7 @@ impl<'a> AttrRecord<'a> {
         w.byte(0);
         w.bytes(self.attr_ex);
         w.byte(0);
-        w.u64(u64::from(self.delta_seq));
+        w.i64(i64::from(self.delta_seq));
         w.byte(0);
         Ok(())
     }
@@ -498,6 +498,194 @@ impl<'a> Digest<'a> {
     /// (`BinToBase64(…, true)`). Returns the number of bytes written (at most 86).
     pub fn encode_catalog(&self, out: &mut [u8]) -> Result<usize> {
         base64::encode_bin(self.bytes, Variant::Standard, out)
+    }
+}
+
+/// A restore-object record (stream 28, file type FT_RESTORE_FIRST or FT_PLUGIN_CONFIG), as
+/// `EncodeAndSendAttributes()` builds it:
+///
+/// ```text
+/// «FileIndex» «type» «object_index» «comp_len» «object_len» «compression» «fname»\0«object_name»\0«object»\0
+/// ```
+///
+/// `object` is `comp_len` bytes (zlib-compressed when `compression` = 1, which the FD does for
+/// objects above 1000 bytes when that makes them smaller), followed by one extra NUL that the
+/// FD adds so the Director can store the object as a C string. No capture holds one; the layout
+/// is from `core/src/filed/backup.cc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RestoreObject<'a> {
+    /// FileIndex.
+    pub file_index: i32,
+    /// FT_RESTORE_FIRST (25) or FT_PLUGIN_CONFIG (27).
+    pub file_type: FileType,
+    /// Object index within the plugin.
+    pub object_index: i32,
+    /// Uncompressed object length.
+    pub object_len: i32,
+    /// 0 = stored, 1 = zlib.
+    pub compression: i32,
+    /// File name the object belongs to.
+    pub fname: &'a [u8],
+    /// Object name (`job_metadata.xml`, …).
+    pub object_name: &'a [u8],
+    /// The object bytes as sent (compressed or not); their length is `comp_len` on the wire.
+    pub object: &'a [u8],
+}
+
+impl<'a> RestoreObject<'a> {
+    /// Parse a whole restore-object record, final extra NUL included.
+    pub fn parse(buf: &'a [u8]) -> Result<Self> {
+        let mut s = Scanner::new(buf);
+        let file_index = s.i32()?;
+        s.lit(b" ")?;
+        let file_type = FileType::from_u32(s.u32()?);
+        s.lit(b" ")?;
+        let object_index = s.i32()?;
+        s.lit(b" ")?;
+        let comp_len = usize::try_from(s.u32()?).map_err(|_| Error::BadNumber)?;
+        s.lit(b" ")?;
+        let object_len = s.i32()?;
+        s.lit(b" ")?;
+        let compression = s.i32()?;
+        match s.rest().first() {
+            Some(b' ') => {}
+            Some(_) => return Err(Error::Malformed),
+            None => return Err(Error::Truncated),
+        }
+        let mut s = Scanner::new(s.rest().get(1..).unwrap_or(&[]));
+        let fname = s.until(0)?;
+        let object_name = s.until(0)?;
+        let rest = s.rest();
+        let object = rest.get(..comp_len).ok_or(Error::Truncated)?;
+        match rest.get(comp_len..) {
+            Some([0]) => {}
+            Some([]) => return Err(Error::Truncated),
+            _ => return Err(Error::Malformed),
+        }
+        let r = Self {
+            file_index,
+            file_type,
+            object_index,
+            object_len,
+            compression,
+            fname,
+            object_name,
+            object,
+        };
+        if r.buffer_len() != buf.len() {
+            return Err(Error::Malformed);
+        }
+        Ok(r)
+    }
+
+    /// Write the record; returns its length.
+    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        let mut w = Writer::new(buf);
+        self.write(&mut w)?;
+        w.finish()
+    }
+
+    /// Bytes [`RestoreObject::emit`] writes.
+    pub fn buffer_len(&self) -> usize {
+        let mut w = Writer::counting();
+        let _ = self.write(&mut w);
+        w.len()
+    }
+
+    fn write(&self, w: &mut Writer<'_>) -> Result<()> {
+        if self.fname.contains(&0) || self.object_name.contains(&0) {
+            return Err(Error::Malformed);
+        }
+        let comp_len = u32::try_from(self.object.len()).map_err(|_| Error::FieldTooLong)?;
+        w.i64(i64::from(self.file_index));
+        w.byte(b' ');
+        w.u64(u64::from(self.file_type.to_u32()));
+        w.byte(b' ');
+        w.i64(i64::from(self.object_index));
+        w.byte(b' ');
+        w.u64(u64::from(comp_len));
+        w.byte(b' ');
+        w.i64(i64::from(self.object_len));
+        w.byte(b' ');
+        w.i64(i64::from(self.compression));
+        w.byte(b' ');
+        w.bytes(self.fname);
+        w.byte(0);
+        w.bytes(self.object_name);
+        w.byte(0);
+        w.bytes(self.object);
+        w.byte(0);
+        Ok(())
+    }
+}
+
+/// The payload of one data-channel record, decoded according to its stream.
+///
+/// This is what the SD stores as one volume record and what it sends back after a `rechdr`:
+/// attribute records, restore objects and digests are decoded; sparse data is split into
+/// offset and bytes; every other stream (file data, compressed, encrypted, ACL, xattr, …) is
+/// handed over as raw bytes with its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Record<'a> {
+    /// Stream 1 or 5.
+    Attributes(AttrRecord<'a>),
+    /// Stream 28.
+    RestoreObject(RestoreObject<'a>),
+    /// Streams 3, 10, 17, 18, 40.
+    Digest(Digest<'a>),
+    /// Stream 6.
+    Sparse(SparseChunk<'a>),
+    /// Any other stream: the raw bytes.
+    Data {
+        /// The stream type.
+        kind: StreamType,
+        /// The bytes.
+        data: &'a [u8],
+    },
+}
+
+impl<'a> Record<'a> {
+    /// Decode the payload of a record of stream `kind` (use [`super::stream::Stream::kind`]).
+    pub fn parse(kind: StreamType, buf: &'a [u8]) -> Result<Self> {
+        Ok(match kind {
+            StreamType::UnixAttributes | StreamType::UnixAttributesEx => {
+                Record::Attributes(AttrRecord::parse(buf)?)
+            }
+            StreamType::RestoreObject => Record::RestoreObject(RestoreObject::parse(buf)?),
+            StreamType::SparseData => Record::Sparse(SparseChunk::parse(buf)?),
+            k => match DigestKind::from_stream(k) {
+                Some(_) => Record::Digest(Digest::parse(k, buf)?),
+                None => Record::Data { kind: k, data: buf },
+            },
+        })
+    }
+
+    /// Write the payload; returns its length.
+    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        match self {
+            Record::Attributes(r) => r.emit(buf),
+            Record::RestoreObject(r) => r.emit(buf),
+            Record::Digest(d) => d.emit(buf),
+            Record::Sparse(c) => c.emit(buf),
+            Record::Data { data, .. } => {
+                let dst = buf.get_mut(..data.len()).ok_or(Error::BufferTooSmall)?;
+                dst.copy_from_slice(data);
+                Ok(data.len())
+            }
+        }
+    }
+
+    /// Bytes [`Record::emit`] writes.
+    pub fn buffer_len(&self) -> usize {
+        match self {
+            Record::Attributes(r) => r.buffer_len(),
+            Record::RestoreObject(r) => r.buffer_len(),
+            Record::Digest(d) => d.buffer_len(),
+            Record::Sparse(c) => c.buffer_len(),
+            Record::Data { data, .. } => data.len(),
+        }
     }
 }
 
@@ -698,6 +886,54 @@ mod tests {
         assert_eq!(FileType::from_u32(0x1_0003), FileType::Unknown(0x1_0003));
     }
 
+    #[test]
+    fn test_restore_object() {
+        // Built after the Mmsg() format of EncodeAndSendAttributes() (no capture holds one).
+        let b = b"7 25 1 5 5 0 /srv/x\0job_metadata.xml\0<a/>\0\0";
+        let r = RestoreObject::parse(b).unwrap();
+        assert_eq!(r.file_type, FileType::RestoreFirst);
+        assert_eq!(r.object, b"<a/>\0");
+        assert_eq!(r.object_len, 5);
+        assert_eq!(r.object_name, b"job_metadata.xml");
+        assert_eq!(emit_vec(r.buffer_len(), |x| r.emit(x)), b);
+        assert_eq!(
+            RestoreObject::parse(&b[..b.len() - 1]),
+            Err(Error::Truncated)
+        );
+        let mut long = b.to_vec();
+        long.push(0);
+        assert_eq!(RestoreObject::parse(&long), Err(Error::Malformed));
+        assert_eq!(
+            RestoreObject::parse(b"7 25 1 99 5 0 /srv/x\0o\0abc\0"),
+            Err(Error::Truncated)
+        );
+        let rec = Record::parse(StreamType::RestoreObject, b).unwrap();
+        assert_eq!(rec, Record::RestoreObject(r));
+    }
+
+    #[test]
+    fn test_record_dispatch() {
+        assert!(matches!(
+            Record::parse(StreamType::UnixAttributes, HELLO),
+            Ok(Record::Attributes(_))
+        ));
+        assert_eq!(
+            Record::parse(StreamType::FileData, b"hello\n"),
+            Ok(Record::Data {
+                kind: StreamType::FileData,
+                data: b"hello\n"
+            })
+        );
+        assert_eq!(
+            Record::parse(StreamType::Sha256Digest, &[0; 31]),
+            Err(Error::Truncated)
+        );
+        let s = Record::parse(StreamType::SparseData, &[0, 0, 0, 0, 0, 0, 1, 0, 9]).unwrap();
+        let mut out = [0u8; 9];
+        assert_eq!(s.emit(&mut out), Ok(9));
+        assert_eq!(out, [0, 0, 0, 0, 0, 0, 1, 0, 9]);
+    }
+
     fn arb_stat() -> impl proptest::strategy::Strategy<Value = Stat> {
         use proptest::prelude::*;
         (
@@ -724,7 +960,7 @@ mod tests {
         #[test]
         fn attr_round_trip(fi in proptest::num::i32::ANY, ft in proptest::num::u32::ANY,
                            fname in "[^\u{0}]{0,40}", link in "[^\u{0}]{0,20}",
-                           ex in "[^\u{0}]{0,10}", delta in proptest::num::u32::ANY,
+                           ex in "[^\u{0}]{0,10}", delta in proptest::num::i32::ANY,
                            stat in arb_stat()) {
             let r = AttrRecord { file_index: fi, file_type: FileType::from_u32(ft),
                 fname: fname.as_bytes(), stat, link: link.as_bytes(), attr_ex: ex.as_bytes(),
@@ -734,8 +970,22 @@ mod tests {
         }
 
         #[test]
+        fn restore_object_round_trip(fi in proptest::num::i32::ANY, ft in 25u32..28,
+                                     idx in proptest::num::i32::ANY, len in proptest::num::i32::ANY,
+                                     comp in 0i32..2, fname in "[^\u{0}]{0,30}",
+                                     oname in "[^\u{0}]{0,20}",
+                                     obj in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let r = RestoreObject { file_index: fi, file_type: FileType::from_u32(ft),
+                object_index: idx, object_len: len, compression: comp,
+                fname: fname.as_bytes(), object_name: oname.as_bytes(), object: &obj };
+            let b = emit_vec(r.buffer_len(), |x| r.emit(x));
+            proptest::prop_assert_eq!(RestoreObject::parse(&b).unwrap(), r);
+        }
+
+        #[test]
         fn attr_parse_never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
             let _ = AttrRecord::parse(&data);
+            let _ = RestoreObject::parse(&data);
         }
     }
 }

@@ -1008,6 +1008,10 @@ pub enum SdToDir<'a> {
     UpdCat(UpdCat<'a>),
     /// `3000 JobId=… Job="…" marked to be canceled.⏎`.
     Canceled(Canceled<'a>),
+    /// `3904 Job «job» not found.⏎` (reply to `cancel`).
+    JobNotFound(&'a [u8]),
+    /// `3903 Error scanning cancel command.⏎`.
+    CancelScanError,
     /// Anything else.
     Unknown(&'a [u8]),
 }
@@ -1017,6 +1021,10 @@ const SD_FIXED: &[(&[u8], SdToDir<'static>)] = &[
     (b"3000 OK bootstrap\n", SdToDir::BootstrapOk),
     (b"3904 Error bootstrap\n", SdToDir::BootstrapError),
     (b"2000 OK passive client\n", SdToDir::PassiveClientOk),
+    (
+        b"3903 Error scanning cancel command.\n",
+        SdToDir::CancelScanError,
+    ),
 ];
 
 const CANCELED_TAIL: &[u8] = b"\" marked to be canceled.\n";
@@ -1033,6 +1041,8 @@ impl<'a> SdToDir<'a> {
             SdToDir::SecureEraseCmd(word_line(buf, b"2000 OK SDSecureEraseCmd ", b" \n")?)
         } else if buf.starts_with(b"3000 OK use device device=") {
             SdToDir::UseDeviceOk(word_line(buf, b"3000 OK use device device=", b"\n")?)
+        } else if buf.starts_with(b"3904 Job ") {
+            SdToDir::JobNotFound(word_line(buf, b"3904 Job ", b" not found.\n")?)
         } else if buf.starts_with(b"3010 Job ") {
             SdToDir::JobStart(JobStart::parse(buf)?)
         } else if buf.starts_with(b"3099 Job ") {
@@ -1099,6 +1109,7 @@ impl<'a> SdToDir<'a> {
                 write_word_line(w, b"2000 OK SDSecureEraseCmd ", c, b" \n")
             }
             SdToDir::UseDeviceOk(d) => write_word_line(w, b"3000 OK use device device=", d, b"\n"),
+            SdToDir::JobNotFound(j) => write_word_line(w, b"3904 Job ", j, b" not found.\n"),
             SdToDir::Canceled(c) => {
                 if c.job.contains(&b'"') || c.job.contains(&b'\n') {
                     return Err(Error::Malformed);
@@ -1343,6 +1354,15 @@ mod tests {
         // clear-cancel conn 7 msg 10.
         assert_eq!(sd_rt(b"2000 OK passive client\n"), SdToDir::PassiveClientOk);
         assert_eq!(sd_rt(b"3000 OK bootstrap\n"), SdToDir::BootstrapOk);
+        // Cancel failures, from core/src/stored/dir_cmd.cc CancelCmd() (not captured).
+        assert_eq!(
+            sd_rt(b"3904 Job 17 not found.\n"),
+            SdToDir::JobNotFound(b"17")
+        );
+        assert_eq!(
+            sd_rt(b"3903 Error scanning cancel command.\n"),
+            SdToDir::CancelScanError
+        );
         assert_eq!(
             sd_rt(b"3000 JobId=4 Job=\"CapSlowBackup.2026-11-22_16.46.10_11\" marked to be canceled.\n"),
             SdToDir::Canceled(Canceled {
