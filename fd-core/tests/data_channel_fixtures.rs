@@ -17,7 +17,7 @@ use fd_core::wire::attr::{AttrRecord, Digest, DigestKind, FileType, Record, Stat
 use fd_core::wire::bsr::BsrLine;
 use fd_core::wire::sd_cmd::{SdDataCommand, SdDataReply};
 use fd_core::wire::sd_ctl::{CatReq, DirToSd, SdToDir, StatusFrame};
-use fd_core::wire::stream::{DataHeader, RecHdr, StreamType};
+use fd_core::wire::stream::{AppendEvent, AppendTracker, RestoreEvent, RestoreTracker, StreamType};
 
 fn vectors() -> PathBuf {
     std::env::var_os("BARQUE_VECTORS")
@@ -174,18 +174,16 @@ fn emit(len: usize, f: impl FnOnce(&mut [u8]) -> fd_core::wire::Result<usize>) -
     buf
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// The FD's side: commands, or the data phase of an append session.
 enum FdState {
     Cmd,
-    Header,
-    Data(StreamType),
+    Append(AppendTracker),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// The SD's side: replies, or the record stream of a read session.
 enum SdState {
     Reply,
-    RecHdr,
-    RecData(RecHdr),
+    Records(RestoreTracker),
 }
 
 fn check_fd_sd(name: &str, msgs: &[&Msg], st: &mut Stats) {
@@ -205,71 +203,83 @@ fn check_fd_sd(name: &str, msgs: &[&Msg], st: &mut Stats) {
         assert!(from_fd || m.dir == "sd>fd", "{ctx}");
         if let Some(sig) = &m.signal {
             st.signals += 1;
-            if from_fd {
-                fd = match (fd, sig.as_str()) {
-                    (FdState::Header, "EOD") => FdState::Cmd,
-                    (FdState::Data(_), "EOD") => FdState::Header,
-                    (FdState::Cmd, "TERMINATE") => FdState::Cmd,
-                    other => panic!("{ctx}: unexpected FD signal {other:?}"),
-                };
-            } else {
-                sd = match (sd, sig.as_str()) {
-                    (SdState::RecHdr, "EOD") | (SdState::Reply, "EOD") => SdState::Reply,
-                    other => panic!("{ctx}: unexpected SD signal {other:?}"),
-                };
+            match (from_fd, sig.as_str(), &mut fd, &mut sd) {
+                (true, "EOD", FdState::Append(t), _) => {
+                    if t.on_eod().unwrap_or_else(|e| panic!("{ctx}: {e:?}"))
+                        == AppendEvent::EndOfData
+                    {
+                        fd = FdState::Cmd;
+                    }
+                }
+                (true, "TERMINATE", FdState::Cmd, _) => {}
+                (false, "EOD", _, SdState::Records(t)) => {
+                    assert_eq!(t.on_eod(), Ok(RestoreEvent::End), "{ctx}");
+                    sd = SdState::Reply;
+                }
+                (false, "EOD", _, SdState::Reply) => {}
+                other => panic!("{ctx}: unexpected signal {:?}", (other.0, other.1)),
             }
             continue;
         }
         if from_fd {
-            match fd {
+            match &mut fd {
                 FdState::Cmd => {
                     let c =
                         SdDataCommand::parse(&m.data).unwrap_or_else(|e| panic!("{ctx}: {e:?}"));
                     assert!(!matches!(c, SdDataCommand::Unknown(_)), "{ctx}: {c:?}");
                     assert_eq!(emit(c.buffer_len(), |b| c.emit(b)), m.data, "{ctx}");
                     match c {
-                        SdDataCommand::AppendData { .. } => fd = FdState::Header,
+                        SdDataCommand::AppendData { .. } => {
+                            fd = FdState::Append(AppendTracker::new(false))
+                        }
                         SdDataCommand::ReadData { .. } => reading = true,
                         _ => {}
                     }
                     st.commands += 1;
                 }
-                FdState::Header => {
-                    let h = DataHeader::parse(&m.data).unwrap_or_else(|e| panic!("{ctx}: {e:?}"));
-                    assert_eq!(emit(h.buffer_len(), |b| h.emit(b)), m.data, "{ctx}");
-                    assert!(h.file_index > 0, "{ctx}");
-                    assert_eq!(h.info, 0, "{ctx}");
-                    fd = FdState::Data(h.stream.kind());
-                    st.headers += 1;
-                }
-                FdState::Data(kind) => check_record(kind, m, st, &ctx),
+                FdState::Append(t) => match t.on_message(&m.data) {
+                    Ok(AppendEvent::Header(h)) => {
+                        assert_eq!(emit(h.buffer_len(), |b| h.emit(b)), m.data, "{ctx}");
+                        assert_eq!(h.info, 0, "{ctx}");
+                        st.headers += 1;
+                    }
+                    Ok(AppendEvent::Data { header, .. }) => {
+                        check_record(header.stream.kind(), m, st, &ctx)
+                    }
+                    other => panic!("{ctx}: {other:?}"),
+                },
             }
         } else {
-            match sd {
+            match &mut sd {
                 SdState::Reply => {
                     let r = SdDataReply::parse(&m.data).unwrap_or_else(|e| panic!("{ctx}: {e:?}"));
                     assert!(!matches!(r, SdDataReply::Unknown(_)), "{ctx}: {r:?}");
                     assert_eq!(emit(r.buffer_len(), |b| r.emit(b)), m.data, "{ctx}");
                     if r == SdDataReply::Data && reading {
-                        sd = SdState::RecHdr;
+                        sd = SdState::Records(RestoreTracker::new());
                     }
                     st.replies += 1;
                 }
-                SdState::RecHdr => {
-                    let h = RecHdr::parse(&m.data).unwrap_or_else(|e| panic!("{ctx}: {e:?}"));
-                    assert_eq!(emit(h.buffer_len(), |b| h.emit(b)), m.data, "{ctx}");
-                    assert!(h.file_index > 0, "{ctx}");
-                    sd = SdState::RecData(h);
-                    st.rechdrs += 1;
-                }
-                SdState::RecData(h) => {
-                    assert_eq!(
-                        m.len,
-                        i64::from(h.data_len),
-                        "{ctx}: length announced by rechdr"
-                    );
-                    check_record(h.stream.kind(), m, st, &ctx);
-                    sd = SdState::RecHdr;
+                SdState::Records(t) => {
+                    // A truncated payload in the capture still has its full length in `len`.
+                    let full;
+                    let payload: &[u8] = if m.truncated {
+                        full = vec![0u8; usize::try_from(m.len).unwrap()];
+                        &full
+                    } else {
+                        &m.data
+                    };
+                    match t.on_message(payload) {
+                        Ok(RestoreEvent::Header(h)) => {
+                            assert_eq!(emit(h.buffer_len(), |b| h.emit(b)), m.data, "{ctx}");
+                            assert!(h.file_index > 0, "{ctx}");
+                            st.rechdrs += 1;
+                        }
+                        Ok(RestoreEvent::Record { header, .. }) => {
+                            check_record(header.stream.kind(), m, st, &ctx)
+                        }
+                        other => panic!("{ctx}: {other:?}"),
+                    }
                 }
             }
         }

@@ -561,6 +561,192 @@ impl CompressionHeader {
     }
 }
 
+/// What one message of the backup data phase (FD → SD) was, as [`AppendTracker`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum AppendEvent<'a> {
+    /// A record header: the data messages that follow belong to it.
+    Header(DataHeader),
+    /// One data message = one volume record of the current header's file and stream.
+    Data {
+        /// The header in force.
+        header: DataHeader,
+        /// The record bytes.
+        data: &'a [u8],
+    },
+    /// EOD after a header and its data: the stream is complete.
+    EndOfStream,
+    /// EOD where a header was expected: the whole data phase is over.
+    EndOfData,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum AppendState {
+    ExpectHeader,
+    InStream(DataHeader),
+    Done,
+}
+
+/// Sans-IO tracker of the FD → SD data phase (between `3000 OK data⏎` and
+/// `3000 OK append data⏎`) with the SD's rules from `core/src/stored/append.cc`
+/// `DoAppendData()`: each stream is a header message, data messages and an EOD; an EOD where a
+/// header is expected ends the phase; FileIndex must be > 0 and equal to the previous one or
+/// one more, starting at 1 (any positive start when the job is `rerunning`). A violation is
+/// [`Error::Malformed`] (fatal for the SD), as is anything after the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AppendTracker {
+    state: AppendState,
+    last_file_index: i32,
+    rerunning: bool,
+}
+
+impl AppendTracker {
+    /// A tracker for a fresh data phase.
+    pub const fn new(rerunning: bool) -> Self {
+        Self {
+            state: AppendState::ExpectHeader,
+            last_file_index: 0,
+            rerunning,
+        }
+    }
+
+    /// Feed one data message (not a signal).
+    pub fn on_message<'a>(&mut self, payload: &'a [u8]) -> Result<AppendEvent<'a>> {
+        match self.state {
+            AppendState::ExpectHeader => {
+                let h = DataHeader::parse(payload)?;
+                let fi = h.file_index;
+                let first_rerun = self.rerunning && self.last_file_index == 0 && fi > 0;
+                let sequential = fi > 0
+                    && (fi == self.last_file_index
+                        || Some(fi) == self.last_file_index.checked_add(1));
+                if !(first_rerun || sequential) {
+                    warn!(
+                        "FileIndex {} not sequential after {}",
+                        fi, self.last_file_index
+                    );
+                    return Err(Error::Malformed);
+                }
+                self.last_file_index = fi;
+                self.state = AppendState::InStream(h);
+                Ok(AppendEvent::Header(h))
+            }
+            AppendState::InStream(header) => Ok(AppendEvent::Data {
+                header,
+                data: payload,
+            }),
+            AppendState::Done => Err(Error::Malformed),
+        }
+    }
+
+    /// Feed an EOD signal.
+    pub fn on_eod(&mut self) -> Result<AppendEvent<'static>> {
+        match self.state {
+            AppendState::ExpectHeader => {
+                self.state = AppendState::Done;
+                Ok(AppendEvent::EndOfData)
+            }
+            AppendState::InStream(_) => {
+                self.state = AppendState::ExpectHeader;
+                Ok(AppendEvent::EndOfStream)
+            }
+            AppendState::Done => Err(Error::Malformed),
+        }
+    }
+
+    /// The FileIndex of the last header (0 before the first): the job's file count so far.
+    pub const fn last_file_index(&self) -> i32 {
+        self.last_file_index
+    }
+
+    /// True once the final EOD arrived.
+    pub const fn is_done(&self) -> bool {
+        matches!(self.state, AppendState::Done)
+    }
+}
+
+/// What one message of the restore record stream (SD → FD, after `3000 OK data⏎` of a read
+/// session) was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RestoreEvent<'a> {
+    /// A `rechdr` line; the next message is its record.
+    Header(RecHdr),
+    /// The record announced by the header.
+    Record {
+        /// The header.
+        header: RecHdr,
+        /// Exactly `header.data_len` bytes.
+        data: &'a [u8],
+    },
+    /// The EOD after the last record.
+    End,
+}
+
+/// Sans-IO tracker of the restore record stream with the FD's checks from
+/// `core/src/filed/restore.cc` `DoRestore()`: `rechdr` and record alternate with no EOD between
+/// records; a record whose length differs from the header's is fatal ([`Error::Malformed`]);
+/// an EOD in place of a record is [`Error::Truncated`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RestoreTracker {
+    pending: Option<RecHdr>,
+    done: bool,
+}
+
+impl RestoreTracker {
+    /// A tracker for a fresh read session.
+    pub const fn new() -> Self {
+        Self {
+            pending: None,
+            done: false,
+        }
+    }
+
+    /// Feed one data message.
+    pub fn on_message<'a>(&mut self, payload: &'a [u8]) -> Result<RestoreEvent<'a>> {
+        if self.done {
+            return Err(Error::Malformed);
+        }
+        match self.pending.take() {
+            None => {
+                let h = RecHdr::parse(payload)?;
+                self.pending = Some(h);
+                Ok(RestoreEvent::Header(h))
+            }
+            Some(header) => {
+                if usize::try_from(header.data_len).ok() != Some(payload.len()) {
+                    return Err(Error::Malformed);
+                }
+                Ok(RestoreEvent::Record {
+                    header,
+                    data: payload,
+                })
+            }
+        }
+    }
+
+    /// Feed an EOD signal.
+    pub fn on_eod(&mut self) -> Result<RestoreEvent<'static>> {
+        if self.done || self.pending.is_some() {
+            return Err(if self.done {
+                Error::Malformed
+            } else {
+                Error::Truncated
+            });
+        }
+        self.done = true;
+        Ok(RestoreEvent::End)
+    }
+
+    /// True once the final EOD arrived.
+    pub const fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -570,6 +756,63 @@ mod tests {
         let n = f(&mut buf).unwrap();
         buf.truncate(n);
         buf
+    }
+
+    #[test]
+    fn append_tracker_follows_sd_rules() {
+        // vectors/clear-backup-full conn 4 msgs 12-19 then the final EODs (msgs 47-48).
+        let mut t = AppendTracker::new(false);
+        assert_eq!(
+            t.on_message(b"1 1 0"),
+            Ok(AppendEvent::Header(DataHeader::new(1, Stream(1))))
+        );
+        assert!(matches!(
+            t.on_message(b"1 3 /x\0"),
+            Ok(AppendEvent::Data { .. })
+        ));
+        assert_eq!(t.on_eod(), Ok(AppendEvent::EndOfStream));
+        assert!(t.on_message(b"1 2 0").is_ok());
+        assert!(t.on_message(b"hello\n").is_ok());
+        assert_eq!(t.on_eod(), Ok(AppendEvent::EndOfStream));
+        assert!(t.on_message(b"2 1 0").is_ok());
+        assert_eq!(t.on_eod(), Ok(AppendEvent::EndOfStream));
+        assert_eq!(t.last_file_index(), 2);
+        // Skipping a FileIndex, going back, zero: fatal.
+        let mut bad = t;
+        assert_eq!(bad.on_message(b"4 1 0"), Err(Error::Malformed));
+        let mut bad = t;
+        assert_eq!(bad.on_message(b"1 1 0"), Err(Error::Malformed));
+        let mut bad = t;
+        assert_eq!(bad.on_message(b"0 1 0"), Err(Error::Malformed));
+        assert_eq!(t.on_eod(), Ok(AppendEvent::EndOfData));
+        assert!(t.is_done());
+        assert_eq!(t.on_eod(), Err(Error::Malformed));
+        assert_eq!(t.on_message(b"3 1 0"), Err(Error::Malformed));
+        // The first FileIndex must be 1 unless the job is rerunning.
+        assert_eq!(
+            AppendTracker::new(false).on_message(b"5 1 0"),
+            Err(Error::Malformed)
+        );
+        assert!(AppendTracker::new(true).on_message(b"5 1 0").is_ok());
+    }
+
+    #[test]
+    fn restore_tracker_checks_lengths() {
+        // vectors/clear-restore conn 4 msgs 20-21 and 42.
+        let mut t = RestoreTracker::new();
+        assert!(matches!(
+            t.on_message(b"rechdr 1 1795362407 3 2 44"),
+            Ok(RestoreEvent::Header(_))
+        ));
+        assert_eq!(t.on_eod(), Err(Error::Truncated));
+        let rec = b"Bareos wire capture test file.\nSecond line.\n";
+        assert!(matches!(t.on_message(rec), Ok(RestoreEvent::Record { .. })));
+        t.on_message(b"rechdr 1 1795362407 3 2 44").unwrap();
+        assert_eq!(t.on_message(&rec[..43]), Err(Error::Malformed));
+        let mut t = RestoreTracker::new();
+        assert_eq!(t.on_eod(), Ok(RestoreEvent::End));
+        assert!(t.is_done());
+        assert_eq!(t.on_message(b"rechdr 1 1 1 1 1"), Err(Error::Malformed));
     }
 
     #[test]
