@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use fd_core::wire::attr::{AttrRecord, Digest, DigestKind, FileType, Record, Stat};
-use fd_core::wire::bsr::BsrLine;
+use fd_core::wire::bsr::{self, BsrLine};
 use fd_core::wire::sd_cmd::{SdDataCommand, SdDataReply};
 use fd_core::wire::sd_ctl::{CatReq, DirToSd, SdToDir, StatusFrame};
 use fd_core::wire::stream::{AppendEvent, AppendTracker, RestoreEvent, RestoreTracker, StreamType};
@@ -125,6 +125,7 @@ struct Stats {
     dir_to_sd: usize,
     sd_to_dir: usize,
     bsr_lines: usize,
+    bsr_entries: usize,
     status_frames: usize,
     updcat: usize,
     catreq: usize,
@@ -286,7 +287,26 @@ fn check_fd_sd(name: &str, msgs: &[&Msg], st: &mut Stats) {
     }
 }
 
+/// A whole bootstrap as received: group it into entries and check each one is complete and
+/// that `Count` is the number of FileIndex values its ranges select.
+fn check_bootstrap(text: &[u8], st: &mut Stats, ctx: &str) {
+    for e in bsr::entries(text) {
+        let e = e.unwrap_or_else(|err| panic!("{ctx}: {err:?}"));
+        assert!(e.volume.is_some() && e.media_type.is_some(), "{ctx}: {e:?}");
+        assert!(
+            e.vol_session_id.is_some() && e.vol_session_time.is_some(),
+            "{ctx}"
+        );
+        let addr = e.vol_addr.unwrap_or_else(|| panic!("{ctx}: no VolAddr"));
+        assert!(addr.start <= addr.last(), "{ctx}");
+        let selected: u64 = e.file_indexes().map(|r| r.last() - r.start + 1).sum();
+        assert_eq!(Some(selected), e.count, "{ctx}");
+        st.bsr_entries += 1;
+    }
+}
+
 fn check_dir_sd(name: &str, msgs: &[&Msg], st: &mut Stats) {
+    let mut bsr_text = Vec::new();
     let mut bootstrap = false;
     let mut status = false;
     let mut authed = false;
@@ -306,6 +326,10 @@ fn check_dir_sd(name: &str, msgs: &[&Msg], st: &mut Stats) {
             assert!(sig == "EOD" || sig == "TERMINATE", "{ctx}: {sig}");
             if sig == "EOD" {
                 if from_dir {
+                    if bootstrap {
+                        check_bootstrap(&bsr_text, st, &ctx);
+                        bsr_text.clear();
+                    }
                     bootstrap = false;
                 } else {
                     status = false;
@@ -324,6 +348,7 @@ fn check_dir_sd(name: &str, msgs: &[&Msg], st: &mut Stats) {
                     "{ctx}: {l:?}"
                 );
                 assert_eq!(emit(l.buffer_len(), |b| l.emit(b)), m.data, "{ctx}");
+                bsr_text.extend_from_slice(&m.data);
                 st.bsr_lines += 1;
                 continue;
             }

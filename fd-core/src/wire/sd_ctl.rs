@@ -792,6 +792,12 @@ impl<'a> UpdCat<'a> {
         Ok(Self { job, header, data })
     }
 
+    /// Decode the forwarded record according to the header's stream (attributes, restore
+    /// object or digest; see [`super::attr::Record`]).
+    pub fn record(&self) -> Result<super::attr::Record<'a>> {
+        super::attr::Record::parse(self.header.stream.kind(), self.data)
+    }
+
     /// Write the message. `header.data_len` must equal `data.len()`.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let mut w = Writer::new(buf);
@@ -1409,7 +1415,9 @@ mod tests {
                 data_len: 108
             }
         );
-        let rec = crate::wire::attr::AttrRecord::parse(u.data).unwrap();
+        let Ok(crate::wire::attr::Record::Attributes(rec)) = u.record() else {
+            panic!()
+        };
         assert_eq!(rec.fname, b"/srv/bareos-capture/testdata/tree/hello.txt");
         // Truncated record, and one byte too many.
         assert_eq!(
