@@ -35,8 +35,13 @@
 //! per-volume [`Entry`] views without allocating. Strings keep whether they were quoted so
 //! that `emit` reproduces the input; keywords are emitted in the Director's spelling.
 //!
-//! Narrower than Bareos: comma-separated lists (`FileIndex=1,3-5`), which the Director never
-//! writes, are [`Error::Malformed`]; quoted strings cannot contain `"`.
+//! Narrower than Bareos' lexer-based reader: comma-separated lists (`FileIndex=1,3-5`) are
+//! [`Error::Malformed`]; blanks around `=` make the line [`BsrLine::Unknown`]; quoted strings
+//! cannot contain `"`; the argument-less `Include`/`Exclude` keywords are `Unknown`. The
+//! Director writes none of these. Bareos starts a new entry only at a second `Volume=`
+//! (`core/src/lib/parse_bsr.cc` `store_vol()`) and ignores `Storage=`; [`entries`] also
+//! starts one at a `Storage=` that follows a volume, so that the Director's `Storage=` line
+//! stays with the volume it precedes. The SD-side meaning is the same.
 
 use super::text::{Scanner, Writer};
 use super::{Error, Result};
