@@ -36,6 +36,7 @@
 pub mod attr;
 pub mod base64;
 pub mod bnet;
+pub mod bsr;
 pub mod codes;
 pub mod cram_md5;
 pub mod dir_cmd;
@@ -44,6 +45,7 @@ pub mod hello;
 pub mod jmsg;
 pub mod psk;
 pub mod sd_cmd;
+pub mod sd_ctl;
 pub mod stream;
 pub mod text;
 pub mod tls_policy;
