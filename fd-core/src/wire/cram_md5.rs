@@ -490,7 +490,7 @@ impl AuthReply {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::string::String;
     use std::vec::Vec;
 
@@ -773,11 +773,11 @@ mod tests {
     // ---- every captured CRAM-MD5 exchange -------------------------------------------------
 
     /// One `"kind": "msg"` line of a transcript.jsonl.
-    struct Msg {
-        conn: u32,
-        dir: String,
-        len: i64,
-        payload: Vec<u8>,
+    pub(crate) struct Msg {
+        pub(crate) conn: u32,
+        pub(crate) dir: String,
+        pub(crate) len: i64,
+        pub(crate) payload: Vec<u8>,
     }
 
     fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
@@ -796,7 +796,7 @@ mod tests {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors")
     }
 
-    fn load(capture: &str) -> Vec<Msg> {
+    pub(crate) fn load(capture: &str) -> Vec<Msg> {
         let path = vectors_dir().join(capture).join("transcript.jsonl");
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
