@@ -519,6 +519,70 @@ impl<'a> Hello<'a> {
     }
 }
 
+/// `BareosVersionNumber::kUndefined`: a hello without a usable version.
+pub const VERSION_UNDEFINED: u32 = 1;
+/// `BareosVersionNumber::kRelease_18_2`: consoles below this use the old protocol.
+pub const VERSION_18_2: u32 = 1802;
+
+/// What the accepting side learns from a *peeked* cleartext hello before deciding between
+/// cleartext and TLS (`GetNameAndResourceTypeAndVersionFromHello`, `core/src/lib/util.cc`;
+/// connect.md §3.2 step 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct HelloInfo<'a> {
+    /// The resource type the hello claims.
+    pub kind: ResourceType,
+    /// The name word, in wire form (0x01 for spaces; Bareos un-bashes it).
+    pub name: &'a [u8],
+    /// `major * 100 + minor` from word 4 of a console hello; [`VERSION_UNDEFINED`] otherwise.
+    pub version: u32,
+}
+
+impl<'a> HelloInfo<'a> {
+    /// Classify the bytes after the 4-byte header of a peeked first frame. The input is taken
+    /// up to its first NUL (Bareos copies it as a C string). The prefixes are tried in
+    /// `hello_list` order and the words split at single spaces, exactly as Bareos does, so
+    /// this is looser than [`Hello::parse`]: it is only a routing decision, the full parse
+    /// follows once the frame has been received.
+    pub fn identify(after_header: &'a [u8]) -> Result<Self> {
+        let input = after_header.split(|&b| b == 0).next().unwrap_or(&[]);
+        const LIST: [(&[u8], ResourceType, usize); 7] = [
+            (b"Hello Storage calling Start Job", ResourceType::Job, 5),
+            (b"Hello Start Storage Job", ResourceType::Job, 4),
+            (b"Hello Start Job", ResourceType::Job, 3),
+            (b"Hello Director", ResourceType::Director, 2),
+            (b"Hello Storage", ResourceType::Storage, 2),
+            (b"Hello Client", ResourceType::Client, 2),
+            (b"Hello", ResourceType::Console, 1),
+        ];
+        let &(_, kind, pos) = LIST
+            .iter()
+            .find(|(prefix, _, _)| input.starts_with(prefix))
+            .ok_or(Error::Unrecognized)?;
+        let mut words = input.split(|&b| b == b' ');
+        let raw = words.clone().nth(pos).ok_or(Error::Truncated)?;
+        // Bareos erases '\n' from the name; only a trailing one can occur in a hello.
+        let name = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let mut version = VERSION_UNDEFINED;
+        if kind == ResourceType::Console {
+            if let Some(v) = words.nth(4).filter(|v| !v.is_empty()) {
+                let mut parts = v.split(|&b| b == b'.');
+                let major = parts.next().and_then(leading_number);
+                let minor = parts.next().and_then(leading_number);
+                let (Some(major), Some(minor)) = (major, minor) else {
+                    return Err(Error::BadNumber);
+                };
+                version = major.saturating_mul(100).saturating_add(minor);
+            }
+        }
+        Ok(Self {
+            kind,
+            name,
+            version,
+        })
+    }
+}
+
 /// True if the scanner sits at whitespace or the end (so a literal matched a whole word).
 fn at_word_end(s: &Scanner<'_>) -> bool {
     s.rest().first().is_none_or(|&b| super::text::is_space(b))
@@ -1095,6 +1159,59 @@ mod tests {
         // two challenges per connection, 119 = 2 * 60 - 1 for the failed one).
         assert_eq!(hellos, 60);
         assert_eq!(replies, 31);
+    }
+
+    #[test]
+    fn test_identify() {
+        let cases: [(&[u8], ResourceType, &[u8], u32); 6] = [
+            (captured()[0].1, ResourceType::Director, b"bareos-dir", 1),
+            (captured()[1].1, ResourceType::Client, b"bareos-fd", 1),
+            (
+                captured()[2].1,
+                ResourceType::Job,
+                b"CapBackup.2026-11-22_15.46.52_03",
+                1,
+            ),
+            (
+                captured()[3].1,
+                ResourceType::Job,
+                b"CapBackup.2026-11-22_15.48.07_03",
+                1,
+            ),
+            (captured()[4].1, ResourceType::Console, b"*UserAgent*", 2600),
+            (
+                b"Hello my\x01con calling\n",
+                ResourceType::Console,
+                b"my\x01con",
+                1,
+            ),
+        ];
+        for (bytes, kind, name, version) in cases {
+            let i = HelloInfo::identify(bytes).unwrap();
+            assert_eq!((i.kind, i.name, i.version), (kind, name, version));
+        }
+        let i = HelloInfo::identify(b"Hello admin calling version 17.2.7\n").unwrap();
+        assert!(i.version < VERSION_18_2);
+        let i = HelloInfo::identify(b"Hello Storage sd1 calling").unwrap();
+        assert_eq!((i.kind, i.name), (ResourceType::Storage, &b"sd1"[..]));
+        assert_eq!(HelloInfo::identify(b"Hi there"), Err(Error::Unrecognized));
+        assert_eq!(
+            HelloInfo::identify(b"Hello Director"),
+            Err(Error::Truncated)
+        );
+        assert_eq!(
+            HelloInfo::identify(b"Hello a calling version x.y"),
+            Err(Error::BadNumber)
+        );
+        assert_eq!(
+            HelloInfo::identify(b"Hello a calling version 26"),
+            Err(Error::BadNumber)
+        );
+        // A NUL ends the peeked C string.
+        assert_eq!(
+            HelloInfo::identify(b"Hello Dir\x00ector x calling").map(|i| i.kind),
+            Ok(ResourceType::Console)
+        );
     }
 
     proptest::proptest! {

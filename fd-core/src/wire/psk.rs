@@ -55,6 +55,7 @@
 use md5::{Digest, Md5};
 
 use super::text::Writer;
+use super::tls_policy::TlsPolicy;
 use super::{Error, Result};
 
 /// The record separator between type and name in a PSK identity.
@@ -96,6 +97,25 @@ pub fn classify_first_bytes(peek: &[u8]) -> FirstBytes {
         FirstBytes::Tls
     } else {
         FirstBytes::Garbage
+    }
+}
+
+/// The accepting side's decision for a cleartext hello (`GetHandshakeMode`,
+/// `core/src/lib/try_tls_handshake_as_a_server.cc`; connect.md §3.2 step 5, §3.3).
+///
+/// `configured` is the accepting daemon's configured policy for the named peer (the
+/// resource's `GetPolicy()`, or for `R_JOB` the job's `sd_tls_policy`; `*UserAgent*` uses the
+/// daemon's own resource); `version` is [`super::hello::HelloInfo::version`]. A peer with no
+/// such resource or job must be closed before calling this.
+///
+/// - `R_CLIENT`: refused only when TLS is required;
+/// - a console below 18.2: always allowed (the CRAM-MD5 `ssl=` step can still deny it);
+/// - everything else: allowed only when TLS is disabled (`ssl=0`).
+pub fn cleartext_hello_allowed(kind: ResourceType, version: u32, configured: TlsPolicy) -> bool {
+    match kind {
+        ResourceType::Client => configured != TlsPolicy::Required,
+        ResourceType::Console if version < super::hello::VERSION_18_2 => true,
+        _ => configured == TlsPolicy::None,
     }
 }
 
@@ -416,6 +436,23 @@ mod tests {
             classify_first_bytes(b"\xff\xff\xff\xffHello xyz"),
             FirstBytes::CleartextHello
         );
+    }
+
+    #[test]
+    fn test_cleartext_gate() {
+        use ResourceType::*;
+        // The captured cleartext setups: every resource has TLS Enable = no.
+        for kind in [Client, Console, Director, Job, Storage] {
+            assert!(cleartext_hello_allowed(kind, 2600, TlsPolicy::None));
+        }
+        assert!(cleartext_hello_allowed(Client, 1, TlsPolicy::Enabled));
+        assert!(!cleartext_hello_allowed(Client, 1, TlsPolicy::Required));
+        assert!(cleartext_hello_allowed(Console, 1701, TlsPolicy::Required));
+        assert!(cleartext_hello_allowed(Console, 1, TlsPolicy::Required));
+        assert!(!cleartext_hello_allowed(Console, 1802, TlsPolicy::Enabled));
+        assert!(!cleartext_hello_allowed(Director, 1, TlsPolicy::Enabled));
+        // An FD whose job said ssl=4 refuses a cleartext passive SD.
+        assert!(!cleartext_hello_allowed(Job, 1, TlsPolicy::Auto));
     }
 
     #[test]
