@@ -122,8 +122,8 @@ pub const AUTH_TIMEOUT: Duration = Duration::from_secs(600);
 /// Longest frame this module sends: a challenge with the longest token, plus the header.
 pub const MAX_TRANSMIT_LEN: usize = bnet::HEADER_LEN + 15 + MAX_TOKEN_LEN + 16;
 
-/// Everything [`Authenticator::new`] needs.
-#[derive(Debug, Clone, Copy)]
+/// Everything [`Authenticator::new`] needs. Its `Debug` output leaves the key out.
+#[derive(Clone, Copy)]
 pub struct Config<'a> {
     /// Inbound (challenge first) or outbound.
     pub role: Role,
@@ -170,6 +170,23 @@ impl<'a> Config<'a> {
             reply_timeout: REPLY_TIMEOUT,
             auth_timeout: AUTH_TIMEOUT,
         }
+    }
+}
+
+impl core::fmt::Debug for Config<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Config")
+            .field("role", &self.role)
+            .field("key", &"..")
+            .field("own_name", &self.own_name)
+            .field("local_policy", &self.local_policy)
+            .field("challenge_random", &self.challenge_random)
+            .field("challenge_time", &self.challenge_time)
+            .field("tls_active", &self.tls_active)
+            .field("failure_delay", &self.failure_delay)
+            .field("reply_timeout", &self.reply_timeout)
+            .field("auth_timeout", &self.auth_timeout)
+            .finish()
     }
 }
 
@@ -322,6 +339,11 @@ impl<'a> Authenticator<'a> {
     /// The role.
     pub fn role(&self) -> Role {
         self.config.role
+    }
+
+    /// The `ssl=` of the peer's challenge so far ([`TlsPolicy::Unknown`] before it arrives).
+    pub fn remote_policy(&self) -> TlsPolicy {
+        self.remote_policy
     }
 
     /// True once the outcome is decided and every frame has been taken.
@@ -1021,6 +1043,25 @@ mod tests {
             Some(Event::Failed(AuthError::SessionTimeout))
         );
         assert!(drain(&mut b).is_empty());
+    }
+
+    #[test]
+    fn test_debug_hides_key() {
+        let k = fd_key();
+        let cfg = Config::new(
+            Role::Inbound,
+            k.as_bytes(),
+            b"R_CLIENT::f",
+            TlsPolicy::None,
+            1,
+            2,
+        );
+        let a = Authenticator::new(cfg, Instant::ZERO).unwrap();
+        let text = std::format!("{a:?}");
+        let key_str = core::str::from_utf8(k.as_bytes()).unwrap();
+        let key_list = std::format!("{:?}", k.as_bytes());
+        assert!(!text.contains(key_str) && !text.contains(&key_list[1..20]));
+        assert!(text.contains("Inbound"));
     }
 
     #[test]
