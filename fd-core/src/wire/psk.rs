@@ -456,6 +456,62 @@ mod tests {
     }
 
     #[test]
+    fn test_first_bytes_of_every_captured_connection() {
+        use crate::wire::cram_md5::tests::{load, vectors_dir, CLEARTEXT_CAPTURES};
+        let mut clear = 0;
+        for capture in CLEARTEXT_CAPTURES {
+            let msgs = load(capture);
+            let mut seen = std::vec::Vec::new();
+            for m in &msgs {
+                if seen.contains(&m.conn) {
+                    continue;
+                }
+                seen.push(m.conn);
+                let mut first = (m.len as i32).to_be_bytes().to_vec();
+                first.extend_from_slice(&m.payload);
+                assert_eq!(classify_first_bytes(&first), FirstBytes::CleartextHello);
+                clear += 1;
+            }
+        }
+        assert_eq!(clear, 60);
+        let mut tls = 0;
+        let mut identities = 0;
+        for capture in ["psk-dir-fd", "psk-console-dir", "psk-backup-full"] {
+            let msgs = load(capture);
+            let mut seen = std::vec::Vec::new();
+            for m in &msgs {
+                if seen.contains(&m.conn) {
+                    continue;
+                }
+                seen.push(m.conn);
+                // Rebuild the record header (type 0x16, version 0x0301) before the body.
+                let mut first = std::vec![0x16, 0x03, 0x01];
+                first.extend_from_slice(&(m.len as u16).to_be_bytes());
+                first.extend_from_slice(&m.payload);
+                assert_eq!(classify_first_bytes(&first), FirstBytes::Tls, "{capture}");
+                tls += 1;
+            }
+            let text =
+                std::fs::read_to_string(vectors_dir().join(capture).join("transcript.jsonl"))
+                    .unwrap();
+            for line in text.lines().filter(|l| l.contains("\"kind\": \"conn\"")) {
+                let start = line.find("\"psk_identities\": [").unwrap() + 20;
+                let list = &line[start..start + line[start..].find(']').unwrap()];
+                for hex_id in list.split(',').map(|x| x.trim().trim_matches('"')) {
+                    let raw = hex::decode(hex_id).unwrap();
+                    let id = PskIdentity::parse(&raw).unwrap();
+                    let mut out = [0u8; 256];
+                    let n = id.emit(&mut out).unwrap();
+                    assert_eq!(&out[..n], raw.as_slice());
+                    identities += 1;
+                }
+            }
+        }
+        assert_eq!(tls, 6);
+        assert_eq!(identities, 6);
+    }
+
+    #[test]
     fn test_identity_captured() {
         // vectors/psk-dir-fd, ClientHello frame 4.
         let dir = hex::decode("525f4449524543544f521e626172656f732d646972").unwrap();
