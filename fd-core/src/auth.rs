@@ -24,8 +24,8 @@
 //! ```
 //!
 //! (confirmed in every cleartext capture, e.g. vectors/clear-backup-full conn 3 msgs 2–7, and
-//! for a client-initiated FD, where the Director is the inbound side, vectors/
-//! clear-client-initiated conn 1 msgs 2–7). [`Authenticator`] plays either role. It produces
+//! for a client-initiated FD, where the Director is the inbound side,
+//! vectors/clear-client-initiated conn 1 msgs 2–7). [`Authenticator`] plays either role. It produces
 //! exactly the captured frames when given the captured challenge numbers; the tests replay
 //! every cleartext connection of the captures from both ends.
 //!

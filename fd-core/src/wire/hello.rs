@@ -1,7 +1,7 @@
 //! Hello lines: the first frame of every Bareos connection, and the daemons' replies to them.
 //!
 //! The side that opened the TCP connection (the *outbound* side) always speaks first, with a
-//! one-line hello that names itself and, since 15.2 or so, its version
+//! one-line hello that names itself and, in current versions, its version
 //! (`../shared/protocol/connect.md` §2.1, README's table of connection types). The accepting
 //! side recognises the connection type from it, looks up the peer's resource or running job,
 //! and then challenges first in CRAM-MD5 ([`super::cram_md5`], [`crate::auth`]). After both
