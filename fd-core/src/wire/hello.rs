@@ -1252,8 +1252,44 @@ mod tests {
         }
 
         #[test]
+        fn prop_reply_round_trip(kind in 0usize..7, proto in 0u32..100_000,
+                                 name in "[a-z0-9-]{1,30}", ver in "[0-9a-z.~]{1,30}",
+                                 date in "[0-9]{1,2} [A-Z][a-z]{2,8} [0-9]{4}") {
+            let r = match kind {
+                0 => HelloReply::FdOk { protocol: Some(proto) },
+                1 => HelloReply::FdOk { protocol: None },
+                2 => HelloReply::FdAuthFailed,
+                3 => HelloReply::SdOk,
+                4 => HelloReply::SdNoGo,
+                5 => HelloReply::DirNotAuthorized,
+                _ => HelloReply::DirOk {
+                    name: name.as_bytes(),
+                    full_version: ver.as_bytes(),
+                    date: date.as_bytes(),
+                },
+            };
+            let mut out = [0u8; 256];
+            let n = r.emit(&mut out).unwrap();
+            proptest::prop_assert_eq!(n, r.buffer_len());
+            proptest::prop_assert_eq!(HelloReply::parse(&out[..n]).unwrap(), r);
+        }
+
+        #[test]
+        fn prop_bash_unbash(name in proptest::collection::vec(0x02u8..=0xff, 0..100)) {
+            let mut wire = [0u8; 128];
+            let mut w = Writer::new(&mut wire);
+            write_bashed(&mut w, &name);
+            let n = w.finish().unwrap();
+            proptest::prop_assert!(!wire[..n].contains(&b' '));
+            proptest::prop_assert!(bashed_eq(&wire[..n], &name));
+            let mut back = [0u8; 128];
+            proptest::prop_assert_eq!(unbash(&wire[..n], &mut back).unwrap(), name.as_slice());
+        }
+
+        #[test]
         fn prop_parse_never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
             let _ = Hello::parse(&data);
+            let _ = HelloInfo::identify(&data);
             let _ = Hello::parse_at(Acceptor::Director, &data);
             let _ = HelloReply::parse(&data);
         }
