@@ -38,6 +38,7 @@ pub mod base64;
 pub mod bnet;
 pub mod bsr;
 pub mod codes;
+pub mod console;
 pub mod cram_md5;
 pub mod dir_cmd;
 pub mod fileset;
