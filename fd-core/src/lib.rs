@@ -50,3 +50,6 @@ mod fmt;
 
 pub mod time;
 pub mod wire;
+
+#[cfg(feature = "tls-server")]
+pub mod tls;
