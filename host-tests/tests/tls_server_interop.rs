@@ -9,6 +9,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
@@ -44,6 +45,7 @@ struct Outcome {
     version: Option<u16>,
     group: Option<NamedGroup>,
     max_frag: usize,
+    key_updates: u32,
 }
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -158,6 +160,7 @@ fn serve(
         version: conn.protocol_version(),
         group: conn.key_exchange_group(),
         max_frag: conn.max_fragment_len(),
+        key_updates: conn.key_updates_received(),
     })
 }
 
@@ -183,7 +186,6 @@ fn s_client(
     extra: &[&str],
     input: Vec<u8>,
 ) -> (bool, Vec<u8>, String) {
-    use std::os::unix::ffi::OsStrExt;
     let mut cmd = Command::new("openssl");
     cmd.arg("s_client")
         .arg("-connect")
@@ -272,6 +274,48 @@ fn s_client_tls13_hello_retry_to_p256() {
 fn s_client_tls13_max_fragment_length() {
     let o = s_client_case(&["-tls1_3", "-maxfraglen", "1024"], 256 * 1024);
     assert_eq!(o.max_frag, 1024);
+}
+
+/// `K` on a line of its own makes s_client send KeyUpdate(update_requested): we must switch
+/// our read keys, answer with our own KeyUpdate and switch our write keys, or the data after
+/// it cannot be read by either side.
+#[test]
+fn s_client_tls13_key_update() {
+    let (port, h) = spawn_server(
+        ServerConfig::default(),
+        12,
+        b"bye after key update\n".to_vec(),
+    );
+    let mut child = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-tls1_3",
+            "-psk",
+        ])
+        .arg(hex::encode(DIR_KEY))
+        .arg("-psk_identity")
+        .arg(std::ffi::OsStr::from_bytes(DIR_ID))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // s_client only looks at the first byte of each read from stdin: pace the lines.
+    for line in [&b"hello\n"[..], b"K\n", b"world\n"] {
+        thread::sleep(Duration::from_millis(400));
+        stdin.write_all(line).unwrap();
+        stdin.flush().unwrap();
+    }
+    let o = h.join().unwrap().unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(o.received, b"hello\nworld\n");
+    assert_eq!(o.key_updates, 1);
+    assert!(stdout.contains("bye after key update"), "{stdout}");
 }
 
 #[test]

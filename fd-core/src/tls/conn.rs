@@ -152,6 +152,7 @@ pub(crate) struct Core {
     pub(crate) ems: bool,
     pub(crate) peer_closed: bool,
     pub(crate) close_sent: bool,
+    pub(crate) key_updates: u32,
 }
 
 impl Drop for Core {
@@ -296,6 +297,7 @@ impl<'b, P: PskStore, R: RngCore + CryptoRng> ServerConnection<'b, P, R> {
                 ems: false,
                 peer_closed: false,
                 close_sent: false,
+                key_updates: 0,
             },
         }
     }
@@ -674,6 +676,11 @@ impl<'b, P: PskStore, R: RngCore + CryptoRng> ServerConnection<'b, P, R> {
     /// The key exchange group (TLS 1.3).
     pub fn key_exchange_group(&self) -> Option<NamedGroup> {
         self.core.group
+    }
+
+    /// How many KeyUpdate messages the peer sent (TLS 1.3).
+    pub fn key_updates_received(&self) -> u32 {
+        self.core.key_updates
     }
 
     /// The sticky error, if the connection failed.

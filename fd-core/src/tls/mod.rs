@@ -68,6 +68,8 @@ pub mod key_schedule;
 pub mod record;
 mod server12;
 mod server13;
+#[cfg(test)]
+mod tests;
 
 use core::fmt;
 

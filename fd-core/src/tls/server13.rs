@@ -316,6 +316,11 @@ pub(crate) fn key_update(core: &mut Core, tx: &mut Tx<'_>, msg: &[u8]) -> Result
     let suite = core.suite.ok_or(Error::AlertSent(A::InternalError))?;
     core.client_secret = ks::next_traffic_secret(&core.client_secret);
     core.read = Some(traffic_protection(suite, &core.client_secret)?);
+    core.key_updates = core.key_updates.saturating_add(1);
+    debug!(
+        "tls13: peer KeyUpdate, update_requested={}",
+        ku.update_requested
+    );
     if ku.update_requested {
         send_key_update(core, tx, false)?;
     }
