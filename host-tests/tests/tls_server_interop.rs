@@ -627,3 +627,72 @@ fn tampered_record_gets_bad_record_mac() {
     drop(s);
     let _ = proxy.join();
 }
+
+// ---------------------------------------------------------------------------------------
+// embedded-tls 0.19 PSK client: what an MCU peer (or Barque's own FD as a client) runs. It
+// offers only TLS_AES_128_GCM_SHA256, psk_dhe_ke and a single P-256 key share.
+
+fn embedded_tls_case(
+    read_buf: usize,
+    mfl: Option<embedded_tls::MaxFragmentLength>,
+    len: usize,
+) -> Outcome {
+    use embedded_io_adapters::std::FromStd;
+    use embedded_tls::blocking::{
+        Aes128GcmSha256, TlsConfig, TlsConnection, TlsContext, UnsecureProvider,
+    };
+    let input = pattern(len, 5);
+    let reply = pattern(len, 6);
+    let (port, h) = spawn_server(ServerConfig::default(), len, reply.clone());
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut rbuf = vec![0u8; read_buf];
+    let mut wbuf = vec![0u8; 4096];
+    let mut config = TlsConfig::new().with_psk(DIR_KEY, &[DIR_ID]);
+    if let Some(m) = mfl {
+        config = config.with_max_fragment_length(m);
+    }
+    let mut tls: TlsConnection<'_, _, Aes128GcmSha256> =
+        TlsConnection::new(FromStd::new(tcp), &mut rbuf, &mut wbuf);
+    tls.open(TlsContext::new(
+        &config,
+        UnsecureProvider::new::<Aes128GcmSha256>(rand_core::OsRng),
+    ))
+    .expect("embedded-tls handshake");
+    let mut off = 0;
+    while off < input.len() {
+        off += tls.write(&input[off..]).unwrap();
+    }
+    tls.flush().unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    while got.len() < reply.len() {
+        let n = tls.read(&mut buf).unwrap();
+        assert!(n > 0, "early EOF after {} bytes", got.len());
+        got.extend_from_slice(&buf[..n]);
+    }
+    let _ = tls.close();
+    let o = h.join().unwrap().unwrap();
+    assert!(o.received == input);
+    assert!(got == reply);
+    assert_eq!(o.identity, DIR_ID);
+    assert_eq!(o.suite, Some(CipherSuite::Tls13Aes128GcmSha256));
+    assert_eq!(o.group, Some(NamedGroup::Secp256r1));
+    o
+}
+
+#[test]
+fn embedded_tls_client_p256_aes128gcm() {
+    embedded_tls_case(16_640, None, MIB);
+}
+
+#[test]
+fn embedded_tls_client_max_fragment_length_4k_buffers() {
+    // 4.5 KB record buffers are enough once max_fragment_length is 2^12 (ecosystem.md §2).
+    let o = embedded_tls_case(
+        4_500,
+        Some(embedded_tls::MaxFragmentLength::Bits12),
+        256 * 1024,
+    );
+    assert_eq!(o.max_frag, 4096);
+}
