@@ -578,7 +578,9 @@ impl<'b, P: PskStore, R: RngCore + CryptoRng> ServerConnection<'b, P, R> {
         self.plain.start += n;
         if self.plain.is_empty() {
             self.plain = 0..0;
-            self.process_new_packets()?;
+            // Go on with the buffered records. An error here is sticky and reported by the
+            // next call, so the bytes just copied are not lost.
+            let _ = self.process_new_packets();
         }
         Ok(n)
     }

@@ -176,6 +176,91 @@ mod tests {
             hs.to_vec(),
             h("1dc826e93606aa6fdc0aadc12f741b01046aa6b99f691ed221a9f0ca043fbeac")
         );
+        // Transcript-Hash(ClientHello..ServerHello) as published.
+        let hello_hash = h("860c06edc07858ee8e78f0e7428c58edd6b43f2ca3e6e95f02ed063cf0e1cad8");
+        let c_hs = derive_secret(&hs, b"c hs traffic", &hello_hash);
+        let s_hs = derive_secret(&hs, b"s hs traffic", &hello_hash);
+        assert_eq!(
+            c_hs.to_vec(),
+            h("b3eddb126e067f35a780b3abf45e2d8f3b1a950738f52e9600746a0e27a55a21")
+        );
+        assert_eq!(
+            s_hs.to_vec(),
+            h("b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38")
+        );
+        // {server} derive write traffic keys for handshake data.
+        let mut key = [0u8; 16];
+        let mut iv = [0u8; 12];
+        expand_label(&s_hs, b"key", &[], &mut key);
+        expand_label(&s_hs, b"iv", &[], &mut iv);
+        assert_eq!(key.to_vec(), h("3fce516009c21727d0f2e4e86ee403bc"));
+        assert_eq!(iv.to_vec(), h("5d313eb2671276ee13000b30"));
+        let master = master_secret(&hs);
+        assert_eq!(
+            master.to_vec(),
+            h("18df06843d13a08bf2a449844c5f8a478001bc4d4c627984d5a41da8d0402919")
+        );
+        // Transcript-Hash(ClientHello..server Finished).
+        let fin_hash = h("9608102a0f1ccc6db6250b7b7e417b1a000eaada3daae4777a7686c9ff83df13");
+        let c_ap = derive_secret(&master, b"c ap traffic", &fin_hash);
+        let s_ap = derive_secret(&master, b"s ap traffic", &fin_hash);
+        assert_eq!(
+            c_ap.to_vec(),
+            h("9e40646ce79a7f9dc05af8889bce6552875afa0b06df0087f792ebb7c17504a5")
+        );
+        assert_eq!(
+            s_ap.to_vec(),
+            h("a11af9f05531f856ad47116b45a950328204b4f44bfb6b3a4b4f1f3fcb631643")
+        );
+        expand_label(&c_ap, b"key", &[], &mut key);
+        expand_label(&c_ap, b"iv", &[], &mut iv);
+        assert_eq!(key.to_vec(), h("17422dda596ed5d9acd890e3c63f5051"));
+        assert_eq!(iv.to_vec(), h("5b78923dee08579033e523d9"));
+    }
+
+    // RFC 8448 §4 "Resumed 0-RTT Handshake": a PSK binder. The PSK there is a resumption PSK,
+    // so the binder key label is "res binder"; ours ("ext binder") differs only in the
+    // label, and `early_secrets` is checked against a real Bareos binder in
+    // `tls::tests::captured_bareos_client_hello_binder_verifies`.
+    #[test]
+    fn rfc8448_resumed_psk_binder() {
+        let psk = h("4ecd0eb6ec3b4d87f5d6028f922ca4c5851a277fd41311c9e62d2c9492e1c4f3");
+        let early = extract(None, &psk);
+        assert_eq!(
+            early.to_vec(),
+            h("9b2188e9b2fc6d64d71dc329900e20bb41915000f678aa839cbb797cb7d8332c")
+        );
+        let binder_key = derive_secret(&early, b"res binder", &empty_hash());
+        assert_eq!(
+            binder_key.to_vec(),
+            h("69fe131a3bbad5d63c64eebcc30e395b9d8107726a13d074e389dbc8a4e47256")
+        );
+        let mut fk = [0u8; 32];
+        expand_label(&binder_key, b"finished", &[], &mut fk);
+        assert_eq!(
+            fk.to_vec(),
+            h("5588673e72cb59c87d220caffe94f2dea9a3b1609f7d50e90a48227db9ed7eaa")
+        );
+        // Transcript-Hash(truncated ClientHello) -> binder.
+        let partial_hash = h("63224b2e4573f2d3454ca84b9d009a04f6be9e05711a8396473aefa01e924a14");
+        assert_eq!(
+            finished_mac(&binder_key, &partial_hash).to_vec(),
+            h("3add4fb2d8fdf822a0ca3cf7678ef5e88dae990141c5924d57bb6fa31b9e5f9d")
+        );
+        // Client early traffic secret over the complete ClientHello.
+        let ch_hash = h("08ad0fa05d7c7233b1775ba2ff9f4c5b8b59276b7f227f13a976245f5d960913");
+        assert_eq!(
+            derive_secret(&early, b"c e traffic", &ch_hash).to_vec(),
+            h("3fbbe6a60deb66c30a32795aba0eff7eaa10105586e7be5c09678d63b6caab62")
+        );
+        // The external-PSK variant uses the other label and so gives another key.
+        let (e2, ext_binder_key) = early_secrets(&psk);
+        assert_eq!(e2, early);
+        assert_eq!(
+            ext_binder_key,
+            derive_secret(&early, b"ext binder", &empty_hash())
+        );
+        assert_ne!(ext_binder_key, binder_key);
     }
 
     // The widely used P_SHA256 test vector (IETF TLS WG list, "TLS 1.2 PRF test vectors").
