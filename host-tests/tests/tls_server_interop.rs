@@ -783,3 +783,29 @@ fn python_bareos_file_daemon_hello() {
     assert_eq!(o.identity, DIR_ID);
     assert_eq!(o.version, Some(0x0303));
 }
+
+#[test]
+fn embedded_tls_client_wrong_key_is_refused() {
+    use embedded_io_adapters::std::FromStd;
+    use embedded_tls::blocking::{
+        Aes128GcmSha256, TlsConfig, TlsConnection, TlsContext, UnsecureProvider,
+    };
+    let (port, h) = spawn_server(ServerConfig::default(), 1, vec![]);
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut rbuf = vec![0u8; 16_640];
+    let mut wbuf = vec![0u8; 4096];
+    let config = TlsConfig::new().with_psk(b"00000000000000000000000000000000", &[DIR_ID]);
+    let mut tls: TlsConnection<'_, _, Aes128GcmSha256> =
+        TlsConnection::new(FromStd::new(tcp), &mut rbuf, &mut wbuf);
+    let r = tls.open(TlsContext::new(
+        &config,
+        UnsecureProvider::new::<Aes128GcmSha256>(rand_core::OsRng),
+    ));
+    let err = format!("{:?}", r.unwrap_err());
+    assert!(err.contains("DecryptError"), "{err}");
+    assert_eq!(
+        h.join().unwrap().unwrap_err(),
+        Error::AlertSent(AlertDescription::DecryptError)
+    );
+}

@@ -4,7 +4,7 @@
 //! every record with `legacy_version = 0x0303` (the very first ClientHello record may carry
 //! 0x0301: the Bareos capture `vectors/psk-dir-fd` conn 1 msg 1 has `tls_version 0x0301`), and
 //! protected records always have the outer type `application_data`. This module only
-//! describes the bytes; the protection itself lives in [`super::crypto`] and the state
+//! describes the bytes; the protection itself lives in `crypto.rs` and the state
 //! machine in [`super::ServerConnection`].
 //!
 //! Limits: a TLSPlaintext fragment is at most 2^14 bytes; a TLS 1.3 TLSCiphertext at most
