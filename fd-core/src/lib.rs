@@ -51,3 +51,6 @@ mod fmt;
 pub mod auth;
 pub mod time;
 pub mod wire;
+
+#[cfg(feature = "tls-server")]
+pub mod tls;
