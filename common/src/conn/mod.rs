@@ -795,6 +795,10 @@ async fn accept_on(
                             printable(&id)
                         ),
                     ),
+                    _ if local.tls.verify_peer => tls_err(&who, e).hint(
+                        "TLS Verify Peer is set on this side: a peer without a certificate \
+                         (pure TLS-PSK) cannot pass it (connect.md §3.7)",
+                    ),
                     _ => tls_err(&who, e).hint(
                         "if the peer uses the right identity, its Password differs from ours",
                     ),
