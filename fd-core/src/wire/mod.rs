@@ -36,6 +36,7 @@
 pub mod attr;
 pub mod base64;
 pub mod bnet;
+pub mod console;
 pub mod cram_md5;
 pub mod dir_cmd;
 pub mod fileset;
