@@ -90,12 +90,20 @@ pub struct PeerIdentity {
     pub kind: fd_core::wire::psk::ResourceType,
     /// Its resource name (or the full Job name for job connections), unbashed.
     pub name: String,
-    /// The hello it sent (accepting side) or we sent (connecting side).
-    pub hello: super::hello::Hello,
+    /// The hello payload it sent (accepting side) or we sent (connecting side); parse it
+    /// with [`PeerIdentity::hello`].
+    pub hello: Vec<u8>,
     /// The TLS session, `None` in cleartext.
     pub tls: Option<TlsInfo>,
     /// The TCP peer address.
     pub addr: String,
+}
+
+impl PeerIdentity {
+    /// The hello, parsed with fd-core's codec.
+    pub fn hello(&self) -> Option<fd_core::wire::hello::Hello<'_>> {
+        fd_core::wire::hello::Hello::parse(&self.hello).ok()
+    }
 }
 
 /// A connection past the hello and two-way CRAM-MD5, over TLS or plain TCP.
@@ -241,6 +249,11 @@ impl AuthenticatedConnection {
             )),
             Frame::Chunk(_) => Err(self.err(ErrorKind::Protocol, "unexpected chunk")),
         }
+    }
+
+    /// Write bytes that already form complete frames (from fd-core's authenticator).
+    pub(crate) async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
+        self.write(bytes).await
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<(), ConnError> {

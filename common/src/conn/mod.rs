@@ -36,8 +36,10 @@
 //! the daemon's **own** resource ([`Local::tls`]), whatever the peer.
 //!
 //! **CRAM-MD5** (§2.3) runs in both directions, inside the TLS tunnel too, with the same key
-//! as the PSK. The codecs are fd-core's (`wire::cram_md5`); this module only drives them
-//! over the socket. Challenges are `auth cram-md5 <random.time@R_<TYPE>::<own name>> ssl=N`,
+//! as the PSK. The state machine is fd-core's sans-IO [`fd_core::auth::Authenticator`]
+//! (including Bareos' failure script: `1999 Authorization failed.` frames and pauses); this
+//! module only drives it over the socket with a clock. Hellos are fd-core's
+//! [`fd_core::wire::hello`]. Challenges are `auth cram-md5 <random.time@R_<TYPE>::<own name>> ssl=N`,
 //! with the literal `File daemon` as the SD's name towards a passive FD (captured in
 //! vectors/clear-backup-passive, conn 4 msg 5). The inbound challenger accepts both base64
 //! variants; the outbound one, having answered a plain `cram-md5`, Bacula first.
@@ -54,20 +56,16 @@
 //!
 //! **Errors** name the peer, say what failed and which configuration file to check
 //! ([`crate::error`]); keys are never formatted.
-//!
-//! **Interim.** The hello lines are parsed by [`hello`], a small stand-in for
-//! `fd_core::wire::hello`, which was still empty when this was written; see its docs.
 
 pub mod framed;
-pub mod hello;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fd_core::wire::base64::Variant;
+use fd_core::auth::{self, AuthError, Authenticator, Event};
 use fd_core::wire::bnet::Signal;
-use fd_core::wire::cram_md5::{self, AuthReply, ChallengeRepr, Keyword, Response, Token};
+use fd_core::wire::hello::{self, Acceptor, Hello, Version};
 use fd_core::wire::psk::{self, FirstBytes, PskIdentity, QualifiedName, ResourceType};
 use fd_core::wire::tls_policy::TlsPolicy;
 use openssl::ssl::Ssl;
@@ -75,7 +73,6 @@ use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
 pub use framed::{AuthenticatedConnection, PeerIdentity};
-pub use hello::{Hello, HelloKind};
 
 use crate::error::{printable, ConnError, ErrorKind};
 use crate::tls::{self, Key, PskOutcome, PskSlot, Role, TlsInfo, TlsSettings};
@@ -91,7 +88,7 @@ pub struct Local {
     /// The own resource's TLS directives (used to serve TLS on accept).
     pub tls: TlsSettings,
     /// `Version="a.b.c"` in hellos.
-    pub version: (u32, u32, u32),
+    pub version: Version,
     /// The full version word of a console hello (`calling version <full>`).
     pub full_version: String,
 }
@@ -103,7 +100,7 @@ impl Local {
             kind,
             name: name.into(),
             tls,
-            version: (26, 0, 0),
+            version: Version::new(26, 0, 0),
             full_version: "26.0.0~barque".into(),
         }
     }
@@ -171,41 +168,59 @@ pub enum Outbound {
 }
 
 impl Outbound {
-    fn hello(&self, local: &Local) -> Hello {
-        let (kind, name) = match self {
-            Outbound::DirectorToFd | Outbound::DirectorToSd => (HelloKind::Director, &local.name),
-            Outbound::ConsoleToDirector => (HelloKind::Console, &local.name),
-            Outbound::ClientToDirector { .. } => (HelloKind::Client, &local.name),
-            Outbound::FdToSd { job } => (HelloKind::StartJob, job),
-            Outbound::SdToFd { job } => (HelloKind::StorageCallingStartJob, job),
-        };
-        Hello {
-            kind,
-            name: name.clone(),
-            version: Some(local.version),
-            full_version: (kind == HelloKind::Console).then(|| local.full_version.clone()),
-            fd_protocol_version: match self {
-                Outbound::ClientToDirector {
-                    fd_protocol_version,
-                } => Some(*fd_protocol_version),
-                _ => None,
+    /// The hello this connection type sends (fd-core's codec), borrowing names from `local`.
+    pub fn hello<'a>(&'a self, local: &'a Local) -> Hello<'a> {
+        let version = Some(local.version);
+        match self {
+            Outbound::DirectorToFd | Outbound::DirectorToSd => Hello::Director {
+                name: local.name.as_bytes(),
+                version,
             },
+            Outbound::ConsoleToDirector => Hello::Console {
+                name: local.name.as_bytes(),
+                full_version: Some(local.full_version.as_bytes()),
+                version,
+            },
+            Outbound::ClientToDirector {
+                fd_protocol_version,
+            } => Hello::Client {
+                name: local.name.as_bytes(),
+                fd_protocol: Some(i32::try_from(*fd_protocol_version).unwrap_or(i32::MAX)),
+                version,
+            },
+            Outbound::FdToSd { job } => Hello::StartJob {
+                job: job.as_bytes(),
+                version,
+            },
+            Outbound::SdToFd { job } => Hello::StorageStartJob {
+                job: job.as_bytes(),
+                version,
+            },
+        }
+    }
+
+    fn peer_name<'a>(&'a self, local: &'a Local) -> &'a str {
+        match self {
+            Outbound::FdToSd { job } | Outbound::SdToFd { job } => job,
+            _ => &local.name,
         }
     }
 
     /// The PSK identity bytes `R_<TYPE>` RS `<name>` for this connection.
     pub fn identity(&self, local: &Local) -> Result<Vec<u8>, ConnError> {
-        let h = self.hello(local);
         let id = PskIdentity {
-            kind: h.kind.resource_type(),
-            name: h.name.as_bytes(),
+            kind: self.hello(local).resource_type(),
+            name: self.peer_name(local).as_bytes(),
         };
         let mut buf = vec![0u8; id.buffer_len()];
         id.emit(&mut buf).map_err(|e| {
             ConnError::new(
                 "local configuration",
                 ErrorKind::Config,
-                format!("cannot form a PSK identity from {:?}: {e}", h.name),
+                format!(
+                    "cannot form a PSK identity from {:?}: {e}",
+                    self.peer_name(local)
+                ),
             )
             .hint("names must be non-empty and at most 255 bytes with the type prefix")
         })?;
@@ -351,101 +366,140 @@ fn now_u32() -> u32 {
         .unwrap_or(0)
 }
 
-/// Challenge the peer (`CramMd5Handshake::CramMd5Challenge`).
-async fn cram_challenge(
+/// Drive fd-core's sans-IO authenticator over the connection. Returns the selected policy
+/// (`SelectTlsPolicy`) on success; on failure the authenticator's own failure script (the
+/// `1999` frames and pauses) has been played out.
+async fn two_way_auth(
     c: &mut AuthenticatedConnection,
-    key: &Key,
-    own_name: &[u8],
-    ssl: TlsPolicy,
-    first: Variant,
-) -> Result<(), ConnError> {
-    let mut tok = [0u8; cram_md5::MAX_TOKEN_LEN];
-    let n = cram_md5::write_token(random_u31(), now_u32(), own_name, &mut tok).map_err(|e| {
-        ConnError::new(
+    config: auth::Config<'_>,
+) -> Result<TlsPolicy, AuthOutcome> {
+    let t0 = std::time::Instant::now();
+    let now = || {
+        fd_core::time::Instant::from_micros(
+            i64::try_from(t0.elapsed().as_micros()).unwrap_or(i64::MAX),
+        )
+    };
+    let mut a = Authenticator::new(config, now()).map_err(|e| {
+        AuthOutcome::Conn(ConnError::new(
             c.who.clone(),
             ErrorKind::Config,
             format!("own name unusable in a CRAM-MD5 challenge: {e}"),
-        )
-    })?;
-    let token = tok.get(..n).unwrap_or(&[]);
-    let ch = ChallengeRepr {
-        keyword: Keyword::CramMd5,
-        token,
-        ssl: Some(ssl),
-        qualified_name: None,
-    };
-    let mut buf = vec![0u8; ch.buffer_len()];
-    let len = ch
-        .emit(&mut buf)
-        .map_err(|e| ConnError::new(c.who.clone(), ErrorKind::Protocol, e.to_string()))?;
-    buf.truncate(len);
-    c.send(&buf).await?;
-    let resp = c.recv_data("a CRAM-MD5 response").await?;
-    if cram_md5::verify(&resp, key.as_bytes(), token, first) {
-        c.send(AuthReply::Ok.as_bytes()).await?;
-        Ok(())
-    } else {
-        c.send(AuthReply::Failed.as_bytes()).await?;
-        Err(ConnError::new(
-            c.who.clone(),
-            ErrorKind::AuthFailed,
-            "CRAM-MD5 response does not match: the peer uses a different password",
         ))
+    })?;
+    let mut buf = [0u8; auth::MAX_TRANSMIT_LEN];
+    loop {
+        while let Some(n) = a.poll_transmit(&mut buf).map_err(|e| {
+            AuthOutcome::Conn(ConnError::new(
+                c.who.clone(),
+                ErrorKind::Protocol,
+                e.to_string(),
+            ))
+        })? {
+            c.write_raw(buf.get(..n).unwrap_or(&[]))
+                .await
+                .map_err(AuthOutcome::Conn)?;
+        }
+        match a.poll_event() {
+            Some(Event::Authenticated { selected, .. }) => return Ok(selected),
+            Some(Event::Failed(e)) => return Err(AuthOutcome::Auth(e, a.remote_policy())),
+            None => {}
+        }
+        let wait = a.poll_timeout().map(|t| {
+            let us = t.total_micros().saturating_sub(now().total_micros());
+            Duration::from_micros(u64::try_from(us).unwrap_or(0))
+        });
+        let got = match wait {
+            Some(d) => tokio::time::timeout(d, c.recv()).await.ok(),
+            None => Some(c.recv().await),
+        };
+        match got {
+            None => a.handle_timeout(now()),
+            Some(Ok(frame)) => a.handle_frame(now(), frame),
+            Some(Err(e)) => return Err(AuthOutcome::Conn(e)),
+        }
     }
 }
 
-/// Answer the peer's challenge (`CramMd5Handshake::CramMd5Response`). Returns the peer's
-/// `ssl=` value and the base64 variant it asked for.
-async fn cram_respond(
-    c: &mut AuthenticatedConnection,
-    key: &Key,
-    own_bashed: &[u8],
-) -> Result<(TlsPolicy, Variant), ConnError> {
-    let payload = c.recv_data("a CRAM-MD5 challenge").await?;
-    let ch = match ChallengeRepr::parse(&payload) {
-        Ok(ch) => ch,
-        Err(_) => {
-            c.send(AuthReply::Failed.as_bytes()).await?;
-            return Err(ConnError::new(
-                c.who.clone(),
-                ErrorKind::Protocol,
-                format!(
-                    "expected `auth cram-md5 <…> ssl=N`, got {:?}",
-                    printable(payload.get(..80).unwrap_or(&payload))
-                ),
-            ));
-        }
+/// Why [`two_way_auth`] failed.
+enum AuthOutcome {
+    /// The authenticator decided (with the peer's `ssl=`).
+    Auth(AuthError, TlsPolicy),
+    /// The socket failed first.
+    Conn(ConnError),
+}
+
+fn auth_error(
+    who: &str,
+    e: AuthError,
+    local: TlsPolicy,
+    remote: TlsPolicy,
+    hint: String,
+) -> ConnError {
+    let (kind, detail) = match e {
+        AuthError::WrongResponse => (
+            ErrorKind::AuthFailed,
+            "CRAM-MD5 response does not match: the peer uses a different password".to_string(),
+        ),
+        AuthError::Rejected => (
+            ErrorKind::AuthFailed,
+            "the peer rejected our CRAM-MD5 response: the two sides use different passwords"
+                .to_string(),
+        ),
+        AuthError::ReplayAttack => (
+            ErrorKind::AuthFailed,
+            "the peer challenged with our own name (replay attack, or both sides share a name)"
+                .to_string(),
+        ),
+        AuthError::Terminated => (
+            ErrorKind::PolicyRefused,
+            "the peer sent signal TERMINATE and closed the connection".to_string(),
+        ),
+        AuthError::TimedOut | AuthError::SessionTimeout => (ErrorKind::Timeout, e.to_string()),
+        AuthError::TlsDenied => (
+            ErrorKind::PolicyRefused,
+            format!(
+                "TLS policy mismatch: ours ssl={} and the peer's ssl={} (one side requires TLS, \
+                 the other has it disabled)",
+                local.code(),
+                remote.code()
+            ),
+        ),
+        _ => (ErrorKind::Protocol, e.to_string()),
     };
-    let token = Token::parse(ch.token).map_err(|_| {
-        ConnError::new(
-            c.who.clone(),
-            ErrorKind::Protocol,
-            "malformed CRAM-MD5 challenge token",
-        )
-    })?;
-    if token.is_replay_of(own_bashed) {
-        return Err(ConnError::new(
-            c.who.clone(),
-            ErrorKind::AuthFailed,
-            "the peer challenged with our own name (replay attack, or both sides share a name)",
-        )
-        .hint("give the two resources different Names"));
-    }
-    let resp = Response::compute(key.as_bytes(), token.as_bytes(), ch.keyword.variant());
-    let mut out = [0u8; cram_md5::RESPONSE_LEN];
-    let n = resp
-        .emit(&mut out)
-        .map_err(|e| ConnError::new(c.who.clone(), ErrorKind::Protocol, e.to_string()))?;
-    c.send(out.get(..n).unwrap_or(&[])).await?;
-    let reply = c.recv_data("`1000 OK auth`").await?;
-    match AuthReply::parse(&reply) {
-        Ok(AuthReply::Ok) => Ok((ch.ssl.unwrap_or(TlsPolicy::Unknown), ch.keyword.variant())),
-        _ => Err(ConnError::new(
-            c.who.clone(),
-            ErrorKind::AuthFailed,
-            "the peer rejected our CRAM-MD5 response: the two sides use different passwords",
-        )),
-    }
+    let hint = match e {
+        AuthError::WrongResponse | AuthError::Rejected => hint,
+        AuthError::ReplayAttack => "give the two resources different Names".into(),
+        AuthError::Terminated => format!(
+            "the peer refused us before authentication: it does not know us, or it requires \
+             TLS (enable TLS here); {hint}"
+        ),
+        AuthError::TlsDenied => "make TLS Enable/TLS Require agree on both sides".into(),
+        _ => String::new(),
+    };
+    ConnError::new(who, kind, detail).hint(hint)
+}
+
+fn auth_config<'a>(
+    role: auth::Role,
+    key: &'a Key,
+    own_name: &'a [u8],
+    policy: TlsPolicy,
+    tls_active: bool,
+    opts: &ConnOptions,
+) -> auth::Config<'a> {
+    let mut cfg = auth::Config::new(
+        role,
+        key.as_bytes(),
+        own_name,
+        policy,
+        random_u31(),
+        now_u32(),
+    );
+    cfg.tls_active = tls_active;
+    cfg.failure_delay = fd_core::time::Duration::from_micros(
+        u64::try_from(opts.auth_failure_delay.as_micros()).unwrap_or(u64::MAX),
+    );
+    cfg
 }
 
 fn tls_err(who: &str, e: impl std::fmt::Display) -> ConnError {
@@ -600,62 +654,48 @@ async fn connect_on(
     };
     let mut c = AuthenticatedConnection::new(stream, opts.max_frame, who.clone());
     let hello = kind.hello(local);
-    c.send(&hello.emit()).await?;
+    let mut hb = vec![0u8; hello.buffer_len()];
+    let n = hello.emit(&mut hb).map_err(|e| {
+        ConnError::new(
+            who.clone(),
+            ErrorKind::Config,
+            format!("cannot form our hello: {e}"),
+        )
+        .hint("names must be 1..=127 bytes")
+    })?;
+    hb.truncate(n);
+    c.send(&hb).await?;
 
     let own = kind.challenger_name(local);
-    let own_bashed: Vec<u8> = own
-        .iter()
-        .map(|&b| if b == b' ' { 0x01 } else { b })
-        .collect();
     let policy = peer.tls.policy();
     let hint = config_hint(local, peer.kind, &peer.name);
-    let (remote, variant) = match cram_respond(&mut c, &peer.key, &own_bashed).await {
-        Ok(x) => x,
-        Err(e) if e.kind == ErrorKind::AuthFailed => {
-            tokio::time::sleep(opts.auth_failure_delay).await;
-            return Err(e.hint(hint));
-        }
-        Err(e) if e.kind == ErrorKind::Io && tls_info.is_none() => {
+    let cfg = auth_config(
+        auth::Role::Outbound,
+        &peer.key,
+        &own,
+        policy,
+        tls_info.is_some(),
+        opts,
+    );
+    let selected = match two_way_auth(&mut c, cfg).await {
+        Ok(s) => s,
+        Err(AuthOutcome::Auth(e, remote)) => return Err(auth_error(&who, e, policy, remote, hint)),
+        Err(AuthOutcome::Conn(e)) if e.kind == ErrorKind::Io && tls_info.is_none() => {
             return Err(e.hint(
                 "the peer closed the connection after our cleartext hello: it probably \
                  requires TLS (TLS Enable on its resource for us); enable TLS here",
             ))
         }
-        Err(e) => return Err(e),
+        Err(AuthOutcome::Conn(e)) => return Err(e),
     };
-    if let Err(e) = cram_challenge(&mut c, &peer.key, &own, policy, variant).await {
-        if e.kind == ErrorKind::AuthFailed {
-            tokio::time::sleep(opts.auth_failure_delay).await;
-            return Err(e.hint(hint));
-        }
-        return Err(e);
-    }
     let mut tls_info = tls_info;
-    if tls_info.is_none() {
-        match TlsPolicy::select(policy, remote) {
-            TlsPolicy::Deny => {
-                return Err(ConnError::new(
-                    who,
-                    ErrorKind::PolicyRefused,
-                    format!(
-                        "TLS policy mismatch: ours ssl={} and the peer's ssl={} (one requires TLS, \
-                         the other has it disabled)",
-                        policy.code(),
-                        remote.code()
-                    ),
-                )
-                .hint("make TLS Enable/TLS Require agree on both sides"))
-            }
-            p if p.wants_tls() => {
-                tls_info = Some(upgrade(&mut c, &peer.tls, Role::Client, &peer.address).await?);
-            }
-            _ => {}
-        }
+    if tls_info.is_none() && selected.wants_tls() {
+        tls_info = Some(upgrade(&mut c, &peer.tls, Role::Client, &peer.address).await?);
     }
     c.peer = Some(PeerIdentity {
         kind: peer.kind,
         name: peer.name.clone(),
-        hello,
+        hello: hb,
         tls: tls_info,
         addr: format!("{}:{}", peer.address, peer.port),
     });
@@ -663,21 +703,12 @@ async fn connect_on(
     Ok(c)
 }
 
-/// Bareos' decision for a cleartext hello on the accepting side (connect.md §3.2 table).
-pub fn cleartext_allowed(hello: &Hello, peer_policy: TlsPolicy) -> bool {
-    match hello.kind {
-        HelloKind::Client => peer_policy != TlsPolicy::Required,
-        HelloKind::Console if hello.console_version() < 1802 => true,
-        _ => peer_policy == TlsPolicy::None,
-    }
-}
-
 /// The daemon-level refusal Bareos sends after a failed CRAM-MD5 (connect.md §2.3), if any.
-fn refusal(local: &Local, hello: &Hello) -> Option<&'static [u8]> {
-    match (local.kind, hello.kind) {
-        (ResourceType::Client, HelloKind::Director) => Some(b"2999 Authentication failed.\n"),
-        (ResourceType::Storage, HelloKind::Director) => Some(b"3999 No go\n"),
-        (ResourceType::Director, HelloKind::Client) => Some(b"1999 You are not authorized.\n"),
+fn refusal(local: &Local, hello: &Hello<'_>) -> Option<&'static [u8]> {
+    match (local.kind, hello) {
+        (ResourceType::Client, Hello::Director { .. }) => Some(b"2999 Authentication failed.\n"),
+        (ResourceType::Storage, Hello::Director { .. }) => Some(b"3999 No go\n"),
+        (ResourceType::Director, Hello::Client { .. }) => Some(b"1999 You are not authorized.\n"),
         _ => None,
     }
 }
@@ -817,10 +848,22 @@ async fn accept_on(
     };
     let mut c = AuthenticatedConnection::new(stream, opts.max_frame, who.clone());
     let payload = c.recv_data("a hello").await?;
-    let hello = match Hello::parse(&payload) {
+    let acceptor = match local.kind {
+        ResourceType::Director => Acceptor::Director,
+        ResourceType::Client => Acceptor::FileDaemon,
+        _ => Acceptor::StorageDaemon,
+    };
+    let hello = match Hello::parse_at(acceptor, &payload) {
         Ok(h) => h,
-        Err(why) => {
+        Err(e) => {
             let _ = c.signal(Signal::Terminate).await;
+            let why = match e {
+                fd_core::wire::Error::Unrecognized => format!(
+                    "hello of a connection type a {} does not accept",
+                    label(local.kind)
+                ),
+                e => format!("malformed hello ({e})"),
+            };
             return Err(ConnError::new(
                 who,
                 ErrorKind::Protocol,
@@ -831,12 +874,18 @@ async fn accept_on(
             ));
         }
     };
-    let kind = hello.kind.resource_type();
-    let pwho = format!("{} {} ({addr})", label(kind), hello.name);
+    let kind = hello.resource_type();
+    let mut nb = vec![0u8; hello.name().len()];
+    let name = hello::unbash(hello.name(), &mut nb)
+        .ok()
+        .and_then(|n| std::str::from_utf8(n).ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| printable(hello.name()));
+    let pwho = format!("{} {name} ({addr})", label(kind));
     c.who = pwho.clone();
     if let Some(id) = &psk_identity {
         let matches = PskIdentity::parse(id)
-            .map(|i| i.kind == kind && i.name == hello.name.as_bytes())
+            .map(|i| i.kind == kind && hello::bashed_eq(hello.name(), i.name))
             .unwrap_or(false);
         if !matches {
             let _ = c.signal(Signal::Terminate).await;
@@ -844,32 +893,33 @@ async fn accept_on(
                 pwho,
                 ErrorKind::UnknownPeer,
                 format!(
-                    "hello names {} {} but the TLS-PSK identity was {}",
+                    "hello names {} {name} but the TLS-PSK identity was {}",
                     label(kind),
-                    hello.name,
                     printable(id)
                 ),
             )
             .hint("the peer's Name and the name in its hello must agree"));
         }
     }
-    let Some(peer) = lookup.find(kind, &hello.name) else {
+    let Some(peer) = lookup.find(kind, &name) else {
         let _ = c.signal(Signal::Terminate).await;
         return Err(ConnError::new(
             pwho,
             ErrorKind::UnknownPeer,
             format!(
-                "no {} resource named {:?} on this {} {}",
+                "no {} resource named {name:?} on this {} {}",
                 label(kind),
-                hello.name,
                 label(local.kind),
                 local.name
             ),
         )
-        .hint(config_hint(local, kind, &hello.name)));
+        .hint(config_hint(local, kind, &name)));
     };
     let policy = peer.tls.policy();
-    if tls_info.is_none() && !cleartext_allowed(&hello, policy) {
+    let version = hello
+        .console_version_number()
+        .unwrap_or(hello::VERSION_UNDEFINED);
+    if tls_info.is_none() && !psk::cleartext_hello_allowed(kind, version, policy) {
         let _ = c.signal(Signal::Terminate).await;
         return Err(ConnError::new(
             pwho,
@@ -886,55 +936,40 @@ async fn accept_on(
         )
         .hint(format!(
             "enable TLS on the peer, or set TLS Enable = no (or TLS Require = no for a client) in {}",
-            config_hint(local, kind, &hello.name)
-                .trim_start_matches("check Name and Password in ")
+            config_hint(local, kind, &name).trim_start_matches("check Name and Password in ")
         )));
     }
     let own = qualified(local.kind, &local.name);
-    let hint = config_hint(local, kind, &hello.name);
+    let hint = config_hint(local, kind, &name);
     let refuse = refusal(local, &hello);
-    let mut auth = cram_challenge(&mut c, &peer.key, &own, policy, Variant::Standard).await;
-    let mut remote = TlsPolicy::Unknown;
-    if auth.is_ok() {
-        match cram_respond(&mut c, &peer.key, &own).await {
-            Ok((r, _)) => remote = r,
-            Err(e) => auth = Err(e),
-        }
-    }
-    if let Err(e) = auth {
-        if e.kind == ErrorKind::AuthFailed {
-            if let Some(r) = refuse {
-                let _ = c.send(r).await;
+    let raw_hello = payload.clone();
+    let cfg = auth_config(
+        auth::Role::Inbound,
+        &peer.key,
+        &own,
+        policy,
+        tls_info.is_some(),
+        opts,
+    );
+    let selected = match two_way_auth(&mut c, cfg).await {
+        Ok(s) => s,
+        Err(AuthOutcome::Auth(e, remote)) => {
+            if matches!(e, AuthError::WrongResponse | AuthError::Rejected) {
+                if let Some(r) = refuse {
+                    let _ = c.send(r).await;
+                }
             }
-            tokio::time::sleep(opts.auth_failure_delay).await;
-            return Err(e.hint(hint));
+            return Err(auth_error(&pwho, e, policy, remote, hint));
         }
-        return Err(e);
-    }
-    if tls_info.is_none() {
-        match TlsPolicy::select(policy, remote) {
-            TlsPolicy::Deny => {
-                return Err(ConnError::new(
-                    pwho,
-                    ErrorKind::PolicyRefused,
-                    format!(
-                        "TLS policy mismatch: ours ssl={} and the peer's ssl={}",
-                        policy.code(),
-                        remote.code()
-                    ),
-                )
-                .hint("make TLS Enable/TLS Require agree on both sides"))
-            }
-            p if p.wants_tls() => {
-                tls_info = Some(upgrade(&mut c, &local.tls, Role::Server, "").await?);
-            }
-            _ => {}
-        }
+        Err(AuthOutcome::Conn(e)) => return Err(e),
+    };
+    if tls_info.is_none() && selected.wants_tls() {
+        tls_info = Some(upgrade(&mut c, &local.tls, Role::Server, "").await?);
     }
     let ident = PeerIdentity {
         kind,
-        name: hello.name.clone(),
-        hello,
+        name,
+        hello: raw_hello,
         tls: tls_info,
         addr,
     };
