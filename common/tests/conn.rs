@@ -905,3 +905,103 @@ async fn probing_prefers_tls_and_stops_on_unreachable() {
         .expect_err("unreachable");
     assert_eq!(e.kind, ErrorKind::Unreachable, "{e}");
 }
+
+/// vectors/clear-auth-fail conn 2 (wrong Dir->FD password), the FD's end: our accept answers
+/// a wrong response with `1999 Authorization failed.` at once and again after the failure
+/// delay (msgs 4 and 7; the capture's 5 s, shortened here), then the FD's own refusal.
+#[tokio::test]
+async fn captured_auth_fail_accept_side_failure_script() {
+    let delay = Duration::from_millis(150);
+    let o = ConnOptions {
+        auth_failure_delay: delay,
+        ..opts()
+    };
+    let dirp = peer(
+        ResourceType::Director,
+        "bareos-dir",
+        key(FD_PW),
+        TlsSettings::disabled(),
+    );
+    let (port, h) = spawn_accept(fd_local(), lookup(vec![dirp]), o).await;
+    let mut s = raw(port).await;
+    write_frame(
+        &mut s,
+        b"Hello Director bareos-dir calling Version=\"26.0.0\"\n",
+    )
+    .await;
+    let _challenge = read_frame(&mut s).await.expect("challenge");
+    let t0 = std::time::Instant::now();
+    write_frame(&mut s, b"hTlyhkkeuTcGjm/cx50GYA\0").await;
+    assert_eq!(
+        read_frame(&mut s).await.expect("1999"),
+        b"1999 Authorization failed.\n"
+    );
+    assert_eq!(
+        read_frame(&mut s).await.expect("1999 again"),
+        b"1999 Authorization failed.\n"
+    );
+    assert!(t0.elapsed() >= delay, "second 1999 only after the pause");
+    assert_eq!(
+        read_frame(&mut s).await.expect("2999"),
+        b"2999 Authentication failed.\n"
+    );
+    let ae = h.await.expect("join").expect_err("refused");
+    assert_eq!(ae.kind, ErrorKind::AuthFailed);
+    assert!(t0.elapsed() >= delay * 2);
+}
+
+/// The same capture, the Director's end: our connect gets `1999` for its response (msg 4)
+/// and sends its own single `1999` after the pause (msg 5).
+#[tokio::test]
+async fn captured_auth_fail_connect_side_failure_script() {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let fake_fd = tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.expect("accept");
+        let _hello = read_frame(&mut s).await.expect("hello");
+        write_frame(
+            &mut s,
+            b"auth cram-md5 <51852616.1795365938@R_CLIENT::bareos-fd> ssl=0\n",
+        )
+        .await;
+        let _resp = read_frame(&mut s).await.expect("response");
+        let t0 = std::time::Instant::now();
+        write_frame(&mut s, b"1999 Authorization failed.\n").await;
+        let r = read_frame(&mut s).await.expect("director's 1999");
+        (r, t0.elapsed())
+    });
+    let dir = Local::new(
+        ResourceType::Director,
+        "bareos-dir",
+        TlsSettings::disabled(),
+    );
+    let mut p = peer(
+        ResourceType::Client,
+        "bareos-fd",
+        key("the-wrong-password"),
+        TlsSettings::disabled(),
+    );
+    p.port = port;
+    let delay = Duration::from_millis(150);
+    let o = ConnOptions {
+        auth_failure_delay: delay,
+        ..opts()
+    };
+    let e = barque_common::conn::connect(
+        &dir,
+        &p,
+        &Outbound::DirectorToFd,
+        HandshakeMode::Cleartext,
+        &o,
+    )
+    .await
+    .expect_err("rejected");
+    assert_eq!(e.kind, ErrorKind::AuthFailed, "{e}");
+    assert!(
+        e.to_string().contains("rejected our CRAM-MD5 response"),
+        "{e}"
+    );
+    let (r, waited) = fake_fd.await.expect("fake fd");
+    assert_eq!(r, b"1999 Authorization failed.\n");
+    assert!(waited >= delay);
+}

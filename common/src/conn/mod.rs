@@ -65,6 +65,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fd_core::auth::{self, AuthError, Authenticator, Event};
 use fd_core::wire::bnet::Signal;
+use fd_core::wire::cram_md5::AuthReply;
 use fd_core::wire::hello::{self, Acceptor, Hello, Version};
 use fd_core::wire::psk::{self, FirstBytes, PskIdentity, QualifiedName, ResourceType};
 use fd_core::wire::tls_policy::TlsPolicy;
@@ -387,6 +388,12 @@ async fn two_way_auth(
         ))
     })?;
     let mut buf = [0u8; auth::MAX_TRANSMIT_LEN];
+    // Once a failure is under way (a `1999` went out or came in), the authenticator's script
+    // of pauses and `1999` frames plays out even if the peer hangs up: Bareos is not reading
+    // then either. Before that, a dead socket ends the handshake at once.
+    let failed_frame = |bytes: &[u8]| bytes.get(4..) == Some(AuthReply::Failed.as_bytes());
+    let mut failing = false;
+    let mut dead: Option<ConnError> = None;
     loop {
         while let Some(n) = a.poll_transmit(&mut buf).map_err(|e| {
             AuthOutcome::Conn(ConnError::new(
@@ -395,9 +402,16 @@ async fn two_way_auth(
                 e.to_string(),
             ))
         })? {
-            c.write_raw(buf.get(..n).unwrap_or(&[]))
-                .await
-                .map_err(AuthOutcome::Conn)?;
+            let frame = buf.get(..n).unwrap_or(&[]);
+            failing |= failed_frame(frame);
+            if dead.is_none() {
+                if let Err(e) = c.write_raw(frame).await {
+                    if !failing {
+                        return Err(AuthOutcome::Conn(e));
+                    }
+                    dead = Some(e);
+                }
+            }
         }
         match a.poll_event() {
             Some(Event::Authenticated { selected, .. }) => return Ok(selected),
@@ -408,13 +422,30 @@ async fn two_way_auth(
             let us = t.total_micros().saturating_sub(now().total_micros());
             Duration::from_micros(u64::try_from(us).unwrap_or(0))
         });
+        if let Some(e) = &dead {
+            // No more reading: only the script's pauses remain.
+            match wait {
+                Some(d) => {
+                    tokio::time::sleep(d).await;
+                    a.handle_timeout(now());
+                    continue;
+                }
+                None => return Err(AuthOutcome::Conn(e.clone())),
+            }
+        }
         let got = match wait {
             Some(d) => tokio::time::timeout(d, c.recv()).await.ok(),
             None => Some(c.recv().await),
         };
         match got {
             None => a.handle_timeout(now()),
-            Some(Ok(frame)) => a.handle_frame(now(), frame),
+            Some(Ok(frame)) => {
+                if let fd_core::wire::bnet::Frame::Data(d) = frame {
+                    failing |= d == AuthReply::Failed.as_bytes();
+                }
+                a.handle_frame(now(), frame);
+            }
+            Some(Err(e)) if failing => dead = Some(e),
             Some(Err(e)) => return Err(AuthOutcome::Conn(e)),
         }
     }
