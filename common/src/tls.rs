@@ -391,7 +391,9 @@ pub struct TlsInfo {
 
 impl TlsInfo {
     /// Collect the facts from an established session.
+    /// `psk_identity` is reported only if the session really is PSK-keyed ([`psk_in_use`]).
     pub fn from_ssl(ssl: &SslRef, psk_identity: Option<Vec<u8>>) -> TlsInfo {
+        let psk_identity = psk_identity.filter(|_| psk_in_use(ssl));
         TlsInfo {
             version: ssl.version_str().to_string(),
             cipher: ssl
@@ -411,6 +413,19 @@ impl TlsInfo {
     /// The identity with RS shown as `␞`.
     pub fn identity_text(&self) -> Option<String> {
         self.psk_identity.as_deref().map(printable)
+    }
+}
+
+/// True if the established session is keyed by the PSK. With TLS 1.3 OpenSSL treats an
+/// external PSK as a resumption (`SSL_session_reused`); with TLS ≤ 1.2 the suite is a PSK
+/// suite. A certificate session can have had the PSK callbacks called without using them
+/// (connect.md §3.7), so this, not the callback, decides.
+pub fn psk_in_use(ssl: &SslRef) -> bool {
+    if ssl.version_str() == "TLSv1.3" {
+        ssl.session_reused()
+    } else {
+        ssl.current_cipher()
+            .is_some_and(|c| c.name().contains("PSK"))
     }
 }
 

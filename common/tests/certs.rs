@@ -232,6 +232,11 @@ async fn certificate_tls_with_every_directive() {
         st.cipher, "TLS_AES_256_GCM_SHA384",
         "certificate TLS, not PSK"
     );
+    assert_eq!(
+        st.psk_identity, None,
+        "no PSK identity is reported for certificate TLS"
+    );
+    assert_eq!(c.tls().and_then(|t| t.psk_identity.clone()), None);
 
     // Allowed CN reject on the server.
     let mut s = server_tls(&pki);

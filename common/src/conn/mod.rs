@@ -871,7 +871,7 @@ async fn accept_on(
                     .hint("check TLS Verify Peer / TLS Allowed CN and the peer's certificate")
             })?;
             if let PskOutcome::Found(id) = outcome {
-                psk_identity = Some(id);
+                psk_identity = Some(id).filter(|_| tls::psk_in_use(s.ssl()));
             }
             let info = TlsInfo::from_ssl(s.ssl(), psk_identity.clone());
             (Stream::Tls(Box::new(s)), Some(info))
