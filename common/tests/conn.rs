@@ -783,7 +783,14 @@ async fn oversize_frame_after_authentication() {
     let _ = read_frame(&mut s).await.expect("resp");
     write_frame(&mut s, b"1000 OK auth\n").await;
     let (_, mut conn) = h.await.expect("join").expect("accept");
-    s.write_all(&2_000_000u32.to_be_bytes()).await.expect("w");
+    // Exactly 1,000,000 bytes is still accepted (Bareos' max_packet_size bounds the payload).
+    let big = vec![b'x'; 1_000_000];
+    write_frame(&mut s, &big).await;
+    match conn.recv().await.expect("1,000,000-byte frame") {
+        Frame::Data(d) => assert_eq!(d.len(), 1_000_000),
+        other => panic!("{other:?}"),
+    }
+    s.write_all(&1_000_001u32.to_be_bytes()).await.expect("w");
     s.write_all(&[0u8; 64]).await.expect("w");
     let e = conn.recv().await.expect_err("oversize");
     assert_eq!(e.kind, ErrorKind::FrameTooLong, "{e}");

@@ -129,7 +129,7 @@ impl AuthenticatedConnection {
         Self {
             stream,
             decoder: Decoder::new(
-                vec![0; max_frame.min(bnet::MAX_MESSAGE_LEN)],
+                vec![0; max_frame.min(bnet::MAX_PACKET_SIZE)],
                 Oversize::Reject,
             ),
             inbuf: vec![0; 16 * 1024],
@@ -181,11 +181,11 @@ impl AuthenticatedConnection {
                             "frame header announces more than 1,000,000 bytes; closing",
                         ))
                     }
-                    Err(e) => {
+                    Err(_) => {
                         return Err(ConnError::new(
                             self.who.clone(),
                             ErrorKind::FrameTooLong,
-                            format!("bad frame: {e}"),
+                            "frame larger than this connection's configured limit; closing",
                         ))
                     }
                 };

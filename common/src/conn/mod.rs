@@ -267,7 +267,7 @@ pub struct ConnOptions {
     pub handshake_timeout: Duration,
     /// Sleep after a failed authentication before reporting it (Bareos: 5 s).
     pub auth_failure_delay: Duration,
-    /// Largest frame payload accepted (at most 1,000,000 − 4).
+    /// Largest frame payload accepted (at most 1,000,000, Bareos' `max_packet_size`).
     pub max_frame: usize,
 }
 
@@ -277,7 +277,7 @@ impl Default for ConnOptions {
             connect_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(180),
             auth_failure_delay: Duration::from_secs(5),
-            max_frame: fd_core::wire::bnet::MAX_MESSAGE_LEN,
+            max_frame: fd_core::wire::bnet::MAX_PACKET_SIZE,
         }
     }
 }
