@@ -1,0 +1,304 @@
+//! bsock frames over plain TCP or TLS: the transport of an [`AuthenticatedConnection`].
+//!
+//! Framing is fd-core's ([`Decoder`] / [`Encoder`], `wire::bnet`): a 4-byte big-endian length,
+//! then the payload, or a negative length for a signal; payloads up to 1,000,000 bytes
+//! (connect.md §1). Each frame is written with one `write_all` so that it leaves in one TCP
+//! segment where possible, as `SendPacket` does (the accepting C++ side needs the whole hello
+//! in its first 10-byte peek).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use fd_core::wire::bnet::{self, Decoder, Encoder, Frame, Oversize, Signal};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_openssl::SslStream;
+
+use crate::error::{ConnError, ErrorKind};
+use crate::tls::TlsInfo;
+
+/// The byte stream under the frames.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    /// Cleartext TCP.
+    Plain(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<SslStream<TcpStream>>),
+    /// Taken out for a TLS upgrade.
+    Gone,
+}
+
+fn gone() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::NotConnected, "stream taken")
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Gone => Poll::Ready(Err(gone())),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Gone => Poll::Ready(Err(gone())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Gone => Poll::Ready(Err(gone())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Gone => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// Which frame [`AuthenticatedConnection::recv`] got, without the borrow.
+enum Got {
+    Data,
+    Signal(Signal),
+}
+
+/// Who is on the other end and how we talk to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerIdentity {
+    /// The peer's resource type as this side sees it (`R_CLIENT` for an FD ...).
+    pub kind: fd_core::wire::psk::ResourceType,
+    /// Its resource name (or the full Job name for job connections), unbashed.
+    pub name: String,
+    /// The hello payload it sent (accepting side) or we sent (connecting side); parse it
+    /// with [`PeerIdentity::hello`].
+    pub hello: Vec<u8>,
+    /// The TLS session, `None` in cleartext.
+    pub tls: Option<TlsInfo>,
+    /// The TCP peer address.
+    pub addr: String,
+}
+
+impl PeerIdentity {
+    /// The hello, parsed with fd-core's codec.
+    pub fn hello(&self) -> Option<fd_core::wire::hello::Hello<'_>> {
+        fd_core::wire::hello::Hello::parse(&self.hello).ok()
+    }
+}
+
+/// A connection past the hello and two-way CRAM-MD5, over TLS or plain TCP.
+///
+/// The daemon-level OK (`2000 OK Hello 54\n`, `3000 OK Hello\n`, the Director's `1000 OK:`
+/// banners) is **not** sent or read here: it is the first thing the caller does with the
+/// connection, because only the daemon knows which one applies and what to refuse.
+#[derive(Debug)]
+pub struct AuthenticatedConnection {
+    pub(crate) stream: Stream,
+    decoder: Decoder<Vec<u8>>,
+    inbuf: Vec<u8>,
+    start: usize,
+    end: usize,
+    payload: Vec<u8>,
+    pub(crate) io_timeout: Option<Duration>,
+    pub(crate) who: String,
+    pub(crate) peer: Option<PeerIdentity>,
+}
+
+impl AuthenticatedConnection {
+    pub(crate) fn new(stream: Stream, max_frame: usize, who: String) -> Self {
+        Self {
+            stream,
+            decoder: Decoder::new(
+                vec![0; max_frame.min(bnet::MAX_PACKET_SIZE)],
+                Oversize::Reject,
+            ),
+            inbuf: vec![0; 16 * 1024],
+            start: 0,
+            end: 0,
+            payload: Vec::new(),
+            io_timeout: None,
+            who,
+            peer: None,
+        }
+    }
+
+    /// The authenticated peer.
+    pub fn peer(&self) -> Option<&PeerIdentity> {
+        self.peer.as_ref()
+    }
+
+    /// The TLS session facts, `None` in cleartext.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.peer.as_ref().and_then(|p| p.tls.as_ref())
+    }
+
+    /// True if the connection runs over TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// Deadline for each read and write after the handshake (`None`: wait for ever, as the
+    /// Bareos command loops do).
+    pub fn set_io_timeout(&mut self, t: Option<Duration>) {
+        self.io_timeout = t;
+    }
+
+    fn err(&self, kind: ErrorKind, detail: impl Into<String>) -> ConnError {
+        ConnError::new(self.who.clone(), kind, detail)
+    }
+
+    /// Receive one frame: a payload (≤ 1,000,000 bytes) or a signal.
+    pub async fn recv(&mut self) -> Result<Frame<'_>, ConnError> {
+        let got = loop {
+            if self.start < self.end {
+                let input = self.inbuf.get(self.start..self.end).unwrap_or(&[]);
+                let (used, frame) = match self.decoder.decode(input) {
+                    Ok(x) => x,
+                    Err(fd_core::wire::Error::FrameTooLong) => {
+                        return Err(ConnError::new(
+                            self.who.clone(),
+                            ErrorKind::FrameTooLong,
+                            "frame header announces more than 1,000,000 bytes; closing",
+                        ))
+                    }
+                    Err(_) => {
+                        return Err(ConnError::new(
+                            self.who.clone(),
+                            ErrorKind::FrameTooLong,
+                            "frame larger than this connection's configured limit; closing",
+                        ))
+                    }
+                };
+                self.start += used;
+                match frame {
+                    Some(Frame::Data(d)) => {
+                        self.payload.clear();
+                        self.payload.extend_from_slice(d);
+                        break Got::Data;
+                    }
+                    Some(Frame::Signal(s)) => break Got::Signal(s),
+                    Some(Frame::Chunk(_)) => {
+                        return Err(ConnError::new(
+                            self.who.clone(),
+                            ErrorKind::Protocol,
+                            "unexpected chunked frame",
+                        ))
+                    }
+                    None => continue,
+                }
+            }
+            self.start = 0;
+            self.end = 0;
+            let read = self.stream.read(&mut self.inbuf);
+            let n = match self.io_timeout {
+                Some(t) => match tokio::time::timeout(t, read).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        return Err(self.err(
+                            ErrorKind::Timeout,
+                            format!("no data for {} ms", t.as_millis()),
+                        ))
+                    }
+                },
+                None => read.await,
+            }
+            .map_err(|e| self.err(ErrorKind::Io, format!("read failed: {e}")))?;
+            if n == 0 {
+                let detail = if self.decoder.is_idle() {
+                    "peer closed the connection"
+                } else {
+                    "peer closed the connection in the middle of a frame"
+                };
+                return Err(self.err(ErrorKind::Io, detail));
+            }
+            self.end = n;
+        };
+        Ok(match got {
+            Got::Data => Frame::Data(&self.payload),
+            Got::Signal(s) => Frame::Signal(s),
+        })
+    }
+
+    /// Receive a data frame; a signal is an error naming `what` was expected.
+    pub(crate) async fn recv_data(&mut self, what: &str) -> Result<Vec<u8>, ConnError> {
+        match self.recv().await? {
+            Frame::Data(d) => Ok(d.to_vec()),
+            Frame::Signal(s) => Err(self.err(
+                ErrorKind::Protocol,
+                format!("expected {what}, got signal {}", s.name()),
+            )),
+            Frame::Chunk(_) => Err(self.err(ErrorKind::Protocol, "unexpected chunk")),
+        }
+    }
+
+    /// Write bytes that already form complete frames (from fd-core's authenticator).
+    pub(crate) async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
+        self.write(bytes).await
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
+        let w = self.stream.write_all(bytes);
+        match self.io_timeout {
+            Some(t) => tokio::time::timeout(t, w)
+                .await
+                .map_err(|_| self.err(ErrorKind::Timeout, "write timed out"))?,
+            None => w.await,
+        }
+        .map_err(|e| self.err(ErrorKind::Io, format!("write failed: {e}")))
+    }
+
+    /// Send one message, split into frames as `BareosSocketTCP::send` does.
+    pub async fn send(&mut self, payload: &[u8]) -> Result<(), ConnError> {
+        let mut enc = Encoder::new(payload);
+        let mut buf = vec![0u8; enc.next_len().unwrap_or(bnet::HEADER_LEN)];
+        while let Some(n) = enc
+            .next_frame(&mut buf)
+            .map_err(|e| self.err(ErrorKind::Protocol, format!("cannot frame message: {e}")))?
+        {
+            let frame = buf.get(..n).unwrap_or(&[]).to_vec();
+            self.write(&frame).await?;
+        }
+        Ok(())
+    }
+
+    /// Send a signal frame.
+    pub async fn signal(&mut self, signal: Signal) -> Result<(), ConnError> {
+        let mut buf = [0u8; bnet::HEADER_LEN];
+        let n = bnet::emit_signal(signal, &mut buf)
+            .map_err(|e| self.err(ErrorKind::Protocol, format!("cannot emit signal: {e}")))?;
+        self.write(buf.get(..n).unwrap_or(&[])).await
+    }
+
+    /// Close: a TLS close_notify (if TLS) and the TCP FIN.
+    pub async fn shutdown(&mut self) -> Result<(), ConnError> {
+        self.stream
+            .shutdown()
+            .await
+            .map_err(|e| self.err(ErrorKind::Io, format!("shutdown failed: {e}")))
+    }
+
+    /// True if bytes are buffered but not yet decoded (must be false before a TLS upgrade).
+    pub(crate) fn has_buffered_input(&self) -> bool {
+        self.start < self.end || !self.decoder.is_idle()
+    }
+}
