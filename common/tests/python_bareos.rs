@@ -23,7 +23,15 @@ use tokio::net::TcpListener;
 fn venv() -> &'static Path {
     static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let r = VENV.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-bareos-venv");
+        // scripts/setup makes one venv for every Python interop test and names its interpreter
+        // in BARQUE_PYTHON; without it (a bare `cargo test`) the test makes its own.
+        let dir = match std::env::var_os("BARQUE_PYTHON") {
+            Some(py) => match Path::new(&py).parent().and_then(Path::parent) {
+                Some(d) => d.to_path_buf(),
+                None => return Err(format!("BARQUE_PYTHON={py:?} is not <venv>/bin/python")),
+            },
+            None => Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-bareos-venv"),
+        };
         let py = dir.join("bin/python");
         let ready = |py: &Path| {
             Command::new(py)
