@@ -1,0 +1,1 @@
+//! Typed views of the resources the daemons act on.
