@@ -49,7 +49,8 @@ pub mod value;
 
 use lexer::{Token, TokenKind};
 use parser::{RawItem, RawResource, RawValue};
-use schema::{suggest, Daemon, DirectiveDef, Kind, ResourceDef};
+pub use schema::Daemon;
+use schema::{suggest, DirectiveDef, Kind, ResourceDef};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -379,6 +380,8 @@ pub fn check_str(name: &str, text: &[u8], daemon: Daemon) -> Report {
 struct Ctx<'a> {
     daemon: Daemon,
     diags: &'a mut Vec<Diagnostic>,
+    /// (scope, directive) pairs already reported as not implemented.
+    unimplemented_seen: std::collections::HashSet<(String, &'static str)>,
 }
 
 impl Ctx<'_> {
@@ -410,7 +413,11 @@ fn build(
     diags: &mut Vec<Diagnostic>,
     whole: bool,
 ) -> Config {
-    let mut ctx = Ctx { daemon, diags };
+    let mut ctx = Ctx {
+        daemon,
+        diags,
+        unimplemented_seen: Default::default(),
+    };
     let mut resources: Vec<Resource> = Vec::new();
     for r in raw {
         if let Some(res) = type_resource(&mut ctx, r) {
@@ -535,13 +542,18 @@ fn type_items(
                 ),
             );
         }
-        let Some(value) = type_value(ctx, def, scope, label, &item) else {
+        let Some(value) = type_value(ctx, def, label, &item) else {
             continue;
         };
-        if !schema::is_implemented(ctx.daemon, scope, def.name) {
+        if !schema::is_implemented(ctx.daemon, scope, def.name)
+            && ctx.unimplemented_seen.insert((scope.to_string(), def.name))
+        {
             ctx.warn(
                 &item.loc,
-                format!("directive \"{}\" in {label} is accepted but not implemented by Barque yet; it has no effect", def.name),
+                format!(
+                    "directive \"{}\" in {label} is accepted but not implemented by Barque yet; it has no effect (reported once per resource type)",
+                    def.name
+                ),
             );
         }
         match out.iter_mut().find(|d| d.name == def.name) {
@@ -608,7 +620,6 @@ fn quote_hint(t: &Token) -> &'static str {
 fn type_value(
     ctx: &mut Ctx<'_>,
     def: &'static DirectiveDef,
-    scope: &str,
     label: &str,
     item: &RawItem,
 ) -> Option<Value> {
@@ -619,12 +630,16 @@ fn type_value(
             ctx.error(loc, format!("{what} takes a block: {} {{ ... }}", def.name));
             return None;
         };
-        let sub_scope = format!("{}.{}", scope.split('.').next().unwrap_or(scope), def.name);
+        let sub_scope = match def.kind {
+            Kind::IncludeExclude => "FileSet.Include",
+            Kind::Options => "FileSet.Options",
+            _ => "Job.RunScript",
+        };
         let sub_label = format!("{} block of {label}", def.name);
         return Some(Value::Blocks(vec![type_items(
             ctx,
             items,
-            &sub_scope,
+            sub_scope,
             &sub_label,
             inner.clone(),
         )]));

@@ -216,9 +216,20 @@ impl<'d> Stream<'d> {
             }
             Ok(())
         } else {
-            let found = candidates.iter().find(|c| c.exists()).cloned();
-            let path = found.unwrap_or_else(|| candidates[0].clone());
-            self.open(&path, Some(loc))
+            match candidates.iter().find(|c| c.exists()).cloned() {
+                Some(path) => self.open(&path, Some(loc)),
+                None => {
+                    let looked: Vec<String> =
+                        candidates.iter().map(|c| c.display().to_string()).collect();
+                    Err(self.error(
+                        tok.line,
+                        format!(
+                            "cannot open included config file \"{spec}\": no such file (looked for {})",
+                            looked.join(" and ")
+                        ),
+                    ))
+                }
+            }
         }
     }
 
@@ -450,6 +461,15 @@ fn parse_resources(s: &mut Stream<'_>, out: &mut Vec<RawResource>) -> Result<(),
             TokenKind::Identifier => {
                 let loc = s.loc(t.line);
                 let open = s.next_skip_eol()?;
+                if open.kind == TokenKind::Equals {
+                    return Err(s.error(
+                        t.line,
+                        format!(
+                            "directive \"{}\" outside of any resource; directives go inside a resource like Director {{ ... }}",
+                            t.text
+                        ),
+                    ));
+                }
                 if open.kind != TokenKind::BeginBlock {
                     return Err(s.error(
                         open.line,
@@ -461,7 +481,8 @@ fn parse_resources(s: &mut Stream<'_>, out: &mut Vec<RawResource>) -> Result<(),
                         ),
                     ));
                 }
-                let items = parse_body(s, &t.text, &loc, true)?;
+                let what = format!("{} resource", t.text);
+                let items = parse_body(s, &what, &loc, true)?;
                 out.push(RawResource {
                     type_name: t.text,
                     loc,
@@ -502,13 +523,17 @@ fn parse_body(
         match t.kind {
             TokenKind::EndBlock => return Ok(items),
             TokenKind::Eof => {
-                return Err(s.error(
-                    t.line,
-                    format!(
-                        "missing closing '}}' for {what} opened at {}:{}",
-                        opened.file, opened.line
-                    ),
-                ))
+                // Reported where the block opens: that is where the fix goes.
+                let msg = format!(
+                    "missing closing '}}' for {what} opened at {}:{} (reached the end of the file)",
+                    opened.file, opened.line
+                );
+                s.diags.push(Diagnostic {
+                    severity: Severity::Error,
+                    loc: opened.clone(),
+                    message: msg,
+                });
+                return Err(Abort);
             }
             TokenKind::Identifier => {}
             TokenKind::UnquotedString if !top => {}
@@ -640,7 +665,7 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert!(
             d[0].message
-                .contains("missing closing '}' for Director opened at t.conf:1"),
+                .contains("missing closing '}' for Director resource opened at t.conf:1"),
             "{}",
             d[0]
         );
