@@ -390,7 +390,13 @@ fn directory_layout_reports_layout_paths() {
     let d = tmp.path().join("bareos-fd.d");
     std::fs::create_dir_all(d.join("client")).unwrap();
     std::fs::create_dir_all(d.join("director")).unwrap();
+    std::fs::create_dir_all(d.join("messages")).unwrap();
     std::fs::write(d.join("client/myself.conf"), "Client {\n  Name = fd\n}\n").unwrap();
+    std::fs::write(
+        d.join("messages/Standard.conf"),
+        "Messages {\n  Name = Standard\n}\n",
+    )
+    .unwrap();
     std::fs::write(
         d.join("director/bareos-dir.conf"),
         "Director {\n  Name = bareos-dir\n  Address = 127.0.0.1\n  Pasword = \"x\"\n}\n",
@@ -439,7 +445,7 @@ fn includes_relative_glob_and_inside_resources() {
     .unwrap();
     std::fs::write(
         p.join("bareos-fd.conf"),
-        "Client { Name = fd }\nDirector {\n  Name = main\n  @pw.inc\n  Address = x\n}\n@clients/*.conf\n@\"nothing-*.conf\"\n",
+        "Client { Name = fd }\nMessages { Name = m }\nDirector {\n  Name = main\n  @pw.inc\n  Address = x\n}\n@clients/*.conf\n@\"nothing-*.conf\"\n",
     )
     .unwrap();
     let cfg = load(p.join("bareos-fd.conf"), Daemon::FileDaemon).unwrap();

@@ -1144,20 +1144,20 @@ fn check_references(ctx: &mut Ctx<'_>, resources: &[Resource]) {
     }
 }
 
+/// What each daemon needs before it starts (`CheckResources` in `core/src/filed/filed_utils.cc`,
+/// `core/src/stored/stored.cc`, `core/src/dird/reload.cc`; `core/src/console/console.cc`).
 fn check_daemon(ctx: &mut Ctx<'_>, resources: &[Resource]) {
     let count = |k: &str| resources.iter().filter(|r| r.kind == k).count();
     let anywhere = Location {
         file: "configuration".into(),
         line: 0,
     };
-    if let Some(own) = ctx.daemon.own_resource() {
+    let daemon = ctx.daemon;
+    if let Some(own) = daemon.own_resource() {
         match count(own) {
             0 => ctx.error(
                 &anywhere,
-                format!(
-                    "no {own} resource defined; {} needs exactly one",
-                    ctx.daemon
-                ),
+                format!("no {own} resource defined; {daemon} needs exactly one"),
             ),
             1 => {}
             _ => {
@@ -1168,26 +1168,24 @@ fn check_daemon(ctx: &mut Ctx<'_>, resources: &[Resource]) {
                     .map(|r| r.loc.clone());
                 ctx.error(
                     second.as_ref().unwrap_or(&anywhere),
-                    format!(
-                        "more than one {own} resource; {} needs exactly one",
-                        ctx.daemon
-                    ),
+                    format!("more than one {own} resource; {daemon} needs exactly one"),
                 )
             }
         }
     }
-    if matches!(
-        ctx.daemon,
-        Daemon::FileDaemon | Daemon::Storage | Daemon::Console
-    ) && count("Director") == 0
-    {
-        ctx.error(
-            &anywhere,
-            format!(
-                "no Director resource defined; {} needs at least one",
-                ctx.daemon
-            ),
-        );
+    let at_least_one: &[&str] = match daemon {
+        Daemon::FileDaemon => &["Director", "Messages"],
+        Daemon::Storage => &["Director", "Device", "Messages"],
+        Daemon::Director => &["Messages", "Job"],
+        Daemon::Console => &["Director"],
+    };
+    for kind in at_least_one {
+        if count(kind) == 0 {
+            ctx.error(
+                &anywhere,
+                format!("no {kind} resource defined; {daemon} needs at least one"),
+            );
+        }
     }
 }
 
@@ -1200,7 +1198,7 @@ mod tests {
     }
 
     const FD: &str =
-        "Client {\n  Name = fd\n}\nDirector {\n  Name = bareos-dir\n  Password = \"secret\"\n}\n";
+        "Client {\n  Name = fd\n}\nDirector {\n  Name = bareos-dir\n  Password = \"secret\"\n}\nMessages { Name = m }\n";
 
     #[test]
     fn minimal_fd() {
