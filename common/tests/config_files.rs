@@ -527,3 +527,102 @@ fn broken_corpus_gives_the_expected_errors() {
         assert!(load(&f, daemon).is_err());
     }
 }
+
+#[test]
+fn typed_views_of_capture_configs() {
+    let v = vectors_dir();
+    // clear-client-initiated: the FD dials bareos-dir at 127.0.0.1:39201, heartbeat 5 s.
+    let fd = load(
+        v.join("clear-client-initiated/config/bareos-fd.conf"),
+        Daemon::FileDaemon,
+    )
+    .unwrap();
+    let client = fd.fd_client().unwrap();
+    assert_eq!(client.name, "bareos-fd");
+    assert_eq!(client.heartbeat_interval, config::Seconds(5));
+    assert_eq!(client.addresses[0].addr.as_deref(), Some("127.0.0.1"));
+    assert_eq!(client.addresses[0].port.as_deref(), Some("39202"));
+    assert!(!client.tls.enable && !client.tls.require);
+    let dirs = fd.fd_directors();
+    assert_eq!(dirs.len(), 1);
+    assert!(dirs[0].connection_from_client_to_director);
+    assert!(
+        dirs[0].connection_from_director_to_client,
+        "default stays yes"
+    );
+    assert_eq!(
+        (dirs[0].address.as_deref(), dirs[0].port),
+        (Some("127.0.0.1"), 39201)
+    );
+    // The CRAM-MD5 secret is the MD5 hex of the configured password.
+    assert_eq!(dirs[0].password.md5_hex().len(), 32);
+    assert_eq!(dirs[0].password.plaintext(), Some("ref-fd-password"));
+
+    // psk-dir-fd: TLS defaults on, no certificate: TLS-PSK.
+    let fd = load(
+        v.join("psk-dir-fd/config/bareos-fd.conf"),
+        Daemon::FileDaemon,
+    )
+    .unwrap();
+    let d = &fd.fd_directors()[0];
+    assert!(d.tls.enable && d.tls.require && !d.tls.has_certificate());
+
+    // clear-backup-passive: the Director's Client has Passive = yes.
+    let dir = load(
+        v.join("clear-backup-passive/config/bareos-dir.conf"),
+        Daemon::Director,
+    )
+    .unwrap();
+    let c = dir
+        .dir_clients()
+        .into_iter()
+        .find(|c| c.name == "bareos-fd")
+        .unwrap();
+    assert!(c.passive);
+    assert_eq!((c.address.as_str(), c.port), ("127.0.0.1", 39202));
+    let s = &dir.dir_storages()[0];
+    assert_eq!(
+        (s.name.as_str(), s.port, s.devices.as_slice()),
+        ("File", 39203, &["FileStorage".to_string()][..])
+    );
+    let me = dir.dir_director().unwrap();
+    assert_eq!(me.maximum_concurrent_jobs, 10);
+    assert!(me.auditing);
+    assert_eq!(dir.dir_consoles()[0].profiles, ["ref-all"]);
+
+    // bconsole.conf and the SD.
+    let con = load(
+        v.join("psk-console-dir/config/bconsole.conf"),
+        Daemon::Console,
+    )
+    .unwrap();
+    let cd = &con.console_directors()[0];
+    assert_eq!((cd.address.as_str(), cd.port), ("127.0.0.1", 39201));
+    assert_eq!(
+        cd.password.as_ref().and_then(|p| p.plaintext()),
+        Some("ref-dir-console-password")
+    );
+    let sd = load(
+        v.join("clear-backup-full/config/bareos-sd.conf"),
+        Daemon::Storage,
+    )
+    .unwrap();
+    let st = sd.sd_storage().unwrap();
+    assert_eq!(st.addresses[0].port.as_deref(), Some("39203"));
+    assert_eq!(
+        sd.sd_directors()[0].password.plaintext(),
+        Some("ref-sd-password")
+    );
+    let dev = &sd.sd_devices()[0];
+    assert_eq!(
+        (dev.media_type.as_str(), dev.device_type.as_str()),
+        ("File", "File")
+    );
+    assert!(
+        dev.label_media
+            && dev.random_access
+            && dev.automatic_mount
+            && !dev.removable_media
+            && !dev.always_open
+    );
+}

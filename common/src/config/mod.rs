@@ -745,6 +745,8 @@ fn type_value(
                 Kind::Int32 => (i32::MIN.into(), i32::MAX.into()),
                 Kind::Int64 => (i64::MIN, i64::MAX),
                 Kind::PInt16 => (0, u16::MAX.into()),
+                // Bareos stores ports in 32 bits; a TCP port above 65535 can only be a typo.
+                _ if def.name.ends_with("Port") => (0, u16::MAX.into()),
                 _ => (0, u32::MAX.into()),
             };
             match s.parse::<i64>() {
