@@ -91,6 +91,8 @@ struct Stream<'d> {
     diags: &'d mut Vec<Diagnostic>,
     pending: Vec<Token>,
     last_file: Arc<str>,
+    /// Whether `@file` is allowed (not for text that does not come from a file).
+    includes: bool,
 }
 
 /// A syntax error stops the parse of the current top-level file.
@@ -176,6 +178,12 @@ impl<'d> Stream<'d> {
     fn include(&mut self, tok: &Token) -> Result<(), Abort> {
         let loc = self.loc(tok.line);
         let spec = tok.text.as_str();
+        if !self.includes {
+            return Err(self.error(
+                tok.line,
+                format!("@{spec}: includes are only available in configuration files"),
+            ));
+        }
         if spec.starts_with('|') {
             return Err(self.error(
                 tok.line,
@@ -423,6 +431,7 @@ pub fn parse_file(path: &Path, root: &Path, diags: &mut Vec<Diagnostic>) -> Vec<
         diags,
         pending: Vec::new(),
         last_file: display_path(path, root).into(),
+        includes: true,
     };
     let mut out = Vec::new();
     if stream.open(path, None).is_err() {
@@ -432,8 +441,9 @@ pub fn parse_file(path: &Path, root: &Path, diags: &mut Vec<Diagnostic>) -> Vec<
     out
 }
 
-/// Parse configuration text that is not in a file (tests, fuzzing). `name` is used in messages;
-/// includes are resolved relative to the working directory.
+/// Parse configuration text that is not in a file (tests, fuzzing, text from a console).
+/// `name` is used in messages; `@includes` are refused (there is no file to be relative to, and
+/// text from elsewhere must not make us read files).
 pub fn parse_str(name: &str, text: &[u8], diags: &mut Vec<Diagnostic>) -> Vec<RawResource> {
     let shown: Arc<str> = name.into();
     let mut stream = Stream {
@@ -447,6 +457,7 @@ pub fn parse_str(name: &str, text: &[u8], diags: &mut Vec<Diagnostic>) -> Vec<Ra
         diags,
         pending: Vec::new(),
         last_file: shown,
+        includes: false,
     };
     let mut out = Vec::new();
     let _ = parse_resources(&mut stream, &mut out);
