@@ -858,7 +858,26 @@ fn type_value(
             Some(Value::Str(words.into_iter().next().unwrap_or_default()))
         }
         Kind::AddressesAddress | Kind::AddressesPort => single(ctx, true).map(Value::Str),
-        _ => single(ctx, false).map(Value::Str),
+        kind => {
+            let word = single(ctx, false)?;
+            let Some(words) = kind.keywords() else {
+                return Some(Value::Str(word));
+            };
+            match words.iter().find(|w| w.eq_ignore_ascii_case(&word)) {
+                Some(w) => Some(Value::Str((*w).to_string())),
+                None => {
+                    let hint = did_you_mean(suggest(&word, words.iter().copied()));
+                    ctx.error(
+                        loc,
+                        format!(
+                            "{what}: \"{word}\" is not one of {}{hint}",
+                            words.join(", ")
+                        ),
+                    );
+                    None
+                }
+            }
+        }
     }
 }
 

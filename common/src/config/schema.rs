@@ -221,6 +221,93 @@ impl Kind {
     }
 }
 
+impl Kind {
+    /// The words a keyword directive accepts (case-insensitive), from the keyword tables of
+    /// the Bareos store routines: `jobtypes`, `joblevels`, `backupprotocols`, `authprotocols`,
+    /// `authmethods`, `migtypes`, `ReplaceOptions`, `ActionOnPurgeOptions`, `PoolTypes` in
+    /// `core/src/dird/dird_conf.cc`; `io_directions`, `compression_algorithms`,
+    /// `authentication_methods` in `core/src/stored/stored_conf.cc`; `CryptoCiphers` in
+    /// `core/src/filed/filed_conf.cc`; `tapelabels` in `core/src/lib/generic_res.h`;
+    /// `StoreRunscriptWhen` in `dird_conf.cc`.
+    pub fn keywords(self) -> Option<&'static [&'static str]> {
+        Some(match self {
+            Kind::JobType => &[
+                "Backup",
+                "Admin",
+                "Archive",
+                "Verify",
+                "Restore",
+                "Migrate",
+                "Copy",
+                "Consolidate",
+            ],
+            Kind::Level => &[
+                "Full",
+                "Base",
+                "Incremental",
+                "Differential",
+                "Since",
+                "VirtualFull",
+                "Catalog",
+                "InitCatalog",
+                "VolumeToCatalog",
+                "DiskToCatalog",
+                "Data",
+            ],
+            Kind::ProtocolType => &["Native", "NDMP_BAREOS", "NDMP", "NDMP_NATIVE"],
+            Kind::AuthProtocolType => &["Native", "NDMPV2", "NDMPV3", "NDMPV4"],
+            Kind::AuthType => &["None", "Clear", "MD5"],
+            Kind::MigrationType => &[
+                "SmallestVolume",
+                "OldestVolume",
+                "PoolOccupancy",
+                "PoolTime",
+                "PoolUncopiedJobs",
+                "Client",
+                "Volume",
+                "Job",
+                "SqlQuery",
+            ],
+            Kind::Replace => &["Always", "IfNewer", "IfOlder", "Never"],
+            Kind::ActionOnPurge => &["None", "Truncate"],
+            Kind::PoolType => &[
+                "Backup",
+                "Copy",
+                "Cloned",
+                "Archive",
+                "Migration",
+                "Scratch",
+            ],
+            Kind::IoDirection => &[
+                "in",
+                "read",
+                "readonly",
+                "out",
+                "write",
+                "writeonly",
+                "both",
+                "readwrite",
+            ],
+            Kind::CompressionAlgorithm => &["gzip", "lzo", "lzfast", "lz4", "lz4hc"],
+            Kind::Cipher => &[
+                "blowfish",
+                "3des",
+                "aes128",
+                "aes192",
+                "aes256",
+                "camellia128",
+                "camellia192",
+                "camellia256",
+                "aes128hmacsha1",
+                "aes256hmacsha1",
+            ],
+            Kind::Label => &["bareos", "ansi", "ibm"],
+            Kind::RunScriptWhen => &["Before", "After", "AfterVSS", "Always"],
+            _ => return None,
+        })
+    }
+}
+
 /// One directive of a resource type.
 #[derive(Debug, Clone, Copy)]
 pub struct DirectiveDef {
