@@ -419,11 +419,12 @@ fn build(
         unimplemented_seen: Default::default(),
     };
     let mut resources: Vec<Resource> = Vec::new();
+    let mut by_name: std::collections::HashMap<(&'static str, String), usize> = Default::default();
     for r in raw {
         if let Some(res) = type_resource(&mut ctx, r) {
-            if let Some(prev) = resources
-                .iter()
-                .find(|p| p.kind == res.kind && p.name == res.name)
+            if let Some(prev) = by_name
+                .get(&(res.kind, res.name.clone()))
+                .and_then(|&i| resources.get(i))
             {
                 let msg = format!(
                     "duplicate {} resource \"{}\" (first defined at {}); resource names must be unique per type",
@@ -432,6 +433,7 @@ fn build(
                 ctx.error(&res.loc, msg);
                 continue;
             }
+            by_name.insert((res.kind, res.name.clone()), resources.len());
             resources.push(res);
         }
     }
@@ -521,6 +523,7 @@ fn type_items(
     items: Vec<RawItem>,
 ) -> Vec<Directive> {
     let mut out: Vec<Directive> = Vec::new();
+    let mut index: std::collections::HashMap<&'static str, usize> = Default::default();
     for item in items {
         let Some(def) = schema::find_directive(table, &item.key) else {
             let names = table
@@ -556,7 +559,7 @@ fn type_items(
                 ),
             );
         }
-        match out.iter_mut().find(|d| d.name == def.name) {
+        match index.get(def.name).and_then(|&i| out.get_mut(i)) {
             Some(prev) => {
                 if def.kind.accumulates() {
                     merge(&mut prev.value, value);
@@ -572,11 +575,14 @@ fn type_items(
                     prev.loc = item.loc;
                 }
             }
-            None => out.push(Directive {
-                name: def.name,
-                loc: item.loc,
-                value,
-            }),
+            None => {
+                index.insert(def.name, out.len());
+                out.push(Directive {
+                    name: def.name,
+                    loc: item.loc,
+                    value,
+                });
+            }
         }
     }
     out

@@ -39,6 +39,9 @@ use std::sync::Arc;
 
 /// Maximum include nesting.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
+/// Maximum nesting of `{ }` blocks inside a resource (Bareos needs 3: FileSet, Include,
+/// Options); a bound keeps hostile input from exhausting the stack.
+pub const MAX_BLOCK_DEPTH: usize = 8;
 /// Files larger than this are refused (a configuration file this size is a mistake).
 pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
 
@@ -493,7 +496,7 @@ fn parse_resources(s: &mut Stream<'_>, out: &mut Vec<RawResource>) -> Result<(),
                     ));
                 }
                 let what = format!("{} resource", t.text);
-                let items = parse_body(s, &what, &loc, true)?;
+                let items = parse_body(s, &what, &loc, 0)?;
                 out.push(RawResource {
                     type_name: t.text,
                     loc,
@@ -526,8 +529,15 @@ fn parse_body(
     s: &mut Stream<'_>,
     what: &str,
     opened: &Location,
-    top: bool,
+    depth: usize,
 ) -> Result<Vec<RawItem>, Abort> {
+    let top = depth == 0;
+    if depth > MAX_BLOCK_DEPTH {
+        return Err(s.error(
+            opened.line,
+            format!("blocks nested deeper than {MAX_BLOCK_DEPTH} levels in {what}"),
+        ));
+    }
     let mut items = Vec::new();
     loop {
         let t = s.next_skip_eol()?;
@@ -577,7 +587,7 @@ fn parse_body(
                 let first = s.next()?;
                 if first.kind == TokenKind::BeginBlock {
                     let inner = format!("{} block", t.text);
-                    RawValue::Block(parse_body(s, &inner, &loc, false)?)
+                    RawValue::Block(parse_body(s, &inner, &loc, depth + 1)?)
                 } else {
                     s.unget(first);
                     RawValue::Tokens(read_value(s)?)
@@ -585,7 +595,7 @@ fn parse_body(
             }
             TokenKind::BeginBlock => {
                 let inner = format!("{} block", t.text);
-                RawValue::Block(parse_body(s, &inner, &loc, false)?)
+                RawValue::Block(parse_body(s, &inner, &loc, depth + 1)?)
             }
             _ => {
                 return Err(s.error(
@@ -666,6 +676,20 @@ mod tests {
         assert_eq!(ip.len(), 2);
         assert_eq!(r[1].items.len(), 2);
         assert_eq!(r[1].items[1].loc.line, 5);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let src = "a {".repeat(200_000);
+        let mut d = Vec::new();
+        let r = parse_str("deep.conf", src.as_bytes(), &mut d);
+        assert!(r.is_empty());
+        assert!(
+            d[0].message
+                .starts_with("blocks nested deeper than 8 levels"),
+            "{}",
+            d[0]
+        );
     }
 
     #[test]

@@ -591,7 +591,8 @@ pub fn is_implemented(daemon: Daemon, resource: &str, directive: &str) -> bool {
             "RunsWhen",
             "RunsOnClient",
         ],
-        (Daemon::Director, "Schedule") => &["Run", "Enabled"],
+        // `Run` lines are kept as words; their schedule grammar is not parsed yet.
+        (Daemon::Director, "Schedule") => &["Enabled"],
         (Daemon::Director, "Pool") => &[
             "PoolType",
             "LabelFormat",
@@ -653,6 +654,10 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The closest candidate to `name`, if it is close enough to be a plausible typo.
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    // Names are short; do not spend quadratic time on a megabyte of garbage.
+    if name.len() > 128 {
+        return None;
+    }
     let limit = (name.len() / 3).max(2);
     candidates
         .into_iter()
