@@ -836,6 +836,7 @@ fn type_value(
         | Kind::DriveType
         | Kind::Meta
         | Kind::DirOrCmd
+        | Kind::RunScriptCmd
         | Kind::ShortRunScript => {
             // Read like Bareos' ForceString: numbers are words too, blanks separate words.
             if !first.kind.is_word() {
@@ -857,6 +858,16 @@ fn type_value(
                     .next()
                     .unwrap_or_default()
             };
+            let words = raw_words(tokens);
+            if words.len() > 1 {
+                ctx.warn(
+                    loc,
+                    format!(
+                        "{what}: only the first word is used (as Bareos does); quote the value if it contains blanks: \"{}\"",
+                        words.join(" ")
+                    ),
+                );
+            }
             Some(Value::List(vec![word]))
         }
         Kind::Option => {
@@ -1272,6 +1283,25 @@ mod tests {
         assert_eq!(
             dir.get("AllowedScriptDir").unwrap().as_list().unwrap(),
             ["/x", "/y"]
+        );
+    }
+
+    #[test]
+    fn unquoted_path_with_blank_warns() {
+        let src = FD.replace(
+            "Password = \"secret\"",
+            "Password = secret\n Allowed Script Dir = /my scripts",
+        );
+        let r = check_str("fd.conf", src.as_bytes(), Daemon::FileDaemon);
+        assert!(r.is_ok(), "{r}");
+        let d = r.config.resource("Director", "bareos-dir").unwrap();
+        assert_eq!(
+            d.get("AllowedScriptDir").unwrap().as_list().unwrap(),
+            ["/my"]
+        );
+        assert!(
+            r.warnings().any(|w| w.message.contains("quote the value")),
+            "{r}"
         );
     }
 

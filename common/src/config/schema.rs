@@ -202,6 +202,7 @@ impl Kind {
                 | Kind::DriveType
                 | Kind::Meta
                 | Kind::DirOrCmd
+                | Kind::RunScriptCmd
         )
     }
 
