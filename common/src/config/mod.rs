@@ -1305,6 +1305,111 @@ mod tests {
         );
     }
 
+    const DIR: &str = "Director { Name = dir; Password = p }\nMessages { Name = Standard; Console = all }\nPool { Name = Full }\n";
+
+    #[test]
+    fn jobdefs_supply_required_directives() {
+        let src = format!(
+            "{DIR}JobDefs {{\n Name = defs\n Type = Backup\n Messages = Standard\n Pool = Full\n}}\nJob {{\n Name = j\n JobDefs = defs\n}}\n"
+        );
+        let r = check_str("dir.conf", src.as_bytes(), Daemon::Director);
+        assert!(r.is_ok(), "{r}");
+        // Without the JobDefs the same Job lacks Type, Messages and Pool.
+        let src = format!("{DIR}Job {{\n Name = j\n}}\n");
+        let r = check_str("dir.conf", src.as_bytes(), Daemon::Director);
+        let e = errors(&r);
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(
+            e[0].starts_with(
+                "dir.conf:4: Job resource \"j\" is missing the required directive \"Type\""
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn deprecations_and_aliases_warn() {
+        let src = format!(
+            "{DIR}Job {{ Name = j; Type = backup; Messages = Standard; Pool = Full; Accurate = true }}\nCounter {{ Name = c }}\n"
+        );
+        let r = check_str("dir.conf", src.as_bytes(), Daemon::Director);
+        assert!(r.is_ok(), "{r}");
+        let w: Vec<String> = r.warnings().map(|d| d.to_string()).collect();
+        assert!(
+            w.iter()
+                .any(|w| w
+                    .contains("\"true\" as a boolean is deprecated in Bareos; write yes or no")),
+            "{w:?}"
+        );
+        assert!(
+            w.iter()
+                .any(|w| w
+                    == "dir.conf:5: warning: resource type \"Counter\" is deprecated in Bareos"),
+            "{w:?}"
+        );
+        // Keywords are stored in their canonical spelling.
+        let j = r.config.resource("Job", "j").unwrap();
+        assert_eq!(j.get("Type"), Some(&Value::Str("Backup".into())));
+        assert_eq!(j.get("Accurate"), Some(&Value::Bool(true)));
+    }
+
+    #[test]
+    fn message_destinations() {
+        let src = "Client { Name = fd }\nDirector { Name = d; Password = p }\nMessages {\n Name = m\n Syslog = daemon = error, warning\n Mail = a@x, b@y = all, !skipped\n Operator = root = mount\n Console = all\n Mail = broken\n}\n";
+        let r = check_str("fd.conf", src.as_bytes(), Daemon::FileDaemon);
+        let e = errors(&r);
+        assert_eq!(
+            e,
+            ["fd.conf:9: \"Mail\" in Messages resource \"m\" needs a destination: Mail = <where> = <message types>"]
+        );
+        let m = r.config.resource("Messages", "m").unwrap();
+        let Some(Value::Messages(sys)) = m.get("Syslog") else {
+            panic!()
+        };
+        assert_eq!(sys[0].target, ["daemon"]);
+        assert_eq!(sys[0].types, ["error", "warning"]);
+        let Some(Value::Messages(mail)) = m.get("Mail") else {
+            panic!()
+        };
+        assert_eq!(mail[0].target, ["a@x", "b@y"]);
+    }
+
+    #[test]
+    fn defaults_of_every_kind() {
+        let (dev, _) = Daemon::Storage.resource("Device").unwrap();
+        let r = |n: &str| default_value(dev.directive(n).unwrap());
+        assert_eq!(
+            r("AlwaysOpen"),
+            Some(Value::Bool(true)),
+            "Bit default \"on\""
+        );
+        assert_eq!(
+            r("LabelMedia"),
+            Some(Value::Bool(false)),
+            "Bit default \"off\""
+        );
+        assert_eq!(r("MaximumOpenWait"), Some(Value::Duration(Seconds(300))));
+        assert_eq!(r("MaximumBlockSize"), Some(Value::Size(1_048_576)));
+        assert_eq!(r("LabelBlockSize"), Some(Value::Int(64512)));
+        assert_eq!(r("ArchiveDevice"), None);
+    }
+
+    #[test]
+    fn addresses_block_errors() {
+        let src = "Client {\n Name = fd\n FdAddresses = { ipv5 = { addr = 1.2.3.4 } }\n}\nDirector { Name = d; Password = p }\nMessages { Name = m }\n";
+        let r = check_str("fd.conf", src.as_bytes(), Daemon::FileDaemon);
+        assert_eq!(
+            errors(&r),
+            ["fd.conf:3: \"Addresses\" in Client resource \"fd\": expected ip, ipv4 or ipv6, got \"ipv5\""]
+        );
+        let src = src.replace(
+            "ipv5 = { addr = 1.2.3.4 }",
+            "ipv6 = { addr = ::1; port = 9102 } ip = { port = 1 }",
+        );
+        let r = check_str("fd.conf", src.as_bytes(), Daemon::FileDaemon);
+        assert!(r.is_ok(), "{r}");
+    }
+
     #[test]
     fn bare_number_where_string_expected() {
         let src = FD.replace("\"secret\"", "12345");
