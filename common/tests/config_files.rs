@@ -626,3 +626,37 @@ fn typed_views_of_capture_configs() {
             && !dev.always_open
     );
 }
+
+#[test]
+fn fileset_option_strings_match_the_wire() {
+    use barque_common::config::fileset::include_options;
+    let v = vectors_dir();
+    let include_of = |path: &str, fileset: &str| {
+        let d = load(v.join(path), Daemon::Director).unwrap();
+        let fs = d.resource("FileSet", fileset).unwrap();
+        let Some(Value::Blocks(inc)) = fs.get("Include") else {
+            panic!()
+        };
+        include_options(&inc[0]).unwrap()
+    };
+    // clear-backup-full/transcript.txt, dir>fd connection, msg 15: b'O S2HAX\n'
+    // (Options { Signature = SHA256 }: S2, then the defaults H, A, X).
+    assert_eq!(
+        include_of("clear-backup-full/config/bareos-dir.conf", "CapSet"),
+        ["S2HAX"]
+    );
+    // clear-backup-multiblock/transcript.txt, dir>fd connection, msg 15: b'O S2s0AX\n'
+    // (Signature = SHA256; Sparse = yes; HardLinks = yes).
+    assert_eq!(
+        include_of("clear-backup-multiblock/config/bareos-dir.conf", "CapSet"),
+        ["S2s0AX"]
+    );
+    // Both lines really are in the captures.
+    for (capture, line) in [
+        ("clear-backup-full", "b'O S2HAX\\n'"),
+        ("clear-backup-multiblock", "b'O S2s0AX\\n'"),
+    ] {
+        let t = std::fs::read_to_string(v.join(capture).join("transcript.txt")).unwrap();
+        assert!(t.contains(line), "{capture}");
+    }
+}

@@ -39,6 +39,7 @@
 //! - [`Config`] has generic accessors ([`Config::resources`], [`Resource::get`]) and typed views
 //!   for what the daemons need ([`typed`]).
 
+pub mod fileset;
 pub mod lexer;
 pub mod parser;
 pub mod schema;
@@ -642,13 +643,20 @@ fn type_value(
             _ => "Job.RunScript",
         };
         let sub_label = format!("{} block of {label}", def.name);
-        return Some(Value::Blocks(vec![type_items(
-            ctx,
-            items,
-            sub_scope,
-            &sub_label,
-            inner.clone(),
-        )]));
+        let block = type_items(ctx, items, sub_scope, &sub_label, inner.clone());
+        if def.name == "Exclude" {
+            // `StoreOptionsRes` / `StorePluginName` in core/src/dird/inc_conf.cc.
+            for d in block
+                .iter()
+                .filter(|d| matches!(d.name, "Options" | "Plugin"))
+            {
+                ctx.error(
+                    &d.loc,
+                    format!("{} is not permitted in an Exclude block ({label}); put it in an Include block", d.name),
+                );
+            }
+        }
+        return Some(Value::Blocks(vec![block]));
     }
     if def.kind == Kind::Addresses {
         let RawValue::Block(inner) = &item.value else {
@@ -871,8 +879,15 @@ fn type_value(
             Some(Value::List(vec![word]))
         }
         Kind::Option => {
-            let words = raw_words(tokens);
-            Some(Value::Str(words.into_iter().next().unwrap_or_default()))
+            // Read with ForceString (`ScanIncludeOptions`): the first word, numbers included.
+            let word = raw_words(tokens).into_iter().next().unwrap_or_default();
+            match fileset::option_letters(def.name, &word) {
+                Ok(_) => Some(Value::Str(word)),
+                Err(e) => {
+                    ctx.error(loc, format!("{what}: {e}"));
+                    None
+                }
+            }
         }
         Kind::AddressesAddress | Kind::AddressesPort => single(ctx, true).map(Value::Str),
         kind => {
@@ -1408,6 +1423,17 @@ mod tests {
         );
         let r = check_str("fd.conf", src.as_bytes(), Daemon::FileDaemon);
         assert!(r.is_ok(), "{r}");
+    }
+
+    #[test]
+    fn exclude_blocks_take_only_files() {
+        let src = format!(
+            "{DIR}FileSet {{\n Name = fs\n Include {{ File = / }}\n Exclude {{\n  File = /tmp\n  Options {{ Signature = MD5 }}\n }}\n}}\n"
+        );
+        let r = check_str("dir.conf", src.as_bytes(), Daemon::Director);
+        let e = errors(&r);
+        // No Job in this config, hence the second error.
+        assert_eq!(e[0], "dir.conf:9: Options is not permitted in an Exclude block (FileSet resource \"fs\"); put it in an Include block");
     }
 
     #[test]
