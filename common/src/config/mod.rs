@@ -830,7 +830,17 @@ fn type_value(
                 .filter(|w| !w.is_empty())
                 .collect(),
         )),
-        Kind::ResList | Kind::StrList | Kind::Acl | Kind::Device | Kind::Audit => {
+        Kind::Acl => {
+            let list = comma_list(ctx, &what, loc, tokens)?;
+            for entry in &list {
+                if let Err(e) = valid_acl(entry) {
+                    ctx.error(loc, format!("{what}: invalid ACL entry \"{entry}\": {e}"));
+                    return None;
+                }
+            }
+            Some(Value::List(list))
+        }
+        Kind::ResList | Kind::StrList | Kind::Device | Kind::Audit => {
             comma_list(ctx, &what, loc, tokens).map(Value::List)
         }
         Kind::DirList
@@ -892,6 +902,17 @@ fn type_value(
         Kind::AddressesAddress | Kind::AddressesPort => single(ctx, true).map(Value::Str),
         kind => {
             let word = single(ctx, false)?;
+            // Bareos reads these as BCT_NAME tokens, limited to MAX_RES_NAME_LENGTH (127).
+            if matches!(kind, Kind::StrName | Kind::Res | Kind::Defs) && word.len() > 127 {
+                ctx.error(
+                    loc,
+                    format!(
+                        "{what}: \"{word}\" is {} characters long; Bareos allows at most 127 here",
+                        word.len()
+                    ),
+                );
+                return None;
+            }
             let Some(words) = kind.keywords() else {
                 return Some(Value::Str(word));
             };
@@ -934,6 +955,28 @@ fn valid_name(s: &str) -> Result<(), String> {
     }
     if s.starts_with(' ') || s.ends_with(' ') {
         return Err("a name must not start or end with a space".into());
+    }
+    Ok(())
+}
+
+/// `IsAclEntryValid` in Bareos `core/src/lib/edit.cc`.
+fn valid_acl(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("an ACL entry must not be empty".into());
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "!()[]|+?*.:_-'/".contains(*c)))
+    {
+        return Err(format!(
+            "the character '{c}' is not allowed (letters, digits and !()[]|+?*.:_-'/ are)"
+        ));
+    }
+    if s.len() >= 128 {
+        return Err(format!(
+            "ACL entries are limited to 127 characters, this one has {}",
+            s.len()
+        ));
     }
     Ok(())
 }
