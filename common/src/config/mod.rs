@@ -693,7 +693,7 @@ fn type_value(
             return None;
         }
         if tokens.len() > 1 {
-            let rest: Vec<&str> = tokens[1..].iter().map(|t| t.text.as_str()).collect();
+            let rest: Vec<&str> = tokens.iter().skip(1).map(|t| t.text.as_str()).collect();
             ctx.warn(
                 loc,
                 format!(
@@ -1029,7 +1029,10 @@ fn messages(
         "Mail" | "MailOnError" | "MailOnSuccess" | "Operator" | "Director" | "File" | "Append"
     );
     let (target_toks, type_toks) = match (eq, needs_target, def.name) {
-        (Some(i), _, _) => (&tokens[..i], &tokens[i + 1..]),
+        (Some(i), _, _) => {
+            let (before, after) = tokens.split_at(i);
+            (before, after.get(1..).unwrap_or_default())
+        }
         (None, true, _) => {
             ctx.error(
                 loc,
@@ -1040,7 +1043,7 @@ fn messages(
             );
             return None;
         }
-        (None, false, _) => (&tokens[..0], tokens),
+        (None, false, _) => (&[][..], tokens),
     };
     if !needs_target && def.name != "Syslog" && !target_toks.is_empty() {
         ctx.error(

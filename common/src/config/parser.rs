@@ -130,7 +130,10 @@ impl<'d> Stream<'d> {
     fn open(&mut self, path: &Path, from: Option<Location>) -> Result<(), Abort> {
         let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         if let Some(pos) = self.stack.iter().position(|f| f.canonical == canonical) {
-            let mut chain: Vec<String> = self.stack[pos..]
+            let mut chain: Vec<String> = self
+                .stack
+                .get(pos..)
+                .unwrap_or_default()
                 .iter()
                 .map(|f| f.file.to_string())
                 .collect();
@@ -346,7 +349,7 @@ pub fn wildcard_match(pat: &[u8], name: &[u8]) -> bool {
     // Iterative matcher with backtracking on the last '*'.
     let (mut p, mut n) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
+    while let Some(&c) = name.get(n) {
         match pat.get(p) {
             Some(b'*') => {
                 star = Some((p, n));
@@ -359,20 +362,19 @@ pub fn wildcard_match(pat: &[u8], name: &[u8]) -> bool {
                 continue;
             }
             Some(b'[') => {
-                if let Some((matched, len)) = class_match(pat.get(p..).unwrap_or_default(), name[n])
-                {
+                if let Some((matched, len)) = class_match(pat.get(p..).unwrap_or_default(), c) {
                     if matched {
                         p += len;
                         n += 1;
                         continue;
                     }
-                } else if name[n] == b'[' {
+                } else if c == b'[' {
                     p += 1;
                     n += 1;
                     continue;
                 }
             }
-            Some(&c) if c == name[n] => {
+            Some(&pc) if pc == c => {
                 p += 1;
                 n += 1;
                 continue;
