@@ -42,6 +42,7 @@
 pub mod fileset;
 pub mod lexer;
 pub mod parser;
+pub mod schedule;
 pub mod schema;
 #[rustfmt::skip]
 mod schema_table;
@@ -563,8 +564,8 @@ fn type_items(
         match index.get(def.name).and_then(|&i| out.get_mut(i)) {
             Some(prev) => {
                 if def.kind.accumulates() {
+                    // The directive keeps the location of its first occurrence.
                     merge(&mut prev.value, value);
-                    prev.loc = item.loc;
                 } else if def.kind == Kind::Name {
                     ctx.error(&item.loc, format!("{label} has a second Name (first at {}); a resource has exactly one name", prev.loc));
                 } else {
@@ -595,7 +596,7 @@ fn merge(into: &mut Value, more: Value) {
         (Value::Addresses(a), Value::Addresses(b)) => a.extend(b),
         (Value::Messages(a), Value::Messages(b)) => a.extend(b),
         (Value::Blocks(a), Value::Blocks(b)) => a.extend(b),
-        (Value::Lines(a), Value::Lines(b)) => a.extend(b),
+        (Value::Runs(a), Value::Runs(b)) => a.extend(b),
         (into, more) => *into = more,
     }
 }
@@ -611,6 +612,27 @@ fn raw_words(tokens: &[Token]) -> Vec<String> {
                 out.extend(t.raw.split_ascii_whitespace().map(str::to_string))
             }
             _ => out.push(t.text.clone()),
+        }
+    }
+    out
+}
+
+/// Words of a Run line as Bareos' lexer sees them with identifiers disabled.
+fn run_words(tokens: &[Token]) -> Vec<schedule::RunWord> {
+    use schedule::RunWord;
+    let mut out = Vec::new();
+    for t in tokens {
+        match t.kind {
+            TokenKind::QuotedString => out.push(RunWord::Quoted(t.text.clone())),
+            TokenKind::Equals => out.push(RunWord::Equals),
+            TokenKind::Comma => out.push(RunWord::Comma),
+            _ => out.extend(t.raw.split_ascii_whitespace().map(|w| {
+                if w.bytes().all(|b| b.is_ascii_digit()) {
+                    RunWord::Number(w.to_string())
+                } else {
+                    RunWord::Word(w.to_string())
+                }
+            })),
         }
     }
     out
@@ -821,7 +843,13 @@ fn type_value(
             }
         }
         Kind::Messages => messages(ctx, def, &what, loc, tokens).map(|m| Value::Messages(vec![m])),
-        Kind::Run => Some(Value::Lines(vec![raw_words(tokens)])),
+        Kind::Run => match schedule::parse_run(&run_words(tokens)) {
+            Ok(spec) => Some(Value::Runs(vec![(loc.clone(), spec)])),
+            Err(e) => {
+                ctx.error(loc, format!("{what}: {e}"));
+                None
+            }
+        },
         Kind::PluginNames => Some(Value::List(
             raw_words(tokens)
                 .into_iter()
@@ -1212,6 +1240,32 @@ fn check_references(ctx: &mut Ctx<'_>, resources: &[Resource]) {
     for r in resources {
         let Some(def) = r.def else { continue };
         for d in &r.directives {
+            if let Value::Runs(runs) = &d.value {
+                // Overrides in Run lines name Pools, Storages and Messages (pass 2 of StoreRun).
+                for (run_loc, run) in runs {
+                    let pools = [
+                        &run.pool,
+                        &run.full_pool,
+                        &run.incremental_pool,
+                        &run.differential_pool,
+                        &run.next_pool,
+                    ];
+                    let refs = pools
+                        .into_iter()
+                        .map(|p| ("Pool", p))
+                        .chain([("Storage", &run.storage), ("Messages", &run.messages)]);
+                    for (target, name) in refs {
+                        let Some(n) = name else { continue };
+                        if !resources.iter().any(|x| x.kind == target && &x.name == n) {
+                            ctx.error(
+                                run_loc,
+                                format!("{target} resource \"{n}\" named in a Run line of {} resource \"{}\" is not defined", r.kind, r.name),
+                            );
+                        }
+                    }
+                }
+                continue;
+            }
             let Some(target) = def.directive(d.name).and_then(|x| x.target) else {
                 continue;
             };

@@ -592,8 +592,7 @@ pub fn is_implemented(daemon: Daemon, resource: &str, directive: &str) -> bool {
             "RunsWhen",
             "RunsOnClient",
         ],
-        // `Run` lines are kept as words; their schedule grammar is not parsed yet.
-        (Daemon::Director, "Schedule") => &["Enabled"],
+        (Daemon::Director, "Schedule") => &["Run", "Enabled"],
         (Daemon::Director, "Pool") => &[
             "PoolType",
             "LabelFormat",

@@ -386,9 +386,8 @@ pub enum Value {
     Messages(Vec<MessageDestination>),
     /// Nested blocks (`Include { }`, `Options { }`, `RunScript { }`), one per occurrence.
     Blocks(Vec<Vec<super::Directive>>),
-    /// The words of a directive Barque keeps as text (`Run = Full 1st sun at 23:05`), one
-    /// entry per occurrence.
-    Lines(Vec<Vec<String>>),
+    /// Schedule `Run` lines, one per occurrence, each with where it was written.
+    Runs(Vec<(super::Location, super::schedule::RunSpec)>),
 }
 
 impl Value {
