@@ -387,7 +387,7 @@ pub fn parse_run(words: &[RunWord]) -> Result<RunSpec, String> {
                 ));
             }
             if pm && hour != 12 {
-                hour += 12;
+                hour = hour.saturating_add(12);
             } else if am && hour == 12 {
                 hour = 0;
             }
@@ -616,6 +616,31 @@ fn modulo(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(ws in proptest::collection::vec(prop_oneof![
+            "[0-9]{1,25}".prop_map(RunWord::Number),
+            "[a-z0-9:/-]{0,12}(pm|am)?".prop_map(RunWord::Word),
+            "(at|on|last|mon|fri|jan|dec|1st|5th|w53|w00|hourly|daily|weekly|monthly|level|pool|Full|priority|spooldata|maxrunschedtime)".prop_map(|s| RunWord::Word(s.to_string())),
+            "[0-9]{1,22}:[0-9]{1,22}(pm|am)?".prop_map(RunWord::Word),
+            "[0-9w]{1,22}[-/][0-9w]{1,22}".prop_map(RunWord::Word),
+            Just(RunWord::Equals),
+            Just(RunWord::Comma),
+            "[ -~]{0,10}".prop_map(RunWord::Quoted),
+        ], 0..12)) {
+            if let Ok(spec) = parse_run(&ws) {
+                prop_assert!(spec.hours < 1 << 24);
+                prop_assert!(spec.mdays < 1 << 31);
+                prop_assert!(spec.wdays < 1 << 7);
+                prop_assert!(spec.months < 1 << 12);
+                prop_assert!(spec.woms < 1 << 5);
+                prop_assert!(spec.woys < 1 << 54);
+                prop_assert!(spec.minute < 60);
+            }
+        }
+    }
 
     fn words(s: &str) -> Vec<RunWord> {
         let mut out = Vec::new();
@@ -711,6 +736,11 @@ mod tests {
             .unwrap_err()
             .contains("must follow a schedule word"));
         assert!(run("Full 0/0 at 1:00").is_err());
+        assert!(run("Full at 99999999999999999999999:00pm")
+            .unwrap_err()
+            .contains("bad time"));
+        assert!(run("Full on 99999999999999999999999-1 at 1:00").is_err());
+        assert!(run("Full on 1/99999999999999999999999 at 1:00").is_err());
         // A one-day "range" wraps all the way round, as in Bareos.
         assert_eq!(run("Full 5-5 at 1:00").unwrap().mdays, (1 << 31) - 1);
     }
