@@ -38,6 +38,29 @@
 //! - [`check`]`(path, daemon)`: what `-t` does: a [`Report`] with every error and warning.
 //! - [`Config`] has generic accessors ([`Config::resources`], [`Resource::get`]) and typed views
 //!   for what the daemons need ([`typed`]).
+//! - [`fileset`] turns FileSet `Options` blocks into the option letters of the wire protocol;
+//!   [`schedule`] turns Schedule `Run` lines into the date/time masks of the scheduler.
+//!
+//! ## Where we knowingly differ from Bareos
+//!
+//! Every configuration Bareos accepts loads here; the differences are extra checks and clearer
+//! behaviour at the edges:
+//!
+//! - Relative `@include` paths are tried against the including file's directory first, then
+//!   the working directory (Bareos: the working directory only). Glob matches are read in
+//!   sorted order; a pattern without matches is a warning (Bareos: silent); `@|command` is
+//!   refused; include loops and nesting deeper than 32 are errors (Bareos recurses until it
+//!   runs out of file descriptors).
+//! - Each top-level file of a `<daemon>.d` layout is parsed on its own, so a syntax error in
+//!   one file does not hide the errors of the others (a resource cannot span two files).
+//! - Warnings where Bareos is silent: text after a single value (`Description = "x".`), a
+//!   non-list directive given twice (the last value wins, as in Bareos), an unquoted path that
+//!   loses words after a blank.
+//! - Errors where Bareos would misbehave: a port above 65535, a `0` modulo in a Run line
+//!   (Bareos divides by zero), blocks nested deeper than 8.
+//! - Leniencies: `true`/`false`/`1`/`0` for booleans are accepted with Bareos' deprecation
+//!   warning even where Bareos' lexer would refuse the bare number; `Address`/`Port` values may
+//!   be quoted.
 
 pub mod fileset;
 pub mod lexer;
@@ -108,7 +131,8 @@ impl fmt::Display for Diagnostic {
 pub struct Directive {
     /// Canonical name (`TlsEnable`), whatever spelling or alias was used.
     pub name: &'static str,
-    /// Where it was (last) written.
+    /// Where it was written: the first occurrence for list directives (which accumulate), the
+    /// last for single-valued ones (where the last value wins).
     pub loc: Location,
     pub value: Value,
 }
