@@ -585,6 +585,28 @@ fn typed_views_of_capture_configs() {
         (s.name.as_str(), s.port, s.devices.as_slice()),
         ("File", 39203, &["FileStorage".to_string()][..])
     );
+    let job = dir
+        .dir_jobs()
+        .into_iter()
+        .find(|j| j.name == "CapBackup")
+        .unwrap();
+    assert_eq!(job.job_type, "Backup");
+    assert_eq!(job.level.as_deref(), Some("Full"));
+    assert_eq!(job.client.as_deref(), Some("bareos-fd"));
+    assert_eq!(job.fileset.as_deref(), Some("CapSet"));
+    assert_eq!(job.storage, ["File"]);
+    assert_eq!(job.pool.as_deref(), Some("Cap"));
+    assert_eq!(
+        job.write_bootstrap.as_deref(),
+        Some("/srv/bareos-capture/state/dir/%n-%i.bsr")
+    );
+    let fs = dir
+        .dir_filesets()
+        .into_iter()
+        .find(|f| f.name == "CapSet")
+        .unwrap();
+    assert_eq!(fs.includes[0].files, ["/srv/bareos-capture/testdata/tree"]);
+    assert_eq!(fs.includes[0].options[0].letters, "S2HAX");
     let me = dir.dir_director().unwrap();
     assert_eq!(me.maximum_concurrent_jobs, 10);
     assert!(me.auditing);

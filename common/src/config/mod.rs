@@ -938,6 +938,10 @@ fn type_value(
                     ),
                 );
             }
+            if def.kind == Kind::DirOrCmd {
+                // A single path or `|command` (Write Bootstrap): the last one wins.
+                return Some(Value::Str(word));
+            }
             Some(Value::List(vec![word]))
         }
         Kind::Option => {

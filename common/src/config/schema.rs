@@ -181,8 +181,6 @@ impl Kind {
                 | Kind::DirList
                 | Kind::Messages
                 | Kind::Addresses
-                | Kind::AddressesAddress
-                | Kind::AddressesPort
                 | Kind::PluginNames
                 | Kind::Acl
                 | Kind::Audit
@@ -201,7 +199,6 @@ impl Kind {
                 | Kind::FsType
                 | Kind::DriveType
                 | Kind::Meta
-                | Kind::DirOrCmd
                 | Kind::RunScriptCmd
         )
     }

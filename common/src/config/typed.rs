@@ -343,6 +343,150 @@ pub struct Messages {
     pub timestamp_format: Option<String>,
 }
 
+/// One `Options { }` block of a FileSet Include.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSetOptions {
+    /// The option letters sent on the `O` line (see [`super::fileset`]).
+    pub letters: String,
+    pub wild: Vec<String>,
+    pub wild_dir: Vec<String>,
+    pub wild_file: Vec<String>,
+    pub regex: Vec<String>,
+    pub regex_dir: Vec<String>,
+    pub regex_file: Vec<String>,
+    pub fs_type: Vec<String>,
+    pub drive_type: Vec<String>,
+    pub meta: Vec<String>,
+    pub plugin: Option<String>,
+}
+
+/// One `Include { }` (or `Exclude { }`) block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSetBlock {
+    /// `File = ...` entries in order (`<file` and `\|command` forms kept as written).
+    pub files: Vec<String>,
+    pub plugins: Vec<String>,
+    pub exclude_dir_containing: Vec<String>,
+    /// Options blocks; for an Include without any, one block holding Bareos' defaults.
+    pub options: Vec<FileSetOptions>,
+}
+
+/// A Director `FileSet` (`fs_items` in `core/src/dird/dird_conf.cc`, blocks in
+/// `core/src/dird/inc_conf.cc`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirFileSet {
+    pub name: String,
+    pub includes: Vec<FileSetBlock>,
+    pub excludes: Vec<FileSetBlock>,
+    pub ignore_fileset_changes: bool,
+    pub enable_vss: bool,
+}
+
+fn block_list(block: &[super::Directive], name: &str) -> Vec<String> {
+    block
+        .iter()
+        .filter(|d| d.name == name)
+        .filter_map(|d| d.value.as_list())
+        .flatten()
+        .cloned()
+        .collect()
+}
+
+fn fileset_block(block: &[super::Directive], include: bool) -> FileSetBlock {
+    let mut options = Vec::new();
+    let option_blocks = block
+        .iter()
+        .filter(|d| d.name == "Options")
+        .filter_map(|d| match &d.value {
+            Value::Blocks(b) => Some(b),
+            _ => None,
+        })
+        .flatten();
+    for o in option_blocks {
+        options.push(FileSetOptions {
+            // Validated while loading, so this cannot fail; an empty string is the fallback.
+            letters: super::fileset::options_string(o).unwrap_or_default(),
+            wild: block_list(o, "Wild"),
+            wild_dir: block_list(o, "WildDir"),
+            wild_file: block_list(o, "WildFile"),
+            regex: block_list(o, "Regex"),
+            regex_dir: block_list(o, "RegexDir"),
+            regex_file: block_list(o, "RegexFile"),
+            fs_type: block_list(o, "FsType"),
+            drive_type: block_list(o, "DriveType"),
+            meta: block_list(o, "Meta"),
+            plugin: o
+                .iter()
+                .find(|d| d.name == "Plugin")
+                .and_then(|d| d.value.as_str())
+                .map(str::to_string),
+        });
+    }
+    if include && options.is_empty() {
+        options.push(FileSetOptions {
+            letters: super::fileset::options_string(&[]).unwrap_or_default(),
+            wild: Vec::new(),
+            wild_dir: Vec::new(),
+            wild_file: Vec::new(),
+            regex: Vec::new(),
+            regex_dir: Vec::new(),
+            regex_file: Vec::new(),
+            fs_type: Vec::new(),
+            drive_type: Vec::new(),
+            meta: Vec::new(),
+            plugin: None,
+        });
+    }
+    FileSetBlock {
+        files: block_list(block, "File"),
+        plugins: block_list(block, "Plugin"),
+        exclude_dir_containing: block_list(block, "ExcludeDirContaining"),
+        options,
+    }
+}
+
+/// A Director `Job` with its `JobDefs` chain applied (`PopulateDefs` in
+/// `core/src/dird/reload.cc`: a Job takes every directive it does not set from its JobDefs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirJob {
+    pub name: String,
+    /// `Type` (Backup, Restore, ...), canonical spelling.
+    pub job_type: String,
+    /// `Level`, canonical spelling.
+    pub level: Option<String>,
+    pub client: Option<String>,
+    pub fileset: Option<String>,
+    pub storage: Vec<String>,
+    pub pool: Option<String>,
+    pub messages: Option<String>,
+    pub schedule: Option<String>,
+    pub where_: Option<String>,
+    pub replace: Option<String>,
+    pub write_bootstrap: Option<String>,
+    pub priority: u32,
+    pub maximum_bandwidth: Option<u64>,
+    pub accurate: bool,
+    pub enabled: bool,
+}
+
+impl Config {
+    /// A directive of a Job, looked up through its JobDefs chain.
+    pub fn job_value(&self, job: &Resource, name: &str) -> Option<Value> {
+        let mut cur = Some(job);
+        for _ in 0..8 {
+            let r = cur?;
+            if let Some(v) = r.get(name) {
+                return Some(v.clone());
+            }
+            cur = match r.get("JobDefs") {
+                Some(Value::Str(d)) => self.resource("JobDefs", d),
+                _ => None,
+            };
+        }
+        None
+    }
+}
+
 fn u32_of(r: &Resource, name: &str) -> u32 {
     int(r, name)
         .and_then(|v| u32::try_from(v).ok())
@@ -572,6 +716,75 @@ impl Config {
             .collect()
     }
 
+    /// The Director's FileSets.
+    pub fn dir_filesets(&self) -> Vec<DirFileSet> {
+        self.res("FileSet")
+            .map(|r| {
+                let blocks = |n: &str| match r.get(n) {
+                    Some(Value::Blocks(b)) => b.clone(),
+                    _ => Vec::new(),
+                };
+                DirFileSet {
+                    name: r.name.clone(),
+                    includes: blocks("Include")
+                        .iter()
+                        .map(|b| fileset_block(b, true))
+                        .collect(),
+                    excludes: blocks("Exclude")
+                        .iter()
+                        .map(|b| fileset_block(b, false))
+                        .collect(),
+                    ignore_fileset_changes: b(r, "IgnoreFileSetChanges"),
+                    enable_vss: b(r, "EnableVss"),
+                }
+            })
+            .collect()
+    }
+
+    /// The Director's Jobs, JobDefs applied and Bareos defaults filled in.
+    pub fn dir_jobs(&self) -> Vec<DirJob> {
+        self.res("Job")
+            .map(|r| {
+                let v = |n: &str| {
+                    self.job_value(r, n).or_else(|| {
+                        let def = r.schema()?.directive(n)?;
+                        super::default_value(def)
+                    })
+                };
+                let st = |n: &str| match v(n) {
+                    Some(Value::Str(x)) => Some(x),
+                    Some(Value::List(l)) => l.into_iter().next(),
+                    _ => None,
+                };
+                DirJob {
+                    name: r.name.clone(),
+                    job_type: st("Type").unwrap_or_default(),
+                    level: st("Level"),
+                    client: st("Client"),
+                    fileset: st("FileSet"),
+                    storage: v("Storage")
+                        .and_then(|x| x.as_list().map(<[String]>::to_vec))
+                        .unwrap_or_default(),
+                    pool: st("Pool"),
+                    messages: st("Messages"),
+                    schedule: st("Schedule"),
+                    where_: st("Where"),
+                    replace: st("Replace"),
+                    write_bootstrap: st("WriteBootstrap"),
+                    priority: v("Priority")
+                        .and_then(|x| x.as_int())
+                        .and_then(|p| u32::try_from(p).ok())
+                        .unwrap_or(10),
+                    maximum_bandwidth: v("MaximumBandwidth")
+                        .and_then(|x| x.as_size())
+                        .filter(|&b| b > 0),
+                    accurate: v("Accurate").and_then(|x| x.as_bool()).unwrap_or(false),
+                    enabled: v("Enabled").and_then(|x| x.as_bool()).unwrap_or(true),
+                }
+            })
+            .collect()
+    }
+
     /// All Messages resources.
     pub fn messages(&self) -> Vec<Messages> {
         self.res("Messages")
@@ -661,6 +874,60 @@ Messages { Name = Standard; Director = d1 = all, !skipped }
         assert_eq!(m[0].destinations[0].1.target, ["d1"]);
         // The alias warning names the canonical resource type.
         assert!(r.warnings().any(|w| w.message.contains("write \"Client\"")));
+    }
+
+    #[test]
+    fn jobs_inherit_from_jobdefs_and_filesets_have_letters() {
+        let src = br#"
+Director { Name = dir; Password = p }
+Messages { Name = Standard; Console = all }
+Pool { Name = Full }
+Client { Name = fd; Address = localhost; Password = x }
+FileSet {
+  Name = fs
+  Include {
+    Options { Signature = MD5; Compression = GZIP9; Wild = "*.tmp"; Exclude = yes }
+    Options { Signature = SHA1 }
+    File = /etc
+    File = "/home/my files"
+  }
+  Include { File = /srv }
+  Exclude { File = /proc }
+}
+JobDefs {
+  Name = defs
+  Type = Backup
+  Level = Incremental
+  Messages = Standard
+  Pool = Full
+  FileSet = fs
+  Priority = 20
+}
+Job { Name = j; JobDefs = defs; Client = fd; Level = Full }
+"#;
+        let r = check_str("dir.conf", src, Daemon::Director);
+        assert!(r.is_ok(), "{r}");
+        let jobs = r.config.dir_jobs();
+        assert_eq!(jobs.len(), 1);
+        let j = &jobs[0];
+        assert_eq!(j.job_type, "Backup");
+        assert_eq!(j.level.as_deref(), Some("Full"), "the Job's own value wins");
+        assert_eq!(j.fileset.as_deref(), Some("fs"));
+        assert_eq!(j.priority, 20);
+        assert!(j.enabled && !j.accurate);
+        let fs = &r.config.dir_filesets()[0];
+        assert_eq!(fs.includes.len(), 2);
+        assert_eq!(fs.includes[0].files, ["/etc", "/home/my files"]);
+        assert_eq!(fs.includes[0].options[0].letters, "MZ9eHAX");
+        assert_eq!(fs.includes[0].options[0].wild, ["*.tmp"]);
+        assert_eq!(fs.includes[0].options[1].letters, "SHAX");
+        assert_eq!(
+            fs.includes[1].options[0].letters, "HAX",
+            "defaults without an Options block"
+        );
+        assert_eq!(fs.excludes[0].files, ["/proc"]);
+        assert!(fs.excludes[0].options.is_empty());
+        assert!(fs.enable_vss, "EnableVSS defaults to yes");
     }
 
     #[test]
