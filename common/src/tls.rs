@@ -104,6 +104,9 @@ pub struct TlsSettings {
     pub enable: bool,
     /// `TLS Require` (default yes).
     pub require: bool,
+    /// `TLS Authenticate` (deprecated since Bareos 26.0; default no): drop to cleartext after
+    /// the handshake. Not implemented: a daemon refuses a resource that sets it.
+    pub authenticate: bool,
     /// `TLS Certificate`: PEM certificate chain.
     pub certificate: Option<PathBuf>,
     /// `TLS Key`: PEM private key.
@@ -133,6 +136,7 @@ impl Default for TlsSettings {
         Self {
             enable: true,
             require: true,
+            authenticate: false,
             certificate: None,
             key: None,
             ca_file: None,

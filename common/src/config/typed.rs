@@ -9,8 +9,11 @@
 //! Field names follow the Bareos directive names; the Bareos source of each default is the
 //! resource table named in the struct's doc.
 
+use std::path::PathBuf;
+
 use super::value::{Family, ListenAddress, MessageDestination, Password, Seconds, Value};
 use super::{Config, Resource};
+use crate::tls::TlsSettings;
 
 /// Bareos' default ports (`config.h.in`: `DIR_DEFAULT_PORT`, `FD_DEFAULT_PORT`,
 /// `SD_DEFAULT_PORT`).
@@ -63,55 +66,26 @@ fn speed(r: &Resource, name: &str) -> Option<u64> {
     r.get(name).and_then(Value::as_size).filter(|&v| v > 0)
 }
 
-/// TLS settings shared by every resource with `TLS_COMMON_CONFIG`/`TLS_CERT_CONFIG`
-/// (`core/src/lib/tls_resource_items.h`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tls {
-    /// `TLS Enable` (default yes).
-    pub enable: bool,
-    /// `TLS Require` (default yes).
-    pub require: bool,
-    /// `TLS Authenticate` (deprecated; default no).
-    pub authenticate: bool,
-    /// `TLS Verify Peer` (default no).
-    pub verify_peer: bool,
-    pub ca_certificate_file: Option<String>,
-    pub ca_certificate_dir: Option<String>,
-    pub certificate_revocation_list: Option<String>,
-    pub certificate: Option<String>,
-    pub key: Option<String>,
-    pub dh_file: Option<String>,
-    pub cipher_list: Option<String>,
-    pub cipher_suites: Option<String>,
-    pub protocol: Option<String>,
-    /// `TLS Allowed CN`, all occurrences concatenated.
-    pub allowed_cn: Vec<String>,
-}
-
-impl Tls {
-    /// The TLS settings of a resource (defaults where not written).
-    pub fn of(r: &Resource) -> Tls {
-        Tls {
-            enable: b(r, "TlsEnable"),
-            require: b(r, "TlsRequire"),
-            authenticate: b(r, "TlsAuthenticate"),
-            verify_peer: b(r, "TlsVerifyPeer"),
-            ca_certificate_file: s(r, "TlsCaCertificateFile"),
-            ca_certificate_dir: s(r, "TlsCaCertificateDir"),
-            certificate_revocation_list: s(r, "TlsCertificateRevocationList"),
-            certificate: s(r, "TlsCertificate"),
-            key: s(r, "TlsKey"),
-            dh_file: s(r, "TlsDhFile"),
-            cipher_list: s(r, "TlsCipherList"),
-            cipher_suites: s(r, "TlsCipherSuites"),
-            protocol: s(r, "TlsProtocol"),
-            allowed_cn: list(r, "TlsAllowedCn"),
-        }
-    }
-
-    /// Whether a certificate is configured (otherwise TLS, if enabled, is TLS-PSK only).
-    pub fn has_certificate(&self) -> bool {
-        self.certificate.is_some()
+/// The TLS directives of a resource (`TLS_COMMON_CONFIG`/`TLS_CERT_CONFIG`,
+/// `core/src/lib/tls_resource_items.h`) as the connection layer's [`TlsSettings`], with
+/// Bareos' defaults where a directive is not written. `TLS Authenticate` (deprecated) is read
+/// and kept so a daemon can refuse or warn about it.
+pub fn tls_of(r: &Resource) -> TlsSettings {
+    TlsSettings {
+        enable: b(r, "TlsEnable"),
+        require: b(r, "TlsRequire"),
+        authenticate: b(r, "TlsAuthenticate"),
+        verify_peer: b(r, "TlsVerifyPeer"),
+        ca_file: s(r, "TlsCaCertificateFile").map(PathBuf::from),
+        ca_dir: s(r, "TlsCaCertificateDir").map(PathBuf::from),
+        crl: s(r, "TlsCertificateRevocationList").map(PathBuf::from),
+        certificate: s(r, "TlsCertificate").map(PathBuf::from),
+        key: s(r, "TlsKey").map(PathBuf::from),
+        dh_file: s(r, "TlsDhFile").map(PathBuf::from),
+        cipher_list: s(r, "TlsCipherList"),
+        cipher_suites: s(r, "TlsCipherSuites"),
+        protocol: s(r, "TlsProtocol"),
+        allowed_cn: list(r, "TlsAllowedCn"),
     }
 }
 
@@ -168,7 +142,7 @@ pub struct FdClient {
     pub allowed_job_commands: Vec<String>,
     /// `Absolute Job Timeout` in seconds (0: none).
     pub absolute_job_timeout: u32,
-    pub tls: Tls,
+    pub tls: TlsSettings,
 }
 
 /// A Director allowed to use a File daemon (`dir_items` in `core/src/filed/filed_conf.cc`).
@@ -190,7 +164,7 @@ pub struct FdDirector {
     pub maximum_bandwidth_per_job: Option<u64>,
     pub allowed_script_dirs: Vec<String>,
     pub allowed_job_commands: Vec<String>,
-    pub tls: Tls,
+    pub tls: TlsSettings,
 }
 
 /// The Storage daemon's own `Storage` resource (`store_items` in
@@ -209,7 +183,7 @@ pub struct SdStorage {
     pub maximum_concurrent_jobs: u32,
     pub maximum_network_buffer_size: Option<u32>,
     pub maximum_bandwidth_per_job: Option<u64>,
-    pub tls: Tls,
+    pub tls: TlsSettings,
 }
 
 /// A Director allowed to use a Storage daemon (`dir_items` in `core/src/stored/stored_conf.cc`).
@@ -219,7 +193,7 @@ pub struct SdDirector {
     pub password: Password,
     pub monitor: bool,
     pub maximum_bandwidth_per_job: Option<u64>,
-    pub tls: Tls,
+    pub tls: TlsSettings,
 }
 
 /// A Storage daemon `Device` (`dev_items` in `core/src/stored/stored_conf.cc`).
@@ -254,7 +228,7 @@ pub struct ConsoleDirector {
     /// Optional here (a named `Console` resource may carry the password instead).
     pub password: Option<Password>,
     pub heartbeat_interval: Seconds,
-    pub tls: Tls,
+    pub tls: TlsSettings,
 }
 
 /// A named console identity in `bconsole.conf` (`cons_items` in
@@ -266,7 +240,7 @@ pub struct ConsoleConsole {
     /// The Director this console identity is for (`Director = name`).
     pub director: Option<String>,
     pub heartbeat_interval: Seconds,
-    pub tls: Tls,
+    pub tls: TlsSettings,
 }
 
 /// The Director's own resource (`dir_items` in `core/src/dird/dird_conf.cc`).
@@ -285,7 +259,7 @@ pub struct DirDirector {
     pub sd_connect_timeout: Seconds,
     pub heartbeat_interval: Seconds,
     pub auditing: bool,
-    pub tls: Tls,
+    pub tls: TlsSettings,
 }
 
 /// A `Client` as the Director sees it (`client_items` in `core/src/dird/dird_conf.cc`).
@@ -304,7 +278,7 @@ pub struct DirClient {
     pub heartbeat_interval: Seconds,
     pub maximum_concurrent_jobs: u32,
     pub maximum_bandwidth_per_job: Option<u64>,
-    pub tls: Tls,
+    pub tls: TlsSettings,
 }
 
 /// A `Storage` as the Director sees it (`store_items` in `core/src/dird/dird_conf.cc`).
@@ -320,7 +294,7 @@ pub struct DirStorage {
     pub heartbeat_interval: Seconds,
     pub maximum_concurrent_jobs: u32,
     pub maximum_bandwidth_per_job: Option<u64>,
-    pub tls: Tls,
+    pub tls: TlsSettings,
 }
 
 /// A `Console` the Director accepts (`con_items` in `core/src/dird/dird_conf.cc`).
@@ -329,7 +303,7 @@ pub struct DirConsole {
     pub name: String,
     pub password: Password,
     pub profiles: Vec<String>,
-    pub tls: Tls,
+    pub tls: TlsSettings,
 }
 
 /// A `Messages` resource.
@@ -518,7 +492,7 @@ impl Config {
             allowed_script_dirs: list(r, "AllowedScriptDir"),
             allowed_job_commands: list(r, "AllowedJobCommand"),
             absolute_job_timeout: u32_of(r, "AbsoluteJobTimeout"),
-            tls: Tls::of(r),
+            tls: tls_of(r),
         })
     }
 
@@ -538,7 +512,7 @@ impl Config {
                     maximum_bandwidth_per_job: speed(r, "MaximumBandwidthPerJob"),
                     allowed_script_dirs: list(r, "AllowedScriptDir"),
                     allowed_job_commands: list(r, "AllowedJobCommand"),
-                    tls: Tls::of(r),
+                    tls: tls_of(r),
                 })
             })
             .collect()
@@ -561,7 +535,7 @@ impl Config {
             maximum_network_buffer_size: int(r, "MaximumNetworkBufferSize")
                 .and_then(|v| u32::try_from(v).ok()),
             maximum_bandwidth_per_job: speed(r, "MaximumBandwidthPerJob"),
-            tls: Tls::of(r),
+            tls: tls_of(r),
         })
     }
 
@@ -574,7 +548,7 @@ impl Config {
                     password: password(r)?,
                     monitor: b(r, "Monitor"),
                     maximum_bandwidth_per_job: speed(r, "MaximumBandwidthPerJob"),
-                    tls: Tls::of(r),
+                    tls: tls_of(r),
                 })
             })
             .collect()
@@ -618,7 +592,7 @@ impl Config {
                 port: port(r, "Port", DIR_DEFAULT_PORT),
                 password: password(r),
                 heartbeat_interval: secs(r, "HeartbeatInterval"),
-                tls: Tls::of(r),
+                tls: tls_of(r),
             })
             .collect()
     }
@@ -632,7 +606,7 @@ impl Config {
                     password: password(r)?,
                     director: s(r, "Director"),
                     heartbeat_interval: secs(r, "HeartbeatInterval"),
-                    tls: Tls::of(r),
+                    tls: tls_of(r),
                 })
             })
             .collect()
@@ -654,7 +628,7 @@ impl Config {
             sd_connect_timeout: secs(r, "SdConnectTimeout"),
             heartbeat_interval: secs(r, "HeartbeatInterval"),
             auditing: b(r, "Auditing"),
-            tls: Tls::of(r),
+            tls: tls_of(r),
         })
     }
 
@@ -675,7 +649,7 @@ impl Config {
                     heartbeat_interval: secs(r, "HeartbeatInterval"),
                     maximum_concurrent_jobs: u32_of(r, "MaximumConcurrentJobs"),
                     maximum_bandwidth_per_job: speed(r, "MaximumBandwidthPerJob"),
-                    tls: Tls::of(r),
+                    tls: tls_of(r),
                 })
             })
             .collect()
@@ -696,7 +670,7 @@ impl Config {
                     heartbeat_interval: secs(r, "HeartbeatInterval"),
                     maximum_concurrent_jobs: u32_of(r, "MaximumConcurrentJobs"),
                     maximum_bandwidth_per_job: speed(r, "MaximumBandwidthPerJob"),
-                    tls: Tls::of(r),
+                    tls: tls_of(r),
                 })
             })
             .collect()
@@ -710,7 +684,7 @@ impl Config {
                     name: r.name.clone(),
                     password: password(r)?,
                     profiles: list(r, "Profile"),
-                    tls: Tls::of(r),
+                    tls: tls_of(r),
                 })
             })
             .collect()
