@@ -7,4 +7,6 @@
 
 pub use fd_core;
 
+pub mod bls;
+pub mod extract;
 pub mod volume;
