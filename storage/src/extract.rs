@@ -35,7 +35,6 @@
 //! Windows data streams, ACL/xattr streams (ignored with a warning). Symlink timestamps are not
 //! restored (std has no `lutimes`).
 
-use std::collections::HashSet;
 use std::fs::{self, File, FileTimes, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -131,7 +130,6 @@ pub struct Extractor<'a> {
     bsr: Option<Vec<bsr::Entry<'a>>>,
     current: Option<OpenFile>,
     dirs: Vec<PendingDir>,
-    made_dirs: HashSet<PathBuf>,
     report: Report,
     /// When set, entries are printed as they are restored.
     pub listing: Option<Box<dyn Write + 'a>>,
@@ -169,7 +167,6 @@ impl<'a> Extractor<'a> {
             bsr,
             current: None,
             dirs: Vec::new(),
-            made_dirs: HashSet::new(),
             report: Report::default(),
             listing: None,
         })
@@ -211,7 +208,6 @@ impl<'a> Extractor<'a> {
                 Ok(_) => return Err(format!("{} exists and is not a directory", dir.display())),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-                    self.made_dirs.insert(dir.clone());
                 }
                 Err(e) => return Err(format!("{}: {e}", dir.display())),
             }
@@ -540,7 +536,6 @@ impl<'a> Extractor<'a> {
                 self.error(format!("{}: utimes: {e}", d.path.display()));
             }
         }
-        let _ = &self.made_dirs;
         self.report
     }
 }

@@ -246,6 +246,30 @@ fn walk(p: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
+fn extract_with_bsr() {
+    // Only FileIndex 2-3 (sub/bytes.bin, sub/notes.txt) and 5 (the symlink) of session 1.
+    let v = volume(&FULL);
+    let bsr = b"Volume=\"Cap-0001\"\nVolSessionId=1\nVolSessionTime=1795362407\n\
+FileIndex=2-3\nFileIndex=5\n";
+    let tmp = tempfile::tempdir().unwrap();
+    let r = extract::extract(v.as_slice(), tmp.path(), Some(bsr), None).unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.restored, 3);
+    let t = tmp.path().join("srv/bareos-capture/testdata/tree");
+    assert!(!t.join("hello.txt").exists());
+    assert!(t.join("sub/bytes.bin").is_file());
+    assert!(t.join("sub/notes.txt").is_file());
+    assert!(fs::symlink_metadata(t.join("link-to-hello"))
+        .unwrap()
+        .is_symlink());
+    // A session the volume does not hold selects nothing.
+    let tmp = tempfile::tempdir().unwrap();
+    let none = b"Volume=\"Cap-0001\"\nVolSessionId=2\nVolSessionTime=1795362407\nFileIndex=1-6\n";
+    let r = extract::extract(v.as_slice(), tmp.path(), Some(none), None).unwrap();
+    assert_eq!(r.restored, 0);
+}
+
+#[test]
 fn extract_volume_multiblock() {
     let v = volume(&MULTI);
     let tmp = tempfile::tempdir().unwrap();
