@@ -40,7 +40,7 @@ pub mod writer;
 
 pub use block::{crc32, Block, BlockHeader, BLOCK_HEADER_LEN, DEFAULT_BLOCK_SIZE, MAX_BLOCK_LEN};
 pub use label::{EosTrailer, SessionLabel, VolumeLabel, BAREOS_ID, BAREOS_TAPE_VERSION};
-pub use reader::{BlockPos, OwnedBlock, ReadError, RecordReader, VolumeReader};
+pub use reader::{intact_length, BlockPos, OwnedBlock, ReadError, RecordReader, VolumeReader};
 pub use record::{Pieces, Reassembler, Record, RecordHeader, RecordPiece, RECORD_HEADER_LEN};
 pub use writer::{SessionSummary, VolumeWriter};
 

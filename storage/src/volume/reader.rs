@@ -335,6 +335,23 @@ impl<R: Read> Iterator for VolumeReader<R> {
     }
 }
 
+/// Where a volume's intact part ends: the offset after the last block that reads back with a
+/// valid header and checksum, and the error that stopped the scan (`None` if the volume ends
+/// cleanly). An SD appending to a volume after a crash truncates the file to this length
+/// before writing, so that no reader trips over the half-written block. Scanning stops at the
+/// first bad block, even a recoverable one: what follows it cannot be trusted for appending.
+pub fn intact_length<R: Read>(src: R) -> (u64, Option<ReadError>) {
+    let mut r = VolumeReader::new(src);
+    let mut end = 0;
+    loop {
+        match r.next_block() {
+            Ok(Some(b)) => end = b.pos.offset + b.bytes.len() as u64,
+            Ok(None) => return (end, None),
+            Err(e) => return (end, Some(e)),
+        }
+    }
+}
+
 /// Read until `buf` is full or the source ends; returns the bytes read.
 fn read_full<R: Read>(src: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -557,6 +574,23 @@ mod tests {
             }
             assert!(r.next_record().unwrap().is_none());
         }
+    }
+
+    #[test]
+    fn test_intact_length() {
+        let v = testdata::volume_full();
+        assert!(matches!(intact_length(v.as_slice()), (1787, None)));
+        assert!(matches!(
+            intact_length(&v[..1500]),
+            (203, Some(ReadError::TruncatedBlock { .. }))
+        ));
+        let mut bad = v.clone();
+        bad[1000] ^= 1;
+        assert!(matches!(
+            intact_length(bad.as_slice()),
+            (203, Some(ReadError::Checksum { .. }))
+        ));
+        assert!(matches!(intact_length(&v[..0]), (0, None)));
     }
 
     #[test]

@@ -396,6 +396,32 @@ mod tests {
     }
 
     #[test]
+    fn test_append_session_to_existing_volume() {
+        // Append a second job to a copy of vectors/volume-full, as an SD does with a volume
+        // that is not full: offsets continue at the file length, block numbers restart at 0.
+        let v = testdata::volume_full();
+        let recs: Vec<_> = RecordReader::new(v.as_slice())
+            .map(|r| r.unwrap())
+            .collect();
+        let sos = SessionLabel::parse(Label::SosLabel, &recs[1].data).unwrap();
+        let eos = SessionLabel::parse(Label::EosLabel, &recs[14].data).unwrap();
+        let mut w = VolumeWriter::new(v.clone(), 1_048_576, v.len() as u64).unwrap();
+        w.begin_session(2, 1_795_362_432, &sos).unwrap();
+        w.write_record(1, Stream(2), &[7u8; 5000]).unwrap();
+        let s = w.end_session(&eos).unwrap();
+        assert_eq!(s.start_addr, 1787);
+        assert_eq!(s.end_addr, w.offset() - 1);
+        let out = w.into_inner();
+        assert_eq!(&out[..1787], v.as_slice());
+        let sessions: Vec<_> = RecordReader::new(out.as_slice())
+            .map(|r| r.unwrap())
+            .filter(|r| r.label() == Some(Label::SosLabel))
+            .map(|r| (r.vol_session_id, r.vol_session_time))
+            .collect();
+        assert_eq!(sessions, vec![(1, 1_795_362_407), (2, 1_795_362_432)]);
+    }
+
+    #[test]
     fn test_misuse_is_an_error() {
         let v = testdata::volume_full();
         let recs: Vec<_> = RecordReader::new(v.as_slice())
