@@ -23,7 +23,7 @@
 //! - An **unreadable header** (wrong id, impossible length) ends the reader too: without a
 //!   trustworthy length there is no next block to find.
 //!
-//! Memory: one block at a time (≤ [`MAX_BLOCK_LEN`], usually 1 MiB), plus the record being
+//! Memory: one block at a time (≤ [`MAX_BLOCK_LEN`](super::block::MAX_BLOCK_LEN), usually 1 MiB), plus the record being
 //! reassembled; a lying `block_len` makes the reader allocate only what the file really holds.
 
 use std::fmt;
@@ -31,7 +31,7 @@ use std::io::{self, Read};
 
 use fd_core::wire;
 
-use super::block::{Block, BlockHeader, BLOCK_HEADER_LEN, MAX_BLOCK_LEN};
+use super::block::{Block, BlockHeader, BLOCK_HEADER_LEN};
 use super::record::{Pieces, Reassembler, ReassemblyError, Record, RecordPiece};
 
 /// Where a block is in the file.
@@ -307,7 +307,6 @@ impl<R: Read> VolumeReader<R> {
             index: pos.index + 1,
             offset: pos.offset + need,
         };
-        debug_assert!(u64::from(header.block_len) <= u64::from(MAX_BLOCK_LEN));
         let block = Block::parse(&bytes).map_err(|error| ReadError::BadBlockHeader {
             pos,
             id: *b"BB02",
