@@ -664,3 +664,83 @@ fn extraction_stays_inside_target() {
     assert!(!root.join("a/through.txt").exists());
     assert_eq!(fs::read(root.join("a/fine.txt")).unwrap(), b"fine");
 }
+
+#[test]
+fn interleaved_sessions_reassemble() {
+    // Two concurrent jobs interleave whole blocks (jobs.md §5.1): write each job alone with
+    // small blocks, then shuffle their blocks A0 B0 A1 B1 …; records split across A's blocks
+    // must still come back whole although B's blocks sit in between.
+    let job = |id: u32, fill: u8| -> (Vec<Vec<u8>>, Vec<u8>) {
+        let sos = SessionLabel {
+            ver_num: 20,
+            job_id: id,
+            write_btime: 0,
+            write_time: 0,
+            pool_name: b"p",
+            pool_type: b"Backup",
+            job_name: b"j",
+            client_name: b"c",
+            job: b"j.1",
+            fileset_name: b"f",
+            job_type: 66,
+            job_level: 70,
+            fileset_md5: b"",
+            eos: None,
+        };
+        let mut w = VolumeWriter::new(Vec::new(), 512, 0).unwrap();
+        w.begin_session(id, 1000, &sos).unwrap();
+        let data = vec![fill; 1500];
+        w.write_record(1, Stream(2), &data).unwrap();
+        let mut eos = sos;
+        eos.eos = Some(Default::default());
+        w.end_session(&eos).unwrap();
+        let v = w.into_inner();
+        let blocks = VolumeReader::new(v.as_slice())
+            .map(|b| b.unwrap().bytes)
+            .collect();
+        (blocks, data)
+    };
+    let (a, data_a) = job(1, 0xaa);
+    let (b, data_b) = job(2, 0xbb);
+    assert!(a.len() >= 4 && b.len() >= 4);
+    let mut v = Vec::new();
+    for i in 0..a.len().max(b.len()) {
+        for side in [&a, &b] {
+            if let Some(block) = side.get(i) {
+                v.extend_from_slice(block);
+            }
+        }
+    }
+    let recs: Vec<_> = RecordReader::new(v.as_slice())
+        .map(|r| r.unwrap())
+        .collect();
+    let data: Vec<_> = recs.iter().filter(|r| r.file_index > 0).collect();
+    assert_eq!(data.len(), 2);
+    assert_eq!((data[0].vol_session_id, &data[0].data), (1, &data_a));
+    assert_eq!((data[1].vol_session_id, &data[1].data), (2, &data_b));
+}
+
+#[test]
+fn uncaptured_formats_follow_the_source() {
+    // `bls -j` and plain `bls` were not captured; these lines follow the formats of
+    // DumpLabelRecord() (non-verbose) and PrintLsOutput() (an M_RESTORED job message: program
+    // and JobId prefix, no date). The values are those of vectors/volume-full.
+    let v = volume(&FULL);
+    let j = run_list(&v, &FULL, Mode::Jobs, 0, None);
+    assert!(j.contains(
+        "\nVolume Record: File:blk=0:202 SessId=1 SessTime=1795362407 JobId=0 DataLen=167\n"
+    ));
+    assert!(j.contains(
+        "\nBegin Job Session Record: File:blk=0:1786 SessId=1 SessTime=1795362407 JobId=1\n   \
+         Job=CapBackup.2026-11-22_15.46.52_03 Date=22-Nov-2026 15:46:54 Level=F Type=B\n"
+    ));
+    assert!(j.contains("Files=6 Bytes=1,062 Errors=0 Status=T\n"));
+    assert!(!j.contains("End of physical tape."));
+    let plain = run_list(&v, &FULL, Mode::Files, 0, None);
+    assert!(plain.contains(
+        "\nbarque-bls JobId 0: lrwxrwxrwx   1 root     root               9 2026-11-22 \
+         15:46:43  /srv/bareos-capture/testdata/tree/link-to-hello -> hello.txt\n"
+    ));
+    assert!(plain.contains("\n6 files and directories found.\n"));
+    assert!(!plain.contains("Stream="));
+}

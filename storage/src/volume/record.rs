@@ -201,8 +201,9 @@ impl Record {
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReassemblyError {
-    /// A record was incomplete and the next piece is not its continuation (another session,
-    /// FileIndex or stream, or not a continuation at all). The incomplete record is dropped.
+    /// A record was incomplete and the next piece of its session is not its continuation
+    /// (another FileIndex or stream, or not a continuation at all). The incomplete record is
+    /// dropped.
     Interrupted {
         /// FileIndex of the dropped record.
         file_index: i32,
@@ -266,25 +267,31 @@ impl std::error::Error for ReassemblyError {}
 /// Joins pieces into records. Feed every piece of every block in file order with
 /// [`Reassembler::push`]; at the end of the volume [`Reassembler::pending`] tells whether a
 /// record was left incomplete.
+///
+/// Concurrent jobs interleave whole blocks, so a record of session A continued in a later block
+/// may have blocks of session B in between; like `ReadRecords()` (one partial record per
+/// session), the reassembler keeps one incomplete record per session.
 #[derive(Debug, Default)]
 pub struct Reassembler {
-    pending: Option<(Record, u32)>,
+    pending: Vec<(Record, u32)>,
 }
 
 impl Reassembler {
     /// An empty reassembler.
     pub const fn new() -> Self {
-        Self { pending: None }
+        Self {
+            pending: Vec::new(),
+        }
     }
 
-    /// The incomplete record (and how many bytes it misses), if any.
+    /// An incomplete record (and how many bytes it misses), if any.
     pub fn pending(&self) -> Option<(&Record, u32)> {
-        self.pending.as_ref().map(|(r, m)| (r, *m))
+        self.pending.first().map(|(r, m)| (r, *m))
     }
 
-    /// Drop the incomplete record, if any.
+    /// Drop every incomplete record.
     pub fn reset(&mut self) {
-        self.pending = None;
+        self.pending.clear();
     }
 
     /// Feed one piece of the block at `block_offset` with session (`id`, `time`). `last_in_block`
@@ -304,10 +311,13 @@ impl Reassembler {
             });
         }
         let missing_now = h.data_len.saturating_sub(piece.data.len() as u32);
-        if let Some((mut rec, missing)) = self.pending.take() {
+        let slot = self
+            .pending
+            .iter()
+            .position(|(r, _)| r.vol_session_id == id && r.vol_session_time == time);
+        if let Some(i) = slot {
+            let (mut rec, missing) = self.pending.swap_remove(i);
             let continues = h.is_continuation()
-                && rec.vol_session_id == id
-                && rec.vol_session_time == time
                 && rec.file_index == h.file_index
                 && rec.stream == h.positive_stream();
             if !continues {
@@ -328,7 +338,7 @@ impl Reassembler {
             if missing_now == 0 {
                 return Ok(Some(rec));
             }
-            self.pending = Some((rec, missing_now));
+            self.pending.push((rec, missing_now));
             return Ok(None);
         }
         if h.is_continuation() {
@@ -348,7 +358,7 @@ impl Reassembler {
         if missing_now == 0 {
             Ok(Some(rec))
         } else {
-            self.pending = Some((rec, missing_now));
+            self.pending.push((rec, missing_now));
             Ok(None)
         }
     }
@@ -457,10 +467,26 @@ mod tests {
         assert_eq!(rec.stream, Stream(6));
         assert_eq!(rec.block_offset, 0);
         assert_eq!(rec.blocks, 2);
-        // Wrong session, wrong length, orphan, short piece in the middle.
+        // Another session's block in between (concurrent jobs): its continuation is an orphan,
+        // its own records pass, and the first session's record still completes.
         r.push(1, 2, 0, &piece(7, 6, 10, b"abcd"), true).unwrap();
         assert!(matches!(
             r.push(1, 3, 0, &piece(7, -6, 6, b"efghij"), false),
+            Err(ReassemblyError::OrphanContinuation { file_index: 7 })
+        ));
+        assert!(r
+            .push(1, 3, 50, &piece(3, 2, 1, b"z"), true)
+            .unwrap()
+            .is_some());
+        let rec = r
+            .push(1, 2, 99, &piece(7, -6, 6, b"efghij"), false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(rec.data, b"abcdefghij");
+        // Same session, not a continuation: the incomplete record is reported.
+        r.push(1, 2, 0, &piece(7, 6, 10, b"abcd"), true).unwrap();
+        assert!(matches!(
+            r.push(1, 2, 0, &piece(8, 1, 3, b"abc"), false),
             Err(ReassemblyError::Interrupted { missing: 6, .. })
         ));
         r.push(1, 2, 0, &piece(7, 6, 10, b"abcd"), true).unwrap();
