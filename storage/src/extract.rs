@@ -1,5 +1,8 @@
 //! A `bextract` work-alike: restore the files of a volume into a directory.
 //!
+//! One file per session is open at a time, so a volume on which concurrent jobs interleaved
+//! their blocks is restored correctly (each job's records are in order within the job).
+//!
 //! Records are consumed in volume order, as `core/src/stored/bextract.cc` and the FD's
 //! `core/src/filed/restore.cc` do: an attribute record (stream 1/5) closes the previous file
 //! and creates the next entry, the data records that follow fill it, the digest record is
@@ -128,7 +131,10 @@ pub fn symlink_stays_inside(link_rel: &Path, target: &[u8]) -> bool {
 pub struct Extractor<'a> {
     root: PathBuf,
     bsr: Option<Vec<bsr::Entry<'a>>>,
-    current: Option<OpenFile>,
+    /// The file being restored, per session (concurrent jobs interleave their blocks).
+    open: Vec<((u32, u32), OpenFile)>,
+    /// Session of the record being handled.
+    session: (u32, u32),
     dirs: Vec<PendingDir>,
     report: Report,
     /// When set, entries are printed as they are restored.
@@ -165,7 +171,8 @@ impl<'a> Extractor<'a> {
         Ok(Self {
             root: root.to_path_buf(),
             bsr,
-            current: None,
+            open: Vec::new(),
+            session: (0, 0),
             dirs: Vec::new(),
             report: Report::default(),
             listing: None,
@@ -234,6 +241,7 @@ impl<'a> Extractor<'a> {
         if rec.file_index <= 0 || !self.selected(rec) {
             return;
         }
+        self.session = (rec.vol_session_id, rec.vol_session_time);
         let kind = rec.stream.kind();
         match kind {
             StreamType::UnixAttributes | StreamType::UnixAttributesEx => {
@@ -242,7 +250,7 @@ impl<'a> Extractor<'a> {
             }
             StreamType::FileData | StreamType::SparseData => self.write_data(rec, kind),
             k if DigestKind::from_stream(k).is_some() => {
-                if let (Some(cur), Some(dk)) = (self.current.as_mut(), DigestKind::from_stream(k)) {
+                if let (Some(cur), Some(dk)) = (self.cur_mut(), DigestKind::from_stream(k)) {
                     if cur.stat.size >= 0 {
                         cur.digest = Some((dk, rec.data.clone()));
                     }
@@ -263,7 +271,7 @@ impl<'a> Extractor<'a> {
                     rec.stream.0,
                     crate::bls::stream_to_ascii(rec.stream.0, rec.file_index)
                 );
-                if let Some(cur) = self.current.as_mut() {
+                if let Some(cur) = self.cur_mut() {
                     cur.failed = true;
                 }
                 self.error(msg);
@@ -320,16 +328,20 @@ impl<'a> Extractor<'a> {
                     .open(&tmp)
                     .map_err(|e| format!("create {}: {e}", tmp.display()))?;
                 self.list_entry(a);
-                self.current = Some(OpenFile {
-                    tmp,
-                    dest,
-                    file,
-                    stat: a.stat,
-                    digest: None,
-                    sha256: Sha256::new(),
-                    sha512: Sha512::new(),
-                    failed: false,
-                });
+                let session = self.session;
+                self.open.push((
+                    session,
+                    OpenFile {
+                        tmp,
+                        dest,
+                        file,
+                        stat: a.stat,
+                        digest: None,
+                        sha256: Sha256::new(),
+                        sha512: Sha512::new(),
+                        failed: false,
+                    },
+                ));
             }
             t if is_dir_type(t) => {
                 match fs::symlink_metadata(&dest) {
@@ -405,7 +417,12 @@ impl<'a> Extractor<'a> {
     }
 
     fn write_data(&mut self, rec: &Record, kind: StreamType) {
-        let Some(cur) = self.current.as_mut() else {
+        let Some(cur) = self
+            .open
+            .iter_mut()
+            .find(|(s, _)| *s == self.session)
+            .map(|(_, f)| f)
+        else {
             self.report.warnings.push(format!(
                 "FileIndex={}: data without an open file ignored",
                 rec.file_index
@@ -443,10 +460,23 @@ impl<'a> Extractor<'a> {
         }
     }
 
+    fn cur_mut(&mut self) -> Option<&mut OpenFile> {
+        let session = self.session;
+        self.open
+            .iter_mut()
+            .find(|(s, _)| *s == session)
+            .map(|(_, f)| f)
+    }
+
     fn finish_current(&mut self) {
-        let Some(mut cur) = self.current.take() else {
-            return;
-        };
+        let session = self.session;
+        if let Some(i) = self.open.iter().position(|(s, _)| *s == session) {
+            let (_, cur) = self.open.swap_remove(i);
+            self.finish_file(cur);
+        }
+    }
+
+    fn finish_file(&mut self, mut cur: OpenFile) {
         if cur.failed {
             let _ = fs::remove_file(&cur.tmp);
             return;
@@ -505,9 +535,9 @@ impl<'a> Extractor<'a> {
         }
     }
 
-    /// Drop the file being restored (its temporary file is removed).
+    /// Drop the files being restored (their temporary files are removed).
     pub fn abort_current(&mut self) {
-        if let Some(cur) = self.current.take() {
+        for (_, cur) in std::mem::take(&mut self.open) {
             let _ = fs::remove_file(&cur.tmp);
             self.report
                 .errors
@@ -517,7 +547,9 @@ impl<'a> Extractor<'a> {
 
     /// Finish the last file and apply directory attributes; returns the report.
     pub fn finish(mut self) -> Report {
-        self.finish_current();
+        for (_, cur) in std::mem::take(&mut self.open) {
+            self.finish_file(cur);
+        }
         // Deepest first, so a parent's mtime is set after its children were touched.
         self.dirs
             .sort_by_key(|d| std::cmp::Reverse(d.path.components().count()));

@@ -690,7 +690,26 @@ fn interleaved_sessions_reassemble() {
         let mut w = VolumeWriter::new(Vec::new(), 512, 0).unwrap();
         w.begin_session(id, 1000, &sos).unwrap();
         let data = vec![fill; 1500];
+        let name = format!("/job{id}/file.bin");
+        let mut stat = Stat::zeroed();
+        stat.fields = 16;
+        stat.mode = 0o100_600;
+        stat.size = data.len() as i64;
+        let attr = AttrRecord {
+            file_index: 1,
+            file_type: FileType::Reg,
+            fname: name.as_bytes(),
+            stat,
+            link: b"",
+            attr_ex: b"",
+            delta_seq: 0,
+        };
+        let mut a = vec![0u8; attr.buffer_len()];
+        attr.emit(&mut a).unwrap();
+        w.write_record(1, Stream(1), &a).unwrap();
         w.write_record(1, Stream(2), &data).unwrap();
+        w.write_record(1, Stream(17), &Sha256::digest(&data))
+            .unwrap();
         let mut eos = sos;
         eos.eos = Some(Default::default());
         w.end_session(&eos).unwrap();
@@ -714,10 +733,20 @@ fn interleaved_sessions_reassemble() {
     let recs: Vec<_> = RecordReader::new(v.as_slice())
         .map(|r| r.unwrap())
         .collect();
-    let data: Vec<_> = recs.iter().filter(|r| r.file_index > 0).collect();
+    let data: Vec<_> = recs
+        .iter()
+        .filter(|r| r.file_index > 0 && r.stream == Stream(2))
+        .collect();
     assert_eq!(data.len(), 2);
     assert_eq!((data[0].vol_session_id, &data[0].data), (1, &data_a));
     assert_eq!((data[1].vol_session_id, &data[1].data), (2, &data_b));
+    // The extractor keeps one open file per session.
+    let tmp = tempfile::tempdir().unwrap();
+    let r = extract::extract(v.as_slice(), tmp.path(), None, None).unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!((r.restored, r.verified), (2, 2), "{r:?}");
+    assert_eq!(fs::read(tmp.path().join("job1/file.bin")).unwrap(), data_a);
+    assert_eq!(fs::read(tmp.path().join("job2/file.bin")).unwrap(), data_b);
 }
 
 #[test]
