@@ -17,8 +17,8 @@
 //! - a File device writes exactly `block_len` bytes per block, no padding.
 //!
 //! Fed the records of `vectors/volume-full` and `vectors/volume-multiblock` with the same
-//! sessions and block size, it produces both volumes byte for byte (tests in this module and
-//! in `tests/volumes.rs`), which is the evidence that real `bls`/`bextract`/`bareos-sd` will
+//! sessions and block size, it produces both volumes byte for byte (tests at the end of this
+//! module), which is the evidence that real `bls`/`bextract`/`bareos-sd` will
 //! read what barque-sd writes.
 //!
 //! The writer is I/O-agnostic: it writes whole blocks to any [`Write`] and tracks the file
@@ -114,7 +114,9 @@ impl<W: Write> VolumeWriter<W> {
     }
 
     fn free(&self) -> usize {
-        self.block_size - BLOCK_HEADER_LEN - self.payload.len()
+        self.block_size
+            .saturating_sub(BLOCK_HEADER_LEN)
+            .saturating_sub(self.payload.len())
     }
 
     fn write_block(
