@@ -16,7 +16,8 @@ use std::path::PathBuf;
 use fd_core::wire::attr::{AttrRecord, Digest, DigestKind, FileType, Record, Stat};
 use fd_core::wire::bsr::{self, BsrLine};
 use fd_core::wire::sd_cmd::{SdDataCommand, SdDataReply};
-use fd_core::wire::sd_ctl::{CatReq, DirToSd, SdToDir, StatusFrame};
+use fd_core::wire::sd_ctl::{CatReq, DirToSd, SdToDir};
+use fd_core::wire::status::StatusFrame;
 use fd_core::wire::stream::{AppendEvent, AppendTracker, RestoreEvent, RestoreTracker, StreamType};
 
 fn vectors() -> PathBuf {

@@ -23,10 +23,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use fd_core::wire::dir_cmd::{
-    AccurateEntry, BootstrapLine, DirCommand, FdReply, Level, LsLine, Payload, StatusFrame,
+    AccurateEntry, BootstrapLine, DirCommand, FdReply, Level, LsLine, Payload,
 };
 use fd_core::wire::fileset::FilesetLine;
 use fd_core::wire::jmsg::Jmsg;
+use fd_core::wire::status::StatusFrame;
 
 /// The raw value of `"key": value` in a flat JSON object line (strings without escapes,
 /// numbers, null).

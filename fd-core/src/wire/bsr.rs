@@ -334,20 +334,6 @@ impl<'a> BsrLine<'a> {
         KEYWORDS.get(idx).map(|k| k.0)
     }
 
-    /// Write the line **with** its newline, as one bootstrap message.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w);
-        w.finish()
-    }
-
-    /// Bytes [`BsrLine::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        self.write(&mut w);
-        w.len()
-    }
-
     fn write(&self, w: &mut Writer<'_>) {
         if let Some(k) = self.keyword() {
             w.bytes(k.as_bytes());
@@ -509,6 +495,8 @@ impl<'a> Iterator for Entries<'a> {
         Some(Ok(entry))
     }
 }
+
+codec_impl!(BsrLine<'_>, infallible);
 
 #[cfg(test)]
 mod tests {

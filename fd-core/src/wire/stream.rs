@@ -372,20 +372,6 @@ impl DataHeader {
         Ok(h)
     }
 
-    /// Write the header; returns its length.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w);
-        w.finish()
-    }
-
-    /// Bytes [`DataHeader::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        self.write(&mut w);
-        w.len()
-    }
-
     fn write(&self, w: &mut Writer<'_>) {
         w.i64(i64::from(self.file_index));
         w.byte(b' ');
@@ -439,20 +425,6 @@ impl RecHdr {
             return Err(Error::Malformed);
         }
         Ok(h)
-    }
-
-    /// Write the header; returns its length.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w);
-        w.finish()
-    }
-
-    /// Bytes [`RecHdr::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        self.write(&mut w);
-        w.len()
     }
 
     fn write(&self, w: &mut Writer<'_>) {
@@ -746,6 +718,9 @@ impl RestoreTracker {
         self.done
     }
 }
+
+codec_impl!(DataHeader, infallible);
+codec_impl!(RecHdr, infallible);
 
 #[cfg(test)]
 mod tests {
