@@ -48,5 +48,6 @@ extern crate alloc;
 #[macro_use]
 mod fmt;
 
+pub mod auth;
 pub mod time;
 pub mod wire;

@@ -24,13 +24,15 @@
 //! `auth cram-md5 %s ssl=%d` (Bacula base64) and `auth cram-md5 %s` (no policy: the remote
 //! policy stays [`TlsPolicy::Unknown`]). With the network dump enabled Bareos appends
 //! ` qualified-name=<name>`; `bsscanf` ignores it, and so does the parse apart from recording
-//! it. No capture contains `cram-md5c` or `qualified-name=`; all 58 captured challenges are
-//! `auth cram-md5 <…> ssl=0\n`.
+//! it. No capture contains `cram-md5c` or `qualified-name=`; all 119 captured challenges
+//! (58 in the first capture round) are `auth cram-md5 <…> ssl=0\n`.
 //!
-//! The responder then checks the token with `<%u.%u@%s` ([`Token::parse`]); on failure it
-//! fails *without sending anything*. If the name (the `%s` minus its last byte, the `>`)
-//! equals its own bashed qualified name and the token does not contain `R_STORAGE`, it is a
-//! replay of its own challenge and it also fails silently ([`Token::is_replay_of`]).
+//! The responder then checks the token with `<%u.%u@%s` ([`Token::parse`]); on failure the
+//! CRAM-MD5 step fails *without sending anything* (only `TwoWayAuthenticate`'s final
+//! `1999 Authorization failed.` follows, see [`crate::auth`]). If the name (the `%s` minus
+//! its last byte, the `>`) equals its own bashed qualified name and the token does not
+//! contain `R_STORAGE`, it is a replay of its own challenge and fails the same way
+//! ([`Token::is_replay_of`]).
 //!
 //! # The response
 //!
@@ -38,7 +40,8 @@
 //! 39-character session key, see [`super::psk`]) over the token, base64-encoded by
 //! `BinToBase64` (`core/src/lib/base64.cc`, our [`super::base64`]) in the Bacula variant, or
 //! in the standard one after `cram-md5c`, and sent with `strlen + 1` bytes: 22 characters and a
-//! NUL, 23 bytes ([`Response`]). All 58 captured responses are Bacula-variant with the NUL.
+//! NUL, 23 bytes ([`Response`]). All captured responses are Bacula-variant
+//! with the NUL; the tests verify every one of them.
 //!
 //! # Checking the response
 //!
@@ -490,7 +493,7 @@ impl AuthReply {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::string::String;
     use std::vec::Vec;
 
@@ -773,11 +776,11 @@ mod tests {
     // ---- every captured CRAM-MD5 exchange -------------------------------------------------
 
     /// One `"kind": "msg"` line of a transcript.jsonl.
-    struct Msg {
-        conn: u32,
-        dir: String,
-        len: i64,
-        payload: Vec<u8>,
+    pub(crate) struct Msg {
+        pub(crate) conn: u32,
+        pub(crate) dir: String,
+        pub(crate) len: i64,
+        pub(crate) payload: Vec<u8>,
     }
 
     fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
@@ -796,7 +799,7 @@ mod tests {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors")
     }
 
-    fn load(capture: &str) -> Vec<Msg> {
+    pub(crate) fn load(capture: &str) -> Vec<Msg> {
         let path = vectors_dir().join(capture).join("transcript.jsonl");
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -8,6 +8,7 @@
 //!
 //! - connection setup: [`hello`] lines, [`cram_md5`] challenge/response, the `ssl=` policy
 //!   rule ([`tls_policy`]) and TLS-PSK identities and keys ([`psk`]);
+//! - the console ↔ Director response messages and greetings ([`console`]);
 //! - the Director → FD command set and the FD's replies ([`dir_cmd`], [`fileset`]);
 //! - the Director ↔ SD control channel: job setup, catalog requests and updates
 //!   ([`sd_ctl`]) and the bootstrap lines of a restore ([`bsr`]);
@@ -107,6 +108,7 @@ pub mod base64;
 pub mod bnet;
 pub mod bsr;
 pub mod codes;
+pub mod console;
 pub mod cram_md5;
 pub mod dir_cmd;
 pub mod fileset;

@@ -55,6 +55,7 @@
 use md5::{Digest, Md5};
 
 use super::text::Writer;
+use super::tls_policy::TlsPolicy;
 use super::{Error, Result};
 
 /// The record separator between type and name in a PSK identity.
@@ -96,6 +97,25 @@ pub fn classify_first_bytes(peek: &[u8]) -> FirstBytes {
         FirstBytes::Tls
     } else {
         FirstBytes::Garbage
+    }
+}
+
+/// The accepting side's decision for a cleartext hello (`GetHandshakeMode`,
+/// `core/src/lib/try_tls_handshake_as_a_server.cc`; connect.md §3.2 step 5, §3.3).
+///
+/// `configured` is the accepting daemon's configured policy for the named peer (the
+/// resource's `GetPolicy()`, or for `R_JOB` the job's `sd_tls_policy`; `*UserAgent*` uses the
+/// daemon's own resource); `version` is [`super::hello::HelloInfo::version`]. A peer with no
+/// such resource or job must be closed before calling this.
+///
+/// - `R_CLIENT`: refused only when TLS is required;
+/// - a console below 18.2: always allowed (the CRAM-MD5 `ssl=` step can still deny it);
+/// - everything else: allowed only when TLS is disabled (`ssl=0`).
+pub fn cleartext_hello_allowed(kind: ResourceType, version: u32, configured: TlsPolicy) -> bool {
+    match kind {
+        ResourceType::Client => configured != TlsPolicy::Required,
+        ResourceType::Console if version < super::hello::VERSION_18_2 => true,
+        _ => configured == TlsPolicy::None,
     }
 }
 
@@ -416,6 +436,79 @@ mod tests {
             classify_first_bytes(b"\xff\xff\xff\xffHello xyz"),
             FirstBytes::CleartextHello
         );
+    }
+
+    #[test]
+    fn test_cleartext_gate() {
+        use ResourceType::*;
+        // The captured cleartext setups: every resource has TLS Enable = no.
+        for kind in [Client, Console, Director, Job, Storage] {
+            assert!(cleartext_hello_allowed(kind, 2600, TlsPolicy::None));
+        }
+        assert!(cleartext_hello_allowed(Client, 1, TlsPolicy::Enabled));
+        assert!(!cleartext_hello_allowed(Client, 1, TlsPolicy::Required));
+        assert!(cleartext_hello_allowed(Console, 1701, TlsPolicy::Required));
+        assert!(cleartext_hello_allowed(Console, 1, TlsPolicy::Required));
+        assert!(!cleartext_hello_allowed(Console, 1802, TlsPolicy::Enabled));
+        assert!(!cleartext_hello_allowed(Director, 1, TlsPolicy::Enabled));
+        // An FD whose job said ssl=4 refuses a cleartext passive SD.
+        assert!(!cleartext_hello_allowed(Job, 1, TlsPolicy::Auto));
+    }
+
+    #[test]
+    fn test_first_bytes_of_every_captured_connection() {
+        use crate::wire::cram_md5::tests::{load, vectors_dir, CLEARTEXT_CAPTURES};
+        let mut clear = 0;
+        for capture in CLEARTEXT_CAPTURES {
+            let msgs = load(capture);
+            let mut seen = std::vec::Vec::new();
+            for m in &msgs {
+                if seen.contains(&m.conn) {
+                    continue;
+                }
+                seen.push(m.conn);
+                let mut first = (m.len as i32).to_be_bytes().to_vec();
+                first.extend_from_slice(&m.payload);
+                assert_eq!(classify_first_bytes(&first), FirstBytes::CleartextHello);
+                clear += 1;
+            }
+        }
+        assert_eq!(clear, 60);
+        let mut tls = 0;
+        let mut identities = 0;
+        for capture in ["psk-dir-fd", "psk-console-dir", "psk-backup-full"] {
+            let msgs = load(capture);
+            let mut seen = std::vec::Vec::new();
+            for m in &msgs {
+                if seen.contains(&m.conn) {
+                    continue;
+                }
+                seen.push(m.conn);
+                // Rebuild the record header (type 0x16, version 0x0301) before the body.
+                let mut first = std::vec![0x16, 0x03, 0x01];
+                first.extend_from_slice(&(m.len as u16).to_be_bytes());
+                first.extend_from_slice(&m.payload);
+                assert_eq!(classify_first_bytes(&first), FirstBytes::Tls, "{capture}");
+                tls += 1;
+            }
+            let text =
+                std::fs::read_to_string(vectors_dir().join(capture).join("transcript.jsonl"))
+                    .unwrap();
+            for line in text.lines().filter(|l| l.contains("\"kind\": \"conn\"")) {
+                let start = line.find("\"psk_identities\": [").unwrap() + 20;
+                let list = &line[start..start + line[start..].find(']').unwrap()];
+                for hex_id in list.split(',').map(|x| x.trim().trim_matches('"')) {
+                    let raw = hex::decode(hex_id).unwrap();
+                    let id = PskIdentity::parse(&raw).unwrap();
+                    let mut out = [0u8; 256];
+                    let n = id.emit(&mut out).unwrap();
+                    assert_eq!(&out[..n], raw.as_slice());
+                    identities += 1;
+                }
+            }
+        }
+        assert_eq!(tls, 6);
+        assert_eq!(identities, 6);
     }
 
     #[test]
