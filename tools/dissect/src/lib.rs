@@ -11,9 +11,11 @@
 //! re-emits byte for byte.
 
 pub mod capture;
+pub mod decode;
 pub mod frames;
 pub mod jsonl;
 pub mod pcap;
+pub mod show;
 
 use std::path::Path;
 
@@ -59,50 +61,160 @@ pub fn load(path: &Path) -> Result<Capture, ReadError> {
 pub struct Summary {
     /// Messages printed.
     pub messages: usize,
-    /// Messages that did not decode.
+    /// Messages that did not decode (or are inconsistent).
     pub errors: usize,
+    /// Messages whose decoded form holds an `Unknown` arm.
+    pub unknown: usize,
+    /// Messages re-emitted by fd-core byte for byte.
+    pub reemitted: usize,
+    /// Messages whose re-emitted bytes differ from the capture (or could not be emitted).
+    pub reemit_failed: usize,
 }
 
-/// Print every message of the capture at `path`.
+/// One message of a capture with its decoding.
+#[derive(Debug, Clone)]
+pub struct DecodedMessage {
+    /// The framed message.
+    pub message: Message,
+    /// `from>to`.
+    pub arrow: String,
+    /// What fd-core made of it.
+    pub decoded: decode::Decoded,
+}
+
+/// One connection of a capture, decoded.
+#[derive(Debug, Clone)]
+pub struct DecodedConnection {
+    /// The TCP connection.
+    pub connection: Connection,
+    /// What the engine identified it as.
+    pub kind: decode::ConnKind,
+    /// The PSK identity of a TLS connection.
+    pub psk_identity: Option<String>,
+    /// Its messages, in order.
+    pub messages: Vec<DecodedMessage>,
+}
+
+/// Frame and decode a whole capture, connection by connection.
+pub fn dissect(cap: &Capture, src: &str) -> Result<Vec<DecodedConnection>, ReadError> {
+    let msgs = frames::messages(cap, src)?;
+    let mut engine = decode::Engine::new();
+    let decoded: Vec<(Message, decode::Decoded)> = msgs
+        .into_iter()
+        .map(|m| {
+            let d = engine.decode(&m);
+            (m, d)
+        })
+        .collect();
+    let mut out: Vec<DecodedConnection> = cap
+        .connections
+        .iter()
+        .map(|c| DecodedConnection {
+            connection: c.clone(),
+            kind: engine.kind(c.number),
+            psk_identity: engine.psk_identity(c.number).map(str::to_string),
+            messages: Vec::new(),
+        })
+        .collect();
+    for (m, d) in decoded {
+        if let Some(c) = out.iter_mut().find(|c| c.connection.number == m.conn) {
+            let arrow = engine.arrow(&c.connection, m.dir);
+            c.messages.push(DecodedMessage {
+                message: m,
+                arrow,
+                decoded: d,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Print every message of the capture at `path`: a header per connection with its identified
+/// type, then one line per message, `<msg#> +<t> <from>><to> <TYPE> <fields>`, with decode
+/// errors and re-emit differences marked `!!`.
 pub fn report(path: &Path, out: &mut dyn std::io::Write) -> Result<Summary, ReadError> {
     let cap = load(path)?;
     let src = path.display().to_string();
-    let msgs = frames::messages(&cap, &src)?;
+    let conns = dissect(&cap, &src)?;
     let io = |e: std::io::Error| ReadError {
         source: src.clone(),
         what: format!("output: {e}"),
     };
     let mut summary = Summary::default();
-    let mut last_conn = 0;
-    for m in &msgs {
-        let Some(conn) = cap.connection(m.conn) else {
-            continue;
-        };
-        if m.conn != last_conn {
-            writeln!(
-                out,
-                "=== conn {}: {} -> {}",
-                conn.number, conn.client, conn.server
-            )
-            .map_err(io)?;
-            last_conn = m.conn;
-        }
-        let line = match &m.body {
-            Body::Data { payload, .. } => format!("data len={}", payload.len()),
-            Body::Signal(s) => format!("signal {}", s.name()),
-            Body::Tls { kind, body } => format!("tls {kind} len={}", body.len()),
-            Body::Close(how) => format!("close {how}"),
+    for c in &conns {
+        let conn = &c.connection;
+        let (cr, sr) = match c.messages.first() {
+            Some(m) => {
+                let mut it = m.arrow.split('>');
+                let a = it.next().unwrap_or("?").to_string();
+                let b = it.next().unwrap_or("?").to_string();
+                if m.message.dir == Direction::ToServer {
+                    (a, b)
+                } else {
+                    (b, a)
+                }
+            }
+            None => ("?".into(), "?".into()),
         };
         writeln!(
             out,
-            "{:4} +{:.6} {} {}",
-            m.index,
-            m.t,
-            conn.arrow(m.dir),
-            line
+            "\n=== conn {}: {} ({cr}) -> {} ({sr}): {}{}",
+            conn.number,
+            conn.client,
+            conn.server,
+            c.kind.describe(),
+            c.psk_identity
+                .as_deref()
+                .map(|p| format!(", PSK identity {p}"))
+                .unwrap_or_default()
         )
         .map_err(io)?;
-        summary.messages += 1;
+        for dm in &c.messages {
+            let d = &dm.decoded;
+            let mut line = format!(
+                "{:4} +{:.6} {:<7} {} {}",
+                dm.message.index, dm.message.t, dm.arrow, d.kind, d.fields
+            );
+            if let Body::Data {
+                truncated: true,
+                len,
+                ..
+            } = dm.message.body
+            {
+                line.push_str(&format!(" [capture kept a prefix of {len} bytes]"));
+            }
+            match &d.reemit {
+                decode::Reemit::Same => summary.reemitted += 1,
+                decode::Reemit::NotApplicable => {}
+                decode::Reemit::Differs(b) => {
+                    summary.reemit_failed += 1;
+                    line.push_str(&format!(
+                        "\n     !! RE-EMIT DIFFERS: fd-core wrote {}",
+                        show::bytes_str(b)
+                    ));
+                }
+                decode::Reemit::Failed(e) => {
+                    summary.reemit_failed += 1;
+                    line.push_str(&format!("\n     !! RE-EMIT FAILED: {e}"));
+                }
+            }
+            if let Some(e) = &d.error {
+                summary.errors += 1;
+                line.push_str(&format!("\n     !! DECODE ERROR: {e}"));
+            }
+            if d.unknown {
+                summary.unknown += 1;
+                line.push_str("\n     !! UNKNOWN value in this message");
+            }
+            writeln!(out, "{line}").map_err(io)?;
+            summary.messages += 1;
+        }
     }
+    writeln!(
+        out,
+        "\n== {}: {} messages, {} re-emitted byte for byte by fd-core, {} re-emit mismatches, {} decode errors, {} with unknown values",
+        src, summary.messages, summary.reemitted, summary.reemit_failed, summary.errors, summary.unknown
+    )
+    .map_err(io)?;
     Ok(summary)
 }

@@ -14,7 +14,8 @@ fn main() -> ExitCode {
     let mut failed = false;
     for a in &args {
         match barque_dissect::report(Path::new(a), &mut std::io::stdout().lock()) {
-            Ok(summary) if summary.errors == 0 => {}
+            Ok(summary)
+                if summary.errors == 0 && summary.unknown == 0 && summary.reemit_failed == 0 => {}
             Ok(summary) => {
                 eprintln!(
                     "{a}: {} message(s) fd-core could not decode",
