@@ -49,7 +49,7 @@
 //! format string produces; each `parse` follows `bsscanf` (`core/src/lib/scan.cc`) where the
 //! FD does, accepting extra whitespace and a missing final newline, so
 //! `emit(parse(x)) == x` holds for every frame a real Director or FD sends (checked against
-//! every capture in `tests/dir_fd_fixtures.rs`), and `parse(emit(r)) == r` for every
+//! every capture in `tools/dissect/tests/fixtures.rs`), and `parse(emit(r)) == r` for every
 //! representable value (the proptests below).
 //!
 //! # Multi-frame payloads

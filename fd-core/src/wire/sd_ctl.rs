@@ -30,7 +30,7 @@
 //! # Codec
 //!
 //! [`DirToSd`] and [`SdToDir`] are one enum per direction; every variant emits the exact bytes
-//! of the captures (the fixture test `tests/data_channel_fixtures.rs` parses and re-emits every
+//! of the captures (the fixture test `tools/dissect/tests/fixtures.rs` parses and re-emits every
 //! Director ↔ SD message of every cleartext capture). Lines are `bsscanf`-shaped `key=value`
 //! lists; parsing is strict (a message is accepted only if re-emitting it gives the same bytes)
 //! because a Barque SD or Director must produce exactly these strings. Names in these lines

@@ -656,7 +656,7 @@ fn dir_fd_data(s: &mut DirFdState, from_dir: bool, p: &[u8]) -> Decoded {
         return try_decode(ph, "StatusFrame", p, StatusFrame::parse);
     }
     match FdReply::parse(p) {
-        Ok(FdReply::Unknown(_)) if s.fd_estimate => try_decode(ph, "", p, LsLine::parse),
+        Ok(FdReply::Unknown(_)) if s.fd_estimate => try_decode(ph, "LsLine", p, LsLine::parse),
         Ok(r) => {
             if matches!(r, FdReply::Estimate { .. }) {
                 s.fd_estimate = false;
@@ -851,7 +851,7 @@ fn console_data(s: &mut ConsoleState, from_console: bool, p: &[u8]) -> Decoded {
         if let Ok(b) = Banner::parse(p) {
             return decoded(ph, "", &b, p);
         }
-        let d = try_decode(ph, "ResponseMessage", p, ResponseMessage::parse);
+        let d = try_decode(ph, "", p, ResponseMessage::parse);
         if let Ok(r) = ResponseMessage::parse(p) {
             if r.id == ResponseId::InfoMessage {
                 s.logged_in = true;

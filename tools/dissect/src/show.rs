@@ -11,21 +11,82 @@ use std::fmt::Debug;
 /// Longest rendering of one byte string before it is cut.
 const MAX_SHOWN: usize = 72;
 
-/// `Variant(fields)` of a value's `Debug`, split into the variant name and the short fields.
+/// A value's `Debug`, split into a name path and the short fields: `Level(Backup { level:
+/// Full, .. })` becomes `("Level::Backup", "level: Full, ..")`. Tuple variants that wrap a
+/// value are followed into the value; a struct's own name is dropped when it repeats the
+/// variant's (`JobReply(JobReply { .. })`) or follows a tuple variant.
 pub fn split<T: Debug>(v: &T) -> (String, String) {
-    let d = fields(&format!("{v:?}"));
-    let end = d
+    let mut d = fields(&format!("{v:?}"));
+    let mut path: Vec<String> = Vec::new();
+    loop {
+        let end = d
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(d.len());
+        if end == 0 {
+            break;
+        }
+        let (name, rest) = d.split_at(end);
+        let rest = rest.trim_start();
+        let (inner, tuple) =
+            if let Some(r) = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+                (r, true)
+            } else if let Some(r) = rest.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+                (r, false)
+            } else if rest.is_empty() {
+                ("", false)
+            } else {
+                break;
+            };
+        // A struct inside a tuple variant is usually named after it (`Job(JobCmd { .. })`,
+        // `Media(MediaInfo { .. })`): drop the repetition, keep real sub-variants
+        // (`Level(Backup { .. })`).
+        let repeats = path
+            .last()
+            .is_some_and(|p| name.starts_with(p.as_str()) || p.starts_with(name));
+        if !repeats {
+            path.push(name.to_string());
+        }
+        d = inner.trim().to_string();
+        if !tuple || !balanced(&d) {
+            break;
+        }
+    }
+    (path.join("::"), d)
+}
+
+/// True when the brackets of `s` close in order (so `A(x), B(y)` is not one wrapped value).
+fn balanced(s: &str) -> bool {
+    let mut depth = 0i32;
+    let mut in_str = false;
+    let mut esc = false;
+    let first_ident_end = s
         .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .unwrap_or(d.len());
-    let (name, rest) = d.split_at(end);
-    let rest = rest.trim();
-    let inner = rest
-        .strip_prefix('(')
-        .and_then(|r| r.strip_suffix(')'))
-        .or_else(|| rest.strip_prefix('{').and_then(|r| r.strip_suffix('}')))
-        .unwrap_or(rest)
-        .trim();
-    (name.to_string(), inner.to_string())
+        .unwrap_or(s.len());
+    for (i, c) in s.char_indices() {
+        if in_str {
+            match (esc, c) {
+                (true, _) => esc = false,
+                (false, '\\') => esc = true,
+                (false, '"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '(' | '{' | '[' => depth += 1,
+            ')' | '}' | ']' => {
+                depth -= 1;
+                if depth == 0 && i + c.len_utf8() != s.len() {
+                    return false;
+                }
+            }
+            ',' if depth == 0 => return false,
+            ' ' if depth == 0 && i > first_ident_end => return false,
+            _ => {}
+        }
+    }
+    depth == 0
 }
 
 /// Rewrite the byte lists of a `Debug` string.
@@ -48,6 +109,32 @@ pub fn fields(debug: &str) -> String {
                 rest = after;
             }
         }
+    }
+    out.push_str(rest);
+    streams(&out)
+}
+
+/// `Stream(1)` → `Stream(1 UnixAttributes)`: name the stream type of a stream word.
+fn streams(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find("Stream(") {
+        let (head, tail) = rest.split_at(at + "Stream(".len());
+        out.push_str(head);
+        let num_end = tail
+            .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+            .unwrap_or(tail.len());
+        match (
+            tail[..num_end].parse::<i32>(),
+            tail[num_end..].starts_with(')'),
+        ) {
+            (Ok(n), true) => {
+                let st = fd_core::wire::stream::Stream(n);
+                out.push_str(&format!("{n} {:?}", st.kind()));
+            }
+            _ => out.push_str(&tail[..num_end]),
+        }
+        rest = &tail[num_end..];
     }
     out.push_str(rest);
     out
@@ -110,6 +197,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(dead_code)]
     fn rewrites_byte_lists() {
         assert_eq!(
             fields("A { job: [97, 98], n: 3 }"),
@@ -118,8 +206,36 @@ mod tests {
         assert_eq!(fields("B([])"), "B(\"\")");
         assert_eq!(fields("C([1000, 2])"), "C([1000, 2])");
         assert_eq!(fields("D([200, 1])"), "D(0xc801)");
+        assert_eq!(fields("h: Stream(17)"), "h: Stream(17 Sha256Digest)");
         let (n, f) = split(&Some(&b"x\n"[..]));
         assert_eq!((n.as_str(), f.as_str()), ("Some", "\"x\\n\""));
+        #[derive(Debug)]
+        struct S {
+            a: u8,
+        }
+        #[derive(Debug)]
+        enum E {
+            V(S),
+            W { b: u8 },
+            X,
+            Y(u8, u8),
+        }
+        let (n, f) = split(&E::V(S { a: 1 }));
+        assert_eq!((n.as_str(), f.as_str()), ("V::S", "a: 1"));
+        #[derive(Debug)]
+        enum F {
+            Sx(S),
+        }
+        let (n, f) = split(&F::Sx(S { a: 1 }));
+        assert_eq!((n.as_str(), f.as_str()), ("Sx", "a: 1"));
+        let (n, f) = split(&E::W { b: 2 });
+        assert_eq!((n.as_str(), f.as_str()), ("W", "b: 2"));
+        let (n, f) = split(&E::X);
+        assert_eq!((n.as_str(), f.as_str()), ("X", ""));
+        let (n, f) = split(&E::Y(1, 2));
+        assert_eq!((n.as_str(), f.as_str()), ("Y", "1, 2"));
+        let (n, f) = split(&S { a: 3 });
+        assert_eq!((n.as_str(), f.as_str()), ("S", "a: 3"));
         let long = vec![b'a'; 200];
         assert!(bytes_str(&long).ends_with("…(200 bytes)"));
     }
