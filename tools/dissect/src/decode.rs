@@ -1084,3 +1084,252 @@ fn client_key_exchange_identity(hs: &[u8]) -> Result<Vec<Vec<u8>>, &'static str>
     let mut b = Rd(r.vec(3)?);
     Ok(vec![b.vec(2)?.to_vec()])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feed `frames` (client side first when `true`) to a fresh engine as connection 1.
+    fn run(frames: &[(bool, &[u8])]) -> (Engine, Vec<Decoded>) {
+        let mut e = Engine::new();
+        let out = frames
+            .iter()
+            .enumerate()
+            .map(|(i, (from_client, p))| {
+                let body = match p.strip_prefix(b"SIG:") {
+                    Some(code) => Body::Signal(Signal::from_code(
+                        std::str::from_utf8(code).unwrap().parse().unwrap(),
+                    )),
+                    None => Body::Data {
+                        payload: p.to_vec(),
+                        truncated: false,
+                        len: p.len(),
+                    },
+                };
+                e.decode(&Message {
+                    conn: 1,
+                    dir: if *from_client {
+                        Direction::ToServer
+                    } else {
+                        Direction::ToClient
+                    },
+                    index: i + 1,
+                    t: 0.0,
+                    body,
+                })
+            })
+            .collect();
+        (e, out)
+    }
+
+    // vectors/clear-restore conn 2 msgs 1-8 (dir>sd handshake).
+    const DIR_SD_SETUP: &[(bool, &[u8])] = &[
+        (
+            true,
+            b"Hello Director bareos-dir calling Version=\"26.0.0\"\n",
+        ),
+        (
+            false,
+            b"auth cram-md5 <418432790.1795362414@R_STORAGE::bareos-sd> ssl=0\n",
+        ),
+        (true, b"u6I318NHB//5OT+kSmRQzA\0"),
+        (false, b"1000 OK auth\n"),
+        (
+            true,
+            b"auth cram-md5 <327051643.1795362414@R_DIRECTOR::bareos-dir> ssl=0\n",
+        ),
+        (false, b"pX/QBm/5a9J/rGZ4Exh9TC\0"),
+        (true, b"1000 OK auth\n"),
+        (false, b"3000 OK Hello\n"),
+    ];
+
+    #[test]
+    fn test_director_to_sd_bootstrap() {
+        let mut frames = DIR_SD_SETUP.to_vec();
+        frames.extend_from_slice(&[
+            (true, &b"bootstrap\n"[..]),
+            (true, b"Volume=\"Cap-0001\"\n"),
+            (true, b"MediaType=\"File\"\n"),
+            (true, b"VolSessionId=1\n"),
+            (true, b"VolSessionTime=1795362407\n"),
+            (true, b"VolAddr=203-1786\n"),
+            (true, b"FileIndex=1-6\n"),
+            (true, b"Count=6\n"),
+            (true, b"SIG:-1"),
+            (false, b"3000 OK bootstrap\n"),
+        ]);
+        let (e, d) = run(&frames);
+        assert_eq!(e.kind(1), ConnKind::DirectorToSd);
+        for x in &d {
+            assert!(x.is_clean(), "{x:?}");
+        }
+        assert_eq!(d[0].kind, "Hello::Director");
+        assert_eq!(d[1].kind, "ChallengeRepr");
+        assert_eq!(d[3].kind, "AuthReply::Ok");
+        assert_eq!(d[7].kind, "HelloReply::SdOk");
+        assert_eq!(d[8].kind, "DirToSd::Bootstrap");
+        assert!(d[9].kind.starts_with("BsrLine::Volume"), "{:?}", d[9]);
+        assert!(d[16].fields.contains("1 entry"), "{:?}", d[16]);
+        assert_eq!(d[17].kind, "SdToDir::BootstrapOk");
+        assert_eq!(d[7].phase, Phase::Greeting);
+        assert_eq!(d[17].phase, Phase::Command);
+    }
+
+    #[test]
+    fn test_inconsistent_bootstrap_is_an_error() {
+        let mut frames = DIR_SD_SETUP.to_vec();
+        frames.extend_from_slice(&[
+            (true, &b"bootstrap\n"[..]),
+            (true, b"Volume=\"Cap-0001\"\n"),
+            (true, b"MediaType=\"File\"\n"),
+            (true, b"VolSessionId=1\n"),
+            (true, b"VolSessionTime=1795362407\n"),
+            (true, b"VolAddr=203-1786\n"),
+            (true, b"FileIndex=1-6\n"),
+            (true, b"Count=5\n"),
+            (true, b"SIG:-1"),
+        ]);
+        let (_, d) = run(&frames);
+        let eod = d.last().unwrap();
+        assert!(
+            eod.error.as_deref().unwrap_or("").contains("Count"),
+            "{eod:?}"
+        );
+    }
+
+    #[test]
+    fn test_errors_unknowns_and_context() {
+        let mut frames = DIR_SD_SETUP.to_vec();
+        frames.extend_from_slice(&[
+            // Not canonical (leading zero): does not decode.
+            (false, &b"Status Job=x JobStatus=070\n"[..]),
+            // A command this codec does not know: decodes to Unknown.
+            (true, b"frobnicate\n"),
+            // A signal the SD never sends here.
+            (false, b"SIG:-2"),
+            // `status` switches the SD side to status frames.
+            (true, b"status FileStorage\n"),
+            (false, b"\n"),
+            (false, b"Attached Jobs: \0"),
+            (false, b"SIG:-1"),
+            (false, b"3000 OK bootstrap\n"),
+        ]);
+        let (_, d) = run(&frames);
+        assert!(d[8].error.is_some(), "{:?}", d[8]);
+        assert!(!d[8].is_clean());
+        assert!(d[9].unknown, "{:?}", d[9]);
+        assert_eq!(d[9].kind, "DirToSd::Unknown");
+        assert!(d[10].error.is_some(), "{:?}", d[10]);
+        assert_eq!(d[12].kind, "StatusFrame::Plain");
+        assert_eq!(d[13].kind, "StatusFrame::Counted");
+        assert_eq!(d[15].kind, "SdToDir::BootstrapOk");
+    }
+
+    #[test]
+    fn test_data_channel_tracks_streams() {
+        // vectors/clear-backup-full conn 4 msgs 1-14.
+        let frames: &[(bool, &[u8])] = &[
+            (
+                true,
+                b"Hello Start Job CapBackup.2026-11-22_15.46.52_03 Version=\"26.0.0\"\n",
+            ),
+            (
+                false,
+                b"auth cram-md5 <375433429.1795362414@R_STORAGE::bareos-sd> ssl=0\n",
+            ),
+            (true, b"a95lJ8IZWH+uQ4+OvF+8CD\0"),
+            (false, b"1000 OK auth\n"),
+            (
+                true,
+                b"auth cram-md5 <406678010.1795362414@R_CLIENT::bareos-fd> ssl=0\n",
+            ),
+            (false, b"TkdI5jly98++vHg2i++ByA\0"),
+            (true, b"1000 OK auth\n"),
+            (true, b"append open session\n"),
+            (false, b"3000 OK open ticket = 1\n"),
+            (true, b"append data 1\n"),
+            (false, b"3000 OK data\n"),
+            (true, b"1 2 0"),
+            (true, b"hello\n"),
+            (true, b"SIG:-1"),
+            (true, b"SIG:-1"),
+            (true, b"1 1 0"),
+        ];
+        let (e, d) = run(frames);
+        assert_eq!(e.kind(1), ConnKind::FdToSd);
+        for x in &d[..15] {
+            assert!(x.is_clean(), "{x:?}");
+        }
+        assert_eq!(d[11].kind, "DataHeader");
+        assert_eq!(d[12].kind, "Record::Data");
+        assert_eq!(d[12].record, Some("FileData"));
+        assert!(d[13].fields.contains("end of stream"), "{:?}", d[13]);
+        assert!(
+            d[14].fields.contains("end of the data phase"),
+            "{:?}",
+            d[14]
+        );
+        // After the data phase a header is no command.
+        assert_eq!(d[15].kind, "SdDataCommand::Unknown");
+        assert!(d[15].unknown && !d[15].is_clean(), "{:?}", d[15]);
+    }
+
+    #[test]
+    fn test_console_json() {
+        let frames: &[(bool, &[u8])] = &[
+            (true, b"Hello *UserAgent* calling version 26.0.0~pre1298.eda204c31 Version=\"26.0.0\"\n"),
+            (false, b"auth cram-md5 <669078771.1795362474@R_DIRECTOR::bareos-dir> ssl=0\n"),
+            (true, b"Yn8IB7/bDnkR/WMpBgsUzA\0"),
+            (false, b"1000 OK auth\n"),
+            (true, b"auth cram-md5 <2067811607.1795362474@R_CONSOLE::*UserAgent*> ssl=0\n"),
+            (false, b"Em/zbi/i5R9Hj8g5839PMA\0"),
+            (true, b"1000 OK auth\n"),
+            (false, b"1000\x1eOK: bareos-dir Version: 26.0.0~pre1298.eda204c31 (21 August 2026)"),
+            (true, b"status dir"),
+            (false, b"No Jobs running.\n====\n"),
+            (true, b".api 2"),
+            (false, b"SIG:-15"),
+            (false, b"{\n  \"jsonrpc\": \"2.0\",\n  \"id\": null,\n  \"result\": {\n    \"api\": 2\n  }\n}"),
+            (false, b"{\"jsonrpc\": "),
+        ];
+        let (e, d) = run(frames);
+        assert_eq!(e.kind(1), ConnKind::Console);
+        assert_eq!(d[7].kind, "Banner");
+        assert_eq!(d[8].kind, "ConsoleCommand");
+        assert_eq!(d[9].kind, "ConsoleText");
+        assert_eq!(d[10].kind, "ApiCommand");
+        assert_eq!(d[10].reemit, Reemit::Same);
+        assert_eq!(d[11].kind, "Signal::CmdOk");
+        assert_eq!(d[12].kind, "ApiJson");
+        assert!(d[12].is_clean());
+        assert!(d[13].error.is_some(), "{:?}", d[13]);
+    }
+
+    #[test]
+    fn test_client_hello_walker() {
+        // A minimal ClientHello with one pre_shared_key identity.
+        let id = b"R_DIRECTOR\x1ebareos-dir";
+        let mut psk = vec![];
+        psk.extend_from_slice(&((id.len() + 6) as u16).to_be_bytes());
+        psk.extend_from_slice(&(id.len() as u16).to_be_bytes());
+        psk.extend_from_slice(id);
+        psk.extend_from_slice(&[0, 0, 0, 0]);
+        psk.extend_from_slice(&[0, 0]); // binders (ignored)
+        let mut ext = vec![0, 41];
+        ext.extend_from_slice(&(psk.len() as u16).to_be_bytes());
+        ext.extend_from_slice(&psk);
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[0u8; 32]);
+        body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+        let mut hs = vec![1, 0];
+        hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        hs.extend_from_slice(&body);
+        assert_eq!(client_hello_psk_identities(&hs), Ok(vec![id.to_vec()]));
+        for n in 0..hs.len() {
+            assert!(client_hello_psk_identities(&hs[..n]).is_err(), "{n}");
+        }
+        assert!(client_hello_psk_identities(&[2, 0, 0, 0]).is_err());
+    }
+}
