@@ -132,7 +132,8 @@ use core::fmt;
 pub enum Error {
     /// The input ended before the message was complete.
     Truncated,
-    /// A frame header announced more than [`bnet::MAX_PACKET_SIZE`] bytes.
+    /// A frame header announced (or a message would need) more than
+    /// [`MAX_PACKET_SIZE`](crate::wire::bnet::MAX_PACKET_SIZE) bytes.
     FrameTooLong,
     /// The bytes do not follow the message's grammar.
     Malformed,

@@ -129,10 +129,30 @@ pub fn dissect(cap: &Capture, src: &str) -> Result<Vec<DecodedConnection>, ReadE
     Ok(out)
 }
 
-/// Print every message of the capture at `path`: a header per connection with its identified
-/// type, then one line per message, `<msg#> +<t> <from>><to> <TYPE> <fields>`, with decode
-/// errors and re-emit differences marked `!!`.
+/// How [`report_with`] prints.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReportOptions {
+    /// Print every field of every message instead of cutting long lines.
+    pub full: bool,
+}
+
+/// Longest fields text per line unless [`ReportOptions::full`].
+const FIELDS_SHOWN: usize = 150;
+
+/// [`report_with`] with the default options.
 pub fn report(path: &Path, out: &mut dyn std::io::Write) -> Result<Summary, ReadError> {
+    report_with(path, out, ReportOptions::default())
+}
+
+/// Print every message of the capture at `path`: a list of the connections with their
+/// identified types, then per connection a header and one line per message,
+/// `<msg#> +<t> <from>><to> <TYPE> <fields>`, with decode errors, unknown values and re-emit
+/// differences marked `!!`, and a final count.
+pub fn report_with(
+    path: &Path,
+    out: &mut dyn std::io::Write,
+    opts: ReportOptions,
+) -> Result<Summary, ReadError> {
     let cap = load(path)?;
     let src = path.display().to_string();
     let conns = dissect(&cap, &src)?;
@@ -141,6 +161,26 @@ pub fn report(path: &Path, out: &mut dyn std::io::Write) -> Result<Summary, Read
         what: format!("output: {e}"),
     };
     let mut summary = Summary::default();
+    writeln!(
+        out,
+        "{src}: {} connection(s); line format: <msg#> +<seconds> <from>><to> <TYPE> <fields>",
+        conns.len()
+    )
+    .map_err(io)?;
+    for c in &conns {
+        writeln!(
+            out,
+            "  conn {:2}: {:<4} {} messages, {}",
+            c.connection.number,
+            c.messages
+                .first()
+                .map(|m| m.arrow.split('>').next().unwrap_or("?").to_string())
+                .unwrap_or_default(),
+            c.messages.len(),
+            c.kind.describe()
+        )
+        .map_err(io)?;
+    }
     for c in &conns {
         let conn = &c.connection;
         let (cr, sr) = match c.messages.first() {
@@ -171,10 +211,16 @@ pub fn report(path: &Path, out: &mut dyn std::io::Write) -> Result<Summary, Read
         .map_err(io)?;
         for dm in &c.messages {
             let d = &dm.decoded;
+            let mut fields = d.fields.clone();
+            if !opts.full && fields.chars().count() > FIELDS_SHOWN {
+                fields = fields.chars().take(FIELDS_SHOWN).collect();
+                fields.push_str(" …");
+            }
             let mut line = format!(
                 "{:4} +{:.6} {:<7} {} {}",
-                dm.message.index, dm.message.t, dm.arrow, d.kind, d.fields
+                dm.message.index, dm.message.t, dm.arrow, d.kind, fields
             );
+            line.truncate(line.trim_end().len());
             if let Body::Data {
                 truncated: true,
                 len,

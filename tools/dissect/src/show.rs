@@ -40,9 +40,11 @@ pub fn split<T: Debug>(v: &T) -> (String, String) {
         // A struct inside a tuple variant is usually named after it (`Job(JobCmd { .. })`,
         // `Media(MediaInfo { .. })`): drop the repetition, keep real sub-variants
         // (`Level(Backup { .. })`).
-        let repeats = path
-            .last()
-            .is_some_and(|p| name.starts_with(p.as_str()) || p.starts_with(name));
+        let repeats = path.last().is_some_and(|p| {
+            name.starts_with(p.as_str())
+                || p.starts_with(name)
+                || (p.len() >= 4 && name.len() >= 4 && p[..4] == name[..4])
+        });
         if !repeats {
             path.push(name.to_string());
         }
@@ -111,7 +113,84 @@ pub fn fields(debug: &str) -> String {
         }
     }
     out.push_str(rest);
-    streams(&out)
+    versions(&unwrap_some(&streams(&out)))
+}
+
+/// `Some(x)` → `x`: in one-line output an absent field shows as `None` anyway.
+fn unwrap_some(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut closes: Vec<i32> = Vec::new(); // depth at which a `Some(` was removed
+    let mut depth = 0i32;
+    let mut in_str = false;
+    let mut esc = false;
+    let mut i = 0;
+    let bytes = s.as_bytes();
+    while i < s.len() {
+        let c = s[i..].chars().next().unwrap_or(' ');
+        if in_str {
+            match (esc, c) {
+                (true, _) => esc = false,
+                (false, '\\') => esc = true,
+                (false, '"') => in_str = false,
+                _ => {}
+            }
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        }
+        let word_start = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+        if word_start && s[i..].starts_with("Some(") {
+            depth += 1;
+            closes.push(depth);
+            i += "Some(".len();
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '(' | '{' | '[' => depth += 1,
+            ')' | '}' | ']' => {
+                if c == ')' && closes.last() == Some(&depth) {
+                    closes.pop();
+                    depth -= 1;
+                    i += 1;
+                    continue;
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// `Version { major: 26, minor: 0, patch: 0 }` → `26.0.0`.
+fn versions(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find("Version { major: ") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let parsed = tail.find(" }").and_then(|end| {
+            let body = &tail["Version { ".len()..end];
+            let mut nums = body.split(", ").map(|kv| kv.split(": ").nth(1));
+            let (a, b, c) = (nums.next()??, nums.next()??, nums.next()??);
+            Some((format!("{a}.{b}.{c}"), end + 2))
+        });
+        match parsed {
+            Some((v, used)) => {
+                out.push_str(&v);
+                rest = &tail[used..];
+            }
+            None => {
+                out.push_str("Version");
+                rest = &tail["Version".len()..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `Stream(1)` → `Stream(1 UnixAttributes)`: name the stream type of a stream word.
@@ -149,7 +228,7 @@ fn byte_list(body: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// A byte string as `"text"` (with escapes) or as hex, cut after [`MAX_SHOWN`] characters.
+/// A byte string as `"text"` (with escapes) or as hex, cut after about 72 characters.
 pub fn bytes_str(b: &[u8]) -> String {
     let texty = b.iter().all(|&c| {
         c.is_ascii_graphic()
@@ -207,8 +286,14 @@ mod tests {
         assert_eq!(fields("C([1000, 2])"), "C([1000, 2])");
         assert_eq!(fields("D([200, 1])"), "D(0xc801)");
         assert_eq!(fields("h: Stream(17)"), "h: Stream(17 Sha256Digest)");
-        let (n, f) = split(&Some(&b"x\n"[..]));
-        assert_eq!((n.as_str(), f.as_str()), ("Some", "\"x\\n\""));
+        assert_eq!(
+            fields("a: Some([104]), b: Some(Some(3)), c: Some(\"Some(\")"),
+            "a: \"h\", b: 3, c: \"Some(\""
+        );
+        assert_eq!(
+            fields("v: Version { major: 26, minor: 0, patch: 1 }, n: 2"),
+            "v: 26.0.1, n: 2"
+        );
         #[derive(Debug)]
         struct S {
             a: u8,
