@@ -377,6 +377,8 @@ struct DataState {
 struct ConsoleState {
     logged_in: bool,
     api: Option<ApiMode>,
+    /// In API mode: the Director sent `CMD_OK`/`CMD_FAILED`, the one result frame may follow.
+    result_due: bool,
 }
 
 enum Cmd {
@@ -836,6 +838,12 @@ fn data_channel(
 fn console_data(s: &mut ConsoleState, from_console: bool, p: &[u8]) -> Decoded {
     let ph = Phase::Command;
     if from_console {
+        if !s.logged_in {
+            // PAM: `4002` RS user RS password (or a `4001` answer) before the info message.
+            if let Ok(r) = ResponseMessage::parse(p) {
+                return decoded(ph, "", &r, p);
+            }
+        }
         s.logged_in = true;
         if p.starts_with(b".api") {
             let d = try_decode(ph, "", p, ApiCommand::parse);
@@ -860,6 +868,16 @@ fn console_data(s: &mut ConsoleState, from_console: bool, p: &[u8]) -> Decoded {
         return d;
     }
     if s.api == Some(ApiMode::Json) {
+        // connect.md §7.3: each result is one frame between `CMD_OK`/`CMD_FAILED` and
+        // `MAIN_PROMPT`.
+        if !std::mem::take(&mut s.result_due) {
+            return Decoded::error(
+                ph,
+                "ApiJson",
+                "JSON result outside the CMD_OK/CMD_FAILED ... MAIN_PROMPT framing",
+                p,
+            );
+        }
         return match serde_json::from_slice::<serde_json::Value>(p) {
             Ok(v) => {
                 let keys = |o: Option<&serde_json::Value>| {
@@ -928,6 +946,11 @@ fn on_signal(st: &mut ConnState, from_client: bool, sig: Signal) -> Decoded {
                 sig.name()
             ));
         }
+        Cmd::Console(s) if !from_client => match sig {
+            Signal::CmdOk | Signal::CmdFailed => s.result_due = true,
+            Signal::MainPrompt | Signal::CmdBegin | Signal::Eod => s.result_due = false,
+            _ => {}
+        },
         Cmd::Data(s) => {
             let from_fd = from_client == (kind != ConnKind::PassiveSdToFd);
             let what = match (from_fd, sig, &mut s.fd, &mut s.sd) {
@@ -1290,7 +1313,14 @@ mod tests {
             (true, b".api 2"),
             (false, b"SIG:-15"),
             (false, b"{\n  \"jsonrpc\": \"2.0\",\n  \"id\": null,\n  \"result\": {\n    \"api\": 2\n  }\n}"),
+            (false, b"SIG:-18"),
+            (true, b"list jobs"),
+            (false, b"SIG:-16"),
+            (false, b"SIG:-15"),
             (false, b"{\"jsonrpc\": "),
+            (false, b"SIG:-18"),
+            (true, b"list jobs"),
+            (false, b"{}"),
         ];
         let (e, d) = run(frames);
         assert_eq!(e.kind(1), ConnKind::Console);
@@ -1302,7 +1332,19 @@ mod tests {
         assert_eq!(d[11].kind, "Signal::CmdOk");
         assert_eq!(d[12].kind, "ApiJson");
         assert!(d[12].is_clean());
-        assert!(d[13].error.is_some(), "{:?}", d[13]);
+        assert_eq!(d[13].kind, "Signal::MainPrompt");
+        // Invalid JSON in the right place.
+        assert!(
+            d[17].error.as_deref().unwrap_or("").contains("JSON"),
+            "{:?}",
+            d[17]
+        );
+        // Valid JSON without CMD_OK before it.
+        assert!(
+            d[20].error.as_deref().unwrap_or("").contains("framing"),
+            "{:?}",
+            d[20]
+        );
     }
 
     #[test]
