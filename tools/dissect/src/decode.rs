@@ -186,6 +186,9 @@ pub struct Decoded {
     pub record: Option<&'static str>,
     /// The re-emit check.
     pub reemit: Reemit,
+    /// The bytes fd-core's codec wrote for the decoded value (equal to the captured payload
+    /// when `reemit` is [`Reemit::Same`]); `None` for free text, signals, TLS records.
+    pub emitted: Option<Vec<u8>>,
     /// Why the message did not decode, or what is inconsistent about it.
     pub error: Option<String>,
     /// The decoded value holds an `Unknown(..)` arm.
@@ -200,6 +203,7 @@ impl Decoded {
             fields: fields.into(),
             record: None,
             reemit: Reemit::NotApplicable,
+            emitted: None,
             error: None,
             unknown: false,
         }
@@ -278,22 +282,23 @@ fn decoded<T: Codec>(phase: Phase, family: &str, v: &T, wire: &[u8]) -> Decoded 
     };
     let mut d = Decoded::new(phase, kind, fields);
     d.unknown = debug.contains("Unknown(");
-    d.reemit = reemit(v, wire);
+    (d.reemit, d.emitted) = reemit(v, wire);
     d
 }
 
-fn reemit<T: Codec>(v: &T, wire: &[u8]) -> Reemit {
+/// Emit `v` with fd-core and compare with the captured `wire` bytes.
+fn reemit<T: Codec>(v: &T, wire: &[u8]) -> (Reemit, Option<Vec<u8>>) {
     let mut buf = vec![0u8; v.blen()];
     match v.emit_into(&mut buf) {
         Ok(n) => {
             buf.truncate(n);
             if buf == wire {
-                Reemit::Same
+                (Reemit::Same, Some(buf))
             } else {
-                Reemit::Differs(buf)
+                (Reemit::Differs(buf.clone()), Some(buf))
             }
         }
-        Err(e) => Reemit::Failed(e),
+        Err(e) => (Reemit::Failed(e), None),
     }
 }
 
@@ -709,12 +714,7 @@ fn dir_sd_data(s: &mut DirSdState, from_dir: bool, p: &[u8]) -> Decoded {
                 d.error = Some(format!(
                     "UpdCat of a stream that is not catalogued: {stream:?}"
                 ));
-            } else if let Record::Attributes(a) =
-                Record::parse(stream, u.data).unwrap_or(Record::Data {
-                    kind: stream,
-                    data: &[],
-                })
-            {
+            } else if let Ok(Record::Attributes(a)) = Record::parse(stream, u.data) {
                 if a.file_index != u.header.file_index {
                     d.error =
                         Some("UpdCat header and attribute record disagree on FileIndex".into());
@@ -1009,10 +1009,10 @@ fn decode_tls(st: &mut ConnState, kind: &str, body: &[u8]) -> Decoded {
             for id in &ids {
                 match PskIdentity::parse(id) {
                     Ok(p) => {
-                        if reemit(&PskId(p), id) != Reemit::Same {
-                            d.reemit = reemit(&PskId(p), id);
-                        } else if d.reemit == Reemit::NotApplicable {
-                            d.reemit = Reemit::Same;
+                        let (r, bytes) = reemit(&PskId(p), id);
+                        if r != Reemit::Same || d.reemit == Reemit::NotApplicable {
+                            d.reemit = r;
+                            d.emitted = bytes;
                         }
                         let s = format!("{} {}", p.kind.as_str(), show::bytes_str(p.name));
                         st.psk_identity.get_or_insert_with(|| s.clone());
@@ -1329,6 +1329,8 @@ mod tests {
         assert_eq!(d[9].kind, "ConsoleText");
         assert_eq!(d[10].kind, "ApiCommand");
         assert_eq!(d[10].reemit, Reemit::Same);
+        assert_eq!(d[10].emitted.as_deref(), Some(&b".api 2"[..]));
+        assert_eq!(d[9].emitted, None);
         assert_eq!(d[11].kind, "Signal::CmdOk");
         assert_eq!(d[12].kind, "ApiJson");
         assert!(d[12].is_clean());
