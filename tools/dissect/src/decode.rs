@@ -678,7 +678,12 @@ fn dir_sd_data(s: &mut DirSdState, from_dir: bool, p: &[u8]) -> Decoded {
     let ph = Phase::Command;
     if from_dir {
         if s.bootstrap {
-            let d = try_decode(ph, "BsrLine", p, BsrLine::parse);
+            let mut d = try_decode(ph, "BsrLine", p, BsrLine::parse);
+            if d.error.is_none() {
+                // The line itself is the clearest form: `BsrLine::VolAddr 203-1786`.
+                d.kind = d.kind.split("::").take(2).collect::<Vec<_>>().join("::");
+                d.fields = String::from_utf8_lossy(p.strip_suffix(b"\n").unwrap_or(p)).into_owned();
+            }
             s.bsr_text.extend_from_slice(p);
             return d;
         }
@@ -736,12 +741,22 @@ fn bootstrap_summary(text: &[u8]) -> Decoded {
         match e {
             Ok(e) => {
                 let selected: u64 = e.file_indexes().map(|r| r.last() - r.start + 1).sum();
+                let range = |r: Option<bsr::Range>| {
+                    r.map_or_else(
+                        || "?".to_string(),
+                        |r| match r.end {
+                            Some(_) => format!("{}-{}", r.start, r.last()),
+                            None => r.start.to_string(),
+                        },
+                    )
+                };
                 parts.push(format!(
-                    "{} VolSessionId={:?} FileIndexes={} Count={:?}",
+                    "{} VolSessionId={} VolAddr={} selects {} FileIndex(es), Count={}",
                     e.volume.map_or_else(|| "?".into(), show::bytes_str),
-                    e.vol_session_id,
+                    range(e.vol_session_id),
+                    range(e.vol_addr),
                     selected,
-                    e.count
+                    e.count.map_or_else(|| "?".into(), |c| c.to_string())
                 ));
                 let complete = e.volume.is_some()
                     && e.media_type.is_some()

@@ -22,7 +22,8 @@ pub fn split<T: Debug>(v: &T) -> (String, String) {
         let end = d
             .find(|c: char| !(c.is_alphanumeric() || c == '_'))
             .unwrap_or(d.len());
-        if end == 0 {
+        // Type and variant names start with a capital letter; a number is a value.
+        if end == 0 || !d.starts_with(|c: char| c.is_ascii_uppercase()) {
             break;
         }
         let (name, rest) = d.split_at(end);
@@ -317,6 +318,12 @@ mod tests {
         assert_eq!((n.as_str(), f.as_str()), ("W", "b: 2"));
         let (n, f) = split(&E::X);
         assert_eq!((n.as_str(), f.as_str()), ("X", ""));
+        #[derive(Debug)]
+        enum G {
+            Count(u64),
+        }
+        let (n, f) = split(&G::Count(4));
+        assert_eq!((n.as_str(), f.as_str()), ("Count", "4"));
         let (n, f) = split(&E::Y(1, 2));
         assert_eq!((n.as_str(), f.as_str()), ("Y", "1, 2"));
         let (n, f) = split(&S { a: 3 });
