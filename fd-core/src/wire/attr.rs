@@ -662,12 +662,7 @@ mod tests {
     /// vectors/clear-diff-accurate conn 8 msg 25 (FT_DELETED).
     const DELETED: &[u8] = b"3 23 /srv/bareos-capture2/testdata/tree/empty.txt\0A A A A A A A A A A A BpVzWl BrAxu7 A A C\0\0\x000\0";
 
-    fn emit_vec(len: usize, f: impl FnOnce(&mut [u8]) -> Result<usize>) -> std::vec::Vec<u8> {
-        let mut buf = std::vec![0u8; len];
-        let n = f(&mut buf).unwrap();
-        buf.truncate(n);
-        buf
-    }
+    use crate::wire::test_util::emit_vec;
 
     #[test]
     fn test_parse_attr() {

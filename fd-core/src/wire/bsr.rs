@@ -526,10 +526,7 @@ mod tests {
     ];
 
     fn emit_vec(l: &BsrLine<'_>) -> std::vec::Vec<u8> {
-        let mut buf = std::vec![0u8; l.buffer_len()];
-        let n = l.emit(&mut buf).unwrap();
-        buf.truncate(n);
-        buf
+        crate::wire::test_util::emit_vec(l.buffer_len(), |b| l.emit(b))
     }
 
     #[test]

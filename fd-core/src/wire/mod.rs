@@ -122,6 +122,23 @@ pub mod stream;
 pub mod text;
 pub mod tls_policy;
 
+/// Helpers shared by the unit tests of the codecs.
+#[cfg(test)]
+pub(crate) mod test_util {
+    extern crate std;
+
+    /// Run `emit` on a buffer of `len` bytes and return what it wrote.
+    pub(crate) fn emit_vec(
+        len: usize,
+        emit: impl FnOnce(&mut [u8]) -> super::Result<usize>,
+    ) -> std::vec::Vec<u8> {
+        let mut buf = std::vec![0u8; len];
+        let n = emit(&mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    }
+}
+
 use core::fmt;
 
 /// What is wrong with a payload or an output buffer. Cheap to copy; carries no data so that

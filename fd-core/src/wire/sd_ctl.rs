@@ -951,12 +951,7 @@ mod tests {
     use crate::wire::codes::MessageType;
     use crate::wire::status::StatusFrame;
 
-    fn emit_vec(len: usize, f: impl FnOnce(&mut [u8]) -> Result<usize>) -> std::vec::Vec<u8> {
-        let mut buf = std::vec![0u8; len];
-        let n = f(&mut buf).unwrap();
-        buf.truncate(n);
-        buf
-    }
+    use crate::wire::test_util::emit_vec;
 
     fn dir_rt(b: &[u8]) -> DirToSd<'_> {
         let m = DirToSd::parse(b).unwrap();

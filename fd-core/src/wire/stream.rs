@@ -726,12 +726,7 @@ codec_impl!(RecHdr, infallible);
 mod tests {
     use super::*;
 
-    fn emit_vec(len: usize, f: impl FnOnce(&mut [u8]) -> Result<usize>) -> std::vec::Vec<u8> {
-        let mut buf = std::vec![0u8; len];
-        let n = f(&mut buf).unwrap();
-        buf.truncate(n);
-        buf
-    }
+    use crate::wire::test_util::emit_vec;
 
     #[test]
     fn append_tracker_follows_sd_rules() {
