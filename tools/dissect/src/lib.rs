@@ -1,14 +1,21 @@
 //! # barque-dissect: Bareos captures decoded by fd-core
 //!
 //! Reads a pcap (tcpdump of Bareos daemons) or a JSON Lines transcript from
-//! `../shared/vectors/`, cuts it into bsock frames with fd-core's incremental decoder, and
-//! decodes every frame with fd-core's typed codecs, following each connection's state (hello,
-//! CRAM-MD5, daemon greeting, then the command set of that connection type). It is the first
-//! debugging tool for interop: a message fd-core cannot decode is printed as an error.
+//! `../shared/vectors/`, cuts it into bsock frames with fd-core's incremental decoder
+//! ([`frames`]), and decodes every frame with fd-core's typed codecs, following each
+//! connection's state (hello, CRAM-MD5, daemon greeting, then the command set of that
+//! connection type; see [`decode`] for the state machine). It is the first debugging tool for
+//! interop: a message fd-core cannot decode, one that decodes to an `Unknown` value, and one
+//! that fd-core does not re-emit byte for byte are printed with `!!`.
 //!
-//! The same code is the fixture test of fd-core: `tests/fixtures.rs` runs it over every capture
-//! and requires that every message decodes and that every message our side would send
-//! re-emits byte for byte.
+//! - [`load`] reads a capture, [`dissect`] frames and decodes it connection by connection,
+//!   [`report`] prints it (`barque-dissect <capture>` and `scripts/demo`);
+//! - [`show`] turns decoded values into one-line human text.
+//!
+//! The same engine is fd-core's fixture test: `tests/fixtures.rs` runs it over every capture,
+//! through both readers, and requires that every message decodes, that none holds an `Unknown`
+//! arm, that every message our side would send re-emits byte for byte, and that the number of
+//! messages of each family stays exactly what the capture set contains.
 
 pub mod capture;
 pub mod decode;

@@ -114,7 +114,27 @@ pub fn fields(debug: &str) -> String {
         }
     }
     out.push_str(rest);
-    versions(&unwrap_some(&streams(&out)))
+    modes(&versions(&unwrap_some(&streams(&out))))
+}
+
+/// `mode: 33188` → `mode: 0o100644`: file modes read best in octal.
+fn modes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find("mode: ") {
+        let (head, tail) = rest.split_at(at + "mode: ".len());
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(tail.len());
+        match tail[..end].parse::<u32>() {
+            Ok(m) => out.push_str(&format!("0o{m:o}")),
+            Err(_) => out.push_str(&tail[..end]),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `Some(x)` → `x`: in one-line output an absent field shows as `None` anyway.
@@ -287,6 +307,7 @@ mod tests {
         assert_eq!(fields("C([1000, 2])"), "C([1000, 2])");
         assert_eq!(fields("D([200, 1])"), "D(0xc801)");
         assert_eq!(fields("h: Stream(17)"), "h: Stream(17 Sha256Digest)");
+        assert_eq!(fields("mode: 33188, m: [45]"), "mode: 0o100644, m: \"-\"");
         assert_eq!(
             fields("a: Some([104]), b: Some(Some(3)), c: Some(\"Some(\")"),
             "a: \"h\", b: 3, c: \"Some(\""
