@@ -1134,10 +1134,12 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, (from_client, p))| {
-                let body = match p.strip_prefix(b"SIG:") {
-                    Some(code) => Body::Signal(Signal::from_code(
-                        std::str::from_utf8(code).unwrap().parse().unwrap(),
-                    )),
+                let code = p
+                    .strip_prefix(b"SIG:")
+                    .and_then(|c| std::str::from_utf8(c).ok())
+                    .and_then(|c| c.parse::<i32>().ok());
+                let body = match code {
+                    Some(code) => Body::Signal(Signal::from_code(code)),
                     None => Body::Data {
                         payload: p.to_vec(),
                         truncated: false,
@@ -1390,5 +1392,49 @@ mod tests {
             assert!(client_hello_psk_identities(&hs[..n]).is_err(), "{n}");
         }
         assert!(client_hello_psk_identities(&[2, 0, 0, 0]).is_err());
+    }
+
+    proptest::proptest! {
+        /// Whatever the peers send, in whatever order, the engine never panics.
+        #[test]
+        fn prop_engine_never_panics(
+            frames in proptest::collection::vec(
+                (
+                    proptest::bool::ANY,
+                    proptest::prop_oneof![
+                        proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+                        proptest::sample::select(vec![
+                            b"Hello Director bareos-dir calling Version=\"26.0.0\"\n".to_vec(),
+                            b"Hello Start Job J Version=\"26.0.0\"\n".to_vec(),
+                            b"Hello *UserAgent* calling version 26.0.0~pre1298.eda204c31 Version=\"26.0.0\"\n".to_vec(),
+                            b"auth cram-md5 <1.2@R_STORAGE::bareos-sd> ssl=0\n".to_vec(),
+                            b"1000 OK auth\n".to_vec(),
+                            b"3000 OK Hello\n".to_vec(),
+                            b"bootstrap\n".to_vec(),
+                            b"append data 1\n".to_vec(),
+                            b"read data 1\n".to_vec(),
+                            b"3000 OK data\n".to_vec(),
+                            b"1 2 0".to_vec(),
+                            b"rechdr 1 2 3 2 4".to_vec(),
+                            b".api 2".to_vec(),
+                            b"SIG:-1".to_vec(),
+                            b"SIG:-15".to_vec(),
+                        ]),
+                    ],
+                ),
+                0..40,
+            )
+        ) {
+            let frames: Vec<(bool, &[u8])> = frames.iter().map(|(c, f)| (*c, &f[..])).collect();
+            let (_, d) = run(&frames);
+            proptest::prop_assert_eq!(d.len(), frames.len());
+        }
+
+        /// The human form of any text never panics.
+        #[test]
+        fn prop_show_never_panics(s in ".{0,200}") {
+            let _ = show::fields(&s);
+            let _ = show::split(&s);
+        }
     }
 }
