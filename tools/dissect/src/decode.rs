@@ -281,7 +281,8 @@ fn decoded<T: Codec>(phase: Phase, family: &str, v: &T, wire: &[u8]) -> Decoded 
         format!("{family}::{name}")
     };
     let mut d = Decoded::new(phase, kind, fields);
-    d.unknown = debug.contains("Unknown(");
+    // `Unknown(..)` arms, and `TlsPolicy::Unrecognized(..)` for an `ssl=` value Bareos lacks.
+    d.unknown = debug.contains("Unknown(") || debug.contains("Unrecognized(");
     (d.reemit, d.emitted) = reemit(v, wire);
     d
 }
