@@ -33,6 +33,8 @@ fn main() -> ExitCode {
                 );
                 failed = true;
             }
+            // `barque-dissect x.pcap | head`: the reader went away, nothing to report.
+            Err(e) if e.what.contains("Broken pipe") => return ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("barque-dissect: {e}");
                 failed = true;
