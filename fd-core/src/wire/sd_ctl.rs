@@ -17,8 +17,10 @@
 //! ```
 //!
 //! While the job runs the SD talks and the Director answers only catalog requests: `Jmsg`
-//! job messages, `Status Job=… JobStatus=N⏎`, `CatReq Job=… FindMedia/GetVolInfo/UpdateMedia/
-//! CreateJobMedia/DeleteNullJobmediaRecords …` (answered with `1000 OK VolName=…` media
+//! job messages ([`super::jmsg`], shared with the FD), `Status Job=… JobStatus=N⏎` (the
+//! status letter's decimal value, [`super::codes::JobStatus`]), `CatReq Job=… FindMedia/
+//! GetVolInfo/UpdateMedia/CreateJobMedia/DeleteNullJobmediaRecords …` (answered with
+//! `1000 OK VolName=…` media
 //! records or `1000 OK …`), and `UpdCat Job=… FileAttributes ` + a 20-byte binary header + one
 //! attribute or digest record as the FD sent it. The job ends with
 //! `3099 Job … end JobStatus=… JobFiles=… JobBytes=… JobErrors=…⏎` and EOD, TERMINATE, EOD,
@@ -824,7 +826,7 @@ pub enum SdToDir<'a> {
     JobEnd(JobEnd<'a>),
     /// `Status Job=… JobStatus=…⏎`.
     JobStatus(JobStatusMsg<'a>),
-    /// `Jmsg …`.
+    /// `Jmsg …`: a job message, the same codec as the FD's ([`super::jmsg`]).
     Jmsg(Jmsg<'a>),
     /// `CatReq …`.
     CatReq(CatReq<'a>),
