@@ -20,9 +20,8 @@
 //! job messages ([`super::jmsg`], shared with the FD), `Status Job=… JobStatus=N⏎` (the
 //! status letter's decimal value, [`super::codes::JobStatus`]), `CatReq Job=… FindMedia/
 //! GetVolInfo/UpdateMedia/CreateJobMedia/DeleteNullJobmediaRecords …` (answered with
-//! `1000 OK VolName=…` media
-//! records or `1000 OK …`), and `UpdCat Job=… FileAttributes ` + a 20-byte binary header + one
-//! attribute or digest record as the FD sent it. The job ends with
+//! `1000 OK VolName=…` media records or `1000 OK …`), and `UpdCat Job=… FileAttributes ` + a
+//! 20-byte binary header + one attribute or digest record as the FD sent it. The job ends with
 //! `3099 Job … end JobStatus=… JobFiles=… JobBytes=… JobErrors=…⏎` and EOD, TERMINATE, EOD,
 //! TERMINATE (`vectors/clear-backup-full` conn 2 msgs 9–67, `vectors/clear-restore` conn 2).
 //! Separate short connections carry `cancel Job=…⏎` (`vectors/clear-cancel` conns 7, 8),
