@@ -5,7 +5,8 @@
 mod roundtrip;
 
 use libfuzzer_sys::fuzz_target;
-use fd_core::wire::dir_cmd::{AccurateEntry, BootstrapLine, DirCommand, FdReply, LsLine, StatusFrame};
+use fd_core::wire::dir_cmd::{AccurateEntry, BootstrapLine, DirCommand, FdReply, LsLine};
+use fd_core::wire::status::StatusFrame;
 
 fuzz_target!(|data: &[u8]| {
     roundtrip!(data, DirCommand::parse);
