@@ -49,5 +49,6 @@ extern crate alloc;
 mod fmt;
 
 pub mod auth;
+pub mod fd;
 pub mod time;
 pub mod wire;
