@@ -1,0 +1,786 @@
+//! The File Daemon core (`fd_core::fd`) driven end to end over in-memory pipes: a test
+//! Director and a test Storage daemon built from fd-core codecs, an in-memory file tree and
+//! restore sink, a virtual clock, and a small single-threaded executor.
+//!
+//! The first test replays vectors/clear-backup-full: the Director side sends exactly the
+//! frames the real Director sent on conn 3 and checks every FD reply against the real FD's
+//! (job message times excepted); the SD side answers with the real SD's frames of conn 4
+//! and checks every frame the FD sends, attribute records and data included, byte for byte.
+//! CRAM-MD5 runs for real with the captured passwords (its random challenges differ).
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use fd_core::auth::{self, Authenticator, Role};
+use fd_core::fd::conn::{Conn, Msg};
+use fd_core::fd::jobs::JobTable;
+use fd_core::fd::platform::{
+    Clock, Connector, CreateKind, Created, Entry, EntryKind, FileSink, FileSource, PskParams,
+    StandardDigests, WalkOptions,
+};
+use fd_core::fd::session::{run_director_session, SessionEnd};
+use fd_core::fd::{Buffers, DirectorAuth, FdConfig, Services};
+use fd_core::time::{Duration, Instant};
+use fd_core::wire::attr::{AttrRecord, FileType, Stat};
+use fd_core::wire::bnet::{Frame, Signal};
+use fd_core::wire::codes::JobStatus;
+use fd_core::wire::dir_cmd::{EndJob, FdReply};
+use fd_core::wire::hello::Version;
+use fd_core::wire::jmsg::Jmsg;
+use fd_core::wire::psk::PasswordKey;
+use fd_core::wire::stream::{RecHdr, Stream};
+use fd_core::wire::tls_policy::TlsPolicy;
+
+// ---------------------------------------------------------------------------------------
+// Captures
+// ---------------------------------------------------------------------------------------
+
+fn vectors() -> PathBuf {
+    std::env::var_os("BARQUE_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors"))
+        })
+}
+
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let pat = format!("\"{key}\": ");
+    let start = line.find(&pat)? + pat.len();
+    let rest = &line[start..];
+    if let Some(s) = rest.strip_prefix('"') {
+        let end = s.find('"')?;
+        Some(&s[..end])
+    } else {
+        let end = rest.find([',', '}']).unwrap_or(rest.len());
+        Some(rest[..end].trim())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Got {
+    Data(Vec<u8>),
+    Sig(Signal),
+}
+
+#[derive(Debug, Clone)]
+struct CapMsg {
+    i: u32,
+    from_client: bool,
+    got: Got,
+}
+
+/// The messages of one connection of a capture; `from_client` = sent by the connecting side.
+fn capture(name: &str, conn: u32) -> Vec<CapMsg> {
+    let path = vectors().join(name).join("transcript.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut client = String::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if field(line, "kind") == Some("conn") && field(line, "conn") == Some(&conn.to_string()) {
+            client = field(line, "client_role").unwrap().to_owned();
+        }
+        if field(line, "kind") != Some("msg") || field(line, "conn") != Some(&conn.to_string()) {
+            continue;
+        }
+        let dir = field(line, "dir").unwrap();
+        let len: i32 = field(line, "len").unwrap().parse().unwrap();
+        let got = if len < 0 {
+            Got::Sig(Signal::from_code(len))
+        } else {
+            Got::Data(hex::decode(field(line, "hex").unwrap_or("")).unwrap())
+        };
+        out.push(CapMsg {
+            i: field(line, "i").unwrap().parse().unwrap(),
+            from_client: dir.starts_with(&format!("{client}>")),
+            got,
+        });
+    }
+    assert!(!out.is_empty(), "no messages for {name} conn {conn}");
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Executor and pipes
+// ---------------------------------------------------------------------------------------
+
+struct NoopWake;
+impl Wake for NoopWake {
+    fn wake(self: Arc<Self>) {}
+}
+
+type Task<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+/// Poll all tasks round robin until all are done; a stall is a test failure (deadlock).
+fn run_all(mut tasks: Vec<Task<'_>>) {
+    let waker = Waker::from(Arc::new(NoopWake));
+    let mut cx = Context::from_waker(&waker);
+    let mut done = vec![false; tasks.len()];
+    for _round in 0..50_000_000u64 {
+        let mut progress = false;
+        for (t, d) in tasks.iter_mut().zip(done.iter_mut()) {
+            if !*d && t.as_mut().poll(&mut cx).is_ready() {
+                *d = true;
+                progress = true;
+            }
+        }
+        let _ = progress;
+        if done.iter().all(|&d| d) {
+            return;
+        }
+    }
+    panic!("tasks did not finish (deadlock?)");
+}
+
+#[derive(Default)]
+struct Shared {
+    buf: VecDeque<u8>,
+    closed: bool,
+}
+
+struct End {
+    rx: Rc<RefCell<Shared>>,
+    tx: Rc<RefCell<Shared>>,
+}
+
+fn pipe() -> (End, End) {
+    let a = Rc::new(RefCell::new(Shared::default()));
+    let b = Rc::new(RefCell::new(Shared::default()));
+    (
+        End {
+            rx: a.clone(),
+            tx: b.clone(),
+        },
+        End { rx: b, tx: a },
+    )
+}
+
+impl Drop for End {
+    fn drop(&mut self) {
+        self.tx.borrow_mut().closed = true;
+    }
+}
+
+impl ErrorType for End {
+    type Error = ErrorKind;
+}
+
+impl Read for End {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        std::future::poll_fn(|_| {
+            let mut s = self.rx.borrow_mut();
+            if !s.buf.is_empty() {
+                let n = buf.len().min(s.buf.len());
+                for b in buf.iter_mut().take(n) {
+                    *b = s.buf.pop_front().unwrap();
+                }
+                Poll::Ready(Ok(n))
+            } else if s.closed {
+                Poll::Ready(Ok(0))
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+impl Write for End {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        let mut s = self.tx.borrow_mut();
+        if s.closed {
+            return Err(ErrorKind::BrokenPipe);
+        }
+        s.buf.extend(buf);
+        Ok(buf.len())
+    }
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
+/// A test peer built on the same framing.
+struct Peer {
+    conn: Conn<End>,
+    buf: Vec<u8>,
+}
+
+impl Peer {
+    fn new(e: End) -> Self {
+        Peer {
+            conn: Conn::new(e),
+            buf: vec![0; 1_100_000],
+        }
+    }
+    async fn recv(&mut self) -> Option<Got> {
+        match self.conn.recv(&mut self.buf).await {
+            Ok(Msg::Data(d)) => Some(Got::Data(d.to_vec())),
+            Ok(Msg::Signal(s)) => Some(Got::Sig(s)),
+            Err(_) => None,
+        }
+    }
+    async fn send(&mut self, g: &Got) {
+        match g {
+            Got::Data(d) => self.conn.send(d).await.unwrap(),
+            Got::Sig(s) => self.conn.signal(*s).await.unwrap(),
+        }
+    }
+    /// Run CRAM-MD5 (no timers: the peers are in-process).
+    async fn auth(&mut self, role: Role, key: &[u8], own: &[u8]) -> auth::Event {
+        let cfg = auth::Config::new(role, key, own, TlsPolicy::None, 12345, 1_795_362_414);
+        let mut a = Authenticator::new(cfg, Instant::ZERO).unwrap();
+        let mut out = [0u8; auth::MAX_TRANSMIT_LEN];
+        loop {
+            while let Some(n) = a.poll_transmit(&mut out).unwrap() {
+                self.conn.send_raw(&out[..n]).await.unwrap();
+            }
+            if let Some(ev) = a.poll_event() {
+                return ev;
+            }
+            match self.recv().await.expect("peer closed during auth") {
+                Got::Data(d) => a.handle_frame(Instant::ZERO, Frame::Data(&d)),
+                Got::Sig(s) => a.handle_frame(Instant::ZERO, Frame::Signal(s)),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Platform doubles
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct VClock(Rc<Cell<i64>>);
+
+impl VClock {
+    fn at(unix: i64) -> Self {
+        VClock(Rc::new(Cell::new(unix * 1_000_000)))
+    }
+    fn advance(&self, d: Duration) {
+        self.0.set(self.0.get() + d.total_micros() as i64);
+    }
+}
+
+impl Clock for VClock {
+    fn unix_time(&self) -> i64 {
+        self.0.get() / 1_000_000
+    }
+    fn unix_micros(&self) -> i64 {
+        self.0.get()
+    }
+    fn now(&self) -> Instant {
+        Instant::from_micros(self.0.get())
+    }
+    /// Virtual sleep: give the other tasks many polls to make progress first (so a sleep
+    /// raced against a receive loses when the peer answers), then jump the clock.
+    async fn sleep_until(&self, deadline: Instant) {
+        let mut polls = 0u32;
+        std::future::poll_fn(|_| {
+            if self.0.get() >= deadline.total_micros() {
+                return Poll::Ready(());
+            }
+            polls += 1;
+            if polls > 2000 {
+                self.0.set(deadline.total_micros());
+                return Poll::Ready(());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+#[derive(Clone)]
+struct Node {
+    path: Vec<u8>,
+    kind: EntryKind,
+    stat: Stat,
+    data: Vec<u8>,
+    link: Vec<u8>,
+    unreadable: bool,
+}
+
+#[derive(Clone, Default)]
+struct MemFs {
+    nodes: Vec<Node>,
+    walk: Vec<(EntryKind, usize)>,
+    pos: usize,
+    open: Option<(usize, usize)>,
+    /// Read delay per read call (bandwidth/cancel tests).
+    clock: Option<VClock>,
+}
+
+fn parent(p: &[u8]) -> &[u8] {
+    match p.iter().rposition(|&b| b == b'/') {
+        Some(0) => b"/",
+        Some(i) => &p[..i],
+        None => b"",
+    }
+}
+
+impl MemFs {
+    fn add(&mut self, path: &str, kind: EntryKind, stat: Stat, data: &[u8], link: &str) {
+        self.nodes.push(Node {
+            path: path.as_bytes().to_vec(),
+            kind,
+            stat,
+            data: data.to_vec(),
+            link: link.as_bytes().to_vec(),
+            unreadable: false,
+        });
+    }
+    fn find(&self, p: &[u8]) -> Option<usize> {
+        self.nodes.iter().position(|n| n.path == p)
+    }
+    fn build(&self, i: usize, out: &mut Vec<(EntryKind, usize)>) {
+        let n = &self.nodes[i];
+        if n.kind == EntryKind::Dir {
+            out.push((EntryKind::DirBegin, i));
+            for (j, c) in self.nodes.iter().enumerate() {
+                if parent(&c.path) == n.path.as_slice() && j != i {
+                    self.build(j, out);
+                }
+            }
+            out.push((EntryKind::Dir, i));
+        } else {
+            out.push((n.kind, i));
+        }
+    }
+}
+
+impl FileSource for MemFs {
+    type Error = &'static str;
+    async fn start(&mut self, root: &[u8], _o: &WalkOptions) -> Result<(), &'static str> {
+        let i = self.find(root).ok_or("no such root")?;
+        self.walk.clear();
+        let mut w = Vec::new();
+        self.build(i, &mut w);
+        self.walk = w;
+        self.pos = 0;
+        Ok(())
+    }
+    async fn next(
+        &mut self,
+        name: &mut [u8],
+        link: &mut [u8],
+    ) -> Result<Option<Entry>, &'static str> {
+        let Some(&(kind, i)) = self.walk.get(self.pos) else {
+            return Ok(None);
+        };
+        self.pos += 1;
+        let n = &self.nodes[i];
+        name[..n.path.len()].copy_from_slice(&n.path);
+        link[..n.link.len()].copy_from_slice(&n.link);
+        Ok(Some(Entry {
+            kind,
+            name_len: n.path.len(),
+            link_len: n.link.len(),
+            stat: n.stat,
+        }))
+    }
+    fn skip_dir(&mut self) {
+        let Some(&(_, i)) = self.walk.get(self.pos.wrapping_sub(1)) else {
+            return;
+        };
+        while let Some(&(k, j)) = self.walk.get(self.pos) {
+            if k == EntryKind::Dir && j == i {
+                break;
+            }
+            self.pos += 1;
+        }
+    }
+    async fn open(&mut self, path: &[u8]) -> Result<(), &'static str> {
+        let i = self.find(path).ok_or("no such file")?;
+        if self.nodes[i].unreadable {
+            return Err("permission denied");
+        }
+        self.open = Some((i, 0));
+        Ok(())
+    }
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, &'static str> {
+        let (i, off) = self.open.ok_or("not open")?;
+        if let Some(c) = &self.clock {
+            c.advance(Duration::from_millis(1));
+        }
+        let d = &self.nodes[i].data;
+        let n = buf.len().min(d.len() - off).min(100_000);
+        buf[..n].copy_from_slice(&d[off..off + n]);
+        self.open = Some((i, off + n));
+        Ok(n)
+    }
+    async fn close(&mut self) {
+        self.open = None;
+    }
+    fn acl_support(&self) -> bool {
+        true
+    }
+    fn xattr_support(&self) -> bool {
+        true
+    }
+    fn user_name(&self, uid: i64, out: &mut [u8]) -> usize {
+        let s: &[u8] = if uid == 0 { b"root" } else { b"user" };
+        out[..s.len()].copy_from_slice(s);
+        s.len()
+    }
+    fn group_name(&self, gid: i64, out: &mut [u8]) -> usize {
+        self.user_name(gid, out)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum OutKind {
+    File(Vec<u8>),
+    Dir,
+    Symlink(Vec<u8>),
+    HardLink(Vec<u8>),
+    Fifo,
+}
+
+#[derive(Default)]
+struct MemSink {
+    root: Vec<u8>,
+    files: BTreeMap<Vec<u8>, (OutKind, Stat)>,
+    pending: Option<(Vec<u8>, Vec<u8>)>,
+    aborted: Vec<Vec<u8>>,
+}
+
+impl FileSink for MemSink {
+    type Error = &'static str;
+    async fn create(
+        &mut self,
+        path: &[u8],
+        kind: CreateKind<'_>,
+        stat: &Stat,
+        _replace: fd_core::wire::dir_cmd::Replace,
+    ) -> Result<Created, &'static str> {
+        if !path.starts_with(&self.root) {
+            return Err("outside the restore root");
+        }
+        let p = path.strip_suffix(b"/").unwrap_or(path).to_vec();
+        let k = match kind {
+            CreateKind::Regular => {
+                self.pending = Some((p, Vec::new()));
+                return Ok(Created::Created);
+            }
+            CreateKind::Dir => OutKind::Dir,
+            CreateKind::Symlink { target } => OutKind::Symlink(target.to_vec()),
+            CreateKind::HardLink { target } => OutKind::HardLink(target.to_vec()),
+            CreateKind::Fifo | CreateKind::Device { .. } => OutKind::Fifo,
+        };
+        self.files.insert(p, (k, *stat));
+        Ok(Created::Created)
+    }
+    async fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), &'static str> {
+        let (_, buf) = self.pending.as_mut().ok_or("no file")?;
+        let end = offset as usize + data.len();
+        if buf.len() < end {
+            buf.resize(end, 0);
+        }
+        buf[offset as usize..end].copy_from_slice(data);
+        Ok(())
+    }
+    async fn commit(&mut self, stat: &Stat) -> Result<(), &'static str> {
+        let (p, mut buf) = self.pending.take().ok_or("no file")?;
+        buf.resize(stat.size as usize, 0);
+        self.files.insert(p, (OutKind::File(buf), *stat));
+        Ok(())
+    }
+    async fn abort(&mut self) {
+        if let Some((p, _)) = self.pending.take() {
+            self.aborted.push(p);
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+struct MemConnector {
+    accepted: Rc<RefCell<Vec<End>>>,
+    identities: Rc<RefCell<Vec<Option<Vec<u8>>>>>,
+}
+
+impl Connector for MemConnector {
+    type Stream = End;
+    type Error = &'static str;
+    async fn connect(
+        &mut self,
+        _a: &[u8],
+        _p: u16,
+        psk: Option<PskParams<'_>>,
+    ) -> Result<End, &'static str> {
+        let (a, b) = pipe();
+        self.accepted.borrow_mut().push(b);
+        self.identities
+            .borrow_mut()
+            .push(psk.map(|p| p.identity.to_vec()));
+        Ok(a)
+    }
+}
+
+impl MemConnector {
+    async fn accept(&self) -> End {
+        std::future::poll_fn(|_| match self.accepted.borrow_mut().pop() {
+            Some(e) => Poll::Ready(e),
+            None => Poll::Pending,
+        })
+        .await
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// FD under test
+// ---------------------------------------------------------------------------------------
+
+const FD_PASSWORD: &[u8] = b"ref-fd-password";
+const JOB_VERSION: &[u8] =
+    b"26.0.0~pre1298.eda204c31 (21Aug26) Debian GNU/Linux 12 (bookworm),debian";
+const VERSION_TEXT: &[u8] =
+    b"26.0.0~pre1298.eda204c31 (21 August 2026) Debian GNU/Linux 12 (bookworm)";
+
+fn fd_key() -> Vec<u8> {
+    PasswordKey::from_cleartext(FD_PASSWORD).as_bytes().to_vec()
+}
+
+type Svc = Services<MemFs, MemSink, MemConnector, VClock, StandardDigests>;
+
+fn config<'a>(dirs: &'a [DirectorAuth<'a>]) -> FdConfig<'a> {
+    FdConfig {
+        name: b"bareos-fd",
+        directors: dirs,
+        version: Version::new(26, 0, 0),
+        job_version: JOB_VERSION,
+        version_text: VERSION_TEXT,
+        binary_info: b"self-compiled",
+        secure_erase: None,
+        heartbeat_interval: Duration::ZERO,
+        max_bandwidth: 0,
+        tls_policy: TlsPolicy::None,
+        tls_active: false,
+        network_buffer_size: 262_144,
+        started: 1_795_362_400,
+        utc_offset: 0,
+        debug_level: 100,
+    }
+}
+
+struct Bufs {
+    dir_rx: Vec<u8>,
+    tx: Vec<u8>,
+    sd_rx: Vec<u8>,
+    data: Vec<u8>,
+    fileset: Vec<u8>,
+    accurate: Vec<u8>,
+}
+
+impl Bufs {
+    fn new() -> Self {
+        Bufs {
+            dir_rx: vec![0; 65_536],
+            tx: vec![0; 65_536],
+            sd_rx: vec![0; 1_000_000],
+            data: vec![0; 262_144 + 8],
+            fileset: vec![0; 4096],
+            accurate: vec![0; 16_384],
+        }
+    }
+    fn get(&mut self) -> Buffers<'_> {
+        Buffers {
+            dir_rx: &mut self.dir_rx,
+            tx: &mut self.tx,
+            sd_rx: &mut self.sd_rx,
+            data: &mut self.data,
+            fileset: &mut self.fileset,
+            accurate: &mut self.accurate,
+        }
+    }
+}
+
+fn leak_key() -> &'static [u8] {
+    Box::leak(fd_key().into_boxed_slice())
+}
+
+fn director_list() -> &'static [DirectorAuth<'static>] {
+    Box::leak(
+        vec![DirectorAuth {
+            name: b"bareos-dir",
+            key: leak_key(),
+            monitor: false,
+        }]
+        .into_boxed_slice(),
+    )
+}
+
+/// Director side: hello + auth; returns the connected peer after `2000 OK Hello 54`.
+async fn director_connect(e: End) -> Peer {
+    let mut d = Peer::new(e);
+    // vectors/clear-backup-full conn 3 msg 1.
+    d.send(&Got::Data(
+        b"Hello Director bareos-dir calling Version=\"26.0.0\"\n".to_vec(),
+    ))
+    .await;
+    let ev = d
+        .auth(Role::Outbound, &fd_key(), b"R_DIRECTOR::bareos-dir")
+        .await;
+    assert!(matches!(ev, auth::Event::Authenticated { .. }), "{ev:?}");
+    // conn 3 msg 8.
+    assert_eq!(
+        d.recv().await,
+        Some(Got::Data(b"2000 OK Hello 54\n".to_vec()))
+    );
+    d
+}
+
+/// Compare an FD reply with the captured one; job messages modulo their time.
+fn same_reply(got: &Got, want: &Got) -> bool {
+    match (got, want) {
+        (Got::Data(g), Got::Data(w)) if w.starts_with(b"Jmsg ") => {
+            let (Ok(g), Ok(w)) = (Jmsg::parse(g), Jmsg::parse(w)) else {
+                return false;
+            };
+            g.job == w.job && g.msg_type == w.msg_type && g.text == w.text
+        }
+        _ => got == want,
+    }
+}
+
+fn show(g: &Got) -> String {
+    match g {
+        Got::Data(d) => format!("{:?}", String::from_utf8_lossy(&d[..d.len().min(200)])),
+        Got::Sig(s) => format!("<{s:?}>"),
+    }
+}
+
+/// The in-memory copy of the captured tree, built from the attribute records and data the
+/// real FD sent (vectors/clear-backup-full conn 4 msgs 13–46).
+fn captured_tree(conn4: &[CapMsg]) -> MemFs {
+    let mut fs = MemFs::default();
+    let mut last_reg: Option<usize> = None;
+    let mut hdr_stream = 0;
+    for m in conn4.iter().filter(|m| m.from_client && m.i <= 47) {
+        let Got::Data(d) = &m.got else { continue };
+        if let Ok(h) = fd_core::wire::stream::DataHeader::parse(d) {
+            if m.i >= 12 {
+                hdr_stream = h.stream.0;
+                continue;
+            }
+        }
+        if m.i < 12 {
+            continue;
+        }
+        match hdr_stream {
+            1 => {
+                let r = AttrRecord::parse(d).unwrap_or_else(|e| {
+                    panic!("msg {}: {e:?} {:?}", m.i, String::from_utf8_lossy(d))
+                });
+                let path = String::from_utf8(r.fname.to_vec()).unwrap();
+                let path = path.trim_end_matches('/');
+                let kind = match r.file_type {
+                    FileType::Reg => EntryKind::Regular,
+                    FileType::DirEnd => EntryKind::Dir,
+                    FileType::Lnk => EntryKind::Symlink,
+                    t => panic!("{t:?}"),
+                };
+                let mut st = r.stat;
+                st.data_stream = 0;
+                fs.add(path, kind, st, b"", std::str::from_utf8(r.link).unwrap());
+                last_reg = Some(fs.nodes.len() - 1);
+            }
+            2 => fs.nodes[last_reg.unwrap()].data = d.clone(),
+            _ => {}
+        }
+    }
+    fs
+}
+
+#[test]
+fn backup_full_replays_clear_backup_full() {
+    let conn3 = capture("clear-backup-full", 3);
+    let conn4 = capture("clear-backup-full", 4);
+    let fs = captured_tree(&conn4);
+    // Sanity: the tree holds the six captured entries.
+    assert_eq!(fs.nodes.len(), 6);
+
+    let dirs = director_list();
+    let cfg = config(dirs);
+    let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
+    let clock = VClock::at(1_795_362_414);
+    let connector = MemConnector::default();
+    let mut svc: Svc = Services {
+        source: fs,
+        sink: MemSink::default(),
+        connector: connector.clone(),
+        clock: clock.clone(),
+        digests: StandardDigests,
+    };
+    let mut bufs = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    let result: RefCell<Option<SessionEnd>> = RefCell::new(None);
+    let fd_task = async {
+        let r = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 264_409_646).await;
+        *result.borrow_mut() = Some(r.unwrap());
+    };
+    let dir_task = async {
+        let mut d = director_connect(dir_end).await;
+        for m in conn3.iter().filter(|m| m.i >= 9) {
+            if m.from_client {
+                d.send(&m.got).await;
+            } else {
+                let got = d
+                    .recv()
+                    .await
+                    .unwrap_or_else(|| panic!("FD closed before conn 3 msg {}", m.i));
+                assert!(
+                    same_reply(&got, &m.got),
+                    "conn 3 msg {}: FD sent {} but the real FD sent {}",
+                    m.i,
+                    show(&got),
+                    show(&m.got)
+                );
+            }
+        }
+        // The FD closes after its TERMINATE.
+        assert_eq!(d.recv().await, None);
+    };
+    let sd_task = async {
+        let mut s = Peer::new(connector.accept().await);
+        // conn 4 msg 1: the hello, byte for byte.
+        assert_eq!(s.recv().await.as_ref(), Some(&conn4[0].got));
+        let key = b"HLCO-EFBN-FKHA-HBFC-DIEI-MGND-JDEM-ILMP";
+        let ev = s.auth(Role::Inbound, key, b"R_STORAGE::bareos-sd").await;
+        assert!(matches!(ev, auth::Event::Authenticated { .. }), "{ev:?}");
+        for m in conn4.iter().filter(|m| m.i >= 8) {
+            if m.from_client {
+                let got = s.recv().await.unwrap_or_else(|| {
+                    panic!("FD closed the SD connection before conn 4 msg {}", m.i)
+                });
+                assert_eq!(
+                    got,
+                    m.got,
+                    "conn 4 msg {}: FD sent {} but the real FD sent {}",
+                    m.i,
+                    show(&got),
+                    show(&m.got)
+                );
+            } else {
+                s.send(&m.got).await;
+            }
+        }
+    };
+    run_all(vec![
+        Box::pin(fd_task),
+        Box::pin(dir_task),
+        Box::pin(sd_task),
+    ]);
+    let end = result.borrow().unwrap();
+    assert_eq!(end.status, JobStatus::Terminated);
+    assert_eq!(end.files, 6);
+    // The job is listed as terminated.
+    let t = jobs.terminated_job(0).unwrap();
+    assert_eq!(t.name(), b"CapBackup.2026-11-22_15.46.52_03");
+    assert_eq!(t.bytes, 306);
+}
