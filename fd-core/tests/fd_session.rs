@@ -784,3 +784,361 @@ fn backup_full_replays_clear_backup_full() {
     assert_eq!(t.name(), b"CapBackup.2026-11-22_15.46.52_03");
     assert_eq!(t.bytes, 306);
 }
+
+// ---------------------------------------------------------------------------------------
+// Scripted Director and SD for synthetic jobs
+// ---------------------------------------------------------------------------------------
+
+const KEY: &str = "ABCD-EFGH-IJKL-MNOP-ABCD-EFGH-IJKL-MNOP";
+const JOB: &str = "Test.2026-11-22_16.00.00_01";
+
+fn d(s: &str) -> Got {
+    Got::Data(s.as_bytes().to_vec())
+}
+
+fn backup_commands(level: &str, options: &str, root: &str) -> Vec<Got> {
+    let mut v = vec![
+        d(&format!(
+            "JobId=7 Job={JOB} SDid=3 SDtime=1795365000 Authorization={KEY}\n"
+        )),
+        d(&format!("level = {level}  mtime_only=0 \n")),
+    ];
+    if level != "full" {
+        v.push(d(&format!(
+            "level = since_utime 1795365000 mtime_only=0 prev_job=Test.2026-11-22_15.00.00_01\n"
+        )));
+        // BTIME answers are sent by the director task itself.
+    }
+    v.extend([
+        d("fileset vss=1\n"),
+        d("I\n"),
+        d(&format!("O {options}\n")),
+        d("N\n"),
+        d(&format!("F {root}")),
+        d("N\n"),
+        d("N\n"),
+        Got::Sig(Signal::Eod),
+        d("getSecureEraseCmd\n"),
+        d("storage address=127.0.0.1 port=9103 ssl=0\n"),
+        d("backup FileIndex=0\n"),
+    ]);
+    v
+}
+
+/// Send `cmds` (answering BTIME signals), then read until the FD closes; returns the FD's
+/// frames.
+async fn director_run(e: End, cmds: Vec<Got>) -> Vec<Got> {
+    let mut d = director_connect(e).await;
+    let mut out = Vec::new();
+    let mut pending: VecDeque<Got> = cmds.into();
+    // Send until a `level = since_utime` line, whose BTIME exchange needs answers.
+    loop {
+        while let Some(c) = pending.pop_front() {
+            let since = matches!(&c, Got::Data(x) if x.starts_with(b"level = since_utime"));
+            d.send(&c).await;
+            if since {
+                break;
+            }
+        }
+        match d.recv().await {
+            None => return out,
+            Some(Got::Sig(Signal::Btime)) => {
+                d.send(&d_btime()).await;
+            }
+            Some(g) => {
+                out.push(g);
+            }
+        }
+    }
+}
+
+fn d_btime() -> Got {
+    d("btime 1795365000000000\n")
+}
+
+fn end_job(frames: &[Got]) -> EndJob {
+    frames
+        .iter()
+        .find_map(|g| match g {
+            Got::Data(x) => match FdReply::parse(x) {
+                Ok(FdReply::EndJob(e)) => Some(e),
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("no End Job line")
+}
+
+type Records = Vec<(i32, i32, Vec<u8>)>;
+
+/// A Storage daemon that accepts one append session and records its records.
+async fn sd_append(connector: &MemConnector, records: &RefCell<Records>, started: &Cell<bool>) {
+    let mut s = Peer::new(connector.accept().await);
+    let hello = s.recv().await.unwrap();
+    assert_eq!(
+        hello,
+        d(&format!("Hello Start Job {JOB} Version=\"26.0.0\"\n"))
+    );
+    let ev = s
+        .auth(Role::Inbound, KEY.as_bytes(), b"R_STORAGE::bareos-sd")
+        .await;
+    assert!(matches!(ev, auth::Event::Authenticated { .. }));
+    let mut tracker = fd_core::wire::stream::AppendTracker::new(false);
+    let mut in_data = false;
+    while let Some(g) = s.recv().await {
+        if in_data {
+            let ev = match &g {
+                Got::Data(x) => tracker.on_message(x).map(|e| match e {
+                    fd_core::wire::stream::AppendEvent::Data { header, data } => {
+                        records.borrow_mut().push((
+                            header.file_index,
+                            header.stream.0,
+                            data.to_vec(),
+                        ));
+                        started.set(true);
+                        false
+                    }
+                    _ => false,
+                }),
+                Got::Sig(Signal::Eod) => tracker
+                    .on_eod()
+                    .map(|e| matches!(e, fd_core::wire::stream::AppendEvent::EndOfData)),
+                Got::Sig(Signal::Terminate) => return,
+                Got::Sig(s) => panic!("signal {s:?} in the data phase"),
+            };
+            if ev.expect("FD broke the SD's data-phase rules") {
+                in_data = false;
+                s.send(&d("3000 OK append data\n")).await;
+            }
+            continue;
+        }
+        match g {
+            Got::Data(x) if x == b"append open session\n" => {
+                s.send(&d("3000 OK open ticket = 3\n")).await
+            }
+            Got::Data(x) if x == b"append data 3\n" => {
+                s.send(&d("3000 OK data\n")).await;
+                in_data = true;
+            }
+            Got::Data(x) if x == b"append end session 3\n" => s.send(&d("3000 OK end\n")).await,
+            Got::Data(x) if x == b"append close session 3\n" => {
+                s.send(&d("3000 OK close Status = 84\n")).await;
+                s.send(&Got::Sig(Signal::Eod)).await;
+            }
+            Got::Sig(Signal::Terminate) => return,
+            other => panic!("unexpected frame to the SD: {}", show(&other)),
+        }
+    }
+}
+
+fn stat(mode: i64, size: i64, ino: i64, nlink: i64, mtime: i64) -> Stat {
+    let mut s = Stat::zeroed();
+    s.dev = 2049;
+    s.ino = ino;
+    s.mode = mode;
+    s.nlink = nlink;
+    s.uid = 1000;
+    s.gid = 100;
+    s.size = size;
+    s.blksize = 4096;
+    s.atime = mtime;
+    s.mtime = mtime;
+    s.ctime = mtime;
+    s.fields = 16;
+    s
+}
+
+/// A tree with a regular, an empty, a sparse and a large file, a directory, a symlink and a
+/// hard-linked pair; `new` is the mtime of the files changed after 1795365000.
+fn test_tree(new: i64) -> MemFs {
+    let old = 1_795_360_000;
+    let mut fs = MemFs::default();
+    let large: Vec<u8> = (0..1_300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut sparse = vec![0u8; 2_101_248];
+    for i in 0..4096 {
+        sparse[1_048_576 + i] = (i % 251) as u8;
+    }
+    fs.add(
+        "/t",
+        EntryKind::Dir,
+        stat(0o40755, 4096, 1, 3, old),
+        b"",
+        "",
+    );
+    fs.add(
+        "/t/hello.txt",
+        EntryKind::Regular,
+        stat(0o100644, 6, 2, 1, new),
+        b"hello\n",
+        "",
+    );
+    fs.add(
+        "/t/empty",
+        EntryKind::Regular,
+        stat(0o100644, 0, 3, 1, old),
+        b"",
+        "",
+    );
+    fs.add(
+        "/t/sparse.bin",
+        EntryKind::Regular,
+        stat(0o100600, sparse.len() as i64, 4, 1, old),
+        &sparse,
+        "",
+    );
+    fs.add(
+        "/t/large.bin",
+        EntryKind::Regular,
+        stat(0o100644, large.len() as i64, 5, 1, old),
+        &large,
+        "",
+    );
+    fs.add(
+        "/t/sub",
+        EntryKind::Dir,
+        stat(0o40700, 4096, 6, 2, new),
+        b"",
+        "",
+    );
+    fs.add(
+        "/t/sub/a",
+        EntryKind::Regular,
+        stat(0o100644, 11, 7, 2, old),
+        b"hard linked",
+        "",
+    );
+    fs.add(
+        "/t/sub/link",
+        EntryKind::Symlink,
+        stat(0o120777, 5, 8, 1, old),
+        b"",
+        "../hello.txt",
+    );
+    fs.add(
+        "/t/b",
+        EntryKind::Regular,
+        stat(0o100644, 11, 7, 2, old),
+        b"hard linked",
+        "",
+    );
+    fs
+}
+
+struct Run {
+    frames: Vec<Got>,
+    records: Records,
+    end: SessionEnd,
+}
+
+fn run_backup(fs: MemFs, cmds: Vec<Got>) -> Run {
+    let dirs = director_list();
+    let cfg = config(dirs);
+    let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
+    let connector = MemConnector::default();
+    let mut svc: Svc = Services {
+        source: fs,
+        sink: MemSink::default(),
+        connector: connector.clone(),
+        clock: VClock::at(1_795_365_100),
+        digests: StandardDigests,
+    };
+    let mut bufs = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    let result = RefCell::new(None);
+    let frames = RefCell::new(Vec::new());
+    let records = RefCell::new(Vec::new());
+    let started = Cell::new(false);
+    run_all(vec![
+        Box::pin(async {
+            let r = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 7).await;
+            *result.borrow_mut() = Some(r.unwrap());
+        }),
+        Box::pin(async { *frames.borrow_mut() = director_run(dir_end, cmds).await }),
+        Box::pin(sd_append(&connector, &records, &started)),
+    ]);
+    Run {
+        frames: frames.into_inner(),
+        records: records.into_inner(),
+        end: result.into_inner().unwrap(),
+    }
+}
+
+#[test]
+fn backup_of_the_test_tree_follows_bareos_stream_rules() {
+    let fs = test_tree(1_795_365_050);
+    let run = run_backup(fs, backup_commands("full", "S2s0AX", "/t"));
+    let ej = end_job(&run.frames);
+    assert_eq!(ej.term_code, JobStatus::Terminated);
+    assert_eq!(ej.errors, 0);
+    // /t, hello, empty, sparse, large, sub, sub/a, sub/link, b (FT_LNKSAVED).
+    assert_eq!(ej.job_files, 9);
+    assert_eq!(ej.read_bytes, 6 + 2_101_248 + 1_300_000 + 11);
+    let attrs: Vec<AttrRecord<'_>> = run
+        .records
+        .iter()
+        .filter(|r| r.1 == 1)
+        .map(|r| AttrRecord::parse(&r.2).unwrap())
+        .collect();
+    let names: Vec<&[u8]> = attrs.iter().map(|a| a.fname).collect();
+    assert_eq!(
+        names,
+        vec![
+            &b"/t/hello.txt"[..],
+            b"/t/empty",
+            b"/t/sparse.bin",
+            b"/t/large.bin",
+            b"/t/sub/a",
+            b"/t/sub/link",
+            b"/t/sub/",
+            b"/t/b",
+            b"/t/"
+        ]
+    );
+    let by_name = |n: &[u8]| attrs.iter().find(|a| a.fname == n).unwrap();
+    assert_eq!(by_name(b"/t/empty").file_type, FileType::RegE);
+    assert_eq!(by_name(b"/t/sub/").file_type, FileType::DirEnd);
+    assert_eq!(by_name(b"/t/sub/link").link, b"../hello.txt");
+    let b = by_name(b"/t/b");
+    assert_eq!(b.file_type, FileType::LnkSaved);
+    assert_eq!(b.link, b"/t/sub/a");
+    assert_eq!(b.stat.link_fi, i64::from(by_name(b"/t/sub/a").file_index));
+    // Sparse: stream 6 everywhere; the sparse file sends the data chunk and the last chunk.
+    let sparse_fi = by_name(b"/t/sparse.bin").file_index;
+    let chunks: Vec<&(i32, i32, Vec<u8>)> = run
+        .records
+        .iter()
+        .filter(|r| r.0 == sparse_fi && r.1 == 6)
+        .collect();
+    assert_eq!(
+        chunks.len(),
+        2,
+        "all-zero chunks are skipped except the last"
+    );
+    assert_eq!(&chunks[0].2[..8], &0xfffe0u64.to_be_bytes());
+    assert_eq!(&chunks[1].2[..8], &0x1fffc0u64.to_be_bytes());
+    assert_eq!(chunks[1].2.len(), 8 + 4160);
+    assert_eq!(
+        ej.job_bytes,
+        run.records
+            .iter()
+            .filter(|r| r.1 == 6)
+            .map(|r| r.2.len() as u64)
+            .sum::<u64>()
+    );
+    // Every regular file and the hard link have a SHA-256 record; the empty file's is of
+    // zero bytes.
+    let empty_fi = by_name(b"/t/empty").file_index;
+    let dig = run
+        .records
+        .iter()
+        .find(|r| r.0 == empty_fi && r.1 == 17)
+        .unwrap();
+    assert_eq!(
+        hex::encode(&dig.2),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+    assert!(run.records.iter().any(|r| r.0 == b.file_index && r.1 == 17));
+    assert_eq!(run.end.files, 9);
+}
