@@ -832,13 +832,12 @@ async fn director_run(e: End, cmds: Vec<Got>) -> Vec<Got> {
     let mut out = Vec::new();
     let mut pending: VecDeque<Got> = cmds.into();
     // Send until a `level = since_utime` line, whose BTIME exchange needs answers.
+    let mut hold = false;
     loop {
-        while let Some(c) = pending.pop_front() {
-            let since = matches!(&c, Got::Data(x) if x.starts_with(b"level = since_utime"));
+        while !hold {
+            let Some(c) = pending.pop_front() else { break };
+            hold = matches!(&c, Got::Data(x) if x.starts_with(b"level = since_utime"));
             d.send(&c).await;
-            if since {
-                break;
-            }
         }
         match d.recv().await {
             None => return out,
@@ -846,6 +845,9 @@ async fn director_run(e: End, cmds: Vec<Got>) -> Vec<Got> {
                 d.send(&d_btime()).await;
             }
             Some(g) => {
+                if g == Got::Data(b"2000 OK level\n".to_vec()) {
+                    hold = false;
+                }
                 out.push(g);
             }
         }
@@ -853,7 +855,8 @@ async fn director_run(e: End, cmds: Vec<Got>) -> Vec<Got> {
 }
 
 fn d_btime() -> Got {
-    d("btime 1795365000000000\n")
+    // The same clock as the FD (VClock::at(1_795_365_100) in run_backup): no skew.
+    d("btime 1795365100000000\n")
 }
 
 fn end_job(frames: &[Got]) -> EndJob {
@@ -1141,4 +1144,324 @@ fn backup_of_the_test_tree_follows_bareos_stream_rules() {
     );
     assert!(run.records.iter().any(|r| r.0 == b.file_index && r.1 == 17));
     assert_eq!(run.end.files, 9);
+}
+
+// ---------------------------------------------------------------------------------------
+// Restore
+// ---------------------------------------------------------------------------------------
+
+/// How the test SD damages the record stream.
+#[derive(Clone, Copy, PartialEq)]
+enum Damage {
+    None,
+    /// Close the connection in the middle of the records (no EOD).
+    Truncate(usize),
+}
+
+async fn sd_read(connector: &MemConnector, records: &Records, damage: Damage) {
+    let mut s = Peer::new(connector.accept().await);
+    let _hello = s.recv().await.unwrap();
+    let ev = s
+        .auth(Role::Inbound, KEY.as_bytes(), b"R_STORAGE::bareos-sd")
+        .await;
+    assert!(matches!(ev, auth::Event::Authenticated { .. }));
+    // vectors/clear-restore conn 4 msg 8 shape.
+    assert_eq!(
+        s.recv().await,
+        Some(d("read open session = DummyVolume 3 1795365000 0 0 0 0\n"))
+    );
+    s.send(&d("3000 OK open ticket = 3\n")).await;
+    assert_eq!(s.recv().await, Some(d("read data 3\n")));
+    s.send(&d("3000 OK data\n")).await;
+    for (k, (fi, stream, data)) in records.iter().enumerate() {
+        if damage == Damage::Truncate(k) {
+            return; // dropping the pipe closes it
+        }
+        let h = RecHdr {
+            vol_session_id: 1,
+            vol_session_time: 1_795_365_000,
+            file_index: *fi,
+            stream: Stream(*stream),
+            data_len: data.len() as u32,
+        };
+        let mut b = [0u8; 64];
+        let n = h.emit(&mut b).unwrap();
+        s.send(&Got::Data(b[..n].to_vec())).await;
+        s.send(&Got::Data(data.clone())).await;
+    }
+    s.send(&Got::Sig(Signal::Eod)).await;
+    assert_eq!(s.recv().await, Some(d("read close session 3\n")));
+    s.send(&d("3000 OK close Status = 82\n")).await;
+    s.send(&Got::Sig(Signal::Eod)).await;
+    // TERMINATE after the close reply, and again after endrestore.
+    assert_eq!(s.recv().await, Some(Got::Sig(Signal::Terminate)));
+    assert_eq!(s.recv().await, Some(Got::Sig(Signal::Terminate)));
+}
+
+fn restore_commands() -> Vec<Got> {
+    vec![
+        d(&format!(
+            "JobId=8 Job={JOB} SDid=3 SDtime=1795365000 Authorization={KEY}\n"
+        )),
+        d("getSecureEraseCmd\n"),
+        d(&format!(
+            "storage address=127.0.0.1 port=9103 ssl=0 Authorization={KEY}\n"
+        )),
+        d("restore replace=a prelinks=0 where=/restore\n"),
+        d("endrestore"),
+    ]
+}
+
+fn run_restore(records: Records, damage: Damage) -> (Vec<Got>, MemSink) {
+    let dirs = director_list();
+    let cfg = config(dirs);
+    let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
+    let connector = MemConnector::default();
+    let mut svc: Svc = Services {
+        source: MemFs::default(),
+        sink: MemSink {
+            root: b"/restore/".to_vec(),
+            ..MemSink::default()
+        },
+        connector: connector.clone(),
+        clock: VClock::at(1_795_365_200),
+        digests: StandardDigests,
+    };
+    let mut bufs = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    let frames = RefCell::new(Vec::new());
+    let damage2 = damage;
+    run_all(vec![
+        Box::pin(async {
+            let _ = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 9).await;
+        }),
+        Box::pin(async { *frames.borrow_mut() = director_run(dir_end, restore_commands()).await }),
+        Box::pin(async {
+            if damage2 == Damage::None {
+                sd_read(&connector, &records, damage2).await
+            } else {
+                // A truncated stream: the SD side just stops.
+                sd_read_truncated(&connector, &records, damage2).await
+            }
+        }),
+    ]);
+    (frames.into_inner(), svc.sink)
+}
+
+async fn sd_read_truncated(connector: &MemConnector, records: &Records, damage: Damage) {
+    let mut s = Peer::new(connector.accept().await);
+    let _ = s.recv().await;
+    let _ = s
+        .auth(Role::Inbound, KEY.as_bytes(), b"R_STORAGE::bareos-sd")
+        .await;
+    let _ = s.recv().await;
+    s.send(&d("3000 OK open ticket = 3\n")).await;
+    let _ = s.recv().await;
+    s.send(&d("3000 OK data\n")).await;
+    let Damage::Truncate(at) = damage else { return };
+    for (fi, stream, data) in records.iter().take(at) {
+        let h = RecHdr {
+            vol_session_id: 1,
+            vol_session_time: 1_795_365_000,
+            file_index: *fi,
+            stream: Stream(*stream),
+            data_len: data.len() as u32,
+        };
+        let mut b = [0u8; 64];
+        let n = h.emit(&mut b).unwrap();
+        s.send(&Got::Data(b[..n].to_vec())).await;
+        s.send(&Got::Data(data.clone())).await;
+    }
+    // Announce one more record, send half of it, hang up.
+    let h = RecHdr {
+        vol_session_id: 1,
+        vol_session_time: 1_795_365_000,
+        file_index: records[at].0,
+        stream: Stream(records[at].1),
+        data_len: records[at].2.len() as u32,
+    };
+    let mut b = [0u8; 64];
+    let n = h.emit(&mut b).unwrap();
+    s.send(&Got::Data(b[..n].to_vec())).await;
+}
+
+#[test]
+fn backup_then_restore_is_byte_and_attribute_identical() {
+    let fs = test_tree(1_795_365_050);
+    let run = run_backup(fs.clone(), backup_commands("full", "S2s0AX", "/t"));
+    let (frames, sink) = run_restore(run.records.clone(), Damage::None);
+    let ej = end_job(&frames);
+    assert_eq!(ej.term_code, JobStatus::Terminated, "{frames:?}");
+    assert_eq!(ej.errors, 0);
+    assert_eq!(ej.job_files, 9);
+    // vectors/clear-restore conn 3 msgs 17 and 20: restore OK, then storage end.
+    assert!(frames.contains(&d("2000 OK restore\n")));
+    assert!(frames.contains(&d("2000 OK storage end\n")));
+    assert!(sink.aborted.is_empty());
+    for n in &fs.nodes {
+        let mut out = b"/restore".to_vec();
+        out.extend_from_slice(&n.path);
+        let (kind, st) = sink
+            .files
+            .get(&out)
+            .unwrap_or_else(|| panic!("{} not restored", String::from_utf8_lossy(&out)));
+        assert_eq!(
+            (st.mode, st.uid, st.gid, st.mtime, st.atime),
+            (
+                n.stat.mode,
+                n.stat.uid,
+                n.stat.gid,
+                n.stat.mtime,
+                n.stat.atime
+            )
+        );
+        match (n.kind, kind) {
+            (EntryKind::Regular, OutKind::File(data)) => assert!(
+                data == &n.data,
+                "content of {}",
+                String::from_utf8_lossy(&out)
+            ),
+            (EntryKind::Regular, OutKind::HardLink(t)) => {
+                assert_eq!(t, b"/restore/t/sub/a");
+                assert_eq!(n.path, b"/t/b");
+            }
+            (EntryKind::Dir, OutKind::Dir) => {}
+            (EntryKind::Symlink, OutKind::Symlink(t)) => assert_eq!(t, &n.link),
+            (k, o) => panic!("{k:?} restored as {o:?}"),
+        }
+    }
+}
+
+#[test]
+fn truncated_restore_stream_never_leaves_a_final_file() {
+    let fs = test_tree(1_795_365_050);
+    let run = run_backup(fs, backup_commands("full", "S2s0AX", "/t"));
+    // Cut inside large.bin's data: after its attribute record and first chunk.
+    let attrs: Vec<(usize, AttrRecord<'_>)> = run
+        .records
+        .iter()
+        .enumerate()
+        .filter(|r| r.1 .1 == 1)
+        .map(|(i, r)| (i, AttrRecord::parse(&r.2).unwrap()))
+        .collect();
+    let (large_at, large) = attrs
+        .iter()
+        .find(|(_, a)| a.fname == b"/t/large.bin")
+        .unwrap();
+    let cut = large_at + 2;
+    assert_eq!(run.records[cut].0, large.file_index);
+    let (frames, sink) = run_restore(run.records.clone(), Damage::Truncate(cut));
+    let ej = end_job(&frames);
+    assert_ne!(ej.term_code, JobStatus::Terminated);
+    assert!(ej.errors >= 1);
+    assert!(
+        !sink.files.contains_key(&b"/restore/t/large.bin"[..]),
+        "partial file under its final name"
+    );
+    assert_eq!(sink.aborted, vec![b"/restore/t/large.bin".to_vec()]);
+    // Files before the cut are there.
+    assert!(sink.files.contains_key(&b"/restore/t/hello.txt"[..]));
+    // The failure is reported to the Director as a job message.
+    assert!(frames.iter().any(|g| matches!(g, Got::Data(x) if x.starts_with(b"Jmsg") && String::from_utf8_lossy(x).contains("Storage daemon connection lost"))));
+}
+
+#[test]
+fn unknown_stream_and_dotdot_paths_are_refused() {
+    let attr = |fi: i32, name: &str| {
+        let rec = AttrRecord {
+            file_index: fi,
+            file_type: FileType::Reg,
+            fname: name.as_bytes(),
+            stat: stat(0o100644, 4, 10 + fi as i64, 1, 1_795_360_000),
+            link: b"",
+            attr_ex: b"",
+            delta_seq: 0,
+        };
+        let mut b = vec![0u8; 512];
+        let n = rec.emit(&mut b).unwrap();
+        b.truncate(n);
+        b
+    };
+    let records: Records = vec![
+        (1, 1, attr(1, "/t/ok.txt")),
+        (1, 2, b"good".to_vec()),
+        (2, 1, attr(2, "/t/odd.bin")),
+        (2, 2, b"abcd".to_vec()),
+        (2, 1234, b"???".to_vec()), // unknown stream id
+        (3, 1, attr(3, "/t/../../etc/passwd")),
+        (3, 2, b"evil".to_vec()),
+    ];
+    let (frames, sink) = run_restore(records, Damage::None);
+    let ej = end_job(&frames);
+    assert_eq!(ej.term_code, JobStatus::ErrorTerminated);
+    assert!(
+        ej.errors >= 3,
+        "unknown stream, refused path, orphan data: {}",
+        ej.errors
+    );
+    assert!(sink.files.contains_key(&b"/restore/t/ok.txt"[..]));
+    assert!(!sink.files.contains_key(&b"/restore/t/odd.bin"[..]));
+    assert_eq!(sink.aborted, vec![b"/restore/t/odd.bin".to_vec()]);
+    assert!(sink.files.keys().all(|k| k.starts_with(b"/restore/t/")));
+    let text: Vec<String> = frames
+        .iter()
+        .filter_map(|g| match g {
+            Got::Data(x) => Some(String::from_utf8_lossy(x).into_owned()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("Unknown or unsupported stream 1234")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains("Illegal restore path \"/t/../../etc/passwd\"")),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn unreadable_file_counts_an_error_and_fails_the_job() {
+    let mut fs = test_tree(1_795_365_050);
+    let i = fs.find(b"/t/hello.txt").unwrap();
+    fs.nodes[i].unreadable = true;
+    let run = run_backup(fs, backup_commands("full", "S2s0AX", "/t"));
+    let ej = end_job(&run.frames);
+    assert_eq!(ej.errors, 1);
+    assert_eq!(ej.term_code, JobStatus::ErrorTerminated);
+    assert_eq!(u8::from(ej.term_code.to_u8()), b'E');
+    assert_eq!(ej.read_bytes, 2_101_248 + 1_300_000 + 11);
+    assert!(run.frames.iter().any(|g| matches!(g, Got::Data(x) if x.starts_with(b"Jmsg") && String::from_utf8_lossy(x).contains("Cannot open \"/t/hello.txt\""))));
+}
+
+#[test]
+fn incremental_sends_exactly_the_changed_files() {
+    // since_utime 1795365000: hello.txt and sub/ are newer.
+    let fs = test_tree(1_795_365_050);
+    let run = run_backup(fs, backup_commands("incremental", "S2HAX", "/t"));
+    let btimes = run
+        .frames
+        .iter()
+        .filter(|g| **g == Got::Sig(Signal::Btime))
+        .count();
+    assert_eq!(btimes, 0, "BTIME signals are answered, not collected");
+    let ej = end_job(&run.frames);
+    assert_eq!(ej.term_code, JobStatus::Terminated);
+    let names: Vec<Vec<u8>> = run
+        .records
+        .iter()
+        .filter(|r| r.1 == 1)
+        .map(|r| AttrRecord::parse(&r.2).unwrap().fname.to_vec())
+        .collect();
+    assert_eq!(names, vec![b"/t/hello.txt".to_vec(), b"/t/sub/".to_vec()]);
+    assert_eq!(ej.job_files, 2);
+    // The level reply comes after EOD, as in vectors/clear-backup-incr conn 3 msgs 33-34.
+    let eod = run
+        .frames
+        .iter()
+        .position(|g| *g == Got::Sig(Signal::Eod))
+        .unwrap();
+    assert_eq!(run.frames[eod + 1], d("2000 OK level\n"));
 }
