@@ -804,9 +804,9 @@ fn backup_commands(level: &str, options: &str, root: &str) -> Vec<Got> {
         d(&format!("level = {level}  mtime_only=0 \n")),
     ];
     if level != "full" {
-        v.push(d(&format!(
-            "level = since_utime 1795365000 mtime_only=0 prev_job=Test.2026-11-22_15.00.00_01\n"
-        )));
+        v.push(d(
+            "level = since_utime 1795365000 mtime_only=0 prev_job=Test.2026-11-22_15.00.00_01\n",
+        ));
         // BTIME answers are sent by the director task itself.
     }
     v.extend([
@@ -1431,7 +1431,7 @@ fn unreadable_file_counts_an_error_and_fails_the_job() {
     let ej = end_job(&run.frames);
     assert_eq!(ej.errors, 1);
     assert_eq!(ej.term_code, JobStatus::ErrorTerminated);
-    assert_eq!(u8::from(ej.term_code.to_u8()), b'E');
+    assert_eq!(ej.term_code.to_u8(), b'E');
     assert_eq!(ej.read_bytes, 2_101_248 + 1_300_000 + 11);
     assert!(run.frames.iter().any(|g| matches!(g, Got::Data(x) if x.starts_with(b"Jmsg") && String::from_utf8_lossy(x).contains("Cannot open \"/t/hello.txt\""))));
 }
@@ -1464,4 +1464,247 @@ fn incremental_sends_exactly_the_changed_files() {
         .position(|g| *g == Got::Sig(Signal::Eod))
         .unwrap();
     assert_eq!(run.frames[eod + 1], d("2000 OK level\n"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Cancel, estimate, status
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn cancel_on_a_second_connection_stops_the_job_with_termcode_65() {
+    let dirs = director_list();
+    let cfg = config(dirs);
+    let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
+    let connector = MemConnector::default();
+    let clock = VClock::at(1_795_365_100);
+    let mut fs = test_tree(1_795_365_050);
+    fs.clock = Some(clock.clone());
+    let mut svc: Svc = Services {
+        source: fs,
+        sink: MemSink::default(),
+        connector: connector.clone(),
+        clock: clock.clone(),
+        digests: StandardDigests,
+    };
+    let mut svc2: Svc = Services {
+        source: MemFs::default(),
+        sink: MemSink::default(),
+        connector: MemConnector::default(),
+        clock: clock.clone(),
+        digests: StandardDigests,
+    };
+    let mut bufs = Bufs::new();
+    let mut bufs2 = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    let (fd2_end, dir2_end) = pipe();
+    let frames = RefCell::new(Vec::new());
+    let frames2 = RefCell::new(Vec::new());
+    let records = RefCell::new(Vec::new());
+    let started = Cell::new(false);
+    // vectors/clear-cancel conn 3 msg 24: the Director limits the job to 256 KiB/s.
+    let mut cmds = backup_commands("full", "S2HAX", "/t");
+    cmds.insert(
+        cmds.len() - 2,
+        d(&format!("setbandwidth=262144 Job={JOB}\n")),
+    );
+    run_all(vec![
+        Box::pin(async {
+            let _ = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 1).await;
+        }),
+        Box::pin(async { *frames.borrow_mut() = director_run(dir_end, cmds).await }),
+        Box::pin(sd_append(&connector, &records, &started)),
+        Box::pin(async {
+            std::future::poll_fn(|_| {
+                if started.get() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+            let _ = run_director_session(fd2_end, &cfg, jobs, &mut svc2, bufs2.get(), 2).await;
+        }),
+        Box::pin(async {
+            std::future::poll_fn(|_| {
+                if started.get() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+            let mut d2 = director_connect(dir2_end).await;
+            // vectors/clear-cancel conn 6 msgs 9-12.
+            d2.send(&d(&format!("cancel Job={JOB}\n"))).await;
+            frames2.borrow_mut().push(d2.recv().await.unwrap());
+            frames2.borrow_mut().push(d2.recv().await.unwrap());
+            d2.send(&Got::Sig(Signal::Terminate)).await;
+            assert_eq!(
+                d2.recv().await,
+                None,
+                "no answer to the Director's TERMINATE"
+            );
+        }),
+    ]);
+    let f2 = frames2.into_inner();
+    assert_eq!(
+        f2[0],
+        d(&format!("2001 Job {JOB} marked to be canceled.\n"))
+    );
+    assert_eq!(f2[1], Got::Sig(Signal::Eod));
+    let frames = frames.into_inner();
+    assert!(frames.contains(&d("2000 OK Bandwidth\n")));
+    let ej = end_job(&frames);
+    assert_eq!(ej.term_code, JobStatus::Canceled);
+    assert_eq!(ej.term_code.to_u8(), 65);
+    assert!(ej.job_files < 9, "the job stopped early");
+    let t = jobs.terminated_job(0).unwrap();
+    assert_eq!(t.status, JobStatus::Canceled);
+}
+
+#[test]
+fn estimate_counts_and_lists_like_the_real_fd() {
+    let conn4 = capture("clear-backup-full", 4);
+    let fs = captured_tree(&conn4);
+    let dirs = director_list();
+    let cfg = config(dirs);
+    let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
+    let mut svc: Svc = Services {
+        source: fs,
+        sink: MemSink::default(),
+        connector: MemConnector::default(),
+        clock: VClock::at(1_795_362_462),
+        digests: StandardDigests,
+    };
+    let mut bufs = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    let frames = RefCell::new(Vec::new());
+    // vectors/clear-estimate conn 2 msgs 9-22 (the fileset of the same capture round).
+    let cmds = vec![
+        d("JobId=0 Job=-Console-.2026-11-22_15.47.42_06 SDid=0 SDtime=0 Authorization=dummy\n"),
+        d("level = full  mtime_only=0 \n"),
+        d("fileset vss=1\n"),
+        d("I\n"),
+        d("O S2HAX\n"),
+        d("N\n"),
+        d("F /srv/bareos-capture/testdata/tree"),
+        d("N\n"),
+        d("N\n"),
+        Got::Sig(Signal::Eod),
+        d("estimate listing=1\n"),
+    ];
+    run_all(vec![
+        Box::pin(async {
+            let _ = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 3).await;
+        }),
+        Box::pin(async {
+            let mut dd = director_connect(dir_end).await;
+            for c in &cmds {
+                dd.send(c).await;
+            }
+            let mut out = Vec::new();
+            loop {
+                let g = dd.recv().await.unwrap();
+                let eod = g == Got::Sig(Signal::Eod);
+                out.push(g);
+                if eod {
+                    break;
+                }
+            }
+            dd.send(&Got::Sig(Signal::Terminate)).await;
+            assert_eq!(dd.recv().await, None);
+            *frames.borrow_mut() = out;
+        }),
+    ]);
+    let frames = frames.into_inner();
+    let est = capture("clear-estimate", 2);
+    let want = |i: u32| est.iter().find(|m| m.i == i).unwrap().got.clone();
+    // Replies before the listing: conn 2 msgs 10, 12, 21.
+    assert_eq!(frames[0], want(10));
+    assert_eq!(frames[1], want(12));
+    assert_eq!(frames[2], want(21));
+    // The listing lines of the entries unchanged between the two captures (same ctime):
+    // sub/bytes.bin (msg 24), sub/notes.txt (26), link-to-hello (28), tree (29).
+    for i in [24, 26, 28, 29] {
+        assert!(frames.contains(&want(i)), "missing {}", show(&want(i)));
+    }
+    // 6 entries, 306 bytes (the estimate capture had 7 and 352 after the incremental).
+    assert_eq!(
+        frames[frames.len() - 2],
+        d("2000 OK estimate files=6 bytes=306\n")
+    );
+    assert_eq!(frames.len(), 3 + 6 + 2);
+}
+
+#[test]
+fn status_after_a_job_has_the_captured_shape() {
+    // Run the captured backup first so the terminated list has a row.
+    let fs = test_tree(1_795_365_050);
+    let dirs = director_list();
+    let cfg = config(dirs);
+    let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
+    let h = jobs
+        .start(1, b"CapBackup.2026-11-22_15.46.52_03", 1_795_362_414)
+        .unwrap();
+    h.set_kind(
+        fd_core::wire::codes::JobLevel::Full,
+        fd_core::wire::codes::JobType::Backup,
+    );
+    h.set_counters(6, 306, 0);
+    h.set_status(JobStatus::Terminated);
+    h.finish(1_795_362_415);
+    let mut svc: Svc = Services {
+        source: fs,
+        sink: MemSink::default(),
+        connector: MemConnector::default(),
+        clock: VClock::at(1_795_362_468),
+        digests: StandardDigests,
+    };
+    let mut bufs = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    let frames = RefCell::new(Vec::new());
+    run_all(vec![
+        Box::pin(async {
+            let _ = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 4).await;
+        }),
+        Box::pin(async {
+            let mut dd = director_connect(dir_end).await;
+            dd.send(&d("status")).await;
+            let mut out = Vec::new();
+            loop {
+                let g = dd.recv().await.unwrap();
+                let eod = g == Got::Sig(Signal::Eod);
+                out.push(g);
+                if eod {
+                    break;
+                }
+            }
+            dd.send(&Got::Sig(Signal::Terminate)).await;
+            assert_eq!(dd.recv().await, None);
+            *frames.borrow_mut() = out;
+        }),
+    ]);
+    let frames = frames.into_inner();
+    let cap = capture("clear-status-client-storage", 2);
+    let want = |i: u32| cap.iter().find(|m| m.i == i).unwrap().got.clone();
+    // vectors/clear-status-client-storage conn 2: msgs 10, 11, 14, 16-21, 24, 25 are
+    // reproduced byte for byte; 12 (start time, job count) and 13 (debug level) differ only
+    // in run-specific numbers; 15 is the connection line.
+    let expect = [10, 11, 14, 16, 17, 18, 19, 20, 21, 24, 25];
+    let got_set: Vec<&Got> = frames.iter().collect();
+    for i in expect {
+        assert!(
+            got_set.contains(&&want(i)),
+            "missing msg {}: {}",
+            i,
+            show(&want(i))
+        );
+    }
+    assert_eq!(frames[0], want(10));
+    assert_eq!(frames.last().unwrap(), &want(25));
+    // Every frame after the first ends in a counted NUL.
+    for f in &frames[1..frames.len() - 1] {
+        let Got::Data(x) = f else { panic!() };
+        assert_eq!(x.last(), Some(&0));
+    }
 }
