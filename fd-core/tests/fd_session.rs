@@ -661,7 +661,14 @@ fn captured_tree(conn4: &[CapMsg]) -> MemFs {
     let mut fs = MemFs::default();
     let mut last_reg: Option<usize> = None;
     let mut hdr_stream = 0;
-    for m in conn4.iter().filter(|m| m.from_client && m.i <= 47) {
+    let mut prev_eod = false;
+    for m in conn4.iter().filter(|m| m.from_client && m.i >= 12) {
+        // The data phase ends with an EOD in header position (two EODs in a row).
+        let eod = m.got == Got::Sig(Signal::Eod);
+        if eod && prev_eod {
+            break;
+        }
+        prev_eod = eod;
         let Got::Data(d) = &m.got else { continue };
         if let Ok(h) = fd_core::wire::stream::DataHeader::parse(d) {
             if m.i >= 12 {
@@ -1536,8 +1543,9 @@ fn cancel_on_a_second_connection_stops_the_job_with_termcode_65() {
             let mut d2 = director_connect(dir2_end).await;
             // vectors/clear-cancel conn 6 msgs 9-12.
             d2.send(&d(&format!("cancel Job={JOB}\n"))).await;
-            frames2.borrow_mut().push(d2.recv().await.unwrap());
-            frames2.borrow_mut().push(d2.recv().await.unwrap());
+            let a = d2.recv().await.unwrap();
+            let b = d2.recv().await.unwrap();
+            frames2.borrow_mut().extend([a, b]);
             d2.send(&Got::Sig(Signal::Terminate)).await;
             assert_eq!(
                 d2.recv().await,
@@ -1707,4 +1715,167 @@ fn status_after_a_job_has_the_captured_shape() {
         let Got::Data(x) = f else { panic!() };
         assert_eq!(x.last(), Some(&0));
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// More capture replays
+// ---------------------------------------------------------------------------------------
+
+/// Replay a captured job: the Director replays conn `dconn`, the SD conn `sconn` (both from
+/// message 9/8 on, after the real authentication); every FD frame must equal the real FD's
+/// (job messages modulo time). Returns the session end and the sink.
+fn replay(
+    name: &str,
+    dconn: u32,
+    sconn: u32,
+    fs: MemFs,
+    sink: MemSink,
+    key: &str,
+    clock_at: i64,
+) -> (SessionEnd, MemSink) {
+    let conn3 = capture(name, dconn);
+    let conn4 = capture(name, sconn);
+    let dirs = director_list();
+    let cfg = config(dirs);
+    let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
+    let connector = MemConnector::default();
+    let mut svc: Svc = Services {
+        source: fs,
+        sink,
+        connector: connector.clone(),
+        clock: VClock::at(clock_at),
+        digests: StandardDigests,
+    };
+    let mut bufs = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    let result = RefCell::new(None);
+    run_all(vec![
+        Box::pin(async {
+            let r = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 5).await;
+            *result.borrow_mut() = Some(r.unwrap());
+        }),
+        Box::pin(async {
+            let mut d = director_connect(dir_end).await;
+            for m in conn3.iter().filter(|m| m.i >= 9) {
+                if m.from_client {
+                    d.send(&m.got).await;
+                } else {
+                    let got = d
+                        .recv()
+                        .await
+                        .unwrap_or_else(|| panic!("FD closed before conn {dconn} msg {}", m.i));
+                    assert!(
+                        same_reply(&got, &m.got),
+                        "{name} conn {dconn} msg {}: FD sent {} but the real FD sent {}",
+                        m.i,
+                        show(&got),
+                        show(&m.got)
+                    );
+                }
+            }
+            assert_eq!(d.recv().await, None);
+        }),
+        Box::pin(async {
+            let mut s = Peer::new(connector.accept().await);
+            assert_eq!(s.recv().await.as_ref(), Some(&conn4[0].got));
+            let ev = s
+                .auth(Role::Inbound, key.as_bytes(), b"R_STORAGE::bareos-sd")
+                .await;
+            assert!(matches!(ev, auth::Event::Authenticated { .. }), "{ev:?}");
+            for m in conn4.iter().filter(|m| m.i >= 8) {
+                if m.from_client {
+                    let got = s.recv().await.unwrap_or_else(|| {
+                        panic!(
+                            "FD closed the SD connection before conn {sconn} msg {}",
+                            m.i
+                        )
+                    });
+                    assert_eq!(
+                        got,
+                        m.got,
+                        "{name} conn {sconn} msg {}: FD sent {} but the real FD sent {}",
+                        m.i,
+                        show(&got),
+                        show(&m.got)
+                    );
+                } else {
+                    s.send(&m.got).await;
+                }
+            }
+        }),
+    ]);
+    let end = result.into_inner().unwrap();
+    (end, svc.sink)
+}
+
+#[test]
+fn incremental_replays_clear_backup_incr_with_btime() {
+    // The tree after the Full (vectors/clear-backup-full conn 4), with the changes the
+    // Incremental saw (vectors/clear-backup-incr conn 4): hello.txt rewritten, sub/added.txt
+    // added (readdir order from vectors/clear-estimate: after sub/bytes.bin), sub/ touched.
+    let mut fs = captured_tree(&capture("clear-backup-full", 4));
+    let incr = captured_tree(&capture("clear-backup-incr", 4));
+    for n in incr.nodes {
+        match fs.find(&n.path) {
+            Some(i) => fs.nodes[i] = n,
+            None => {
+                let at = fs
+                    .find(b"/srv/bareos-capture/testdata/tree/sub/bytes.bin")
+                    .unwrap()
+                    + 1;
+                fs.nodes.insert(at, n);
+            }
+        }
+    }
+    assert_eq!(fs.nodes.len(), 7);
+    let (end, _) = replay(
+        "clear-backup-incr",
+        3,
+        4,
+        fs,
+        MemSink::default(),
+        "MGDB-OFDD-MEDK-CKEK-BNLJ-KOPO-DFIH-PMPP",
+        1_795_362_442,
+    );
+    assert_eq!(end.status, JobStatus::Terminated);
+    assert_eq!(end.files, 3);
+}
+
+#[test]
+fn restore_replays_clear_restore() {
+    let sink = MemSink {
+        root: b"/srv/bareos-capture/restore/all/".to_vec(),
+        ..MemSink::default()
+    };
+    let (end, sink) = replay(
+        "clear-restore",
+        3,
+        4,
+        MemFs::default(),
+        sink,
+        "ADBL-LFLC-MNJC-FMCI-DDEC-CIJA-ODAI-GMHA",
+        1_795_362_455,
+    );
+    assert_eq!(end.status, JobStatus::Terminated);
+    assert_eq!(end.files, 7);
+    let root = "/srv/bareos-capture/restore/all/srv/bareos-capture/testdata/tree";
+    let file = |p: &str| match sink.files.get(format!("{root}/{p}").as_bytes()) {
+        Some((OutKind::File(d), _)) => d.clone(),
+        other => panic!("{p}: {other:?}"),
+    };
+    assert_eq!(file("hello.txt"), b"hello, incremental\n");
+    assert_eq!(file("sub/added.txt"), b"added for the incremental backup\n");
+    assert_eq!(
+        file("sub/notes.txt"),
+        b"Bareos wire capture test file.\nSecond line.\n"
+    );
+    assert_eq!(file("sub/bytes.bin"), (0..=255u8).collect::<Vec<u8>>());
+    assert_eq!(
+        sink.files
+            .get(format!("{root}/link-to-hello").as_bytes())
+            .map(|f| &f.0),
+        Some(&OutKind::Symlink(b"hello.txt".to_vec()))
+    );
+    assert_eq!(sink.files.len(), 7);
+    assert!(sink.aborted.is_empty());
 }
