@@ -37,6 +37,7 @@ use fd_core::wire::jmsg::Jmsg;
 use fd_core::wire::psk::PasswordKey;
 use fd_core::wire::stream::{RecHdr, Stream};
 use fd_core::wire::tls_policy::TlsPolicy;
+use sha2::Digest as _;
 
 // ---------------------------------------------------------------------------------------
 // Captures
@@ -74,6 +75,8 @@ struct CapMsg {
     i: u32,
     from_client: bool,
     got: Got,
+    /// For payloads the jsonl cuts (over 32 KiB): their length and SHA-256.
+    whole: Option<(usize, String)>,
 }
 
 /// The messages of one connection of a capture; `from_client` = sent by the connecting side.
@@ -96,10 +99,13 @@ fn capture(name: &str, conn: u32) -> Vec<CapMsg> {
         } else {
             Got::Data(hex::decode(field(line, "hex").unwrap_or("")).unwrap())
         };
+        let whole = (field(line, "truncated") == Some("true"))
+            .then(|| (len as usize, field(line, "sha256").unwrap().to_owned()));
         out.push(CapMsg {
             i: field(line, "i").unwrap().parse().unwrap(),
             from_client: dir.starts_with(&format!("{client}>")),
             got,
+            whole,
         });
     }
     assert!(!out.is_empty(), "no messages for {name} conn {conn}");
@@ -1807,14 +1813,25 @@ fn replay(
                             m.i
                         )
                     });
-                    assert_eq!(
-                        got,
-                        m.got,
-                        "{name} conn {sconn} msg {}: FD sent {} but the real FD sent {}",
-                        m.i,
-                        show(&got),
-                        show(&m.got)
-                    );
+                    if let (Some((len, sha)), Got::Data(g)) = (&m.whole, &got) {
+                        // A record the jsonl cut: compare length and SHA-256 of the whole.
+                        assert_eq!(g.len(), *len, "{name} conn {sconn} msg {} length", m.i);
+                        assert_eq!(
+                            &hex::encode(sha2::Sha256::digest(g)),
+                            sha,
+                            "{name} conn {sconn} msg {} content",
+                            m.i
+                        );
+                    } else {
+                        assert_eq!(
+                            got,
+                            m.got,
+                            "{name} conn {sconn} msg {}: FD sent {} but the real FD sent {}",
+                            m.i,
+                            show(&got),
+                            show(&m.got)
+                        );
+                    }
                 } else {
                     s.send(&m.got).await;
                 }
@@ -1964,4 +1981,38 @@ fn session_key(name: &str, conn: u32) -> String {
         }
         c => panic!("{c:?}"),
     }
+}
+
+#[test]
+fn sparse_and_hardlink_backup_replays_clear_backup_multiblock() {
+    // State A of the round-2 tree (vectors/clear-backup-multiblock notes.md): structure and
+    // stat packets from the captured attribute records; the two large files' contents as
+    // the notes define them (the jsonl cuts their 262,144-byte records).
+    let mut fs = captured_tree(&capture("clear-backup-multiblock", 4));
+    let random: Vec<u8> = (0..98_304u32)
+        .flat_map(|i| sha2::Sha256::digest(format!("bareos-capture2:{i}").as_bytes()).to_vec())
+        .collect();
+    let mut sparse = vec![0u8; 2_101_248];
+    for i in 0..4096 {
+        sparse[1_048_576 + i] = (i % 251) as u8;
+    }
+    let r = fs
+        .find(b"/srv/bareos-capture2/testdata/tree/random-3MiB.bin")
+        .unwrap();
+    fs.nodes[r].data = random;
+    let sp = fs
+        .find(b"/srv/bareos-capture2/testdata/tree/sparse.bin")
+        .unwrap();
+    fs.nodes[sp].data = sparse;
+    let (end, _) = replay(
+        "clear-backup-multiblock",
+        3,
+        4,
+        fs,
+        MemSink::default(),
+        &session_key("clear-backup-multiblock", 3),
+        1_795_365_828,
+    );
+    assert_eq!(end.status, JobStatus::Terminated);
+    assert_eq!(end.files, 8);
 }

@@ -28,9 +28,9 @@
 //! # Digests
 //!
 //! Bareos ignores digest streams on restore. This FD verifies them when its
-//! [`DigestProvider`] has the algorithm: the data written (holes of sparse files count as
-//! zeros) must hash to the stored digest, otherwise the file is aborted and counted as an
-//! error.
+//! [`DigestProvider`] has the algorithm: the bytes of the data records (not the holes of
+//! a sparse file: Bareos hashes only the chunks it sends, see [`super::backup`]) must hash
+//! to the stored digest, otherwise the file is aborted and counted as an error.
 
 use embedded_io_async::{Read, Write};
 use heapless::Vec;
@@ -331,7 +331,8 @@ where
                     (f.written_to, data)
                 };
                 if let Some((_, hs)) = f.hasher.as_mut() {
-                    feed_zeros(hs, f.written_to, offset);
+                    // The digest covers the data records only (holes of sparse files are
+                    // not hashed, see [`super::backup`]).
                     hs.update(bytes);
                 }
                 if !f.regular {
@@ -363,9 +364,6 @@ where
                 };
                 if let Some((hk, hs)) = f.hasher.take() {
                     if hk == d.kind {
-                        let size = u64::try_from(f.stat.size).unwrap_or(0);
-                        let mut hs = hs;
-                        feed_zeros(&mut hs, f.written_to, size);
                         let mut out = [0u8; MAX_DIGEST_LEN];
                         let n = hs.finish(&mut out);
                         if out.get(..n) != Some(d.bytes) {
@@ -517,17 +515,6 @@ where
             ),
         )
         .await
-    }
-}
-
-/// Feed the zeros of a hole `[from, to)` into a hasher, in bounded steps.
-fn feed_zeros<H: Hasher>(h: &mut H, from: u64, to: u64) {
-    let zeros = [0u8; 512];
-    let mut left = to.saturating_sub(from);
-    while left > 0 {
-        let n = left.min(zeros.len() as u64) as usize;
-        h.update(zeros.get(..n).unwrap_or(&[]));
-        left -= n as u64;
     }
 }
 
