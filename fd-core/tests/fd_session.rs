@@ -1747,6 +1747,7 @@ fn status_after_a_job_has_the_captured_shape() {
 /// Replay a captured job: the Director replays conn `dconn`, the SD conn `sconn` (both from
 /// message 9/8 on, after the real authentication); every FD frame must equal the real FD's
 /// (job messages modulo time). Returns the session end and the sink.
+#[allow(clippy::too_many_arguments)]
 fn replay(
     name: &str,
     dconn: u32,
@@ -1755,6 +1756,7 @@ fn replay(
     sink: MemSink,
     key: &str,
     clock_at: i64,
+    fill: Option<&Fill<'_>>,
 ) -> (SessionEnd, MemSink) {
     let conn3 = capture(name, dconn);
     let conn4 = capture(name, sconn);
@@ -1805,6 +1807,7 @@ fn replay(
                 .auth(Role::Inbound, key.as_bytes(), b"R_STORAGE::bareos-sd")
                 .await;
             assert!(matches!(ev, auth::Event::Authenticated { .. }), "{ev:?}");
+            let mut current: Vec<u8> = Vec::new();
             for m in conn4.iter().filter(|m| m.i >= 8) {
                 if m.from_client {
                     let got = s.recv().await.unwrap_or_else(|| {
@@ -1832,7 +1835,26 @@ fn replay(
                             show(&m.got)
                         );
                     }
+                } else if let (Some((len, sha)), Some(fill)) = (&m.whole, fill) {
+                    // A record the jsonl cut: rebuild it from the file's known content
+                    // (offset from its first 8 bytes) and check it against the capture.
+                    let Got::Data(cut) = &m.got else { panic!() };
+                    let off = u64::from_be_bytes(cut[..8].try_into().unwrap());
+                    let mut rec = cut[..8].to_vec();
+                    rec.extend(fill(&current, off, len - 8));
+                    assert_eq!(
+                        &hex::encode(sha2::Sha256::digest(&rec)),
+                        sha,
+                        "rebuilt msg {}",
+                        m.i
+                    );
+                    s.send(&Got::Data(rec)).await;
                 } else {
+                    if let Got::Data(x) = &m.got {
+                        if let Ok(a) = AttrRecord::parse(x) {
+                            current = a.fname.to_vec();
+                        }
+                    }
                     s.send(&m.got).await;
                 }
             }
@@ -1870,6 +1892,7 @@ fn incremental_replays_clear_backup_incr_with_btime() {
         MemSink::default(),
         "MGDB-OFDD-MEDK-CKEK-BNLJ-KOPO-DFIH-PMPP",
         1_795_362_442,
+        None,
     );
     assert_eq!(end.status, JobStatus::Terminated);
     assert_eq!(end.files, 3);
@@ -1889,6 +1912,7 @@ fn restore_replays_clear_restore() {
         sink,
         "ADBL-LFLC-MNJC-FMCI-DDEC-CIJA-ODAI-GMHA",
         1_795_362_455,
+        None,
     );
     assert_eq!(end.status, JobStatus::Terminated);
     assert_eq!(end.files, 7);
@@ -1943,6 +1967,7 @@ fn accurate_incremental_replays_clear_diff_accurate() {
         MemSink::default(),
         &session_key("clear-diff-accurate", 7),
         1_795_366_021,
+        None,
     );
     assert_eq!(end.status, JobStatus::Terminated);
     assert_eq!(end.files, 3);
@@ -1966,6 +1991,7 @@ fn differential_replays_clear_diff_accurate() {
         MemSink::default(),
         &session_key("clear-diff-accurate", 3),
         1_795_366_015,
+        None,
     );
     assert_eq!(end.status, JobStatus::Terminated);
     assert_eq!(end.files, 3);
@@ -2012,7 +2038,73 @@ fn sparse_and_hardlink_backup_replays_clear_backup_multiblock() {
         MemSink::default(),
         &session_key("clear-backup-multiblock", 3),
         1_795_365_828,
+        None,
     );
     assert_eq!(end.status, JobStatus::Terminated);
     assert_eq!(end.files, 8);
+}
+
+/// Content of a file for rebuilding cut records: (name, offset, length) → bytes.
+type Fill<'a> = dyn Fn(&[u8], u64, usize) -> Vec<u8> + 'a;
+
+fn round2_content(name: &[u8]) -> Vec<u8> {
+    if name.ends_with(b"random-3MiB.bin") {
+        (0..98_304u32)
+            .flat_map(|i| sha2::Sha256::digest(format!("bareos-capture2:{i}").as_bytes()).to_vec())
+            .collect()
+    } else if name.ends_with(b"sparse.bin") {
+        let mut sparse = vec![0u8; 2_101_248];
+        for i in 0..4096 {
+            sparse[1_048_576 + i] = (i % 251) as u8;
+        }
+        sparse
+    } else {
+        panic!("no content for {}", String::from_utf8_lossy(name))
+    }
+}
+
+#[test]
+fn sparse_and_hardlink_restore_replays_clear_restore_multiblock() {
+    let cache: RefCell<BTreeMap<Vec<u8>, Vec<u8>>> = RefCell::new(BTreeMap::new());
+    let fill = |name: &[u8], off: u64, len: usize| -> Vec<u8> {
+        let mut c = cache.borrow_mut();
+        let data = c
+            .entry(name.to_vec())
+            .or_insert_with(|| round2_content(name));
+        data[off as usize..off as usize + len].to_vec()
+    };
+    let sink = MemSink {
+        root: b"/srv/bareos-capture2/restore/multiblock/".to_vec(),
+        ..MemSink::default()
+    };
+    let (end, sink) = replay(
+        "clear-restore-multiblock",
+        3,
+        4,
+        MemFs::default(),
+        sink,
+        &session_key("clear-restore-multiblock", 3),
+        1_795_365_882,
+        Some(&fill),
+    );
+    assert_eq!(end.status, JobStatus::Terminated);
+    assert_eq!(end.files, 8);
+    let root = "/srv/bareos-capture2/restore/multiblock/srv/bareos-capture2/testdata/tree";
+    let file = |p: &str| match sink.files.get(format!("{root}/{p}").as_bytes()) {
+        Some((OutKind::File(d), _)) => d.clone(),
+        other => panic!("{p}: {other:?}"),
+    };
+    assert_eq!(file("random-3MiB.bin"), round2_content(b"random-3MiB.bin"));
+    assert_eq!(file("sparse.bin"), round2_content(b"sparse.bin"));
+    assert_eq!(file("empty.txt"), b"");
+    assert_eq!(file("hardlink-b.txt"), b"hard linked content\n");
+    assert_eq!(
+        sink.files
+            .get(format!("{root}/sub/hardlink-a.txt").as_bytes())
+            .map(|f| &f.0),
+        Some(&OutKind::HardLink(
+            format!("{root}/hardlink-b.txt").into_bytes()
+        ))
+    );
+    assert!(sink.aborted.is_empty());
 }
