@@ -2108,3 +2108,127 @@ fn sparse_and_hardlink_restore_replays_clear_restore_multiblock() {
     );
     assert!(sink.aborted.is_empty());
 }
+
+/// Replay a Director → FD status connection of a capture (messages from 9 on) against an
+/// FD whose job table `jobs` holds; every FD frame must equal the captured one.
+fn replay_status(name: &str, conn: u32, jobs: &'static JobTable<4>, started: i64, clock_at: i64) {
+    let msgs = capture(name, conn);
+    let dirs = director_list();
+    let mut cfg = config(dirs);
+    cfg.started = started;
+    let mut svc: Svc = Services {
+        source: MemFs::default(),
+        sink: MemSink::default(),
+        connector: MemConnector::default(),
+        clock: VClock::at(clock_at),
+        digests: StandardDigests,
+    };
+    let mut bufs = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    run_all(vec![
+        Box::pin(async {
+            let _ = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 6).await;
+        }),
+        Box::pin(async {
+            let mut d = director_connect(dir_end).await;
+            for m in msgs.iter().filter(|m| m.i >= 9) {
+                if m.from_client {
+                    d.send(&m.got).await;
+                } else {
+                    let got = d.recv().await.unwrap();
+                    assert_eq!(
+                        got,
+                        m.got,
+                        "{name} conn {conn} msg {}: FD sent {} but the real FD sent {}",
+                        m.i,
+                        show(&got),
+                        show(&m.got)
+                    );
+                }
+            }
+            // The FD does not answer the Director's TERMINATE; it closes.
+            assert_eq!(d.recv().await, None);
+        }),
+    ]);
+}
+
+#[test]
+fn status_and_dot_status_replay_clear_dot_status() {
+    use fd_core::wire::codes::{JobLevel, JobType};
+    // The six jobs of the second capture round, as the FD's terminated list held them
+    // (vectors/clear-dot-status conn 5 msgs 21-26).
+    let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
+    let done = [
+        (
+            1,
+            "CapBackup.2026-11-22_16.43.46_03",
+            JobLevel::Full,
+            JobType::Backup,
+            8,
+            3_412_186,
+            JobStatus::Terminated,
+            1_795_365_830,
+        ),
+        (
+            2,
+            "CapRestore.2026-11-22_16.44.10_05",
+            JobLevel::None,
+            JobType::Restore,
+            8,
+            3_412_050,
+            JobStatus::Terminated,
+            1_795_365_860,
+        ),
+        (
+            3,
+            "CapRestore.2026-11-22_16.44.38_07",
+            JobLevel::None,
+            JobType::Restore,
+            8,
+            3_412_050,
+            JobStatus::Terminated,
+            1_795_365_882,
+        ),
+        (
+            4,
+            "CapSlowBackup.2026-11-22_16.46.10_11",
+            JobLevel::Full,
+            JobType::Backup,
+            1,
+            0,
+            JobStatus::Canceled,
+            1_795_365_976,
+        ),
+        (
+            5,
+            "CapBackup.2026-11-22_16.46.54_15",
+            JobLevel::Differential,
+            JobType::Backup,
+            3,
+            70,
+            JobStatus::Terminated,
+            1_795_366_016,
+        ),
+        (
+            6,
+            "CapBackup.2026-11-22_16.47.00_17",
+            JobLevel::Incremental,
+            JobType::Backup,
+            3,
+            82,
+            JobStatus::Terminated,
+            1_795_366_022,
+        ),
+    ];
+    for (id, name, level, t, files, bytes, status, at) in done {
+        let h = jobs.start(id, name.as_bytes(), at - 3).unwrap();
+        h.set_kind(level, t);
+        h.set_counters(files, bytes, 0);
+        h.set_status(status);
+        h.finish(at);
+    }
+    let started = 1_795_365_800; // 22-Nov-26 16:43
+    replay_status("clear-dot-status", 2, jobs, started, 1_795_366_047); // .status header
+    replay_status("clear-dot-status", 3, jobs, started, 1_795_366_047); // .status running
+    replay_status("clear-dot-status", 5, jobs, started, 1_795_366_047); // status
+}

@@ -176,6 +176,13 @@ where
     /// `status`.
     pub(crate) async fn status(&mut self) -> Result<(), SessionError> {
         self.dir.send(b"\n").await?;
+        self.status_header().await?;
+        self.status_body().await
+    }
+
+    /// The three header lines (and the secure-erase line), shared by `status` and
+    /// `.status header` (vectors/clear-dot-status conn 2 msgs 10–12).
+    async fn status_header(&mut self) -> Result<(), SessionError> {
         let cfg = self.cfg;
         let off = cfg.utc_offset;
         self.status_line(|w| {
@@ -218,6 +225,12 @@ where
             })
             .await?;
         }
+        Ok(())
+    }
+
+    async fn status_body(&mut self) -> Result<(), SessionError> {
+        let cfg = self.cfg;
+        let off = cfg.utc_offset;
         self.status_line(|w| w.bytes(b"\nRunning Jobs:\n")).await?;
         let director = self.director.clone();
         let at = self.connected_at;
@@ -341,6 +354,51 @@ where
                     w.byte(b'\n');
                     let n = w.finish().map_err(|_| SessionError::BufferTooSmall)?;
                     self.dir.send(line.get(..n).unwrap_or(&[])).await?;
+                }
+                self.dir.signal(Signal::Eod).await?;
+                Ok(true)
+            }
+            b"header" => {
+                self.status_header().await?;
+                self.dir.signal(Signal::Eod).await?;
+                Ok(true)
+            }
+            b"running" => {
+                // API form (`core/src/filed/status.cc` `ListRunningJobsApi()`): the
+                // Director connection, then one key=value block per running job
+                // (vectors/clear-dot-status conn 3 msg 10 shows the no-job case; the
+                // per-job block follows jobs.md §1.13 and was not captured).
+                let at = self.connected_at;
+                let off = self.cfg.utc_offset;
+                self.status_line(|w| {
+                    w.bytes(b"DirectorConnected=");
+                    super::timefmt::write_iso(w, at, off);
+                    w.byte(b'\n');
+                })
+                .await?;
+                let mut i = 0;
+                while let Some(j) = self.jobs.running_job(i) {
+                    i += 1;
+                    self.status_line(|w| {
+                        w.bytes(b"JobId=");
+                        w.u64(u64::from(j.job_id));
+                        w.bytes(b"\n Job=");
+                        w.bytes(j.name());
+                        w.bytes(b"\n VSS=0\n Level=");
+                        w.byte(j.level.to_u8());
+                        w.bytes(b"\n JobType=");
+                        w.byte(j.job_type.to_u8());
+                        w.bytes(b"\n JobStarted=");
+                        super::timefmt::write_iso(w, i64::from(j.time), off);
+                        w.bytes(b"\n Files=");
+                        w.u64(u64::from(j.files));
+                        w.bytes(b"\n Bytes=");
+                        w.u64(j.bytes);
+                        w.bytes(b"\n Errors=");
+                        w.u64(u64::from(j.errors));
+                        w.byte(b'\n');
+                    })
+                    .await?;
                 }
                 self.dir.signal(Signal::Eod).await?;
                 Ok(true)
