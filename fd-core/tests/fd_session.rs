@@ -2232,3 +2232,78 @@ fn status_and_dot_status_replay_clear_dot_status() {
     replay_status("clear-dot-status", 3, jobs, started, 1_795_366_047); // .status running
     replay_status("clear-dot-status", 5, jobs, started, 1_795_366_047); // status
 }
+
+#[test]
+fn heartbeats_reach_the_director_during_a_long_backup() {
+    let dirs = director_list();
+    let mut cfg = config(dirs);
+    cfg.heartbeat_interval = Duration::from_millis(5);
+    let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
+    let connector = MemConnector::default();
+    let clock = VClock::at(1_795_365_100);
+    let mut fs = test_tree(1_795_365_050);
+    // Each read takes 1 ms of virtual time.
+    fs.clock = Some(clock.clone());
+    let mut svc: Svc = Services {
+        source: fs,
+        sink: MemSink::default(),
+        connector: connector.clone(),
+        clock,
+        digests: StandardDigests,
+    };
+    let mut bufs = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    let frames = RefCell::new(Vec::new());
+    let records = RefCell::new(Vec::new());
+    let started = Cell::new(false);
+    run_all(vec![
+        Box::pin(async {
+            let _ = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 1).await;
+        }),
+        Box::pin(async {
+            *frames.borrow_mut() =
+                director_run(dir_end, backup_commands("full", "S2HAX", "/t")).await
+        }),
+        Box::pin(sd_append(&connector, &records, &started)),
+    ]);
+    let frames = frames.into_inner();
+    let hb = frames
+        .iter()
+        .filter(|g| **g == Got::Sig(Signal::Heartbeat))
+        .count();
+    // About 35 reads of 1 ms (large.bin and sparse.bin in 100,000-byte reads): several
+    // 5 ms intervals pass.
+    assert!(hb >= 3, "only {hb} heartbeats");
+    // Heartbeats come between `2000 OK backup` and the End Job line.
+    let ok = frames
+        .iter()
+        .position(|g| *g == d("2000 OK backup\n"))
+        .unwrap();
+    let first_hb = frames
+        .iter()
+        .position(|g| *g == Got::Sig(Signal::Heartbeat))
+        .unwrap();
+    assert!(first_hb > ok);
+    assert_eq!(end_job(&frames).term_code, JobStatus::Terminated);
+}
+
+#[test]
+fn restore_with_a_wrong_digest_keeps_the_file_out() {
+    let fs = test_tree(1_795_365_050);
+    let mut run = run_backup(fs, backup_commands("full", "S2HAX", "/t"));
+    // Corrupt hello.txt's data record (FileIndex 1, stream 2) but keep its digest.
+    let rec = run
+        .records
+        .iter_mut()
+        .find(|r| r.1 == 2 && r.2 == b"hello\n")
+        .unwrap();
+    rec.2 = b"HELLO\n".to_vec();
+    let (frames, sink) = run_restore(run.records, Damage::None);
+    let ej = end_job(&frames);
+    assert_eq!(ej.errors, 1);
+    assert_eq!(ej.term_code, JobStatus::ErrorTerminated);
+    assert!(!sink.files.contains_key(&b"/restore/t/hello.txt"[..]));
+    assert_eq!(sink.aborted, vec![b"/restore/t/hello.txt".to_vec()]);
+    assert!(sink.files.contains_key(&b"/restore/t/large.bin"[..]));
+    assert!(frames.iter().any(|g| matches!(g, Got::Data(x) if String::from_utf8_lossy(x).contains("Digest mismatch on \"/restore/t/hello.txt\""))));
+}
