@@ -508,6 +508,8 @@ impl FileSink for MemSink {
 struct MemConnector {
     accepted: Rc<RefCell<Vec<End>>>,
     identities: Rc<RefCell<Vec<Option<Vec<u8>>>>>,
+    /// Passive mode: connections "accepted" from an SD, handed to the FD on request.
+    passive: Rc<RefCell<Vec<End>>>,
 }
 
 impl Connector for MemConnector {
@@ -526,9 +528,21 @@ impl Connector for MemConnector {
             .push(psk.map(|p| p.identity.to_vec()));
         Ok(a)
     }
+    async fn accept_sd(&mut self, _job: &[u8]) -> Result<End, &'static str> {
+        self.passive
+            .borrow_mut()
+            .pop()
+            .ok_or("no passive SD connection")
+    }
 }
 
 impl MemConnector {
+    fn passive_pipe(&self) -> End {
+        let (fd, sd) = pipe();
+        self.passive.borrow_mut().push(fd);
+        sd
+    }
+
     async fn accept(&self) -> End {
         std::future::poll_fn(|_| match self.accepted.borrow_mut().pop() {
             Some(e) => Poll::Ready(e),
@@ -2306,4 +2320,94 @@ fn restore_with_a_wrong_digest_keeps_the_file_out() {
     assert_eq!(sink.aborted, vec![b"/restore/t/hello.txt".to_vec()]);
     assert!(sink.files.contains_key(&b"/restore/t/large.bin"[..]));
     assert!(frames.iter().any(|g| matches!(g, Got::Data(x) if String::from_utf8_lossy(x).contains("Digest mismatch on \"/restore/t/hello.txt\""))));
+}
+
+#[test]
+fn passive_backup_replays_clear_backup_passive() {
+    // The tree of that run (after the Incremental): clear-backup-full's tree with the
+    // Incremental's changes, as in incremental_replays_clear_backup_incr_with_btime.
+    let mut fs = captured_tree(&capture("clear-backup-full", 4));
+    let incr = captured_tree(&capture("clear-backup-incr", 4));
+    for n in incr.nodes {
+        match fs.find(&n.path) {
+            Some(i) => fs.nodes[i] = n,
+            None => {
+                let at = fs
+                    .find(b"/srv/bareos-capture/testdata/tree/sub/bytes.bin")
+                    .unwrap()
+                    + 1;
+                fs.nodes.insert(at, n);
+            }
+        }
+    }
+    let conn3 = capture("clear-backup-passive", 3);
+    let conn4 = capture("clear-backup-passive", 4);
+    let key = session_key("clear-backup-passive", 3);
+    let dirs = director_list();
+    let cfg = config(dirs);
+    let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
+    let connector = MemConnector::default();
+    // The SD dials the FD (conn 4 is opened by the SD).
+    let sd_end = connector.passive_pipe();
+    let mut svc: Svc = Services {
+        source: fs,
+        sink: MemSink::default(),
+        connector: connector.clone(),
+        clock: VClock::at(1_795_362_491),
+        digests: StandardDigests,
+    };
+    let mut bufs = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    let result = RefCell::new(None);
+    run_all(vec![
+        Box::pin(async {
+            let r = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 8).await;
+            *result.borrow_mut() = Some(r.unwrap());
+        }),
+        Box::pin(async {
+            let mut d = director_connect(dir_end).await;
+            for m in conn3.iter().filter(|m| m.i >= 9) {
+                if m.from_client {
+                    d.send(&m.got).await;
+                } else {
+                    let got = d.recv().await.unwrap();
+                    assert!(
+                        same_reply(&got, &m.got),
+                        "conn 3 msg {}: FD sent {} but the real FD sent {}",
+                        m.i,
+                        show(&got),
+                        show(&m.got)
+                    );
+                }
+            }
+            assert_eq!(d.recv().await, None);
+        }),
+        Box::pin(async {
+            let mut s = Peer::new(sd_end);
+            // conn 4 msg 1: `Hello Storage calling Start Job …`.
+            s.send(&conn4[0].got).await;
+            // The SD answers the FD's challenge with the qualified name `File daemon`
+            // (conn 4 msg 5, bashed on the wire).
+            let ev = s.auth(Role::Outbound, key.as_bytes(), b"File daemon").await;
+            assert!(matches!(ev, auth::Event::Authenticated { .. }), "{ev:?}");
+            for m in conn4.iter().filter(|m| m.i >= 8) {
+                if m.from_client {
+                    s.send(&m.got).await;
+                } else {
+                    let got = s.recv().await.unwrap();
+                    assert_eq!(
+                        got,
+                        m.got,
+                        "conn 4 msg {}: FD sent {} but the real FD sent {}",
+                        m.i,
+                        show(&got),
+                        show(&m.got)
+                    );
+                }
+            }
+        }),
+    ]);
+    let end = result.into_inner().unwrap();
+    assert_eq!(end.status, JobStatus::Terminated);
+    assert_eq!(end.files, 7);
 }

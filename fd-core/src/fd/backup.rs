@@ -413,6 +413,7 @@ where
         };
         sd.send_with(self.tx, |b| hello.emit(b)).await?;
         let own = qualified_name(b"R_CLIENT::", self.cfg.name)?;
+        let random = self.next_random();
         let mut acfg = auth::Config::new(
             Role::Outbound,
             &self.job.key,
@@ -422,7 +423,7 @@ where
             } else {
                 TlsPolicy::None
             },
-            0,
+            random,
             u32::try_from(self.svc.clock.unix_time()).unwrap_or(0),
         );
         acfg.tls_active = psk_on;
@@ -444,17 +445,59 @@ where
         sd_reply(sd, self.sd_rx).await
     }
 
+    /// Passive mode (jobs.md §2.6, §3.7; vectors/clear-backup-passive conn 4): no `storage`
+    /// command came, so the SD dials the FD. The platform hands over that connection
+    /// ([`Connector::accept_sd`]) with its hello unread; the FD checks
+    /// `Hello Storage calling Start Job «Job»` and authenticates as the inbound side with the
+    /// session key.
+    pub(crate) async fn passive_sd(&mut self) -> Result<bool, SessionError> {
+        let Ok(stream) = self.svc.connector.accept_sd(&self.job.name).await else {
+            return Ok(false);
+        };
+        let mut sd = Conn::new(stream);
+        let ok = match sd.recv(self.sd_rx).await? {
+            Msg::Data(h) => matches!(
+                Hello::parse_at(crate::wire::hello::Acceptor::FileDaemon, h),
+                Ok(Hello::StorageStartJob { job, .. }) if job == self.job.name.as_slice()
+            ),
+            Msg::Signal(_) => false,
+        };
+        if !ok {
+            return Ok(false);
+        }
+        let own = qualified_name(b"R_CLIENT::", self.cfg.name)?;
+        let random = self.next_random();
+        let acfg = auth::Config::new(
+            Role::Inbound,
+            &self.job.key,
+            &own,
+            TlsPolicy::None,
+            random,
+            u32::try_from(self.svc.clock.unix_time()).unwrap_or(0),
+        );
+        match authenticate(&mut sd, &self.svc.clock, acfg, self.sd_rx).await? {
+            auth::Event::Authenticated { .. } => {
+                self.sd = Some(sd);
+                self.sd_passive = true;
+                Ok(true)
+            }
+            auth::Event::Failed(_) => Ok(false),
+        }
+    }
+
     /// `backup FileIndex=…`.
     pub(crate) async fn backup_cmd(&mut self, file_index: u32) -> Result<bool, SessionError> {
         self.job.job_type = crate::wire::codes::JobType::Backup;
         self.set_kind();
-        if self.sd.is_none() {
+        if self.sd.is_none() && !self.passive_sd().await? {
             self.reply(&FdReply::ErrorText(TextError::Bad, b"backup"))
                 .await?;
             self.job.set_status(JobStatus::ErrorTerminated);
             return Ok(false);
         }
-        self.connected_jmsg().await?;
+        if !self.sd_passive {
+            self.connected_jmsg().await?;
+        }
         let fileset = core::mem::take(&mut self.fileset);
         let accurate = core::mem::take(&mut self.accurate);
         let r = self.backup_with(fileset, accurate, file_index).await;

@@ -57,7 +57,7 @@
 //! Accurate Incremental with its file list and an FT_DELETED record), clear-backup-multiblock
 //! (sparse 256 KiB records, FT_REGE, FT_LNKSAVED), clear-restore and clear-restore-multiblock
 //! (rechdr records, hard link, sparse file), and clear-dot-status (`status`, `.status
-//! header`, `.status running`).
+//! header`, `.status running`), clear-backup-passive.
 //!
 //! One Bareos quirk found that way: with the sparse option the file digest covers only the
 //! chunks actually sent, not the file ([`backup`]).
@@ -67,8 +67,7 @@
 //! Compression and encryption streams, ACL and xattr streams (the walk reports none),
 //! plugins and restore objects (accepted and ignored), `Run`/`RunBeforeNow` scripts
 //! (refused with `2905 Failed RunScript`), `verify` (refused), `regexwhere` and `R` regex
-//! lines (reported), TLS itself (the platform's), passive mode (below), the `.status
-//! terminated` API form.
+//! lines (reported), TLS itself (the platform's), the `.status terminated` API form.
 //!
 //! # Connection modes
 //!
@@ -77,11 +76,13 @@
 //! - **Client initiated** (vectors/clear-client-initiated): the platform dials the Director,
 //!   sends `Hello Client …` and runs the outbound CRAM-MD5 itself, then hands the stream to
 //!   [`session::run_command_loop`], which is the same loop without the inbound hello.
-//! - **Passive** (vectors/clear-backup-passive): the SD dials the FD and sends
-//!   `Hello Storage calling Start Job …`. The data channel after the hello is identical
-//!   (jobs.md §3.7). Designed for, not implemented: a platform would accept that connection,
-//!   authenticate it as inbound with the session key, and pass the stream in place of the
-//!   connector's; the `setauthorization` command is already answered.
+//! - **Passive** (vectors/clear-backup-passive): the Director sends no `storage` command;
+//!   the SD dials the FD and sends `Hello Storage calling Start Job …`. The platform accepts
+//!   that connection, routes it by the job name it peeks at, and hands it over through
+//!   [`platform::Connector::accept_sd`] when the `backup` (or `restore`) command finds no
+//!   SD connection; the FD checks the hello and authenticates as the inbound side with the
+//!   session key. The data channel after that is the same (jobs.md §3.7). Replayed against
+//!   the capture in the tests.
 
 pub mod backup;
 pub mod conn;

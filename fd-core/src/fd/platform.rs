@@ -265,6 +265,15 @@ pub trait Connector {
         port: u16,
         psk: Option<PskParams<'_>>,
     ) -> Result<Self::Stream, Self::Error>;
+
+    /// Passive mode: the connection the SD opened to the FD for job `job`. The platform
+    /// accepts connections on the FD port, recognises an SD by peeking at its hello
+    /// (`Hello Storage calling Start Job «Job»`, see
+    /// [`crate::wire::hello::HelloInfo::identify`]) and hands the stream over **with the
+    /// hello unread** to the session whose job it names (TLS-PSK, if any, already done). A
+    /// platform without passive support returns an error at once; the FD then answers
+    /// `2902 Bad backup`/`2902 Bad restore` as Bareos does without an SD connection.
+    async fn accept_sd(&mut self, job: &[u8]) -> Result<Self::Stream, Self::Error>;
 }
 
 /// Time. The core reads the clock only through this trait, so tests run on a virtual clock.

@@ -140,8 +140,16 @@ where
         };
         let mut wh: Vec<u8, MAX_PATH> = Vec::new();
         let _ = wh.extend_from_slice(where_);
+        if self.sd.is_none() && !self.passive_sd().await? {
+            self.reply(&FdReply::ErrorText(TextError::Bad, b"restore"))
+                .await?;
+            self.job.set_status(JobStatus::ErrorTerminated);
+            return Ok(false);
+        }
         self.reply(&FdReply::Ok(OkReply::Restore)).await?;
-        self.connected_jmsg().await?;
+        if !self.sd_passive {
+            self.connected_jmsg().await?;
+        }
         let version = self.cfg.version_text;
         self.jmsg(
             MessageType::Info,

@@ -213,6 +213,11 @@ where
     pub(crate) trace: i32,
     pub(crate) sd_addr: Vec<u8, 256>,
     pub(crate) sd_port: u16,
+    /// The SD connection came in passively (the SD dialled the FD).
+    pub(crate) sd_passive: bool,
+    /// Seed and counter for the challenge numbers of later CRAM-MD5 exchanges.
+    pub(crate) seed: u32,
+    pub(crate) draws: u32,
 }
 
 /// Accept a Director connection: read its hello, authenticate as the inbound side, answer
@@ -220,7 +225,9 @@ where
 ///
 /// `io` is the accepted stream (TLS already done by the platform if configured);
 /// `challenge_random` is the random number of the FD's CRAM-MD5 challenge (Bareos uses
-/// `random()`; fd-core has no entropy of its own).
+/// `random()`; fd-core has no entropy of its own); it also seeds the challenges of the
+/// session's SD connections ([`Session::next_random`]), so it must be fresh and secret per
+/// session.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_director_session<'s, IO, S, K, C, T, D, const N: usize>(
     io: IO,
@@ -321,6 +328,9 @@ where
         trace: 0,
         sd_addr: Vec::new(),
         sd_port: 0,
+        sd_passive: false,
+        seed: challenge_random,
+        draws: 0,
     };
     session.run(dir_rx).await
 }
@@ -336,6 +346,7 @@ pub async fn run_command_loop<'s, IO, S, K, C, T, D, const N: usize>(
     jobs: &'s JobTable<N>,
     svc: &'s mut Services<S, K, C, T, D>,
     bufs: Buffers<'s>,
+    seed: u32,
 ) -> Result<SessionEnd, SessionError>
 where
     IO: Read + Write,
@@ -376,6 +387,9 @@ where
         trace: 0,
         sd_addr: Vec::new(),
         sd_port: 0,
+        sd_passive: false,
+        seed,
+        draws: 0,
     };
     session.run(dir_rx).await
 }
@@ -694,6 +708,19 @@ where
                 Ok(false)
             }
         }
+    }
+
+    /// A challenge number for a later CRAM-MD5 exchange: SHA-256 of the session seed, a
+    /// counter and the time, so that peers cannot predict it from earlier challenges.
+    pub(crate) fn next_random(&mut self) -> u32 {
+        use sha2::Digest as _;
+        self.draws = self.draws.wrapping_add(1);
+        let mut h = sha2::Sha256::new();
+        h.update(self.seed.to_be_bytes());
+        h.update(self.draws.to_be_bytes());
+        h.update(self.svc.clock.unix_micros().to_be_bytes());
+        let d = h.finalize();
+        u32::from_be_bytes([d[0], d[1], d[2], d[3]]) & 0x7fff_ffff
     }
 
     fn set_key(&mut self, key: &[u8]) {
