@@ -226,8 +226,8 @@ where
 /// `io` is the accepted stream (TLS already done by the platform if configured);
 /// `challenge_random` is the random number of the FD's CRAM-MD5 challenge (Bareos uses
 /// `random()`; fd-core has no entropy of its own); it also seeds the challenges of the
-/// session's SD connections (hashed with a counter and the time), so it must be fresh and secret per
-/// session.
+/// session's SD connections (hashed with a counter and the time), so it must be fresh and
+/// secret per session.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_director_session<'s, IO, S, K, C, T, D, const N: usize>(
     io: IO,
