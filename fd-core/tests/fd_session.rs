@@ -2326,20 +2326,8 @@ fn restore_with_a_wrong_digest_keeps_the_file_out() {
 fn passive_backup_replays_clear_backup_passive() {
     // The tree of that run (after the Incremental): clear-backup-full's tree with the
     // Incremental's changes, as in incremental_replays_clear_backup_incr_with_btime.
-    let mut fs = captured_tree(&capture("clear-backup-full", 4));
-    let incr = captured_tree(&capture("clear-backup-incr", 4));
-    for n in incr.nodes {
-        match fs.find(&n.path) {
-            Some(i) => fs.nodes[i] = n,
-            None => {
-                let at = fs
-                    .find(b"/srv/bareos-capture/testdata/tree/sub/bytes.bin")
-                    .unwrap()
-                    + 1;
-                fs.nodes.insert(at, n);
-            }
-        }
-    }
+    // The tree of that run: the state after the Incremental.
+    let fs = round1_incremented_tree();
     let conn3 = capture("clear-backup-passive", 3);
     let conn4 = capture("clear-backup-passive", 4);
     let key = session_key("clear-backup-passive", 3);
@@ -2410,4 +2398,115 @@ fn passive_backup_replays_clear_backup_passive() {
     let end = result.into_inner().unwrap();
     assert_eq!(end.status, JobStatus::Terminated);
     assert_eq!(end.files, 7);
+}
+
+/// The tree after the Incremental of round 1 (the state the passive and client-initiated
+/// backups saw).
+fn round1_incremented_tree() -> MemFs {
+    let mut fs = captured_tree(&capture("clear-backup-full", 4));
+    for n in captured_tree(&capture("clear-backup-incr", 4)).nodes {
+        match fs.find(&n.path) {
+            Some(i) => fs.nodes[i] = n,
+            None => {
+                let at = fs
+                    .find(b"/srv/bareos-capture/testdata/tree/sub/bytes.bin")
+                    .unwrap()
+                    + 1;
+                fs.nodes.insert(at, n);
+            }
+        }
+    }
+    fs
+}
+
+#[test]
+fn client_initiated_backup_replays_clear_client_initiated() {
+    use fd_core::fd::session::run_client_initiated;
+    let conn1 = capture("clear-client-initiated", 1);
+    let conn6 = capture("clear-client-initiated", 6);
+    let sd_key = session_key_at("clear-client-initiated", 1, 9);
+    let dirs = director_list();
+    let cfg = config(dirs);
+    let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
+    let connector = MemConnector::default();
+    let mut svc: Svc = Services {
+        source: round1_incremented_tree(),
+        sink: MemSink::default(),
+        connector: connector.clone(),
+        clock: VClock::at(1_795_362_511),
+        digests: StandardDigests,
+    };
+    let mut bufs = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    let result = RefCell::new(None);
+    run_all(vec![
+        Box::pin(async {
+            let r =
+                run_client_initiated(fd_end, &cfg, &dirs[0], jobs, &mut svc, bufs.get(), 77).await;
+            *result.borrow_mut() = Some(r.unwrap());
+        }),
+        Box::pin(async {
+            // The Director accepts: hello (conn 1 msg 1, byte for byte), CRAM-MD5 with the
+            // Director as the inbound side, `1000 OK: …` (msg 8), then the job.
+            let mut d = Peer::new(dir_end);
+            assert_eq!(d.recv().await.as_ref(), Some(&conn1[0].got));
+            let ev = d
+                .auth(Role::Inbound, &fd_key(), b"R_DIRECTOR::bareos-dir")
+                .await;
+            assert!(matches!(ev, auth::Event::Authenticated { .. }), "{ev:?}");
+            for m in conn1.iter().filter(|m| m.i >= 8) {
+                if m.from_client {
+                    let got = d.recv().await.unwrap();
+                    assert!(
+                        same_reply(&got, &m.got),
+                        "conn 1 msg {}: FD sent {} but the real FD sent {}",
+                        m.i,
+                        show(&got),
+                        show(&m.got)
+                    );
+                } else {
+                    d.send(&m.got).await;
+                }
+            }
+            assert_eq!(d.recv().await, None);
+        }),
+        Box::pin(async {
+            let mut s = Peer::new(connector.accept().await);
+            assert_eq!(s.recv().await.as_ref(), Some(&conn6[0].got));
+            let ev = s
+                .auth(Role::Inbound, sd_key.as_bytes(), b"R_STORAGE::bareos-sd")
+                .await;
+            assert!(matches!(ev, auth::Event::Authenticated { .. }), "{ev:?}");
+            for m in conn6.iter().filter(|m| m.i >= 8) {
+                if m.from_client {
+                    let got = s.recv().await.unwrap();
+                    assert_eq!(
+                        got,
+                        m.got,
+                        "conn 6 msg {}: FD sent {} but the real FD sent {}",
+                        m.i,
+                        show(&got),
+                        show(&m.got)
+                    );
+                } else {
+                    s.send(&m.got).await;
+                }
+            }
+        }),
+    ]);
+    let end = result.into_inner().unwrap();
+    assert_eq!(end.status, JobStatus::Terminated);
+    assert_eq!(end.files, 7);
+}
+
+/// The session key of the `JobId=` line at message `i` of a connection.
+fn session_key_at(name: &str, conn: u32, i: u32) -> String {
+    let m = capture(name, conn).into_iter().find(|m| m.i == i).unwrap();
+    let Got::Data(d) = m.got else { panic!() };
+    match fd_core::wire::dir_cmd::DirCommand::parse(&d).unwrap() {
+        fd_core::wire::dir_cmd::DirCommand::JobStart(js) => {
+            String::from_utf8(js.authorization.to_vec()).unwrap()
+        }
+        c => panic!("{c:?}"),
+    }
 }

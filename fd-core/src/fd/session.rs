@@ -394,6 +394,66 @@ where
     session.run(dir_rx).await
 }
 
+/// Client-initiated mode (vectors/clear-client-initiated conn 1): the FD has dialled the
+/// Director. Send `Hello Client «name» FdProtocolVersion=54 calling Version="…"⏎`, run
+/// CRAM-MD5 as the outbound side, expect `1000 OK: «dir» Version: …⏎`, then serve the
+/// Director's commands exactly as in active mode ([`run_command_loop`]). The platform opens
+/// a new waiting connection when this one starts being used (conn 5 of that capture).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_client_initiated<'s, IO, S, K, C, T, D, const N: usize>(
+    io: IO,
+    cfg: &FdConfig<'s>,
+    director: &super::DirectorAuth<'s>,
+    jobs: &'s JobTable<N>,
+    svc: &'s mut Services<S, K, C, T, D>,
+    bufs: Buffers<'s>,
+    seed: u32,
+) -> Result<SessionEnd, SessionError>
+where
+    IO: Read + Write,
+    S: FileSource,
+    K: FileSink,
+    C: Connector,
+    T: Clock,
+    D: DigestProvider,
+{
+    let mut dir = Conn::new(io);
+    let hello = Hello::Client {
+        name: cfg.name,
+        fd_protocol: Some(FD_PROTOCOL_VERSION as i32),
+        version: Some(cfg.version),
+    };
+    dir.send_with(bufs.tx, |b| hello.emit(b)).await?;
+    let own = qualified_name(b"R_CLIENT::", cfg.name)?;
+    let mut acfg = auth::Config::new(
+        Role::Outbound,
+        director.key,
+        &own,
+        cfg.tls_policy,
+        seed & 0x7fff_ffff,
+        u32::try_from(svc.clock.unix_time()).unwrap_or(0),
+    );
+    acfg.tls_active = cfg.tls_active;
+    match authenticate(&mut dir, &svc.clock, acfg, bufs.dir_rx).await? {
+        auth::Event::Authenticated { .. } => {}
+        auth::Event::Failed(e) => return Err(SessionError::Auth(e)),
+    }
+    match dir.recv(bufs.dir_rx).await? {
+        Msg::Data(d) if matches!(HelloReply::parse(d), Ok(HelloReply::DirOk { .. })) => {}
+        _ => return Err(SessionError::BadHello),
+    }
+    run_command_loop(
+        dir.into_inner(),
+        cfg,
+        director,
+        jobs,
+        svc,
+        bufs,
+        seed.rotate_left(16),
+    )
+    .await
+}
+
 /// `R_CLIENT::bareos-fd` and the like.
 pub(crate) fn qualified_name(prefix: &[u8], name: &[u8]) -> Result<Vec<u8, 140>, SessionError> {
     let mut v: Vec<u8, 140> = Vec::new();
