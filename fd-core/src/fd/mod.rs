@@ -57,7 +57,7 @@
 //! Accurate Incremental with its file list and an FT_DELETED record), clear-backup-multiblock
 //! (sparse 256 KiB records, FT_REGE, FT_LNKSAVED), clear-restore and clear-restore-multiblock
 //! (rechdr records, hard link, sparse file), and clear-dot-status (`status`, `.status
-//! header`, `.status running`), clear-backup-passive.
+//! header`, `.status running`), clear-backup-passive and clear-client-initiated.
 //!
 //! One Bareos quirk found that way: with the sparse option the file digest covers only the
 //! chunks actually sent, not the file ([`backup`]).
@@ -73,9 +73,10 @@
 //!
 //! - **Active** (default): the Director connects to the FD; the FD connects to the SD
 //!   ([`platform::Connector`]). Implemented.
-//! - **Client initiated** (vectors/clear-client-initiated): the platform dials the Director,
-//!   sends `Hello Client …` and runs the outbound CRAM-MD5 itself, then hands the stream to
-//!   [`session::run_command_loop`], which is the same loop without the inbound hello.
+//! - **Client initiated** (vectors/clear-client-initiated): the platform dials the Director
+//!   and calls [`session::run_client_initiated`], which sends `Hello Client …`, runs the
+//!   outbound CRAM-MD5, checks `1000 OK: …` and then runs [`session::run_command_loop`], the
+//!   same loop as in active mode. Replayed against the capture in the tests.
 //! - **Passive** (vectors/clear-backup-passive): the Director sends no `storage` command;
 //!   the SD dials the FD and sends `Hello Storage calling Start Job …`. The platform accepts
 //!   that connection, routes it by the job name it peeks at, and hands it over through
