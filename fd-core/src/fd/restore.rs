@@ -551,4 +551,25 @@ mod tests {
         // `..` inside a name is fine.
         assert_eq!(output_path(b"/r", b"/a..b", &mut b).unwrap(), b"/r/a..b");
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the stored name, an accepted output path lies under `where` and has no
+        /// `..` component.
+        #[test]
+        fn output_paths_never_escape(
+            parts in proptest::collection::vec(prop_oneof![
+                Just("..".to_owned()), Just(".".to_owned()), Just("".to_owned()), "[a-z.]{1,5}"
+            ], 0..8),
+            absolute in any::<bool>(),
+        ) {
+            let name = std::format!("{}{}", if absolute { "/" } else { "" }, parts.join("/"));
+            let mut b = [0u8; 256];
+            if let Ok(p) = output_path(b"/restore", name.as_bytes(), &mut b) {
+                prop_assert!(p.starts_with(b"/restore/"));
+                prop_assert!(!p.split(|&c| c == b'/').any(|c| c == b".."));
+            }
+        }
+    }
 }

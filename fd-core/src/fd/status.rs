@@ -485,6 +485,23 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Thousands separators as `edit_uint64_with_commas()`: removing them gives the
+        /// number back, and groups after the first have three digits.
+        #[test]
+        fn commas_round_trip(v in proptest::prelude::any::<u64>()) {
+            let mut b = [0u8; 40];
+            let mut w = Writer::new(&mut b);
+            write_commas(&mut w, v);
+            let n = w.finish().unwrap();
+            let s = std::str::from_utf8(&b[..n]).unwrap();
+            proptest::prop_assert_eq!(s.replace(',', "").parse::<u64>().unwrap(), v);
+            let groups: std::vec::Vec<&str> = s.split(',').collect();
+            proptest::prop_assert!(groups[0].len() <= 3 && !groups[0].is_empty());
+            proptest::prop_assert!(groups[1..].iter().all(|g| g.len() == 3));
+        }
+    }
+
     #[test]
     fn suffixes_and_names() {
         let s = |v| {
