@@ -1467,17 +1467,56 @@ fn unknown_stream_and_dotdot_paths_are_refused() {
 }
 
 #[test]
-fn unreadable_file_counts_an_error_and_fails_the_job() {
+fn unreadable_file_counts_an_error_like_bareos() {
+    // `core/src/filed/backup.cc` `SaveFile()`: a file that cannot be opened is an M_NOTSAVED
+    // message and JobErrors++, after its attribute record went out; `BackupCmd()` still ends
+    // the job with 'T', so the End Job line is TermCode=84 with Errors=1 (the Director then
+    // reports "OK -- with warnings").
     let mut fs = test_tree(1_795_365_050);
     let i = fs.find(b"/t/hello.txt").unwrap();
     fs.nodes[i].unreadable = true;
     let run = run_backup(fs, backup_commands("full", "S2s0AX", "/t"));
     let ej = end_job(&run.frames);
     assert_eq!(ej.errors, 1);
-    assert_eq!(ej.term_code, JobStatus::ErrorTerminated);
-    assert_eq!(ej.term_code.to_u8(), b'E');
+    assert_eq!(ej.term_code, JobStatus::Terminated);
     assert_eq!(ej.read_bytes, 2_101_248 + 1_300_000 + 11);
-    assert!(run.frames.iter().any(|g| matches!(g, Got::Data(x) if x.starts_with(b"Jmsg") && String::from_utf8_lossy(x).contains("Cannot open \"/t/hello.txt\""))));
+    let msg = run
+        .frames
+        .iter()
+        .find_map(|g| match g {
+            Got::Data(x)
+                if x.starts_with(b"Jmsg") && String::from_utf8_lossy(x).contains("Cannot open") =>
+            {
+                Some(Jmsg::parse(x).unwrap().text.to_vec())
+            }
+            _ => None,
+        })
+        .expect("no Cannot open message");
+    assert_eq!(
+        msg,
+        b"bareos-fd JobId 7:      Cannot open \"/t/hello.txt\": ERR=permission denied.\n"
+    );
+    let types: Vec<u8> = run
+        .frames
+        .iter()
+        .filter_map(|g| match g {
+            Got::Data(x)
+                if x.starts_with(b"Jmsg") && String::from_utf8_lossy(x).contains("Cannot open") =>
+            {
+                Some(Jmsg::parse(x).unwrap().msg_type.to_u8())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(types, vec![8], "M_NOTSAVED");
+    // The attribute record was sent, the data and digest were not.
+    let fi = run
+        .records
+        .iter()
+        .find(|r| r.1 == 1 && AttrRecord::parse(&r.2).unwrap().fname == b"/t/hello.txt")
+        .unwrap()
+        .0;
+    assert_eq!(run.records.iter().filter(|r| r.0 == fi).count(), 1);
 }
 
 #[test]

@@ -40,7 +40,11 @@
 //! # Errors, cancel, heartbeat, bandwidth
 //!
 //! A file that cannot be opened or read is reported with a job message and counted in
-//! `Errors=`; the job then ends with TermCode `E` (69). A `cancel` from another session is
+//! `Errors=`, exactly as `SaveFile()`/`send_data()` do (`     Cannot open "…": ERR=….` as
+//! M_NOTSAVED; a read error as M_ERROR, counted twice). As in Bareos the job still ends
+//! with TermCode 84 when the data phase completed (`core/src/filed/dir_cmd.cc`
+//! `BackupCmd()` sets 'T' unless `BlastDataToStorageDaemon()` failed); the Director reports
+//! such a job as "OK -- with warnings". A `cancel` from another session is
 //! noticed between files and between data chunks: the data phase stops without the final
 //! EOD (as in vectors/clear-cancel, where the data channel ends without one) and the job
 //! reports TermCode 65. With a Heartbeat Interval the FD sends HEARTBEAT to the Director
@@ -580,9 +584,12 @@ where
                 keep_atime: flags.keep_atime,
             };
             for root in view.roots(b) {
-                if self.svc.source.start(root, &opts).await.is_err() {
-                    self.file_error(format_args!("Could not stat \"{}\"\n", show(root)))
-                        .await?;
+                if let Err(e) = self.svc.source.start(root, &opts).await {
+                    self.file_error(
+                        MessageType::NotSaved,
+                        format_args!("     Could not stat \"{}\": ERR={}\n", show(root), e),
+                    )
+                    .await?;
                     continue;
                 }
                 let mut suppress_dir = 0u32;
@@ -593,9 +600,16 @@ where
                     let entry = match self.svc.source.next(&mut name, &mut link).await {
                         Ok(Some(e)) => e,
                         Ok(None) => break,
-                        Err(_) => {
-                            self.file_error(format_args!("Error walking \"{}\"\n", show(root)))
-                                .await?;
+                        Err(e) => {
+                            self.file_error(
+                                MessageType::NotSaved,
+                                format_args!(
+                                    "     Could not access \"{}\": ERR={}\n",
+                                    show(root),
+                                    e
+                                ),
+                            )
+                            .await?;
                             break;
                         }
                     };
@@ -615,9 +629,26 @@ where
                             continue;
                         }
                         EntryKind::Socket => continue,
-                        EntryKind::NoStat | EntryKind::NoOpen => {
-                            self.file_error(format_args!("Could not stat \"{}\"\n", show(path)))
-                                .await?;
+                        EntryKind::NoStat => {
+                            self.file_error(
+                                MessageType::NotSaved,
+                                format_args!(
+                                    "     Could not stat \"{}\": ERR=stat failed\n",
+                                    show(path)
+                                ),
+                            )
+                            .await?;
+                            continue;
+                        }
+                        EntryKind::NoOpen => {
+                            self.file_error(
+                                MessageType::NotSaved,
+                                format_args!(
+                                    "     Could not open directory \"{}\": ERR=opendir failed\n",
+                                    show(path)
+                                ),
+                            )
+                            .await?;
                             continue;
                         }
                         _ => {}
@@ -685,11 +716,10 @@ where
         if !ok {
             return self.sd_failed("append close session").await;
         }
-        self.job.set_status(if self.job.errors > 0 {
-            JobStatus::ErrorTerminated
-        } else {
-            JobStatus::Terminated
-        });
+        // Files that could not be read count in `Errors=` but do not fail the job: Bareos'
+        // `BackupCmd()` sets 'T' whenever the data phase completed; the Director turns
+        // T + errors into "OK -- with warnings".
+        self.job.set_status(JobStatus::Terminated);
         self.job.publish();
         // The loop ends after a backup (TERMINATE to the SD, End Job, TERMINATE).
         Ok(false)
@@ -761,10 +791,11 @@ where
     /// Count an error on a file and tell the Director.
     pub(crate) async fn file_error(
         &mut self,
+        msg_type: MessageType,
         text: core::fmt::Arguments<'_>,
     ) -> Result<(), SessionError> {
         self.job.errors += 1;
-        self.jmsg(MessageType::Error, text).await
+        self.jmsg(msg_type, text).await
     }
 
     fn next_heartbeat(&self) -> Option<Instant> {
@@ -965,9 +996,13 @@ where
         mut hasher: Option<&mut D::Hasher>,
         st: &mut RunState,
     ) -> Result<DataOutcome, SessionError> {
-        if self.svc.source.open(path).await.is_err() {
-            self.file_error(format_args!("     Cannot open \"{}\".\n", show(path)))
-                .await?;
+        if let Err(e) = self.svc.source.open(path).await {
+            // `core/src/filed/backup.cc` `SaveFile()`: M_NOTSAVED, no severity prefix.
+            self.file_error(
+                MessageType::NotSaved,
+                format_args!("     Cannot open \"{}\": ERR={}.\n", show(path), e),
+            )
+            .await?;
             return Ok(DataOutcome::Failed);
         }
         self.send_header(fi, kind, st).await?;
@@ -989,7 +1024,7 @@ where
             }
             // Fill one chunk completely (short reads are allowed by the trait).
             let mut got = 0usize;
-            let mut failed = false;
+            let mut failed = None;
             while got < chunk {
                 let Some(dst) = self.data.get_mut(hdr + got..hdr + chunk) else {
                     break;
@@ -997,20 +1032,23 @@ where
                 match self.svc.source.read(dst).await {
                     Ok(0) => break,
                     Ok(n) => got += n,
-                    Err(_) => {
-                        failed = true;
+                    Err(e) => {
+                        failed = Some(e);
                         break;
                     }
                 }
             }
-            if failed {
+            if let Some(e) = failed {
                 self.svc.source.close().await;
                 let _ = self.sd_eod(st).await;
-                self.file_error(format_args!(
-                    "     Read error on file \"{}\".\n",
-                    show(path)
-                ))
+                // `send_data()`: an M_ERROR message (which counts one error) and an explicit
+                // `JobErrors++`, so Bareos counts a read error twice.
+                self.file_error(
+                    MessageType::Error,
+                    format_args!("Read error on file {}. ERR={}\n", show(path), e),
+                )
                 .await?;
+                self.job.errors += 1;
                 return Ok(DataOutcome::Failed);
             }
             if got == 0 {

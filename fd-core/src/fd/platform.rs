@@ -92,8 +92,9 @@ pub struct WalkOptions {
 ///   report) and carries on with the next entry.
 #[allow(async_fn_in_trait)]
 pub trait FileSource {
-    /// The platform's error (logged by the core through `Debug`).
-    type Error: core::fmt::Debug;
+    /// The platform's error; its `Display` text is the `ERR=` part of the job messages
+    /// (`Cannot open "…": ERR=Permission denied.`).
+    type Error: core::fmt::Debug + core::fmt::Display;
 
     /// Begin walking `root` (the text of an `F` line).
     async fn start(&mut self, root: &[u8], options: &WalkOptions) -> Result<(), Self::Error>;

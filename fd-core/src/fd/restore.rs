@@ -302,10 +302,13 @@ where
                 let rec = match AttrRecord::parse(data) {
                     Ok(r) => r,
                     Err(e) => {
-                        self.file_error(format_args!(
-                            "Bad attribute record for FileIndex {}: {}\n",
-                            h.file_index, e
-                        ))
+                        self.file_error(
+                            MessageType::Error,
+                            format_args!(
+                                "Bad attribute record for FileIndex {}: {}\n",
+                                h.file_index, e
+                            ),
+                        )
                         .await?;
                         return Ok(());
                     }
@@ -314,7 +317,7 @@ where
             }
             StreamType::FileData | StreamType::SparseData => {
                 let Some(f) = cur.as_mut().filter(|f| f.file_index == h.file_index) else {
-                    self.file_error(format_args!(
+                    self.file_error(MessageType::Error, format_args!(
                         "Expected to write data to stream {} but this file was never created (FileIndex {}).\n",
                         kind.bits(),
                         h.file_index
@@ -330,8 +333,11 @@ where
                         Ok(c) => (c.offset, c.data),
                         Err(_) => {
                             f.bad = true;
-                            self.file_error(format_args!("Bad sparse record.\n"))
-                                .await?;
+                            self.file_error(
+                                MessageType::Error,
+                                format_args!("Bad sparse record.\n"),
+                            )
+                            .await?;
                             return Ok(());
                         }
                     }
@@ -355,8 +361,11 @@ where
                     Err(_) => {
                         f.bad = true;
                         let name = f.name.clone();
-                        self.file_error(format_args!("Write error on \"{}\".\n", show(&name)))
-                            .await?;
+                        self.file_error(
+                            MessageType::Error,
+                            format_args!("Write error on \"{}\".\n", show(&name)),
+                        )
+                        .await?;
                     }
                 }
             }
@@ -366,7 +375,7 @@ where
                 };
                 let Ok(d) = Digest::parse(k, data) else {
                     f.bad = true;
-                    self.file_error(format_args!("Bad digest record.\n"))
+                    self.file_error(MessageType::Error, format_args!("Bad digest record.\n"))
                         .await?;
                     return Ok(());
                 };
@@ -377,10 +386,13 @@ where
                         if out.get(..n) != Some(d.bytes) {
                             f.bad = true;
                             let name = f.name.clone();
-                            self.file_error(format_args!(
-                                "Digest mismatch on \"{}\"; file not restored.\n",
-                                show(&name)
-                            ))
+                            self.file_error(
+                                MessageType::Error,
+                                format_args!(
+                                    "Digest mismatch on \"{}\"; file not restored.\n",
+                                    show(&name)
+                                ),
+                            )
                             .await?;
                         }
                     }
@@ -392,11 +404,14 @@ where
                 if let Some(f) = cur.as_mut().filter(|f| f.file_index == h.file_index) {
                     f.bad = true;
                 }
-                self.file_error(format_args!(
-                    "Unknown or unsupported stream {} for FileIndex {}; file not restored.\n",
-                    h.stream.word(),
-                    h.file_index
-                ))
+                self.file_error(
+                    MessageType::Error,
+                    format_args!(
+                        "Unknown or unsupported stream {} for FileIndex {}; file not restored.\n",
+                        h.stream.word(),
+                        h.file_index
+                    ),
+                )
                 .await?;
             }
         }
@@ -414,11 +429,14 @@ where
         let path = match output_path(where_, rec.fname, &mut out) {
             Ok(p) => p,
             Err(e) => {
-                self.file_error(format_args!(
-                    "Illegal restore path \"{}\" refused ({:?}).\n",
-                    show(rec.fname),
-                    e
-                ))
+                self.file_error(
+                    MessageType::Error,
+                    format_args!(
+                        "Illegal restore path \"{}\" refused ({:?}).\n",
+                        show(rec.fname),
+                        e
+                    ),
+                )
                 .await?;
                 return Ok(None);
             }
@@ -431,11 +449,14 @@ where
             FileType::LnkSaved => match output_path(where_, rec.link, &mut lbuf) {
                 Ok(t) => CreateKind::HardLink { target: t },
                 Err(e) => {
-                    self.file_error(format_args!(
-                        "Illegal hard link target \"{}\" refused ({:?}).\n",
-                        show(rec.link),
-                        e
-                    ))
+                    self.file_error(
+                        MessageType::Error,
+                        format_args!(
+                            "Illegal hard link target \"{}\" refused ({:?}).\n",
+                            show(rec.link),
+                            e
+                        ),
+                    )
                     .await?;
                     return Ok(None);
                 }
@@ -488,8 +509,11 @@ where
                 Ok(Some(open))
             }
             Err(_) => {
-                self.file_error(format_args!("Could not create \"{}\".\n", show(path)))
-                    .await?;
+                self.file_error(
+                    MessageType::Error,
+                    format_args!("Could not create \"{}\".\n", show(path)),
+                )
+                .await?;
                 Ok(None)
             }
         }
@@ -504,8 +528,11 @@ where
             return Ok(());
         }
         if self.svc.sink.commit(&f.stat).await.is_err() {
-            self.file_error(format_args!("Could not finish \"{}\".\n", show(&f.name)))
-                .await?;
+            self.file_error(
+                MessageType::Error,
+                format_args!("Could not finish \"{}\".\n", show(&f.name)),
+            )
+            .await?;
         }
         Ok(())
     }
