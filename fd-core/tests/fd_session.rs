@@ -2549,3 +2549,51 @@ fn session_key_at(name: &str, conn: u32, i: u32) -> String {
         c => panic!("{c:?}"),
     }
 }
+
+#[test]
+fn setbandwidth_paces_the_data_channel() {
+    // vectors/clear-cancel conn 3 msgs 24-25: `setbandwidth=262144 Job=…` → `2000 OK Bandwidth`.
+    let dirs = director_list();
+    let cfg = config(dirs);
+    let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
+    let connector = MemConnector::default();
+    let clock = VClock::at(1_795_365_100);
+    let mut svc: Svc = Services {
+        source: test_tree(1_795_365_050),
+        sink: MemSink::default(),
+        connector: connector.clone(),
+        clock: clock.clone(),
+        digests: StandardDigests,
+    };
+    let mut bufs = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    let frames = RefCell::new(Vec::new());
+    let records = RefCell::new(Vec::new());
+    let started = Cell::new(false);
+    let mut cmds = backup_commands("full", "S2HAX", "/t");
+    cmds.insert(
+        cmds.len() - 2,
+        d(&format!("setbandwidth=262144 Job={JOB}\n")),
+    );
+    let t0 = clock.now();
+    run_all(vec![
+        Box::pin(async {
+            let _ = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 1).await;
+        }),
+        Box::pin(async { *frames.borrow_mut() = director_run(dir_end, cmds).await }),
+        Box::pin(sd_append(&connector, &records, &started)),
+    ]);
+    let frames = frames.into_inner();
+    assert!(frames.contains(&d("2000 OK Bandwidth\n")));
+    let ej = end_job(&frames);
+    assert_eq!(ej.term_code, JobStatus::Terminated);
+    // About 3.4 MB at 256 KiB/s: at least 12 seconds of (virtual) time.
+    let elapsed = clock.now() - t0;
+    let min = ej.job_bytes / 262_144;
+    assert!(
+        elapsed.secs() >= min,
+        "{} s for {} bytes",
+        elapsed.secs(),
+        ej.job_bytes
+    );
+}
