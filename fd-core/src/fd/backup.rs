@@ -97,8 +97,10 @@ pub(crate) struct Flags {
 fn iter_lines(store: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut pos = 0usize;
     core::iter::from_fn(move || {
-        let h = store.get(pos..pos + 2)?;
-        let len = usize::from(u16::from_be_bytes([h[0], h[1]]));
+        let &[hi, lo] = store.get(pos..pos + 2)? else {
+            return None;
+        };
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
         let line = store.get(pos + 2..pos + 2 + len)?;
         pos += 2 + len;
         Some(line)
@@ -279,10 +281,12 @@ pub(crate) fn unchanged(stat: &Stat, since: i64, mtime_only: bool) -> bool {
 /// One stored accurate entry at `pos`: (length, seen flag, the frame). The store holds
 /// `len(u16 BE) seen(u8) frame` records, written by the session's `accurate` handler.
 pub(crate) fn accurate_entry(store: &[u8], pos: usize) -> Option<(usize, bool, &[u8])> {
-    let h = store.get(pos..pos + 3)?;
-    let len = usize::from(u16::from_be_bytes([h[0], h[1]]));
+    let &[hi, lo, seen] = store.get(pos..pos + 3)? else {
+        return None;
+    };
+    let len = usize::from(u16::from_be_bytes([hi, lo]));
     let body = store.get(pos + 3..pos + 3 + len)?;
-    Some((len, h[2] != 0, body))
+    Some((len, seen != 0, body))
 }
 
 /// Look `path` up in the accurate store (linear scan: bounded by the store size, which the

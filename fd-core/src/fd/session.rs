@@ -780,7 +780,11 @@ where
         h.update(self.draws.to_be_bytes());
         h.update(self.svc.clock.unix_micros().to_be_bytes());
         let d = h.finalize();
-        u32::from_be_bytes([d[0], d[1], d[2], d[3]]) & 0x7fff_ffff
+        let mut b = [0u8; 4];
+        if let Some(src) = d.get(..4) {
+            b.copy_from_slice(src);
+        }
+        u32::from_be_bytes(b) & 0x7fff_ffff
     }
 
     fn set_key(&mut self, key: &[u8]) {
