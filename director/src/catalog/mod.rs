@@ -78,9 +78,9 @@ use std::path::{Path, PathBuf};
 pub use fd_core::wire::codes::{JobLevel, JobStatus, JobType};
 
 pub use self::ops::{
-    ClientRecord, FileAttr, FileSetRecord, JobEnd, JobListRow, JobMediaRecord, JobRecord, JobStart,
-    MediaRecord, MediaUpdate, NewClient, NewJob, NewJobMedia, NewMedia, PoolRecord, PoolSpec,
-    SinceTime,
+    status_after_limits, ClientRecord, FileAttr, FileSetRecord, JobEnd, JobListRow, JobMediaRecord,
+    JobRecord, JobStart, MediaRecord, MediaUpdate, NewClient, NewJob, NewJobMedia, NewMedia,
+    PoolRecord, PoolSpec, SinceTime,
 };
 pub use self::postgres::PgParams;
 pub use self::restore::{

@@ -204,11 +204,11 @@ pub struct MediaRecord {
     pub end_block: i64,
 }
 
-/// New counters of a volume after a job wrote to it (what the SD reports in its `UpdateMedia`
-/// catalog request, jobs.md §2.5): absolute values, not deltas.
+/// A volume's counters as the SD reports them in its `UpdateMedia` catalog request (jobs.md
+/// §2.5, `core/src/dird/catreq.cc`): absolute values, not deltas.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaUpdate {
-    /// `MediaId`.
+    /// `MediaId` (the Director looks it up from `VolName=`).
     pub media_id: i64,
     /// `VolJobs`.
     pub vol_jobs: i64,
@@ -224,31 +224,35 @@ pub struct MediaUpdate {
     pub vol_errors: i64,
     /// `VolWrites`.
     pub vol_writes: i64,
-    /// `VolStatus`.
+    /// `VolStatus` as the SD sent it.
     pub vol_status: VolStatus,
-    /// `LastWritten`; also `FirstWritten` and `LabelDate` when those are still NULL.
-    pub last_written: i64,
-    /// `EndFile`.
-    pub end_file: i64,
-    /// `EndBlock`.
-    pub end_block: i64,
+    /// `EndTime=`: becomes LastWritten when the block count changed (0: unknown).
+    pub end_time: i64,
+    /// `relabel=1`: the SD just labelled the volume; LabelDate becomes the job's start.
+    pub relabel: bool,
+    /// `VolFirstWritten=` (0 in every capture: the job's start is used instead).
+    pub first_written: i64,
+    /// StartTime of the job the SD is writing for (`jcr->start_time`).
+    pub job_start_time: i64,
 }
 
-impl MediaUpdate {
-    /// Apply the volume's limits to the status the SD reported, as Bareos does: `Used` once
-    /// `MaxVolJobs` jobs were written, `Full` once `MaxVolBytes` or `MaxVolFiles` is reached.
-    /// Only an `Append` status is changed.
-    pub fn with_limits(mut self, m: &MediaRecord) -> Self {
-        if self.vol_status == VolStatus::Append {
-            if m.max_vol_bytes > 0 && self.vol_bytes >= m.max_vol_bytes
-                || m.max_vol_files > 0 && self.vol_files >= m.max_vol_files
-            {
-                self.vol_status = VolStatus::Full;
-            } else if m.max_vol_jobs > 0 && self.vol_jobs >= m.max_vol_jobs {
-                self.vol_status = VolStatus::Used;
-            }
-        }
-        self
+/// Bareos' `HasVolumeExpired()` (`core/src/dird/next_vol.cc`): an `Append` volume that has
+/// taken at least one job becomes `Full` at `MaxVolBytes`, `Used` at `MaxVolJobs`, at
+/// `MaxVolFiles` or when `VolUseDuration` has passed since FirstWritten. Other statuses are
+/// kept. `now` is Unix seconds.
+pub fn status_after_limits(m: &MediaRecord, now: i64) -> VolStatus {
+    if m.vol_status != VolStatus::Append || m.vol_jobs <= 0 {
+        return m.vol_status.clone();
+    }
+    if m.max_vol_bytes > 0 && m.vol_bytes >= m.max_vol_bytes {
+        VolStatus::Full
+    } else if m.max_vol_jobs > 0 && m.max_vol_jobs <= m.vol_jobs
+        || m.max_vol_files > 0 && m.max_vol_files <= m.vol_files
+        || m.vol_use_duration > 0 && m.vol_use_duration <= now - m.first_written.unwrap_or(now)
+    {
+        VolStatus::Used
+    } else {
+        VolStatus::Append
     }
 }
 
@@ -912,7 +916,9 @@ impl Catalog {
     /// the pool has no Label Format (or `*`) or `MaxVols` is reached. A format without `$`/`%`
     /// variables gets `%04d` of (highest MediaId in the catalog + 1) appended, trying the next
     /// number (up to 99 more) when that name exists (`CreateSimpleName()`): the captures'
-    /// `Cap-` gives `Cap-0001`, `Cap-0002`, …. Formats with variables are not supported yet
+    /// `Cap-` gives `Cap-0001`, `Cap-0002`, …. The new volume is `Unlabeled` until the SD
+    /// labels it (`VolStatus=Unlabeled` in the Director's reply to `FindMedia`,
+    /// `vectors/clear-backup-full` conn 2 msg 27). Formats with variables are not supported yet
     /// ([`Error::NoVolume`]).
     pub fn create_volume(
         &mut self,
@@ -943,7 +949,7 @@ impl Catalog {
                         pool_id,
                         media_type,
                         storage_id,
-                        vol_status: VolStatus::Append,
+                        vol_status: VolStatus::Unlabeled,
                         label_date: None,
                     });
                 }
@@ -953,23 +959,29 @@ impl Catalog {
         })
     }
 
-    /// The appendable volume a backup to this pool and media type should use
-    /// (`FindNextVolume()` for status `Append`): enabled, most recently written first, never
-    /// written last, then lowest MediaId.
+    /// The volume a backup to this pool and media type should use
+    /// (`FindNextVolumeForAppend()` steps 1–2, `FindNextVolume()`): an enabled `Append`
+    /// volume, most recently written first, never-written last, then lowest MediaId; failing
+    /// that an `Unlabeled` one (created earlier but never labelled), in the same order.
     pub fn find_appendable_media(
         &mut self,
         pool_id: i64,
         media_type: &str,
     ) -> Result<Option<MediaRecord>, Error> {
-        let rows = self.conn.query(
-            &format!(
-                "SELECT {MEDIA_COLS} FROM Media WHERE PoolId = ? AND MediaType = ? \
-                 AND Enabled = 1 AND VolStatus = 'Append' \
-                 ORDER BY LastWritten IS NULL, LastWritten DESC, MediaId LIMIT 1"
-            ),
-            &[pool_id.into(), media_type.into()],
-        )?;
-        rows.first().map(media_from).transpose()
+        for status in [VolStatus::Append, VolStatus::Unlabeled] {
+            let rows = self.conn.query(
+                &format!(
+                    "SELECT {MEDIA_COLS} FROM Media WHERE PoolId = ? AND MediaType = ? \
+                     AND Enabled = 1 AND VolStatus = ? \
+                     ORDER BY LastWritten IS NULL, LastWritten DESC, MediaId LIMIT 1"
+                ),
+                &[pool_id.into(), media_type.into(), status.as_str().into()],
+            )?;
+            if let Some(r) = rows.first() {
+                return media_from(r).map(Some);
+            }
+        }
+        Ok(None)
     }
 
     /// [`Catalog::find_appendable_media`], or else a new volume from the Label Format
@@ -986,35 +998,58 @@ impl Catalog {
         }
     }
 
-    /// Store a volume's counters after a write (`UpdateMediaRecord()`); FirstWritten and
-    /// LabelDate are set to `last_written` only when still empty.
-    pub fn update_media(&mut self, u: &MediaUpdate) -> Result<(), Error> {
-        let n = self.conn.execute(
-            "UPDATE Media SET VolJobs = ?, VolFiles = ?, VolBlocks = ?, VolBytes = ?, \
-             VolMounts = ?, VolErrors = ?, VolWrites = ?, VolStatus = ?, LastWritten = ?, \
-             FirstWritten = COALESCE(FirstWritten, ?), LabelDate = COALESCE(LabelDate, ?), \
-             EndFile = ?, EndBlock = ? WHERE MediaId = ?",
-            &[
-                u.vol_jobs.into(),
-                u.vol_files.into(),
-                u.vol_blocks.into(),
-                u.vol_bytes.into(),
-                u.vol_mounts.into(),
-                u.vol_errors.into(),
-                u.vol_writes.into(),
-                u.vol_status.as_str().into(),
-                Value::Time(u.last_written),
-                Value::Time(u.last_written),
-                Value::Time(u.last_written),
-                u.end_file.into(),
-                u.end_block.into(),
-                u.media_id.into(),
-            ],
-        )?;
-        if n == 0 {
-            return Err(Error::NotFound("media"));
-        }
-        Ok(())
+    /// Apply the SD's `UpdateMedia` request as `core/src/dird/catreq.cc` does, and return
+    /// the stored row (what the Director echoes back in its `1000 OK VolName=…` reply):
+    /// FirstWritten is set once (to `first_written`, or the job's start when that is 0),
+    /// LabelDate on `relabel` or when still empty (the job's start), LastWritten to `end_time`
+    /// only when the block count changed, VolBytes never decreases, and the volume limits are
+    /// applied to the status ([`status_after_limits`], with `end_time` as now).
+    pub fn update_media(&mut self, u: &MediaUpdate) -> Result<MediaRecord, Error> {
+        self.in_tx(|c| {
+            let mut m = c.media_by_id(u.media_id)?.ok_or(Error::NotFound("media"))?;
+            if m.first_written.is_none() {
+                m.first_written = Some(if u.first_written == 0 {
+                    u.job_start_time
+                } else {
+                    u.first_written
+                });
+            }
+            if u.relabel || m.label_date.is_none() {
+                m.label_date = Some(u.job_start_time);
+            }
+            if m.vol_blocks != u.vol_blocks && u.end_time != 0 {
+                m.last_written = Some(u.end_time);
+            }
+            m.vol_bytes = m.vol_bytes.max(u.vol_bytes);
+            m.vol_jobs = u.vol_jobs;
+            m.vol_files = u.vol_files;
+            m.vol_blocks = u.vol_blocks;
+            m.vol_mounts = u.vol_mounts;
+            m.vol_errors = u.vol_errors;
+            m.vol_writes = u.vol_writes;
+            m.vol_status = u.vol_status.clone();
+            m.vol_status = status_after_limits(&m, u.end_time);
+            c.conn.execute(
+                "UPDATE Media SET VolJobs = ?, VolFiles = ?, VolBlocks = ?, VolBytes = ?, \
+                 VolMounts = ?, VolErrors = ?, VolWrites = ?, VolStatus = ?, LastWritten = ?, \
+                 FirstWritten = ?, LabelDate = ? WHERE MediaId = ?",
+                &[
+                    m.vol_jobs.into(),
+                    m.vol_files.into(),
+                    m.vol_blocks.into(),
+                    m.vol_bytes.into(),
+                    m.vol_mounts.into(),
+                    m.vol_errors.into(),
+                    m.vol_writes.into(),
+                    m.vol_status.as_str().into(),
+                    time_value(m.last_written),
+                    time_value(m.first_written),
+                    time_value(m.label_date),
+                    m.media_id.into(),
+                ],
+            )?;
+            Ok(m)
+        })
     }
 
     /// Set only the status of a volume (`update volume=… volstatus=…`, SD errors).
@@ -1224,7 +1259,7 @@ impl Catalog {
 
     /// Insert a JobMedia row; returns its JobMediaId.
     pub fn create_job_media(&mut self, jm: &NewJobMedia) -> Result<i64, Error> {
-        if jm.last_index < jm.first_index {
+        if jm.last_index < jm.first_index || jm.end_file < jm.start_file {
             return Err(Error::InvalidInput("JobMedia LastIndex < FirstIndex"));
         }
         let rows = self.conn.query(
@@ -1244,7 +1279,22 @@ impl Catalog {
                 u64_value(jm.job_bytes)?,
             ],
         )?;
-        returned_id(&rows)
+        let id = returned_id(&rows)?;
+        // CreateJobMediaRecord() also moves the volume's end position.
+        self.conn.execute(
+            "UPDATE Media SET EndFile = ?, EndBlock = ? WHERE MediaId = ?",
+            &[jm.end_file.into(), jm.end_block.into(), jm.media_id.into()],
+        )?;
+        Ok(id)
+    }
+
+    /// Drop a job's placeholder JobMedia rows (all indexes 0), as the SD's
+    /// `DeleteNullJobmediaRecords jobid=N` asks at the end of a job; returns how many.
+    pub fn delete_null_job_media(&mut self, job_id: i64) -> Result<u64, Error> {
+        self.conn.execute(
+            "DELETE FROM JobMedia WHERE JobId = ? AND FirstIndex = 0 AND LastIndex = 0",
+            &[job_id.into()],
+        )
     }
 
     /// The JobMedia rows of a job, in restore order (`VolIndex`, `JobMediaId`).
@@ -1426,7 +1476,7 @@ mod tests {
     }
 
     #[test]
-    fn limits_turn_append_into_used_or_full() {
+    fn limits_like_has_volume_expired() {
         let m = MediaRecord {
             media_id: 1,
             volume_name: "Cap-0001".into(),
@@ -1435,30 +1485,6 @@ mod tests {
             storage_id: 1,
             vol_status: VolStatus::Append,
             enabled: true,
-            vol_jobs: 0,
-            vol_files: 0,
-            vol_blocks: 0,
-            vol_bytes: 0,
-            vol_mounts: 0,
-            vol_errors: 0,
-            vol_writes: 0,
-            max_vol_jobs: 1,
-            max_vol_files: 0,
-            max_vol_bytes: 2000,
-            vol_retention: 0,
-            vol_use_duration: 0,
-            recycle: true,
-            slot: 0,
-            in_changer: false,
-            label_type: 0,
-            first_written: None,
-            last_written: None,
-            label_date: None,
-            end_file: 0,
-            end_block: 0,
-        };
-        let u = MediaUpdate {
-            media_id: 1,
             vol_jobs: 1,
             vol_files: 0,
             vol_blocks: 2,
@@ -1466,23 +1492,54 @@ mod tests {
             vol_mounts: 1,
             vol_errors: 0,
             vol_writes: 2,
-            vol_status: VolStatus::Append,
-            last_written: 0,
+            max_vol_jobs: 1,
+            max_vol_files: 0,
+            max_vol_bytes: 0,
+            vol_retention: 0,
+            vol_use_duration: 0,
+            recycle: true,
+            slot: 0,
+            in_changer: false,
+            label_type: 0,
+            first_written: Some(1000),
+            last_written: None,
+            label_date: None,
             end_file: 0,
-            end_block: 1786,
+            end_block: 0,
         };
-        assert_eq!(u.clone().with_limits(&m).vol_status, VolStatus::Used);
-        let big = MediaUpdate {
-            vol_bytes: 2000,
-            ..u.clone()
+        // vectors/clear-backup-full conn 2 msg 41: VolJobs=1 with MaxVolJobs=1 -> Used.
+        assert_eq!(status_after_limits(&m, 0), VolStatus::Used);
+        let unused = MediaRecord {
+            vol_jobs: 0,
+            ..m.clone()
         };
-        assert_eq!(big.with_limits(&m).vol_status, VolStatus::Full);
-        let err = MediaUpdate {
+        assert_eq!(status_after_limits(&unused, 0), VolStatus::Append);
+        let full = MediaRecord {
+            max_vol_bytes: 1787,
+            ..m.clone()
+        };
+        assert_eq!(status_after_limits(&full, 0), VolStatus::Full);
+        let open = MediaRecord {
+            max_vol_jobs: 0,
+            ..m.clone()
+        };
+        assert_eq!(status_after_limits(&open, 0), VolStatus::Append);
+        let files = MediaRecord {
+            max_vol_files: 1,
+            vol_files: 1,
+            ..open.clone()
+        };
+        assert_eq!(status_after_limits(&files, 0), VolStatus::Used);
+        let dur = MediaRecord {
+            vol_use_duration: 60,
+            ..open.clone()
+        };
+        assert_eq!(status_after_limits(&dur, 1059), VolStatus::Append);
+        assert_eq!(status_after_limits(&dur, 1060), VolStatus::Used);
+        let err = MediaRecord {
             vol_status: VolStatus::Error,
-            ..u.clone()
+            ..m
         };
-        assert_eq!(err.with_limits(&m).vol_status, VolStatus::Error);
-        let none = MediaUpdate { vol_jobs: 0, ..u };
-        assert_eq!(none.with_limits(&m).vol_status, VolStatus::Append);
+        assert_eq!(status_after_limits(&err, 0), VolStatus::Error);
     }
 }
