@@ -80,7 +80,7 @@ pub use fd_core::wire::codes::{JobLevel, JobStatus, JobType};
 pub use self::ops::{
     status_after_limits, ClientRecord, FileAttr, FileSetRecord, JobEnd, JobListRow, JobMediaRecord,
     JobRecord, JobStart, MediaRecord, MediaUpdate, NewClient, NewJob, NewJobMedia, NewMedia,
-    PoolRecord, PoolSpec, SinceTime,
+    OwnedFileAttr, PoolRecord, PoolSpec, SinceTime,
 };
 pub use self::postgres::PgParams;
 pub use self::restore::{
@@ -114,8 +114,9 @@ pub enum Error {
     /// A new volume could not be named or created (no Label Format, `Maximum Volumes`
     /// reached, or 100 names in a row already taken).
     NoVolume,
-    /// The bootstrap codec rejected a line.
-    Bsr(fd_core::wire::Error),
+    /// An fd-core codec refused a value: a bootstrap line that cannot be written, a stored
+    /// LStat that is not a stat packet, an attribute record field.
+    Wire(fd_core::wire::Error),
 }
 
 impl fmt::Display for Error {
@@ -132,7 +133,7 @@ impl fmt::Display for Error {
             Error::NotFound(what) => write!(f, "{what} not found in the catalog"),
             Error::InvalidInput(m) => write!(f, "invalid catalog input: {m}"),
             Error::NoVolume => f.write_str("no new volume can be created for this pool"),
-            Error::Bsr(e) => write!(f, "bootstrap: {e:?}"),
+            Error::Wire(e) => write!(f, "wire codec: {e:?}"),
         }
     }
 }

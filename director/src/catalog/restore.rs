@@ -67,7 +67,7 @@ impl SelectedFile {
 
     /// The decoded stat packet (size, mtime, mode…).
     pub fn stat(&self) -> Result<Stat, Error> {
-        Stat::parse(self.lstat.as_bytes()).map_err(Error::Bsr)
+        Stat::parse(self.lstat.as_bytes()).map_err(Error::Wire)
     }
 }
 
@@ -144,7 +144,7 @@ fn range(a: u32, b: u32) -> Range {
 
 fn push_line(out: &mut Vec<Vec<u8>>, line: BsrLine<'_>) -> Result<(), Error> {
     let mut buf = vec![0u8; line.buffer_len()];
-    let n = line.emit(&mut buf).map_err(Error::Bsr)?;
+    let n = line.emit(&mut buf).map_err(Error::Wire)?;
     buf.truncate(n);
     out.push(buf);
     Ok(())
