@@ -11,6 +11,16 @@
 //! Incremental changing every tenth file. The restore tree is "restore the most recent
 //! backup" over both jobs ([`Catalog::restore_current`]: newest version of every file) plus
 //! its bootstrap ([`Catalog::build_bootstrap`]). Figures are printed, nothing is asserted.
+//!
+//! One run on the shared 2-core development machine (release build, 1,000,000 files):
+//!
+//! | backend | Full insert | Incremental insert | restore tree + bootstrap |
+//! |---|---|---|---|
+//! | SQLite (WAL, synchronous=NORMAL) | 1.57 s, 635,000 files/s | 746,000 files/s | 3.1 s |
+//! | PostgreSQL 15 (test server: fsync=off) | 7.44 s, 134,000 files/s | 178,000 files/s | 4.7 s |
+//!
+//! The test server runs with `fsync=off`, `synchronous_commit=off`: a production server with
+//! durable commits pays one WAL flush per 10,000-file batch on top of this.
 
 #[path = "../tests/common/pg.rs"]
 mod pg;

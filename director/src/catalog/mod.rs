@@ -353,6 +353,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn catalog_can_move_to_a_blocking_thread() {
+        fn send<T: Send + 'static>() {}
+        send::<Catalog>();
+    }
+
+    #[test]
     fn vol_status_spellings_round_trip() {
         for s in [
             "Unlabeled",
