@@ -75,6 +75,25 @@ fn migrations(o: Opener<'_>) {
         .unwrap();
     assert_eq!(cat.client("bareos-fd").unwrap(), Some(c));
 
+    // A database left at version 1 (before the lookup indexes) gets exactly migration 2.
+    for idx in [
+        "file_jpfid_idx",
+        "job_name_idx",
+        "fileset_name_idx",
+        "job_media_job_id_media_id_idx",
+        "media_poolid_idx",
+        "log_name_idx",
+    ] {
+        conn.batch(&format!("DROP INDEX {idx}")).unwrap();
+    }
+    conn.execute("UPDATE Version SET VersionId = ?", &[1i64.into()])
+        .unwrap();
+    assert_eq!(schema::migrate(conn.as_mut()).unwrap(), vec![2]);
+    assert_eq!(schema::current_version(conn.as_mut()).unwrap(), 2);
+    // The indexes are back: dropping one again succeeds.
+    conn.batch("DROP INDEX file_jpfid_idx").unwrap();
+    assert!(conn.batch("DROP INDEX file_jpfid_idx").is_err());
+
     conn.execute("UPDATE Version SET VersionId = ?", &[999i64.into()])
         .unwrap();
     assert_eq!(

@@ -38,6 +38,9 @@ pub struct PgParams {
     pub password: String,
 }
 
+/// Prepared statements kept per connection before the cache is reset.
+const STATEMENT_CACHE_MAX: usize = 512;
+
 /// A catalog connection to a PostgreSQL server.
 pub struct PgConn {
     client: Client,
@@ -84,6 +87,10 @@ impl PgConn {
             .client
             .prepare(&renumber_placeholders(sql))
             .map_err(db)?;
+        if self.statements.len() >= STATEMENT_CACHE_MAX {
+            // Queries with variable `IN (…)` lists make distinct texts; stay bounded.
+            self.statements.clear();
+        }
         self.statements.insert(sql.to_owned(), st.clone());
         Ok(st)
     }
