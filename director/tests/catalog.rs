@@ -131,10 +131,12 @@ fn fixture(cat: &mut Catalog) -> Fixture {
             job_retention: 180 * 86_400,
         })
         .unwrap();
+    let md5 = director::catalog::fileset_md5(["/srv/bareos-capture/testdata/tree"]);
+    assert_eq!(md5, "y1xbU8+FNRFC/6/HUl9MRB");
     let fs = cat
         .get_or_create_fileset(
             "CapSet",
-            "y1xbU8+FNRFC/6/HUl9MRB",
+            &md5,
             "File = /srv/bareos-capture/testdata/tree",
             t("2026-11-22 15:46:52"),
         )

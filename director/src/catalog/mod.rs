@@ -78,9 +78,9 @@ use std::path::{Path, PathBuf};
 pub use fd_core::wire::codes::{JobLevel, JobStatus, JobType};
 
 pub use self::ops::{
-    status_after_limits, ClientRecord, FileAttr, FileSetRecord, JobEnd, JobListRow, JobMediaRecord,
-    JobRecord, JobStart, MediaRecord, MediaUpdate, NewClient, NewJob, NewJobMedia, NewMedia,
-    OwnedFileAttr, PoolRecord, PoolSpec, SinceTime,
+    fileset_md5, status_after_limits, ClientRecord, FileAttr, FileSetRecord, JobEnd, JobListRow,
+    JobMediaRecord, JobRecord, JobStart, MediaRecord, MediaUpdate, NewClient, NewJob, NewJobMedia,
+    NewMedia, OwnedFileAttr, PoolRecord, PoolSpec, SinceTime,
 };
 pub use self::postgres::PgParams;
 pub use self::restore::{

@@ -520,6 +520,28 @@ impl OwnedFileAttr {
     }
 }
 
+/// The FileSet MD5 the catalog keys FileSets on (`core/src/dird/job.cc`
+/// `GetOrCreateFilesetRecord()`, jobs.md §8.2): MD5 over the concatenation, without
+/// separators, of every `File =` and `Plugin =` string of the FileSet in configuration order
+/// (Include and Exclude blocks; options are not hashed), in Bareos' sign-extending base64
+/// ([`fd_core::wire::base64::Variant::Bacula`]), 22 characters.
+pub fn fileset_md5<'a>(entries: impl IntoIterator<Item = &'a str>) -> String {
+    use md5::{Digest as _, Md5};
+    let mut h = Md5::new();
+    for e in entries {
+        h.update(e.as_bytes());
+    }
+    let digest = h.finalize();
+    let mut out = [0u8; 24];
+    let n = fd_core::wire::base64::encode_bin(
+        &digest,
+        fd_core::wire::base64::Variant::Bacula,
+        &mut out,
+    )
+    .unwrap_or(0);
+    String::from_utf8_lossy(out.get(..n).unwrap_or(&[])).into_owned()
+}
+
 /// Result of the since-time lookup (`GetLevelSinceTime()`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinceTime {
@@ -1676,5 +1698,19 @@ mod tests {
             OwnedFileAttr::from_record(&bad, None),
             Err(Error::InvalidInput(_))
         ));
+    }
+
+    #[test]
+    fn fileset_md5_like_bareos() {
+        // The captured FileSet CapSet: FileSetMD5 in the SD job command
+        // (vectors/clear-backup-full conn 2 msg 9).
+        assert_eq!(
+            fileset_md5(["/srv/bareos-capture/testdata/tree"]),
+            "y1xbU8+FNRFC/6/HUl9MRB"
+        );
+        // jobs.md §8.2 example; the split into entries does not matter, only the order.
+        assert_eq!(fileset_md5(["/etc"]), "GC8VO9lIA5VcIE/m8lgdXB");
+        assert_eq!(fileset_md5(["/e", "tc"]), fileset_md5(["/etc"]));
+        assert_ne!(fileset_md5(["/etc", "/usr"]), fileset_md5(["/usr", "/etc"]));
     }
 }
