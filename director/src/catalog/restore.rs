@@ -271,9 +271,9 @@ fn addr(file: u32, block: u32) -> u64 {
 
 impl Catalog {
     /// The jobs of "restore the most recent backup" of a Client and FileSet as of `until`
-    /// (Unix seconds; JobTDate ≤ until): newest Full, newest Differential after it, all
-    /// Incrementals after the newer of the two, oldest first (`AccurateGetJobids()`). Empty
-    /// when there is no Full.
+    /// (Unix seconds; JobTDate ≤ until): newest Full, newest Differential started after it,
+    /// all Incrementals started after the newer of the two, oldest first
+    /// (`AccurateGetJobids()`). Empty when there is no Full.
     pub fn restore_jobids(
         &mut self,
         client_id: i64,
@@ -282,7 +282,7 @@ impl Catalog {
     ) -> Result<Vec<i64>, Error> {
         let q = "SELECT JobId, JobTDate FROM Job WHERE ClientId = ? AND FileSetId = ? \
                  AND Type = ? AND JobStatus IN ('T', 'W') AND Level = ? \
-                 AND JobTDate <= ? AND JobTDate >= ?";
+                 AND JobTDate <= ? AND JobTDate > ?";
         let newest = format!("{q} ORDER BY JobTDate DESC, JobId DESC LIMIT 1");
         let params = |level: JobLevel, after: i64| -> Vec<Value> {
             vec![
@@ -307,21 +307,15 @@ impl Catalog {
             .conn()
             .query(&newest, &params(JobLevel::Differential, full_t))?;
         if let Some(d) = diff.first() {
-            let (id, t) = (d.int(0)?, d.int_or_zero(1)?);
-            if id != full_id {
-                ids.push(id);
-                base_t = t;
-            }
+            ids.push(d.int(0)?);
+            base_t = d.int_or_zero(1)?;
         }
         let incrs = self.conn().query(
             &format!("{q} ORDER BY JobTDate, JobId"),
             &params(JobLevel::Incremental, base_t),
         )?;
         for r in &incrs {
-            let id = r.int(0)?;
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
+            ids.push(r.int(0)?);
         }
         Ok(ids)
     }
