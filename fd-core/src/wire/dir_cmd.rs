@@ -1088,6 +1088,9 @@ impl<'a> BootstrapLine<'a> {
         if keyword.is_empty() || keyword.iter().any(|&b| is_space(b) || b == 0) {
             return Err(Error::Malformed);
         }
+        // One line, no NUL: the same rule `emit` applies (the dir_cmd fuzz target found a
+        // value with an embedded NUL that parsed but could not be re-emitted).
+        check_line(value)?;
         Ok(BootstrapLine { keyword, value })
     }
 
