@@ -1,0 +1,998 @@
+//! The Director's user agent: the console command table and the commands that need neither
+//! the catalog nor the job engine.
+//!
+//! # How a command line is dispatched (`Do_a_command`, `core/src/dird/ua_cmds.cc`)
+//!
+//! The first word is compared, case-insensitively, as a **prefix** of each key of the command
+//! table in the table's order, and the first key it starts matches (`st` is `status`, `s`
+//! too, because Bareos' table is "not all in alphabetical order": [`COMMANDS`] keeps Bareos'
+//! order so that abbreviations mean the same here). The full key is then checked against the
+//! console's `CommandACL` (`quit`, `exit`, `whoami` are always allowed). A word that matches
+//! nothing, **or a command the console may not use**, gets `<word>: is an invalid command.\n`
+//! (Bareos deliberately answers both the same way).
+//!
+//! # Replies
+//!
+//! A command produces a [`Reply`]: text pieces (API modes 0 and 1; the server sends each
+//! piece as one frame, like Bareos' output formatter flushing), a JSON `result` object (API
+//! mode 2) and typed messages that only appear in a JSON error envelope. The framing with
+//! signals (`EOD`, `CMD_BEGIN`, `CMD_OK`, `MAIN_PROMPT`) is the server's job
+//! ([`crate::server`]).
+//!
+//! # Commands that need the catalog or the job engine
+//!
+//! `list`, `llist`, `run`, `restore`, `estimate`, `cancel`, `wait`, `status client=` and
+//! `status storage=` (and the other catalog commands) are in the table with their argument
+//! parsing ([`engine`]), so names and ACLs are checked now. What they would do is behind the
+//! [`engine::JobEngine`] trait; without an engine the reply says so plainly, e.g.
+//! `run: the job engine is not available in this build`, and the command fails.
+
+pub mod args;
+pub mod engine;
+mod show;
+
+use std::time::SystemTime;
+
+use fd_core::wire::console::{ApiCommand, ApiMode};
+
+use crate::acl::AclKind;
+use crate::json::Json;
+use crate::model::Model;
+use crate::time;
+pub use args::Args;
+use engine::JobEngine;
+
+/// The version this Director reports.
+pub const VERSION: &str = "26.0.0~barque";
+/// Its build date in Bareos' `dd Month yyyy` form.
+pub const BUILD_DATE: &str = "22 November 2026";
+/// `Version="a.b.c"` of hellos.
+pub const SHORT_VERSION: &str = "26.0.0";
+/// What the version line says about the system.
+pub const OS_INFO: &str = "Barque (Rust)";
+/// The services message of the `1002` login banner.
+pub const SERVICES_MESSAGE: &str = "Barque: a Rust implementation of the Bareos protocol";
+
+/// One console session's state.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// `*UserAgent*` or the named console.
+    pub console: String,
+    /// Its access lists.
+    pub acl: crate::acl::UserAcl,
+    /// The API mode (`.api`).
+    pub api: ApiMode,
+    /// `.api json compact=yes`.
+    pub compact: bool,
+    /// When it connected.
+    pub connected_at: SystemTime,
+    /// Set by `quit`/`exit`/`.quit`.
+    pub quit: bool,
+}
+
+/// What a command can see of the Director.
+pub struct Ctx<'a> {
+    /// The configuration.
+    pub model: &'a Model,
+    /// When the Director started.
+    pub started: SystemTime,
+    /// When each connected console connected (for `status dir`).
+    pub consoles: Vec<SystemTime>,
+    /// Re-read the configuration (for `reload`).
+    pub reload: &'a (dyn Fn() -> Result<(), String> + Sync),
+    /// The job engine, when there is one.
+    pub engine: Option<&'a dyn JobEngine>,
+}
+
+/// The output of one command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// Success (`CMD_OK`) or failure (`CMD_FAILED`, JSON error envelope).
+    pub ok: bool,
+    /// Text pieces, each sent as one frame in API modes 0 and 1.
+    pub text: Vec<String>,
+    /// The JSON `result` object.
+    pub result: Json,
+    /// Messages by type (`error`, `info`, ...), reported in a JSON error envelope.
+    pub messages: Vec<(String, String)>,
+}
+
+impl Default for Reply {
+    fn default() -> Self {
+        Reply {
+            ok: true,
+            text: Vec::new(),
+            result: Json::object(),
+            messages: Vec::new(),
+        }
+    }
+}
+
+impl Reply {
+    /// Append a text piece (one frame).
+    pub fn text(&mut self, s: impl Into<String>) {
+        self.text.push(s.into());
+    }
+
+    /// An informational line (`SendMsg`): text, and a `normal` message in JSON.
+    pub fn msg(&mut self, s: impl Into<String>) {
+        let s = s.into();
+        self.messages.push(("normal".into(), s.clone()));
+        self.text.push(s);
+    }
+
+    /// An error (`ErrorMsg`): text, an `error` message, and the command fails.
+    pub fn error(&mut self, s: impl Into<String>) {
+        let s = s.into();
+        self.messages.push(("error".into(), s.clone()));
+        self.text.push(s);
+        self.ok = false;
+    }
+
+    /// A failed reply with one error line.
+    pub fn failed(s: impl Into<String>) -> Reply {
+        let mut r = Reply::default();
+        r.error(s);
+        r
+    }
+
+    /// The messages grouped by type, as the JSON error envelope carries them.
+    pub fn messages_json(&self) -> Json {
+        let mut m = Json::object();
+        for (t, s) in &self.messages {
+            match m.get(t) {
+                Some(Json::Array(a)) => {
+                    let mut a = a.clone();
+                    a.push(Json::str(s.clone()));
+                    m.set(t.clone(), Json::Array(a));
+                }
+                _ => m.set(t.clone(), Json::Array(vec![Json::str(s.clone())])),
+            }
+        }
+        m
+    }
+
+    /// All text pieces joined.
+    pub fn joined(&self) -> String {
+        self.text.concat()
+    }
+}
+
+/// What a table entry does.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Implemented here.
+    Run(fn(&Ctx<'_>, &mut Session, &Args) -> Reply),
+    /// Needs the job engine or the catalog; see [`engine`].
+    Engine,
+    /// Known to Bareos, not implemented by Barque.
+    NotImplemented,
+}
+
+/// One command of the table.
+#[derive(Clone, Copy)]
+pub struct Command {
+    /// The full command name.
+    pub key: &'static str,
+    /// What `help` says (Barque's own wording).
+    pub help: &'static str,
+    /// How it runs.
+    pub handler: Handler,
+}
+
+const fn c(key: &'static str, help: &'static str, handler: Handler) -> Command {
+    Command { key, help, handler }
+}
+
+use Handler::{Engine as E, NotImplemented as N, Run as R};
+
+/// The command table, in Bareos' order (`commands[]` in `core/src/dird/ua_cmds.cc`), so
+/// that abbreviations resolve to the same command.
+pub static COMMANDS: &[Command] = &[
+    c(".", "no operation", R(noop)),
+    c(".actiononpurge", "actions on purge", R(dot_aop)),
+    c(".api", "switch API mode: 0|1|2|off|on|json [compact=yes|no]", R(dot_api)),
+    c(".authorized", "check an ACL: job=|client=|storage=|schedule=|pool=|cmd=|fileset=|catalog=", R(dot_authorized)),
+    c(".catalogs", "list Catalog resources", R(dot_catalogs)),
+    c(".clients", "list Client resources [enabled|disabled]", R(dot_clients)),
+    c(".consoles", "list Console resources", R(dot_consoles)),
+    c(".users", "list User resources", R(dot_users)),
+    c(".defaults", "defaults of job=|client=|storage=|pool=", R(dot_defaults)),
+    c(".filesets", "list FileSet resources", R(dot_filesets)),
+    c(".help", "machine-readable command list [all] [item=cmd]", R(dot_help)),
+    c(".jobdefs", "list JobDefs resources", R(dot_jobdefs)),
+    c(".jobs", "list Job resources [type=X] [enabled|disabled]", R(dot_jobs)),
+    c(".jobstatus", "job status codes (needs the catalog)", E),
+    c(".levels", "list backup levels", R(dot_levels)),
+    c(".locations", "locations (needs the catalog)", E),
+    c(".messages", "pending messages", R(messages)),
+    c(".media", "list media (needs the catalog)", E),
+    c(".mediatypes", "list media types", R(dot_mediatypes)),
+    c(".msgs", "list Messages resources", R(dot_msgs)),
+    c(".pools", "list Pool resources [type=X]", R(dot_pools)),
+    c(".profiles", "list Profile resources", R(dot_profiles)),
+    c(".quit", "close the connection", R(quit)),
+    c(".sql", "SQL query (needs the catalog)", E),
+    c(".schedule", "list Schedule resources", R(dot_schedule)),
+    c(".status", "status: dir (header|scheduled|running|terminated|current|last) | client=X | storage=X", R(dot_status)),
+    c(".storages", "list Storage resources [enabled|disabled]", R(dot_storages)),
+    c(".types", "list job types", R(dot_types)),
+    c(".volstatus", "volume status values", R(dot_volstatus)),
+    c(".bvfs_lsdirs", "BVFS (needs the catalog)", E),
+    c(".bvfs_lsfiles", "BVFS (needs the catalog)", E),
+    c(".bvfs_update", "BVFS (needs the catalog)", E),
+    c(".bvfs_get_jobids", "BVFS (needs the catalog)", E),
+    c(".bvfs_versions", "BVFS (needs the catalog)", E),
+    c(".bvfs_restore", "BVFS (needs the catalog)", E),
+    c(".bvfs_cleanup", "BVFS (needs the catalog)", E),
+    c(".bvfs_clear_cache", "BVFS (needs the catalog)", E),
+    c("add", "add volumes to a pool (needs the catalog)", E),
+    c("autodisplay", "autodisplay on|off", R(autodisplay)),
+    c("automount", "automount on|off", N),
+    c("cancel", "cancel a job: jobid=|job=|ujobid= [yes]", E),
+    c("configure", "change the configuration", N),
+    c("create", "create a pool record (needs the catalog)", E),
+    c("delete", "delete catalog records (needs the catalog)", E),
+    c("disable", "disable a job/client/schedule", N),
+    c("enable", "enable a job/client/schedule", N),
+    c("estimate", "estimate a backup: job= [client=] [fileset=] [level=] [listing]", E),
+    c("exit", "leave the console", R(quit)),
+    c("export", "export volumes", N),
+    c("gui", "gui on|off (no-op)", R(noop)),
+    c("help", "this list; help <command>", R(help)),
+    c("import", "import volumes", N),
+    c("label", "label a volume", N),
+    c("list", "catalog listings: jobs, jobid=, files, volumes, pools ...", E),
+    c("llist", "long catalog listings", E),
+    c("messages", "show pending messages", R(messages)),
+    c("memory", "memory usage", N),
+    c("mount", "mount a volume", N),
+    c("move", "move volumes", N),
+    c("prune", "prune catalog records (needs the catalog)", E),
+    c("purge", "purge catalog records (needs the catalog)", E),
+    c("quit", "leave the console", R(quit)),
+    c("query", "predefined SQL queries (needs the catalog)", E),
+    c("restore", "restore files: client= jobid= where= ... ", E),
+    c("relabel", "relabel a volume", N),
+    c("release", "release a storage device", N),
+    c("reload", "re-read the configuration", R(reload)),
+    c("rerun", "rerun a job (needs the catalog)", E),
+    c("resolve", "resolve a host name", N),
+    c("run", "run a job: job= [client=] [fileset=] [level=] [storage=] [pool=] [when=] [yes]", E),
+    c("status", "status [dir|director] | client=X | storage=X", R(status)),
+    c("setbandwidth", "set a bandwidth limit", N),
+    c("setdebug", "set the debug level", N),
+    c("setdevice", "set device parameters", N),
+    c("setip", "set a client address", N),
+    c("show", "show resources: show clients | show client=X | show all ...", R(show::show)),
+    c("sqlquery", "interactive SQL (needs the catalog)", E),
+    c("time", "print the current time", R(time_cmd)),
+    c("trace", "trace on|off", N),
+    c("truncate", "truncate purged volumes", N),
+    c("unmount", "unmount a volume", N),
+    c("umount", "unmount a volume", N),
+    c("update", "update catalog records (needs the catalog)", E),
+    c("use", "select a catalog", N),
+    c("var", "variable expansion", N),
+    c("version", "print the Director version", R(version)),
+    c("wait", "wait for jobs: [jobid=|job=|ujobid=] [timeout=]", E),
+    c("whoami", "print the console name", R(whoami)),
+];
+
+/// Find the command a typed word means (prefix, case-insensitive, table order).
+pub fn lookup(word: &str) -> Option<&'static Command> {
+    if word.is_empty() {
+        return None;
+    }
+    COMMANDS.iter().find(|c| {
+        c.key.len() >= word.len()
+            && c.key
+                .as_bytes()
+                .get(..word.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(word.as_bytes()))
+    })
+}
+
+/// The result of [`execute`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Executed {
+    /// The table key that ran; `None` when the word was invalid or refused.
+    pub command: Option<&'static str>,
+    /// What it produced.
+    pub reply: Reply,
+}
+
+/// Run one command line for a session.
+pub fn execute(ctx: &Ctx<'_>, session: &mut Session, line: &str) -> Executed {
+    let args = match Args::parse(line) {
+        Ok(a) => a,
+        Err(e) => {
+            return Executed {
+                command: None,
+                reply: Reply::failed(format!("{e}\n")),
+            }
+        }
+    };
+    let Some(word) = args.command() else {
+        // An empty line: Bareos does nothing and just ends the reply.
+        return Executed {
+            command: Some(""),
+            reply: Reply::default(),
+        };
+    };
+    let found = lookup(word).filter(|c| {
+        matches!(c.key, "exit" | "quit" | "whoami") || session.acl.allows(AclKind::Command, c.key)
+    });
+    let Some(cmd) = found else {
+        if lookup(word).is_some() {
+            log::info!(
+                "console {}: command {word:?} refused by its CommandACL",
+                session.console
+            );
+        }
+        return Executed {
+            command: None,
+            reply: Reply::failed(format!("{word}: is an invalid command.\n")),
+        };
+    };
+    let reply = match cmd.handler {
+        Handler::Run(f) => f(ctx, session, &args),
+        Handler::Engine => engine::dispatch(ctx, session, cmd.key, &args),
+        Handler::NotImplemented => Reply::failed(format!(
+            "{}: this command is not implemented in Barque yet.\n",
+            cmd.key
+        )),
+    };
+    Executed {
+        command: Some(cmd.key),
+        reply,
+    }
+}
+
+fn noop(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
+    Reply::default()
+}
+
+fn quit(_: &Ctx<'_>, s: &mut Session, _: &Args) -> Reply {
+    s.quit = true;
+    Reply::default()
+}
+
+fn autodisplay(_: &Ctx<'_>, _: &mut Session, a: &Args) -> Reply {
+    match a.key(1) {
+        Some(w) if w.eq_ignore_ascii_case("on") || w.eq_ignore_ascii_case("off") => {
+            Reply::default()
+        }
+        _ => Reply::failed("ON or OFF keyword missing.\n"),
+    }
+}
+
+fn dot_api(_: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    let line = a
+        .args
+        .iter()
+        .map(|x| match &x.value {
+            Some(v) => format!("{}={}", x.key, v),
+            None => x.key.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let line = format!(".api{}", line.strip_prefix(a.key(0).unwrap_or("")).unwrap_or(""));
+    match ApiCommand::parse(line.as_bytes()) {
+        Ok(cmd) => {
+            s.api = cmd.mode;
+            s.compact = cmd.compact.unwrap_or(false) && cmd.mode == ApiMode::Json;
+            let n = match cmd.mode {
+                ApiMode::Off => 0,
+                ApiMode::On => 1,
+                ApiMode::Json => 2,
+            };
+            let mut r = Reply::default();
+            r.text(format!("api: {n}\n"));
+            r.result.set("api", Json::Int(n));
+            r
+        }
+        Err(_) => Reply::failed("Invalid api mode.\n"),
+    }
+}
+
+fn version(ctx: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
+    let name = &ctx.model.director.name;
+    let mut r = Reply::default();
+    r.text(format!(
+        "{name} Version: {VERSION} ({BUILD_DATE}) {OS_INFO}\n"
+    ));
+    r.result.set(
+        "version",
+        Json::object()
+            .with("name", Json::str(name.clone()))
+            .with("type", Json::str("bareos-director"))
+            .with("version", Json::str(VERSION))
+            .with("bdate", Json::str(BUILD_DATE))
+            .with("operatingsystem", Json::str(OS_INFO)),
+    );
+    r
+}
+
+fn whoami(_: &Ctx<'_>, s: &mut Session, _: &Args) -> Reply {
+    let name = if s.acl.is_root() { "root" } else { &s.console };
+    let mut r = Reply::default();
+    r.text(format!("{name}\n"));
+    r.result.set("whoami", Json::str(name));
+    r
+}
+
+fn time_cmd(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
+    let now = time::long(SystemTime::now());
+    let mut r = Reply::default();
+    r.text(format!("{now}\n"));
+    r.result
+        .set("time", Json::object().with("full", Json::str(now)));
+    r
+}
+
+fn messages(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
+    // No job engine, so no job messages are ever queued for consoles.
+    let mut r = Reply::default();
+    r.text("You have no messages.\n");
+    r.result.set("messages", Json::Array(Vec::new()));
+    r
+}
+
+fn reload(ctx: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
+    let mut r = Reply::default();
+    match (ctx.reload)() {
+        Ok(()) => {
+            r.text("reloaded\n");
+            r.result
+                .set("reload", Json::object().with("success", Json::Bool(true)));
+        }
+        Err(e) => {
+            r.error(format!("failed to reload\n{e}\n"));
+            r.result
+                .set("reload", Json::object().with("success", Json::Bool(false)));
+        }
+    }
+    r
+}
+
+fn help(_: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    let mut r = Reply::default();
+    let visible = COMMANDS
+        .iter()
+        .filter(|c| !c.key.starts_with('.'))
+        .filter(|c| s.acl.allows(AclKind::Command, c.key));
+    if let Some(word) = a.key(1) {
+        match lookup(word).filter(|c| s.acl.allows(AclKind::Command, c.key)) {
+            Some(c) => {
+                r.text(format!("  {:<18} {}\n", c.key, c.help));
+                r.result.set(
+                    c.key,
+                    Json::object().with("description", Json::str(c.help)),
+                );
+            }
+            None => r.error(format!("{word}: is an invalid command.\n")),
+        }
+        return r;
+    }
+    let mut text = String::from("  Command            Description\n  =======            ===========\n");
+    for c in visible {
+        text.push_str(&format!("  {:<18} {}\n", c.key, c.help));
+        r.result.set(
+            c.key,
+            Json::object().with("description", Json::str(c.help)),
+        );
+    }
+    text.push_str("\nWhen at a prompt, entering a period (.) cancels the command.\n\n");
+    r.text(text);
+    r
+}
+
+fn dot_help(_: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    let mut r = Reply::default();
+    let all = a.has("all");
+    let item = a.value("item");
+    let mut list = Vec::new();
+    let mut text = String::new();
+    for c in COMMANDS {
+        if !s.acl.allows(AclKind::Command, c.key) {
+            continue;
+        }
+        if let Some(i) = item {
+            if !c.key.eq_ignore_ascii_case(i) {
+                continue;
+            }
+        } else if c.key.starts_with('.') && !all {
+            continue;
+        }
+        text.push_str(c.key);
+        text.push('\n');
+        list.push(
+            Json::object()
+                .with("command", Json::str(c.key))
+                .with("description", Json::str(c.help)),
+        );
+    }
+    r.text(text);
+    r.result.set("commands", Json::Array(list));
+    r
+}
+
+/// Send one name per line; in JSON an array of `{name: ...}` objects with optional extras.
+fn name_list(key: &str, items: Vec<(String, Vec<(&'static str, Json)>)>) -> Reply {
+    let mut r = Reply::default();
+    let mut text = String::new();
+    let mut arr = Vec::new();
+    for (name, extra) in items {
+        text.push_str(&name);
+        text.push('\n');
+        let mut o = Json::object().with("name", Json::str(name));
+        for (k, v) in extra {
+            o.set(k, v);
+        }
+        arr.push(o);
+    }
+    if !text.is_empty() {
+        r.text(text);
+    }
+    r.result.set(key, Json::Array(arr));
+    r
+}
+
+fn enabled_of(ctx: &Ctx<'_>, kind: &str, name: &str) -> bool {
+    ctx.model
+        .config
+        .resource(kind, name)
+        .and_then(|r| {
+            if kind == "Job" {
+                ctx.model.config.job_value(r, "Enabled")
+            } else {
+                r.get_or_default("Enabled")
+            }
+        })
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true)
+}
+
+fn filtered(
+    ctx: &Ctx<'_>,
+    s: &Session,
+    a: &Args,
+    kind: &str,
+    acl: Option<AclKind>,
+    with_enabled: bool,
+) -> Vec<(String, Vec<(&'static str, Json)>)> {
+    let only_enabled = a.has("enabled");
+    let only_disabled = a.has("disabled");
+    ctx.model
+        .names(kind)
+        .into_iter()
+        .filter(|n| acl.is_none_or(|k| s.acl.allows(k, n)))
+        .filter_map(|n| {
+            let en = enabled_of(ctx, kind, &n);
+            if (only_enabled && !en) || (only_disabled && en) {
+                return None;
+            }
+            let extra = if with_enabled {
+                vec![("enabled", Json::Bool(en))]
+            } else {
+                Vec::new()
+            };
+            Some((n, extra))
+        })
+        .collect()
+}
+
+fn dot_clients(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    name_list("clients", filtered(ctx, s, a, "Client", Some(AclKind::Client), true))
+}
+
+fn dot_storages(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    name_list("storages", filtered(ctx, s, a, "Storage", Some(AclKind::Storage), true))
+}
+
+fn dot_filesets(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    name_list("filesets", filtered(ctx, s, a, "FileSet", Some(AclKind::FileSet), false))
+}
+
+fn dot_catalogs(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    name_list("catalogs", filtered(ctx, s, a, "Catalog", Some(AclKind::Catalog), false))
+}
+
+fn dot_schedule(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    name_list("schedules", filtered(ctx, s, a, "Schedule", Some(AclKind::Schedule), true))
+}
+
+fn dot_consoles(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    name_list("consoles", filtered(ctx, s, a, "Console", None, false))
+}
+
+fn dot_users(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    name_list("users", filtered(ctx, s, a, "User", None, false))
+}
+
+fn dot_profiles(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    name_list("profiles", filtered(ctx, s, a, "Profile", None, false))
+}
+
+fn dot_msgs(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    name_list("messages", filtered(ctx, s, a, "Messages", None, false))
+}
+
+fn dot_jobdefs(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    name_list("jobdefs", filtered(ctx, s, a, "JobDefs", None, false))
+}
+
+fn dot_jobs(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    let ty = a.value("type").and_then(|t| t.chars().next());
+    let jobs = filtered(ctx, s, a, "Job", Some(AclKind::Job), true)
+        .into_iter()
+        .filter(|(n, _)| {
+            let Some(t) = ty else { return true };
+            ctx.model
+                .jobs
+                .iter()
+                .find(|j| &j.name == n)
+                .and_then(|j| job_type_code(&j.job_type))
+                == Some(t)
+        })
+        .collect();
+    name_list("jobs", jobs)
+}
+
+fn dot_pools(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    let ty = a.value("type");
+    let pools = filtered(ctx, s, a, "Pool", Some(AclKind::Pool), false)
+        .into_iter()
+        .filter(|(n, _)| {
+            let Some(t) = ty else { return true };
+            ctx.model
+                .config
+                .resource("Pool", n)
+                .and_then(|r| ctx.model.string_of(r, "PoolType"))
+                .is_some_and(|pt| pt.eq_ignore_ascii_case(t))
+        })
+        .collect();
+    name_list("pools", pools)
+}
+
+fn dot_mediatypes(ctx: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
+    let mut seen: Vec<String> = Vec::new();
+    for st in &ctx.model.storages {
+        if !seen.contains(&st.media_type) && !st.media_type.is_empty() {
+            seen.push(st.media_type.clone());
+        }
+    }
+    let mut r = Reply::default();
+    let text: String = seen.iter().map(|m| format!("{m}\n")).collect();
+    if !text.is_empty() {
+        r.text(text);
+    }
+    r.result.set(
+        "mediatypes",
+        Json::Array(
+            seen.into_iter()
+                .map(|m| Json::object().with("mediatype", Json::str(m)))
+                .collect(),
+        ),
+    );
+    r
+}
+
+/// Bareos' job type letters (`core/src/include/job_types.h`).
+pub fn job_type_code(t: &str) -> Option<char> {
+    Some(match t.to_ascii_lowercase().as_str() {
+        "backup" => 'B',
+        "restore" => 'R',
+        "verify" => 'V',
+        "admin" => 'D',
+        "migrate" => 'M',
+        "copy" => 'C',
+        "consolidate" => 'O',
+        "archive" => 'A',
+        _ => return None,
+    })
+}
+
+const JOB_TYPES: &[&str] = &[
+    "Backup", "Restore", "Verify", "Admin", "Migrate", "Copy", "Consolidate", "Archive",
+];
+
+const LEVELS: &[&str] = &[
+    "Full",
+    "Incremental",
+    "Differential",
+    "VirtualFull",
+    "InitCatalog",
+    "Catalog",
+    "VolumeToCatalog",
+    "DiskToCatalog",
+    "Data",
+];
+
+fn word_list(key: &str, field: &str, words: &[&str]) -> Reply {
+    let mut r = Reply::default();
+    r.text(words.iter().map(|w| format!("{w}\n")).collect::<String>());
+    r.result.set(
+        key,
+        Json::Array(
+            words
+                .iter()
+                .map(|w| Json::object().with(field, Json::str(*w)))
+                .collect(),
+        ),
+    );
+    r
+}
+
+fn dot_types(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
+    word_list("jobtypes", "jobtype", JOB_TYPES)
+}
+
+fn dot_levels(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
+    word_list("levels", "level", LEVELS)
+}
+
+fn dot_aop(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
+    word_list("actiononpurge", "action", &["none", "truncate"])
+}
+
+fn dot_volstatus(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
+    word_list(
+        "volstatus",
+        "volstatus",
+        &[
+            "Append", "Full", "Used", "Error", "Purged", "Recycle", "Read-Only", "Cleaning",
+            "Scratch", "Disabled",
+        ],
+    )
+}
+
+fn dot_authorized(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    let checks: [(&str, AclKind); 8] = [
+        ("job", AclKind::Job),
+        ("client", AclKind::Client),
+        ("storage", AclKind::Storage),
+        ("schedule", AclKind::Schedule),
+        ("pool", AclKind::Pool),
+        ("cmd", AclKind::Command),
+        ("fileset", AclKind::FileSet),
+        ("catalog", AclKind::Catalog),
+    ];
+    let _ = ctx;
+    let mut asked = false;
+    let mut ok = true;
+    for (k, kind) in checks {
+        if let Some(v) = a.value(k) {
+            asked = true;
+            ok &= s.acl.allows(kind, v);
+        }
+    }
+    let mut r = Reply::default();
+    if !asked {
+        return Reply::failed(".authorized command requires a parameter.\n");
+    }
+    r.ok = ok;
+    r.text(if ok { "authorized\n" } else { "not authorized\n" });
+    r
+}
+
+fn dot_defaults(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    let m = ctx.model;
+    let mut r = Reply::default();
+    let mut obj = Json::object();
+    let mut text = String::new();
+    let mut kv = |k: &str, v: String| {
+        text.push_str(&format!("{k}={v}\n"));
+        obj.set(k, Json::str(v));
+    };
+    let none = || "*None*".to_string();
+    if let Some(name) = a.value("job") {
+        let Some(job) = m
+            .jobs
+            .iter()
+            .find(|j| j.name.eq_ignore_ascii_case(name) && s.acl.allows(AclKind::Job, &j.name))
+        else {
+            return Reply::failed(format!("Job \"{name}\" not found.\n"));
+        };
+        kv("job", job.name.clone());
+        kv("pool", job.pool.clone().unwrap_or_else(none));
+        kv("messages", job.messages.clone().unwrap_or_else(none));
+        kv("client", job.client.clone().unwrap_or_else(none));
+        kv(
+            "storage",
+            job.storage.first().cloned().unwrap_or_else(none),
+        );
+        kv("where", job.where_.clone().unwrap_or_default());
+        if job.job_type.eq_ignore_ascii_case("restore") {
+            kv("replace", job.replace.clone().unwrap_or_else(|| "Always".into()));
+        }
+        kv("level", job.level.clone().unwrap_or_default());
+        kv("type", job.job_type.clone());
+        kv("fileset", job.fileset.clone().unwrap_or_else(none));
+        kv("enabled", if job.enabled { "1" } else { "0" }.into());
+        let catalog = job
+            .client
+            .as_ref()
+            .and_then(|c| m.clients.iter().find(|x| &x.name == c))
+            .and_then(|c| c.catalog.clone())
+            .or_else(|| m.names("Catalog").into_iter().next())
+            .unwrap_or_else(none);
+        kv("catalog", catalog);
+    } else if let Some(name) = a.value("client") {
+        let Some(cl) = m
+            .clients
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name) && s.acl.allows(AclKind::Client, &c.name))
+        else {
+            return Reply::failed(format!("Client \"{name}\" not found.\n"));
+        };
+        kv("client", cl.name.clone());
+        kv("address", cl.address.clone());
+        kv("port", cl.port.to_string());
+        kv("enabled", if cl.enabled { "1" } else { "0" }.into());
+        kv("catalog", cl.catalog.clone().unwrap_or_else(none));
+    } else if let Some(name) = a.value("storage") {
+        let Some(st) = m
+            .storages
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name) && s.acl.allows(AclKind::Storage, &c.name))
+        else {
+            return Reply::failed(format!("Storage \"{name}\" not found.\n"));
+        };
+        kv("storage", st.name.clone());
+        kv("address", st.address.clone());
+        kv("port", st.port.to_string());
+        kv("enabled", if st.enabled { "1" } else { "0" }.into());
+        kv("media_type", st.media_type.clone());
+        kv("device", st.devices.join(","));
+    } else if let Some(name) = a.value("pool") {
+        let Some(p) = m
+            .config
+            .resources("Pool")
+            .find(|p| p.name.eq_ignore_ascii_case(name) && s.acl.allows(AclKind::Pool, &p.name))
+        else {
+            return Reply::failed(format!("Pool \"{name}\" not found.\n"));
+        };
+        kv("pool", p.name.clone());
+        for (k, d) in [
+            ("pool_type", "PoolType"),
+            ("label_format", "LabelFormat"),
+            ("max_volumes", "MaximumVolumes"),
+            ("vol_retention", "VolumeRetention"),
+            ("max_vol_jobs", "MaximumVolumeJobs"),
+            ("recycle", "Recycle"),
+            ("auto_prune", "AutoPrune"),
+        ] {
+            kv(k, m.string_of(p, d).unwrap_or_default());
+        }
+    } else {
+        return Reply::failed(".defaults command requires a parameter.\n");
+    }
+    r.text(text);
+    r.result.set("defaults", obj);
+    r
+}
+
+/// The `status dir` header lines (`ListDirStatusHeader`).
+fn status_header(ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json) {
+    let name = &ctx.model.director.name;
+    let started = time::short(ctx.started);
+    r.text(format!(
+        "{name} Version: {VERSION} ({BUILD_DATE}) {OS_INFO}\n"
+    ));
+    r.text(format!(
+        "Daemon started {started}. Jobs: run=0, running=0 db:postgresql, self-compiled binary\n"
+    ));
+    let warnings = !ctx.model.config.warnings.is_empty();
+    if warnings {
+        r.text(
+            "\nThere are WARNINGS for the director configuration!\nSee 'status configuration' for details.\n\n",
+        );
+    }
+    json.set(
+        "header",
+        Json::object()
+            .with("director", Json::str(name.clone()))
+            .with("version", Json::str(VERSION))
+            .with("release_date", Json::str(BUILD_DATE))
+            .with("os", Json::str(OS_INFO))
+            .with("binary_info", Json::str("self-compiled"))
+            .with("daemon_started", Json::str(started))
+            .with("jobs_run", Json::Int(0))
+            .with("jobs_running", Json::Int(0))
+            .with("config_warnings", Json::Bool(warnings)),
+    );
+}
+
+fn status_scheduled(r: &mut Reply, json: &mut Json) {
+    // Nothing is scheduled: there is no scheduler without the job engine.
+    r.text("No Scheduled Jobs.\n");
+    r.text("====\n");
+    json.set("scheduled", Json::Array(Vec::new()));
+}
+
+fn status_running(ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json) {
+    r.text("\nRunning Jobs:\n");
+    for t in &ctx.consoles {
+        r.text(format!("Console connected at {}\n", time::short(*t)));
+    }
+    r.text("No Jobs running.\n====\n");
+    json.set("running", Json::Array(Vec::new()));
+}
+
+fn status_terminated(r: &mut Reply, json: &mut Json) {
+    r.text("No Terminated Jobs.\n");
+    json.set("terminated", Json::Array(Vec::new()));
+}
+
+fn status_connections(r: &mut Reply, json: &mut Json) {
+    // ListConnectedClients: "\n" as its own piece, then title, header and separator in one
+    // (vectors/clear-bconsole conn 1 msgs 24-25). No client-initiated connections are kept.
+    r.text("\n");
+    r.text(format!(
+        "\nClient Initiated Connections (waiting for jobs):\n{:<20}{:<20}{:<20}{:<40}\n{}\n",
+        "Connect time",
+        "Protocol",
+        "Authenticated",
+        "Name",
+        "=".repeat(100)
+    ));
+    json.set("client-connection", Json::Array(Vec::new()));
+}
+
+fn director_status(ctx: &Ctx<'_>) -> Reply {
+    let mut r = Reply::default();
+    let mut json = Json::object();
+    status_header(ctx, &mut r, &mut json);
+    status_scheduled(&mut r, &mut json);
+    status_running(ctx, &mut r, &mut json);
+    status_terminated(&mut r, &mut json);
+    status_connections(&mut r, &mut json);
+    r.text("====\n");
+    r.result = json;
+    r
+}
+
+fn status(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    if a.value("client").is_some() || a.value("storage").is_some() {
+        return engine::dispatch(ctx, s, "status", a);
+    }
+    match a.key(1) {
+        None => director_status(ctx),
+        Some(w) if w.eq_ignore_ascii_case("dir") || w.eq_ignore_ascii_case("director") => {
+            director_status(ctx)
+        }
+        Some(w) => Reply::failed(format!(
+            "status {w}: not available in Barque yet (only status dir, status client=, \
+             status storage=).\n"
+        )),
+    }
+}
+
+fn dot_status(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
+    let Some(what) = a.key(1) else {
+        return Reply::failed("1900 Bad .status command, missing arguments.\n");
+    };
+    if what.eq_ignore_ascii_case("dir") {
+        let mut r = Reply::default();
+        let mut json = Json::object();
+        match a.key(2).map(str::to_ascii_lowercase).as_deref() {
+            Some("current") | Some("last") => r.text("1000 OK .status\n"),
+            Some("header") => status_header(ctx, &mut r, &mut json),
+            Some("scheduled") => status_scheduled(&mut r, &mut json),
+            Some("running") => status_running(ctx, &mut r, &mut json),
+            Some("terminated") => status_terminated(&mut r, &mut json),
+            _ => return Reply::failed("1900 Bad .status command, wrong argument.\n"),
+        }
+        r.result = json;
+        r
+    } else if what.eq_ignore_ascii_case("client") || what.eq_ignore_ascii_case("storage") {
+        engine::dispatch(ctx, s, ".status", a)
+    } else {
+        Reply::failed("1900 Bad .status command, wrong argument.\n")
+    }
+}
+
+#[cfg(test)]
+mod tests;
