@@ -97,7 +97,10 @@ impl AclLists {
 
     /// One list.
     pub fn get(&self, kind: AclKind) -> &[String] {
-        self.lists.get(kind.index()).map(Vec::as_slice).unwrap_or(&[])
+        self.lists
+            .get(kind.index())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// The first deciding entry of one list, if any (`FindInAclList`).
@@ -218,12 +221,18 @@ mod tests {
         assert!(!a.allows(AclKind::Client, "bareos-fd"), "empty list denies");
 
         let b = UserAcl::named(lists(AclKind::Client, &["bareos-FD"]), vec![]);
-        assert!(b.allows(AclKind::Client, "bareos-fd"), "exact, case-insensitive");
+        assert!(
+            b.allows(AclKind::Client, "bareos-fd"),
+            "exact, case-insensitive"
+        );
         assert!(!b.allows(AclKind::Client, "bareos-fd2"));
 
         let c = UserAcl::named(lists(AclKind::Job, &["Cap.*"]), vec![]);
         assert!(c.allows(AclKind::Job, "capbackup"));
-        assert!(!c.allows(AclKind::Job, "xCapBackup"), "regex must match the whole item");
+        assert!(
+            !c.allows(AclKind::Job, "xCapBackup"),
+            "regex must match the whole item"
+        );
 
         let d = UserAcl::named(lists(AclKind::Job, &["Cap(", "CapBackup"]), vec![]);
         assert!(d.allows(AclKind::Job, "CapBackup"), "invalid regex skipped");

@@ -194,7 +194,8 @@ mod tests {
     #[test]
     fn api_reply_is_byte_identical_to_capture() {
         // vectors/clear-bconsole, conn 1 msg 38 (68 bytes).
-        let want = b"{\n  \"jsonrpc\": \"2.0\",\n  \"id\": null,\n  \"result\": {\n    \"api\": 2\n  }\n}";
+        let want =
+            b"{\n  \"jsonrpc\": \"2.0\",\n  \"id\": null,\n  \"result\": {\n    \"api\": 2\n  }\n}";
         let got = rpc_result(Json::object().with("api", Json::Int(2))).pretty();
         assert_eq!(got.as_bytes(), want);
         assert_eq!(got.len(), 68);
@@ -234,7 +235,9 @@ mod tests {
 
     #[test]
     fn set_replaces_in_place() {
-        let mut v = Json::object().with("a", Json::Int(1)).with("b", Json::Int(2));
+        let mut v = Json::object()
+            .with("a", Json::Int(1))
+            .with("b", Json::Int(2));
         v.set("a", Json::Int(3));
         assert_eq!(v.compact(), "{\"a\":3,\"b\":2}");
         assert_eq!(v.get("b"), Some(&Json::Int(2)));

@@ -16,6 +16,7 @@
 pub use fd_core;
 
 pub mod acl;
+pub mod cli;
 pub mod client;
 pub mod json;
 pub mod model;

@@ -143,7 +143,10 @@ impl Model {
 
     /// Names of all resources of one type, in file order.
     pub fn names(&self, kind: &str) -> Vec<String> {
-        self.config.resources(kind).map(|r| r.name.clone()).collect()
+        self.config
+            .resources(kind)
+            .map(|r| r.name.clone())
+            .collect()
     }
 
     /// A resource's single string directive (`Pool`, `Messages` ...), through JobDefs for

@@ -179,8 +179,8 @@ impl Director {
             };
             let text = format!("{}\n{who}", ua::SERVICES_MESSAGE);
             let mut buf = vec![0u8; text.len() + 16];
-            let n = emit_response(ResponseId::InfoMessage, &[text.as_bytes()], &mut buf)
-                .unwrap_or(0);
+            let n =
+                emit_response(ResponseId::InfoMessage, &[text.as_bytes()], &mut buf).unwrap_or(0);
             c.send(buf.get(..n).unwrap_or(&[])).await?;
         } else {
             let cipher = match c.tls() {

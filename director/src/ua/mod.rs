@@ -191,17 +191,41 @@ use Handler::{Engine as E, NotImplemented as N, Run as R};
 pub static COMMANDS: &[Command] = &[
     c(".", "no operation", R(noop)),
     c(".actiononpurge", "actions on purge", R(dot_aop)),
-    c(".api", "switch API mode: 0|1|2|off|on|json [compact=yes|no]", R(dot_api)),
-    c(".authorized", "check an ACL: job=|client=|storage=|schedule=|pool=|cmd=|fileset=|catalog=", R(dot_authorized)),
+    c(
+        ".api",
+        "switch API mode: 0|1|2|off|on|json [compact=yes|no]",
+        R(dot_api),
+    ),
+    c(
+        ".authorized",
+        "check an ACL: job=|client=|storage=|schedule=|pool=|cmd=|fileset=|catalog=",
+        R(dot_authorized),
+    ),
     c(".catalogs", "list Catalog resources", R(dot_catalogs)),
-    c(".clients", "list Client resources [enabled|disabled]", R(dot_clients)),
+    c(
+        ".clients",
+        "list Client resources [enabled|disabled]",
+        R(dot_clients),
+    ),
     c(".consoles", "list Console resources", R(dot_consoles)),
     c(".users", "list User resources", R(dot_users)),
-    c(".defaults", "defaults of job=|client=|storage=|pool=", R(dot_defaults)),
+    c(
+        ".defaults",
+        "defaults of job=|client=|storage=|pool=",
+        R(dot_defaults),
+    ),
     c(".filesets", "list FileSet resources", R(dot_filesets)),
-    c(".help", "machine-readable command list [all] [item=cmd]", R(dot_help)),
+    c(
+        ".help",
+        "machine-readable command list [all] [item=cmd]",
+        R(dot_help),
+    ),
     c(".jobdefs", "list JobDefs resources", R(dot_jobdefs)),
-    c(".jobs", "list Job resources [type=X] [enabled|disabled]", R(dot_jobs)),
+    c(
+        ".jobs",
+        "list Job resources [type=X] [enabled|disabled]",
+        R(dot_jobs),
+    ),
     c(".jobstatus", "job status codes (needs the catalog)", E),
     c(".levels", "list backup levels", R(dot_levels)),
     c(".locations", "locations (needs the catalog)", E),
@@ -214,8 +238,16 @@ pub static COMMANDS: &[Command] = &[
     c(".quit", "close the connection", R(quit)),
     c(".sql", "SQL query (needs the catalog)", E),
     c(".schedule", "list Schedule resources", R(dot_schedule)),
-    c(".status", "status: dir (header|scheduled|running|terminated|current|last) | client=X | storage=X", R(dot_status)),
-    c(".storages", "list Storage resources [enabled|disabled]", R(dot_storages)),
+    c(
+        ".status",
+        "status: dir (header|scheduled|running|terminated|current|last) | client=X | storage=X",
+        R(dot_status),
+    ),
+    c(
+        ".storages",
+        "list Storage resources [enabled|disabled]",
+        R(dot_storages),
+    ),
     c(".types", "list job types", R(dot_types)),
     c(".volstatus", "volume status values", R(dot_volstatus)),
     c(".bvfs_lsdirs", "BVFS (needs the catalog)", E),
@@ -235,14 +267,22 @@ pub static COMMANDS: &[Command] = &[
     c("delete", "delete catalog records (needs the catalog)", E),
     c("disable", "disable a job/client/schedule", N),
     c("enable", "enable a job/client/schedule", N),
-    c("estimate", "estimate a backup: job= [client=] [fileset=] [level=] [listing]", E),
+    c(
+        "estimate",
+        "estimate a backup: job= [client=] [fileset=] [level=] [listing]",
+        E,
+    ),
     c("exit", "leave the console", R(quit)),
     c("export", "export volumes", N),
     c("gui", "gui on|off (no-op)", R(noop)),
     c("help", "this list; help <command>", R(help)),
     c("import", "import volumes", N),
     c("label", "label a volume", N),
-    c("list", "catalog listings: jobs, jobid=, files, volumes, pools ...", E),
+    c(
+        "list",
+        "catalog listings: jobs, jobid=, files, volumes, pools ...",
+        E,
+    ),
     c("llist", "long catalog listings", E),
     c("messages", "show pending messages", R(messages)),
     c("memory", "memory usage", N),
@@ -258,13 +298,25 @@ pub static COMMANDS: &[Command] = &[
     c("reload", "re-read the configuration", R(reload)),
     c("rerun", "rerun a job (needs the catalog)", E),
     c("resolve", "resolve a host name", N),
-    c("run", "run a job: job= [client=] [fileset=] [level=] [storage=] [pool=] [when=] [yes]", E),
-    c("status", "status [dir|director] | client=X | storage=X", R(status)),
+    c(
+        "run",
+        "run a job: job= [client=] [fileset=] [level=] [storage=] [pool=] [when=] [yes]",
+        E,
+    ),
+    c(
+        "status",
+        "status [dir|director] | client=X | storage=X",
+        R(status),
+    ),
     c("setbandwidth", "set a bandwidth limit", N),
     c("setdebug", "set the debug level", N),
     c("setdevice", "set device parameters", N),
     c("setip", "set a client address", N),
-    c("show", "show resources: show clients | show client=X | show all ...", R(show::show)),
+    c(
+        "show",
+        "show resources: show clients | show client=X | show all ...",
+        R(show::show),
+    ),
     c("sqlquery", "interactive SQL (needs the catalog)", E),
     c("time", "print the current time", R(time_cmd)),
     c("trace", "trace on|off", N),
@@ -377,7 +429,10 @@ fn dot_api(_: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
         })
         .collect::<Vec<_>>()
         .join(" ");
-    let line = format!(".api{}", line.strip_prefix(a.key(0).unwrap_or("")).unwrap_or(""));
+    let line = format!(
+        ".api{}",
+        line.strip_prefix(a.key(0).unwrap_or("")).unwrap_or("")
+    );
     match ApiCommand::parse(line.as_bytes()) {
         Ok(cmd) => {
             s.api = cmd.mode;
@@ -466,22 +521,19 @@ fn help(_: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
         match lookup(word).filter(|c| s.acl.allows(AclKind::Command, c.key)) {
             Some(c) => {
                 r.text(format!("  {:<18} {}\n", c.key, c.help));
-                r.result.set(
-                    c.key,
-                    Json::object().with("description", Json::str(c.help)),
-                );
+                r.result
+                    .set(c.key, Json::object().with("description", Json::str(c.help)));
             }
             None => r.error(format!("{word}: is an invalid command.\n")),
         }
         return r;
     }
-    let mut text = String::from("  Command            Description\n  =======            ===========\n");
+    let mut text =
+        String::from("  Command            Description\n  =======            ===========\n");
     for c in visible {
         text.push_str(&format!("  {:<18} {}\n", c.key, c.help));
-        r.result.set(
-            c.key,
-            Json::object().with("description", Json::str(c.help)),
-        );
+        r.result
+            .set(c.key, Json::object().with("description", Json::str(c.help)));
     }
     text.push_str("\nWhen at a prompt, entering a period (.) cancels the command.\n\n");
     r.text(text);
@@ -584,23 +636,38 @@ fn filtered(
 }
 
 fn dot_clients(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
-    name_list("clients", filtered(ctx, s, a, "Client", Some(AclKind::Client), true))
+    name_list(
+        "clients",
+        filtered(ctx, s, a, "Client", Some(AclKind::Client), true),
+    )
 }
 
 fn dot_storages(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
-    name_list("storages", filtered(ctx, s, a, "Storage", Some(AclKind::Storage), true))
+    name_list(
+        "storages",
+        filtered(ctx, s, a, "Storage", Some(AclKind::Storage), true),
+    )
 }
 
 fn dot_filesets(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
-    name_list("filesets", filtered(ctx, s, a, "FileSet", Some(AclKind::FileSet), false))
+    name_list(
+        "filesets",
+        filtered(ctx, s, a, "FileSet", Some(AclKind::FileSet), false),
+    )
 }
 
 fn dot_catalogs(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
-    name_list("catalogs", filtered(ctx, s, a, "Catalog", Some(AclKind::Catalog), false))
+    name_list(
+        "catalogs",
+        filtered(ctx, s, a, "Catalog", Some(AclKind::Catalog), false),
+    )
 }
 
 fn dot_schedule(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
-    name_list("schedules", filtered(ctx, s, a, "Schedule", Some(AclKind::Schedule), true))
+    name_list(
+        "schedules",
+        filtered(ctx, s, a, "Schedule", Some(AclKind::Schedule), true),
+    )
 }
 
 fn dot_consoles(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
@@ -695,7 +762,14 @@ pub fn job_type_code(t: &str) -> Option<char> {
 }
 
 const JOB_TYPES: &[&str] = &[
-    "Backup", "Restore", "Verify", "Admin", "Migrate", "Copy", "Consolidate", "Archive",
+    "Backup",
+    "Restore",
+    "Verify",
+    "Admin",
+    "Migrate",
+    "Copy",
+    "Consolidate",
+    "Archive",
 ];
 
 const LEVELS: &[&str] = &[
@@ -742,8 +816,16 @@ fn dot_volstatus(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
         "volstatus",
         "volstatus",
         &[
-            "Append", "Full", "Used", "Error", "Purged", "Recycle", "Read-Only", "Cleaning",
-            "Scratch", "Disabled",
+            "Append",
+            "Full",
+            "Used",
+            "Error",
+            "Purged",
+            "Recycle",
+            "Read-Only",
+            "Cleaning",
+            "Scratch",
+            "Disabled",
         ],
     )
 }
@@ -773,7 +855,11 @@ fn dot_authorized(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
         return Reply::failed(".authorized command requires a parameter.\n");
     }
     r.ok = ok;
-    r.text(if ok { "authorized\n" } else { "not authorized\n" });
+    r.text(if ok {
+        "authorized\n"
+    } else {
+        "not authorized\n"
+    });
     r
 }
 
@@ -799,13 +885,13 @@ fn dot_defaults(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
         kv("pool", job.pool.clone().unwrap_or_else(none));
         kv("messages", job.messages.clone().unwrap_or_else(none));
         kv("client", job.client.clone().unwrap_or_else(none));
-        kv(
-            "storage",
-            job.storage.first().cloned().unwrap_or_else(none),
-        );
+        kv("storage", job.storage.first().cloned().unwrap_or_else(none));
         kv("where", job.where_.clone().unwrap_or_default());
         if job.job_type.eq_ignore_ascii_case("restore") {
-            kv("replace", job.replace.clone().unwrap_or_else(|| "Always".into()));
+            kv(
+                "replace",
+                job.replace.clone().unwrap_or_else(|| "Always".into()),
+            );
         }
         kv("level", job.level.clone().unwrap_or_default());
         kv("type", job.job_type.clone());

@@ -107,10 +107,9 @@ pub fn show(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
             }
             continue;
         }
-        let Some((single, plural, kind, acl)) = KINDS
-            .iter()
-            .find(|(sg, pl, _, _)| key == *sg || key == *pl || (key.len() >= 3 && pl.starts_with(&key)))
-        else {
+        let Some((single, plural, kind, acl)) = KINDS.iter().find(|(sg, pl, _, _)| {
+            key == *sg || key == *pl || (key.len() >= 3 && pl.starts_with(&key))
+        }) else {
             r.error(format!("{}: is an invalid resource type.\n", w.key));
             continue;
         };
