@@ -29,7 +29,7 @@ Console {
 "#;
 
 fn model() -> Model {
-    let text = format!("{CAPTURE_CONF}{LIMITED}");
+    let text = format!("{}{LIMITED}", capture_conf());
     let report = check_str("bareos-dir.conf", text.as_bytes(), Daemon::Director);
     assert!(report.is_ok(), "{report}");
     Model::from_config(Path::new("bareos-dir.conf"), report.config).expect("model")
