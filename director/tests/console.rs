@@ -238,9 +238,11 @@ async fn wrong_password_is_refused_and_director_keeps_running() {
 #[tokio::test]
 async fn client_initiated_fd_is_refused() {
     let d = start(Variant::Clear).await;
-    let mut tls = TlsSettings::default();
-    tls.enable = false;
-    tls.require = false;
+    let tls = TlsSettings {
+        enable: false,
+        require: false,
+        ..TlsSettings::default()
+    };
     let local = Local::new(ResourceType::Client, "bareos-fd", tls.clone());
     let peer = Peer {
         kind: ResourceType::Director,

@@ -10,8 +10,15 @@ use fd_core::wire::console::ApiMode;
 use super::*;
 use crate::model::Model;
 
-const CAPTURE_CONF: &str =
-    include_str!("../../../../shared/vectors/clear-bconsole/config/bareos-dir.conf");
+fn capture_conf() -> String {
+    let root = std::env::var_os("BARQUE_VECTORS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors"))
+        });
+    let p = root.join("clear-bconsole/config/bareos-dir.conf");
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
 
 const LIMITED: &str = r#"
 Profile {
