@@ -124,18 +124,16 @@ pub struct Console {
 impl Console {
     /// Connect and log in.
     pub async fn connect(t: &Target, opts: &ConnOptions) -> Result<Console, String> {
-        let (name, password, tls_console) = match &t.console {
-            Some(c) => (c.name.clone(), c.password.clone(), Some(c.tls.clone())),
+        let (name, password) = match &t.console {
+            Some(c) => (c.name.clone(), c.password.clone()),
             None => (
                 DEFAULT_CONSOLE.to_string(),
                 t.director
                     .password
                     .clone()
                     .ok_or("the Director resource has no Password")?,
-                None,
             ),
         };
-        let _ = tls_console;
         let mut local = Local::new(ResourceType::Console, name, t.director.tls.clone());
         local.full_version = crate::ua::VERSION.into();
         let peer = Peer {

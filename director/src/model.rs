@@ -85,6 +85,19 @@ impl Model {
             acl: UserAcl::root(),
         }];
         for c in config.dir_consoles() {
+            let pam = config
+                .resource("Console", &c.name)
+                .and_then(|r| r.get("UsePamAuthentication"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if pam {
+                return Err(format!(
+                    "{}: Console {:?} has Use Pam Authentication = yes; PAM logins are not \
+                     supported by barque-dir",
+                    path.display(),
+                    c.name
+                ));
+            }
             let own = config
                 .resource("Console", &c.name)
                 .map(acl_lists)

@@ -3,9 +3,11 @@
 //! `show clients`, `show client=NAME`, `show all` and the other resource types print the
 //! resources as the configuration wrote them (directives in canonical spelling, one per
 //! line). Passwords are shown in their stored `[md5]` form, never in clear. A named console
-//! only sees resources its ACLs allow (Job, Client, Storage, Schedule, Pool, FileSet,
-//! Catalog); Consoles, Profiles and the Director itself only with `CommandACL` access to
-//! `configure`-level commands is not modelled: they are shown to the default console only.
+//! only sees resources its ACLs allow (Job, JobDefs, Client, Storage, Schedule, Pool,
+//! FileSet, Catalog); the resource types without an ACL (Director, Messages, Profiles,
+//! Consoles, Users) are shown to the default console only. Directives barque-common keeps in
+//! a structured form (addresses, message destinations, schedule `Run` lines) are listed as
+//! `# <Directive> = (not shown)`.
 
 use barque_common::config::value::Value;
 use barque_common::config::{Directive, Resource};
@@ -103,17 +105,16 @@ pub fn show(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
                 continue;
             }
             for (_, plural, kind, acl) in KINDS {
-                show_kind(ctx, s, &mut r, &mut result, plural, kind, *acl, None);
+                show_kind(ctx, s, &mut r, &mut result, plural, kind, *acl);
             }
             continue;
         }
-        let Some((single, plural, kind, acl)) = KINDS.iter().find(|(sg, pl, _, _)| {
+        let Some((_, plural, kind, acl)) = KINDS.iter().find(|(sg, pl, _, _)| {
             key == *sg || key == *pl || (key.len() >= 3 && pl.starts_with(&key))
         }) else {
             r.error(format!("{}: is an invalid resource type.\n", w.key));
             continue;
         };
-        let _ = single;
         match &w.value {
             Some(name) => {
                 let found = ctx
@@ -132,14 +133,13 @@ pub fn show(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
                     _ => r.error(format!("{kind} \"{name}\" not found.\n")),
                 }
             }
-            None => show_kind(ctx, s, &mut r, &mut result, plural, kind, *acl, None),
+            None => show_kind(ctx, s, &mut r, &mut result, plural, kind, *acl),
         }
     }
     r.result = result;
     r
 }
 
-#[allow(clippy::too_many_arguments)]
 fn show_kind(
     ctx: &Ctx<'_>,
     s: &Session,
@@ -148,7 +148,6 @@ fn show_kind(
     plural: &str,
     kind: &str,
     acl: Option<AclKind>,
-    _only: Option<&str>,
 ) {
     let mut names = Json::object();
     for res in ctx.model.config.resources(kind) {

@@ -354,3 +354,34 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn pam_consoles_and_missing_profiles_are_refused_at_load() {
+    let text = format!(
+        "{}\nConsole {{\n  Name = pam\n  Password = p\n  Use Pam Authentication = yes\n}}\n",
+        capture_conf()
+    );
+    let report = check_str("bareos-dir.conf", text.as_bytes(), Daemon::Director);
+    assert!(report.is_ok(), "{report}");
+    let err = Model::from_config(Path::new("bareos-dir.conf"), report.config).unwrap_err();
+    assert!(err.contains("Use Pam Authentication"), "{err}");
+}
+
+#[test]
+fn default_console_uses_director_password_and_tls() {
+    let m = model();
+    let c = m.console("*UserAgent*").expect("default console");
+    assert_eq!(
+        c.key.as_bytes(),
+        barque_common::tls::Key::from_password("ref-dir-console-password")
+            .unwrap()
+            .as_bytes()
+    );
+    assert!(!c.tls.enable, "clear-bconsole config: TLS Enable = no");
+    assert!(m
+        .peer(fd_core::wire::psk::ResourceType::Client, "bareos-fd")
+        .is_none());
+    assert!(m
+        .peer(fd_core::wire::psk::ResourceType::Console, "limited")
+        .is_some());
+}
