@@ -13,6 +13,41 @@
 //!   `MAIN_PROMPT`.
 //!
 //! It speaks the protocol through fd-core's codecs and barque-common's connections.
+//!
+//! ## Usage
+//!
+//! ```text
+//! barque-dir -c /etc/bareos -f [-d 100]        # bareos-dir.conf or bareos-dir.d/
+//! barque-dir -t -c /etc/bareos                 # check the configuration, exit 1 on errors
+//! barque-console -c bconsole.conf [-D dir]     # interactive (rustyline) on a terminal
+//! printf 'status dir\n' | barque-console -c bconsole.conf
+//! ```
+//!
+//! ## What was verified
+//!
+//! - against the captures: the console hello and both CRAM-MD5 directions replayed byte for
+//!   byte from vectors/clear-bconsole conn 1 msgs 1–7 (the Director's answer to the captured
+//!   challenge is the captured `Em/zbi/i5R9Hj8g5839PMA\0`); the `1000`/`1002` login frames;
+//!   the frame boundaries and fixed texts of `status dir` (msgs 13–17, 24–26) and `.status
+//!   dir running` (clear-dot-status msgs 11–13); `.api 2` answered with `CMD_OK`, the 68-byte
+//!   JSON and `MAIN_PROMPT` (msgs 37–39); `CMD_BEGIN`/`CMD_OK`/JSON/`MAIN_PROMPT` for a
+//!   command in API 2 (msgs 41–44); TLS 1.3 with `TLS_CHACHA20_POLY1305_SHA256` for the
+//!   psk-console-dir configuration;
+//! - against python-bareos (`DirectorConsole`, `DirectorConsoleJson`, cleartext and TLS 1.2
+//!   PSK with sslpsk3): login, `status dir`, `version`, `.clients`, API 2 JSON, named and
+//!   restricted consoles, a wrong password.
+//!
+//! ## Not there yet
+//!
+//! - the catalog and the job engine: `list`, `llist`, `run`, `restore`, `estimate`,
+//!   `cancel`, `wait`, `status client=`, `status storage=` and the other catalog commands
+//!   parse and check their arguments, then answer that the engine (or catalog) is not
+//!   available in this build ([`ua::engine::JobEngine`] is where it plugs in);
+//! - client-initiated File daemons are refused (no peer for `Hello Client`);
+//! - `Maximum Console Connections` is not enforced; PAM consoles are refused at load;
+//! - times are printed in UTC, not the local time zone;
+//! - the scheduler does not run, so `status dir` shows no scheduled jobs;
+//! - `help` uses Barque's own one-line descriptions; `show` prints passwords as `[md5]`.
 pub use fd_core;
 
 pub mod acl;
