@@ -44,7 +44,7 @@
 //!   parse and check their arguments, then answer that the engine (or catalog) is not
 //!   available in this build ([`ua::engine::JobEngine`] is where it plugs in);
 //! - client-initiated File daemons are refused (no peer for `Hello Client`);
-//! - `Maximum Console Connections` is not enforced; PAM consoles are refused at load;
+//! - PAM consoles are refused at load;
 //! - times are printed in UTC, not the local time zone;
 //! - the scheduler does not run, so `status dir` shows no scheduled jobs;
 //! - `help` uses Barque's own one-line descriptions; `show` prints passwords as `[md5]`.

@@ -11,6 +11,9 @@
 //! Director`, connect.md §5) is recognised by its hello but not served yet: the lookup has no
 //! peer for it, so accept sends `BNET_TERMINATE` and closes, and the log says why. A wrong
 //! password gets Bareos' failure frames from fd-core's authenticator and the connection ends.
+//! `Maximum Console Connections` (default 20) counts the open console sessions: over it a
+//! named console is refused before CRAM-MD5 (Bareos closes; here accept's `BNET_TERMINATE`
+//! precedes the close), the default console is only logged, as in Bareos.
 //!
 //! # Login replies (connect.md §7.2)
 //!
@@ -64,7 +67,11 @@ pub struct Director {
     opts: ConnOptions,
 }
 
-struct Lookup(Arc<Model>);
+struct Lookup {
+    model: Arc<Model>,
+    /// Console sessions open when this connection arrived.
+    active: usize,
+}
 
 impl PeerLookup for Lookup {
     fn find(&self, kind: ResourceType, name: &str) -> Option<Peer> {
@@ -74,7 +81,27 @@ impl PeerLookup for Lookup {
                  client-initiated connections are not supported by barque-dir yet; refusing"
             );
         }
-        self.0.peer(kind, name)
+        if kind == ResourceType::Console {
+            // authenticate_console.cc: the count includes this connection; over the limit a
+            // named console is refused before CRAM-MD5, the default console only logged.
+            let max = usize::try_from(self.model.director.maximum_console_connections)
+                .unwrap_or(usize::MAX);
+            let n = self.active + 1;
+            if n > max {
+                if name == DEFAULT_CONSOLE {
+                    log::info!(
+                        "Number of console connections exceeded\nMaximum: {max}, Current: {n}"
+                    );
+                } else {
+                    log::error!(
+                        "Number of console connections exceeded Maximum :{max}, Current: {n}; \
+                         refusing console {name:?}"
+                    );
+                    return None;
+                }
+            }
+        }
+        self.model.peer(kind, name)
     }
 }
 
@@ -152,7 +179,15 @@ impl Director {
     pub async fn handle(self: Arc<Self>, tcp: TcpStream) -> Result<(), ConnError> {
         let model = self.model();
         let local = Director::local(&model);
-        let lookup: Arc<dyn PeerLookup> = Arc::new(Lookup(model.clone()));
+        let active = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len();
+        let lookup: Arc<dyn PeerLookup> = Arc::new(Lookup {
+            model: model.clone(),
+            active,
+        });
         let (ident, mut c) = accept(tcp, &local, lookup, &self.opts).await?;
         let Some(console) = model.console(&ident.name).cloned() else {
             let _ = c.signal(Signal::Terminate).await;

@@ -428,3 +428,30 @@ async fn legacy_console_gets_one_line_banner() {
             .as_bytes()
     );
 }
+
+#[tokio::test]
+async fn maximum_console_connections_refuses_named_consoles_only() {
+    let d = start(Variant::Clear).await;
+    // Rewrite the Director with Maximum Console Connections = 1 and reload.
+    let conf = dir_conf(Variant::Clear).replacen(
+        "  Maximum Concurrent Jobs = 10\n",
+        "  Maximum Concurrent Jobs = 10\n  Maximum Console Connections = 1\n",
+        1,
+    );
+    assert!(conf.contains("Maximum Console Connections = 1"));
+    std::fs::write(d.config_path(), conf).expect("write");
+    d.director.reload().expect("reload");
+    let mut first = login(&d, "a.conf", CONSOLE_PW, Some(("limited", LIMITED_PW))).await;
+    let conf = d.bconsole("b.conf", CONSOLE_PW, Some(("ref-admin", ADMIN_PW)));
+    let t = load_target(&conf, None).expect("conf");
+    assert!(
+        Console::connect(&t, &opts()).await.is_err(),
+        "second named console over the limit"
+    );
+    // The default console is only logged.
+    let mut c = login(&d, "c.conf", CONSOLE_PW, None).await;
+    assert!(c.command("version").await.is_ok());
+    c.close().await;
+    assert!(first.command("version").await.is_ok());
+    first.close().await;
+}
