@@ -330,6 +330,13 @@ pub fn parse(ctx: &Ctx<'_>, s: &Session, command: &str, a: &Args) -> Result<Requ
                     storage: check(ctx, s, AclKind::Storage, "Storage", "Storage", st)?,
                     dot,
                 }
+            } else if command == "status" {
+                // `status <word>`: Bareos takes an unknown first word as a storage selection.
+                let st = a.key(1).unwrap_or_default();
+                Request::StorageStatus {
+                    storage: check(ctx, s, AclKind::Storage, "Storage", "Storage", st)?,
+                    dot,
+                }
             } else {
                 return Err(Reply::failed("status: missing client= or storage=\n"));
             }

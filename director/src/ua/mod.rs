@@ -1040,19 +1040,50 @@ fn director_status(ctx: &Ctx<'_>) -> Reply {
     r
 }
 
+/// `status` (`StatusCmd`, `core/src/dird/ua_status.cc`): the first argument decides:
+/// `all`, `dir*`, `client[=X]`, `sched*`, `sub*`, `conf*`, anything else names a storage.
+/// Without arguments Bareos asks for the daemon type with a prompt menu; Barque has no
+/// prompts yet and shows the Director's status.
 fn status(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
-    if a.value("client").is_some() || a.value("storage").is_some() {
-        return engine::dispatch(ctx, s, "status", a);
-    }
-    match a.key(1) {
-        None => director_status(ctx),
-        Some(w) if w.eq_ignore_ascii_case("dir") || w.eq_ignore_ascii_case("director") => {
-            director_status(ctx)
+    let Some(first) = a.rest().first() else {
+        return director_status(ctx);
+    };
+    let k = first.key.to_ascii_lowercase();
+    if k == "all" {
+        Reply::failed(
+            "status all: needs the job engine (client and storage status), not available in \
+             this build\n",
+        )
+    } else if k.starts_with("dir") {
+        director_status(ctx)
+    } else if k == "client" {
+        engine::dispatch(ctx, s, "status", a)
+    } else if k.starts_with("sched") {
+        Reply::failed("status scheduler: the scheduler is not available in this build\n")
+    } else if k.starts_with("sub") {
+        Reply::failed("status subscriptions: not available in Barque\n")
+    } else if k.starts_with("conf") {
+        let mut r = Reply::default();
+        if !s.acl.allows(AclKind::Command, "configure") {
+            r.error(format!(
+                "{} {}: is an invalid command or needs access right to the \"configure\" command.\n",
+                a.key(0).unwrap_or("status"),
+                first.key
+            ));
+            return r;
         }
-        Some(w) => Reply::failed(format!(
-            "status {w}: not available in Barque yet (only status dir, status client=, \
-             status storage=).\n"
-        )),
+        let warnings = &ctx.model.config.warnings;
+        if warnings.is_empty() {
+            r.text("No deprecated configuration settings detected.\n");
+        } else {
+            r.text("Deprecated configuration settings detected:\n");
+            for w in warnings {
+                r.text(format!(" * {w}\n"));
+            }
+        }
+        r
+    } else {
+        engine::dispatch(ctx, s, "status", a)
     }
 }
 

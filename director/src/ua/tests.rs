@@ -385,3 +385,38 @@ fn default_console_uses_director_password_and_tls() {
         .peer(fd_core::wire::psk::ResourceType::Console, "limited")
         .is_some());
 }
+
+#[test]
+fn status_argument_forms() {
+    let m = model();
+    let mut s = session(&m, "*UserAgent*");
+    let dir = run(&m, &mut s, "status dir").reply;
+    assert_eq!(
+        run(&m, &mut s, "status director").reply.text.len(),
+        dir.text.len()
+    );
+    assert_eq!(run(&m, &mut s, "status").reply.text.len(), dir.text.len());
+    assert_eq!(
+        run(&m, &mut s, "status configuration").reply.joined(),
+        "No deprecated configuration settings detected.\n"
+    );
+    assert_eq!(
+        run(&m, &mut s, "status storage=File").reply.joined(),
+        "status: the job engine is not available in this build\n"
+    );
+    assert_eq!(
+        run(&m, &mut s, "status File").reply.joined(),
+        "status: the job engine is not available in this build\n"
+    );
+    assert_eq!(
+        run(&m, &mut s, "status bogus").reply.joined(),
+        "Storage \"bogus\" not found.\n"
+    );
+    assert!(!run(&m, &mut s, "status scheduler").reply.ok);
+    let mut l = session(&m, "limited");
+    // limited's own CommandACL denies status entirely.
+    assert_eq!(
+        run(&m, &mut l, "status conf").reply.joined(),
+        "status: is an invalid command.\n"
+    );
+}
