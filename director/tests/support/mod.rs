@@ -75,9 +75,14 @@ pub fn dir_conf(variant: Variant) -> String {
 
 /// Start a Director on an ephemeral port.
 pub async fn start(variant: Variant) -> TestDir {
+    start_with(variant, &dir_conf(variant)).await
+}
+
+/// Start a Director with this configuration text.
+pub async fn start_with(variant: Variant, text: &str) -> TestDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let conf = dir.path().join("bareos-dir.conf");
-    std::fs::write(&conf, dir_conf(variant)).expect("write config");
+    std::fs::write(&conf, text).expect("write config");
     let model = Model::load(&conf).expect("load config");
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = l.local_addr().expect("addr").port();
@@ -106,6 +111,17 @@ impl TestDir {
             Variant::Clear => "  TLS Enable = no\n  TLS Require = no\n",
             Variant::Psk => "",
         };
+        self.bconsole_tls(file, password, console, tls)
+    }
+
+    /// Like [`TestDir::bconsole`] with explicit TLS directives for the Director resource.
+    pub fn bconsole_tls(
+        &self,
+        file: &str,
+        password: &str,
+        console: Option<(&str, &str)>,
+        tls: &str,
+    ) -> PathBuf {
         let mut text = format!(
             "Director {{\n  Name = bareos-dir\n  Address = 127.0.0.1\n  Port = {}\n  Password = \"{password}\"\n{tls}}}\n",
             self.port
