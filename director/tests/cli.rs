@@ -206,3 +206,51 @@ async fn dir_binary_serves_the_console_binary() {
     child.start_kill().expect("kill barque-dir");
     let _ = child.wait().await;
 }
+
+/// Interactive mode: on a terminal (a pty made by python3's `pty` module) barque-console
+/// uses the line editor with the `*` prompt and keeps a history file.
+#[tokio::test]
+async fn console_interactive_on_a_pty() {
+    let d = start(Variant::Clear).await;
+    let conf = d.bconsole("bconsole.conf", CONSOLE_PW, None);
+    let home = tempfile::tempdir().expect("home");
+    let script = r#"
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], ["barque-console", "-c", sys.argv[2]])
+out = b""
+def rd(t):
+    global out
+    end = time.time() + t
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                return
+rd(2)
+os.write(fd, b"version\r"); rd(2)
+os.write(fd, b"quit\r"); rd(2)
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+"#;
+    let out = tokio::process::Command::new("python3")
+        .args(["-c", script, CONSOLE])
+        .arg(&conf)
+        .env("HOME", home.path())
+        .output()
+        .await
+        .expect("python3 (for a pty)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("You are connected using the default console"),
+        "{text}"
+    );
+    assert!(text.contains('*'), "prompt: {text}");
+    assert!(text.contains("bareos-dir Version: "), "{text}");
+    let hist =
+        std::fs::read_to_string(home.path().join(".barque_console_history")).expect("history file");
+    assert!(hist.contains("version"), "{hist}");
+}

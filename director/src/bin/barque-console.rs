@@ -1,6 +1,7 @@
 //! `barque-console [-c PATH] [-D director] [-t]`: a console like bconsole.
 //!
-//! Interactive with line editing and history when stdin is a terminal; otherwise it reads one
+//! Interactive with line editing and history (`~/.barque_console_history`) when stdin is a
+//! terminal; otherwise it reads one
 //! command per line from stdin, echoes it, prints the reply and exits at the end of input
 //! (`echo "status dir" | barque-console -c bconsole.conf`). `quit` and `exit` end the
 //! session locally, as in bconsole.
@@ -153,6 +154,12 @@ fn interactive_loop(rt: &tokio::runtime::Runtime, mut console: Console) -> ExitC
             return stdin_loop(rt, console);
         }
     };
+    // bconsole keeps its history in ~/.bconsole_history; ours is ~/.barque_console_history.
+    let history =
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".barque_console_history"));
+    if let Some(h) = &history {
+        let _ = rl.load_history(h);
+    }
     loop {
         match rl.readline("*") {
             Ok(line) => {
@@ -169,6 +176,14 @@ fn interactive_loop(rt: &tokio::runtime::Runtime, mut console: Console) -> ExitC
             }
             Err(rustyline::error::ReadlineError::Interrupted) => continue,
             Err(_) => break,
+        }
+    }
+    if let Some(h) = &history {
+        if let Err(e) = rl.save_history(h) {
+            eprintln!(
+                "barque-console: cannot save the history to {}: {e}",
+                h.display()
+            );
         }
     }
     rt.block_on(console.close());
