@@ -88,6 +88,21 @@ fn dir_config_test_mode() {
         .expect("run");
     assert!(!out.status.success(), "{out:?}");
 
+    // A configuration directory: <dir>/bareos-dir.d/<type>/<name>.conf.
+    let d = dir.path().join("etc");
+    std::fs::create_dir_all(d.join("bareos-dir.d/director")).expect("mkdir");
+    std::fs::write(
+        d.join("bareos-dir.d/director/bareos-dir.conf"),
+        dir_conf(Variant::Clear),
+    )
+    .expect("write");
+    let out = Command::new(DIR)
+        .args(["-t", "-c"])
+        .arg(&d)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{out:?}");
+
     let out = Command::new(DIR)
         .args(["-t", "-c", "/nonexistent/barque"])
         .output()
