@@ -303,7 +303,10 @@ impl Director {
                 engine: self.engine.as_deref(),
             };
             let api_before = session.api;
-            let ex = ua::execute(&ctx, session, &line);
+            let mut ex = ua::execute(&ctx, session, &line);
+            if let (Some(req), Some(engine)) = (ex.reply.deferred.take(), self.engine.as_ref()) {
+                ex.reply = engine.execute(session, req).await;
+            }
             let is_command = ex.command.is_some_and(|k| !k.is_empty());
             if api_before != ApiMode::Off && is_command {
                 c.signal(Signal::CmdBegin).await?;

@@ -455,3 +455,54 @@ async fn maximum_console_connections_refuses_named_consoles_only() {
     assert!(first.command("version").await.is_ok());
     first.close().await;
 }
+
+/// A stand-in job engine: proves the seam (requests reach it checked and typed, its reply
+/// is framed like any other), not a job.
+struct MockEngine;
+
+impl director::ua::engine::JobEngine for MockEngine {
+    fn execute<'a>(
+        &'a self,
+        session: &'a director::ua::Session,
+        request: director::ua::engine::Request,
+    ) -> director::ua::engine::EngineFuture<'a> {
+        Box::pin(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            let mut r = director::ua::Reply::default();
+            let line = match &request {
+                director::ua::engine::Request::Run(run) => {
+                    format!("mock engine: run {} for {}\n", run.job, session.console)
+                }
+                other => format!("mock engine: {other:?}\n"),
+            };
+            r.text(line.clone());
+            r.result.set(
+                "mock",
+                director::json::Json::str(line.trim_end().to_string()),
+            );
+            r
+        })
+    }
+}
+
+#[tokio::test]
+async fn engine_seam_receives_checked_requests() {
+    let d = start_engine(Variant::Clear, std::sync::Arc::new(MockEngine)).await;
+    let mut c = login(&d, "bconsole.conf", CONSOLE_PW, None).await;
+    let r = c.command("run job=capbackup yes").await.expect("run");
+    assert_eq!(r.text(), "mock engine: run CapBackup for *UserAgent*\n");
+    assert_eq!(r.signals(), vec![Signal::Eod]);
+    // Checked before the engine sees it.
+    let r = c.command("run job=Nope yes").await.expect("run");
+    assert_eq!(r.text(), "Job \"Nope\" not found.\n");
+    c.command(".api 2").await.expect("api");
+    let r = c.command("run job=CapBackup").await.expect("run");
+    assert_eq!(
+        r.signals(),
+        vec![Signal::CmdBegin, Signal::CmdOk, Signal::MainPrompt]
+    );
+    assert!(r.text().contains(
+        "\"result\": {\n    \"mock\": \"mock engine: run CapBackup for *UserAgent*\"\n  }"
+    ));
+    c.close().await;
+}

@@ -3,9 +3,15 @@
 //!
 //! Each command's arguments are parsed into a typed request ([`Request`]) with the names
 //! resolved against the configuration and the console's ACLs, with Bareos' messages for the
-//! common mistakes (`Job "x" not found.`). A [`JobEngine`] then carries the request out.
-//! Without one (this build), [`dispatch`] answers honestly that the engine is missing and
-//! the command fails; nothing is ever faked.
+//! common mistakes (`Job "x" not found.`). A [`JobEngine`] then carries the request out:
+//! [`dispatch`] puts the request into [`Reply::deferred`], and the server awaits
+//! [`JobEngine::execute`] and sends its reply with the usual framing (API 0 text + `EOD`,
+//! `CMD_BEGIN`/`CMD_OK`/JSON/`MAIN_PROMPT` in API 2). Without an engine (this build),
+//! [`dispatch`] answers honestly that the engine is missing and the command fails; nothing
+//! is ever faked.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use crate::acl::AclKind;
 use crate::ua::{Args, Ctx, Reply, Session};
@@ -131,10 +137,14 @@ pub enum Request {
     },
 }
 
+/// The future [`JobEngine::execute`] returns.
+pub type EngineFuture<'a> = Pin<Box<dyn Future<Output = Reply> + Send + 'a>>;
+
 /// Carries out catalog and job requests. The job engine implements this later.
 pub trait JobEngine: Send + Sync {
-    /// Run a request for a console session; the reply is sent as any other.
-    fn execute(&self, session: &Session, request: Request) -> Reply;
+    /// Run a request for a console session (its name, ACLs and API mode are in `session`);
+    /// the reply is framed and sent as any other.
+    fn execute<'a>(&'a self, session: &'a Session, request: Request) -> EngineFuture<'a>;
 }
 
 fn words(a: &Args) -> Vec<(String, Option<String>)> {
@@ -363,7 +373,10 @@ pub fn dispatch(ctx: &Ctx<'_>, s: &mut Session, command: &str, a: &Args) -> Repl
         Err(reply) => return reply,
     };
     match ctx.engine {
-        Some(e) => e.execute(s, req),
+        Some(_) => Reply {
+            deferred: Some(req),
+            ..Reply::default()
+        },
         None if needs_catalog(command) => Reply::failed(format!(
             "{command}: the catalog is not available in this build\n"
         )),

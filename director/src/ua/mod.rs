@@ -24,8 +24,10 @@
 //! `list`, `llist`, `run`, `restore`, `estimate`, `cancel`, `wait`, `status client=` and
 //! `status storage=` (and the other catalog commands) are in the table with their argument
 //! parsing ([`engine`]), so names and ACLs are checked now. What they would do is behind the
-//! [`engine::JobEngine`] trait; without an engine the reply says so plainly, e.g.
-//! `run: the job engine is not available in this build`, and the command fails.
+//! async [`engine::JobEngine`] trait: the command returns a [`Reply`] whose `deferred`
+//! request the server hands to the engine and awaits. Without an engine the reply says so
+//! plainly, e.g. `run: the job engine is not available in this build`, and the command
+//! fails.
 
 pub mod args;
 pub mod engine;
@@ -95,6 +97,9 @@ pub struct Reply {
     pub result: Json,
     /// Messages by type (`error`, `info`, ...), reported in a JSON error envelope.
     pub messages: Vec<(String, String)>,
+    /// A checked request for the job engine: the server replaces this reply with the
+    /// engine's.
+    pub deferred: Option<engine::Request>,
 }
 
 impl Default for Reply {
@@ -104,6 +109,7 @@ impl Default for Reply {
             text: Vec::new(),
             result: Json::object(),
             messages: Vec::new(),
+            deferred: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use barque_common::conn::ConnOptions;
 use director::model::Model;
 use director::server::Director;
+use director::ua::engine::JobEngine;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 
@@ -80,13 +81,22 @@ pub async fn start(variant: Variant) -> TestDir {
 
 /// Start a Director with this configuration text.
 pub async fn start_with(variant: Variant, text: &str) -> TestDir {
+    start_full(variant, text, None).await
+}
+
+/// Start a Director with a job engine.
+pub async fn start_engine(variant: Variant, engine: Arc<dyn JobEngine>) -> TestDir {
+    start_full(variant, &dir_conf(variant), Some(engine)).await
+}
+
+async fn start_full(variant: Variant, text: &str, engine: Option<Arc<dyn JobEngine>>) -> TestDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let conf = dir.path().join("bareos-dir.conf");
     std::fs::write(&conf, text).expect("write config");
     let model = Model::load(&conf).expect("load config");
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = l.local_addr().expect("addr").port();
-    let director = Director::new(model, None).with_options(opts());
+    let director = Director::new(model, engine).with_options(opts());
     let d = director.clone();
     tokio::spawn(async move {
         let _ = d.serve(l).await;
