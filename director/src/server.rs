@@ -305,7 +305,7 @@ impl Director {
             let api_before = session.api;
             let mut ex = ua::execute(&ctx, session, &line);
             if let (Some(req), Some(engine)) = (ex.reply.deferred.take(), self.engine.as_ref()) {
-                ex.reply = engine.execute(session, req).await;
+                ex.reply = engine.execute(session, *req).await;
             }
             let is_command = ex.command.is_some_and(|k| !k.is_empty());
             if api_before != ApiMode::Off && is_command {

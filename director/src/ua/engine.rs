@@ -374,7 +374,7 @@ pub fn dispatch(ctx: &Ctx<'_>, s: &mut Session, command: &str, a: &Args) -> Repl
     };
     match ctx.engine {
         Some(_) => Reply {
-            deferred: Some(req),
+            deferred: Some(Box::new(req)),
             ..Reply::default()
         },
         None if needs_catalog(command) => Reply::failed(format!(

@@ -99,7 +99,7 @@ pub struct Reply {
     pub messages: Vec<(String, String)>,
     /// A checked request for the job engine: the server replaces this reply with the
     /// engine's.
-    pub deferred: Option<engine::Request>,
+    pub deferred: Option<Box<engine::Request>>,
 }
 
 impl Default for Reply {
