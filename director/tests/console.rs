@@ -506,3 +506,61 @@ async fn engine_seam_receives_checked_requests() {
     ));
     c.close().await;
 }
+
+#[tokio::test]
+async fn reload_forgets_the_handshake_probing_results() {
+    use barque_common::conn::{accept, connect_probing, PeerLookup};
+    let d = start(Variant::Clear).await;
+    // A stand-in File daemon (barque-common's accept) that knows the Director.
+    let fd = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let fd_port = fd.local_addr().expect("addr").port();
+    let clear = TlsSettings {
+        enable: false,
+        require: false,
+        ..TlsSettings::default()
+    };
+    let fd_tls = clear.clone();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = fd.accept().await.expect("accept");
+        let local = Local::new(ResourceType::Client, "bareos-fd", fd_tls.clone());
+        let lookup: std::sync::Arc<dyn PeerLookup> =
+            std::sync::Arc::new(move |kind: ResourceType, name: &str| {
+                (kind == ResourceType::Director && name == "bareos-dir").then(|| Peer {
+                    kind,
+                    name: name.into(),
+                    key: Key::from_password("ref-fd-password").expect("key"),
+                    address: String::new(),
+                    port: 0,
+                    tls: fd_tls.clone(),
+                })
+            });
+        accept(tcp, &local, lookup, &opts()).await.map(|_| ())
+    });
+    let local = Local::new(ResourceType::Director, "bareos-dir", clear.clone());
+    let client = Peer {
+        kind: ResourceType::Client,
+        name: "bareos-fd".into(),
+        key: Key::from_password("ref-fd-password").expect("key"),
+        address: "127.0.0.1".into(),
+        port: fd_port,
+        tls: clear,
+    };
+    let (_conn, probed) = connect_probing(&d.director.probe, &local, &client, &opts())
+        .await
+        .expect("probe");
+    assert!(probed.probed);
+    server.await.expect("join").expect("fd accept");
+    assert_eq!(
+        d.director.probe.get("bareos-fd"),
+        Some(HandshakeMode::Cleartext)
+    );
+    let mut c = login(&d, "bconsole.conf", CONSOLE_PW, None).await;
+    assert_eq!(
+        c.command("reload").await.expect("reload").text(),
+        "reloaded\n"
+    );
+    assert_eq!(d.director.probe.get("bareos-fd"), None, "reset by reload");
+    c.close().await;
+}
