@@ -233,6 +233,61 @@ mod tests {
         );
     }
 
+    fn arb_json() -> impl proptest::strategy::Strategy<Value = Json> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            any::<i64>().prop_map(Json::Int),
+            "[ -~\n\t\u{1}é]{0,8}".prop_map(Json::Str),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Json::Array),
+                proptest::collection::vec(("[a-z]{1,4}", inner), 0..4).prop_map(Json::Object),
+            ]
+        })
+    }
+
+    /// Remove the whitespace jansson's indenting adds (outside strings).
+    fn squeeze(s: &str) -> String {
+        let mut out = String::new();
+        let mut in_str = false;
+        let mut esc = false;
+        for c in s.chars() {
+            if in_str {
+                out.push(c);
+                if esc {
+                    esc = false;
+                } else if c == '\\' {
+                    esc = true;
+                } else if c == '"' {
+                    in_str = false;
+                }
+            } else if c == '"' {
+                in_str = true;
+                out.push(c);
+            } else if !c.is_whitespace() {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn pretty_is_compact_plus_layout(v in arb_json()) {
+            let pretty = v.pretty();
+            proptest::prop_assert_eq!(squeeze(&pretty), v.compact());
+            proptest::prop_assert!(!pretty.ends_with('\n'));
+            // Every line of the pretty form is indented by an even number of blanks.
+            for line in pretty.lines() {
+                let n = line.len() - line.trim_start_matches(' ').len();
+                proptest::prop_assert_eq!(n % 2, 0);
+            }
+        }
+    }
+
     #[test]
     fn set_replaces_in_place() {
         let mut v = Json::object()

@@ -140,5 +140,27 @@ mod tests {
         fn never_panics(s in ".{0,200}") {
             let _ = Args::parse(&s);
         }
+
+        /// Words joined with blanks (values quoted when they hold blanks) parse back.
+        #[test]
+        fn round_trip(words in proptest::collection::vec(
+            ("[a-zA-Z.][a-zA-Z0-9_.]{0,8}", proptest::option::of("[a-zA-Z0-9/ =_.-]{0,12}")),
+            1..10,
+        )) {
+            let line = words
+                .iter()
+                .map(|(k, v)| match v {
+                    Some(v) => format!("{k}=\"{v}\""),
+                    None => k.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join("  ");
+            let a = Args::parse(&line).expect("parses");
+            proptest::prop_assert_eq!(a.args.len(), words.len());
+            for (arg, (k, v)) in a.args.iter().zip(&words) {
+                proptest::prop_assert_eq!(&arg.key, k);
+                proptest::prop_assert_eq!(&arg.value, v);
+            }
+        }
     }
 }
