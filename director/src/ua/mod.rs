@@ -237,7 +237,7 @@ pub static COMMANDS: &[Command] = &[
     c(".locations", "locations (needs the catalog)", E),
     c(".messages", "pending messages", R(messages)),
     c(".media", "list media (needs the catalog)", E),
-    c(".mediatypes", "list media types", R(dot_mediatypes)),
+    c(".mediatypes", "list media types (needs the catalog)", E),
     c(".msgs", "list Messages resources", R(dot_msgs)),
     c(".pools", "list Pool resources [type=X]", R(dot_pools)),
     c(".profiles", "list Profile resources", R(dot_profiles)),
@@ -729,68 +729,53 @@ fn dot_pools(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
     name_list("pools", pools)
 }
 
-fn dot_mediatypes(ctx: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
-    let mut seen: Vec<String> = Vec::new();
-    for st in &ctx.model.storages {
-        if !seen.contains(&st.media_type) && !st.media_type.is_empty() {
-            seen.push(st.media_type.clone());
-        }
-    }
-    let mut r = Reply::default();
-    let text: String = seen.iter().map(|m| format!("{m}\n")).collect();
-    if !text.is_empty() {
-        r.text(text);
-    }
-    r.result.set(
-        "mediatypes",
-        Json::Array(
-            seen.into_iter()
-                .map(|m| Json::object().with("mediatype", Json::str(m)))
-                .collect(),
-        ),
-    );
-    r
-}
+/// The job types a Job resource may have and their letters, in Bareos' order (`jobtypes[]`
+/// in `core/src/dird/dird_conf.cc`, letters from `core/src/include/job_types.h`).
+const JOB_TYPES: &[(&str, char)] = &[
+    ("Backup", 'B'),
+    ("Admin", 'D'),
+    ("Archive", 'A'),
+    ("Verify", 'V'),
+    ("Restore", 'R'),
+    ("Migrate", 'g'),
+    ("Copy", 'c'),
+    ("Consolidate", 'O'),
+];
 
-/// Bareos' job type letters (`core/src/include/job_types.h`).
+/// Bareos' job type letter for a `Type` value.
 pub fn job_type_code(t: &str) -> Option<char> {
-    Some(match t.to_ascii_lowercase().as_str() {
-        "backup" => 'B',
-        "restore" => 'R',
-        "verify" => 'V',
-        "admin" => 'D',
-        "migrate" => 'M',
-        "copy" => 'C',
-        "consolidate" => 'O',
-        "archive" => 'A',
-        _ => return None,
-    })
+    JOB_TYPES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(t))
+        .map(|(_, c)| *c)
 }
 
-const JOB_TYPES: &[&str] = &[
-    "Backup",
-    "Restore",
-    "Verify",
-    "Admin",
-    "Migrate",
-    "Copy",
-    "Consolidate",
-    "Archive",
+/// Levels per job type (`joblevels[]` in `core/src/dird/dird_conf.cc`, letters from
+/// `core/src/include/job_level.h`); the types without levels are left out, as `.levels`
+/// skips them.
+const LEVELS: &[(&str, char, char)] = &[
+    ("Full", 'F', 'B'),
+    ("Base", 'B', 'B'),
+    ("Incremental", 'I', 'B'),
+    ("Differential", 'D', 'B'),
+    ("Since", 'S', 'B'),
+    ("VirtualFull", 'f', 'B'),
+    ("Catalog", 'C', 'V'),
+    ("InitCatalog", 'V', 'V'),
+    ("VolumeToCatalog", 'O', 'V'),
+    ("DiskToCatalog", 'd', 'V'),
+    ("Data", 'A', 'V'),
+    ("Full", 'F', 'c'),
+    ("Incremental", 'I', 'c'),
+    ("Differential", 'D', 'c'),
+    ("Full", 'F', 'g'),
+    ("Incremental", 'I', 'g'),
+    ("Differential", 'D', 'g'),
 ];
 
-const LEVELS: &[&str] = &[
-    "Full",
-    "Incremental",
-    "Differential",
-    "VirtualFull",
-    "InitCatalog",
-    "Catalog",
-    "VolumeToCatalog",
-    "DiskToCatalog",
-    "Data",
-];
-
-fn word_list(key: &str, field: &str, words: &[&str]) -> Reply {
+/// One word per line; in JSON `{key: [{"name": word}, ...]}` (`DotTypesCmd`,
+/// `DotLevelsCmd`, `DotAopCmd`, `DotVolstatusCmd` in `core/src/dird/ua_dotcmds.cc`).
+fn word_list(key: &str, words: &[&str]) -> Reply {
     let mut r = Reply::default();
     r.text(words.iter().map(|w| format!("{w}\n")).collect::<String>());
     r.result.set(
@@ -798,7 +783,7 @@ fn word_list(key: &str, field: &str, words: &[&str]) -> Reply {
         Json::Array(
             words
                 .iter()
-                .map(|w| Json::object().with(field, Json::str(*w)))
+                .map(|w| Json::object().with("name", Json::str(*w)))
                 .collect(),
         ),
     );
@@ -806,20 +791,46 @@ fn word_list(key: &str, field: &str, words: &[&str]) -> Reply {
 }
 
 fn dot_types(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
-    word_list("jobtypes", "jobtype", JOB_TYPES)
+    let names: Vec<&str> = JOB_TYPES.iter().map(|(n, _)| *n).collect();
+    word_list("jobtypes", &names)
 }
 
-fn dot_levels(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
-    word_list("levels", "level", LEVELS)
+/// `.levels [jobtype]`: all levels, or those of one job type (`DotLevelsCmd`); the JSON
+/// objects carry the level and job type letters as numbers, as Bareos sends them.
+fn dot_levels(_: &Ctx<'_>, _: &mut Session, a: &Args) -> Reply {
+    let only = match a.key(1) {
+        Some(t) => Some(job_type_code(t).unwrap_or('\0')),
+        None => None,
+    };
+    let mut r = Reply::default();
+    let mut text = String::new();
+    let mut arr = Vec::new();
+    for (name, level, jt) in LEVELS {
+        if only.is_some_and(|o| o != *jt) {
+            continue;
+        }
+        text.push_str(name);
+        text.push('\n');
+        arr.push(
+            Json::object()
+                .with("name", Json::str(*name))
+                .with("level", Json::Int(i64::from(u32::from(*level))))
+                .with("jobtype", Json::Int(i64::from(u32::from(*jt)))),
+        );
+    }
+    if !text.is_empty() {
+        r.text(text);
+    }
+    r.result.set("levels", Json::Array(arr));
+    r
 }
 
 fn dot_aop(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
-    word_list("actiononpurge", "action", &["none", "truncate"])
+    word_list("actiononpurge", &["None", "Truncate"])
 }
 
 fn dot_volstatus(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
     word_list(
-        "volstatus",
         "volstatus",
         &[
             "Append",

@@ -303,6 +303,19 @@ fn dot_commands_list_resources() {
     );
     assert_eq!(run(&m, &mut s, ".pools").reply.joined(), "Cap\nScratch\n");
     assert_eq!(
+        run(&m, &mut s, ".types").reply.joined(),
+        "Backup\nAdmin\nArchive\nVerify\nRestore\nMigrate\nCopy\nConsolidate\n"
+    );
+    assert_eq!(
+        run(&m, &mut s, ".levels copy").reply.joined(),
+        "Full\nIncremental\nDifferential\n"
+    );
+    assert_eq!(run(&m, &mut s, ".levels").reply.text[0].lines().count(), 17);
+    assert_eq!(
+        run(&m, &mut s, ".levels verify").reply.result.compact(),
+        "{\"levels\":[{\"name\":\"Catalog\",\"level\":67,\"jobtype\":86},{\"name\":\"InitCatalog\",\"level\":86,\"jobtype\":86},{\"name\":\"VolumeToCatalog\",\"level\":79,\"jobtype\":86},{\"name\":\"DiskToCatalog\",\"level\":100,\"jobtype\":86},{\"name\":\"Data\",\"level\":65,\"jobtype\":86}]}"
+    );
+    assert_eq!(
         run(&m, &mut s, ".pools type=scratch").reply.joined(),
         "Scratch\n"
     );
