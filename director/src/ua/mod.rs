@@ -798,10 +798,7 @@ fn dot_types(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
 /// `.levels [jobtype]`: all levels, or those of one job type (`DotLevelsCmd`); the JSON
 /// objects carry the level and job type letters as numbers, as Bareos sends them.
 fn dot_levels(_: &Ctx<'_>, _: &mut Session, a: &Args) -> Reply {
-    let only = match a.key(1) {
-        Some(t) => Some(job_type_code(t).unwrap_or('\0')),
-        None => None,
-    };
+    let only = a.key(1).map(|t| job_type_code(t).unwrap_or('\0'));
     let mut r = Reply::default();
     let mut text = String::new();
     let mut arr = Vec::new();
