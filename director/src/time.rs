@@ -78,11 +78,28 @@ pub fn short(t: SystemTime) -> String {
     )
 }
 
-/// `time` command: `dd-Mon-yyyy HH:MM:SS`.
+const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+/// The weekday abbreviation (1970-01-01 was a Thursday).
+pub fn weekday(t: SystemTime) -> &'static str {
+    let days = epoch(t).div_euclid(86_400);
+    WEEKDAYS
+        .get(usize::try_from((days + 4).rem_euclid(7)).unwrap_or(0))
+        .copied()
+        .unwrap_or("???")
+}
+
+/// The calendar fields of a time (UTC).
+pub fn fields(t: SystemTime) -> Civil {
+    civil(epoch(t))
+}
+
+/// `time` command: `%a %d-%b-%Y %H:%M:%S`, e.g. `Sun 22-Nov-2026 15:47:54`.
 pub fn long(t: SystemTime) -> String {
     let c = civil(epoch(t));
     format!(
-        "{:02}-{}-{} {:02}:{:02}:{:02}",
+        "{} {:02}-{}-{} {:02}:{:02}:{:02}",
+        weekday(t),
         c.day,
         month(&c),
         c.year,
@@ -103,7 +120,7 @@ mod tests {
         // start; msg 16 prints `Console connected at 22-Nov-26 15:47`.
         let t = UNIX_EPOCH + Duration::from_secs(1_795_362_474);
         assert_eq!(short(t), "22-Nov-26 15:47");
-        assert_eq!(long(t), "22-Nov-2026 15:47:54");
+        assert_eq!(long(t), "Sun 22-Nov-2026 15:47:54");
     }
 
     #[test]
@@ -111,6 +128,6 @@ mod tests {
         assert_eq!(short(UNIX_EPOCH), "01-Jan-70 00:00");
         // 2024-02-29 12:00:00 UTC
         let t = UNIX_EPOCH + Duration::from_secs(1_709_208_000);
-        assert_eq!(long(t), "29-Feb-2024 12:00:00");
+        assert_eq!(long(t), "Thu 29-Feb-2024 12:00:00");
     }
 }

@@ -442,7 +442,10 @@ fn dot_api(_: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
     match ApiCommand::parse(line.as_bytes()) {
         Ok(cmd) => {
             s.api = cmd.mode;
-            s.compact = cmd.compact.unwrap_or(false) && cmd.mode == ApiMode::Json;
+            // DotApiCmd only changes the compact flag when `compact=` is given.
+            if let Some(c) = cmd.compact {
+                s.compact = c;
+            }
             let n = match cmd.mode {
                 ApiMode::Off => 0,
                 ApiMode::On => 1,
@@ -453,7 +456,11 @@ fn dot_api(_: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
             r.result.set("api", Json::Int(n));
             r
         }
-        Err(_) => Reply::failed("Invalid api mode.\n"),
+        // DotApiCmd fails silently on an unknown mode.
+        Err(_) => Reply {
+            ok: false,
+            ..Reply::default()
+        },
     }
 }
 
@@ -483,12 +490,24 @@ fn whoami(_: &Ctx<'_>, s: &mut Session, _: &Args) -> Reply {
     r
 }
 
+/// `time` (`time_cmd`): `%a %d-%b-%Y %H:%M:%S`; in JSON also the fields as strings.
 fn time_cmd(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
-    let now = time::long(SystemTime::now());
+    let t = SystemTime::now();
+    let now = time::long(t);
+    let c = time::fields(t);
     let mut r = Reply::default();
     r.text(format!("{now}\n"));
-    r.result
-        .set("time", Json::object().with("full", Json::str(now)));
+    r.result.set(
+        "time",
+        Json::object()
+            .with("full", Json::str(now))
+            .with("year", Json::str(format!("{:04}", c.year)))
+            .with("month", Json::str(format!("{:02}", c.month)))
+            .with("day", Json::str(format!("{:02}", c.day)))
+            .with("hour", Json::str(format!("{:02}", c.hour)))
+            .with("minute", Json::str(format!("{:02}", c.minute)))
+            .with("second", Json::str(format!("{:02}", c.second))),
+    );
     r
 }
 
