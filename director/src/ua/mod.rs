@@ -1024,50 +1024,63 @@ fn status_header(ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json) {
     );
 }
 
-fn status_scheduled(r: &mut Reply, json: &mut Json) {
+// The `!ua->api` conditions of `core/src/dird/ua_status.cc`: in API modes 1 and 2 the
+// "No ... Jobs" lines, titles and decorations are left out; `plain` is API mode 0.
+
+fn status_scheduled(plain: bool, r: &mut Reply, json: &mut Json) {
     // Nothing is scheduled: there is no scheduler without the job engine.
-    r.text("No Scheduled Jobs.\n");
-    r.text("====\n");
+    if plain {
+        r.text("No Scheduled Jobs.\n");
+        r.text("====\n");
+    }
     json.set("scheduled", Json::Array(Vec::new()));
 }
 
-fn status_running(ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json) {
-    r.text("\nRunning Jobs:\n");
-    for t in &ctx.consoles {
-        r.text(format!("Console connected at {}\n", time::short(*t)));
+fn status_running(plain: bool, ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json) {
+    if plain {
+        r.text("\nRunning Jobs:\n");
+        for t in &ctx.consoles {
+            r.text(format!("Console connected at {}\n", time::short(*t)));
+        }
+        r.text("No Jobs running.\n====\n");
     }
-    r.text("No Jobs running.\n====\n");
     json.set("running", Json::Array(Vec::new()));
 }
 
-fn status_terminated(r: &mut Reply, json: &mut Json) {
-    r.text("No Terminated Jobs.\n");
+fn status_terminated(plain: bool, r: &mut Reply, json: &mut Json) {
+    if plain {
+        r.text("No Terminated Jobs.\n");
+    }
     json.set("terminated", Json::Array(Vec::new()));
 }
 
-fn status_connections(r: &mut Reply, json: &mut Json) {
+fn status_connections(plain: bool, r: &mut Reply, json: &mut Json) {
     // ListConnectedClients: "\n" as its own piece, then title, header and separator in one
-    // (vectors/clear-bconsole conn 1 msgs 24-25). No client-initiated connections are kept.
-    r.text("\n");
-    r.text(format!(
-        "\nClient Initiated Connections (waiting for jobs):\n{:<20}{:<20}{:<20}{:<40}\n{}\n",
-        "Connect time",
-        "Protocol",
-        "Authenticated",
-        "Name",
-        "=".repeat(100)
-    ));
+    // (vectors/clear-bconsole conn 1 msgs 24-25), all decoration (API mode 0 only). No
+    // client-initiated connections are kept.
+    if plain {
+        r.text("\n");
+        r.text(format!(
+            "\nClient Initiated Connections (waiting for jobs):\n{:<20}{:<20}{:<20}{:<40}\n{}\n",
+            "Connect time",
+            "Protocol",
+            "Authenticated",
+            "Name",
+            "=".repeat(100)
+        ));
+    }
     json.set("client-connection", Json::Array(Vec::new()));
 }
 
-fn director_status(ctx: &Ctx<'_>) -> Reply {
+fn director_status(ctx: &Ctx<'_>, s: &Session) -> Reply {
+    let plain = s.api == ApiMode::Off;
     let mut r = Reply::default();
     let mut json = Json::object();
     status_header(ctx, &mut r, &mut json);
-    status_scheduled(&mut r, &mut json);
-    status_running(ctx, &mut r, &mut json);
-    status_terminated(&mut r, &mut json);
-    status_connections(&mut r, &mut json);
+    status_scheduled(plain, &mut r, &mut json);
+    status_running(plain, ctx, &mut r, &mut json);
+    status_terminated(plain, &mut r, &mut json);
+    status_connections(plain, &mut r, &mut json);
     r.text("====\n");
     r.result = json;
     r
@@ -1079,7 +1092,7 @@ fn director_status(ctx: &Ctx<'_>) -> Reply {
 /// prompts yet and shows the Director's status.
 fn status(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
     let Some(first) = a.rest().first() else {
-        return director_status(ctx);
+        return director_status(ctx, s);
     };
     let k = first.key.to_ascii_lowercase();
     if k == "all" {
@@ -1088,7 +1101,7 @@ fn status(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
              this build\n",
         )
     } else if k.starts_with("dir") {
-        director_status(ctx)
+        director_status(ctx, s)
     } else if k == "client" {
         engine::dispatch(ctx, s, "status", a)
     } else if k.starts_with("sched") {
@@ -1125,14 +1138,15 @@ fn dot_status(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
         return Reply::failed("1900 Bad .status command, missing arguments.\n");
     };
     if what.eq_ignore_ascii_case("dir") {
+        let plain = s.api == ApiMode::Off;
         let mut r = Reply::default();
         let mut json = Json::object();
         match a.key(2).map(str::to_ascii_lowercase).as_deref() {
             Some("current") | Some("last") => r.text("1000 OK .status\n"),
             Some("header") => status_header(ctx, &mut r, &mut json),
-            Some("scheduled") => status_scheduled(&mut r, &mut json),
-            Some("running") => status_running(ctx, &mut r, &mut json),
-            Some("terminated") => status_terminated(&mut r, &mut json),
+            Some("scheduled") => status_scheduled(plain, &mut r, &mut json),
+            Some("running") => status_running(plain, ctx, &mut r, &mut json),
+            Some("terminated") => status_terminated(plain, &mut r, &mut json),
             _ => return Reply::failed("1900 Bad .status command, wrong argument.\n"),
         }
         r.result = json;

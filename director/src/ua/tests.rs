@@ -433,3 +433,16 @@ fn status_argument_forms() {
         "status: is an invalid command.\n"
     );
 }
+
+#[test]
+fn status_dir_in_api_mode_1_leaves_out_the_plain_texts() {
+    let m = model();
+    let mut s = session(&m, "*UserAgent*");
+    run(&m, &mut s, ".api 1");
+    let t = run(&m, &mut s, "status dir").reply.text;
+    assert_eq!(t.len(), 3, "{t:?}");
+    assert!(t[0].starts_with("bareos-dir Version: "));
+    assert!(t[1].starts_with("Daemon started "));
+    assert_eq!(t[2], "====\n");
+    assert!(run(&m, &mut s, ".status dir running").reply.text.is_empty());
+}
