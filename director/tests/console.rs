@@ -325,6 +325,54 @@ async fn recv_frame(s: &mut TcpStream) -> Result<Vec<u8>, i32> {
 
 #[tokio::test]
 async fn captured_console_hello_and_cram_md5_bytes() {
+    // vectors/clear-bconsole conn 1 msgs 5-6.
+    let mut s = replay_login(
+        b"auth cram-md5 <2067811607.1795362474@R_CONSOLE::*UserAgent*> ssl=0\n",
+        b"Em/zbi/i5R9Hj8g5839PMA\x00",
+    )
+    .await;
+    // msg 10 / 11.. / 27: a command, EOD at the end.
+    send_frame(&mut s, b"version").await;
+    let v = recv_frame(&mut s).await.expect("version");
+    assert!(v.starts_with(b"bareos-dir Version: "));
+    assert_eq!(recv_frame(&mut s).await, Err(-1), "EOD");
+    // msg 45: TERMINATE; the Director closes.
+    s.write_all(&(-4i32).to_be_bytes())
+        .await
+        .expect("terminate");
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+    assert!(rest.is_empty());
+}
+
+#[tokio::test]
+async fn captured_backup_console_login_and_run() {
+    // vectors/clear-backup-full conn 1 msgs 5-6, then msg 10 `run ... yes` and msg 14
+    // `wait`: both need the job engine, and say so before the EOD.
+    let mut s = replay_login(
+        b"auth cram-md5 <19542121.1795362412@R_CONSOLE::*UserAgent*> ssl=0\n",
+        b"97/nF71m+E+3P1N7a4FbQC\x00",
+    )
+    .await;
+    send_frame(&mut s, b"run job=CapBackup level=Full yes").await;
+    assert_eq!(
+        recv_frame(&mut s).await.expect("reply"),
+        b"run: the job engine is not available in this build\n"
+    );
+    assert_eq!(recv_frame(&mut s).await, Err(-1), "EOD");
+    send_frame(&mut s, b"wait").await;
+    assert_eq!(
+        recv_frame(&mut s).await.expect("reply"),
+        b"wait: the job engine is not available in this build\n"
+    );
+    assert_eq!(recv_frame(&mut s).await, Err(-1), "EOD");
+}
+
+/// Log in on a raw socket with the captured console bytes: msg 1 verbatim, our response to
+/// the Director's challenge, then `challenge` (msg 5) verbatim, whose answer only depends
+/// on the key and must equal the captured msg 6 `answer`.
+async fn replay_login(challenge: &[u8], answer: &[u8]) -> TcpStream {
+    // The Director task keeps serving after `d` (its temporary directory) is dropped.
     let d = start(Variant::Clear).await;
     let mut s = TcpStream::connect(("127.0.0.1", d.port))
         .await
@@ -354,22 +402,14 @@ async fn captured_console_hello_and_cram_md5_bytes() {
     // msg 4
     assert_eq!(recv_frame(&mut s).await.expect("ok"), b"1000 OK auth\n");
     // msg 5, verbatim
-    let token = b"<2067811607.1795362474@R_CONSOLE::*UserAgent*>";
-    send_frame(
-        &mut s,
-        b"auth cram-md5 <2067811607.1795362474@R_CONSOLE::*UserAgent*> ssl=0\n",
-    )
-    .await;
-    // msg 6: the Director's answer is the captured one, `Em/zbi/i5R9Hj8g5839PMA\0`, since
-    // it only depends on the key and our token.
-    let answer = recv_frame(&mut s).await.expect("answer");
-    assert_eq!(answer, b"Em/zbi/i5R9Hj8g5839PMA\x00");
-    assert!(cram_md5::verify(
-        &answer,
-        key.as_bytes(),
-        token,
-        B64::Bacula
-    ));
+    send_frame(&mut s, challenge).await;
+    let token = ChallengeRepr::parse(challenge)
+        .expect("captured challenge")
+        .token;
+    // msg 6: the Director's answer is the captured one.
+    let got = recv_frame(&mut s).await.expect("answer");
+    assert_eq!(got, answer);
+    assert!(cram_md5::verify(&got, key.as_bytes(), token, B64::Bacula));
     // msg 7
     send_frame(&mut s, b"1000 OK auth\n").await;
     // msgs 8 and 9 with our version and services message.
@@ -384,18 +424,7 @@ async fn captured_console_hello_and_cram_md5_bytes() {
         format!("1002\x1e{SERVICES_MESSAGE}\nYou are connected using the default console")
             .as_bytes()
     );
-    // msg 10 / 11.. / 27: a command, EOD at the end.
-    send_frame(&mut s, b"version").await;
-    let v = recv_frame(&mut s).await.expect("version");
-    assert!(v.starts_with(b"bareos-dir Version: "));
-    assert_eq!(recv_frame(&mut s).await, Err(-1), "EOD");
-    // msg 45: TERMINATE; the Director closes.
-    s.write_all(&(-4i32).to_be_bytes())
-        .await
-        .expect("terminate");
-    let mut rest = Vec::new();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut rest)).await;
-    assert!(rest.is_empty());
+    s
 }
 
 #[tokio::test]
