@@ -523,7 +523,7 @@ async fn engine_seam_receives_checked_requests() {
     assert_eq!(r.signals(), vec![Signal::Eod]);
     // Checked before the engine sees it.
     let r = c.command("run job=Nope yes").await.expect("run");
-    assert_eq!(r.text(), "Job \"Nope\" not found.\n");
+    assert_eq!(r.text(), "Job \"Nope\" not found\n");
     c.command(".api 2").await.expect("api");
     let r = c.command("run job=CapBackup").await.expect("run");
     assert_eq!(

@@ -41,6 +41,8 @@ pub struct RunRequest {
     pub accurate: Option<bool>,
     /// `comment=`
     pub comment: Option<String>,
+    /// `pluginoptions=`
+    pub plugin_options: Option<String>,
     /// `yes`: do not ask.
     pub yes: bool,
 }
@@ -154,6 +156,10 @@ fn words(a: &Args) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// Resolve a resource name (case-insensitively) that the console may use. For Clients and
+/// Storages Bareos' `run` tells a denied name from a missing one (`No authorization. Client
+/// "x".`, `core/src/dird/ua_run.cc`); for the others the lookup itself applies the ACL
+/// (`GetJobResWithName` ...), so a denied name reads as not found.
 fn check(
     ctx: &Ctx<'_>,
     s: &Session,
@@ -167,9 +173,13 @@ fn check(
         .names(res)
         .into_iter()
         .find(|n| n.eq_ignore_ascii_case(name));
+    let reveal = matches!(kind, AclKind::Client | AclKind::Storage);
     match found {
         Some(n) if s.acl.allows(kind, &n) => Ok(n),
-        // Bareos does not reveal whether a resource the console may not see exists.
+        Some(_) if reveal => Err(Reply::failed(format!(
+            "No authorization. {label} \"{name}\".\n"
+        ))),
+        _ if kind == AclKind::Job => Err(Reply::failed(format!("Job \"{name}\" not found\n"))),
         _ => Err(Reply::failed(format!("{label} \"{name}\" not found.\n"))),
     }
 }
@@ -189,6 +199,25 @@ fn opt_check(
     }
 }
 
+/// `where=` and `pluginoptions=` against `WhereACL` / `PluginOptionsACL`.
+fn check_where_and_plugin_options(s: &Session, a: &Args) -> Result<(), Reply> {
+    if let Some(w) = a.value("where") {
+        if !s.acl.allows(AclKind::Where, w) {
+            return Err(Reply::failed(
+                "No authorization for \"where\" specification.\n",
+            ));
+        }
+    }
+    if let Some(p) = a.value("pluginoptions") {
+        if !s.acl.allows(AclKind::PluginOptions, p) {
+            return Err(Reply::failed(
+                "No authorization for \"PluginOptions\" specification.\n",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn parse_bool(v: &str) -> Option<bool> {
     match v.to_ascii_lowercase().as_str() {
         "yes" | "true" | "1" => Some(true),
@@ -199,9 +228,8 @@ fn parse_bool(v: &str) -> Option<bool> {
 
 fn run_request(ctx: &Ctx<'_>, s: &Session, a: &Args) -> Result<RunRequest, Reply> {
     let Some(job) = a.value("job") else {
-        return Err(Reply::failed(
-            "Please specify a job name with job=<job-name>.\n",
-        ));
+        // Bareos then offers a selection list; Barque has no prompts yet.
+        return Err(Reply::failed("A job name must be specified.\n"));
     };
     let job = check(ctx, s, AclKind::Job, "Job", "Job", job)?;
     let priority = match a.value("priority") {
@@ -218,15 +246,11 @@ fn run_request(ctx: &Ctx<'_>, s: &Session, a: &Args) -> Result<RunRequest, Reply
         },
         None => None,
     };
+    check_where_and_plugin_options(s, a)?;
     let where_ = a.value("where").map(str::to_string);
-    if let Some(w) = &where_ {
-        if !s.acl.allows(AclKind::Where, w) {
-            return Err(Reply::failed(format!(
-                "No authorization for \"where\" specification {w}.\n"
-            )));
-        }
-    }
+    let _ = opt_check(ctx, s, a, "catalog", AclKind::Catalog, "Catalog", "Catalog")?;
     Ok(RunRequest {
+        plugin_options: a.value("pluginoptions").map(str::to_string),
         client: opt_check(ctx, s, a, "client", AclKind::Client, "Client", "Client")?,
         fileset: opt_check(ctx, s, a, "fileset", AclKind::FileSet, "FileSet", "FileSet")?,
         storage: opt_check(ctx, s, a, "storage", AclKind::Storage, "Storage", "Storage")?,
@@ -279,14 +303,8 @@ pub fn parse(ctx: &Ctx<'_>, s: &Session, command: &str, a: &Args) -> Result<Requ
                     }
                 }
             }
+            check_where_and_plugin_options(s, a)?;
             let where_ = a.value("where").map(str::to_string);
-            if let Some(w) = &where_ {
-                if !s.acl.allows(AclKind::Where, w) {
-                    return Err(Reply::failed(format!(
-                        "No authorization for \"where\" specification {w}.\n"
-                    )));
-                }
-            }
             Request::Restore(RestoreRequest {
                 client: opt_check(ctx, s, a, "client", AclKind::Client, "Client", "Client")?,
                 restore_client: opt_check(

@@ -197,7 +197,9 @@ fn engine_commands_parse_and_say_the_engine_is_missing() {
         "run: the job engine is not available in this build\n"
     );
     let ex = run(&m, &mut s, "run job=NoSuchJob yes");
-    assert_eq!(ex.reply.joined(), "Job \"NoSuchJob\" not found.\n");
+    assert_eq!(ex.reply.joined(), "Job \"NoSuchJob\" not found\n");
+    let ex = run(&m, &mut s, "run yes");
+    assert_eq!(ex.reply.joined(), "A job name must be specified.\n");
     let ex = run(&m, &mut s, "run job=CapBackup priority=0");
     assert_eq!(ex.reply.joined(), "Priority must be 1 or greater.\n");
     let ex = run(&m, &mut s, "list jobs");
@@ -264,6 +266,45 @@ fn named_console_acls() {
     assert_eq!(ex.command, Some("quit"));
     assert!(s.quit);
     // .clients filtered by ClientACL; the default console sees all.
+    let mut s2 = session(&m, "limited");
+    s2.acl = crate::acl::UserAcl::named(
+        {
+            let mut l = crate::acl::AclLists::default();
+            l.set(AclKind::Command, vec!["run".into()]);
+            l.set(AclKind::Job, vec!["CapBackup".into()]);
+            l.set(AclKind::Where, vec!["/tmp/ok".into()]);
+            l
+        },
+        vec![],
+    );
+    assert_eq!(
+        run(&m, &mut s2, "run job=CapBackup client=bareos-fd")
+            .reply
+            .joined(),
+        "No authorization. Client \"bareos-fd\".\n"
+    );
+    assert_eq!(
+        run(&m, &mut s2, "run job=CapRestore").reply.joined(),
+        "Job \"CapRestore\" not found\n"
+    );
+    assert_eq!(
+        run(&m, &mut s2, "run job=CapBackup where=/tmp/no")
+            .reply
+            .joined(),
+        "No authorization for \"where\" specification.\n"
+    );
+    assert_eq!(
+        run(&m, &mut s2, "run job=CapBackup pluginoptions=x")
+            .reply
+            .joined(),
+        "No authorization for \"PluginOptions\" specification.\n"
+    );
+    assert_eq!(
+        run(&m, &mut s2, "run job=CapBackup where=/tmp/ok")
+            .reply
+            .joined(),
+        "run: the job engine is not available in this build\n"
+    );
     let mut s = session(&m, "limited");
     assert_eq!(run(&m, &mut s, ".clients").reply.joined(), "bareos-fd\n");
     assert_eq!(s.console, "limited");
