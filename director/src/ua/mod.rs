@@ -536,29 +536,37 @@ fn reload(ctx: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
     r
 }
 
+/// `help [command]` (`help_cmd`): the layout of Bareos' table with Barque's own
+/// one-line descriptions (no argument synopses).
 fn help(_: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
     let mut r = Reply::default();
-    let visible = COMMANDS
-        .iter()
-        .filter(|c| !c.key.starts_with('.'))
-        .filter(|c| s.acl.allows(AclKind::Command, c.key));
-    if let Some(word) = a.key(1) {
-        match lookup(word).filter(|c| s.acl.allows(AclKind::Command, c.key)) {
-            Some(c) => {
-                r.text(format!("  {:<18} {}\n", c.key, c.help));
-                r.result
-                    .set(c.key, Json::object().with("description", Json::str(c.help)));
-            }
-            None => r.error(format!("{word}: is an invalid command.\n")),
-        }
-        return r;
-    }
     let mut text =
         String::from("  Command            Description\n  =======            ===========\n");
-    for c in visible {
-        text.push_str(&format!("  {:<18} {}\n", c.key, c.help));
-        r.result
-            .set(c.key, Json::object().with("description", Json::str(c.help)));
+    let entry = |c: &Command, permission: bool| {
+        Json::object()
+            .with("command", Json::str(c.key))
+            .with("description", Json::str(c.help))
+            .with("permission", Json::Bool(permission))
+    };
+    if let Some(word) = a.key(1).filter(|_| a.args.len() == 2) {
+        // An exact name here, not a prefix.
+        match COMMANDS.iter().find(|c| c.key.eq_ignore_ascii_case(word)) {
+            Some(c) => {
+                text.push_str(&format!("  {:<18} {}\n\n", c.key, c.help));
+                r.result
+                    .set(c.key, entry(c, s.acl.allows(AclKind::Command, c.key)));
+            }
+            None => text.push_str(&format!("\nCan't find {word} command.\n\n")),
+        }
+    } else {
+        for c in COMMANDS
+            .iter()
+            .filter(|c| !c.key.starts_with('.'))
+            .filter(|c| s.acl.allows(AclKind::Command, c.key))
+        {
+            text.push_str(&format!("  {:<18} {}\n", c.key, c.help));
+            r.result.set(c.key, entry(c, true));
+        }
     }
     text.push_str("\nWhen at a prompt, entering a period (.) cancels the command.\n\n");
     r.text(text);

@@ -487,3 +487,25 @@ fn status_dir_in_api_mode_1_leaves_out_the_plain_texts() {
     assert_eq!(t[2], "====\n");
     assert!(run(&m, &mut s, ".status dir running").reply.text.is_empty());
 }
+
+#[test]
+fn help_lists_allowed_commands() {
+    let m = model();
+    let mut s = session(&m, "*UserAgent*");
+    let t = run(&m, &mut s, "help").reply.joined();
+    assert!(t.starts_with("  Command            Description\n  =======            ===========\n"));
+    assert!(
+        t.contains("\n  version            print the Director version\n"),
+        "{t}"
+    );
+    assert!(!t.contains("\n  .api"), "no dot commands");
+    assert!(t.ends_with("\nWhen at a prompt, entering a period (.) cancels the command.\n\n"));
+    let t = run(&m, &mut s, "help nosuch").reply.joined();
+    assert!(t.contains("\nCan't find nosuch command.\n\n"), "{t}");
+    let mut l = session(&m, "limited");
+    // limited may not use help at all (not in its CommandACL).
+    assert_eq!(
+        run(&m, &mut l, "help").reply.joined(),
+        "help: is an invalid command.\n"
+    );
+}
