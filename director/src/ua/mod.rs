@@ -573,33 +573,51 @@ fn help(_: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
     r
 }
 
+/// `.help [all] [item=cmd] [full]` (`DotHelpCmd`): `item=` one command (exact name), `all`
+/// the non-dot commands one per line, otherwise every command as `key description -- args`;
+/// `full` includes the commands the console may not use. Barque has no argument synopses,
+/// so `arguments` is empty.
 fn dot_help(_: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
     let mut r = Reply::default();
-    let all = a.has("all");
-    let item = a.value("item");
-    let mut list = Vec::new();
+    if a.rest()
+        .iter()
+        .any(|w| w.key.eq_ignore_ascii_case("full") && w.value.is_some())
+    {
+        return Reply::failed("The full option does not take a value.\n");
+    }
+    let full = a.has("full");
+    let entry = |c: &Command, allowed: bool| {
+        Json::object()
+            .with("command", Json::str(c.key))
+            .with("description", Json::str(c.help))
+            .with("arguments", Json::str(""))
+            .with("permission", Json::Bool(allowed))
+    };
     let mut text = String::new();
-    for c in COMMANDS {
-        if !s.acl.allows(AclKind::Command, c.key) {
-            continue;
+    if let Some(item) = a.value("item") {
+        if let Some(c) = COMMANDS.iter().find(|c| c.key == item) {
+            text.push_str(&format!("{}\n", c.help));
+            r.result
+                .set(c.key, entry(c, s.acl.allows(AclKind::Command, c.key)));
         }
-        if let Some(i) = item {
-            if !c.key.eq_ignore_ascii_case(i) {
+    } else {
+        let all = a.has("all");
+        for c in COMMANDS {
+            let allowed = s.acl.allows(AclKind::Command, c.key);
+            if !(full || allowed) || (all && c.key.starts_with('.')) {
                 continue;
             }
-        } else if c.key.starts_with('.') && !all {
-            continue;
+            if all {
+                text.push_str(&format!("{}\n", c.key));
+            } else {
+                text.push_str(&format!("{} {} -- \n", c.key, c.help));
+            }
+            r.result.set(c.key, entry(c, allowed));
         }
-        text.push_str(c.key);
-        text.push('\n');
-        list.push(
-            Json::object()
-                .with("command", Json::str(c.key))
-                .with("description", Json::str(c.help)),
-        );
     }
-    r.text(text);
-    r.result.set("commands", Json::Array(list));
+    if !text.is_empty() {
+        r.text(text);
+    }
     r
 }
 

@@ -509,3 +509,23 @@ fn help_lists_allowed_commands() {
         "help: is an invalid command.\n"
     );
 }
+
+#[test]
+fn dot_help_forms() {
+    let m = model();
+    let mut s = session(&m, "*UserAgent*");
+    let all = run(&m, &mut s, ".help all").reply.joined();
+    assert!(all.starts_with("add\nautodisplay\n"), "{all}");
+    assert!(!all.contains(".api"));
+    let every = run(&m, &mut s, ".help").reply.joined();
+    assert!(
+        every.starts_with(". no operation -- \n.actiononpurge "),
+        "{every}"
+    );
+    let one = run(&m, &mut s, ".help item=version").reply;
+    assert_eq!(
+        one.result.compact(),
+        "{\"version\":{\"command\":\"version\",\"description\":\"print the Director version\",\"arguments\":\"\",\"permission\":true}}"
+    );
+    assert!(!run(&m, &mut s, ".help full=1").reply.ok);
+}
