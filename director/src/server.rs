@@ -36,7 +36,12 @@
 //! 41–44). An invalid or refused command is not a command: no `CMD_BEGIN`/`CMD_OK`; its error
 //! text (mode 0/1) or JSON error envelope (mode 2) follows. A signal from the console other
 //! than `BNET_TERMINATE` is answered with `BNET_POLL`; `BNET_TERMINATE` or a closed socket
-//! ends the session.
+//! ends the session, and so does `quit` (without an `EOD`).
+//!
+//! Messages queued for consoles ([`Director::post_console_message`]) are announced after a
+//! command, before its `EOD`, with `You have messages.\n` (vectors/clear-backup-full conn 1
+//! msg 15) or `BNET_MSGS_PENDING` in API modes, once until `messages` reads them; with
+//! `autodisplay on` they are sent right away.
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
@@ -62,6 +67,7 @@ pub struct Director {
     pub probe: ProbeCache,
     started: SystemTime,
     sessions: Mutex<Vec<(u64, SystemTime)>>,
+    queued: Mutex<Vec<String>>,
     next_id: Mutex<u64>,
     engine: Option<Arc<dyn JobEngine>>,
     opts: ConnOptions,
@@ -113,6 +119,7 @@ impl Director {
             probe: ProbeCache::new(),
             started: SystemTime::now(),
             sessions: Mutex::new(Vec::new()),
+            queued: Mutex::new(Vec::new()),
             next_id: Mutex::new(0),
             engine,
             opts: ConnOptions::default(),
@@ -128,6 +135,23 @@ impl Director {
             }
             Err(a) => a,
         }
+    }
+
+    /// Queue a message for the consoles (job reports, as Bareos' `Console` message
+    /// destination does); the next console to run `messages` reads it.
+    pub fn post_console_message(&self, text: impl Into<String>) {
+        self.queued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(text.into());
+    }
+
+    fn messages_pending(&self) -> bool {
+        !self
+            .queued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
     }
 
     /// The current configuration.
@@ -241,14 +265,7 @@ impl Director {
             *g += 1;
             *g
         };
-        let mut session = Session {
-            console: console.name.clone(),
-            acl: console.acl.clone(),
-            api: ApiMode::Off,
-            compact: false,
-            connected_at: SystemTime::now(),
-            quit: false,
-        };
+        let mut session = Session::new(&console);
         self.sessions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -295,12 +312,15 @@ impl Director {
                 .map(|(_, t)| *t)
                 .collect();
             let reload = || self.reload();
+            let take =
+                || std::mem::take(&mut *self.queued.lock().unwrap_or_else(|p| p.into_inner()));
             let ctx = Ctx {
                 model: &model,
                 started: self.started,
                 consoles,
                 reload: &reload,
                 engine: self.engine.as_deref(),
+                take_messages: &take,
             };
             let api_before = session.api;
             let mut ex = ua::execute(&ctx, session, &line);
@@ -338,11 +358,33 @@ impl Director {
                 };
                 c.send(text.as_bytes()).await?;
             }
+            if session.quit {
+                // No EOD after quit: the Director just closes.
+                return Ok(());
+            }
+            // Pending messages (HandleUserAgentClientRequest): shown at once with
+            // autodisplay, else announced once until read.
+            if self.messages_pending()
+                && session.acl.allows(crate::acl::AclKind::Command, "messages")
+            {
+                if session.autodisplay {
+                    let r = ua::messages(&ctx, session, &ua::Args::default());
+                    if session.api != ApiMode::Json {
+                        for piece in &r.text {
+                            c.send(piece.as_bytes()).await?;
+                        }
+                    }
+                } else if !session.notified {
+                    if session.api == ApiMode::Off {
+                        c.send(b"You have messages.\n").await?;
+                    } else {
+                        c.signal(Signal::MsgsPending).await?;
+                    }
+                    session.notified = true;
+                }
+            }
             if session.api == ApiMode::Off {
                 c.signal(Signal::Eod).await?;
-            }
-            if session.quit {
-                return Ok(());
             }
         }
     }

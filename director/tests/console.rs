@@ -593,3 +593,55 @@ async fn reload_forgets_the_handshake_probing_results() {
     assert_eq!(d.director.probe.get("bareos-fd"), None, "reset by reload");
     c.close().await;
 }
+
+#[tokio::test]
+async fn queued_messages_are_announced_once_and_read_with_messages() {
+    let d = start(Variant::Clear).await;
+    let mut c = login(&d, "bconsole.conf", CONSOLE_PW, None).await;
+    d.director
+        .post_console_message("22-Nov 15:46 bareos-dir JobId 1: a queued message\n");
+    // vectors/clear-backup-full conn 1 msgs 15-16: `You have messages.\n`, then EOD.
+    let r = c.command("version").await.expect("version");
+    let t = data(&r);
+    assert_eq!(t.last().map(String::as_str), Some("You have messages.\n"));
+    assert_eq!(r.signals(), vec![Signal::Eod]);
+    let r = c.command("version").await.expect("version");
+    assert!(!r.text().contains("You have messages."), "announced once");
+    let r = c.command("messages").await.expect("messages");
+    assert_eq!(
+        r.text(),
+        "22-Nov 15:46 bareos-dir JobId 1: a queued message\n"
+    );
+    let r = c.command("messages").await.expect("messages");
+    assert_eq!(r.text(), "You have no messages.\n");
+
+    // API 2: BNET_MSGS_PENDING after the result, before MAIN_PROMPT.
+    c.command(".api 2").await.expect("api");
+    d.director.post_console_message("second\n");
+    let r = c.command("version").await.expect("version");
+    assert_eq!(
+        r.signals(),
+        vec![
+            Signal::CmdBegin,
+            Signal::CmdOk,
+            Signal::MsgsPending,
+            Signal::MainPrompt
+        ]
+    );
+    c.command(".api 0").await.expect("api");
+    // autodisplay on: shown right away, starting after the autodisplay command itself.
+    let r = c.command("autodisplay on").await.expect("autodisplay");
+    assert_eq!(r.text(), "second\n");
+    d.director.post_console_message("third\n");
+    let r = c.command("whoami").await.expect("whoami");
+    assert_eq!(r.text(), "root\nthird\n");
+    c.close().await;
+}
+
+#[tokio::test]
+async fn quit_closes_without_eod() {
+    let d = start(Variant::Clear).await;
+    let mut c = login(&d, "bconsole.conf", CONSOLE_PW, None).await;
+    let r = c.command("quit").await;
+    assert!(r.is_err(), "the Director closes after quit: {r:?}");
+}

@@ -70,6 +70,27 @@ pub struct Session {
     pub connected_at: SystemTime,
     /// Set by `quit`/`exit`/`.quit`.
     pub quit: bool,
+    /// `autodisplay on`: queued messages are shown after each command.
+    pub autodisplay: bool,
+    /// The console was told "You have messages." (or `BNET_MSGS_PENDING`) and has not read
+    /// them yet (`user_notified_msg_pending`).
+    pub notified: bool,
+}
+
+impl Session {
+    /// A fresh session for a console.
+    pub fn new(console: &crate::model::ConsoleDef) -> Session {
+        Session {
+            console: console.name.clone(),
+            acl: console.acl.clone(),
+            api: ApiMode::Off,
+            compact: false,
+            connected_at: SystemTime::now(),
+            quit: false,
+            autodisplay: false,
+            notified: false,
+        }
+    }
 }
 
 /// What a command can see of the Director.
@@ -84,6 +105,9 @@ pub struct Ctx<'a> {
     pub reload: &'a (dyn Fn() -> Result<(), String> + Sync),
     /// The job engine, when there is one.
     pub engine: Option<&'a dyn JobEngine>,
+    /// Take the queued console messages (the Director's message queue, shared by all
+    /// consoles as Bareos' console message file is).
+    pub take_messages: &'a (dyn Fn() -> Vec<String> + Sync),
 }
 
 /// The output of one command.
@@ -416,9 +440,14 @@ fn quit(_: &Ctx<'_>, s: &mut Session, _: &Args) -> Reply {
     Reply::default()
 }
 
-fn autodisplay(_: &Ctx<'_>, _: &mut Session, a: &Args) -> Reply {
+fn autodisplay(_: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
     match a.key(1) {
-        Some(w) if w.eq_ignore_ascii_case("on") || w.eq_ignore_ascii_case("off") => {
+        Some(w) if w.eq_ignore_ascii_case("on") => {
+            s.autodisplay = true;
+            Reply::default()
+        }
+        Some(w) if w.eq_ignore_ascii_case("off") => {
+            s.autodisplay = false;
             Reply::default()
         }
         _ => Reply::failed("ON or OFF keyword missing.\n"),
@@ -511,11 +540,21 @@ fn time_cmd(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
     r
 }
 
-fn messages(_: &Ctx<'_>, _: &mut Session, _: &Args) -> Reply {
-    // No job engine, so no job messages are ever queued for consoles.
+/// `messages` / `.messages`: the queued console messages (`DoMessages`), or
+/// `You have no messages.` when there are none.
+pub fn messages(ctx: &Ctx<'_>, s: &mut Session, _: &Args) -> Reply {
+    let queued = (ctx.take_messages)();
+    s.notified = false;
     let mut r = Reply::default();
-    r.text("You have no messages.\n");
-    r.result.set("messages", Json::Array(Vec::new()));
+    if queued.is_empty() {
+        r.text("You have no messages.\n");
+    }
+    let mut arr = Vec::new();
+    for m in queued {
+        arr.push(Json::str(m.clone()));
+        r.text(m);
+    }
+    r.result.set("messages", Json::Array(arr));
     r
 }
 

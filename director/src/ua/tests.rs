@@ -2,7 +2,7 @@
 //! clear-dot-status configurations (vectors/*/config/bareos-dir.conf).
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use barque_common::config::{check_str, Daemon};
 use fd_core::wire::console::ApiMode;
@@ -43,19 +43,15 @@ fn model() -> Model {
 }
 
 fn session(m: &Model, name: &str) -> Session {
-    let c = m.console(name).expect("console");
-    Session {
-        console: c.name.clone(),
-        acl: c.acl.clone(),
-        api: ApiMode::Off,
-        compact: false,
-        connected_at: SystemTime::now(),
-        quit: false,
-    }
+    Session::new(m.console(name).expect("console"))
 }
 
 fn no_reload() -> Result<(), String> {
     Err("no reload in unit tests".into())
+}
+
+fn no_messages() -> Vec<String> {
+    Vec::new()
 }
 
 fn ctx(m: &Model) -> Ctx<'_> {
@@ -66,6 +62,7 @@ fn ctx(m: &Model) -> Ctx<'_> {
         consoles: vec![UNIX_EPOCH + Duration::from_secs(1_795_362_474)],
         reload: &no_reload,
         engine: None,
+        take_messages: &no_messages,
     }
 }
 
