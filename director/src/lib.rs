@@ -26,16 +26,25 @@
 //! ## What was verified
 //!
 //! - against the captures: the console hello and both CRAM-MD5 directions replayed byte for
-//!   byte from vectors/clear-bconsole conn 1 msgs 1–7 (the Director's answer to the captured
-//!   challenge is the captured `Em/zbi/i5R9Hj8g5839PMA\0`); the `1000`/`1002` login frames;
+//!   byte from vectors/clear-bconsole and clear-backup-full conn 1 msgs 1–7 (the Director's
+//!   answers to the captured challenges are the captured `Em/zbi/i5R9Hj8g5839PMA\0` and
+//!   `97/nF71m+E+3P1N7a4FbQC\0`); the `1000`/`1002` login frames;
 //!   the frame boundaries and fixed texts of `status dir` (msgs 13–17, 24–26) and `.status
 //!   dir running` (clear-dot-status msgs 11–13); `.api 2` answered with `CMD_OK`, the 68-byte
 //!   JSON and `MAIN_PROMPT` (msgs 37–39); `CMD_BEGIN`/`CMD_OK`/JSON/`MAIN_PROMPT` for a
 //!   command in API 2 (msgs 41–44); TLS 1.3 with `TLS_CHACHA20_POLY1305_SHA256` for the
-//!   psk-console-dir configuration;
+//!   psk-console-dir configuration; `You have messages.\n` before the `EOD`
+//!   (clear-backup-full conn 1 msg 15);
 //! - against python-bareos (`DirectorConsole`, `DirectorConsoleJson`, cleartext and TLS 1.2
 //!   PSK with sslpsk3): login, `status dir`, `version`, `.clients`, API 2 JSON, named and
-//!   restricted consoles, a wrong password.
+//!   restricted consoles, a wrong password;
+//! - barque-console against barque-dir (library, binary on stdin, binary on a pty), with
+//!   cleartext, TLS-PSK and certificate TLS.
+//!
+//! Not captured and taken from the Bareos sources (facts only): the command table order,
+//! `help`/`.help` layout, the dot commands' JSON keys, `.levels`/`.types` tables, ACL
+//! matching, the JSON-RPC error envelope, `Maximum Console Connections`, the
+//! pending-messages rules.
 //!
 //! ## Not there yet
 //!
@@ -47,7 +56,13 @@
 //! - PAM consoles are refused at load;
 //! - times are printed in UTC, not the local time zone;
 //! - the scheduler does not run, so `status dir` shows no scheduled jobs;
-//! - `help` uses Barque's own one-line descriptions; `show` prints passwords as `[md5]`.
+//! - `help` uses Barque's own one-line descriptions and no argument synopses; `show` prints
+//!   passwords as `[md5]` and its layout is Barque's;
+//! - `status` without arguments shows the Director's status (Bareos asks with a prompt
+//!   menu); commands that would prompt (`run` without `job=`) fail instead; no `SUB_PROMPT`
+//!   dialogues yet;
+//! - `version` and the status header describe Barque (`26.0.0~barque`, `Barque (Rust)`), not
+//!   the host operating system.
 pub use fd_core;
 
 pub mod acl;
