@@ -645,3 +645,60 @@ async fn quit_closes_without_eod() {
     let r = c.command("quit").await;
     assert!(r.is_err(), "the Director closes after quit: {r:?}");
 }
+
+#[tokio::test]
+async fn hostile_input_after_login() {
+    let d = start(Variant::Clear).await;
+    let mut s = TcpStream::connect(("127.0.0.1", d.port))
+        .await
+        .expect("tcp");
+    // Log in by hand (as in the replay test), then misbehave.
+    send_frame(
+        &mut s,
+        b"Hello *UserAgent* calling version 26.0.0 Version=\"26.0.0\"\n",
+    )
+    .await;
+    let ch = recv_frame(&mut s).await.expect("challenge");
+    let c = ChallengeRepr::parse(&ch).expect("challenge");
+    let key = Key::from_password(CONSOLE_PW).expect("key");
+    let resp = CramResponse::compute(key.as_bytes(), c.token, B64::Bacula);
+    let mut buf = [0u8; 64];
+    let n = resp.emit(&mut buf).expect("emit");
+    send_frame(&mut s, &buf[..n]).await;
+    assert_eq!(recv_frame(&mut s).await.expect("ok"), b"1000 OK auth\n");
+    send_frame(
+        &mut s,
+        b"auth cram-md5 <1.2@R_CONSOLE::*UserAgent*> ssl=0\n",
+    )
+    .await;
+    let _ = recv_frame(&mut s).await.expect("answer");
+    send_frame(&mut s, b"1000 OK auth\n").await;
+    let _ = recv_frame(&mut s).await.expect("1000");
+    let _ = recv_frame(&mut s).await.expect("1002");
+    // A signal other than TERMINATE gets BNET_POLL (-5).
+    s.write_all(&(-1i32).to_be_bytes()).await.expect("eod");
+    assert_eq!(recv_frame(&mut s).await, Err(-5));
+    // Invalid UTF-8 and unbalanced quotes are errors, not crashes.
+    send_frame(&mut s, b"\xff\xfe run \"job").await;
+    let t = recv_frame(&mut s).await.expect("reply");
+    assert_eq!(t, b"unbalanced quotes in command\n");
+    assert_eq!(recv_frame(&mut s).await, Err(-1));
+    // A large command (within the frame limit) is handled.
+    let big = format!("version {}", "x".repeat(900_000));
+    send_frame(&mut s, big.as_bytes()).await;
+    assert!(recv_frame(&mut s)
+        .await
+        .expect("version")
+        .starts_with(b"bareos-dir Version: "));
+    assert_eq!(recv_frame(&mut s).await, Err(-1));
+    // A frame header over 1,000,000 bytes ends the session.
+    s.write_all(&1_000_001i32.to_be_bytes())
+        .await
+        .expect("header");
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+    // The Director is still there.
+    let mut c = login(&d, "bconsole.conf", CONSOLE_PW, None).await;
+    assert!(c.command("version").await.is_ok());
+    c.close().await;
+}
