@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # barque-dir and barque-console
 //!
 //! The Barque Director daemon, so far its skeleton and console side, and the console client:
