@@ -1,0 +1,191 @@
+//! `barque-console [-c PATH] [-D director] [-t]`: a console like bconsole.
+//!
+//! Interactive with line editing and history (`~/.barque_console_history`) when stdin is a
+//! terminal; otherwise it reads one
+//! command per line from stdin, echoes it, prints the reply and exits at the end of input
+//! (`echo "status dir" | barque-console -c bconsole.conf`). `quit` and `exit` end the
+//! session locally, as in bconsole.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use barque_common::config::{self, Daemon};
+use barque_common::conn::ConnOptions;
+use director::cli::{init_logging, take_value};
+use director::client::{load_target, Console};
+
+fn usage() -> &'static str {
+    "usage: barque-console [-c PATH] [-D director] [-t] [-d N]\n\
+     \x20 -c PATH  bconsole.conf (default /etc/bareos/bconsole.conf)\n\
+     \x20 -D NAME  the Director resource to use\n\
+     \x20 -t       test the configuration and exit\n"
+}
+
+fn main() -> ExitCode {
+    let mut path = PathBuf::from("/etc/bareos/bconsole.conf");
+    let mut director = None;
+    let mut test = false;
+    let mut debug = 0u32;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let r = if a.starts_with("-c") {
+            take_value("-c", &a, &mut it).map(|v| path = PathBuf::from(v))
+        } else if a.starts_with("-D") {
+            take_value("-D", &a, &mut it).map(|v| director = Some(v))
+        } else if a.starts_with("-d") {
+            take_value("-d", &a, &mut it).and_then(|v| {
+                v.parse()
+                    .map(|n| debug = n)
+                    .map_err(|_| format!("-d needs a number, got {v:?}"))
+            })
+        } else if a == "-t" {
+            test = true;
+            Ok(())
+        } else if a == "-?" || a == "-h" || a == "--help" {
+            print!("{}", usage());
+            return ExitCode::SUCCESS;
+        } else {
+            Err(format!("unknown option {a:?}"))
+        };
+        if let Err(e) = r {
+            eprint!("barque-console: {e}\n{}", usage());
+            return ExitCode::from(2);
+        }
+    }
+    init_logging("barque-console", debug, true);
+    if test {
+        let report = config::check(&path, Daemon::Console);
+        println!("{report}");
+        if !report.is_ok() {
+            return ExitCode::FAILURE;
+        }
+        return match load_target(&path, director.as_deref()) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("barque-console: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let target = match load_target(&path, director.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("barque-console: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("barque-console: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
+        "Connecting to Director {}:{}",
+        target.director.address, target.director.port
+    );
+    let console = match rt.block_on(Console::connect(&target, &ConnOptions::default())) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("barque-console: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _ = writeln!(out, "{}", console.encryption);
+    let _ = writeln!(out, "1000 {}", console.banner);
+    if !console.info.is_empty() {
+        let _ = writeln!(out, "{}", console.info);
+    }
+    let _ = writeln!(out, "\nEnter a period (.) to cancel a command.");
+    let _ = out.flush();
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        interactive_loop(&rt, console)
+    } else {
+        stdin_loop(&rt, console)
+    }
+}
+
+fn run_one(rt: &tokio::runtime::Runtime, console: &mut Console, line: &str) -> Result<(), String> {
+    let reply = rt.block_on(console.command(line))?;
+    let mut out = std::io::stdout();
+    out.write_all(reply.text().as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("cannot write the reply: {e}"))
+}
+
+fn is_quit(line: &str) -> bool {
+    matches!(line.trim(), "quit" | "exit")
+}
+
+fn stdin_loop(rt: &tokio::runtime::Runtime, mut console: Console) -> ExitCode {
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        let line = line.trim_end_matches('\r').to_string();
+        let mut out = std::io::stdout();
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
+        if is_quit(&line) {
+            break;
+        }
+        if let Err(e) = run_one(rt, &mut console, &line) {
+            eprintln!("barque-console: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    rt.block_on(console.close());
+    ExitCode::SUCCESS
+}
+
+fn interactive_loop(rt: &tokio::runtime::Runtime, mut console: Console) -> ExitCode {
+    let mut rl = match rustyline::DefaultEditor::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("barque-console: no line editor ({e}); reading stdin plainly");
+            return stdin_loop(rt, console);
+        }
+    };
+    // bconsole keeps its history in ~/.bconsole_history; ours is ~/.barque_console_history.
+    let history =
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".barque_console_history"));
+    if let Some(h) = &history {
+        let _ = rl.load_history(h);
+    }
+    loop {
+        match rl.readline("*") {
+            Ok(line) => {
+                if !line.trim().is_empty() {
+                    let _ = rl.add_history_entry(line.as_str());
+                }
+                if is_quit(&line) {
+                    break;
+                }
+                if let Err(e) = run_one(rt, &mut console, &line) {
+                    eprintln!("barque-console: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            Err(rustyline::error::ReadlineError::Interrupted) => continue,
+            Err(_) => break,
+        }
+    }
+    if let Some(h) = &history {
+        if let Err(e) = rl.save_history(h) {
+            eprintln!(
+                "barque-console: cannot save the history to {}: {e}",
+                h.display()
+            );
+        }
+    }
+    rt.block_on(console.close());
+    ExitCode::SUCCESS
+}

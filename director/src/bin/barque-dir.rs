@@ -1,0 +1,166 @@
+//! `barque-dir -c PATH -f [-t] [-d N]`: the Barque Director (console side; see the crate
+//! docs for what is not there yet).
+//!
+//! - `-c PATH`: `bareos-dir.conf` or a directory holding `bareos-dir.d/` (default
+//!   `/etc/bareos`);
+//! - `-f`: run in the foreground (barque-dir never daemonizes; without `-f` it says so and
+//!   still runs in the foreground);
+//! - `-t`: check the configuration, print every error and warning, exit 1 on errors;
+//! - `-d N`: debug level (log verbosity).
+//!
+//! Listens on the Director resource's addresses (default port 9101). SIGHUP re-reads the
+//! configuration like the `reload` command; SIGINT/SIGTERM stop the daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use barque_common::config::{self, Daemon};
+use director::cli::{init_logging, take_value};
+use director::model::Model;
+use director::server::Director;
+
+fn usage() -> &'static str {
+    "usage: barque-dir [-c PATH] [-f] [-t] [-d N]\n\
+     \x20 -c PATH  configuration file or directory (default /etc/bareos)\n\
+     \x20 -f       run in the foreground\n\
+     \x20 -t       test the configuration and exit\n\
+     \x20 -d N     debug level\n"
+}
+
+fn main() -> ExitCode {
+    let mut path = PathBuf::from("/etc/bareos");
+    let mut test = false;
+    let mut foreground = false;
+    let mut debug = 0u32;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let r = if a.starts_with("-c") {
+            take_value("-c", &a, &mut it).map(|v| path = PathBuf::from(v))
+        } else if a.starts_with("-d") {
+            take_value("-d", &a, &mut it).and_then(|v| {
+                v.parse()
+                    .map(|n| debug = n)
+                    .map_err(|_| format!("-d needs a number, got {v:?}"))
+            })
+        } else if a == "-t" {
+            test = true;
+            Ok(())
+        } else if a == "-f" {
+            foreground = true;
+            Ok(())
+        } else if a == "-?" || a == "-h" || a == "--help" {
+            print!("{}", usage());
+            return ExitCode::SUCCESS;
+        } else {
+            Err(format!("unknown option {a:?}"))
+        };
+        if let Err(e) = r {
+            eprint!("barque-dir: {e}\n{}", usage());
+            return ExitCode::from(2);
+        }
+    }
+    init_logging("barque-dir", debug, test);
+
+    if test {
+        let report = config::check(&path, Daemon::Director);
+        let ok = report.is_ok();
+        println!("{report}");
+        if !ok {
+            return ExitCode::FAILURE;
+        }
+        return match Model::from_config(&path, report.config) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("barque-dir: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+
+    let model = match Model::load(&path) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("barque-dir: configuration error:\n{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &model.config.warnings {
+        log::warn!("{w}");
+    }
+    if !foreground {
+        log::info!("barque-dir does not daemonize; running in the foreground");
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("barque-dir: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(run(model))
+}
+
+async fn run(model: Model) -> ExitCode {
+    let mut listeners = Vec::new();
+    for a in &model.director.addresses {
+        let host = a.addr.clone().unwrap_or_else(|| "0.0.0.0".into());
+        let port = a.port.clone().unwrap_or_else(|| "9101".into());
+        let bind = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        match tokio::net::TcpListener::bind(&bind).await {
+            Ok(l) => {
+                log::info!("{} listening on {bind}", model.director.name);
+                listeners.push(l);
+            }
+            Err(e) => {
+                eprintln!("barque-dir: cannot listen on {bind}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let dir = Director::new(model, None);
+    for l in listeners {
+        let d = dir.clone();
+        tokio::spawn(async move {
+            if let Err(e) = d.serve(l).await {
+                log::error!("listener stopped: {e}");
+            }
+        });
+    }
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::hangup()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            eprintln!("barque-dir: cannot install signal handlers");
+            return ExitCode::FAILURE;
+        };
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {
+                    if let Err(e) = dir.reload() {
+                        log::error!("reload failed, keeping the old configuration: {e}");
+                    }
+                }
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    log::info!("barque-dir stopping");
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,133 @@
+//! Calendar formatting for console output, without a time-zone database.
+//!
+//! Bareos prints times with `bstrftime_nc` (`%d-%b-%y %H:%M`, e.g. `22-Nov-26 15:47`,
+//! vectors/clear-bconsole conn 1 msgs 12 and 16) in the Director's local time zone. Barque
+//! prints **UTC** (the capture machine ran in UTC, so the captured texts agree); a local
+//! time zone is not applied.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Broken-down UTC time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Civil {
+    /// Year, e.g. 2026.
+    pub year: i64,
+    /// 1..=12
+    pub month: u32,
+    /// 1..=31
+    pub day: u32,
+    /// 0..=23
+    pub hour: u32,
+    /// 0..=59
+    pub minute: u32,
+    /// 0..=59
+    pub second: u32,
+}
+
+/// Seconds since the epoch to UTC calendar fields (Howard Hinnant's `civil_from_days`).
+pub fn civil(secs: i64) -> Civil {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    Civil {
+        year: if m <= 2 { y + 1 } else { y },
+        month: u32::try_from(m).unwrap_or(1),
+        day: u32::try_from(d).unwrap_or(1),
+        hour: u32::try_from(rem / 3600).unwrap_or(0),
+        minute: u32::try_from(rem % 3600 / 60).unwrap_or(0),
+        second: u32::try_from(rem % 60).unwrap_or(0),
+    }
+}
+
+fn epoch(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+fn month(c: &Civil) -> &'static str {
+    MONTHS
+        .get(usize::try_from(c.month.saturating_sub(1)).unwrap_or(0))
+        .copied()
+        .unwrap_or("???")
+}
+
+/// `bstrftime_nc`: `dd-Mon-yy HH:MM`.
+pub fn short(t: SystemTime) -> String {
+    let c = civil(epoch(t));
+    format!(
+        "{:02}-{}-{:02} {:02}:{:02}",
+        c.day,
+        month(&c),
+        c.year.rem_euclid(100),
+        c.hour,
+        c.minute
+    )
+}
+
+const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+/// The weekday abbreviation (1970-01-01 was a Thursday).
+pub fn weekday(t: SystemTime) -> &'static str {
+    let days = epoch(t).div_euclid(86_400);
+    WEEKDAYS
+        .get(usize::try_from((days + 4).rem_euclid(7)).unwrap_or(0))
+        .copied()
+        .unwrap_or("???")
+}
+
+/// The calendar fields of a time (UTC).
+pub fn fields(t: SystemTime) -> Civil {
+    civil(epoch(t))
+}
+
+/// `time` command: `%a %d-%b-%Y %H:%M:%S`, e.g. `Sun 22-Nov-2026 15:47:54`.
+pub fn long(t: SystemTime) -> String {
+    let c = civil(epoch(t));
+    format!(
+        "{} {:02}-{}-{} {:02}:{:02}:{:02}",
+        weekday(t),
+        c.day,
+        month(&c),
+        c.year,
+        c.hour,
+        c.minute,
+        c.second
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn capture_times() {
+        // vectors/clear-bconsole conn 1 msg 2: challenge timestamp 1795362474 = the session
+        // start; msg 16 prints `Console connected at 22-Nov-26 15:47`.
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_362_474);
+        assert_eq!(short(t), "22-Nov-26 15:47");
+        assert_eq!(long(t), "Sun 22-Nov-2026 15:47:54");
+    }
+
+    #[test]
+    fn epoch_and_leap_day() {
+        assert_eq!(short(UNIX_EPOCH), "01-Jan-70 00:00");
+        // 2024-02-29 12:00:00 UTC
+        let t = UNIX_EPOCH + Duration::from_secs(1_709_208_000);
+        assert_eq!(long(t), "Thu 29-Feb-2024 12:00:00");
+    }
+}
