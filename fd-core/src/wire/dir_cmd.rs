@@ -1154,6 +1154,8 @@ impl<'a> LsLine<'a> {
     pub fn parse(input: &'a [u8]) -> Result<Self> {
         check_frame_len(input)?;
         let body = input.strip_suffix(b"\n").ok_or(Error::Truncated)?;
+        // One line without NULs, as `emit` requires (found by the dir_cmd fuzz target).
+        check_line(body)?;
         if let Some(name) = body.strip_prefix(LS_DELETED) {
             return Ok(LsLine::Deleted { name });
         }

@@ -484,8 +484,14 @@ fn test_bootstrap_line() {
         assert_eq!(&buf[..], f);
     }
     // Found by fuzz/fuzz_targets/dir_cmd.rs: what parses must re-emit.
-    assert_eq!(BootstrapLine::parse(b"Volume=a\x00b\n"), Err(Error::Malformed));
-    assert_eq!(BootstrapLine::parse(b"Volume=a\nb\n"), Err(Error::Malformed));
+    assert_eq!(
+        BootstrapLine::parse(b"Volume=a\x00b\n"),
+        Err(Error::Malformed)
+    );
+    assert_eq!(
+        BootstrapLine::parse(b"Volume=a\nb\n"),
+        Err(Error::Malformed)
+    );
     let l = BootstrapLine::parse(b"Volume=\"Cap-0001\"\n").unwrap();
     assert_eq!(
         (l.keyword, l.value),
@@ -498,6 +504,13 @@ fn test_bootstrap_line() {
 
 #[test]
 fn test_ls_lines() {
+    // Found by fuzz/fuzz_targets/dir_cmd.rs: a name with a NUL parsed but could not re-emit.
+    assert_eq!(
+        LsLine::parse(
+            b"-rw-r--r--   1 root     root             257 2026-11-22 15:46:43  /a\x00b\n"
+        ),
+        Err(Error::Malformed)
+    );
     // vectors/clear-estimate, conn 2 msgs 23-29 (fd>dir).
     let frames: [&[u8]; 4] = [
         b"-rw-r--r--   1 root     root              19 2026-11-22 15:47:16  /srv/bareos-capture/testdata/tree/hello.txt\n",
