@@ -7,8 +7,8 @@
 macro_rules! roundtrip {
     ($data:expr, $parse:expr) => {{
         if let Ok(v) = $parse($data) {
-            let mut buf = vec![0u8; 2 * 1024 * 1024];
-            let n = v.emit(&mut buf).expect("a parsed value re-emits");
+            let mut buf = vec![0u8; v.buffer_len()];
+            let n = v.emit(&mut buf).expect("a parsed value re-emits into buffer_len() bytes");
             let again = $parse(&buf[..n]).expect("emitted bytes parse");
             assert_eq!(v, again, "parse(emit(parse(x))) != parse(x)");
         }
