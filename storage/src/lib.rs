@@ -24,4 +24,5 @@ pub use fd_core;
 
 pub mod bls;
 pub mod extract;
+pub mod sd;
 pub mod volume;
