@@ -13,37 +13,6 @@ use storage::volume::{Record, RecordReader, VolumeLabel};
 
 const JOB: &str = "CapBackup.2026-11-22_15.46.52_03";
 
-/// Replay the FD side of clear-backup-full conn 4 from msg 8 (after authentication): send
-/// every fd>sd message, check every sd>fd message byte for byte (SDid is 1 in the capture
-/// and on a fresh barque-sd).
-async fn replay_fd_backup(mut fd: barque_common::conn::AuthenticatedConnection, ticket: u32) {
-    for m in capture("clear-backup-full", 4)
-        .into_iter()
-        .filter(|m| m.i >= 8)
-    {
-        if m.dir == "fd>sd" {
-            match m.signal.as_deref() {
-                Some("EOD") => fd.signal(Signal::Eod).await.unwrap(),
-                Some("TERMINATE") => fd.signal(Signal::Terminate).await.unwrap(),
-                None => fd.send(&m.data).await.unwrap(),
-                Some(s) => panic!("{s}"),
-            }
-        } else {
-            let got = recv(&mut fd).await;
-            let want = match m.signal.as_deref() {
-                Some("EOD") => Got::Signal(Signal::Eod),
-                None => {
-                    let d = show(&m.data)
-                        .replace("open ticket = 1", &format!("open ticket = {ticket}"));
-                    Got::Data(d.into_bytes())
-                }
-                Some(s) => panic!("{s}"),
-            };
-            assert_eq!(got, want, "clear-backup-full conn 4 msg {}", m.i);
-        }
-    }
-}
-
 /// Drive one backup of clear-backup-full through barque-sd; returns the SD → Director
 /// messages from `JobId=` on, the session (SDid, SDtime) and the catalog state.
 pub async fn backup(sd: &Sd, tls: bool, cat: &mut Catalog) -> (Vec<Vec<u8>>, u32, u32) {
@@ -77,7 +46,7 @@ pub async fn backup(sd: &Sd, tls: bool, cat: &mut Catalog) -> (Vec<Vec<u8>>, u32
     let fd = connect_fd(sd.port, JOB, &key, tls)
         .await
         .expect("FD authenticates");
-    let fd_task = tokio::spawn(replay_fd_backup(fd, sd_id));
+    let fd_task = tokio::spawn(replay_fd("clear-backup-full", 4, fd, sd_id));
     d.send(b"run").await.unwrap();
     seen.extend(serve_job(&mut d, cat).await);
     fd_task.await.unwrap();

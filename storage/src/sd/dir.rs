@@ -186,6 +186,17 @@ async fn command(
             };
             match conn::connect(&sh.local, &peer, &kind, mode, &opts).await {
                 Ok(c) => {
+                    // Sent after `run` with the time of the connect (clear-backup-passive
+                    // conn 2 msg 25).
+                    let enc = c
+                        .tls()
+                        .map(|t| t.cipher.clone())
+                        .unwrap_or_else(|| "None".into());
+                    ctx.queued.push((
+                        MessageType::Info,
+                        format!("Connected File Daemon at {address}:{port}, encryption: {enc}\n"),
+                        super::now_unix(),
+                    ));
                     ctx.fd = Some(c);
                     let _ = d.send(&emit(&SdToDir::PassiveClientOk)).await;
                     Flow::Continue
@@ -335,6 +346,7 @@ fn new_job(sh: &Arc<Shared>, cmd: &JobCmd<'_>) -> Result<JobCtx, String> {
         cancel: cancel_rx,
         info,
         errors: 0,
+        queued: Vec::new(),
     })
 }
 

@@ -116,6 +116,8 @@ pub struct JobCtx {
     pub info: Arc<Mutex<RunningInfo>>,
     /// JobErrors.
     pub errors: u32,
+    /// Job messages queued before `run` (type, text, time), sent after the job starts.
+    pub queued: Vec<(MessageType, String, i64)>,
 }
 
 /// Why a job stops early.
@@ -141,6 +143,18 @@ pub(crate) async fn jmsg(
     t: MessageType,
     text: &str,
 ) {
+    jmsg_at(sh, d, ctx, t, text, now_unix()).await
+}
+
+/// [`jmsg`] with an explicit message time.
+pub(crate) async fn jmsg_at(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    t: MessageType,
+    text: &str,
+    time: i64,
+) {
     let prefix = match t {
         MessageType::Fatal => "Fatal error: ",
         MessageType::Error => "Error: ",
@@ -158,7 +172,7 @@ pub(crate) async fn jmsg(
     let m = Jmsg {
         job: ctx.job.as_bytes(),
         msg_type: t,
-        time: now_unix(),
+        time,
         text: body.as_bytes(),
     };
     let mut v = vec![0u8; m.buffer_len()];
@@ -390,6 +404,9 @@ pub(crate) async fn run(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, mut c
         });
         let _ = d.send(&emit(&start)).await;
         send_status(d, &ctx, b'R').await;
+        for (t, text, time) in std::mem::take(&mut ctx.queued) {
+            jmsg_at(sh, d, &ctx, t, &text, time).await;
+        }
         jmsg(sh, d, &ctx, MessageType::Info, &version_line()).await;
         if let Err(f) = fd_session(sh, d, &mut ctx, &mut fd, &mut r).await {
             fail(sh, d, &ctx, &mut r, f).await;

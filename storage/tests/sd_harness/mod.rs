@@ -441,3 +441,78 @@ pub fn sd_to_dir_shapes(name: &str) -> Vec<String> {
 }
 
 pub type Shared = Arc<storage::sd::Shared>;
+
+/// Replay the FD side of a captured FD <-> SD connection from msg 8 (after
+/// authentication): send every fd>sd message, check every sd>fd message byte for byte, with
+/// the ticket of `open ticket = N` replaced by `ticket` (the SDid).
+pub async fn replay_fd(name: &str, conn: u32, mut fd: AuthenticatedConnection, ticket: u32) {
+    let cap = capture(name, conn);
+    let cap_ticket = cap
+        .iter()
+        .find_map(|m| {
+            show(&m.data)
+                .strip_prefix("3000 OK open ticket = ")
+                .map(|t| t.trim_end().to_string())
+        })
+        .unwrap();
+    for m in cap.into_iter().filter(|m| m.i >= 8) {
+        if m.dir.starts_with("fd>") {
+            match m.signal.as_deref() {
+                Some("EOD") => fd.signal(Signal::Eod).await.unwrap(),
+                Some("TERMINATE") => fd.signal(Signal::Terminate).await.unwrap(),
+                None => fd.send(&m.data).await.unwrap(),
+                Some(s) => panic!("{s}"),
+            }
+        } else {
+            let got = recv(&mut fd).await;
+            let want = match m.signal.as_deref() {
+                Some("EOD") => Got::Signal(Signal::Eod),
+                None => {
+                    let d = show(&m.data).replace(
+                        &format!("open ticket = {cap_ticket}"),
+                        &format!("open ticket = {ticket}"),
+                    );
+                    Got::Data(d.into_bytes())
+                }
+                Some(s) => panic!("{s}"),
+            };
+            assert_eq!(got, want, "{name} conn {conn} msg {}", m.i);
+        }
+    }
+}
+
+/// Read SD messages until EOD without answering anything but catalog requests, then the
+/// remaining TERMINATE, EOD, TERMINATE.
+pub async fn finish_job(c: &mut AuthenticatedConnection, cat: &mut Catalog) -> Vec<Vec<u8>> {
+    let seen = serve_job(c, cat).await;
+    assert_eq!(recv(c).await, Got::Signal(Signal::Terminate));
+    assert_eq!(recv(c).await, Got::Signal(Signal::Eod));
+    assert_eq!(recv(c).await, Got::Signal(Signal::Terminate));
+    seen
+}
+
+/// `JobId=` (a captured line), `getSecureEraseCmd`, `use storage`/`use device`/EOD/EOD;
+/// returns (SDid, SDtime, key, the use-device reply).
+pub async fn define_job(
+    d: &mut AuthenticatedConnection,
+    job_line: &[u8],
+    append: bool,
+) -> (u32, u32, String, Vec<u8>) {
+    d.send(job_line).await.unwrap();
+    let (id, time, key) = job_reply(&recv_data(d).await);
+    d.send(b"getSecureEraseCmd\n").await.unwrap();
+    assert_eq!(recv_data(d).await, b"2000 OK SDSecureEraseCmd *None* \n");
+    let use_line = format!(
+        "use storage=File media_type=File pool_name=Cap pool_type=Backup append={} copy=0 stripe=0\n",
+        u8::from(append)
+    );
+    d.send(use_line.as_bytes()).await.unwrap();
+    d.send(b"use device=FileStorage\n").await.unwrap();
+    d.signal(Signal::Eod).await.unwrap();
+    d.signal(Signal::Eod).await.unwrap();
+    let mut r = recv_data(d).await;
+    if r.starts_with(b"Jmsg") {
+        r = recv_data(d).await;
+    }
+    (id, time, key, r)
+}

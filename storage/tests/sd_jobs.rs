@@ -1,0 +1,396 @@
+//! barque-sd jobs beyond the plain captured backup/restore: passive client (the SD dials a
+//! test FD), cancel, TLS-PSK on both channels, and bad input that must be refused with a
+//! clear message while the daemon keeps serving.
+
+mod sd_harness;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use barque_common::conn::{self, Local, Peer, PeerLookup};
+use barque_common::tls::{Key, TlsSettings};
+use fd_core::wire::bnet::Signal;
+use fd_core::wire::psk::ResourceType;
+use fd_core::wire::sd_ctl::SdToDir;
+use fd_core::wire::stream::Label;
+use sd_harness::*;
+use storage::volume::{RecordReader, SessionLabel};
+
+const JOB: &str = "CapBackup.2026-11-22_15.46.52_03";
+
+async fn open_append(fd: &mut barque_common::conn::AuthenticatedConnection, ticket: u32) {
+    fd.send(b"append open session\n").await.unwrap();
+    assert_eq!(
+        recv_data(fd).await,
+        format!("3000 OK open ticket = {ticket}\n").into_bytes()
+    );
+    fd.send(format!("append data {ticket}\n").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(recv_data(fd).await, b"3000 OK data\n");
+}
+
+async fn send_stream(
+    fd: &mut barque_common::conn::AuthenticatedConnection,
+    fi: i32,
+    stream: i32,
+    data: &[u8],
+) {
+    fd.send(format!("{fi} {stream} 0").as_bytes())
+        .await
+        .unwrap();
+    fd.send(data).await.unwrap();
+    fd.signal(Signal::Eod).await.unwrap();
+}
+
+/// Still serving: a fresh Director connection gets a status reply.
+async fn still_serving(port: u16) {
+    let mut d = connect_dir(port, false).await;
+    d.send(b".status header\n").await.unwrap();
+    assert!(recv_data(&mut d).await.starts_with(b"bareos-sd Version: "));
+}
+
+fn jmsg_texts(seen: &[Vec<u8>]) -> Vec<String> {
+    seen.iter()
+        .filter_map(|m| match SdToDir::parse(m) {
+            Ok(SdToDir::Jmsg(j)) => Some(format!("{} {}", j.msg_type.to_i32(), show(j.text))),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_passive_client_backup() {
+    let sd = start_sd(false).await;
+    let mut d = connect_dir(sd.port, false).await;
+    let job = "CapBackup.2026-11-22_15.48.07_03";
+    // vectors/clear-backup-passive conn 2 msg 9.
+    let (id, _, key, r) = define_job(&mut d, &cap_msg("clear-backup-passive", 2, 9), true).await;
+    assert_eq!(r, b"3000 OK use device device=JustInTime\x01Device\n");
+    // The test FD listens; the SD dials it (conn 4 of the capture).
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fd_port = l.local_addr().unwrap().port();
+    let k = key.clone();
+    let lookup: Arc<dyn PeerLookup> = Arc::new(move |kind: ResourceType, name: &str| {
+        (kind == ResourceType::Job && name == job).then(|| Peer {
+            kind,
+            name: name.into(),
+            key: Key::raw(k.as_bytes().to_vec()),
+            address: String::new(),
+            port: 0,
+            tls: TlsSettings::disabled(),
+        })
+    });
+    let fd_task = tokio::spawn(async move {
+        let local = Local::new(ResourceType::Client, "bareos-fd", TlsSettings::disabled());
+        let (ident, fd) = conn::accept_from(&l, &local, lookup, &opts())
+            .await
+            .unwrap();
+        // `Hello Storage calling Start Job «Job» Version="…"` (conn 4 msg 1).
+        assert!(ident
+            .hello
+            .starts_with(format!("Hello Storage calling Start Job {job} Version=\"").as_bytes()));
+        replay_fd("clear-backup-passive", 4, fd, id).await;
+    });
+    d.send(format!("passive client address=127.0.0.1 port={fd_port} ssl=0\n").as_bytes())
+        .await
+        .unwrap();
+    // conn 2 msg 20.
+    assert_eq!(recv_data(&mut d).await, b"2000 OK passive client\n");
+    d.send(b"run").await.unwrap();
+    let mut cat = Catalog::new("Cap-0001");
+    let seen = finish_job(&mut d, &mut cat).await;
+    fd_task.await.unwrap();
+    assert_eq!(
+        show(seen.last().unwrap()),
+        format!("3099 Job {job} end JobStatus=84 JobFiles=7 JobBytes=1252 JobErrors=0\n")
+    );
+    // Same message shapes as the passive capture after `run`.
+    let want: Vec<String> = sd_to_dir_shapes("clear-backup-passive")
+        .into_iter()
+        .skip(5)
+        .collect();
+    let got: Vec<String> = seen.iter().map(|m| shape(m)).collect();
+    assert_eq!(got, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_tls_psk_both_channels() {
+    let sd = start_sd(true).await;
+    let mut d = connect_dir(sd.port, true).await;
+    assert!(d.is_tls());
+    let (id, _, key, _) = define_job(&mut d, &cap_msg("clear-backup-full", 2, 9), true).await;
+    // Cleartext is refused on a TLS-required SD (the job channel too).
+    assert!(connect_fd(sd.port, JOB, &key, false).await.is_err());
+    let fd = connect_fd(sd.port, JOB, &key, true)
+        .await
+        .expect("PSK job channel");
+    assert!(fd.is_tls());
+    let t = tokio::spawn(replay_fd("clear-backup-full", 4, fd, id));
+    d.send(b"run").await.unwrap();
+    let mut cat = Catalog::new("Cap-0001");
+    let seen = finish_job(&mut d, &mut cat).await;
+    t.await.unwrap();
+    assert!(show(seen.last().unwrap()).contains("end JobStatus=84 JobFiles=6 JobBytes=1062"));
+    let n = RecordReader::new(
+        std::fs::read(sd.archive.join("Cap-0001"))
+            .unwrap()
+            .as_slice(),
+    )
+    .filter(|r| r.as_ref().unwrap().file_index > 0)
+    .count();
+    assert_eq!(n, 12);
+    // A cleartext Director is refused too.
+    let local = Local::new(
+        ResourceType::Director,
+        "bareos-dir",
+        TlsSettings::disabled(),
+    );
+    let peer = Peer {
+        kind: ResourceType::Storage,
+        name: "bareos-sd".into(),
+        key: Key::from_password(SD_PASSWORD).unwrap(),
+        address: "127.0.0.1".into(),
+        port: sd.port,
+        tls: TlsSettings::disabled(),
+    };
+    assert!(conn::connect(
+        &local,
+        &peer,
+        &conn::Outbound::DirectorToSd,
+        conn::HandshakeMode::Cleartext,
+        &opts()
+    )
+    .await
+    .is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_cancel_reports_failure_and_volume_stays_readable() {
+    let sd = start_sd(false).await;
+    let mut d = connect_dir(sd.port, false).await;
+    let (id, _, key, _) = define_job(&mut d, &cap_msg("clear-backup-full", 2, 9), true).await;
+    let mut fd = connect_fd(sd.port, JOB, &key, false).await.unwrap();
+    d.send(b"run").await.unwrap();
+    let mut cat = Catalog::new("Cap-0001");
+    let dir_task = tokio::spawn(async move {
+        let seen = finish_job(&mut d, &mut cat).await;
+        (seen, d)
+    });
+    open_append(&mut fd, id).await;
+    let attr = cap_msg("clear-backup-full", 4, 13);
+    send_stream(&mut fd, 1, 1, &attr).await;
+    send_stream(&mut fd, 1, 2, &vec![7u8; 300_000]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // vectors/clear-cancel conn 7: `cancel Job=…` on a fresh connection.
+    let mut c = connect_dir(sd.port, false).await;
+    c.send(format!("cancel Job={JOB}\n").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(
+        recv_data(&mut c).await,
+        format!("3000 JobId=1 Job=\"{JOB}\" marked to be canceled.\n").into_bytes()
+    );
+    assert_eq!(recv(&mut c).await, Got::Signal(Signal::Eod));
+    let (seen, _d) = dir_task.await.unwrap();
+    let end = show(seen.last().unwrap());
+    assert!(end.contains("end JobStatus=65 "), "{end}");
+    assert!(!seen
+        .iter()
+        .any(|m| m.as_slice() == format!("Status Job={JOB} JobStatus=84\n").as_bytes()));
+    // The FD gets no more OKs; the volume holds the label, the session with an EOS that says
+    // canceled, and reads cleanly.
+    let v = std::fs::read(sd.archive.join("Cap-0001")).unwrap();
+    let recs: Vec<_> = RecordReader::new(v.as_slice())
+        .map(|r| r.unwrap())
+        .collect();
+    let eos = recs.last().unwrap();
+    assert_eq!(eos.label(), Some(Label::EosLabel));
+    let l = SessionLabel::parse(Label::EosLabel, &eos.data).unwrap();
+    assert_eq!(l.eos.unwrap().job_status, u32::from(b'A'));
+    assert_eq!(recs.iter().filter(|r| r.file_index > 0).count(), 2);
+    // Not found.
+    let mut c = connect_dir(sd.port, false).await;
+    c.send(b"cancel Job=NoSuchJob.2026\n").await.unwrap();
+    assert_eq!(
+        recv_data(&mut c).await,
+        b"3904 Job NoSuchJob.2026 not found.\n"
+    );
+    still_serving(sd.port).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_malformed_director_commands_refused() {
+    let sd = start_sd(false).await;
+    for (cmd, want) in [
+        (&b"JobId=abc job=x\n"[..], "3915 Bad Job command"),
+        (b"frobnicate\n", "3900 Invalid command: frobnicate"),
+        (b"run", "3900 Invalid command: run before JobId"),
+        (
+            b"use storage=File media_type=File pool_name=Cap pool_type=Backup append=1 copy=0 stripe=0\n",
+            "3913 Bad use command: no job defined",
+        ),
+    ] {
+        let mut d = connect_dir(sd.port, false).await;
+        d.send(cmd).await.unwrap();
+        let r = show(&recv_data(&mut d).await);
+        assert!(r.starts_with(want), "{} -> {r}", show(cmd));
+        still_serving(sd.port).await;
+    }
+    // An unknown device.
+    let mut d = connect_dir(sd.port, false).await;
+    d.send(&cap_msg("clear-backup-full", 2, 9)).await.unwrap();
+    recv_data(&mut d).await;
+    d.send(b"use storage=File media_type=File pool_name=Cap pool_type=Backup append=1 copy=0 stripe=0\n")
+        .await
+        .unwrap();
+    d.send(b"use device=NoSuchDevice\n").await.unwrap();
+    d.signal(Signal::Eod).await.unwrap();
+    d.signal(Signal::Eod).await.unwrap();
+    assert_eq!(
+        recv_data(&mut d).await,
+        b"3924 Device \"NoSuchDevice\" not in SD Device resources or no matching Media Type.\n"
+    );
+    still_serving(sd.port).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_wrong_session_key_refused() {
+    let sd = start_sd(false).await;
+    let mut d = connect_dir(sd.port, false).await;
+    let (_, _, key, _) = define_job(&mut d, &cap_msg("clear-backup-full", 2, 9), true).await;
+    let wrong = "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH";
+    assert_ne!(key, wrong);
+    assert!(connect_fd(sd.port, JOB, wrong, false).await.is_err());
+    // Unknown job name.
+    assert!(connect_fd(sd.port, "Other.2026", &key, false)
+        .await
+        .is_err());
+    // The right key still works afterwards.
+    assert!(connect_fd(sd.port, JOB, &key, false).await.is_ok());
+    still_serving(sd.port).await;
+}
+
+async fn failed_backup(
+    sd: &Sd,
+    feed: impl FnOnce(barque_common::conn::AuthenticatedConnection, u32) -> tokio::task::JoinHandle<()>,
+) -> Vec<Vec<u8>> {
+    let mut d = connect_dir(sd.port, false).await;
+    let (id, _, key, _) = define_job(&mut d, &cap_msg("clear-backup-full", 2, 9), true).await;
+    let fd = connect_fd(sd.port, JOB, &key, false).await.unwrap();
+    let t = feed(fd, id);
+    d.send(b"run").await.unwrap();
+    let mut cat = Catalog::new("Cap-0001");
+    let seen = finish_job(&mut d, &mut cat).await;
+    t.await.unwrap();
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_bad_data_header_refused() {
+    let sd = start_sd(false).await;
+    let seen = failed_backup(&sd, |mut fd, id| {
+        tokio::spawn(async move {
+            open_append(&mut fd, id).await;
+            fd.send(b"1 x 0").await.unwrap();
+            assert_eq!(recv_data(&mut fd).await, b"3999 Failed append\n");
+        })
+    })
+    .await;
+    let msgs = jmsg_texts(&seen);
+    assert!(
+        msgs.iter().any(|m| m.starts_with(
+            "3 bareos-sd JobId 1: Fatal error: Error reading data header from FD: \"1 x 0\""
+        )),
+        "{msgs:?}"
+    );
+    assert!(show(seen.last().unwrap()).contains("end JobStatus=102 "));
+    still_serving(sd.port).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_records_out_of_order_refused() {
+    let sd = start_sd(false).await;
+    let seen = failed_backup(&sd, |mut fd, id| {
+        tokio::spawn(async move {
+            open_append(&mut fd, id).await;
+            send_stream(&mut fd, 1, 1, &cap_msg("clear-backup-full", 4, 13)).await;
+            fd.send(b"3 1 0").await.unwrap();
+            assert_eq!(recv_data(&mut fd).await, b"3999 Failed append\n");
+        })
+    })
+    .await;
+    let msgs = jmsg_texts(&seen);
+    assert!(
+        msgs.iter().any(|m| m
+            .contains("Fatal error: FileIndex 3 from the FD is out of order after FileIndex 1")),
+        "{msgs:?}"
+    );
+    assert!(show(seen.last().unwrap()).contains("end JobStatus=102 "));
+    // What was written before stays readable: label, SOS, one record, EOS.
+    let v = std::fs::read(sd.archive.join("Cap-0001")).unwrap();
+    let recs: Vec<_> = RecordReader::new(v.as_slice())
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(recs.len(), 4);
+    still_serving(sd.port).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_unknown_volume_in_bootstrap_refused() {
+    let sd = start_sd(false).await;
+    for (volume, known, why) in [
+        ("Nope-0001", false, "is unknown to the Director"),
+        ("Gone-0001", true, "is not on device"),
+    ] {
+        let mut d = connect_dir(sd.port, false).await;
+        let (id, time, key, r) = define_job(&mut d, &cap_msg("clear-restore", 2, 9), false).await;
+        assert_eq!(r, b"3000 OK use device device=FileStorage\n");
+        d.send(b"bootstrap\n").await.unwrap();
+        for l in [
+            format!("Volume=\"{volume}\"\n"),
+            "VolSessionId=1\n".into(),
+            "VolSessionTime=1795362407\n".into(),
+            "FileIndex=1-6\n".into(),
+        ] {
+            d.send(l.as_bytes()).await.unwrap();
+        }
+        d.signal(Signal::Eod).await.unwrap();
+        assert_eq!(recv_data(&mut d).await, b"3000 OK bootstrap\n");
+        d.send(b"run").await.unwrap();
+        let job = "CapRestore.2026-11-22_15.47.31_05";
+        let mut fd = connect_fd(sd.port, job, &key, false).await.unwrap();
+        let fd_task = tokio::spawn(async move {
+            fd.send(format!("read open session = DummyVolume {id} {time} 0 0 0 0\n").as_bytes())
+                .await
+                .unwrap();
+            recv_data(&mut fd).await;
+            fd.send(format!("read data {id}\n").as_bytes())
+                .await
+                .unwrap();
+            assert_eq!(recv_data(&mut fd).await, b"3000 error\n");
+        });
+        let mut cat = Catalog::new("Cap-0001");
+        if known {
+            cat.known.push(volume.into());
+        }
+        let seen = finish_job(&mut d, &mut cat).await;
+        fd_task.await.unwrap();
+        let msgs = jmsg_texts(&seen);
+        assert!(
+            msgs.iter().any(|m| m.contains(&format!(
+                "Fatal error: Volume \"{volume}\" from the bootstrap {why}"
+            ))),
+            "{msgs:?}"
+        );
+        assert!(show(seen.last().unwrap()).contains("end JobStatus=102 "));
+    }
+    // A malformed bootstrap line.
+    let mut d = connect_dir(sd.port, false).await;
+    define_job(&mut d, &cap_msg("clear-restore", 2, 9), false).await;
+    d.send(b"bootstrap\n").await.unwrap();
+    d.send(b"FileIndex=1,3\n").await.unwrap();
+    d.signal(Signal::Eod).await.unwrap();
+    assert_eq!(recv_data(&mut d).await, b"3904 Error bootstrap\n");
+    still_serving(sd.port).await;
+}
