@@ -13,50 +13,6 @@ use storage::volume::{Record, RecordReader, VolumeLabel};
 
 const JOB: &str = "CapBackup.2026-11-22_15.46.52_03";
 
-/// Drive one backup of clear-backup-full through barque-sd; returns the SD → Director
-/// messages from `JobId=` on, the session (SDid, SDtime) and the catalog state.
-pub async fn backup(sd: &Sd, tls: bool, cat: &mut Catalog) -> (Vec<Vec<u8>>, u32, u32) {
-    let mut d = connect_dir(sd.port, tls).await;
-    let mut seen = Vec::new();
-    // conn 2 msg 9: the captured JobId line, verbatim.
-    d.send(&cap_msg("clear-backup-full", 2, 9)).await.unwrap();
-    let reply = recv_data(&mut d).await;
-    let (sd_id, sd_time, key) = job_reply(&reply);
-    assert_eq!(key.len(), 39);
-    seen.push(reply);
-    d.send(b"getSecureEraseCmd\n").await.unwrap();
-    let r = recv_data(&mut d).await;
-    assert_eq!(r, b"2000 OK SDSecureEraseCmd *None* \n"); // conn 2 msg 12
-    seen.push(r);
-    d.send(&cap_msg("clear-backup-full", 2, 13)).await.unwrap();
-    d.send(&cap_msg("clear-backup-full", 2, 14)).await.unwrap();
-    d.signal(Signal::Eod).await.unwrap();
-    d.signal(Signal::Eod).await.unwrap();
-    let jit = recv_data(&mut d).await;
-    assert!(
-        show(&jit).ends_with(": Using just in time reservation for job 1\n"),
-        "{}",
-        show(&jit)
-    );
-    seen.push(jit);
-    let r = recv_data(&mut d).await;
-    assert_eq!(r, b"3000 OK use device device=JustInTime\x01Device\n"); // msg 18
-    seen.push(r);
-    // The FD connects with the session key and replays conn 4.
-    let fd = connect_fd(sd.port, JOB, &key, tls)
-        .await
-        .expect("FD authenticates");
-    let fd_task = tokio::spawn(replay_fd("clear-backup-full", 4, fd, sd_id));
-    d.send(b"run").await.unwrap();
-    seen.extend(serve_job(&mut d, cat).await);
-    fd_task.await.unwrap();
-    // EOD, TERMINATE, EOD, TERMINATE (conn 2 msgs 64-67).
-    assert_eq!(recv(&mut d).await, Got::Signal(Signal::Terminate));
-    assert_eq!(recv(&mut d).await, Got::Signal(Signal::Eod));
-    assert_eq!(recv(&mut d).await, Got::Signal(Signal::Terminate));
-    (seen, sd_id, sd_time)
-}
-
 fn file_records(path: &std::path::Path) -> Vec<Record> {
     let v = std::fs::read(path).unwrap();
     RecordReader::new(v.as_slice())
@@ -69,7 +25,7 @@ async fn test_backup_matches_capture_and_volume() {
     let sd = start_sd(false).await;
     let mut cat = Catalog::new("Cap-0001");
     cat.max_vol_jobs = 1;
-    let (seen, sd_id, sd_time) = backup(&sd, false, &mut cat).await;
+    let (seen, sd_id, sd_time) = backup_job(&sd, false, &mut cat, 1, JOB).await;
     assert_eq!(sd_id, 1);
 
     // The SD -> Director messages have the capture's shapes, in the capture's order
@@ -155,7 +111,7 @@ async fn test_backup_matches_capture_and_volume() {
 async fn test_restore_from_barque_volume() {
     let sd = start_sd(false).await;
     let mut cat = Catalog::new("Cap-0001");
-    let (_, sd_id, sd_time) = backup(&sd, false, &mut cat).await;
+    let (_, sd_id, sd_time) = backup_job(&sd, false, &mut cat, 1, JOB).await;
     let recs = file_records(&sd.archive.join("Cap-0001"));
     let start = recs[1].block_offset;
     let end = std::fs::metadata(sd.archive.join("Cap-0001"))
@@ -270,7 +226,7 @@ async fn test_restore_from_barque_volume() {
 async fn test_status_and_dot_status_shapes() {
     let sd = start_sd(false).await;
     let mut cat = Catalog::new("Cap-0001");
-    backup(&sd, false, &mut cat).await;
+    backup_job(&sd, false, &mut cat, 1, JOB).await;
     let mut d = connect_dir(sd.port, false).await;
     d.send(b"status FileStorage\n").await.unwrap();
     // clear-status-client-storage conn 3 msgs 10-45.

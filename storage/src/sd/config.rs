@@ -109,6 +109,16 @@ impl SdConfig {
     /// Load `-c PATH` (a file or a `bareos-sd.d` directory) and check it. The error holds
     /// one problem per line, each naming the file, line and directive where possible.
     pub fn load(path: &Path) -> Result<(SdConfig, Vec<String>), String> {
+        // `-c /etc/bareos/bareos-sd.d` names the resource directory itself; the loader wants
+        // the directory holding it (or a bareos-sd.conf).
+        let path = if path.is_dir()
+            && path.file_name().is_some_and(|n| n == "bareos-sd.d")
+            && !path.join("bareos-sd.conf").exists()
+        {
+            path.parent().unwrap_or(path)
+        } else {
+            path
+        };
         let cfg = config::load(path, Daemon::Storage).map_err(|e| e.to_string())?;
         let warnings = cfg.warnings.iter().map(|w| w.to_string()).collect();
         SdConfig::from_config(&cfg)

@@ -516,3 +516,69 @@ pub async fn define_job(
     }
     (id, time, key, r)
 }
+
+/// Drive one backup of clear-backup-full through barque-sd; returns the SD → Director
+/// messages from `JobId=` on, the session (SDid, SDtime) and the catalog state.
+pub async fn backup_job(
+    sd: &Sd,
+    tls: bool,
+    cat: &mut Catalog,
+    job_id: u32,
+    job: &str,
+) -> (Vec<Vec<u8>>, u32, u32) {
+    backup_on(sd.port, tls, cat, job_id, job).await
+}
+
+/// [`backup_job`] against any SD port.
+pub async fn backup_on(
+    port: u16,
+    tls: bool,
+    cat: &mut Catalog,
+    job_id: u32,
+    job: &str,
+) -> (Vec<Vec<u8>>, u32, u32) {
+    let mut d = connect_dir(port, tls).await;
+    let mut seen = Vec::new();
+    // conn 2 msg 9: the captured JobId line, verbatim.
+    let line = show(&cap_msg("clear-backup-full", 2, 9))
+        .replace("JobId=1 ", &format!("JobId={job_id} "))
+        .replace("CapBackup.2026-11-22_15.46.52_03", job);
+    d.send(line.as_bytes()).await.unwrap();
+    let reply = recv_data(&mut d).await;
+    let (sd_id, sd_time, key) = job_reply(&reply);
+    assert_eq!(key.len(), 39);
+    seen.push(reply);
+    d.send(b"getSecureEraseCmd\n").await.unwrap();
+    let r = recv_data(&mut d).await;
+    assert_eq!(r, b"2000 OK SDSecureEraseCmd *None* \n"); // conn 2 msg 12
+    seen.push(r);
+    d.send(&cap_msg("clear-backup-full", 2, 13)).await.unwrap();
+    d.send(&cap_msg("clear-backup-full", 2, 14)).await.unwrap();
+    d.signal(Signal::Eod).await.unwrap();
+    d.signal(Signal::Eod).await.unwrap();
+    let jit = recv_data(&mut d).await;
+    assert!(
+        show(&jit).ends_with(&format!(
+            ": Using just in time reservation for job {job_id}\n"
+        )),
+        "{}",
+        show(&jit)
+    );
+    seen.push(jit);
+    let r = recv_data(&mut d).await;
+    assert_eq!(r, b"3000 OK use device device=JustInTime\x01Device\n"); // msg 18
+    seen.push(r);
+    // The FD connects with the session key and replays conn 4.
+    let fd = connect_fd(port, job, &key, tls)
+        .await
+        .expect("FD authenticates");
+    let fd_task = tokio::spawn(replay_fd("clear-backup-full", 4, fd, sd_id));
+    d.send(b"run").await.unwrap();
+    seen.extend(serve_job(&mut d, cat).await);
+    fd_task.await.unwrap();
+    // EOD, TERMINATE, EOD, TERMINATE (conn 2 msgs 64-67).
+    assert_eq!(recv(&mut d).await, Got::Signal(Signal::Terminate));
+    assert_eq!(recv(&mut d).await, Got::Signal(Signal::Eod));
+    assert_eq!(recv(&mut d).await, Got::Signal(Signal::Terminate));
+    (seen, sd_id, sd_time)
+}
