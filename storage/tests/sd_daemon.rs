@@ -296,3 +296,94 @@ async fn test_status_and_dot_status_shapes() {
     assert_eq!(recv(&mut d).await, Got::Signal(Signal::Eod));
     let _ = SdToDir::Hello;
 }
+
+/// vectors/clear-backup-multiblock: the FD's records (taken whole from the real volume
+/// vectors/volume-multiblock/Cap-0001, since the transcript cuts 256 KiB payloads) sent
+/// through barque-sd give the same records split into 1 MiB blocks, and the Director sees
+/// the captured message shapes, including where the UpdCat messages fall between blocks
+/// (conn 2 msgs 43-68).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_multiblock_backup_matches_capture() {
+    let Ok(real_bytes) = std::fs::read(vectors().join("volume-multiblock/Cap-0001")) else {
+        return; // round-2 vectors absent
+    };
+    let real: Vec<Record> = RecordReader::new(real_bytes.as_slice())
+        .map(|r| r.unwrap())
+        .collect();
+    let job = "CapBackup.2026-11-22_16.43.46_03";
+    let sd = start_sd(false).await;
+    let mut d = connect_dir(sd.port, false).await;
+    let (id, time, key, _) =
+        define_job(&mut d, &cap_msg("clear-backup-multiblock", 2, 9), true).await;
+    let mut fd = connect_fd(sd.port, job, &key, false).await.unwrap();
+    let files: Vec<Record> = real.iter().filter(|r| r.file_index > 0).cloned().collect();
+    let fd_task = tokio::spawn(async move {
+        fd.send(b"append open session\n").await.unwrap();
+        recv_data(&mut fd).await;
+        fd.send(format!("append data {id}\n").as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(recv_data(&mut fd).await, b"3000 OK data\n");
+        let mut prev: Option<(i32, i32)> = None;
+        for r in &files {
+            let key = (r.file_index, r.stream.0);
+            if prev != Some(key) {
+                if prev.is_some() {
+                    fd.signal(Signal::Eod).await.unwrap();
+                }
+                fd.send(format!("{} {} 0", r.file_index, r.stream.0).as_bytes())
+                    .await
+                    .unwrap();
+                prev = Some(key);
+            }
+            fd.send(&r.data).await.unwrap();
+        }
+        fd.signal(Signal::Eod).await.unwrap();
+        fd.signal(Signal::Eod).await.unwrap();
+        assert_eq!(recv_data(&mut fd).await, b"3000 OK append data\n");
+        fd.send(format!("append end session {id}\n").as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(recv_data(&mut fd).await, b"3000 OK end\n");
+        fd.send(format!("append close session {id}\n").as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(recv_data(&mut fd).await, b"3000 OK close Status = 84\n");
+        assert_eq!(recv(&mut fd).await, Got::Signal(Signal::Eod));
+        fd.signal(Signal::Terminate).await.unwrap();
+    });
+    d.send(b"run").await.unwrap();
+    let mut cat = Catalog::new("Cap-0001");
+    cat.max_vol_jobs = 1;
+    let seen = finish_job(&mut d, &mut cat).await;
+    fd_task.await.unwrap();
+    let got: Vec<String> = seen.iter().map(|m| shape(m)).collect();
+    let want: Vec<String> = sd_to_dir_shapes("clear-backup-multiblock")
+        .into_iter()
+        .skip(4)
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        show(seen.last().unwrap()),
+        format!("3099 Job {job} end JobStatus=84 JobFiles=8 JobBytes=3413318 JobErrors=0\n")
+    );
+    // Same records; the session's blocks have the real block sizes.
+    let mine = file_records(&sd.archive.join("Cap-0001"));
+    assert_eq!(mine.len(), real.len());
+    for (g, w) in mine.iter().zip(&real).filter(|(g, _)| g.file_index > 0) {
+        assert_eq!(
+            (g.file_index, g.stream, g.blocks),
+            (w.file_index, w.stream, w.blocks)
+        );
+        assert!(g.data == w.data);
+        assert_eq!((g.vol_session_id, g.vol_session_time), (id, time));
+    }
+    let sizes = |v: &[u8]| -> Vec<u64> {
+        storage::volume::VolumeReader::new(v)
+            .map(|b| b.unwrap().header.block_len as u64)
+            .skip(1)
+            .collect()
+    };
+    let mine_bytes = std::fs::read(sd.archive.join("Cap-0001")).unwrap();
+    assert_eq!(sizes(&mine_bytes), sizes(&real_bytes));
+}
