@@ -132,14 +132,9 @@ fn main() {
             fd.send(format!("read data {rid}\n").as_bytes()).await.unwrap();
             assert_eq!(recv_data(&mut fd).await, b"3000 OK data\n");
             let mut bytes = 0u64;
-            loop {
-                match recv(&mut fd).await {
-                    Got::Data(m) => {
-                        if !m.starts_with(b"rechdr ") {
-                            bytes += m.len() as u64;
-                        }
-                    }
-                    Got::Signal(_) => break,
+            while let Got::Data(m) = recv(&mut fd).await {
+                if !m.starts_with(b"rechdr ") {
+                    bytes += m.len() as u64;
                 }
             }
             fd.send(format!("read close session {rid}\n").as_bytes())
