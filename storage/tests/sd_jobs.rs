@@ -394,3 +394,42 @@ async fn test_unknown_volume_in_bootstrap_refused() {
     assert_eq!(recv_data(&mut d).await, b"3904 Error bootstrap\n");
     still_serving(sd.port).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_max_vol_bytes_marks_full_and_next_job_uses_next_volume() {
+    let sd = start_sd(false).await;
+    let mut cat = Catalog::new("Cap-0001");
+    cat.max_vol_bytes = 1000;
+    let (seen, _, _) = backup_job(&sd, false, &mut cat, 1, JOB).await;
+    // The job finishes on the volume, with a warning, and the volume is reported Full.
+    let msgs = jmsg_texts(&seen);
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("5 ") && m.contains("reached its MaxVolBytes 1000")),
+        "{msgs:?}"
+    );
+    let last_update = seen
+        .iter()
+        .rev()
+        .find(|m| show(m).contains(" UpdateMedia "))
+        .unwrap();
+    assert!(
+        show(last_update).contains(" VolStatus=Full "),
+        "{}",
+        show(last_update)
+    );
+    // A stale catalog proposes the full volume again: the SD marks it Full and asks for
+    // another (FindMedia=2 unwanted_volumes=Cap-0001), which it labels and uses.
+    cat.status = "Append".into();
+    cat.next = Some("Cap-0002".into());
+    let (seen, _, _) =
+        backup_job(&sd, false, &mut cat, 2, "CapBackup.2026-11-22_16.00.00_04").await;
+    assert!(seen.iter().any(|m| show(m)
+        .contains(" FindMedia=2 pool_name=Cap media_type=File unwanted_volumes=Cap-0001\n")));
+    assert!(show(seen.last().unwrap()).contains("end JobStatus=84 "));
+    let v2 = std::fs::read(sd.archive.join("Cap-0002")).unwrap();
+    let recs: Vec<_> = RecordReader::new(v2.as_slice())
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(recs.iter().filter(|r| r.file_index > 0).count(), 12);
+}

@@ -346,6 +346,8 @@ struct Append {
     path: PathBuf,
     writer: Option<VolumeWriter<File>>,
     placeholder_sent: bool,
+    /// The volume passed the Director's MaxVolBytes during this job.
+    over_limit: bool,
     /// Catalogued records in blocks not yet written: (FileIndex, stream, bytes).
     pending: Vec<(i32, Stream, Vec<u8>)>,
     summary: Option<crate::volume::SessionSummary>,
@@ -600,7 +602,7 @@ async fn append_data(
                             .append
                             .as_mut()
                             .ok_or_else(|| Fail::Fatal("data before a header".into()))?;
-                        write_record(d, ctx, a, header.file_index, header.stream, data).await?;
+                        write_record(sh, d, ctx, a, header.file_index, header.stream, data).await?;
                         r.bytes += data.len() as u64;
                         let mut info = lock(&ctx.info);
                         info.files = r.files;
@@ -640,6 +642,8 @@ async fn append_data(
     }
     if let Some(a) = r.append.as_mut() {
         close_session(ctx, a, b'T', r.files)?;
+        let end = a.media.bytes;
+        check_limit(sh, d, ctx, a, end).await;
         flush_catalog(d, ctx, a, true).await?;
     }
     Ok(())
@@ -686,39 +690,67 @@ async fn reserve(
         .ok_or_else(|| Fail::Fatal(format!("device {} vanished", dev.name)))?
         .lock_owned()
         .await;
-    let find = emit_catreq(SdToDir::CatReq(fd_core::wire::sd_ctl::CatReq::FindMedia(
-        FindMedia {
-            job: ctx.job.as_bytes(),
-            index: 1,
-            pool_name: ctx.pool.as_bytes(),
-            media_type: ctx.media_type.as_bytes(),
-            unwanted_volumes: b"",
-        },
-    )));
-    let mut media = Media::from_reply(&catreq(d, &find).await?, "FindMedia")?;
-    if media.name.is_empty()
-        || media.name.contains('/')
-        || media.name.starts_with('.')
-        || media.name.len() > 127
-    {
-        return Err(Fail::Fatal(format!(
-            "the Director proposed the volume name {:?}, which cannot be a file name",
-            media.name
-        )));
-    }
     let devdesc = format!("\"{}\" ({})", dev.name, dev.archive.display());
-    jmsg(
-        sh,
-        d,
-        ctx,
-        MessageType::Info,
-        &format!("Using Device {devdesc} to write.\n"),
-    )
-    .await;
-    let get = get_vol_info(ctx, &media.name, true);
-    media = Media::from_reply(&catreq(d, &get).await?, "GetVolInfo")?;
-    let path = dev.archive.join(&media.name);
-    let existing = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    // FindMedia; a volume already at its MaxVolBytes is marked Full and another one asked
+    // for (`FindMedia=2 … unwanted_volumes=«names»`, `core/src/stored/askdir.cc`).
+    let mut unwanted: Vec<String> = Vec::new();
+    let mut index = 1;
+    let (mut media, path, existing) = loop {
+        let unwanted_text = unwanted.join(",");
+        let find = emit_catreq(SdToDir::CatReq(fd_core::wire::sd_ctl::CatReq::FindMedia(
+            FindMedia {
+                job: ctx.job.as_bytes(),
+                index,
+                pool_name: ctx.pool.as_bytes(),
+                media_type: ctx.media_type.as_bytes(),
+                unwanted_volumes: unwanted_text.as_bytes(),
+            },
+        )));
+        let media = Media::from_reply(&catreq(d, &find).await?, "FindMedia")?;
+        if media.name.is_empty()
+            || media.name.contains('/')
+            || media.name.starts_with('.')
+            || media.name.len() > 127
+        {
+            return Err(Fail::Fatal(format!(
+                "the Director proposed the volume name {:?}, which cannot be a file name",
+                media.name
+            )));
+        }
+        if index == 1 {
+            jmsg(
+                sh,
+                d,
+                ctx,
+                MessageType::Info,
+                &format!("Using Device {devdesc} to write.\n"),
+            )
+            .await;
+        }
+        let get = get_vol_info(ctx, &media.name, true);
+        let media = Media::from_reply(&catreq(d, &get).await?, "GetVolInfo")?;
+        let path = dev.archive.join(&media.name);
+        let existing = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if media.max_vol_bytes > 0 && existing >= media.max_vol_bytes && index < 4 {
+            jmsg(
+                sh,
+                d,
+                ctx,
+                MessageType::Info,
+                &format!(
+                    "Volume \"{}\" is full ({existing} bytes, MaxVolBytes {}); marking it Full.\n",
+                    media.name, media.max_vol_bytes
+                ),
+            )
+            .await;
+            let upd = media.update_msg(&ctx.job, "Full", false);
+            catreq(d, &upd).await?;
+            unwanted.push(media.name.clone());
+            index += 1;
+            continue;
+        }
+        break (media, path, existing);
+    };
     if media.status == "Unlabeled" || existing == 0 {
         if existing > 0 {
             return Err(Fail::Fatal(format!(
@@ -812,6 +844,7 @@ async fn reserve(
         path,
         writer: Some(writer),
         placeholder_sent: false,
+        over_limit: false,
         pending: Vec::new(),
         summary: None,
         session_open: false,
@@ -933,6 +966,7 @@ fn begin_session(ctx: &JobCtx, r: &mut Run) -> Result<(), Fail> {
 }
 
 async fn write_record(
+    sh: &Shared,
     d: &mut AuthenticatedConnection,
     ctx: &JobCtx,
     a: &mut Append,
@@ -946,13 +980,39 @@ async fn write_record(
         .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
     let before = w.offset();
     w.write_record(fi, stream, data)?;
-    if w.offset() != before {
+    let offset = w.offset();
+    if offset != before {
         flush_catalog(d, ctx, a, false).await?;
+        check_limit(sh, d, ctx, a, offset).await;
     }
     if stream.kind().is_catalogued() {
         a.pending.push((fi, stream, data.to_vec()));
     }
     Ok(())
+}
+
+/// Warn once when the volume passes the Director's MaxVolBytes.
+async fn check_limit(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    a: &mut Append,
+    offset: u64,
+) {
+    if a.media.max_vol_bytes > 0 && offset >= a.media.max_vol_bytes && !a.over_limit {
+        a.over_limit = true;
+        jmsg(
+            sh,
+            d,
+            ctx,
+            MessageType::Warning,
+            &format!(
+                "Volume \"{}\" reached its MaxVolBytes {} at {offset} bytes; barque-sd finishes this job on it (it does not switch volumes within a job) and marks it Full.\n",
+                a.media.name, a.media.max_vol_bytes
+            ),
+        )
+        .await;
+    }
 }
 
 /// After blocks were written: the placeholder JobMedia once, then the attribute records
@@ -1256,7 +1316,11 @@ async fn finish(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, ctx: &mut Job
         ));
         let ok = catreq_timeout(d, &m, r.status).await;
         if ok {
-            let status = a.media.status.clone();
+            let status = if a.over_limit {
+                "Full".to_string()
+            } else {
+                a.media.status.clone()
+            };
             let upd = a.media.update_msg(&ctx.job, &status, false);
             if let Ok(reply) = catreq(d, &upd).await {
                 if let Ok(m) = Media::from_reply(&reply, "UpdateMedia") {

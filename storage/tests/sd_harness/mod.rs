@@ -258,6 +258,10 @@ pub struct Catalog {
     pub end_block: u32,
     /// Volumes GetVolInfo knows besides `name` (for restores of several volumes).
     pub known: Vec<String>,
+    /// MaxVolBytes of the volume.
+    pub max_vol_bytes: u64,
+    /// The volume FindMedia proposes once the current one is in `unwanted_volumes`.
+    pub next: Option<String>,
 }
 
 impl Catalog {
@@ -274,6 +278,8 @@ impl Catalog {
             media_id: 1,
             end_block: 0,
             known: Vec::new(),
+            max_vol_bytes: 0,
+            next: None,
         }
     }
 
@@ -287,7 +293,7 @@ impl Catalog {
             vol_mounts: self.mounts,
             vol_errors: 0,
             vol_writes: self.writes,
-            max_vol_bytes: 0,
+            max_vol_bytes: self.max_vol_bytes,
             vol_capacity_bytes: 0,
             vol_status: self.status.as_bytes(),
             slot: 0,
@@ -314,7 +320,21 @@ impl Catalog {
     /// The reply to one SD message, if it needs one.
     pub fn answer(&mut self, msg: &[u8]) -> Option<Vec<u8>> {
         match SdToDir::parse(msg).ok()? {
-            SdToDir::CatReq(CatReq::FindMedia(_)) => Some(self.media_reply()),
+            SdToDir::CatReq(CatReq::FindMedia(f)) => {
+                let unwanted = show(f.unwanted_volumes);
+                if unwanted.split(',').any(|u| u == self.name) {
+                    if let Some(next) = self.next.take() {
+                        *self = Catalog {
+                            media_id: self.media_id + 1,
+                            max_vol_bytes: self.max_vol_bytes,
+                            ..Catalog::new(&next)
+                        };
+                    } else {
+                        return Some(b"1901 No Media.\n".to_vec());
+                    }
+                }
+                Some(self.media_reply())
+            }
             SdToDir::CatReq(CatReq::GetVolInfo(g)) => {
                 if g.vol_name == self.name.as_bytes() {
                     Some(self.media_reply())
