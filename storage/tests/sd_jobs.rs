@@ -59,10 +59,11 @@ fn jmsg_texts(seen: &[Vec<u8>]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn test_passive_client_backup() {
-    let sd = start_sd(false).await;
-    let mut d = connect_dir(sd.port, false).await;
+/// The SD dials the FD (`passive client … ssl=0`, or `ssl=4` = TLS-PSK with the session
+/// key, identity `R_JOB` RS «Job»).
+async fn passive_backup(tls: bool) {
+    let sd = start_sd(tls).await;
+    let mut d = connect_dir(sd.port, tls).await;
     let job = "CapBackup.2026-11-22_15.48.07_03";
     // vectors/clear-backup-passive conn 2 msg 9.
     let (id, _, key, r) = define_job(&mut d, &cap_msg("clear-backup-passive", 2, 9), true).await;
@@ -78,11 +79,20 @@ async fn test_passive_client_backup() {
             key: Key::raw(k.as_bytes().to_vec()),
             address: String::new(),
             port: 0,
-            tls: TlsSettings::disabled(),
+            tls: if tls {
+                TlsSettings::default()
+            } else {
+                TlsSettings::disabled()
+            },
         })
     });
     let fd_task = tokio::spawn(async move {
-        let local = Local::new(ResourceType::Client, "bareos-fd", TlsSettings::disabled());
+        let settings = if tls {
+            TlsSettings::default()
+        } else {
+            TlsSettings::disabled()
+        };
+        let local = Local::new(ResourceType::Client, "bareos-fd", settings);
         let (ident, fd) = conn::accept_from(&l, &local, lookup, &opts())
             .await
             .unwrap();
@@ -90,11 +100,18 @@ async fn test_passive_client_backup() {
         assert!(ident
             .hello
             .starts_with(format!("Hello Storage calling Start Job {job} Version=\"").as_bytes()));
+        assert_eq!(fd.is_tls(), tls);
         replay_fd("clear-backup-passive", 4, fd, id).await;
     });
-    d.send(format!("passive client address=127.0.0.1 port={fd_port} ssl=0\n").as_bytes())
-        .await
-        .unwrap();
+    d.send(
+        format!(
+            "passive client address=127.0.0.1 port={fd_port} ssl={}\n",
+            if tls { 4 } else { 0 }
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
     // conn 2 msg 20.
     assert_eq!(recv_data(&mut d).await, b"2000 OK passive client\n");
     d.send(b"run").await.unwrap();
@@ -112,6 +129,26 @@ async fn test_passive_client_backup() {
         .collect();
     let got: Vec<String> = seen.iter().map(|m| shape(m)).collect();
     assert_eq!(got, want);
+    let connected = seen
+        .iter()
+        .find(|m| show(m).contains("Connected File Daemon at 127.0.0.1:"))
+        .unwrap();
+    let enc = if tls {
+        "encryption: TLS_CHACHA20_POLY1305_SHA256\n"
+    } else {
+        "encryption: None\n"
+    };
+    assert!(show(connected).ends_with(enc), "{}", show(connected));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_passive_client_backup() {
+    passive_backup(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_passive_client_backup_tls_psk() {
+    passive_backup(true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -265,7 +265,8 @@ async fn command(
             )
             .await
         }
-        other => {
+        // Catalog replies (`1000 OK …`) outside a catalog request.
+        _ => {
             refuse(
                 d,
                 format!(
@@ -273,9 +274,7 @@ async fn command(
                     printable(msg).trim_end_matches("\\n")
                 ),
             )
-            .await;
-            let _ = other;
-            Flow::End
+            .await
         }
     }
 }

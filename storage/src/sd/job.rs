@@ -487,16 +487,12 @@ async fn fd_session(
     r: &mut Run,
 ) -> Result<(), Fail> {
     let mut cancel = ctx.cancel.clone();
-    let mut terminates = 0;
     loop {
         let msg = match recv_fd(fd, &mut cancel).await {
             Ok(In::Data(m)) => m,
-            Ok(In::Signal(Signal::Terminate)) => {
-                terminates += 1;
-                // A restore's FD sends TERMINATE twice; one is the end of the session.
-                let _ = terminates;
-                return Ok(());
-            }
+            // The FD's TERMINATE ends the session (a restore's FD sends a second one, which
+            // nobody reads: clear-restore conn 4 msgs 45-47).
+            Ok(In::Signal(Signal::Terminate)) => return Ok(()),
             Ok(In::Signal(_)) => continue,
             Err(Fail::Fatal(e)) if r.append.as_ref().is_none_or(|a| !a.session_open) => {
                 // The FD went away between commands: the session is over.
@@ -612,7 +608,7 @@ async fn append_data(
                     Ok(AppendEvent::EndOfStream) => AppendEvent::EndOfStream,
                     Ok(AppendEvent::EndOfData) => AppendEvent::EndOfData,
                     Err(e) => {
-                        let why = match DataHeaderProblem::of(&p, before) {
+                        let why = match DataHeaderProblem::of(&p) {
                             DataHeaderProblem::OutOfOrder(fi) => format!(
                                 "FileIndex {fi} from the FD is out of order after FileIndex {before}; records must come in FileIndex order"
                             ),
@@ -644,7 +640,7 @@ async fn append_data(
         close_session(ctx, a, b'T', r.files)?;
         let end = a.media.bytes;
         check_limit(sh, d, ctx, a, end).await;
-        flush_catalog(d, ctx, a, true).await?;
+        flush_catalog(d, ctx, a).await?;
     }
     Ok(())
 }
@@ -655,7 +651,7 @@ enum DataHeaderProblem {
 }
 
 impl DataHeaderProblem {
-    fn of(p: &[u8], _before: i32) -> DataHeaderProblem {
+    fn of(p: &[u8]) -> DataHeaderProblem {
         match fd_core::wire::stream::DataHeader::parse(p) {
             Ok(h) => DataHeaderProblem::OutOfOrder(h.file_index),
             Err(_) => DataHeaderProblem::Bad,
@@ -982,7 +978,7 @@ async fn write_record(
     w.write_record(fi, stream, data)?;
     let offset = w.offset();
     if offset != before {
-        flush_catalog(d, ctx, a, false).await?;
+        flush_catalog(d, ctx, a).await?;
         check_limit(sh, d, ctx, a, offset).await;
     }
     if stream.kind().is_catalogued() {
@@ -1015,15 +1011,15 @@ async fn check_limit(
     }
 }
 
-/// After blocks were written: the placeholder JobMedia once, then the attribute records
-/// that are on the volume now. `all` at the end of the session.
+/// After blocks were written: the placeholder JobMedia once (`CreateJobMedia FirstIndex=0 …`,
+/// clear-backup-full conn 2 msg 43), then the attribute and digest records that are on the
+/// volume now (every pending one: the record being written when a block fills is queued
+/// after this call).
 async fn flush_catalog(
     d: &mut AuthenticatedConnection,
     ctx: &JobCtx,
     a: &mut Append,
-    all: bool,
 ) -> Result<(), Fail> {
-    let _ = all;
     if !a.placeholder_sent {
         let m = emit_catreq(SdToDir::CatReq(
             fd_core::wire::sd_ctl::CatReq::CreateJobMedia(CreateJobMedia {
