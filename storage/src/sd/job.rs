@@ -686,10 +686,42 @@ async fn reserve(
         .ok_or_else(|| Fail::Fatal(format!("device {} vanished", dev.name)))?
         .lock_owned()
         .await;
+    let (media, path, file, size) = mount_volume(sh, d, ctx, &dev, Vec::new(), true).await?;
+    {
+        let mut info = lock(&ctx.info);
+        info.volume = media.name.clone();
+        info.device = dev.name.clone();
+        info.writing = true;
+    }
+    let writer = VolumeWriter::new(file, dev.block_size, size)?;
+    Ok(Append {
+        dev,
+        _lock: dev_guard,
+        media,
+        path,
+        writer: Some(writer),
+        placeholder_sent: false,
+        over_limit: false,
+        pending: Vec::new(),
+        summary: None,
+        session_open: false,
+    })
+}
+
+/// Find (`FindMedia`), check (`GetVolInfo`), label if new, and open a volume for appending,
+/// with the captured messages; `unwanted` are volumes already refused. Returns the media
+/// record, the file path, the open file and its size.
+async fn mount_volume(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    dev: &DeviceRes,
+    mut unwanted: Vec<String>,
+    first: bool,
+) -> Result<(Media, PathBuf, File, u64), Fail> {
     let devdesc = format!("\"{}\" ({})", dev.name, dev.archive.display());
     // FindMedia; a volume already at its MaxVolBytes is marked Full and another one asked
     // for (`FindMedia=2 … unwanted_volumes=«names»`, `core/src/stored/askdir.cc`).
-    let mut unwanted: Vec<String> = Vec::new();
     let mut index = 1;
     let (mut media, path, existing) = loop {
         let unwanted_text = unwanted.join(",");
@@ -713,7 +745,7 @@ async fn reserve(
                 media.name
             )));
         }
-        if index == 1 {
+        if index == 1 && first {
             jmsg(
                 sh,
                 d,
@@ -760,7 +792,7 @@ async fn reserve(
                 media.name, dev.name
             )));
         }
-        let label_len = write_label(ctx, &dev, &path, &media.name, sh.sd_time)?;
+        let label_len = write_label(ctx, dev, &path, &media.name, sh.sd_time)?;
         media.blocks = 1;
         media.bytes = label_len;
         media.writes = media.writes.saturating_add(1);
@@ -824,27 +856,11 @@ async fn reserve(
     let status = media.status.clone();
     let upd = media.update_msg(&ctx.job, &status, false);
     media = Media::from_reply(&catreq(d, &upd).await?, "UpdateMedia")?;
-    send_status(d, ctx, b'R').await;
-    {
-        let mut info = lock(&ctx.info);
-        info.volume = media.name.clone();
-        info.device = dev.name.clone();
-        info.writing = true;
-    }
     let file = OpenOptions::new().append(true).open(&path)?;
-    let writer = VolumeWriter::new(file, dev.block_size, size)?;
-    Ok(Append {
-        dev,
-        _lock: dev_guard,
-        media,
-        path,
-        writer: Some(writer),
-        placeholder_sent: false,
-        over_limit: false,
-        pending: Vec::new(),
-        summary: None,
-        session_open: false,
-    })
+    if first {
+        send_status(d, ctx, b'R').await;
+    }
+    Ok((media, path, file, size))
 }
 
 fn get_vol_info(ctx: &JobCtx, name: &str, write: bool) -> Vec<u8> {
