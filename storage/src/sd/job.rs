@@ -43,7 +43,7 @@
 //! job ends with `3099 … JobStatus=«f or A»`, never 84. The daemon keeps serving.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -64,7 +64,7 @@ use tokio::sync::{oneshot, watch};
 use super::dir::{emit, printable};
 use super::{lock, now_micros, now_unix, DeviceRes, Finished, RunningInfo, Shared, LABEL_PROG};
 use crate::volume::label::{EosTrailer, SessionLabel, VolumeLabel, BAREOS_TAPE_VERSION};
-use crate::volume::{RecordReader, VolumeWriter};
+use crate::volume::{Reassembler, RecordReader, VolumeReader, VolumeWriter};
 
 /// Everything the Director told the SD about a job before `run`.
 pub struct JobCtx {
@@ -637,6 +637,14 @@ async fn append_data(
         }
     }
     if let Some(a) = r.append.as_mut() {
+        let eos_len = session_label(ctx, Some(EosTrailer::default())).buffer_len();
+        if needs_switch(a, |w| {
+            w.offset()
+                .saturating_add((w.buffered_len() + 2 * 24 + 12 + eos_len) as u64)
+                >= a.media.max_vol_bytes
+        }) {
+            switch_volume(sh, d, ctx, a).await?;
+        }
         close_session(ctx, a, b'T', r.files)?;
         let end = a.media.bytes;
         check_limit(sh, d, ctx, a, end).await;
@@ -986,6 +994,9 @@ async fn write_record(
     stream: Stream,
     data: &[u8],
 ) -> Result<(), Fail> {
+    if needs_switch(a, |w| w.would_flush(data.len())) {
+        switch_volume(sh, d, ctx, a).await?;
+    }
     let w = a
         .writer
         .as_mut()
@@ -999,6 +1010,126 @@ async fn write_record(
     }
     if stream.kind().is_catalogued() {
         a.pending.push((fi, stream, data.to_vec()));
+    }
+    Ok(())
+}
+
+/// True if the next block written would pass the volume's MaxVolBytes (Bareos' check in
+/// `core/src/stored/block.cc` `DoWriteBlockToDevice()`: VolBytes + block ≥ MaxVolBytes), a
+/// block of this session is already on the volume (so a new volume always gets at least one
+/// block), and `writes_block` says the next write writes a block.
+fn needs_switch(a: &Append, writes_block: impl Fn(&VolumeWriter<File>) -> bool) -> bool {
+    let Some(w) = a.writer.as_ref() else {
+        return false;
+    };
+    let max = a.media.max_vol_bytes;
+    let on_this_volume = w.session_summary().map(|s| s.blocks).unwrap_or(0);
+    max > 0
+        && on_this_volume > 0
+        && w.offset().saturating_add(w.block_size() as u64) >= max
+        && writes_block(w)
+}
+
+/// The volume is full: report it (`UpdateMedia … VolStatus=Full`, the JobMedia of the part
+/// written to it), mount the next one the Director gives (labelling it), and go on writing
+/// the session there (`core/src/stored/device.cc` `FixupDeviceBlockWriteError()`: the next
+/// block goes to the new volume, no new SOS label).
+async fn switch_volume(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    a: &mut Append,
+) -> Result<(), Fail> {
+    let devdesc = format!("\"{}\" ({})", a.dev.name, a.dev.archive.display());
+    jmsg(
+        sh,
+        d,
+        ctx,
+        MessageType::Info,
+        &format!(
+            "User defined maximum volume capacity {} exceeded on device {devdesc}.\n",
+            crate::bls::with_commas(a.media.max_vol_bytes)
+        ),
+    )
+    .await;
+    let w = a
+        .writer
+        .as_ref()
+        .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
+    let part = w.session_summary().unwrap_or_default();
+    let old_end = w.offset();
+    a.media.blocks = a.media.blocks.saturating_add(part.blocks);
+    a.media.writes = a.media.writes.saturating_add(part.blocks);
+    a.media.bytes = old_end;
+    let upd = a.media.update_msg(&ctx.job, "Full", false);
+    catreq(d, &upd).await?;
+    send_job_media(d, ctx, a.media.media_id, &part).await?;
+    jmsg(
+        sh,
+        d,
+        ctx,
+        MessageType::Info,
+        &format!(
+            "End of medium on Volume \"{}\" Bytes={} Blocks={} at {}.\n",
+            a.media.name,
+            crate::bls::with_commas(a.media.bytes),
+            crate::bls::with_commas(u64::from(a.media.blocks)),
+            crate::bls::fmt_date_min(now_unix())
+        ),
+    )
+    .await;
+    let old_name = a.media.name.clone();
+    let (media, path, file, size) = mount_volume(sh, d, ctx, &a.dev, vec![old_name], false).await?;
+    jmsg(
+        sh,
+        d,
+        ctx,
+        MessageType::Info,
+        &format!(
+            "New volume \"{}\" mounted on device {devdesc} at {}.\n",
+            media.name,
+            crate::bls::fmt_date_min(now_unix())
+        ),
+    )
+    .await;
+    let w = a
+        .writer
+        .as_mut()
+        .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
+    let (old, _) = w.switch_output(file, size)?;
+    old.sync_all()?;
+    lock(&ctx.info).volume = media.name.clone();
+    a.media = media;
+    a.path = path;
+    Ok(())
+}
+
+async fn send_job_media(
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    media_id: u64,
+    s: &crate::volume::SessionSummary,
+) -> Result<(), Fail> {
+    let m = emit_catreq(SdToDir::CatReq(
+        fd_core::wire::sd_ctl::CatReq::CreateJobMedia(CreateJobMedia {
+            job: ctx.job.as_bytes(),
+            first_index: u32::try_from(s.first_index).unwrap_or(0),
+            last_index: u32::try_from(s.last_index).unwrap_or(0),
+            start_file: (s.start_addr >> 32) as u32,
+            end_file: (s.end_addr >> 32) as u32,
+            start_block: s.start_addr as u32,
+            end_block: s.end_addr as u32,
+            copy: 0,
+            strip: 0,
+            media_id,
+        }),
+    ));
+    let reply = catreq(d, &m).await?;
+    if !matches!(DirToSd::parse(&reply), Ok(DirToSd::CreateJobMediaOk)) {
+        return Err(Fail::Fatal(format!(
+            "CreateJobMedia refused: {}",
+            printable(&reply)
+        )));
     }
     Ok(())
 }
@@ -1019,7 +1150,7 @@ async fn check_limit(
             ctx,
             MessageType::Warning,
             &format!(
-                "Volume \"{}\" reached its MaxVolBytes {} at {offset} bytes; barque-sd finishes this job on it (it does not switch volumes within a job) and marks it Full.\n",
+                "Volume \"{}\" reached its MaxVolBytes {} at {offset} bytes (its first block of this job, or a record longer than the space left, passed it); it is marked Full.\n",
                 a.media.name, a.media.max_vol_bytes
             ),
         )
@@ -1144,6 +1275,7 @@ async fn read_data(
         .map_err(|e| Fail::Fatal(format!("bootstrap: {e}")))?;
     let mut data_sent = false;
     let mut cancel = ctx.cancel.clone();
+    let mut reasm = Reassembler::new();
     for e in &entries {
         let Some(vols) = e.volume else { continue };
         for vol in vols.split(|&b| b == b'|') {
@@ -1210,24 +1342,52 @@ async fn read_data(
                 send_fd(fd, &SdDataReply::Data).await?;
                 data_sent = true;
             }
-            let mut rr = RecordReader::new(f.take(u64::MAX));
+            let mut blocks = VolumeReader::new(f);
+            let mut ready: std::collections::VecDeque<crate::volume::Record> = Default::default();
             loop {
                 if *cancel.borrow_and_update() {
                     return Err(Fail::Canceled);
                 }
-                let rec = match rr.next_record() {
-                    Ok(Some(rec)) => rec,
-                    Ok(None) => break,
-                    Err(err) => {
-                        return Err(Fail::Fatal(format!(
-                            "volume \"{name}\": read error at or after offset {start}: {err}"
-                        )))
+                let rec = match ready.pop_front() {
+                    Some(r) => r,
+                    None => {
+                        let block = match blocks.next_block() {
+                            Ok(Some(b)) => b,
+                            Ok(None) => break,
+                            Err(err) => {
+                                return Err(Fail::Fatal(format!(
+                                "volume \"{name}\": read error at or after offset {start}: {err}"
+                            )))
+                            }
+                        };
+                        let baddr = start.saturating_add(block.pos.offset);
+                        if baddr > end {
+                            break;
+                        }
+                        // One reassembler for all volumes: a record the writer split at a
+                        // volume change continues in the next volume's first block.
+                        let mut pieces = block.pieces();
+                        while let Some(p) = pieces.next() {
+                            let piece = p.map_err(|err| {
+                                Fail::Fatal(format!(
+                                    "volume \"{name}\": bad record in the block at {baddr}: {err}"
+                                ))
+                            })?;
+                            let last = pieces.remaining() == 0;
+                            let h = block.header;
+                            match reasm.push(h.vol_session_id, h.vol_session_time, baddr, &piece, last) {
+                                Ok(Some(r)) => ready.push_back(r),
+                                Ok(None) => {}
+                                Err(err) => {
+                                    return Err(Fail::Fatal(format!(
+                                        "volume \"{name}\": records do not join in the block at {baddr}: {err}"
+                                    )))
+                                }
+                            }
+                        }
+                        continue;
                     }
                 };
-                let rec_addr = start.saturating_add(rec.block_offset);
-                if rec_addr > end {
-                    break;
-                }
                 if rec.file_index <= 0 {
                     continue;
                 }

@@ -118,6 +118,11 @@ impl<W: Write> VolumeWriter<W> {
         self.block_size
     }
 
+    /// Bytes of records buffered for the block being filled.
+    pub fn buffered_len(&self) -> usize {
+        self.payload.len()
+    }
+
     /// True if writing a record of `len` bytes now could write a block (the buffered records
     /// plus this one do not fit in the block being filled).
     pub fn would_flush(&self, len: usize) -> bool {
