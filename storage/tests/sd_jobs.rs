@@ -470,3 +470,156 @@ async fn test_max_vol_bytes_marks_full_and_next_job_uses_next_volume() {
         .collect();
     assert_eq!(recs.iter().filter(|r| r.file_index > 0).count(), 12);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_job_spans_volumes_and_restores_across_them() {
+    let sd = start_sd_block(65536).await;
+    let mut d = connect_dir(sd.port, false).await;
+    let (id, time, key, _) = define_job(&mut d, &cap_msg("clear-backup-full", 2, 9), true).await;
+    let mut fd = connect_fd(sd.port, JOB, &key, false).await.unwrap();
+    d.send(b"run").await.unwrap();
+    // What the FD sends: (FileIndex, stream, record) in order.
+    let mut sent: Vec<(i32, i32, Vec<u8>)> = vec![(1, 1, cap_msg("clear-backup-full", 4, 13))];
+    for k in 0..20u8 {
+        sent.push((1, 2, vec![k; 50_000]));
+    }
+    sent.push((1, 2, (0..200_000u32).map(|i| (i % 251) as u8).collect()));
+    sent.push((1, 17, vec![0xab; 32]));
+    sent.push((2, 1, cap_msg("clear-backup-full", 4, 22)));
+    let to_send = sent.clone();
+    let fd_task = tokio::spawn(async move {
+        open_append(&mut fd, id).await;
+        let mut prev = None;
+        for (fi, st, data) in &to_send {
+            if prev != Some((*fi, *st)) {
+                if prev.is_some() {
+                    fd.signal(Signal::Eod).await.unwrap();
+                }
+                fd.send(format!("{fi} {st} 0").as_bytes()).await.unwrap();
+                prev = Some((*fi, *st));
+            }
+            fd.send(data).await.unwrap();
+        }
+        fd.signal(Signal::Eod).await.unwrap();
+        fd.signal(Signal::Eod).await.unwrap();
+        assert_eq!(recv_data(&mut fd).await, b"3000 OK append data\n");
+    });
+    let mut cat = Catalog::new("Cap-0001");
+    cat.max_vol_bytes = 300_000;
+    cat.auto_next = true;
+    let seen = finish_job(&mut d, &mut cat).await;
+    fd_task.await.unwrap();
+    assert!(show(seen.last().unwrap()).contains("end JobStatus=84 JobFiles=2 "));
+    let texts = jmsg_texts(&seen);
+    assert!(
+        texts.iter().any(|t| t.contains(
+            "User defined maximum volume capacity 300,000 exceeded on device \"FileStorage\""
+        )),
+        "{texts:?}"
+    );
+    assert!(texts
+        .iter()
+        .any(|t| t.contains("End of medium on Volume \"Cap-0001\"")));
+    assert!(texts
+        .iter()
+        .any(|t| t.contains("New volume \"Cap-0002\" mounted on device")));
+    // One JobMedia per volume (after the placeholder), MediaIds 1, 2, 3, ...
+    let jm: Vec<(u32, u32, u64, u64, u64)> = seen
+        .iter()
+        .filter_map(|m| match SdToDir::parse(m) {
+            Ok(SdToDir::CatReq(fd_core::wire::sd_ctl::CatReq::CreateJobMedia(c)))
+                if c.first_index > 0 =>
+            {
+                Some((
+                    c.first_index,
+                    c.last_index,
+                    u64::from(c.start_block),
+                    u64::from(c.end_block),
+                    c.media_id,
+                ))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(jm.len() >= 3, "{jm:?}");
+    for (k, j) in jm.iter().enumerate() {
+        assert_eq!(j.4, k as u64 + 1);
+        let vol = sd.archive.join(format!("Cap-{:04}", k + 1));
+        let len = std::fs::metadata(&vol).unwrap().len();
+        assert_eq!(j.3, len - 1, "volume {k} ends with the job's last block");
+        if k + 1 < jm.len() {
+            // At most one block over, or one record: barque-sd switches between records
+            // (the 200,000-byte record is written whole to the volume it starts on).
+            assert!(
+                len < 300_000 + 65_536 + 200_000,
+                "volume {k} is {len} bytes"
+            );
+            assert!(len >= 300_000 - 65_536, "volume {k} is only {len} bytes");
+        }
+    }
+    // Restore everything with one bootstrap entry per volume: every record comes back whole,
+    // including those split across volumes.
+    let mut d = connect_dir(sd.port, false).await;
+    let (rid, rtime, rkey, _) = define_job(&mut d, &cap_msg("clear-restore", 2, 9), false).await;
+    d.send(b"bootstrap\n").await.unwrap();
+    for (k, j) in jm.iter().enumerate() {
+        for l in [
+            format!("Volume=\"Cap-{:04}\"\n", k + 1),
+            format!("VolSessionId={id}\n"),
+            format!("VolSessionTime={time}\n"),
+            format!("VolAddr={}-{}\n", j.2, j.3),
+            format!("FileIndex={}-{}\n", j.0, j.1),
+        ] {
+            d.send(l.as_bytes()).await.unwrap();
+        }
+    }
+    d.signal(Signal::Eod).await.unwrap();
+    assert_eq!(recv_data(&mut d).await, b"3000 OK bootstrap\n");
+    d.send(b"run").await.unwrap();
+    let rjob = "CapRestore.2026-11-22_15.47.31_05";
+    let mut fd = connect_fd(sd.port, rjob, &rkey, false).await.unwrap();
+    let fd_task = tokio::spawn(async move {
+        fd.send(format!("read open session = DummyVolume {rid} {rtime} 0 0 0 0\n").as_bytes())
+            .await
+            .unwrap();
+        recv_data(&mut fd).await;
+        fd.send(format!("read data {rid}\n").as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(recv_data(&mut fd).await, b"3000 OK data\n");
+        let mut got = Vec::new();
+        loop {
+            match recv(&mut fd).await {
+                Got::Data(h) => {
+                    let h = fd_core::wire::stream::RecHdr::parse(&h).unwrap();
+                    let data = recv_data(&mut fd).await;
+                    assert_eq!(data.len() as u32, h.data_len);
+                    got.push((h.file_index, h.stream.0, data));
+                }
+                Got::Signal(_) => break,
+            }
+        }
+        fd.send(format!("read close session {rid}\n").as_bytes())
+            .await
+            .unwrap();
+        recv_data(&mut fd).await;
+        got
+    });
+    let mut rcat = Catalog::new("Cap-0001");
+    rcat.known = (2..=jm.len()).map(|k| format!("Cap-{k:04}")).collect();
+    let rseen = finish_job(&mut d, &mut rcat).await;
+    let got = fd_task.await.unwrap();
+    assert!(show(rseen.last().unwrap()).contains("end JobStatus=84 "));
+    let brief = |v: &[(i32, i32, Vec<u8>)]| -> Vec<(i32, i32, usize, u8)> {
+        v.iter()
+            .map(|(f, s, d)| (*f, *s, d.len(), d.first().copied().unwrap_or(0)))
+            .collect()
+    };
+    assert_eq!(
+        brief(&got),
+        brief(&sent),
+        "{jm:?}\n{:?}",
+        jmsg_texts(&rseen)
+    );
+    assert!(got == sent, "restored records differ");
+}

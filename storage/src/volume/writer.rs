@@ -75,6 +75,9 @@ pub struct VolumeWriter<W> {
     payload: Vec<u8>,
     offset: u64,
     session: Option<OpenSession>,
+    /// FileIndex of the first record piece in `payload` (for the JobMedia of a volume the
+    /// session continues on).
+    payload_first_index: i32,
 }
 
 fn invalid(msg: &str) -> io::Error {
@@ -95,6 +98,7 @@ impl<W: Write> VolumeWriter<W> {
             payload: Vec::with_capacity(block_size - BLOCK_HEADER_LEN),
             offset,
             session: None,
+            payload_first_index: 0,
         })
     }
 
@@ -146,11 +150,11 @@ impl<W: Write> VolumeWriter<W> {
         s.summary.start_addr = 0;
         s.summary.end_addr = 0;
         s.summary.blocks = 0;
-        // A record already buffered continues on the new volume.
-        s.summary.first_index = if self.payload.is_empty() {
+        // Records already buffered (the first possibly continued) go to the new volume.
+        s.summary.first_index = if self.payload.is_empty() || self.payload_first_index <= 0 {
             0
         } else {
-            part.last_index
+            self.payload_first_index
         };
         self.out.flush()?;
         let old = std::mem::replace(&mut self.out, out);
@@ -293,6 +297,9 @@ impl<W: Write> VolumeWriter<W> {
     }
 
     fn push_header(&mut self, file_index: i32, stream: Stream, remaining: u32) {
+        if self.payload.is_empty() {
+            self.payload_first_index = file_index;
+        }
         let mut h = [0u8; RECORD_HEADER_LEN];
         let _ = RecordHeader {
             file_index,
@@ -467,6 +474,16 @@ mod tests {
         assert_eq!((s.start_addr, s.end_addr), (0, second.len() as u64 - 1));
         assert_eq!((s.first_index, s.last_index), (1, 2));
         assert_eq!(s.job_bytes, 2200);
+        // Buffered whole records of FileIndex 3 and 4, then a switch: the new volume's range
+        // starts at 3, not at the last index.
+        let mut w = VolumeWriter::new(Vec::new(), 1000, 0).unwrap();
+        w.begin_session(1, 2, &sos).unwrap();
+        w.write_record(3, Stream(2), &[3u8; 1200]).unwrap();
+        w.write_record(4, Stream(1), &[4u8; 10]).unwrap();
+        let (_, part) = w.switch_output(Vec::new(), 0).unwrap();
+        assert_eq!((part.first_index, part.last_index), (3, 4));
+        let s = w.end_session(&eos).unwrap();
+        assert_eq!(s.first_index, 3);
         // Read as one stream (what a reader does across the two volumes): the record
         // split at the switch comes out whole.
         let mut both = first.clone();

@@ -149,7 +149,25 @@ pub fn write_config(dir: &Path, archive: &Path, tls: bool) -> PathBuf {
 
 pub async fn start_sd_in(dir: tempfile::TempDir, archive: PathBuf, tls: bool) -> Sd {
     let conf = write_config(dir.path(), &archive, tls);
-    let (cfg, _) = SdConfig::load(&conf).unwrap();
+    start_sd_conf(dir, archive, &conf).await
+}
+
+/// An SD whose device writes blocks of at most `block_size` bytes.
+pub async fn start_sd_block(block_size: usize) -> Sd {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("storage");
+    std::fs::create_dir(&archive).unwrap();
+    let text = sd_config_text(&archive, false).replace(
+        "  Always Open = no\n",
+        &format!("  Always Open = no\n  Maximum Block Size = {block_size}\n"),
+    );
+    let conf = dir.path().join("bareos-sd.conf");
+    std::fs::write(&conf, text).unwrap();
+    start_sd_conf(dir, archive, &conf).await
+}
+
+async fn start_sd_conf(dir: tempfile::TempDir, archive: PathBuf, conf: &Path) -> Sd {
+    let (cfg, _) = SdConfig::load(conf).unwrap();
     let mut cfg: SdConfig = cfg;
     cfg.client_connect_wait = Duration::from_secs(20);
     let opts = ConnOptions {
@@ -266,6 +284,8 @@ pub struct Catalog {
     pub max_vol_bytes: u64,
     /// The volume FindMedia proposes once the current one is in `unwanted_volumes`.
     pub next: Option<String>,
+    /// Without `next`, create `Cap-«n+1»` then.
+    pub auto_next: bool,
 }
 
 impl Catalog {
@@ -284,6 +304,7 @@ impl Catalog {
             known: Vec::new(),
             max_vol_bytes: 0,
             next: None,
+            auto_next: false,
         }
     }
 
@@ -327,10 +348,15 @@ impl Catalog {
             SdToDir::CatReq(CatReq::FindMedia(f)) => {
                 let unwanted = show(f.unwanted_volumes);
                 if unwanted.split(',').any(|u| u == self.name) {
-                    if let Some(next) = self.next.take() {
+                    let next = self.next.take().or_else(|| {
+                        self.auto_next
+                            .then(|| format!("Cap-{:04}", self.media_id + 1))
+                    });
+                    if let Some(next) = next {
                         *self = Catalog {
                             media_id: self.media_id + 1,
                             max_vol_bytes: self.max_vol_bytes,
+                            auto_next: self.auto_next,
                             ..Catalog::new(&next)
                         };
                     } else {
