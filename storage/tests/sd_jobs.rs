@@ -588,16 +588,11 @@ async fn test_job_spans_volumes_and_restores_across_them() {
             .unwrap();
         assert_eq!(recv_data(&mut fd).await, b"3000 OK data\n");
         let mut got = Vec::new();
-        loop {
-            match recv(&mut fd).await {
-                Got::Data(h) => {
-                    let h = fd_core::wire::stream::RecHdr::parse(&h).unwrap();
-                    let data = recv_data(&mut fd).await;
-                    assert_eq!(data.len() as u32, h.data_len);
-                    got.push((h.file_index, h.stream.0, data));
-                }
-                Got::Signal(_) => break,
-            }
+        while let Got::Data(h) = recv(&mut fd).await {
+            let h = fd_core::wire::stream::RecHdr::parse(&h).unwrap();
+            let data = recv_data(&mut fd).await;
+            assert_eq!(data.len() as u32, h.data_len);
+            got.push((h.file_index, h.stream.0, data));
         }
         fd.send(format!("read close session {rid}\n").as_bytes())
             .await
