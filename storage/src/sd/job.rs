@@ -34,6 +34,23 @@
 //! `read close session` → `3000 OK close Status = 82`, EOD. The job ends with `UpdateMedia`
 //! of the last volume and `3099 … JobFiles=0 JobBytes=0`.
 //!
+//! # Full volumes
+//!
+//! The limit is the Director's `MaxVolBytes` from the media record (current Bareos has no
+//! SD-side `Maximum Volume Size`). A volume already at its limit when a job starts is
+//! reported `VolStatus=Full` and another one requested (`FindMedia=2 …
+//! unwanted_volumes=«name»`). During a job, before a block that would take the volume past
+//! the limit, the SD switches volumes the way `core/src/stored/device.cc`
+//! `FixupDeviceBlockWriteError()` does: Jmsg `User defined maximum volume capacity …
+//! exceeded`, `UpdateMedia … VolStatus=Full`, `CreateJobMedia` for the part on the old
+//! volume, Jmsg `End of medium on Volume …`, FindMedia/label/mount of the next volume, Jmsg
+//! `New volume … mounted …`; the session goes on there with no new SOS label, and a record
+//! may continue from one volume into the next (the restore path joins it). Differences from
+//! Bareos: the switch happens between records, so a volume can pass its limit by one record
+//! (at most one data message, < 1,000,000 bytes), and the first block a job writes on a
+//! volume is always written there. None of this was captured; the messages are from the
+//! Bareos source.
+//!
 //! # Failures
 //!
 //! A malformed data header, FileIndex out of order, a volume the Director does not know or
