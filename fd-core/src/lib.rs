@@ -49,6 +49,7 @@ extern crate alloc;
 mod fmt;
 
 pub mod auth;
+pub mod fd;
 pub mod time;
 pub mod wire;
 

@@ -53,7 +53,7 @@ async fn still_serving(port: u16) {
 fn jmsg_texts(seen: &[Vec<u8>]) -> Vec<String> {
     seen.iter()
         .filter_map(|m| match SdToDir::parse(m) {
-            Ok(SdToDir::Jmsg(j)) => Some(format!("{} {}", j.msg_type.to_i32(), show(j.text))),
+            Ok(SdToDir::Jmsg(j)) => Some(format!("{} {}", j.msg_type.to_u8(), show(j.text))),
             _ => None,
         })
         .collect()

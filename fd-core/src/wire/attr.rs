@@ -273,21 +273,6 @@ impl Stat {
         Ok(st)
     }
 
-    /// Write the packet; returns its length.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w)?;
-        w.finish()
-    }
-
-    /// Bytes [`Stat::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        // A bad field count shows up as an error from emit; count what would be written.
-        let _ = self.write(&mut w);
-        w.len()
-    }
-
     fn write(&self, w: &mut Writer<'_>) -> Result<()> {
         if !(STAT_MIN_FIELDS..=STAT_FIELDS).contains(&self.fields) {
             return Err(Error::Malformed);
@@ -362,20 +347,6 @@ impl<'a> AttrRecord<'a> {
             return Err(Error::Malformed);
         }
         Ok(r)
-    }
-
-    /// Write the record; returns its length.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w)?;
-        w.finish()
-    }
-
-    /// Bytes [`AttrRecord::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        let _ = self.write(&mut w);
-        w.len()
     }
 
     fn write(&self, w: &mut Writer<'_>) -> Result<()> {
@@ -579,20 +550,6 @@ impl<'a> RestoreObject<'a> {
         Ok(r)
     }
 
-    /// Write the record; returns its length.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w)?;
-        w.finish()
-    }
-
-    /// Bytes [`RestoreObject::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        let _ = self.write(&mut w);
-        w.len()
-    }
-
     fn write(&self, w: &mut Writer<'_>) -> Result<()> {
         if self.fname.contains(&0) || self.object_name.contains(&0) {
             return Err(Error::Malformed);
@@ -689,6 +646,11 @@ impl<'a> Record<'a> {
     }
 }
 
+codec_impl!(AttrRecord<'_>);
+codec_impl!(RestoreObject<'_>);
+
+codec_impl!(Stat);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -700,12 +662,7 @@ mod tests {
     /// vectors/clear-diff-accurate conn 8 msg 25 (FT_DELETED).
     const DELETED: &[u8] = b"3 23 /srv/bareos-capture2/testdata/tree/empty.txt\0A A A A A A A A A A A BpVzWl BrAxu7 A A C\0\0\x000\0";
 
-    fn emit_vec(len: usize, f: impl FnOnce(&mut [u8]) -> Result<usize>) -> std::vec::Vec<u8> {
-        let mut buf = std::vec![0u8; len];
-        let n = f(&mut buf).unwrap();
-        buf.truncate(n);
-        buf
-    }
+    use crate::wire::test_util::emit_vec;
 
     #[test]
     fn test_parse_attr() {

@@ -334,20 +334,6 @@ impl<'a> BsrLine<'a> {
         KEYWORDS.get(idx).map(|k| k.0)
     }
 
-    /// Write the line **with** its newline, as one bootstrap message.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w);
-        w.finish()
-    }
-
-    /// Bytes [`BsrLine::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        self.write(&mut w);
-        w.len()
-    }
-
     fn write(&self, w: &mut Writer<'_>) {
         if let Some(k) = self.keyword() {
             w.bytes(k.as_bytes());
@@ -510,6 +496,8 @@ impl<'a> Iterator for Entries<'a> {
     }
 }
 
+codec_impl!(BsrLine<'_>, infallible);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -538,10 +526,7 @@ mod tests {
     ];
 
     fn emit_vec(l: &BsrLine<'_>) -> std::vec::Vec<u8> {
-        let mut buf = std::vec![0u8; l.buffer_len()];
-        let n = l.emit(&mut buf).unwrap();
-        buf.truncate(n);
-        buf
+        crate::wire::test_util::emit_vec(l.buffer_len(), |b| l.emit(b))
     }
 
     #[test]

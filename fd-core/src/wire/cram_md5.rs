@@ -154,8 +154,13 @@ impl<'a> ChallengeRepr<'a> {
         let save = s.clone();
         s.skip_space();
         if s.try_lit(b"ssl=") {
-            let v = i32::try_from(s.i64()?).map_err(|_| Error::BadNumber)?;
-            // bsscanf stores %d into the uint32_t enum: two's complement, as C does.
+            // bsscanf stores %d into the uint32_t enum (two's complement, as C does), and the
+            // sender prints it with %PRIu32: accept both spellings of the 32-bit value so that
+            // what `emit` writes always parses back (found by the cram_md5 fuzz target).
+            let v = s.i64()?;
+            if !(i64::from(i32::MIN)..=i64::from(u32::MAX)).contains(&v) {
+                return Err(Error::BadNumber);
+            }
             ssl = Some(TlsPolicy::from_code(v as u32));
             let save = s.clone();
             s.skip_space();
@@ -509,6 +514,21 @@ pub(crate) mod tests {
     static FAILED: &[u8] = b"1999 Authorization failed.\n";
     // vectors/clear-backup-passive, conn 4 msg 5: the passive SD's unqualified name.
     static PASSIVE: &[u8] = b"auth cram-md5 <1792675443.1795362489@File\x01daemon> ssl=0\n";
+
+    #[test]
+    fn test_negative_ssl_round_trips() {
+        // Found by fuzz/fuzz_targets/cram_md5.rs: a negative ssl= parsed, but its %PRIu32
+        // re-emission did not parse back.
+        let c = ChallengeRepr::parse(b"auth cram-md5 > ssl=-5907249 ").unwrap();
+        let mut buf = [0u8; 64];
+        let n = c.emit(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"auth cram-md5 > ssl=4289060047\n");
+        assert_eq!(ChallengeRepr::parse(&buf[..n]).unwrap(), c);
+        assert_eq!(
+            ChallengeRepr::parse(b"auth cram-md5 > ssl=4294967296\n"),
+            Err(Error::BadNumber)
+        );
+    }
 
     #[test]
     fn test_parse_and_emit_challenge() {

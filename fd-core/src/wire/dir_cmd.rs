@@ -1,7 +1,7 @@
 //! The Director → File Daemon command channel: commands ([`DirCommand`]), the FD's replies
 //! ([`FdReply`]) and the multi-frame payloads some commands carry ([`AccurateEntry`],
-//! [`BootstrapLine`], [`StatusFrame`], [`LsLine`], [`ResolveReply`]; the fileset lines are in
-//! [`super::fileset`]).
+//! [`BootstrapLine`], [`LsLine`], [`ResolveReply`]; the fileset lines are in
+//! [`super::fileset`], status answers in [`super::status`]).
 //!
 //! # The command loop
 //!
@@ -49,7 +49,7 @@
 //! format string produces; each `parse` follows `bsscanf` (`core/src/lib/scan.cc`) where the
 //! FD does, accepting extra whitespace and a missing final newline, so
 //! `emit(parse(x)) == x` holds for every frame a real Director or FD sends (checked against
-//! every capture in `tests/dir_fd_fixtures.rs`), and `parse(emit(r)) == r` for every
+//! every capture in `tools/dissect/tests/fixtures.rs`), and `parse(emit(r)) == r` for every
 //! representable value (the proptests below).
 //!
 //! # Multi-frame payloads
@@ -58,7 +58,7 @@
 //! route to the right codec ([`DirCommand::payload`] says which): `fileset` →
 //! [`super::fileset::FilesetLine`], `accurate files=N` → [`AccurateEntry`] (no reply),
 //! `bootstrap` → [`BootstrapLine`]. In the other direction `status` and `.status` are
-//! answered with [`StatusFrame`]s and `estimate listing=1` with [`LsLine`]s before the
+//! answered with [`super::status::StatusFrame`]s and `estimate listing=1` with [`LsLine`]s before the
 //! `2000 OK estimate …` reply.
 //!
 //! # Replies on the Director's side
@@ -89,15 +89,9 @@ pub const MAX_VERIFY_LEVEL_LEN: usize = 30;
 
 /// Longest frame payload any codec here accepts or produces: the bsock limit of 1,000,000
 /// bytes (`core/src/lib/bsock_tcp.cc`, jobs.md §0.1).
-pub const MAX_FRAME_LEN: usize = 1_000_000;
+pub const MAX_FRAME_LEN: usize = super::bnet::MAX_PACKET_SIZE;
 
-fn check_frame_len(input: &[u8]) -> Result<()> {
-    if input.len() > MAX_FRAME_LEN {
-        Err(Error::FrameTooLong)
-    } else {
-        Ok(())
-    }
-}
+use super::check_frame_len;
 
 // ---------------------------------------------------------------------------------------
 // Helpers shared by the codecs
@@ -152,30 +146,6 @@ fn check_line(w: &[u8]) -> Result<()> {
     } else {
         Ok(())
     }
-}
-
-macro_rules! codec_impl {
-    ($ty:ty) => {
-        impl $ty {
-            /// Write the message into `buf` exactly as Bareos sends it; returns its length.
-            pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-                let mut w = Writer::new(buf);
-                self.write(&mut w)?;
-                if w.len() > MAX_FRAME_LEN {
-                    return Err(Error::FrameTooLong);
-                }
-                w.finish()
-            }
-
-            /// How many bytes `emit` writes.
-            pub fn buffer_len(&self) -> usize {
-                let mut w = Writer::counting();
-                // Counting cannot overflow; an invalid value still counts its bytes.
-                let _ = self.write(&mut w);
-                w.len()
-            }
-        }
-    };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1118,6 +1088,9 @@ impl<'a> BootstrapLine<'a> {
         if keyword.is_empty() || keyword.iter().any(|&b| is_space(b) || b == 0) {
             return Err(Error::Malformed);
         }
+        // One line, no NUL: the same rule `emit` applies (the dir_cmd fuzz target found a
+        // value with an embedded NUL that parsed but could not be re-emitted).
+        check_line(value)?;
         Ok(BootstrapLine { keyword, value })
     }
 
@@ -1135,72 +1108,6 @@ impl<'a> BootstrapLine<'a> {
 }
 
 codec_impl!(BootstrapLine<'_>);
-
-/// One frame of a `status`/`.status` answer (connect.md §8, jobs.md §1.13).
-///
-/// `status` is answered with a first frame holding just `⏎` (sent with `fsend`, no NUL),
-/// then one frame per line that **ends in a NUL counted in the length** (`StatusPacket::send`
-/// in `core/src/lib/status_packet.cc` sends `len + 1` bytes), then EOD. `.status
-/// header|running|terminated` answers with counted frames only; `.status current|last`
-/// with plain `fsend` frames (`2000 OK .status⏎`, `JobId=%u JobStatus=%c JobErrors=%u⏎`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StatusFrame<'a> {
-    /// Text followed by a counted NUL; the NUL is not part of the slice.
-    Counted(&'a [u8]),
-    /// Text without a trailing NUL (the leading `⏎` and `fsend` lines).
-    Plain(&'a [u8]),
-}
-
-impl<'a> StatusFrame<'a> {
-    /// Classify one frame by its last byte.
-    pub fn parse(input: &'a [u8]) -> Result<Self> {
-        check_frame_len(input)?;
-        match input.split_last() {
-            None => Err(Error::Truncated),
-            Some((0, text)) => Ok(StatusFrame::Counted(text)),
-            Some(_) => Ok(StatusFrame::Plain(input)),
-        }
-    }
-
-    /// The text without the counted NUL.
-    pub const fn text(&self) -> &'a [u8] {
-        match self {
-            StatusFrame::Counted(t) | StatusFrame::Plain(t) => t,
-        }
-    }
-
-    /// For `.status current|last` lines: `JobId=%u JobStatus=%c JobErrors=%u⏎`.
-    pub fn dot_status_job(&self) -> Option<(u32, JobStatus, u32)> {
-        let mut s = Scanner::new(self.text());
-        s.lit(b"JobId=").ok()?;
-        let id = s.u32().ok()?;
-        s.lit(b" JobStatus=").ok()?;
-        let (&c, _) = s.rest().split_first()?;
-        s.lit(&[c]).ok()?;
-        s.lit(b" JobErrors=").ok()?;
-        let errors = s.u32().ok()?;
-        s.end(true).ok()?;
-        Some((id, JobStatus::from_u8(c), errors))
-    }
-
-    fn write(&self, w: &mut Writer<'_>) -> Result<()> {
-        match *self {
-            StatusFrame::Counted(t) => {
-                w.bytes(t);
-                w.byte(0);
-            }
-            StatusFrame::Plain(t) => {
-                if t.last() == Some(&0) || t.is_empty() {
-                    return Err(Error::Malformed);
-                }
-                w.bytes(t);
-            }
-        }
-        Ok(())
-    }
-}
-
-codec_impl!(StatusFrame<'_>);
 
 /// One line of an `estimate listing=1` answer (or an M_RESTORED ls line), built by
 /// `core/src/lib/attr.cc` `attr_to_ls_output()`:

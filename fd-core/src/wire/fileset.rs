@@ -169,20 +169,6 @@ impl<'a> FilesetLine<'a> {
         })
     }
 
-    /// Write the line as the Director sends it; returns the length.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w);
-        w.finish()
-    }
-
-    /// How many bytes [`FilesetLine::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        self.write(&mut w);
-        w.len()
-    }
-
     fn write(&self, w: &mut Writer<'_>) {
         let item_line = |w: &mut Writer<'_>, code: u8, sub: Option<u8>, item: &[u8]| {
             w.byte(code);
@@ -712,6 +698,8 @@ impl<'a> OptionSummary<'a> {
         s
     }
 }
+
+codec_impl!(FilesetLine<'_>, infallible);
 
 #[cfg(test)]
 mod tests {

@@ -28,7 +28,7 @@
 
 use super::codes::MessageType;
 use super::text::{Scanner, Writer};
-use super::{Error, Result};
+use super::{check_frame_len, Error, Result};
 
 /// The longest job name Bareos scans (`%127s`).
 pub const MAX_JOB_NAME_LEN: usize = 127;
@@ -60,9 +60,7 @@ pub struct JmsgOrigin<'a> {
 impl<'a> Jmsg<'a> {
     /// Parse a frame that starts with `Jmsg Job=`.
     pub fn parse(input: &'a [u8]) -> Result<Self> {
-        if input.len() > super::dir_cmd::MAX_FRAME_LEN {
-            return Err(Error::FrameTooLong);
-        }
+        check_frame_len(input)?;
         let mut s = Scanner::new(input);
         s.lit(b"Jmsg Job=")?;
         let job = s.nonempty_word()?;
@@ -76,31 +74,23 @@ impl<'a> Jmsg<'a> {
             .map_err(|_| Error::BadNumber)?;
         s.lit(b" level=")?;
         let time = s.i64()?;
-        match s.rest().split_first() {
-            Some((b' ', text)) => Ok(Jmsg {
-                job,
-                msg_type,
-                time,
-                text,
-            }),
-            Some(_) => Err(Error::Malformed),
-            None => Err(Error::Truncated),
+        let text = match s.rest().split_first() {
+            Some((b' ', text)) => text,
+            Some(_) => return Err(Error::Malformed),
+            None => return Err(Error::Truncated),
+        };
+        let m = Jmsg {
+            job,
+            msg_type,
+            time,
+            text,
+        };
+        if m.buffer_len() != input.len() {
+            // Leading zeros or a `+` sign: bsscanf takes them, Bareos never sends them, and
+            // the frame could not be re-emitted byte for byte.
+            return Err(Error::Malformed);
         }
-    }
-
-    /// Write the frame payload into `buf`; returns its length.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w)?;
-        w.finish()
-    }
-
-    /// How many bytes [`Jmsg::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        // A counting writer cannot overflow; an invalid job name still counts its bytes.
-        let _ = self.write(&mut w);
-        w.len()
+        Ok(m)
     }
 
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<()> {
@@ -134,6 +124,8 @@ impl<'a> Jmsg<'a> {
         })
     }
 }
+
+codec_impl!(Jmsg<'_>);
 
 #[cfg(test)]
 mod tests {
@@ -207,6 +199,15 @@ mod tests {
             Err(Error::Malformed)
         );
         assert_eq!(Jmsg::parse(b"Jmsg Job= type=6"), Err(Error::Malformed));
+        // Not canonical: Bareos prints `%d`/`%lld` without leading zeros or signs.
+        assert_eq!(
+            Jmsg::parse(b"Jmsg Job=x type=06 level=1 t\n"),
+            Err(Error::Malformed)
+        );
+        assert_eq!(
+            Jmsg::parse(b"Jmsg Job=x type=6 level=+1 t\n"),
+            Err(Error::Malformed)
+        );
         let long = [b'a'; 128];
         let mut f = vec![];
         f.extend_from_slice(b"Jmsg Job=");

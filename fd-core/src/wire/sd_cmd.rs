@@ -36,6 +36,7 @@
 //! known command word with a broken argument is an error, not `Unknown`. The error replies
 //! (`39xx`) are from `core/src/stored/fd_cmds.cc` and jobs.md §3.2/§3.5; no capture holds one.
 
+use super::codes::JobStatus;
 use super::text::{Scanner, Writer};
 use super::{Error, Result};
 
@@ -168,20 +169,6 @@ impl<'a> SdDataCommand<'a> {
         Ok(cmd)
     }
 
-    /// Write the command; returns its length.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w);
-        w.finish()
-    }
-
-    /// Bytes [`SdDataCommand::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        self.write(&mut w);
-        w.len()
-    }
-
     fn write(&self, w: &mut Writer<'_>) {
         let (prefix, ticket): (&[u8], u32) = match *self {
             SdDataCommand::AppendOpen => {
@@ -238,8 +225,8 @@ pub enum SdDataReply<'a> {
     End,
     /// `3000 OK close Status = «status»⏎`: the job status letter as a number (84 `T`, 82 `R`).
     Close {
-        /// JobStatus as a decimal character code.
-        status: i32,
+        /// The SD's job status, sent as the character's decimal value.
+        status: JobStatus,
     },
     /// `3000 error⏎`: `read data` failed (no volume in the bootstrap).
     ReadError,
@@ -289,7 +276,7 @@ impl<'a> SdDataReply<'a> {
             SdDataReply::OpenTicket { ticket }
         } else if let Some(rest) = buf.strip_prefix(b"3000 OK close Status = ") {
             let mut s = Scanner::new(rest);
-            let status = s.i32()?;
+            let status = JobStatus::from_decimal(s.u64()?)?;
             s.lit(b"\n")?;
             s.end(false)?;
             SdDataReply::Close { status }
@@ -302,20 +289,6 @@ impl<'a> SdDataReply<'a> {
         Ok(r)
     }
 
-    /// Write the reply; returns its length.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w);
-        w.finish()
-    }
-
-    /// Bytes [`SdDataReply::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        self.write(&mut w);
-        w.len()
-    }
-
     fn write(&self, w: &mut Writer<'_>) {
         match *self {
             SdDataReply::OpenTicket { ticket } => {
@@ -325,7 +298,7 @@ impl<'a> SdDataReply<'a> {
             }
             SdDataReply::Close { status } => {
                 w.bytes(b"3000 OK close Status = ");
-                w.i64(i64::from(status));
+                w.u64(u64::from(status.to_u8()));
                 w.byte(b'\n');
             }
             SdDataReply::Unknown(b) => w.bytes(b),
@@ -338,16 +311,14 @@ impl<'a> SdDataReply<'a> {
     }
 }
 
+codec_impl!(SdDataCommand<'_>, infallible);
+codec_impl!(SdDataReply<'_>, infallible);
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn emit_vec(len: usize, f: impl FnOnce(&mut [u8]) -> Result<usize>) -> std::vec::Vec<u8> {
-        let mut buf = std::vec![0u8; len];
-        let n = f(&mut buf).unwrap();
-        buf.truncate(n);
-        buf
-    }
+    use crate::wire::test_util::emit_vec;
 
     #[test]
     fn test_parse_commands() {
@@ -401,12 +372,16 @@ mod tests {
             (b"3000 OK end\n", SdDataReply::End),
             (
                 b"3000 OK close Status = 84\n",
-                SdDataReply::Close { status: 84 },
+                SdDataReply::Close {
+                    status: JobStatus::Terminated,
+                },
             ),
             // vectors/clear-restore conn 4 msg 44.
             (
                 b"3000 OK close Status = 82\n",
-                SdDataReply::Close { status: 82 },
+                SdDataReply::Close {
+                    status: JobStatus::Running,
+                },
             ),
             (b"3999 Failed append\n", SdDataReply::FailedAppend),
         ];
@@ -449,6 +424,15 @@ mod tests {
 
     #[test]
     fn test_impossible() {
+        // A job status is one character: 256 and -1 are no status.
+        assert_eq!(
+            SdDataReply::parse(b"3000 OK close Status = 256\n"),
+            Err(Error::BadNumber)
+        );
+        assert_eq!(
+            SdDataReply::parse(b"3000 OK close Status = -1\n"),
+            Err(Error::BadNumber)
+        );
         assert_eq!(
             SdDataCommand::parse(b"append data 99999999999\n"),
             Err(Error::BadNumber)
@@ -499,10 +483,10 @@ mod tests {
         }
 
         #[test]
-        fn reply_round_trip(kind in 0u8..11, t in proptest::num::u32::ANY, st in proptest::num::i32::ANY) {
+        fn reply_round_trip(kind in 0u8..11, t in proptest::num::u32::ANY, st in proptest::num::u8::ANY) {
             let r = match kind {
                 0 => SdDataReply::OpenTicket { ticket: t },
-                1 => SdDataReply::Close { status: st },
+                1 => SdDataReply::Close { status: JobStatus::from_u8(st) },
                 k => FIXED_REPLIES[usize::from(k - 2)].1,
             };
             let b = emit_vec(r.buffer_len(), |x| r.emit(x));

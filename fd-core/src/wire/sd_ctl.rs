@@ -17,20 +17,21 @@
 //! ```
 //!
 //! While the job runs the SD talks and the Director answers only catalog requests: `Jmsg`
-//! job messages, `Status Job=… JobStatus=N⏎`, `CatReq Job=… FindMedia/GetVolInfo/UpdateMedia/
-//! CreateJobMedia/DeleteNullJobmediaRecords …` (answered with `1000 OK VolName=…` media
-//! records or `1000 OK …`), and `UpdCat Job=… FileAttributes ` + a 20-byte binary header + one
-//! attribute or digest record as the FD sent it. The job ends with
+//! job messages ([`super::jmsg`], shared with the FD), `Status Job=… JobStatus=N⏎` (the
+//! status letter's decimal value, [`super::codes::JobStatus`]), `CatReq Job=… FindMedia/
+//! GetVolInfo/UpdateMedia/CreateJobMedia/DeleteNullJobmediaRecords …` (answered with
+//! `1000 OK VolName=…` media records or `1000 OK …`), and `UpdCat Job=… FileAttributes ` + a
+//! 20-byte binary header + one attribute or digest record as the FD sent it. The job ends with
 //! `3099 Job … end JobStatus=… JobFiles=… JobBytes=… JobErrors=…⏎` and EOD, TERMINATE, EOD,
 //! TERMINATE (`vectors/clear-backup-full` conn 2 msgs 9–67, `vectors/clear-restore` conn 2).
 //! Separate short connections carry `cancel Job=…⏎` (`vectors/clear-cancel` conns 7, 8),
 //! `status «device»⏎` and `.status header⏎` (`vectors/clear-status-client-storage` conn 3,
-//! `vectors/clear-dot-status` conn 4), whose replies are [`StatusFrame`]s up to EOD.
+//! `vectors/clear-dot-status` conn 4), whose replies are [`super::status::StatusFrame`]s up to EOD.
 //!
 //! # Codec
 //!
 //! [`DirToSd`] and [`SdToDir`] are one enum per direction; every variant emits the exact bytes
-//! of the captures (the fixture test `tests/data_channel_fixtures.rs` parses and re-emits every
+//! of the captures (the fixture test `tools/dissect/tests/fixtures.rs` parses and re-emits every
 //! Director ↔ SD message of every cleartext capture). Lines are `bsscanf`-shaped `key=value`
 //! lists; parsing is strict (a message is accepted only if re-emitting it gives the same bytes)
 //! because a Barque SD or Director must produce exactly these strings. Names in these lines
@@ -40,9 +41,11 @@
 //!
 //! Messages that only make sense in context are not guessed from their bytes: the bootstrap
 //! lines after `bootstrap⏎` are [`super::bsr::BsrLine`]s, and the status text after `status`
-//! is [`StatusFrame`]; the caller knows which state it is in. A line this codec does not
+//! is [`super::status::StatusFrame`]; the caller knows which state it is in. A line this codec does not
 //! recognise is `Unknown(bytes)`.
 
+use super::codes::{JobLevel, JobStatus, JobType};
+use super::jmsg::Jmsg;
 use super::stream::Stream;
 use super::text::{Scanner, Writer};
 use super::{Error, Result};
@@ -88,6 +91,28 @@ impl<'a> Field<'a> for i64 {
         w.i64(*self);
     }
 }
+
+/// A character code sent as its decimal value (`JobStatus=70`, `type=66`, `level=32`).
+macro_rules! char_code_field {
+    ($($ty:ty),*) => {$(
+        impl<'a> Field<'a> for $ty {
+            fn scan(s: &mut Scanner<'a>) -> Result<Self> {
+                u8::try_from(s.u32()?)
+                    .map(<$ty>::from_u8)
+                    .map_err(|_| Error::BadNumber)
+            }
+            fn put(&self, w: &mut Writer<'_>) {
+                w.u64(u64::from(self.to_u8()));
+            }
+        }
+        impl CheckField for $ty {
+            fn check(&self) -> Result<()> {
+                Ok(())
+            }
+        }
+    )*};
+}
+char_code_field!(JobStatus, JobType, JobLevel);
 
 /// A `%s` word (possibly empty, e.g. `EncryptionKey=` or `unwanted_volumes=`).
 impl<'a> Field<'a> for &'a [u8] {
@@ -150,20 +175,6 @@ macro_rules! kv_line {
                 Ok(v)
             }
 
-            /// Write the message; returns its length.
-            pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-                let mut w = Writer::new(buf);
-                self.write(&mut w)?;
-                w.finish()
-            }
-
-            /// Bytes [`Self::emit`] writes.
-            pub fn buffer_len(&self) -> usize {
-                let mut w = Writer::counting();
-                let _ = self.write(&mut w);
-                w.len()
-            }
-
             fn write(&self, w: &mut Writer<'_>) -> Result<()> {
                 $(
                     w.bytes($lit);
@@ -179,6 +190,8 @@ macro_rules! kv_line {
                 Ok(())
             }
         }
+
+        codec_impl!($name<'_>);
     };
 }
 
@@ -227,10 +240,11 @@ kv_line! {
         b" job_name=" job_name: &'a [u8],
         /// Client name (bashed).
         b" client_name=" client_name: &'a [u8],
-        /// Job type as a character code (66 `B`, 82 `R`).
-        b" type=" job_type: i32,
-        /// Job level as a character code (70 `F`, 73 `I`, 32 for restores).
-        b" level=" level: i32,
+        /// Job type, sent as the character's decimal value (66 `B`, 82 `R`).
+        b" type=" job_type: JobType,
+        /// Job level, sent as the character's decimal value (70 `F`, 73 `I`, 32 for
+        /// restores).
+        b" level=" level: JobLevel,
         /// FileSet name (bashed), `**None**` if none.
         b" FileSet=" file_set: &'a [u8],
         /// 1 if the pool does not catalogue files.
@@ -467,11 +481,11 @@ kv_line! {
 
 kv_line! {
     /// SD → Director `Status Job=… JobStatus=N`.
-    JobStatus, tail = b"\n", {
+    JobStatusMsg, tail = b"\n", {
         /// Job.
         b"Status Job=" job: &'a [u8],
-        /// Job status as a character code (70 `F`, 82 `R`, 83 `S`, 84 `T`, …).
-        b" JobStatus=" job_status: i32,
+        /// Job status, sent as the character's decimal value (70 `F`, 82 `R`, 83 `S`, 84 `T`).
+        b" JobStatus=" job_status: JobStatus,
     }
 }
 
@@ -488,8 +502,8 @@ kv_line! {
     JobEnd, tail = b"\n", {
         /// Job.
         b"3099 Job " job: &'a [u8],
-        /// Final status character code.
-        b" end JobStatus=" job_status: i32,
+        /// Final job status, sent as the character's decimal value.
+        b" end JobStatus=" job_status: JobStatus,
         /// Last FileIndex.
         b" JobFiles=" job_files: u32,
         /// Bytes of all records written (labels excluded).
@@ -538,186 +552,18 @@ impl<'a> CatReq<'a> {
         })
     }
 
-    /// Write the request.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        match self {
-            CatReq::FindMedia(v) => v.emit(buf),
-            CatReq::GetVolInfo(v) => v.emit(buf),
-            CatReq::UpdateMedia(v) => v.emit(buf),
-            CatReq::CreateJobMedia(v) => v.emit(buf),
-            CatReq::DeleteNullJobmedia(v) => v.emit(buf),
-        }
-    }
-
-    /// Bytes [`CatReq::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        match self {
-            CatReq::FindMedia(v) => v.buffer_len(),
-            CatReq::GetVolInfo(v) => v.buffer_len(),
-            CatReq::UpdateMedia(v) => v.buffer_len(),
-            CatReq::CreateJobMedia(v) => v.buffer_len(),
-            CatReq::DeleteNullJobmedia(v) => v.buffer_len(),
-        }
-    }
-}
-
-/// Job message type (`core/src/lib/message_severity.h`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum MsgType {
-    /// 1, M_ABORT.
-    Abort,
-    /// 2, M_DEBUG.
-    Debug,
-    /// 3, M_FATAL.
-    Fatal,
-    /// 4, M_ERROR.
-    Error,
-    /// 5, M_WARNING.
-    Warning,
-    /// 6, M_INFO.
-    Info,
-    /// 7, M_SAVED.
-    Saved,
-    /// 8, M_NOTSAVED.
-    NotSaved,
-    /// 9, M_SKIPPED.
-    Skipped,
-    /// 10, M_MOUNT.
-    Mount,
-    /// 11, M_ERROR_TERM.
-    ErrorTerm,
-    /// 12, M_TERM.
-    Term,
-    /// 13, M_RESTORED.
-    Restored,
-    /// 14, M_SECURITY.
-    Security,
-    /// 15, M_ALERT.
-    Alert,
-    /// 16, M_VOLMGMT.
-    VolMgmt,
-    /// 17, M_AUDIT.
-    Audit,
-    /// 18, M_CONFIG_ERROR.
-    ConfigError,
-    /// Any other value.
-    Unknown(i32),
-}
-
-const MSG_TYPES: [MsgType; 18] = [
-    MsgType::Abort,
-    MsgType::Debug,
-    MsgType::Fatal,
-    MsgType::Error,
-    MsgType::Warning,
-    MsgType::Info,
-    MsgType::Saved,
-    MsgType::NotSaved,
-    MsgType::Skipped,
-    MsgType::Mount,
-    MsgType::ErrorTerm,
-    MsgType::Term,
-    MsgType::Restored,
-    MsgType::Security,
-    MsgType::Alert,
-    MsgType::VolMgmt,
-    MsgType::Audit,
-    MsgType::ConfigError,
-];
-
-impl MsgType {
-    /// Decode the numeric type.
-    pub fn from_i32(v: i32) -> Self {
-        usize::try_from(v)
-            .ok()
-            .and_then(|i| i.checked_sub(1))
-            .and_then(|i| MSG_TYPES.get(i).copied())
-            .unwrap_or(MsgType::Unknown(v))
-    }
-
-    /// The numeric type.
-    pub fn to_i32(self) -> i32 {
-        match self {
-            MsgType::Unknown(v) => v,
-            known => MSG_TYPES
-                .iter()
-                .position(|t| *t == known)
-                .and_then(|i| i32::try_from(i + 1).ok())
-                .unwrap_or(0),
-        }
-    }
-}
-
-/// `Jmsg Job=«job» type=«type» level=«time» «text»`: a job message for the Director's log
-/// (FD and SD send the same shape). `level` is really the message's unix time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Jmsg<'a> {
-    /// Job.
-    pub job: &'a [u8],
-    /// Message type.
-    pub msg_type: MsgType,
-    /// Message time (unix seconds).
-    pub level: i64,
-    /// The text after the single space, usually `«daemon» JobId «n»: …⏎`.
-    pub text: &'a [u8],
-}
-
-impl<'a> Jmsg<'a> {
-    /// Parse a `Jmsg` message.
-    pub fn parse(buf: &'a [u8]) -> Result<Self> {
-        let mut s = Scanner::new(buf);
-        s.lit(b"Jmsg Job=")?;
-        let job = s.nonempty_word()?;
-        s.lit(b" type=")?;
-        let msg_type = MsgType::from_i32(s.i32()?);
-        s.lit(b" level=")?;
-        let level = s.i64()?;
-        let text = match s.rest().split_first() {
-            Some((b' ', text)) => text,
-            Some(_) => return Err(Error::Malformed),
-            None => return Err(Error::Truncated),
-        };
-        let m = Self {
-            job,
-            msg_type,
-            level,
-            text,
-        };
-        if m.buffer_len() != buf.len() {
-            return Err(Error::Malformed);
-        }
-        Ok(m)
-    }
-
-    /// Write the message.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w)?;
-        w.finish()
-    }
-
-    /// Bytes [`Jmsg::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        let _ = self.write(&mut w);
-        w.len()
-    }
-
     fn write(&self, w: &mut Writer<'_>) -> Result<()> {
-        check_word(self.job)?;
-        w.bytes(b"Jmsg Job=");
-        w.bytes(self.job);
-        w.bytes(b" type=");
-        w.i64(i64::from(self.msg_type.to_i32()));
-        w.bytes(b" level=");
-        w.i64(self.level);
-        w.byte(b' ');
-        w.bytes(self.text);
-        Ok(())
+        match self {
+            CatReq::FindMedia(v) => v.write(w),
+            CatReq::GetVolInfo(v) => v.write(w),
+            CatReq::UpdateMedia(v) => v.write(w),
+            CatReq::CreateJobMedia(v) => v.write(w),
+            CatReq::DeleteNullJobmedia(v) => v.write(w),
+        }
     }
 }
+
+codec_impl!(CatReq<'_>);
 
 /// Length of the binary header inside `UpdCat`.
 pub const UPDCAT_HEADER_LEN: usize = 20;
@@ -798,20 +644,7 @@ impl<'a> UpdCat<'a> {
         super::attr::Record::parse(self.header.stream.kind(), self.data)
     }
 
-    /// Write the message. `header.data_len` must equal `data.len()`.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w)?;
-        w.finish()
-    }
-
-    /// Bytes [`UpdCat::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        let _ = self.write(&mut w);
-        w.len()
-    }
-
+    /// `emit` fails unless `header.data_len` equals `data.len()`.
     fn write(&self, w: &mut Writer<'_>) -> Result<()> {
         check_word(self.job)?;
         if usize::try_from(self.header.data_len).ok() != Some(self.data.len()) {
@@ -931,20 +764,6 @@ impl<'a> DirToSd<'a> {
         })
     }
 
-    /// Write the message.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w)?;
-        w.finish()
-    }
-
-    /// Bytes [`DirToSd::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        let _ = self.write(&mut w);
-        w.len()
-    }
-
     fn write(&self, w: &mut Writer<'_>) -> Result<()> {
         match self {
             DirToSd::Job(v) => v.write(w),
@@ -1005,8 +824,8 @@ pub enum SdToDir<'a> {
     /// `3099 Job … end …⏎`.
     JobEnd(JobEnd<'a>),
     /// `Status Job=… JobStatus=…⏎`.
-    JobStatus(JobStatus<'a>),
-    /// `Jmsg …`.
+    JobStatus(JobStatusMsg<'a>),
+    /// `Jmsg …`: a job message, the same codec as the FD's ([`super::jmsg`]).
     Jmsg(Jmsg<'a>),
     /// `CatReq …`.
     CatReq(CatReq<'a>),
@@ -1036,7 +855,7 @@ const SD_FIXED: &[(&[u8], SdToDir<'static>)] = &[
 const CANCELED_TAIL: &[u8] = b"\" marked to be canceled.\n";
 
 impl<'a> SdToDir<'a> {
-    /// Parse one message of the SD (not status text, see [`StatusFrame`]).
+    /// Parse one message of the SD (not status text, see [`super::status::StatusFrame`]).
     pub fn parse(buf: &'a [u8]) -> Result<Self> {
         if let Some((_, m)) = SD_FIXED.iter().find(|(b, _)| *b == buf) {
             return Ok(*m);
@@ -1054,7 +873,7 @@ impl<'a> SdToDir<'a> {
         } else if buf.starts_with(b"3099 Job ") {
             SdToDir::JobEnd(JobEnd::parse(buf)?)
         } else if buf.starts_with(b"Status Job=") {
-            SdToDir::JobStatus(JobStatus::parse(buf)?)
+            SdToDir::JobStatus(JobStatusMsg::parse(buf)?)
         } else if buf.starts_with(b"Jmsg Job=") {
             SdToDir::Jmsg(Jmsg::parse(buf)?)
         } else if buf.starts_with(b"CatReq Job=") {
@@ -1082,20 +901,6 @@ impl<'a> SdToDir<'a> {
         })
     }
 
-    /// Write the message.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w)?;
-        w.finish()
-    }
-
-    /// Bytes [`SdToDir::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        let _ = self.write(&mut w);
-        w.len()
-    }
-
     fn write(&self, w: &mut Writer<'_>) -> Result<()> {
         match self {
             SdToDir::JobReply(v) => v.write(w),
@@ -1104,13 +909,7 @@ impl<'a> SdToDir<'a> {
             SdToDir::JobStatus(v) => v.write(w),
             SdToDir::Jmsg(v) => v.write(w),
             SdToDir::UpdCat(v) => v.write(w),
-            SdToDir::CatReq(c) => match c {
-                CatReq::FindMedia(v) => v.write(w),
-                CatReq::GetVolInfo(v) => v.write(w),
-                CatReq::UpdateMedia(v) => v.write(w),
-                CatReq::CreateJobMedia(v) => v.write(w),
-                CatReq::DeleteNullJobmedia(v) => v.write(w),
-            },
+            SdToDir::CatReq(c) => c.write(w),
             SdToDir::SecureEraseCmd(c) => {
                 write_word_line(w, b"2000 OK SDSecureEraseCmd ", c, b" \n")
             }
@@ -1143,68 +942,17 @@ impl<'a> SdToDir<'a> {
     }
 }
 
-/// One message of a `status` / `.status` reply from the SD (the same shape as the FD's, see
-/// connect.md §8): `status` starts with a 1-byte `⏎` message ([`StatusFrame::Lead`]), then
-/// every message is text ending in a NUL that is counted in the length
-/// ([`StatusFrame::Text`]); EOD ends the reply. A text frame may hold several lines or none
-/// (`Attached Jobs: \0`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum StatusFrame<'a> {
-    /// The 1-byte `⏎` message that opens a `status` (not `.status`) reply.
-    Lead,
-    /// Text without its terminating NUL.
-    Text(&'a [u8]),
-}
-
-impl<'a> StatusFrame<'a> {
-    /// Parse one status message.
-    pub fn parse(buf: &'a [u8]) -> Result<Self> {
-        if buf == b"\n" {
-            return Ok(StatusFrame::Lead);
-        }
-        match buf.split_last() {
-            Some((0, text)) if !text.contains(&0) => Ok(StatusFrame::Text(text)),
-            Some(_) => Err(Error::Malformed),
-            None => Err(Error::Truncated),
-        }
-    }
-
-    /// Write the message.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        match self {
-            StatusFrame::Lead => w.byte(b'\n'),
-            StatusFrame::Text(t) => {
-                if t.contains(&0) {
-                    return Err(Error::Malformed);
-                }
-                w.bytes(t);
-                w.byte(0);
-            }
-        }
-        w.finish()
-    }
-
-    /// Bytes [`StatusFrame::emit`] writes.
-    pub const fn buffer_len(&self) -> usize {
-        match self {
-            StatusFrame::Lead => 1,
-            StatusFrame::Text(t) => t.len() + 1,
-        }
-    }
-}
+codec_impl!(UpdCat<'_>);
+codec_impl!(DirToSd<'_>);
+codec_impl!(SdToDir<'_>);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::codes::MessageType;
+    use crate::wire::status::StatusFrame;
 
-    fn emit_vec(len: usize, f: impl FnOnce(&mut [u8]) -> Result<usize>) -> std::vec::Vec<u8> {
-        let mut buf = std::vec![0u8; len];
-        let n = f(&mut buf).unwrap();
-        buf.truncate(n);
-        buf
-    }
+    use crate::wire::test_util::emit_vec;
 
     fn dir_rt(b: &[u8]) -> DirToSd<'_> {
         let m = DirToSd::parse(b).unwrap();
@@ -1234,8 +982,10 @@ mod tests {
         };
         assert_eq!(j.job_id, 1);
         assert_eq!(j.job, b"CapBackup.2026-11-22_15.46.52_03");
-        assert_eq!(j.job_type, 66);
-        assert_eq!(j.level, 70);
+        assert_eq!(j.job_type, JobType::Backup);
+        assert_eq!(j.job_type.to_u8(), 66);
+        assert_eq!(j.level, JobLevel::Full);
+        assert_eq!(j.level.to_u8(), 70);
         assert_eq!(j.file_set_md5, b"y1xbU8+FNRFC/6/HUl9MRB");
         assert_eq!(j.prefer_mounted_vols, 1);
         assert_eq!(j.backup_format, b"Native");
@@ -1313,7 +1063,8 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!(s.job_status, 70);
+        assert_eq!(s.job_status, JobStatus::WaitFd);
+        assert_eq!(s.job_status.to_u8(), 70);
         assert!(matches!(
             sd_rt(b"3010 Job CapBackup.2026-11-22_15.46.52_03 start\n"),
             SdToDir::JobStart(JobStart {
@@ -1355,7 +1106,11 @@ mod tests {
         ) else {
             panic!()
         };
-        assert_eq!((e.job_status, e.job_files, e.job_bytes), (84, 6, 1062));
+        assert_eq!(
+            (e.job_status.to_u8(), e.job_files, e.job_bytes),
+            (84, 6, 1062)
+        );
+        assert_eq!(e.job_status, JobStatus::Terminated);
         // clear-backup-passive conn 2 msg 20; clear-restore conn 2 msg 39;
         // clear-cancel conn 7 msg 10.
         assert_eq!(sd_rt(b"2000 OK passive client\n"), SdToDir::PassiveClientOk);
@@ -1384,8 +1139,8 @@ mod tests {
         let SdToDir::Jmsg(j) = sd_rt(b"Jmsg Job=CapBackup.2026-11-22_15.46.52_03 type=6 level=1795362414 bareos-sd JobId 1: Using just in time reservation for job 1\n") else {
             panic!()
         };
-        assert_eq!(j.msg_type, MsgType::Info);
-        assert_eq!(j.level, 1_795_362_414);
+        assert_eq!(j.msg_type, MessageType::Info);
+        assert_eq!(j.time, 1_795_362_414);
         assert_eq!(
             j.text,
             b"bareos-sd JobId 1: Using just in time reservation for job 1\n"
@@ -1393,11 +1148,16 @@ mod tests {
         let SdToDir::Jmsg(j) = sd_rt(b"Jmsg Job=CapSlowBackup.2026-11-22_16.46.10_11 type=3 level=1795365976 bareos-sd JobId 4: Fatal error: stored/append.cc:504 Error reading data header from FD. ERR=No data available\n") else {
             panic!()
         };
-        assert_eq!(j.msg_type, MsgType::Fatal);
-        for v in -1..20 {
-            assert_eq!(MsgType::from_i32(v).to_i32(), v);
+        assert_eq!(j.msg_type, MessageType::Fatal);
+        for v in 0..20 {
+            assert_eq!(MessageType::from_u8(v).to_u8(), v);
         }
-        assert_eq!(MsgType::from_i32(0), MsgType::Unknown(0));
+        assert_eq!(MessageType::from_u8(0), MessageType::Unknown(0));
+        // A type that is no message_severity.h value at all.
+        assert_eq!(
+            SdToDir::parse(b"Jmsg Job=x type=-1 level=1 t\n"),
+            Err(Error::BadNumber)
+        );
     }
 
     #[test]
@@ -1434,7 +1194,7 @@ mod tests {
     #[test]
     fn test_status_frames() {
         // vectors/clear-status-client-storage conn 3 msgs 10, 33, 36.
-        assert_eq!(StatusFrame::parse(b"\n"), Ok(StatusFrame::Lead));
+        assert_eq!(StatusFrame::parse(b"\n"), Ok(StatusFrame::LEAD));
         for b in [
             &b"Attached Jobs: \x00"[..],
             b"  Archive name: /srv/bareos-capture/storage\nDevice name: FileStorage\nDevice Type: file\n\x00",
@@ -1444,7 +1204,11 @@ mod tests {
             assert_eq!(emit_vec(f.buffer_len(), |x| f.emit(x)), b);
         }
         assert_eq!(StatusFrame::parse(b""), Err(Error::Truncated));
-        assert_eq!(StatusFrame::parse(b"abc\n"), Err(Error::Malformed));
+        // The SD sends no other plain frame; the shared codec classifies it as one.
+        assert_eq!(
+            StatusFrame::parse(b"abc\n"),
+            Ok(StatusFrame::Plain(b"abc\n"))
+        );
         assert_eq!(StatusFrame::parse(b"a\0b\0"), Err(Error::Malformed));
     }
 
@@ -1473,15 +1237,24 @@ mod tests {
     fn test_impossible() {
         // Field out of range, extra blanks, leading zeros, unknown request.
         assert_eq!(
-            JobStatus::parse(b"Status Job=x JobStatus=99999999999\n"),
+            JobStatusMsg::parse(b"Status Job=x JobStatus=99999999999\n"),
+            Err(Error::BadNumber)
+        );
+        // A character code must fit in a byte.
+        assert_eq!(
+            JobStatusMsg::parse(b"Status Job=x JobStatus=256\n"),
             Err(Error::BadNumber)
         );
         assert_eq!(
-            JobStatus::parse(b"Status Job=x  JobStatus=70\n"),
+            JobEnd::parse(b"3099 Job x end JobStatus=-84 JobFiles=0 JobBytes=0 JobErrors=0\n"),
+            Err(Error::BadNumber)
+        );
+        assert_eq!(
+            JobStatusMsg::parse(b"Status Job=x  JobStatus=70\n"),
             Err(Error::Malformed)
         );
         assert_eq!(
-            JobStatus::parse(b"Status Job=x JobStatus=070\n"),
+            JobStatusMsg::parse(b"Status Job=x JobStatus=070\n"),
             Err(Error::Malformed)
         );
         assert_eq!(
@@ -1513,8 +1286,11 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn job_status_round_trip(job in "[!-~]{1,60}", st in proptest::num::i32::ANY) {
-            let m = SdToDir::JobStatus(JobStatus { job: job.as_bytes(), job_status: st });
+        fn job_status_round_trip(job in "[!-~]{1,60}", st in proptest::num::u8::ANY) {
+            let m = SdToDir::JobStatus(JobStatusMsg {
+                job: job.as_bytes(),
+                job_status: JobStatus::from_u8(st),
+            });
             let b = emit_vec(m.buffer_len(), |x| m.emit(x));
             proptest::prop_assert_eq!(SdToDir::parse(&b).unwrap(), m);
         }
@@ -1549,12 +1325,13 @@ mod tests {
         }
 
         #[test]
-        fn jmsg_round_trip(job in "[!-~]{1,40}", ty in proptest::num::i32::ANY,
-                           level in proptest::num::i64::ANY, text in ".{0,80}") {
-            let j = Jmsg { job: job.as_bytes(), msg_type: MsgType::from_i32(ty), level,
+        fn jmsg_round_trip(job in "[!-~]{1,40}", ty in proptest::num::u8::ANY,
+                           time in proptest::num::i64::ANY, text in ".{0,80}") {
+            let j = Jmsg { job: job.as_bytes(), msg_type: MessageType::from_u8(ty), time,
                            text: text.as_bytes() };
-            let b = emit_vec(j.buffer_len(), |x| j.emit(x));
-            proptest::prop_assert_eq!(Jmsg::parse(&b).unwrap(), j);
+            let m = SdToDir::Jmsg(j);
+            let b = emit_vec(m.buffer_len(), |x| m.emit(x));
+            proptest::prop_assert_eq!(SdToDir::parse(&b).unwrap(), m);
         }
 
         #[test]

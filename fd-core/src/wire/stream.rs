@@ -372,20 +372,6 @@ impl DataHeader {
         Ok(h)
     }
 
-    /// Write the header; returns its length.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w);
-        w.finish()
-    }
-
-    /// Bytes [`DataHeader::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        self.write(&mut w);
-        w.len()
-    }
-
     fn write(&self, w: &mut Writer<'_>) {
         w.i64(i64::from(self.file_index));
         w.byte(b' ');
@@ -439,20 +425,6 @@ impl RecHdr {
             return Err(Error::Malformed);
         }
         Ok(h)
-    }
-
-    /// Write the header; returns its length.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w);
-        w.finish()
-    }
-
-    /// Bytes [`RecHdr::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        self.write(&mut w);
-        w.len()
     }
 
     fn write(&self, w: &mut Writer<'_>) {
@@ -747,16 +719,14 @@ impl RestoreTracker {
     }
 }
 
+codec_impl!(DataHeader, infallible);
+codec_impl!(RecHdr, infallible);
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn emit_vec(len: usize, f: impl FnOnce(&mut [u8]) -> Result<usize>) -> std::vec::Vec<u8> {
-        let mut buf = std::vec![0u8; len];
-        let n = f(&mut buf).unwrap();
-        buf.truncate(n);
-        buf
-    }
+    use crate::wire::test_util::emit_vec;
 
     #[test]
     fn append_tracker_follows_sd_rules() {

@@ -301,12 +301,11 @@ fn new_job(sh: &Arc<Shared>, cmd: &JobCmd<'_>) -> Result<JobCtx, String> {
     sh.jobs_run.fetch_add(1, Ordering::SeqCst);
     let (fd_tx, fd_rx) = oneshot::channel();
     let (cancel_tx, cancel_rx) = watch::channel(false);
-    let to_u8 = |v: i32| u8::try_from(v).unwrap_or(b'?');
     let info = Arc::new(Mutex::new(RunningInfo {
         job_id: cmd.job_id,
         job: job.clone(),
-        job_type: to_u8(cmd.job_type),
-        level: to_u8(cmd.level),
+        job_type: cmd.job_type.to_u8(),
+        level: cmd.level.to_u8(),
         ..RunningInfo::default()
     }));
     lock(&sh.jobs).insert(
@@ -327,8 +326,8 @@ fn new_job(sh: &Arc<Shared>, cmd: &JobCmd<'_>) -> Result<JobCtx, String> {
         client: word(cmd.client_name),
         fileset: word(cmd.file_set),
         fileset_md5: word(cmd.file_set_md5),
-        job_type: to_u8(cmd.job_type),
-        level: to_u8(cmd.level),
+        job_type: cmd.job_type.to_u8(),
+        level: cmd.level.to_u8(),
         rerunning: cmd.rerunning != 0,
         sd_id,
         sd_time: sh.sd_time,

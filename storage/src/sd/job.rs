@@ -68,12 +68,12 @@ use std::time::{Duration, Instant};
 use barque_common::conn::AuthenticatedConnection;
 use fd_core::wire::bnet::{Frame, Signal};
 use fd_core::wire::bsr;
-use fd_core::wire::codes::MessageType;
+use fd_core::wire::codes::{JobStatus, MessageType};
 use fd_core::wire::jmsg::Jmsg;
 use fd_core::wire::sd_cmd::{SdDataCommand, SdDataReply};
 use fd_core::wire::sd_ctl::{
     CreateJobMedia, DeleteNullJobmedia, DirToSd, FindMedia, GetVolInfo, JobEnd, JobStart,
-    JobStatus, MediaInfo, SdToDir, UpdCat, UpdCatHeader, UpdateMedia,
+    JobStatusMsg, MediaInfo, SdToDir, UpdCat, UpdCatHeader, UpdateMedia,
 };
 use fd_core::wire::stream::{AppendEvent, AppendTracker, Label, RecHdr, Stream};
 use tokio::sync::{oneshot, watch};
@@ -200,9 +200,9 @@ pub(crate) async fn jmsg_at(
 }
 
 async fn send_status(d: &mut AuthenticatedConnection, ctx: &JobCtx, status: u8) {
-    let m = SdToDir::JobStatus(JobStatus {
+    let m = SdToDir::JobStatus(JobStatusMsg {
         job: ctx.job.as_bytes(),
-        job_status: i32::from(status),
+        job_status: JobStatus::from_u8(status),
     });
     let _ = d.send(&emit(&m)).await;
 }
@@ -552,7 +552,7 @@ async fn fd_session(
                 send_fd(
                     fd,
                     &SdDataReply::Close {
-                        status: i32::from(status),
+                        status: JobStatus::from_u8(status),
                     },
                 )
                 .await?;
@@ -570,7 +570,7 @@ async fn fd_session(
                 send_fd(
                     fd,
                     &SdDataReply::Close {
-                        status: i32::from(r.status),
+                        status: JobStatus::from_u8(r.status),
                     },
                 )
                 .await?;
@@ -1558,7 +1558,7 @@ async fn finish(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, ctx: &mut Job
     };
     let end = SdToDir::JobEnd(JobEnd {
         job: ctx.job.as_bytes(),
-        job_status: i32::from(r.status),
+        job_status: JobStatus::from_u8(r.status),
         job_files: files,
         job_bytes: bytes,
         job_errors: ctx.errors + u32::from(r.status == b'f'),

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 
 use barque_common::conn::AuthenticatedConnection;
 use fd_core::wire::bnet::Signal;
-use fd_core::wire::sd_ctl::StatusFrame;
+use fd_core::wire::status::StatusFrame;
 
 use super::{lock, DeviceRes, Finished, Shared};
 use crate::bls::civil;
@@ -227,7 +227,7 @@ async fn send_frames(d: &mut AuthenticatedConnection, lead: bool, lines: &[Strin
         let _ = d.send(b"\n").await;
     }
     for l in lines {
-        let f = StatusFrame::Text(l.as_bytes());
+        let f = StatusFrame::Counted(l.as_bytes());
         let mut buf = vec![0u8; f.buffer_len()];
         if let Ok(n) = f.emit(&mut buf) {
             buf.truncate(n);

@@ -444,16 +444,16 @@ pub fn shape(msg: &[u8]) -> String {
             } else {
                 ""
             };
-            format!("Jmsg type={} {first} {second}", j.msg_type.to_i32())
+            format!("Jmsg type={} {first} {second}", j.msg_type.to_u8())
         }
         Ok(SdToDir::JobReply(r)) => format!(
             "3000 OK Job SDid={} key={}",
             r.sd_id,
             fd_core::wire::psk::SessionKey::parse(r.authorization).is_ok()
         ),
-        Ok(SdToDir::JobStatus(s)) => format!("Status {}", s.job_status),
+        Ok(SdToDir::JobStatus(s)) => format!("Status {}", s.job_status.to_u8()),
         Ok(SdToDir::JobStart(_)) => "3010 start".into(),
-        Ok(SdToDir::JobEnd(e)) => format!("3099 end JobStatus={}", e.job_status),
+        Ok(SdToDir::JobEnd(e)) => format!("3099 end JobStatus={}", e.job_status.to_u8()),
         Ok(SdToDir::UseDeviceOk(d)) => format!("3000 OK use device {}", show(d)),
         Ok(SdToDir::CatReq(c)) => match c {
             CatReq::FindMedia(f) => format!("CatReq FindMedia={}", f.index),

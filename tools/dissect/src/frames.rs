@@ -33,6 +33,8 @@ pub enum Body {
         payload: Vec<u8>,
         /// The transcript cut the payload.
         truncated: bool,
+        /// The payload's length on the wire (more than `payload.len()` when `truncated`).
+        len: usize,
     },
     /// A signal frame.
     Signal(Signal),
@@ -76,6 +78,7 @@ pub fn messages(cap: &Capture, src: &str) -> Result<Vec<Message>, ReadError> {
                     Body::Data {
                         payload: payload.clone(),
                         truncated: *truncated,
+                        len: usize::try_from(*len).unwrap_or(payload.len()),
                     }
                 };
                 out.push(Message {
@@ -159,6 +162,7 @@ pub fn messages(cap: &Capture, src: &str) -> Result<Vec<Message>, ReadError> {
                         Some(Frame::Data(p)) => Some(Body::Data {
                             payload: p.to_vec(),
                             truncated: false,
+                            len: p.len(),
                         }),
                         Some(Frame::Signal(s)) => Some(Body::Signal(s)),
                         Some(Frame::Chunk(_)) => None,

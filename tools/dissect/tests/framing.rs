@@ -36,9 +36,9 @@ fn pcap_frames_equal_transcript_frames() {
         let jm = frames::messages(&j, &name).expect("transcript frames");
         let pm = frames::messages(&p, &name).expect("pcap frames");
         let key = |m: &barque_dissect::Message| match &m.body {
-            Body::Data { payload, truncated } => {
-                Some((m.conn, m.dir, Some(payload.clone()), None, *truncated))
-            }
+            Body::Data {
+                payload, truncated, ..
+            } => Some((m.conn, m.dir, Some(payload.clone()), None, *truncated)),
             Body::Signal(s) => Some((m.conn, m.dir, None, Some(s.code()), false)),
             Body::Tls { body, .. } => Some((m.conn, m.dir, Some(body.clone()), None, false)),
             Body::Close(_) => None,

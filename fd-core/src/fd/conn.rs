@@ -1,0 +1,166 @@
+//! bsock framing over an `embedded-io-async` stream.
+//!
+//! [`Conn`] reads one frame at a time into a caller buffer and writes frames built by the
+//! [`crate::wire`] codecs. It keeps the one piece of socket state Bareos' `BareosSocket` has
+//! that matters on the wire: once a TERMINATE was received, nothing more is sent
+//! (`core/src/lib/bsock_tcp.cc` `send()` refuses on `IsTerminated()`), which is why the FD
+//! sends no TERMINATE back at the end of a `status` or `estimate` session (connect.md §8).
+
+use embedded_io_async::{Error as _, ErrorKind, Read, ReadExactError, Write};
+
+use crate::wire::bnet::{self, Header, Signal};
+
+/// What went wrong on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ConnError {
+    /// The stream failed.
+    Io(ErrorKind),
+    /// The peer closed the stream (cleanly or in the middle of a frame).
+    Closed,
+    /// A header announced more than [`bnet::MAX_PACKET_SIZE`] bytes, or a negative length
+    /// that is no signal.
+    BadFrame,
+    /// A frame does not fit the receive buffer.
+    BufferTooSmall,
+}
+
+impl core::fmt::Display for ConnError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConnError::Io(k) => write!(f, "I/O error {k:?}"),
+            ConnError::Closed => f.write_str("connection closed by peer"),
+            ConnError::BadFrame => f.write_str("bad frame header"),
+            ConnError::BufferTooSmall => f.write_str("frame larger than the receive buffer"),
+        }
+    }
+}
+
+impl core::error::Error for ConnError {}
+
+/// One received frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Msg<'b> {
+    /// A payload (possibly empty).
+    Data(&'b [u8]),
+    /// A signal.
+    Signal(Signal),
+}
+
+/// A framed connection.
+#[derive(Debug)]
+pub struct Conn<S> {
+    io: S,
+    terminated: bool,
+}
+
+impl<S: Read + Write> Conn<S> {
+    /// Wrap a connected (and, if needed, TLS-wrapped) stream.
+    pub fn new(io: S) -> Self {
+        Self {
+            io,
+            terminated: false,
+        }
+    }
+
+    /// The stream.
+    pub fn into_inner(self) -> S {
+        self.io
+    }
+
+    /// True once the peer sent TERMINATE (nothing is sent any more).
+    pub fn is_terminated(&self) -> bool {
+        self.terminated
+    }
+
+    /// Receive one frame into `buf`.
+    pub async fn recv<'b>(&mut self, buf: &'b mut [u8]) -> Result<Msg<'b>, ConnError> {
+        let mut hdr = [0u8; bnet::HEADER_LEN];
+        self.io.read_exact(&mut hdr).await.map_err(map_read)?;
+        let header = Header::parse(&hdr).map_err(|_| ConnError::BadFrame)?;
+        match header {
+            Header::Signal(s) => {
+                if s == Signal::Terminate {
+                    self.terminated = true;
+                }
+                Ok(Msg::Signal(s))
+            }
+            Header::Data(len) => {
+                let dst = buf.get_mut(..len).ok_or(ConnError::BufferTooSmall)?;
+                self.io.read_exact(dst).await.map_err(map_read)?;
+                Ok(Msg::Data(dst))
+            }
+        }
+    }
+
+    /// Send one frame with `payload`.
+    pub async fn send(&mut self, payload: &[u8]) -> Result<(), ConnError> {
+        if self.terminated {
+            return Ok(());
+        }
+        let len = i32::try_from(payload.len()).map_err(|_| ConnError::BadFrame)?;
+        if payload.len() > bnet::MAX_MESSAGE_LEN {
+            return Err(ConnError::BadFrame);
+        }
+        self.io
+            .write_all(&len.to_be_bytes())
+            .await
+            .map_err(|e| ConnError::Io(e.kind()))?;
+        self.io
+            .write_all(payload)
+            .await
+            .map_err(|e| ConnError::Io(e.kind()))?;
+        self.io.flush().await.map_err(|e| ConnError::Io(e.kind()))
+    }
+
+    /// Send bytes that already hold complete frames (e.g. from
+    /// [`crate::auth::Authenticator::poll_transmit`]).
+    pub async fn send_raw(&mut self, frames: &[u8]) -> Result<(), ConnError> {
+        if self.terminated {
+            return Ok(());
+        }
+        self.io
+            .write_all(frames)
+            .await
+            .map_err(|e| ConnError::Io(e.kind()))?;
+        self.io.flush().await.map_err(|e| ConnError::Io(e.kind()))
+    }
+
+    /// Send a signal.
+    pub async fn signal(&mut self, signal: Signal) -> Result<(), ConnError> {
+        if self.terminated {
+            return Ok(());
+        }
+        self.io
+            .write_all(&signal.code().to_be_bytes())
+            .await
+            .map_err(|e| ConnError::Io(e.kind()))?;
+        self.io.flush().await.map_err(|e| ConnError::Io(e.kind()))
+    }
+
+    /// Send TERMINATE (unless the peer terminated first). Bareos does not mark its own
+    /// socket on sending TERMINATE, so a second call sends a second one, as the FD does to
+    /// the SD after a restore (vectors/clear-restore conn 4 msgs 45 and 47).
+    pub async fn terminate(&mut self) -> Result<(), ConnError> {
+        self.signal(Signal::Terminate).await
+    }
+
+    /// Emit a message with `f` into `scratch` and send it.
+    pub async fn send_with(
+        &mut self,
+        scratch: &mut [u8],
+        f: impl FnOnce(&mut [u8]) -> crate::wire::Result<usize>,
+    ) -> Result<(), ConnError> {
+        let n = f(scratch).map_err(|_| ConnError::BufferTooSmall)?;
+        let payload = scratch.get(..n).ok_or(ConnError::BufferTooSmall)?;
+        self.send(payload).await
+    }
+}
+
+fn map_read<E: embedded_io_async::Error>(e: ReadExactError<E>) -> ConnError {
+    match e {
+        ReadExactError::UnexpectedEof => ConnError::Closed,
+        ReadExactError::Other(e) => ConnError::Io(e.kind()),
+    }
+}
