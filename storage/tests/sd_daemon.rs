@@ -387,3 +387,34 @@ async fn test_multiblock_backup_matches_capture() {
     let mine_bytes = std::fs::read(sd.archive.join("Cap-0001")).unwrap();
     assert_eq!(sizes(&mine_bytes), sizes(&real_bytes));
 }
+
+/// Two backups at once on the one device: barque-sd serializes appends per device (the
+/// second job's reservation waits for the first to release the device); both end OK and
+/// both volumes read back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_two_concurrent_backups() {
+    let sd = start_sd(false).await;
+    let port = sd.port;
+    let a = tokio::spawn(async move {
+        let mut cat = Catalog::new("Cap-0001");
+        backup_on(port, false, &mut cat, 1, "CapBackup.2026-11-22_15.46.52_03").await
+    });
+    let b = tokio::spawn(async move {
+        let mut cat = Catalog::new("Cap-0002");
+        backup_on(port, false, &mut cat, 2, "CapBackup.2026-11-22_15.46.53_04").await
+    });
+    let (ra, rb) = (a.await.unwrap(), b.await.unwrap());
+    for (seen, _, _) in [&ra, &rb] {
+        assert!(show(seen.last().unwrap()).contains("end JobStatus=84 JobFiles=6 JobBytes=1062"));
+    }
+    assert_ne!(ra.1, rb.1, "distinct VolSessionIds");
+    for v in ["Cap-0001", "Cap-0002"] {
+        assert_eq!(
+            file_records(&sd.archive.join(v))
+                .iter()
+                .filter(|r| r.file_index > 0)
+                .count(),
+            12
+        );
+    }
+}
