@@ -274,6 +274,14 @@ async fn test_malformed_director_commands_refused() {
         assert!(r.starts_with(want), "{} -> {r}", show(cmd));
         still_serving(sd.port).await;
     }
+    // Accepted and ignored (jobs.md §2.1, §2.4).
+    let mut d = connect_dir(sd.port, false).await;
+    d.send(b"pluginoptions python:module=x\n").await.unwrap();
+    assert_eq!(recv_data(&mut d).await, b"2000 OK plugin options\n");
+    d.send(format!("setbandwidth=262144 Job={JOB}\n").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(recv_data(&mut d).await, b"2000 OK Bandwidth\n");
     // An unknown device.
     let mut d = connect_dir(sd.port, false).await;
     d.send(&cap_msg("clear-backup-full", 2, 9)).await.unwrap();

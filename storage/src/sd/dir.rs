@@ -255,6 +255,18 @@ async fn command(
             let _ = d.signal(Signal::Eod).await;
             Flow::Continue
         }
+        // Accepted and ignored: barque-sd has no plugins and does not throttle (jobs.md
+        // §2.1, §2.4: `pluginoptions …` → `2000 OK plugin options⏎`, `setbandwidth=…` →
+        // `2000 OK Bandwidth⏎`).
+        DirToSd::Unknown(m) if m.starts_with(b"pluginoptions") => {
+            let _ = d.send(b"2000 OK plugin options\n").await;
+            Flow::Continue
+        }
+        DirToSd::Unknown(m) if m.starts_with(b"setbandwidth=") => {
+            log::info!("ignoring {}", printable(m));
+            let _ = d.send(b"2000 OK Bandwidth\n").await;
+            Flow::Continue
+        }
         DirToSd::Unknown(m) => {
             refuse(
                 d,
