@@ -29,6 +29,18 @@
 //! torn last block (a crash or SIGKILL mid-write) is cut off at
 //! [`crate::volume::intact_length`], so earlier sessions stay readable and new ones follow
 //! intact blocks. See [`job`] for the data paths and [`status`] for the status texts.
+//!
+//! # Not (yet) like bareos-sd
+//!
+//! * Appends to one device are serialized (a second job waits for the device) instead of
+//!   interleaving blocks of concurrent jobs; `Maximum Concurrent Jobs` is not enforced.
+//! * Only File devices; no autochanger, `label`/`mount`/`release`/`setdebug` commands, no
+//!   SD-to-SD copy/migrate (`replicate`, `listen`), no spooling, no NDMP.
+//! * The `Messages` resource is checked but not used: job messages always go to the Director,
+//!   daemon messages to stderr (`-d`).
+//! * The `status` text follows the captured idle layout; running-job lines and the
+//!   `Terminated Jobs` header of an idle daemon are this daemon's own wording.
+//! * Volume switching happens between records (see [`job`]).
 
 pub mod config;
 pub mod dir;
