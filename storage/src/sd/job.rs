@@ -321,21 +321,22 @@ impl Media {
 }
 
 /// The FD's next message, or the cancel flag.
-enum In {
-    Data(Vec<u8>),
+enum In<'a> {
+    Data(&'a [u8]),
     Signal(Signal),
 }
 
-async fn recv_fd(
-    fd: &mut AuthenticatedConnection,
+/// The FD's next message, borrowed from the connection's buffer (no copy per record).
+async fn recv_fd<'a>(
+    fd: &'a mut AuthenticatedConnection,
     cancel: &mut watch::Receiver<bool>,
-) -> Result<In, Fail> {
+) -> Result<In<'a>, Fail> {
     if *cancel.borrow() {
         return Err(Fail::Canceled);
     }
     tokio::select! {
         r = fd.recv() => match r {
-            Ok(Frame::Data(d)) => Ok(In::Data(d.to_vec())),
+            Ok(Frame::Data(d)) => Ok(In::Data(d)),
             Ok(Frame::Signal(s)) => Ok(In::Signal(s)),
             Ok(Frame::Chunk(_)) => Err(Fail::Fatal("unexpected chunk from the FD".into())),
             Err(e) => Err(Fail::Fatal(format!("Error reading data from FD: {e}"))),
@@ -506,7 +507,8 @@ async fn fd_session(
     let mut cancel = ctx.cancel.clone();
     loop {
         let msg = match recv_fd(fd, &mut cancel).await {
-            Ok(In::Data(m)) => m,
+            // Commands are short; copy so the connection is free for the reply.
+            Ok(In::Data(m)) => m.to_vec(),
             // The FD's TERMINATE ends the session (a restore's FD sends a second one, which
             // nobody reads: clear-restore conn 4 msgs 45-47).
             Ok(In::Signal(Signal::Terminate)) => return Ok(()),
@@ -601,7 +603,7 @@ async fn append_data(
         let ev = match recv_fd(fd, &mut cancel).await? {
             In::Data(p) => {
                 let before = tracker.last_file_index();
-                match tracker.on_message(&p) {
+                match tracker.on_message(p) {
                     Ok(AppendEvent::Header(h)) => {
                         if r.append.is_none() {
                             r.append = Some(reserve(sh, d, ctx).await?);
@@ -625,13 +627,13 @@ async fn append_data(
                     Ok(AppendEvent::EndOfStream) => AppendEvent::EndOfStream,
                     Ok(AppendEvent::EndOfData) => AppendEvent::EndOfData,
                     Err(e) => {
-                        let why = match DataHeaderProblem::of(&p) {
+                        let why = match DataHeaderProblem::of(p) {
                             DataHeaderProblem::OutOfOrder(fi) => format!(
                                 "FileIndex {fi} from the FD is out of order after FileIndex {before}; records must come in FileIndex order"
                             ),
                             DataHeaderProblem::Bad => format!(
                                 "Error reading data header from FD: {:?} is not \"FileIndex Stream 0\" ({e})",
-                                printable(&p)
+                                printable(p)
                             ),
                         };
                         return Err(Fail::Fatal(why));
