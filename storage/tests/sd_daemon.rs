@@ -105,6 +105,28 @@ async fn test_backup_matches_capture_and_volume() {
     ] {
         assert!(listing.contains(name), "{listing}");
     }
+    // And barque-bls --extract restores the captured test tree from it.
+    let out_dir = sd.dir.path().join("extracted");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_barque-bls"))
+        .arg("--extract")
+        .arg("-w")
+        .arg(&out_dir)
+        .arg("-V")
+        .arg("Cap-0001")
+        .arg(&sd.archive)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out.stderr));
+    let tree = out_dir.join("srv/bareos-capture/testdata/tree");
+    assert_eq!(std::fs::read(tree.join("hello.txt")).unwrap(), b"hello\n");
+    assert_eq!(
+        std::fs::read(tree.join("sub/bytes.bin")).unwrap(),
+        (0..=255u8).collect::<Vec<u8>>()
+    );
+    assert_eq!(
+        std::fs::read(tree.join("sub/notes.txt")).unwrap(),
+        b"Bareos wire capture test file.\nSecond line.\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
