@@ -219,6 +219,26 @@ async fn test_cancel_reports_failure_and_volume_stays_readable() {
     send_stream(&mut fd, 1, 1, &attr).await;
     send_stream(&mut fd, 1, 2, &vec![7u8; 300_000]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // `status` while the job writes (frames as `core/src/stored/status.cc` sends them).
+    let mut st = connect_dir(sd.port, false).await;
+    st.send(b"status FileStorage\n").await.unwrap();
+    let mut frames = Vec::new();
+    while let Got::Data(m) = recv(&mut st).await {
+        frames.push(show(&m));
+    }
+    let dev = format!("\"FileStorage\" ({})", sd.archive.display());
+    for want in [
+        "JobId=1 Level=Full Type=Backup Name=CapBackup Status=Running\n\0".to_string(),
+        format!("Writing: Volume=\"Cap-0001\"\n    pool=\"Cap\" device={dev}\n\0"),
+        "    spooling=0 despooling=0 despool_wait=0\n\0".to_string(),
+        format!("\nDevice {dev} is mounted with:\n    Volume:      Cap-0001\n    Pool:        Cap\n    Media type:  File\n\0"),
+    ] {
+        assert!(frames.contains(&want), "missing {want:?} in {frames:?}");
+    }
+    assert!(frames
+        .iter()
+        .any(|f| f.starts_with("    Files=1 Bytes=300,108 AveBytes/sec=")));
+    assert!(!frames.iter().any(|f| f == "No Jobs running.\n\0"));
     // vectors/clear-cancel conn 7: `cancel Job=…` on a fresh connection.
     let mut c = connect_dir(sd.port, false).await;
     c.send(format!("cancel Job={JOB}\n").as_bytes())

@@ -410,6 +410,12 @@ pub(crate) async fn run(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, mut c
         read_media: None,
         started: Instant::now(),
     };
+    {
+        let mut info = lock(&ctx.info);
+        info.status = b'F';
+        info.started = now_unix();
+        info.pool = ctx.pool.clone();
+    }
     send_status(d, &ctx, b'F').await;
     let fd = match wait_fd(sh, &mut ctx).await {
         Ok(fd) => Some(fd),
@@ -419,6 +425,7 @@ pub(crate) async fn run(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, mut c
         }
     };
     if let Some(mut fd) = fd {
+        lock(&ctx.info).status = b'R';
         let start = SdToDir::JobStart(JobStart {
             job: ctx.job.as_bytes(),
         });
@@ -622,6 +629,7 @@ async fn append_data(
                         let mut info = lock(&ctx.info);
                         info.files = r.files;
                         info.bytes = r.bytes;
+                        info.fd_messages += 1;
                         continue;
                     }
                     Ok(AppendEvent::EndOfStream) => AppendEvent::EndOfStream,
@@ -718,6 +726,7 @@ async fn reserve(
         let mut info = lock(&ctx.info);
         info.volume = media.name.clone();
         info.device = dev.name.clone();
+        info.device_desc = format!("\"{}\" ({})", dev.name, dev.archive.display());
         info.writing = true;
     }
     let writer = VolumeWriter::new(file, dev.block_size, size)?;
@@ -1337,6 +1346,13 @@ async fn read_data(
             )
             .await;
             r.read_media = Some(media);
+            {
+                let mut info = lock(&ctx.info);
+                info.reading = true;
+                info.volume = name.clone();
+                info.device = dev.name.clone();
+                info.device_desc = devdesc.clone();
+            }
             let (start, end) = match e.vol_addr {
                 Some(a) => (a.start, a.last()),
                 None => (0, u64::MAX),

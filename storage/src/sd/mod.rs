@@ -131,6 +131,18 @@ pub struct RunningInfo {
     pub device: String,
     /// True while writing.
     pub writing: bool,
+    /// True while reading (restore).
+    pub reading: bool,
+    /// Job status letter (`F` waiting for the FD, `R` running, …).
+    pub status: u8,
+    /// Pool name.
+    pub pool: String,
+    /// `"Device" (archive)`.
+    pub device_desc: String,
+    /// Data messages received from the FD.
+    pub fd_messages: u64,
+    /// When the job started (unix seconds), for the average rate.
+    pub started: i64,
 }
 
 /// A terminated job, for `status`.

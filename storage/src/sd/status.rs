@@ -15,8 +15,8 @@ use barque_common::conn::AuthenticatedConnection;
 use fd_core::wire::bnet::Signal;
 use fd_core::wire::status::StatusFrame;
 
-use super::{lock, DeviceRes, Finished, Shared};
-use crate::bls::civil;
+use super::{lock, DeviceRes, Finished, RunningInfo, Shared};
+use crate::bls::{civil, with_commas};
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -110,47 +110,124 @@ pub fn header_lines(sh: &Shared) -> Vec<String> {
     ]
 }
 
+fn level_long(l: u8) -> &'static str {
+    match l {
+        b'F' => "Full",
+        b'I' => "Incremental",
+        b'D' => "Differential",
+        b'B' => "Base",
+        b'S' => "Since",
+        b' ' => " ",
+        _ => "Unknown Job Level",
+    }
+}
+
+fn type_long(t: u8) -> &'static str {
+    match t {
+        b'B' => "Backup",
+        b'R' => "Restore",
+        b'V' => "Verify",
+        b'C' => "Copy",
+        b'g' => "Migration",
+        _ => "Unknown Type",
+    }
+}
+
+fn status_long(s: u8) -> &'static str {
+    match s {
+        b'C' => "Created",
+        b'R' => "Running",
+        b'T' => "OK",
+        b'f' => "Fatal Error",
+        b'A' => "Canceled",
+        b'F' => "Waiting on FD",
+        b'S' => "Wait on SD",
+        _ => "Unknown term code",
+    }
+}
+
+/// The running jobs, one frame per Bareos `sp->send()` (`core/src/stored/status.cc`
+/// `ListRunningJobs()`): the job line, `Writing:`/`Reading:` with pool and device, the
+/// spooling line, the counters, the FD socket line.
 fn running_lines(sh: &Shared) -> Vec<String> {
     let jobs = lock(&sh.jobs);
+    let mut infos: Vec<RunningInfo> = jobs.values().map(|s| lock(&s.info).clone()).collect();
+    drop(jobs);
+    infos.sort_by_key(|i| i.job_id);
     let mut v = Vec::new();
-    for s in jobs.values() {
-        let i = lock(&s.info).clone();
-        if i.writing {
+    for i in infos {
+        if i.status == b'F' {
             v.push(format!(
-                "Writing: {} {} job {} JobId={} Volume=\"{}\"\n    device=\"{}\"\n    Files={} Bytes={}\n",
-                level_name(i.level),
-                if i.job_type == b'B' { "Backup" } else { "Restore" },
-                i.job,
-                i.job_id,
-                i.volume,
-                i.device,
-                i.files,
-                i.bytes
+                "{} Job {} waiting for Client connection.\n",
+                type_long(i.job_type),
+                i.job
             ));
-        } else {
-            v.push(format!("JobId={} Job={} is waiting.\n", i.job_id, i.job));
         }
+        if !(i.writing || i.reading) {
+            continue;
+        }
+        // The Job resource name: the unique name without its three `.`-separated parts.
+        let mut name = i.job.as_str();
+        for _ in 0..3 {
+            if let Some((head, _)) = name.rsplit_once('.') {
+                name = head;
+            }
+        }
+        v.push(format!(
+            "JobId={} Level={} Type={} Name={name} Status={}\n",
+            i.job_id,
+            level_long(i.level),
+            type_long(i.job_type),
+            status_long(i.status)
+        ));
+        let what = if i.writing { "Writing" } else { "Reading" };
+        v.push(format!(
+            "{what}: Volume=\"{}\"\n    pool=\"{}\" device={}\n",
+            i.volume, i.pool, i.device_desc
+        ));
+        if i.writing {
+            v.push("    spooling=0 despooling=0 despool_wait=0\n".into());
+        }
+        let secs = u64::try_from((super::now_unix() - i.started).max(1)).unwrap_or(1);
+        let rate = i.bytes / secs;
+        v.push(format!(
+            "    Files={} Bytes={} AveBytes/sec={} LastBytes/sec={}\n",
+            with_commas(u64::from(i.files)),
+            with_commas(i.bytes),
+            with_commas(rate),
+            with_commas(rate)
+        ));
+        v.push(format!(
+            "    FDReadSeqNo={} in_msg={} out_msg=0 fd=0\n\n",
+            with_commas(i.fd_messages),
+            i.fd_messages
+        ));
     }
     v
 }
 
 fn device_lines(sh: &Shared, d: &DeviceRes) -> Vec<String> {
     let yes = |b: bool, s: &str| if b { s.to_string() } else { format!("!{s}") };
-    let busy = lock(&sh.jobs)
+    let user = lock(&sh.jobs)
         .values()
-        .any(|s| lock(&s.info).device == d.name && lock(&s.info).writing);
-    let open = if busy {
-        format!(
-            "\nDevice \"{}\" ({}) is open for writing.\n",
+        .map(|s| lock(&s.info).clone())
+        .find(|i| i.device == d.name && (i.writing || i.reading));
+    let busy = user.as_ref().is_some_and(|i| i.writing);
+    // `core/src/stored/status.cc` `StatusDevices()`.
+    let open = match &user {
+        Some(i) => format!(
+            "\nDevice \"{}\" ({}) is mounted with:\n    Volume:      {}\n    Pool:        {}\n    Media type:  {}\n",
             d.name,
-            d.archive.display()
-        )
-    } else {
-        format!(
+            d.archive.display(),
+            i.volume,
+            if i.pool.is_empty() { "*unknown*" } else { &i.pool },
+            d.media_type
+        ),
+        None => format!(
             "\nDevice \"{}\" ({}) is not open.\n",
             d.name,
             d.archive.display()
-        )
+        ),
     };
     vec![
         open,
@@ -193,10 +270,10 @@ pub fn status_lines(sh: &Shared) -> Vec<String> {
     let mut v = header_lines(sh);
     v.push("\nJob inventory:\n\n".into());
     let running = running_lines(sh);
-    if running.is_empty() {
+    let found = running.iter().any(|l| l.starts_with("JobId="));
+    v.extend(running);
+    if !found {
         v.push("No Jobs running.\n".into());
-    } else {
-        v.extend(running);
     }
     v.push("====\n".into());
     v.push("\nJobs waiting to reserve a drive:\n".into());
