@@ -646,3 +646,44 @@ async fn test_job_spans_volumes_and_restores_across_them() {
     );
     assert!(got == sent, "restored records differ");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_monitor_director_may_only_ask_status() {
+    let sd = start_sd_edited(|t| {
+        t + "Director {\n  Name = tray-monitor\n  Password = \"monitor-password\"\n  Monitor = yes\n  TLS Enable = no\n  TLS Require = no\n}\n"
+    })
+    .await;
+    let mut m = connect_dir_as(sd.port, "tray-monitor", "monitor-password", false).await;
+    m.send(&cap_msg("clear-backup-full", 2, 9)).await.unwrap();
+    assert_eq!(
+        recv_data(&mut m).await,
+        b"3997 Invalid command for a Director with Monitor directive enabled.\n"
+    );
+    assert_eq!(recv(&mut m).await, Got::Signal(Signal::Eod));
+    m.send(b".status header\n").await.unwrap();
+    assert!(recv_data(&mut m).await.starts_with(b"bareos-sd Version: "));
+    // A wrong password is refused; the real Director still gets in.
+    let local = barque_common::conn::Local::new(
+        ResourceType::Director,
+        "tray-monitor",
+        TlsSettings::disabled(),
+    );
+    let peer = Peer {
+        kind: ResourceType::Storage,
+        name: "bareos-sd".into(),
+        key: Key::from_password("wrong").unwrap(),
+        address: "127.0.0.1".into(),
+        port: sd.port,
+        tls: TlsSettings::disabled(),
+    };
+    assert!(conn::connect(
+        &local,
+        &peer,
+        &conn::Outbound::DirectorToSd,
+        conn::HandshakeMode::Cleartext,
+        &opts()
+    )
+    .await
+    .is_err());
+    still_serving(sd.port).await;
+}

@@ -69,6 +69,10 @@ pub async fn session(sh: Arc<Shared>, mut d: AuthenticatedConnection) {
         return;
     }
     let mut job: Option<JobCtx> = None;
+    let monitor = d
+        .peer()
+        .and_then(|p| sh.cfg.directors.iter().find(|r| r.name == p.name))
+        .is_some_and(|r| r.monitor);
     loop {
         let msg = match d.recv().await {
             Ok(Frame::Data(m)) => m.to_vec(),
@@ -80,6 +84,14 @@ pub async fn session(sh: Arc<Shared>, mut d: AuthenticatedConnection) {
                 break;
             }
         };
+        // A `Monitor = yes` Director may only ask for status (`core/src/stored/dir_cmd.cc`).
+        if monitor && !(msg.starts_with(b"status") || msg.starts_with(b".status")) {
+            let _ = d
+                .send(b"3997 Invalid command for a Director with Monitor directive enabled.\n")
+                .await;
+            let _ = d.signal(Signal::Eod).await;
+            continue;
+        }
         match command(&sh, &mut d, &mut job, &msg).await {
             Flow::Continue => {}
             Flow::End => break,
@@ -93,6 +105,8 @@ pub async fn session(sh: Arc<Shared>, mut d: AuthenticatedConnection) {
 async fn refuse(d: &mut AuthenticatedConnection, line: String) -> Flow {
     log::warn!("director command refused: {}", line.trim_end());
     let _ = d.send(line.as_bytes()).await;
+    // Bareos ends the command loop with a TERMINATE (`HandleConnectionRequest()`).
+    let _ = d.signal(Signal::Terminate).await;
     Flow::End
 }
 

@@ -38,8 +38,10 @@
 //!   SD-to-SD copy/migrate (`replicate`, `listen`), no spooling, no NDMP.
 //! * The `Messages` resource is checked but not used: job messages always go to the Director,
 //!   daemon messages to stderr (`-d`).
-//! * The `status` text follows the captured idle layout; running-job lines and the
-//!   `Terminated Jobs` header of an idle daemon are this daemon's own wording.
+//! * The `status` text follows the captured idle layout and Bareos' formats for running jobs
+//!   and mounted devices (`core/src/stored/status.cc`); the `FDReadSeqNo`/`in_msg` counters
+//!   are the FD data messages received, `out_msg`/`fd` are 0, and the per-device
+//!   `Total Bytes=…` and blocked-state lines are not shown.
 //! * Volume switching happens between records (see [`job`]).
 
 pub mod config;

@@ -152,6 +152,16 @@ pub async fn start_sd_in(dir: tempfile::TempDir, archive: PathBuf, tls: bool) ->
     start_sd_conf(dir, archive, &conf).await
 }
 
+/// An SD whose cleartext configuration text is changed by `edit` first.
+pub async fn start_sd_edited(edit: impl Fn(String) -> String) -> Sd {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("storage");
+    std::fs::create_dir(&archive).unwrap();
+    let conf = dir.path().join("bareos-sd.conf");
+    std::fs::write(&conf, edit(sd_config_text(&archive, false))).unwrap();
+    start_sd_conf(dir, archive, &conf).await
+}
+
 /// An SD whose device writes blocks of at most `block_size` bytes.
 pub async fn start_sd_block(block_size: usize) -> Sd {
     let dir = tempfile::tempdir().unwrap();
@@ -223,11 +233,21 @@ pub fn opts() -> ConnOptions {
 
 /// Connect as the Director `bareos-dir` and read `3000 OK Hello`.
 pub async fn connect_dir(port: u16, tls: bool) -> AuthenticatedConnection {
-    let local = Local::new(ResourceType::Director, "bareos-dir", tls_settings(tls));
+    connect_dir_as(port, "bareos-dir", SD_PASSWORD, tls).await
+}
+
+/// Connect as Director `name` with `password`.
+pub async fn connect_dir_as(
+    port: u16,
+    name: &str,
+    password: &str,
+    tls: bool,
+) -> AuthenticatedConnection {
+    let local = Local::new(ResourceType::Director, name, tls_settings(tls));
     let peer = Peer {
         kind: ResourceType::Storage,
         name: "bareos-sd".into(),
-        key: Key::from_password(SD_PASSWORD).unwrap(),
+        key: Key::from_password(password).unwrap(),
         address: "127.0.0.1".into(),
         port,
         tls: tls_settings(tls),
