@@ -484,14 +484,8 @@ fn test_bootstrap_line() {
         assert_eq!(&buf[..], f);
     }
     // Found by fuzz/fuzz_targets/dir_cmd.rs: what parses must re-emit.
-    assert_eq!(
-        BootstrapLine::parse(b"Volume=a\x00b\n"),
-        Err(Error::Malformed)
-    );
-    assert_eq!(
-        BootstrapLine::parse(b"Volume=a\nb\n"),
-        Err(Error::Malformed)
-    );
+    assert_eq!(BootstrapLine::parse(b"Volume=a\x00b\n"), Err(Error::Malformed));
+    assert_eq!(BootstrapLine::parse(b"Volume=a\nb\n"), Err(Error::Malformed));
     let l = BootstrapLine::parse(b"Volume=\"Cap-0001\"\n").unwrap();
     assert_eq!(
         (l.keyword, l.value),
