@@ -62,7 +62,26 @@ const fn make_crc_table() -> [u32; 256] {
     table
 }
 
-static CRC_TABLE: [u32; 256] = make_crc_table();
+/// Slicing-by-8 tables: `CRC_TABLES[k][b]` is the CRC of byte `b` followed by `k` zero
+/// bytes, so eight input bytes are folded per step (same result as the byte-wise loop,
+/// several times faster; the CRC is computed over every block written and read).
+const fn make_crc_tables() -> [[u32; 256]; 8] {
+    let mut t = [[0u32; 256]; 8];
+    t[0] = make_crc_table();
+    let mut i = 0;
+    while i < 256 {
+        let mut k = 1;
+        while k < 8 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
+            k += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+static CRC_TABLES: [[u32; 256]; 8] = make_crc_tables();
 
 /// A running CRC-32 (zlib's `crc32`), so a caller can checksum a block in pieces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,10 +95,26 @@ impl Crc32 {
 
     /// Feed bytes.
     pub fn update(&mut self, data: &[u8]) {
+        // Every table index below is masked to 8 bits, so it is always inside a
+        // 256-entry table.
+        let [t0, t1, t2, t3, t4, t5, t6, t7] = &CRC_TABLES;
         let mut c = self.0;
-        for &b in data {
-            // The index is masked to 8 bits, so it is always inside the 256-entry table.
-            c = CRC_TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+        let mut chunks = data.chunks_exact(8);
+        for ch in &mut chunks {
+            let w: [u8; 8] = ch.try_into().unwrap_or([0; 8]);
+            let lo = u32::from_le_bytes([w[0], w[1], w[2], w[3]]) ^ c;
+            let hi = u32::from_le_bytes([w[4], w[5], w[6], w[7]]);
+            c = t7[(lo & 0xff) as usize]
+                ^ t6[((lo >> 8) & 0xff) as usize]
+                ^ t5[((lo >> 16) & 0xff) as usize]
+                ^ t4[(lo >> 24) as usize]
+                ^ t3[(hi & 0xff) as usize]
+                ^ t2[((hi >> 8) & 0xff) as usize]
+                ^ t1[((hi >> 16) & 0xff) as usize]
+                ^ t0[(hi >> 24) as usize];
+        }
+        for &b in chunks.remainder() {
+            c = t0[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
         }
         self.0 = c;
     }
@@ -269,6 +304,36 @@ mod tests {
         // zlib's check value for "123456789".
         assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
         assert_eq!(crc32(b""), 0);
+    }
+
+    /// The byte-wise definition the slicing-by-8 tables must agree with.
+    fn crc32_bytewise(data: &[u8]) -> u32 {
+        let t = make_crc_table();
+        let mut c = 0xffff_ffffu32;
+        for &b in data {
+            c = t[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+        }
+        !c
+    }
+
+    #[test]
+    fn test_crc32_slicing_matches_bytewise() {
+        let data: Vec<u8> = (0..4099u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000, 4099] {
+            assert_eq!(
+                crc32(&data[..len]),
+                crc32_bytewise(&data[..len]),
+                "len {len}"
+            );
+        }
+        // Fed in uneven pieces.
+        let mut c = Crc32::new();
+        for part in data.chunks(13) {
+            c.update(part);
+        }
+        assert_eq!(c.finish(), crc32_bytewise(&data));
     }
 
     #[test]

@@ -75,6 +75,9 @@ pub struct VolumeWriter<W> {
     payload: Vec<u8>,
     offset: u64,
     session: Option<OpenSession>,
+    /// FileIndex of the first record piece in `payload` (for the JobMedia of a volume the
+    /// session continues on).
+    payload_first_index: i32,
 }
 
 fn invalid(msg: &str) -> io::Error {
@@ -95,6 +98,7 @@ impl<W: Write> VolumeWriter<W> {
             payload: Vec::with_capacity(block_size - BLOCK_HEADER_LEN),
             offset,
             session: None,
+            payload_first_index: 0,
         })
     }
 
@@ -111,6 +115,51 @@ impl<W: Write> VolumeWriter<W> {
     /// The underlying writer.
     pub fn into_inner(self) -> W {
         self.out
+    }
+
+    /// The maximum block size.
+    pub const fn block_size(&self) -> usize {
+        self.block_size
+    }
+
+    /// Bytes of records buffered for the block being filled.
+    pub fn buffered_len(&self) -> usize {
+        self.payload.len()
+    }
+
+    /// True if writing a record of `len` bytes now could write a block (the buffered records
+    /// plus this one do not fit in the block being filled).
+    pub fn would_flush(&self, len: usize) -> bool {
+        self.payload.len() + RECORD_HEADER_LEN + len + BLOCK_HEADER_LEN >= self.block_size
+    }
+
+    /// Continue the open session on another volume, as a Storage daemon does when a volume
+    /// is full (`core/src/stored/device.cc` `FixupDeviceBlockWriteError()`: the next block goes
+    /// to the new volume after its label, no new SOS label, block numbers go on). Blocks
+    /// go to `out` from file offset `offset` on. Returns the previous output and the summary
+    /// of the part of the session written to it (addresses, blocks, FileIndex range); the
+    /// session summary then restarts its addresses, blocks and first index for the new
+    /// volume (JobBytes keep counting for the EOS label).
+    pub fn switch_output(&mut self, out: W, offset: u64) -> io::Result<(W, SessionSummary)> {
+        let s = self
+            .session
+            .as_mut()
+            .ok_or_else(|| invalid("no open session to continue on another volume"))?;
+        let part = s.summary;
+        s.started = false;
+        s.summary.start_addr = 0;
+        s.summary.end_addr = 0;
+        s.summary.blocks = 0;
+        // Records already buffered (the first possibly continued) go to the new volume.
+        s.summary.first_index = if self.payload.is_empty() || self.payload_first_index <= 0 {
+            0
+        } else {
+            self.payload_first_index
+        };
+        self.out.flush()?;
+        let old = std::mem::replace(&mut self.out, out);
+        self.offset = offset;
+        Ok((old, part))
     }
 
     fn free(&self) -> usize {
@@ -248,6 +297,9 @@ impl<W: Write> VolumeWriter<W> {
     }
 
     fn push_header(&mut self, file_index: i32, stream: Stream, remaining: u32) {
+        if self.payload.is_empty() {
+            self.payload_first_index = file_index;
+        }
         let mut h = [0u8; RECORD_HEADER_LEN];
         let _ = RecordHeader {
             file_index,
@@ -395,6 +447,53 @@ mod tests {
         assert_eq!((s.start_addr, s.end_addr), (203, 1786));
         assert_eq!((s.first_index, s.last_index), (1, 6));
         assert_eq!((s.blocks, s.job_bytes), (1, 1062));
+    }
+
+    #[test]
+    fn test_switch_output_continues_session() {
+        let v = testdata::volume_full();
+        let recs: Vec<_> = RecordReader::new(v.as_slice())
+            .map(|r| r.unwrap())
+            .collect();
+        let sos = SessionLabel::parse(Label::SosLabel, &recs[1].data).unwrap();
+        let eos = SessionLabel::parse(Label::EosLabel, &recs[14].data).unwrap();
+        let mut w = VolumeWriter::new(Vec::new(), 1000, 0).unwrap();
+        assert!(w.switch_output(Vec::new(), 0).is_err());
+        w.begin_session(1, 2, &sos).unwrap();
+        w.write_record(1, Stream(2), &[1u8; 1500]).unwrap();
+        assert!(w.would_flush(600));
+        let (first, part) = w.switch_output(Vec::new(), 0).unwrap();
+        w.write_record(2, Stream(2), &[2u8; 700]).unwrap();
+        let s = w.end_session(&eos).unwrap();
+        let second = w.into_inner();
+        assert_eq!(
+            (part.start_addr, part.end_addr),
+            (0, first.len() as u64 - 1)
+        );
+        assert_eq!((part.first_index, part.blocks), (1, 1));
+        assert_eq!((s.start_addr, s.end_addr), (0, second.len() as u64 - 1));
+        assert_eq!((s.first_index, s.last_index), (1, 2));
+        assert_eq!(s.job_bytes, 2200);
+        // Buffered whole records of FileIndex 3 and 4, then a switch: the new volume's range
+        // starts at 3, not at the last index.
+        let mut w = VolumeWriter::new(Vec::new(), 1000, 0).unwrap();
+        w.begin_session(1, 2, &sos).unwrap();
+        w.write_record(3, Stream(2), &[3u8; 1200]).unwrap();
+        w.write_record(4, Stream(1), &[4u8; 10]).unwrap();
+        let (_, part) = w.switch_output(Vec::new(), 0).unwrap();
+        assert_eq!((part.first_index, part.last_index), (3, 4));
+        let s = w.end_session(&eos).unwrap();
+        assert_eq!(s.first_index, 3);
+        // Read as one stream (what a reader does across the two volumes): the record
+        // split at the switch comes out whole.
+        let mut both = first.clone();
+        both.extend_from_slice(&second);
+        let out: Vec<_> = RecordReader::new(both.as_slice())
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[1].data, vec![1u8; 1500]);
+        assert_eq!(out[2].data, vec![2u8; 700]);
     }
 
     #[test]

@@ -1,0 +1,1629 @@
+//! One job on the SD: `run`, the FD session, the backup (append) and restore (read) data
+//! paths, and the end-of-job reports (jobs.md §2.4–§2.5, §3, §6).
+//!
+//! # Backup, in the captured order
+//!
+//! `vectors/clear-backup-full` conn 2 (Director) and conn 4 (FD):
+//!
+//! ```text
+//! Dir: run                 SD→Dir: Status …=70, [FD connects], 3010 Job … start, Status …=82, Jmsg Version
+//! FD: append open session  SD→FD: 3000 OK open ticket = «SDid»
+//! FD: append data N        SD→FD: 3000 OK data            (just-in-time: nothing reserved yet)
+//! FD: first header         SD→Dir: Jmsg Finding drive, Status …=83, CatReq FindMedia → 1000 OK VolName=…,
+//!                          Jmsg Using Device, GetVolInfo write=1 → …, [new volume: label it,
+//!                          UpdateMedia relabel=1 → …, Jmsg Labeled new Volume, GetVolInfo → …],
+//!                          Jmsg Moving to end of data, Jmsg Ready to append … size=N,
+//!                          UpdateMedia VolMounts+1 → …, UpdateMedia VolJobs+1 → …, Status …=82
+//! FD: records …            SD: SOS label, records into blocks; at the first written block
+//!                          CatReq CreateJobMedia FirstIndex=0 … (placeholder) → 1000 OK CreateJobMedia,
+//!                          then UpdCat for every attribute/digest record in written blocks
+//! FD: EOD (end of data)    SD: EOS label, last block, remaining UpdCats; SD→FD: 3000 OK append data
+//! FD: append end/close     SD→FD: 3000 OK end, 3000 OK close Status = 84, EOD; FD: TERMINATE
+//!                          SD→Dir: Jmsg Releasing device, CreateJobMedia «range» → …,
+//!                          UpdateMedia → …, DeleteNullJobmediaRecords → …, Jmsg Elapsed time,
+//!                          Status …=84, 3099 Job … end …, EOD, TERMINATE, EOD, TERMINATE
+//! ```
+//!
+//! # Restore
+//!
+//! `vectors/clear-restore` conn 2 and 4: `read open session` → ticket; `read data` → for each
+//! bootstrap entry `CatReq GetVolInfo … write=0`, Jmsgs `Ready to read from volume`,
+//! `Forward spacing Volume`, then `3000 OK data` (once) and every selected record as a
+//! `rechdr «VolSessionId» «VolSessionTime» «FileIndex» «Stream» «len»` message followed by the
+//! whole record (records split across blocks are joined by the reader), EOD after the last;
+//! `read close session` → `3000 OK close Status = 82`, EOD. The job ends with `UpdateMedia`
+//! of the last volume and `3099 … JobFiles=0 JobBytes=0`.
+//!
+//! # Full volumes
+//!
+//! The limit is the Director's `MaxVolBytes` from the media record (current Bareos has no
+//! SD-side `Maximum Volume Size`). A volume already at its limit when a job starts is
+//! reported `VolStatus=Full` and another one requested (`FindMedia=2 …
+//! unwanted_volumes=«name»`). During a job, before a block that would take the volume past
+//! the limit, the SD switches volumes the way `core/src/stored/device.cc`
+//! `FixupDeviceBlockWriteError()` does: Jmsg `User defined maximum volume capacity …
+//! exceeded`, `UpdateMedia … VolStatus=Full`, `CreateJobMedia` for the part on the old
+//! volume, Jmsg `End of medium on Volume …`, FindMedia/label/mount of the next volume, Jmsg
+//! `New volume … mounted …`; the session goes on there with no new SOS label, and a record
+//! may continue from one volume into the next (the restore path joins it). Differences from
+//! Bareos: the switch happens between records, so a volume can pass its limit by one record
+//! (at most one data message, < 1,000,000 bytes), and the first block a job writes on a
+//! volume is always written there. None of this was captured; the messages are from the
+//! Bareos source.
+//!
+//! # Failures
+//!
+//! A malformed data header, FileIndex out of order, a volume the Director does not know or
+//! that is missing on disk, a cancel (`cancel Job=` on another connection) or a lost FD end
+//! the job: a `Fatal error:` Jmsg names the cause, the open session is closed with an EOS
+//! label (so the volume stays readable), JobMedia is reported for what was written, and the
+//! job ends with `3099 … JobStatus=«f or A»`, never 84. The daemon keeps serving.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use barque_common::conn::AuthenticatedConnection;
+use fd_core::wire::bnet::{Frame, Signal};
+use fd_core::wire::bsr;
+use fd_core::wire::codes::{JobStatus, MessageType};
+use fd_core::wire::jmsg::Jmsg;
+use fd_core::wire::sd_cmd::{SdDataCommand, SdDataReply};
+use fd_core::wire::sd_ctl::{
+    CreateJobMedia, DeleteNullJobmedia, DirToSd, FindMedia, GetVolInfo, JobEnd, JobStart,
+    JobStatusMsg, MediaInfo, SdToDir, UpdCat, UpdCatHeader, UpdateMedia,
+};
+use fd_core::wire::stream::{AppendEvent, AppendTracker, Label, RecHdr, Stream};
+use tokio::sync::{oneshot, watch};
+
+use super::dir::{emit, printable};
+use super::{lock, now_micros, now_unix, DeviceRes, Finished, RunningInfo, Shared, LABEL_PROG};
+use crate::volume::label::{EosTrailer, SessionLabel, VolumeLabel, BAREOS_TAPE_VERSION};
+use crate::volume::{Reassembler, RecordReader, VolumeReader, VolumeWriter};
+
+/// Everything the Director told the SD about a job before `run`.
+pub struct JobCtx {
+    /// JobId.
+    pub job_id: u32,
+    /// Unique job name.
+    pub job: String,
+    /// Job resource name.
+    pub job_name: String,
+    /// Client name.
+    pub client: String,
+    /// FileSet name.
+    pub fileset: String,
+    /// FileSet MD5.
+    pub fileset_md5: String,
+    /// Type letter.
+    pub job_type: u8,
+    /// Level letter.
+    pub level: u8,
+    /// `rerunning=1`.
+    pub rerunning: bool,
+    /// VolSessionId.
+    pub sd_id: u32,
+    /// VolSessionTime (the daemon's start time).
+    pub sd_time: u32,
+    /// The session key.
+    pub session_key: String,
+    /// Pool.
+    pub pool: String,
+    /// Pool type.
+    pub pool_type: String,
+    /// Media type.
+    pub media_type: String,
+    /// `append=1`.
+    pub append: bool,
+    /// Devices the Director offered.
+    pub devices: Vec<String>,
+    /// Device reserved for reading.
+    pub read_device: Option<String>,
+    /// Bootstrap text.
+    pub bootstrap: Option<Vec<u8>>,
+    /// The passive FD connection, if the SD dialled it.
+    pub fd: Option<AuthenticatedConnection>,
+    /// Where the FD's connection arrives.
+    pub fd_rx: Option<oneshot::Receiver<AuthenticatedConnection>>,
+    /// Cancel flag.
+    pub cancel: watch::Receiver<bool>,
+    /// Live facts for status.
+    pub info: Arc<Mutex<RunningInfo>>,
+    /// JobErrors.
+    pub errors: u32,
+    /// Job messages queued before `run` (type, text, time), sent after the job starts.
+    pub queued: Vec<(MessageType, String, i64)>,
+}
+
+/// Why a job stops early.
+#[derive(Debug)]
+enum Fail {
+    /// `cancel Job=`.
+    Canceled,
+    /// Anything else: the text for the fatal Jmsg.
+    Fatal(String),
+}
+
+impl From<io::Error> for Fail {
+    fn from(e: io::Error) -> Self {
+        Fail::Fatal(format!("volume I/O error: {e}"))
+    }
+}
+
+/// Send a job message to the Director (`Jmsg Job=… type=… level=«now» «sd» JobId «n»: …`).
+pub(crate) async fn jmsg(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    t: MessageType,
+    text: &str,
+) {
+    jmsg_at(sh, d, ctx, t, text, now_unix()).await
+}
+
+/// [`jmsg`] with an explicit message time.
+pub(crate) async fn jmsg_at(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    t: MessageType,
+    text: &str,
+    time: i64,
+) {
+    let prefix = match t {
+        MessageType::Fatal => "Fatal error: ",
+        MessageType::Error => "Error: ",
+        MessageType::Warning => "Warning: ",
+        _ => "",
+    };
+    match t {
+        MessageType::Fatal | MessageType::Error => {
+            log::error!("job {}: {}", ctx.job, text.trim_end())
+        }
+        MessageType::Warning => log::warn!("job {}: {}", ctx.job, text.trim_end()),
+        _ => log::info!("job {}: {}", ctx.job, text.trim_end()),
+    }
+    let body = format!("{} JobId {}: {prefix}{text}", sh.cfg.name, ctx.job_id);
+    let m = Jmsg {
+        job: ctx.job.as_bytes(),
+        msg_type: t,
+        time,
+        text: body.as_bytes(),
+    };
+    let mut v = vec![0u8; m.buffer_len()];
+    if let Ok(n) = m.emit(&mut v) {
+        v.truncate(n);
+        let _ = d.send(&v).await;
+    }
+}
+
+async fn send_status(d: &mut AuthenticatedConnection, ctx: &JobCtx, status: u8) {
+    let m = SdToDir::JobStatus(JobStatusMsg {
+        job: ctx.job.as_bytes(),
+        job_status: JobStatus::from_u8(status),
+    });
+    let _ = d.send(&emit(&m)).await;
+}
+
+/// A catalog request and the Director's reply (digit-led; heartbeats skipped).
+async fn catreq(d: &mut AuthenticatedConnection, msg: &[u8]) -> Result<Vec<u8>, Fail> {
+    d.send(msg).await.map_err(|e| {
+        Fail::Fatal(format!(
+            "cannot send a catalog request to the Director: {e}"
+        ))
+    })?;
+    loop {
+        match d.recv().await {
+            Ok(Frame::Data(r)) => return Ok(r.to_vec()),
+            Ok(Frame::Signal(Signal::Heartbeat)) | Ok(Frame::Signal(Signal::HbResponse)) => {
+                continue
+            }
+            Ok(Frame::Signal(s)) => {
+                return Err(Fail::Fatal(format!(
+                    "Director sent signal {} instead of a catalog reply",
+                    s.name()
+                )))
+            }
+            Ok(Frame::Chunk(_)) => return Err(Fail::Fatal("unexpected chunk".into())),
+            Err(e) => {
+                return Err(Fail::Fatal(format!(
+                    "lost the Director while waiting for a catalog reply: {e}"
+                )))
+            }
+        }
+    }
+}
+
+fn emit_catreq(m: SdToDir<'_>) -> Vec<u8> {
+    emit(&m)
+}
+
+/// The Director's media record, owned.
+#[derive(Debug, Clone, Default)]
+struct Media {
+    name: String,
+    jobs: u32,
+    files: u32,
+    blocks: u32,
+    bytes: u64,
+    mounts: u32,
+    errors: u32,
+    writes: u32,
+    max_vol_bytes: u64,
+    status: String,
+    slot: i32,
+    in_changer: i32,
+    read_time: u64,
+    write_time: u64,
+    media_id: u64,
+}
+
+impl Media {
+    fn from_reply(reply: &[u8], what: &str) -> Result<Media, Fail> {
+        match DirToSd::parse(reply) {
+            Ok(DirToSd::Media(m)) => Ok(Media::from_info(&m)),
+            Ok(DirToSd::NoMedia) => Err(Fail::Fatal(format!(
+                "{what}: the Director has no appendable volume (1901 No Media.)\n"
+            ))),
+            _ => Err(Fail::Fatal(format!(
+                "{what}: the Director answered {}\n",
+                printable(reply)
+            ))),
+        }
+    }
+
+    fn from_info(m: &MediaInfo<'_>) -> Media {
+        Media {
+            name: String::from_utf8_lossy(m.vol_name).into_owned(),
+            jobs: m.vol_jobs,
+            files: m.vol_files,
+            blocks: m.vol_blocks,
+            bytes: m.vol_bytes,
+            mounts: m.vol_mounts,
+            errors: m.vol_errors,
+            writes: m.vol_writes,
+            max_vol_bytes: m.max_vol_bytes,
+            status: String::from_utf8_lossy(m.vol_status).into_owned(),
+            slot: m.slot,
+            in_changer: m.in_changer,
+            read_time: m.vol_read_time,
+            write_time: m.vol_write_time,
+            media_id: m.media_id,
+        }
+    }
+
+    fn update_msg(&self, job: &str, status: &str, relabel: bool) -> Vec<u8> {
+        emit_catreq(SdToDir::CatReq(fd_core::wire::sd_ctl::CatReq::UpdateMedia(
+            UpdateMedia {
+                job: job.as_bytes(),
+                vol_name: self.name.as_bytes(),
+                vol_jobs: self.jobs,
+                vol_files: self.files,
+                vol_blocks: self.blocks,
+                vol_bytes: self.bytes,
+                vol_mounts: self.mounts,
+                vol_errors: self.errors,
+                vol_writes: self.writes,
+                max_vol_bytes: self.max_vol_bytes,
+                end_time: now_unix(),
+                vol_status: status.as_bytes(),
+                slot: self.slot,
+                relabel: i32::from(relabel),
+                in_changer: self.in_changer,
+                vol_read_time: self.read_time,
+                vol_write_time: self.write_time,
+                vol_first_written: 0,
+            },
+        )))
+    }
+}
+
+/// The FD's next message, or the cancel flag.
+enum In<'a> {
+    Data(&'a [u8]),
+    Signal(Signal),
+}
+
+/// The FD's next message, borrowed from the connection's buffer (no copy per record).
+async fn recv_fd<'a>(
+    fd: &'a mut AuthenticatedConnection,
+    cancel: &mut watch::Receiver<bool>,
+) -> Result<In<'a>, Fail> {
+    if *cancel.borrow() {
+        return Err(Fail::Canceled);
+    }
+    tokio::select! {
+        r = fd.recv() => match r {
+            Ok(Frame::Data(d)) => Ok(In::Data(d)),
+            Ok(Frame::Signal(s)) => Ok(In::Signal(s)),
+            Ok(Frame::Chunk(_)) => Err(Fail::Fatal("unexpected chunk from the FD".into())),
+            Err(e) => Err(Fail::Fatal(format!("Error reading data from FD: {e}"))),
+        },
+        _ = cancel.wait_for(|v| *v) => Err(Fail::Canceled),
+    }
+}
+
+async fn send_fd(fd: &mut AuthenticatedConnection, r: &SdDataReply<'_>) -> Result<(), Fail> {
+    let mut v = vec![0u8; r.buffer_len()];
+    let n = r
+        .emit(&mut v)
+        .map_err(|e| Fail::Fatal(format!("cannot form a reply to the FD: {e}")))?;
+    v.truncate(n);
+    fd.send(&v)
+        .await
+        .map_err(|e| Fail::Fatal(format!("cannot send to the FD: {e}")))
+}
+
+/// An open append session on one volume.
+struct Append {
+    dev: DeviceRes,
+    _lock: tokio::sync::OwnedMutexGuard<()>,
+    media: Media,
+    path: PathBuf,
+    writer: Option<VolumeWriter<File>>,
+    placeholder_sent: bool,
+    /// The volume passed the Director's MaxVolBytes during this job.
+    over_limit: bool,
+    /// Catalogued records in blocks not yet written: (FileIndex, stream, bytes).
+    pending: Vec<(i32, Stream, Vec<u8>)>,
+    summary: Option<crate::volume::SessionSummary>,
+    session_open: bool,
+}
+
+/// State of a job while it runs.
+struct Run {
+    status: u8,
+    files: u32,
+    bytes: u64,
+    append: Option<Append>,
+    /// Volume last read (restore), for the final UpdateMedia.
+    read_media: Option<Media>,
+    started: Instant,
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn version_line() -> String {
+    format!(
+        "Version: {} (barque) {} {}\n",
+        super::VERSION,
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+/// Run the job after `run`: the whole FD session and the end-of-job reports.
+pub(crate) async fn run(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, mut ctx: JobCtx) {
+    let mut r = Run {
+        status: b'R',
+        files: 0,
+        bytes: 0,
+        append: None,
+        read_media: None,
+        started: Instant::now(),
+    };
+    {
+        let mut info = lock(&ctx.info);
+        info.status = b'F';
+        info.started = now_unix();
+        info.pool = ctx.pool.clone();
+    }
+    send_status(d, &ctx, b'F').await;
+    let fd = match wait_fd(sh, &mut ctx).await {
+        Ok(fd) => Some(fd),
+        Err(f) => {
+            fail(sh, d, &ctx, &mut r, f).await;
+            None
+        }
+    };
+    if let Some(mut fd) = fd {
+        lock(&ctx.info).status = b'R';
+        let start = SdToDir::JobStart(JobStart {
+            job: ctx.job.as_bytes(),
+        });
+        let _ = d.send(&emit(&start)).await;
+        send_status(d, &ctx, b'R').await;
+        for (t, text, time) in std::mem::take(&mut ctx.queued) {
+            jmsg_at(sh, d, &ctx, t, &text, time).await;
+        }
+        jmsg(sh, d, &ctx, MessageType::Info, &version_line()).await;
+        if let Err(f) = fd_session(sh, d, &mut ctx, &mut fd, &mut r).await {
+            fail(sh, d, &ctx, &mut r, f).await;
+        }
+        if r.status == b'R' {
+            r.status = b'T';
+        }
+    }
+    finish(sh, d, &mut ctx, &mut r).await;
+}
+
+async fn wait_fd(sh: &Shared, ctx: &mut JobCtx) -> Result<AuthenticatedConnection, Fail> {
+    if let Some(fd) = ctx.fd.take() {
+        return Ok(fd);
+    }
+    let Some(rx) = ctx.fd_rx.take() else {
+        return Err(Fail::Fatal("no FD connection expected".into()));
+    };
+    let wait = sh.cfg.client_connect_wait;
+    let mut cancel = ctx.cancel.clone();
+    tokio::select! {
+        r = tokio::time::timeout(wait, rx) => match r {
+            Ok(Ok(fd)) => Ok(fd),
+            Ok(Err(_)) => Err(Fail::Fatal("the FD connection was dropped before the job started".into())),
+            Err(_) => Err(Fail::Fatal(format!(
+                "the File daemon did not connect within {} s (Client Connect Wait)",
+                wait.as_secs()
+            ))),
+        },
+        _ = cancel.wait_for(|v| *v) => Err(Fail::Canceled),
+    }
+}
+
+/// Report a failure: fatal Jmsg (not for a cancel), close the open session with an EOS so the
+/// volume stays readable.
+async fn fail(sh: &Shared, d: &mut AuthenticatedConnection, ctx: &JobCtx, r: &mut Run, f: Fail) {
+    match f {
+        Fail::Canceled => {
+            r.status = b'A';
+            jmsg(
+                sh,
+                d,
+                ctx,
+                MessageType::Info,
+                "Job marked to be canceled.\n",
+            )
+            .await;
+        }
+        Fail::Fatal(text) => {
+            r.status = b'f';
+            let t = if text.ends_with('\n') {
+                text
+            } else {
+                format!("{text}\n")
+            };
+            jmsg(sh, d, ctx, MessageType::Fatal, &t).await;
+        }
+    }
+    if let Some(a) = r.append.as_mut() {
+        if a.session_open {
+            if let Err(e) = close_session(ctx, a, r.status, r.files) {
+                log::error!(
+                    "job {}: cannot close the session on the volume: {e:?}",
+                    ctx.job
+                );
+            }
+        }
+    }
+}
+
+async fn fd_session(
+    sh: &Arc<Shared>,
+    d: &mut AuthenticatedConnection,
+    ctx: &mut JobCtx,
+    fd: &mut AuthenticatedConnection,
+    r: &mut Run,
+) -> Result<(), Fail> {
+    let mut cancel = ctx.cancel.clone();
+    loop {
+        let msg = match recv_fd(fd, &mut cancel).await {
+            // Commands are short; copy so the connection is free for the reply.
+            Ok(In::Data(m)) => m.to_vec(),
+            // The FD's TERMINATE ends the session (a restore's FD sends a second one, which
+            // nobody reads: clear-restore conn 4 msgs 45-47).
+            Ok(In::Signal(Signal::Terminate)) => return Ok(()),
+            Ok(In::Signal(_)) => continue,
+            Err(Fail::Fatal(e)) if r.append.as_ref().is_none_or(|a| !a.session_open) => {
+                // The FD went away between commands: the session is over.
+                log::debug!("job {}: FD session ended: {e}", ctx.job);
+                return Ok(());
+            }
+            Err(f) => return Err(f),
+        };
+        let cmd = match SdDataCommand::parse(&msg) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = send_fd(fd, &SdDataReply::InvalidCommand).await;
+                return Err(Fail::Fatal(format!(
+                    "malformed FD command {:?}: {e}",
+                    printable(&msg)
+                )));
+            }
+        };
+        match cmd {
+            SdDataCommand::AppendOpen => {
+                if !ctx.append {
+                    send_fd(fd, &SdDataReply::InvalidCommand).await?;
+                    return Err(Fail::Fatal("append open session in a read job".into()));
+                }
+                send_fd(fd, &SdDataReply::OpenTicket { ticket: ctx.sd_id }).await?;
+            }
+            SdDataCommand::AppendData { .. } => {
+                send_fd(fd, &SdDataReply::Data).await?;
+                match append_data(sh, d, ctx, fd, r).await {
+                    Ok(()) => send_fd(fd, &SdDataReply::AppendData).await?,
+                    Err(f) => {
+                        let _ = send_fd(fd, &SdDataReply::FailedAppend).await;
+                        return Err(f);
+                    }
+                }
+            }
+            SdDataCommand::AppendEnd { .. } => send_fd(fd, &SdDataReply::End).await?,
+            SdDataCommand::AppendClose { .. } => {
+                let status = if r.status == b'R' { b'T' } else { r.status };
+                send_fd(
+                    fd,
+                    &SdDataReply::Close {
+                        status: JobStatus::from_u8(status),
+                    },
+                )
+                .await?;
+                let _ = fd.signal(Signal::Eod).await;
+            }
+            SdDataCommand::ReadOpen(_) => {
+                if ctx.append {
+                    send_fd(fd, &SdDataReply::InvalidCommand).await?;
+                    return Err(Fail::Fatal("read open session in a backup job".into()));
+                }
+                send_fd(fd, &SdDataReply::OpenTicket { ticket: ctx.sd_id }).await?;
+            }
+            SdDataCommand::ReadData { .. } => read_data(sh, d, ctx, fd, r).await?,
+            SdDataCommand::ReadClose { .. } => {
+                send_fd(
+                    fd,
+                    &SdDataReply::Close {
+                        status: JobStatus::from_u8(r.status),
+                    },
+                )
+                .await?;
+                let _ = fd.signal(Signal::Eod).await;
+            }
+            SdDataCommand::Unknown(m) => {
+                send_fd(fd, &SdDataReply::InvalidCommand).await?;
+                return Err(Fail::Fatal(format!(
+                    "invalid command from the FD: {:?}",
+                    printable(m)
+                )));
+            }
+        }
+    }
+}
+
+/// The data phase of a backup: headers and records until the EOD in header position.
+async fn append_data(
+    sh: &Arc<Shared>,
+    d: &mut AuthenticatedConnection,
+    ctx: &mut JobCtx,
+    fd: &mut AuthenticatedConnection,
+    r: &mut Run,
+) -> Result<(), Fail> {
+    let mut tracker = AppendTracker::new(ctx.rerunning);
+    let mut cancel = ctx.cancel.clone();
+    loop {
+        let ev = match recv_fd(fd, &mut cancel).await? {
+            In::Data(p) => {
+                let before = tracker.last_file_index();
+                match tracker.on_message(p) {
+                    Ok(AppendEvent::Header(h)) => {
+                        if r.append.is_none() {
+                            r.append = Some(reserve(sh, d, ctx).await?);
+                            begin_session(ctx, r)?;
+                        }
+                        r.files = u32::try_from(h.file_index).unwrap_or(0);
+                        continue;
+                    }
+                    Ok(AppendEvent::Data { header, data }) => {
+                        let a = r
+                            .append
+                            .as_mut()
+                            .ok_or_else(|| Fail::Fatal("data before a header".into()))?;
+                        write_record(sh, d, ctx, a, header.file_index, header.stream, data).await?;
+                        r.bytes += data.len() as u64;
+                        let mut info = lock(&ctx.info);
+                        info.files = r.files;
+                        info.bytes = r.bytes;
+                        info.fd_messages += 1;
+                        continue;
+                    }
+                    Ok(AppendEvent::EndOfStream) => AppendEvent::EndOfStream,
+                    Ok(AppendEvent::EndOfData) => AppendEvent::EndOfData,
+                    Err(e) => {
+                        let why = match DataHeaderProblem::of(p) {
+                            DataHeaderProblem::OutOfOrder(fi) => format!(
+                                "FileIndex {fi} from the FD is out of order after FileIndex {before}; records must come in FileIndex order"
+                            ),
+                            DataHeaderProblem::Bad => format!(
+                                "Error reading data header from FD: {:?} is not \"FileIndex Stream 0\" ({e})",
+                                printable(p)
+                            ),
+                        };
+                        return Err(Fail::Fatal(why));
+                    }
+                }
+            }
+            In::Signal(Signal::Eod) => tracker
+                .on_eod()
+                .map_err(|e| Fail::Fatal(format!("unexpected EOD from the FD: {e}")))?,
+            In::Signal(Signal::Heartbeat) => continue,
+            In::Signal(s) => {
+                return Err(Fail::Fatal(format!(
+                    "Error reading data header from FD: got signal {} in the data stream",
+                    s.name()
+                )))
+            }
+        };
+        if ev == AppendEvent::EndOfData {
+            break;
+        }
+    }
+    if let Some(a) = r.append.as_mut() {
+        let eos_len = session_label(ctx, Some(EosTrailer::default())).buffer_len();
+        if needs_switch(a, |w| {
+            w.offset()
+                .saturating_add((w.buffered_len() + 2 * 24 + 12 + eos_len) as u64)
+                >= a.media.max_vol_bytes
+        }) {
+            switch_volume(sh, d, ctx, a).await?;
+        }
+        close_session(ctx, a, b'T', r.files)?;
+        let end = a.media.bytes;
+        check_limit(sh, d, ctx, a, end).await;
+        flush_catalog(d, ctx, a).await?;
+    }
+    Ok(())
+}
+
+enum DataHeaderProblem {
+    OutOfOrder(i32),
+    Bad,
+}
+
+impl DataHeaderProblem {
+    fn of(p: &[u8]) -> DataHeaderProblem {
+        match fd_core::wire::stream::DataHeader::parse(p) {
+            Ok(h) => DataHeaderProblem::OutOfOrder(h.file_index),
+            Err(_) => DataHeaderProblem::Bad,
+        }
+    }
+}
+
+/// Just-in-time reservation and volume mount, in the captured order.
+async fn reserve(
+    sh: &Arc<Shared>,
+    d: &mut AuthenticatedConnection,
+    ctx: &mut JobCtx,
+) -> Result<Append, Fail> {
+    jmsg(
+        sh,
+        d,
+        ctx,
+        MessageType::Info,
+        "JustInTime Reservation: Finding drive to reserve.\n",
+    )
+    .await;
+    send_status(d, ctx, b'S').await;
+    let dev = ctx
+        .devices
+        .iter()
+        .filter_map(|n| sh.cfg.device(n.as_bytes()))
+        .find(|dev| dev.media_type == ctx.media_type)
+        .cloned()
+        .ok_or_else(|| Fail::Fatal("no device of the requested Media Type".into()))?;
+    let dev_guard = sh
+        .device_lock(&dev.name)
+        .ok_or_else(|| Fail::Fatal(format!("device {} vanished", dev.name)))?
+        .lock_owned()
+        .await;
+    let (media, path, file, size) = mount_volume(sh, d, ctx, &dev, Vec::new(), true).await?;
+    {
+        let mut info = lock(&ctx.info);
+        info.volume = media.name.clone();
+        info.device = dev.name.clone();
+        info.device_desc = format!("\"{}\" ({})", dev.name, dev.archive.display());
+        info.writing = true;
+    }
+    let writer = VolumeWriter::new(file, dev.block_size, size)?;
+    Ok(Append {
+        dev,
+        _lock: dev_guard,
+        media,
+        path,
+        writer: Some(writer),
+        placeholder_sent: false,
+        over_limit: false,
+        pending: Vec::new(),
+        summary: None,
+        session_open: false,
+    })
+}
+
+/// Find (`FindMedia`), check (`GetVolInfo`), label if new, and open a volume for appending,
+/// with the captured messages; `unwanted` are volumes already refused. Returns the media
+/// record, the file path, the open file and its size.
+async fn mount_volume(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    dev: &DeviceRes,
+    mut unwanted: Vec<String>,
+    first: bool,
+) -> Result<(Media, PathBuf, File, u64), Fail> {
+    let devdesc = format!("\"{}\" ({})", dev.name, dev.archive.display());
+    // FindMedia; a volume already at its MaxVolBytes is marked Full and another one asked
+    // for (`FindMedia=2 … unwanted_volumes=«names»`, `core/src/stored/askdir.cc`).
+    let mut index = 1;
+    let (mut media, path, existing) = loop {
+        let unwanted_text = unwanted.join(",");
+        let find = emit_catreq(SdToDir::CatReq(fd_core::wire::sd_ctl::CatReq::FindMedia(
+            FindMedia {
+                job: ctx.job.as_bytes(),
+                index,
+                pool_name: ctx.pool.as_bytes(),
+                media_type: ctx.media_type.as_bytes(),
+                unwanted_volumes: unwanted_text.as_bytes(),
+            },
+        )));
+        let media = Media::from_reply(&catreq(d, &find).await?, "FindMedia")?;
+        if media.name.is_empty()
+            || media.name.contains('/')
+            || media.name.starts_with('.')
+            || media.name.len() > 127
+        {
+            return Err(Fail::Fatal(format!(
+                "the Director proposed the volume name {:?}, which cannot be a file name",
+                media.name
+            )));
+        }
+        if index == 1 && first {
+            jmsg(
+                sh,
+                d,
+                ctx,
+                MessageType::Info,
+                &format!("Using Device {devdesc} to write.\n"),
+            )
+            .await;
+        }
+        let get = get_vol_info(ctx, &media.name, true);
+        let media = Media::from_reply(&catreq(d, &get).await?, "GetVolInfo")?;
+        let path = dev.archive.join(&media.name);
+        let existing = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if media.max_vol_bytes > 0 && existing >= media.max_vol_bytes && index < 4 {
+            jmsg(
+                sh,
+                d,
+                ctx,
+                MessageType::Info,
+                &format!(
+                    "Volume \"{}\" is full ({existing} bytes, MaxVolBytes {}); marking it Full.\n",
+                    media.name, media.max_vol_bytes
+                ),
+            )
+            .await;
+            let upd = media.update_msg(&ctx.job, "Full", false);
+            catreq(d, &upd).await?;
+            unwanted.push(media.name.clone());
+            index += 1;
+            continue;
+        }
+        break (media, path, existing);
+    };
+    if media.status == "Unlabeled" || existing == 0 {
+        if existing > 0 {
+            return Err(Fail::Fatal(format!(
+                "volume file {} exists with {existing} bytes but the catalog says it is unlabeled; refusing to overwrite it",
+                path.display()
+            )));
+        }
+        if !dev.label_media {
+            return Err(Fail::Fatal(format!(
+                "volume {} is not labeled and device {} has Label Media = no",
+                media.name, dev.name
+            )));
+        }
+        let label_len = write_label(ctx, dev, &path, &media.name, sh.sd_time)?;
+        media.blocks = 1;
+        media.bytes = label_len;
+        media.writes = media.writes.saturating_add(1);
+        let upd = media.update_msg(&ctx.job, "Append", true);
+        media = Media::from_reply(&catreq(d, &upd).await?, "UpdateMedia")?;
+        jmsg(
+            sh,
+            d,
+            ctx,
+            MessageType::Info,
+            &format!(
+                "Labeled new Volume \"{}\" on device {devdesc}.\n",
+                media.name
+            ),
+        )
+        .await;
+        let get = get_vol_info(ctx, &media.name, true);
+        media = Media::from_reply(&catreq(d, &get).await?, "GetVolInfo")?;
+    } else {
+        check_label(&path, &media.name)?;
+    }
+    jmsg(
+        sh,
+        d,
+        ctx,
+        MessageType::Info,
+        &format!("Moving to end of data on volume \"{}\"\n", media.name),
+    )
+    .await;
+    let removed = super::repair_volume(&path)?;
+    if removed > 0 {
+        jmsg(
+            sh,
+            d,
+            ctx,
+            MessageType::Warning,
+            &format!(
+                "Volume \"{}\": removed {removed} bytes of a partly written last block (crash recovery).\n",
+                media.name
+            ),
+        )
+        .await;
+    }
+    let size = std::fs::metadata(&path)?.len();
+    jmsg(
+        sh,
+        d,
+        ctx,
+        MessageType::Info,
+        &format!(
+            "Ready to append to end of Volume \"{}\" size={size}\n",
+            media.name
+        ),
+    )
+    .await;
+    media.mounts = media.mounts.saturating_add(1);
+    let status = media.status.clone();
+    let upd = media.update_msg(&ctx.job, &status, false);
+    media = Media::from_reply(&catreq(d, &upd).await?, "UpdateMedia")?;
+    media.jobs = media.jobs.saturating_add(1);
+    let status = media.status.clone();
+    let upd = media.update_msg(&ctx.job, &status, false);
+    media = Media::from_reply(&catreq(d, &upd).await?, "UpdateMedia")?;
+    let file = OpenOptions::new().append(true).open(&path)?;
+    if first {
+        send_status(d, ctx, b'R').await;
+    }
+    Ok((media, path, file, size))
+}
+
+fn get_vol_info(ctx: &JobCtx, name: &str, write: bool) -> Vec<u8> {
+    emit_catreq(SdToDir::CatReq(fd_core::wire::sd_ctl::CatReq::GetVolInfo(
+        GetVolInfo {
+            job: ctx.job.as_bytes(),
+            vol_name: name.as_bytes(),
+            write: i32::from(write),
+        },
+    )))
+}
+
+fn write_label(
+    ctx: &JobCtx,
+    dev: &DeviceRes,
+    path: &std::path::Path,
+    name: &str,
+    sd_time: u32,
+) -> Result<u64, Fail> {
+    let host = hostname();
+    let now = now_micros();
+    let version = format!("Ver. {} barque", super::VERSION);
+    let label = VolumeLabel {
+        label_type: Label::VolLabel,
+        ver_num: BAREOS_TAPE_VERSION,
+        label_btime: now,
+        write_btime: now,
+        write_date: 0,
+        write_time: 0,
+        volume_name: name.as_bytes(),
+        prev_volume_name: b"",
+        pool_name: ctx.pool.as_bytes(),
+        pool_type: ctx.pool_type.as_bytes(),
+        media_type: dev.media_type.as_bytes(),
+        host_name: host.as_bytes(),
+        label_prog: LABEL_PROG.as_bytes(),
+        prog_version: version.as_bytes(),
+        prog_date: b"Build barque",
+    };
+    let file = OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| Fail::Fatal(format!("cannot create volume file {}: {e}", path.display())))?;
+    let mut w = VolumeWriter::new(file, dev.block_size, 0)?;
+    w.write_volume_label(&label, 0, ctx.sd_id, sd_time)?;
+    let len = w.offset();
+    w.into_inner().sync_all()?;
+    Ok(len)
+}
+
+/// The volume's label must name the volume the Director chose.
+fn check_label(path: &std::path::Path, want: &str) -> Result<(), Fail> {
+    let f = File::open(path)
+        .map_err(|e| Fail::Fatal(format!("cannot open volume file {}: {e}", path.display())))?;
+    let mut rr = RecordReader::new(BufReader::new(f));
+    match rr.next_record() {
+        Ok(Some(rec)) if rec.label() == Some(Label::VolLabel) => {
+            match VolumeLabel::parse(Label::VolLabel, &rec.data) {
+                Ok(l) if l.volume_name == want.as_bytes() => Ok(()),
+                Ok(l) => Err(Fail::Fatal(format!(
+                    "Wrong Volume mounted: wanted {want}, the file {} is labeled {}",
+                    path.display(),
+                    String::from_utf8_lossy(l.volume_name)
+                ))),
+                Err(e) => Err(Fail::Fatal(format!(
+                    "volume {}: unreadable label: {e}",
+                    path.display()
+                ))),
+            }
+        }
+        Ok(_) => Err(Fail::Fatal(format!(
+            "volume {} does not start with a volume label",
+            path.display()
+        ))),
+        Err(e) => Err(Fail::Fatal(format!(
+            "volume {}: not a Bareos volume: {e}",
+            path.display()
+        ))),
+    }
+}
+
+fn session_label<'a>(ctx: &'a JobCtx, eos: Option<EosTrailer>) -> SessionLabel<'a> {
+    SessionLabel {
+        ver_num: BAREOS_TAPE_VERSION,
+        job_id: ctx.job_id,
+        write_btime: now_micros(),
+        write_time: 0,
+        pool_name: ctx.pool.as_bytes(),
+        pool_type: ctx.pool_type.as_bytes(),
+        job_name: ctx.job_name.as_bytes(),
+        client_name: ctx.client.as_bytes(),
+        job: ctx.job.as_bytes(),
+        fileset_name: ctx.fileset.as_bytes(),
+        job_type: u32::from(ctx.job_type),
+        job_level: u32::from(ctx.level),
+        fileset_md5: ctx.fileset_md5.as_bytes(),
+        eos,
+    }
+}
+
+fn begin_session(ctx: &JobCtx, r: &mut Run) -> Result<(), Fail> {
+    let a = r
+        .append
+        .as_mut()
+        .ok_or_else(|| Fail::Fatal("no volume".into()))?;
+    let w = a
+        .writer
+        .as_mut()
+        .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
+    let sos = session_label(ctx, None);
+    w.begin_session(ctx.sd_id, ctx.sd_time, &sos)?;
+    a.session_open = true;
+    Ok(())
+}
+
+async fn write_record(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    a: &mut Append,
+    fi: i32,
+    stream: Stream,
+    data: &[u8],
+) -> Result<(), Fail> {
+    if needs_switch(a, |w| w.would_flush(data.len())) {
+        switch_volume(sh, d, ctx, a).await?;
+    }
+    let w = a
+        .writer
+        .as_mut()
+        .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
+    let before = w.offset();
+    w.write_record(fi, stream, data)?;
+    let offset = w.offset();
+    if offset != before {
+        flush_catalog(d, ctx, a).await?;
+        check_limit(sh, d, ctx, a, offset).await;
+    }
+    if stream.kind().is_catalogued() {
+        a.pending.push((fi, stream, data.to_vec()));
+    }
+    Ok(())
+}
+
+/// True if the next block written would pass the volume's MaxVolBytes (Bareos' check in
+/// `core/src/stored/block.cc` `DoWriteBlockToDevice()`: VolBytes + block ≥ MaxVolBytes), a
+/// block of this session is already on the volume (so a new volume always gets at least one
+/// block), and `writes_block` says the next write writes a block.
+fn needs_switch(a: &Append, writes_block: impl Fn(&VolumeWriter<File>) -> bool) -> bool {
+    let Some(w) = a.writer.as_ref() else {
+        return false;
+    };
+    let max = a.media.max_vol_bytes;
+    let on_this_volume = w.session_summary().map(|s| s.blocks).unwrap_or(0);
+    max > 0
+        && on_this_volume > 0
+        && w.offset().saturating_add(w.block_size() as u64) >= max
+        && writes_block(w)
+}
+
+/// The volume is full: report it (`UpdateMedia … VolStatus=Full`, the JobMedia of the part
+/// written to it), mount the next one the Director gives (labelling it), and go on writing
+/// the session there (`core/src/stored/device.cc` `FixupDeviceBlockWriteError()`: the next
+/// block goes to the new volume, no new SOS label).
+async fn switch_volume(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    a: &mut Append,
+) -> Result<(), Fail> {
+    let devdesc = format!("\"{}\" ({})", a.dev.name, a.dev.archive.display());
+    jmsg(
+        sh,
+        d,
+        ctx,
+        MessageType::Info,
+        &format!(
+            "User defined maximum volume capacity {} exceeded on device {devdesc}.\n",
+            crate::bls::with_commas(a.media.max_vol_bytes)
+        ),
+    )
+    .await;
+    let w = a
+        .writer
+        .as_ref()
+        .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
+    let part = w.session_summary().unwrap_or_default();
+    let old_end = w.offset();
+    a.media.blocks = a.media.blocks.saturating_add(part.blocks);
+    a.media.writes = a.media.writes.saturating_add(part.blocks);
+    a.media.bytes = old_end;
+    let upd = a.media.update_msg(&ctx.job, "Full", false);
+    catreq(d, &upd).await?;
+    send_job_media(d, ctx, a.media.media_id, &part).await?;
+    jmsg(
+        sh,
+        d,
+        ctx,
+        MessageType::Info,
+        &format!(
+            "End of medium on Volume \"{}\" Bytes={} Blocks={} at {}.\n",
+            a.media.name,
+            crate::bls::with_commas(a.media.bytes),
+            crate::bls::with_commas(u64::from(a.media.blocks)),
+            crate::bls::fmt_date_min(now_unix())
+        ),
+    )
+    .await;
+    let old_name = a.media.name.clone();
+    let (media, path, file, size) = mount_volume(sh, d, ctx, &a.dev, vec![old_name], false).await?;
+    jmsg(
+        sh,
+        d,
+        ctx,
+        MessageType::Info,
+        &format!(
+            "New volume \"{}\" mounted on device {devdesc} at {}.\n",
+            media.name,
+            crate::bls::fmt_date_min(now_unix())
+        ),
+    )
+    .await;
+    let w = a
+        .writer
+        .as_mut()
+        .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
+    let (old, _) = w.switch_output(file, size)?;
+    old.sync_all()?;
+    lock(&ctx.info).volume = media.name.clone();
+    a.media = media;
+    a.path = path;
+    Ok(())
+}
+
+async fn send_job_media(
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    media_id: u64,
+    s: &crate::volume::SessionSummary,
+) -> Result<(), Fail> {
+    let m = emit_catreq(SdToDir::CatReq(
+        fd_core::wire::sd_ctl::CatReq::CreateJobMedia(CreateJobMedia {
+            job: ctx.job.as_bytes(),
+            first_index: u32::try_from(s.first_index).unwrap_or(0),
+            last_index: u32::try_from(s.last_index).unwrap_or(0),
+            start_file: (s.start_addr >> 32) as u32,
+            end_file: (s.end_addr >> 32) as u32,
+            start_block: s.start_addr as u32,
+            end_block: s.end_addr as u32,
+            copy: 0,
+            strip: 0,
+            media_id,
+        }),
+    ));
+    let reply = catreq(d, &m).await?;
+    if !matches!(DirToSd::parse(&reply), Ok(DirToSd::CreateJobMediaOk)) {
+        return Err(Fail::Fatal(format!(
+            "CreateJobMedia refused: {}",
+            printable(&reply)
+        )));
+    }
+    Ok(())
+}
+
+/// Warn once when the volume passes the Director's MaxVolBytes.
+async fn check_limit(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    a: &mut Append,
+    offset: u64,
+) {
+    if a.media.max_vol_bytes > 0 && offset >= a.media.max_vol_bytes && !a.over_limit {
+        a.over_limit = true;
+        jmsg(
+            sh,
+            d,
+            ctx,
+            MessageType::Warning,
+            &format!(
+                "Volume \"{}\" reached its MaxVolBytes {} at {offset} bytes (its first block of this job, or a record longer than the space left, passed it); it is marked Full.\n",
+                a.media.name, a.media.max_vol_bytes
+            ),
+        )
+        .await;
+    }
+}
+
+/// After blocks were written: the placeholder JobMedia once (`CreateJobMedia FirstIndex=0 …`,
+/// clear-backup-full conn 2 msg 43), then the attribute and digest records that are on the
+/// volume now (every pending one: the record being written when a block fills is queued
+/// after this call).
+async fn flush_catalog(
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    a: &mut Append,
+) -> Result<(), Fail> {
+    if !a.placeholder_sent {
+        let m = emit_catreq(SdToDir::CatReq(
+            fd_core::wire::sd_ctl::CatReq::CreateJobMedia(CreateJobMedia {
+                job: ctx.job.as_bytes(),
+                first_index: 0,
+                last_index: 0,
+                start_file: 0,
+                end_file: 0,
+                start_block: 0,
+                end_block: 0,
+                copy: 0,
+                strip: 0,
+                media_id: a.media.media_id,
+            }),
+        ));
+        let reply = catreq(d, &m).await?;
+        if !matches!(DirToSd::parse(&reply), Ok(DirToSd::CreateJobMediaOk)) {
+            return Err(Fail::Fatal(format!(
+                "CreateJobMedia refused: {}",
+                printable(&reply)
+            )));
+        }
+        a.placeholder_sent = true;
+    }
+    let time = ctx.sd_time;
+    for (fi, stream, data) in a.pending.drain(..) {
+        let m = SdToDir::UpdCat(UpdCat {
+            job: ctx.job.as_bytes(),
+            header: UpdCatHeader {
+                vol_session_id: ctx.sd_id,
+                vol_session_time: time,
+                file_index: fi,
+                stream,
+                data_len: data.len() as u32,
+            },
+            data: &data,
+        });
+        d.send(&emit(&m))
+            .await
+            .map_err(|e| Fail::Fatal(format!("cannot send attributes to the Director: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Write the EOS label and flush; `status` goes into the label.
+fn close_session(ctx: &JobCtx, a: &mut Append, status: u8, files: u32) -> Result<(), Fail> {
+    if !a.session_open {
+        return Ok(());
+    }
+    let w = a
+        .writer
+        .as_mut()
+        .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
+    let so_far = w.session_summary().unwrap_or_default();
+    let eos = session_label(
+        ctx,
+        Some(EosTrailer {
+            job_files: files,
+            job_bytes: so_far.job_bytes,
+            start_block: 0,
+            end_block: u32::try_from(so_far.start_addr.saturating_sub(1)).unwrap_or(0),
+            start_file: 0,
+            end_file: 0,
+            job_errors: ctx.errors,
+            job_status: u32::from(status),
+        }),
+    );
+    let s = w.end_session(&eos)?;
+    a.session_open = false;
+    a.summary = Some(s);
+    if let Some(w) = a.writer.take() {
+        w.into_inner().sync_all()?;
+    }
+    a.media.blocks = a.media.blocks.saturating_add(s.blocks);
+    a.media.writes = a.media.writes.saturating_add(s.blocks);
+    a.media.bytes = std::fs::metadata(&a.path).map(|m| m.len()).unwrap_or(0);
+    Ok(())
+}
+
+/// Restore: send every selected record of every bootstrap volume.
+async fn read_data(
+    sh: &Arc<Shared>,
+    d: &mut AuthenticatedConnection,
+    ctx: &mut JobCtx,
+    fd: &mut AuthenticatedConnection,
+    r: &mut Run,
+) -> Result<(), Fail> {
+    let text = match ctx.bootstrap.clone() {
+        Some(t) => t,
+        None => {
+            send_fd(fd, &SdDataReply::ReadError).await?;
+            return Err(Fail::Fatal("read data without a bootstrap".into()));
+        }
+    };
+    let dev_name = ctx.read_device.clone().unwrap_or_default();
+    let dev = match sh.cfg.device(dev_name.as_bytes()) {
+        Some(d) => d.clone(),
+        None => {
+            send_fd(fd, &SdDataReply::ReadError).await?;
+            return Err(Fail::Fatal("read data without a reserved device".into()));
+        }
+    };
+    let devdesc = format!("\"{}\" ({})", dev.name, dev.archive.display());
+    let entries: Vec<bsr::Entry<'_>> = bsr::entries(&text)
+        .collect::<Result<_, _>>()
+        .map_err(|e| Fail::Fatal(format!("bootstrap: {e}")))?;
+    let mut data_sent = false;
+    let mut cancel = ctx.cancel.clone();
+    let mut reasm = Reassembler::new();
+    for e in &entries {
+        let Some(vols) = e.volume else { continue };
+        for vol in vols.split(|&b| b == b'|') {
+            let name = String::from_utf8_lossy(vol).into_owned();
+            let get = get_vol_info(ctx, &name, false);
+            let reply = catreq(d, &get).await?;
+            let media = match Media::from_reply(&reply, "GetVolInfo") {
+                Ok(m) => m,
+                Err(_) => {
+                    if !data_sent {
+                        let _ = send_fd(fd, &SdDataReply::ReadError).await;
+                    }
+                    return Err(Fail::Fatal(format!(
+                        "Volume \"{name}\" from the bootstrap is unknown to the Director: {}",
+                        printable(&reply)
+                    )));
+                }
+            };
+            let path = dev.archive.join(&name);
+            if name.contains('/') || !path.is_file() {
+                if !data_sent {
+                    let _ = send_fd(fd, &SdDataReply::ReadError).await;
+                }
+                return Err(Fail::Fatal(format!(
+                    "Volume \"{name}\" from the bootstrap is not on device {devdesc}"
+                )));
+            }
+            if let Err(f) = check_label(&path, &name) {
+                if !data_sent {
+                    let _ = send_fd(fd, &SdDataReply::ReadError).await;
+                }
+                return Err(f);
+            }
+            jmsg(
+                sh,
+                d,
+                ctx,
+                MessageType::Info,
+                &format!("Ready to read from volume \"{name}\" on device {devdesc}.\n"),
+            )
+            .await;
+            r.read_media = Some(media);
+            {
+                let mut info = lock(&ctx.info);
+                info.reading = true;
+                info.volume = name.clone();
+                info.device = dev.name.clone();
+                info.device_desc = devdesc.clone();
+            }
+            let (start, end) = match e.vol_addr {
+                Some(a) => (a.start, a.last()),
+                None => (0, u64::MAX),
+            };
+            let mut f = BufReader::new(File::open(&path)?);
+            if start > 0 {
+                jmsg(
+                    sh,
+                    d,
+                    ctx,
+                    MessageType::Info,
+                    &format!(
+                        "Forward spacing Volume \"{name}\" to file:block {}:{}.\n",
+                        start >> 32,
+                        start & 0xffff_ffff
+                    ),
+                )
+                .await;
+                f.seek(SeekFrom::Start(start))?;
+            }
+            if !data_sent {
+                send_fd(fd, &SdDataReply::Data).await?;
+                data_sent = true;
+            }
+            let mut blocks = VolumeReader::new(f);
+            let mut ready: std::collections::VecDeque<crate::volume::Record> = Default::default();
+            loop {
+                if *cancel.borrow_and_update() {
+                    return Err(Fail::Canceled);
+                }
+                let rec = match ready.pop_front() {
+                    Some(r) => r,
+                    None => {
+                        let block = match blocks.next_block() {
+                            Ok(Some(b)) => b,
+                            Ok(None) => break,
+                            Err(err) => {
+                                return Err(Fail::Fatal(format!(
+                                "volume \"{name}\": read error at or after offset {start}: {err}"
+                            )))
+                            }
+                        };
+                        let baddr = start.saturating_add(block.pos.offset);
+                        if baddr > end {
+                            break;
+                        }
+                        // One reassembler for all volumes: a record the writer split at a
+                        // volume change continues in the next volume's first block.
+                        let mut pieces = block.pieces();
+                        while let Some(p) = pieces.next() {
+                            let piece = p.map_err(|err| {
+                                Fail::Fatal(format!(
+                                    "volume \"{name}\": bad record in the block at {baddr}: {err}"
+                                ))
+                            })?;
+                            let last = pieces.remaining() == 0;
+                            let h = block.header;
+                            match reasm.push(h.vol_session_id, h.vol_session_time, baddr, &piece, last) {
+                                Ok(Some(r)) => ready.push_back(r),
+                                Ok(None) => {}
+                                Err(err) => {
+                                    return Err(Fail::Fatal(format!(
+                                        "volume \"{name}\": records do not join in the block at {baddr}: {err}"
+                                    )))
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                };
+                if rec.file_index <= 0 {
+                    continue;
+                }
+                if !e.selects(
+                    rec.vol_session_id,
+                    rec.vol_session_time,
+                    rec.file_index as u64,
+                ) {
+                    continue;
+                }
+                let h = RecHdr {
+                    vol_session_id: rec.vol_session_id,
+                    vol_session_time: rec.vol_session_time,
+                    file_index: rec.file_index,
+                    stream: rec.stream,
+                    data_len: rec.data.len() as u32,
+                };
+                let mut hb = vec![0u8; h.buffer_len()];
+                let n = h
+                    .emit(&mut hb)
+                    .map_err(|e| Fail::Fatal(format!("rechdr: {e}")))?;
+                hb.truncate(n);
+                fd.send(&hb)
+                    .await
+                    .map_err(|e| Fail::Fatal(format!("cannot send to the FD: {e}")))?;
+                fd.send(&rec.data)
+                    .await
+                    .map_err(|e| Fail::Fatal(format!("cannot send to the FD: {e}")))?;
+            }
+            jmsg(
+                sh,
+                d,
+                ctx,
+                MessageType::Info,
+                &format!("End of Volume at file 0 on device {devdesc}, Volume \"{name}\"\n"),
+            )
+            .await;
+        }
+    }
+    if !data_sent {
+        send_fd(fd, &SdDataReply::ReadError).await?;
+        return Err(Fail::Fatal("the bootstrap names no volume".into()));
+    }
+    fd.signal(Signal::Eod)
+        .await
+        .map_err(|e| Fail::Fatal(format!("cannot send to the FD: {e}")))?;
+    jmsg(sh, d, ctx, MessageType::Info, "End of all volumes.\n").await;
+    Ok(())
+}
+
+fn rate_text(bytes: u64, secs: u64) -> String {
+    let rate = bytes / secs.max(1);
+    let units = [
+        ("", 1u64),
+        ("K", 1_000),
+        ("M", 1_000_000),
+        ("G", 1_000_000_000),
+    ];
+    let (u, div) = units
+        .iter()
+        .rev()
+        .find(|(_, d)| rate >= *d && *d > 1)
+        .copied()
+        .unwrap_or(("", 1));
+    if div == 1 {
+        format!("{rate} Bytes/second")
+    } else {
+        format!("{:.3} {u} Bytes/second", rate as f64 / div as f64)
+    }
+}
+
+/// End-of-job reports and the closing signals.
+async fn finish(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, ctx: &mut JobCtx, r: &mut Run) {
+    let devdesc = |dev: &DeviceRes| format!("\"{}\" ({})", dev.name, dev.archive.display());
+    if let Some(mut a) = r.append.take() {
+        jmsg(
+            sh,
+            d,
+            ctx,
+            MessageType::Info,
+            &format!("Releasing device {}.\n", devdesc(&a.dev)),
+        )
+        .await;
+        let s = a.summary.unwrap_or_default();
+        let m = emit_catreq(SdToDir::CatReq(
+            fd_core::wire::sd_ctl::CatReq::CreateJobMedia(CreateJobMedia {
+                job: ctx.job.as_bytes(),
+                first_index: u32::try_from(s.first_index).unwrap_or(0),
+                last_index: u32::try_from(s.last_index).unwrap_or(0),
+                start_file: (s.start_addr >> 32) as u32,
+                end_file: (s.end_addr >> 32) as u32,
+                start_block: s.start_addr as u32,
+                end_block: s.end_addr as u32,
+                copy: 0,
+                strip: 0,
+                media_id: a.media.media_id,
+            }),
+        ));
+        let ok = catreq_timeout(d, &m, r.status).await;
+        if ok {
+            let status = if a.over_limit {
+                "Full".to_string()
+            } else {
+                a.media.status.clone()
+            };
+            let upd = a.media.update_msg(&ctx.job, &status, false);
+            if let Ok(reply) = catreq(d, &upd).await {
+                if let Ok(m) = Media::from_reply(&reply, "UpdateMedia") {
+                    a.media = m;
+                }
+            }
+            let del = emit_catreq(SdToDir::CatReq(
+                fd_core::wire::sd_ctl::CatReq::DeleteNullJobmedia(DeleteNullJobmedia {
+                    job: ctx.job.as_bytes(),
+                    job_id: ctx.job_id,
+                }),
+            ));
+            let _ = catreq(d, &del).await;
+        }
+    } else if let Some(media) = r.read_media.take() {
+        if let Some(dev) = ctx
+            .read_device
+            .as_deref()
+            .and_then(|n| sh.cfg.device(n.as_bytes()))
+        {
+            let text = format!("Releasing device {}.\n", devdesc(dev));
+            jmsg(sh, d, ctx, MessageType::Info, &text).await;
+        }
+        let mut media = media;
+        media.read_time = media.read_time.saturating_add(1);
+        let status = media.status.clone();
+        let upd = media.update_msg(&ctx.job, &status, false);
+        let _ = catreq(d, &upd).await;
+    }
+    let secs = r.started.elapsed().as_secs().max(1);
+    if ctx.append {
+        let text = format!(
+            "Elapsed time={:02}:{:02}:{:02}, Transfer rate={}\n",
+            secs / 3600,
+            (secs / 60) % 60,
+            secs % 60,
+            rate_text(r.bytes, secs)
+        );
+        jmsg(sh, d, ctx, MessageType::Info, &text).await;
+        send_status(d, ctx, r.status).await;
+    }
+    let (files, bytes) = if ctx.append {
+        (r.files, r.bytes)
+    } else {
+        (0, 0)
+    };
+    let end = SdToDir::JobEnd(JobEnd {
+        job: ctx.job.as_bytes(),
+        job_status: JobStatus::from_u8(r.status),
+        job_files: files,
+        job_bytes: bytes,
+        job_errors: ctx.errors + u32::from(r.status == b'f'),
+    });
+    let _ = d.send(&emit(&end)).await;
+    for s in [
+        Signal::Eod,
+        Signal::Terminate,
+        Signal::Eod,
+        Signal::Terminate,
+    ] {
+        let _ = d.signal(s).await;
+    }
+    log::info!(
+        "job {} ended: JobStatus={} JobFiles={files} JobBytes={bytes}",
+        ctx.job,
+        r.status as char
+    );
+    sh.record_finished(Finished {
+        job_id: ctx.job_id,
+        level: if ctx.job_type == b'R' {
+            b' '
+        } else {
+            ctx.level
+        },
+        job_type: ctx.job_type,
+        files,
+        bytes,
+        status: r.status,
+        finished: now_unix(),
+        name: ctx.job_name.clone(),
+    });
+}
+
+/// A catalog request at the end of a job; for failed jobs the Director may be gone, so do not
+/// wait long.
+async fn catreq_timeout(d: &mut AuthenticatedConnection, m: &[u8], status: u8) -> bool {
+    if status == b'T' || status == b'R' {
+        return matches!(
+            catreq(d, m)
+                .await
+                .map(|r| DirToSd::parse(&r).map(|p| p == DirToSd::CreateJobMediaOk)),
+            Ok(Ok(true))
+        );
+    }
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), catreq(d, m)).await,
+        Ok(Ok(_))
+    )
+}
