@@ -4,3 +4,4 @@
 pub use fd_core;
 
 pub mod catalog;
+pub mod jobs;
