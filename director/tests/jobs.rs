@@ -18,7 +18,7 @@ use director::jobs::{
 use fd_core::wire::codes::{JobLevel, JobStatus};
 use fd_core::wire::psk::ResourceType;
 
-use common::replay::{self, Msg, Replay, Script};
+use common::replay::{self, Replay, Script};
 use common::vectors;
 
 const FULL_JOB: &str = "CapBackup.2026-11-22_15.46.52_03";
@@ -90,6 +90,7 @@ fn script(
         captured_job: job.into(),
         normalise,
         stop_before: None,
+        pause_before: None,
         refuse_job: None,
     }
 }
@@ -357,5 +358,269 @@ async fn sd_that_refuses_the_job_fails_it_clearly() {
     fd.abort();
 }
 
-#[allow(dead_code)]
-fn _unused(_: Msg, _: RestoreRequest, _: RestoreSelect) {}
+const INCR_JOB: &str = "CapBackup.2026-11-22_15.47.20_03";
+const RESTORE_JOB: &str = "CapRestore.2026-11-22_15.47.31_05";
+
+/// Full (clear-backup-full), Incremental (clear-backup-incr: since_utime from the catalog,
+/// BTIME answered), then the restore of both (clear-restore: the bootstrap on the wire equals
+/// the captured one), each against daemons replaying the captured conversations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_incremental_restore_chain() {
+    // Our Full starts at 15:46:54 like the real one, so since_utime is 1795362414; its unique
+    // name is predictable (sequence 00) and is mapped to the captured one in prev_job=.
+    let our_full = b"CapBackup.2026-11-22_15.46.54_00".to_vec();
+    let sd_scripts = vec![
+        script("clear-backup-full", 2, "sd", FULL_JOB, vec![]),
+        script("clear-backup-incr", 2, "sd", INCR_JOB, vec![]),
+        script("clear-restore", 2, "sd", RESTORE_JOB, vec![]),
+    ];
+    let (sd_port, sd) = replay::spawn_many(sd_scripts).await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let fd_scripts = vec![
+        script("clear-backup-full", 3, "fd", FULL_JOB, vec![port.clone()]),
+        script(
+            "clear-backup-incr",
+            3,
+            "fd",
+            INCR_JOB,
+            vec![
+                port.clone(),
+                (FULL_JOB.as_bytes().to_vec(), our_full.clone()),
+            ],
+        ),
+        script("clear-restore", 3, "fd", RESTORE_JOB, vec![port.clone()]),
+    ];
+    let (fd_port, fd) = replay::spawn_many(fd_scripts).await;
+    let s = setup_with(fd_port, sd_port, "", fast_opts());
+    s.clock.set(unix(2026, 11, 22, 15, 46, 54));
+    let wait = |id| {
+        let e = s.engine.clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(60), e.wait(id))
+                .await
+                .expect("job ends")
+                .expect("job known")
+        }
+    };
+    let id = s
+        .engine
+        .run("CapBackup", Some(JobLevel::Full), RunOverrides::default())
+        .await
+        .unwrap();
+    let full = wait(id).await;
+    assert_eq!(full.status, JobStatus::Terminated, "{:?}", full.error);
+    assert_eq!(full.job.as_bytes(), &our_full[..]);
+
+    s.clock.set(unix(2026, 11, 22, 15, 47, 22));
+    let id = s
+        .engine
+        .run(
+            "CapBackup",
+            Some(JobLevel::Incremental),
+            RunOverrides::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(id, 2);
+    let incr = wait(id).await;
+    assert_eq!(incr.status, JobStatus::Terminated, "{:?}", incr.error);
+    assert_eq!((incr.files, incr.bytes), (3, 52));
+    {
+        let cat = s.engine.catalog();
+        let mut c = cat.lock().unwrap();
+        let j = c.job(2).unwrap().unwrap();
+        assert_eq!(j.level, JobLevel::Incremental);
+        let files = c.select_files(&[2]).unwrap().files;
+        let want: Vec<_> = vectors::dump_table("files of jobs")
+            .into_iter()
+            .filter(|r| r["jobid"] == "2")
+            .collect();
+        assert_eq!(files.len(), want.len());
+        for (f, w) in files.iter().zip(&want) {
+            assert_eq!(
+                (f.path.as_str(), f.name.as_str()),
+                (w["path"].as_str(), w["name"].as_str())
+            );
+            assert_eq!(f.lstat, w["lstat"]);
+            assert_eq!(f.md5, w["md5"]);
+        }
+    }
+
+    s.clock.set(unix(2026, 11, 22, 15, 47, 33));
+    let id = s
+        .engine
+        .restore(RestoreRequest {
+            job: Some("CapRestore".into()),
+            client: "bareos-fd".into(),
+            select: RestoreSelect::Current,
+            fileset: Some("CapSet".into()),
+            where_: Some("/srv/bareos-capture/restore/all".into()),
+            files: None,
+            replace: b'a',
+        })
+        .await
+        .unwrap();
+    assert_eq!(id, 3);
+    let rest = wait(id).await;
+    assert_eq!(rest.status, JobStatus::Terminated, "{:?}", rest.error);
+    assert_eq!((rest.files, rest.bytes), (7, 352));
+
+    let sd = sd.await.unwrap();
+    let fd = fd.await.unwrap();
+    for (i, r) in sd.iter().enumerate() {
+        assert_replayed(&format!("SD connection {i}"), r);
+    }
+    for (i, r) in fd.iter().enumerate() {
+        assert_replayed(&format!("FD connection {i}"), r);
+    }
+    // The incremental FD exchange includes ten BTIME answers (msgs 14..32) and the restore SD
+    // exchange the 19 bootstrap lines (msgs 19..37): all compared.
+    assert_eq!(fd[1].matched, 24);
+    assert_eq!(sd[2].matched, 31);
+    let text = console_text(&s);
+    for line in [
+        "  Backup Level:           Incremental\n",
+        "bareos-dir JobId 3: Start Restore Job CapRestore.",
+        "bareos-dir JobId 3: Using Device \"FileStorage\" to read.\n",
+        "  Files Expected:         7\n",
+        "  Files Restored:         7\n",
+        "  Bytes Restored:         352\n",
+        "  Termination:            Restore OK\n\n",
+    ] {
+        assert!(
+            text.contains(line),
+            "console output lacks {line:?}:\n{text}"
+        );
+    }
+}
+
+/// An Incremental with no prior Full is upgraded (and sends `level = full`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_without_full_becomes_full() {
+    let (sd_port, sd) = replay::spawn(script("clear-backup-full", 2, "sd", FULL_JOB, vec![])).await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let (fd_port, fd) =
+        replay::spawn(script("clear-backup-full", 3, "fd", FULL_JOB, vec![port])).await;
+    let s = setup_with(fd_port, sd_port, "", fast_opts());
+    let id = s
+        .engine
+        .run(
+            "CapBackup",
+            Some(JobLevel::Incremental),
+            RunOverrides::default(),
+        )
+        .await
+        .unwrap();
+    let out = s.engine.wait(id).await.unwrap();
+    assert_eq!(out.status, JobStatus::Terminated, "{:?}", out.error);
+    assert_replayed("SD", &sd.await.unwrap());
+    assert_replayed("FD", &fd.await.unwrap());
+    let text = console_text(&s);
+    assert!(
+        text.contains("No prior or suitable Full backup found in catalog. Doing FULL backup.\n")
+    );
+    assert!(text.contains("  Backup Level:           Full\n"));
+}
+
+/// `estimate job=CapBackup listing` against the FD of vectors/clear-estimate conn 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn estimate_replays_capture() {
+    let (fd_port, fd) = replay::spawn(script(
+        "clear-estimate",
+        2,
+        "fd",
+        "-Console-.2026-11-22_15.47.42_06",
+        vec![],
+    ))
+    .await;
+    let s = setup_with(fd_port, 1, "", fast_opts());
+    let est = s.engine.estimate("CapBackup", None, true).await.unwrap();
+    assert_eq!((est.files, est.bytes), (7, 352));
+    assert_eq!(est.listing.len(), 7);
+    assert!(est.listing[6].ends_with("/srv/bareos-capture/testdata/tree\n"));
+    let fd = fd.await.unwrap();
+    assert_replayed("FD (clear-estimate conn 2)", &fd);
+    // JobId=0 line, level, fileset (8 frames), estimate, TERMINATE.
+    assert_eq!(fd.matched, 12);
+}
+
+/// `cancel` during a running backup: fresh connections to the FD and SD carry
+/// `cancel Job=…` exactly as vectors/clear-cancel conns 6 and 7; the job ends Canceled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_running_backup() {
+    let ours = b"CapBackup.2026-11-22_15.46.52_00".to_vec();
+    let cancel_job = b"CapSlowBackup.2026-11-22_16.46.10_11".to_vec();
+    let mut sd_job = script("clear-backup-full", 2, "sd", FULL_JOB, vec![]);
+    sd_job.pause_before = Some(43);
+    let mut sd_cancel = script("clear-cancel", 7, "sd", "unused", vec![]);
+    sd_cancel.msgs.iter_mut().for_each(|m| {
+        if let Some(d) = &mut m.data {
+            *d = replay::replace(d, &cancel_job, &ours);
+            *d = replay::replace(d, b"JobId=4", b"JobId=1");
+        }
+    });
+    let (sd_port, sd) = replay::spawn_many(vec![sd_job, sd_cancel]).await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let mut fd_job = script("clear-backup-full", 3, "fd", FULL_JOB, vec![port]);
+    fd_job.pause_before = Some(33);
+    let mut fd_cancel = script("clear-cancel", 6, "fd", "unused", vec![]);
+    fd_cancel.msgs.iter_mut().for_each(|m| {
+        if let Some(d) = &mut m.data {
+            *d = replay::replace(d, &cancel_job, &ours);
+        }
+    });
+    let (fd_port, fd) = replay::spawn_many(vec![fd_job, fd_cancel]).await;
+    let s = setup_with(fd_port, sd_port, "", fast_opts());
+    let id = s
+        .engine
+        .run("CapBackup", None, RunOverrides::default())
+        .await
+        .unwrap();
+    // Wait until the job is in its data phase (the SD has asked for media).
+    for _ in 0..200 {
+        if s.engine
+            .catalog()
+            .lock()
+            .unwrap()
+            .media("Cap-0001")
+            .unwrap()
+            .is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let replies = s.engine.cancel(id).await.unwrap();
+    assert_eq!(
+        replies,
+        vec![
+            "2001 Job CapBackup.2026-11-22_15.46.52_00 marked to be canceled.\n".to_owned(),
+            "3000 JobId=1 Job=\"CapBackup.2026-11-22_15.46.52_00\" marked to be canceled.\n"
+                .to_owned(),
+        ]
+    );
+    let out = tokio::time::timeout(Duration::from_secs(30), s.engine.wait(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, JobStatus::Canceled);
+    assert!(out
+        .report
+        .unwrap()
+        .contains("  Termination:            Backup Canceled\n"));
+    let sd = sd.await.unwrap();
+    let fd = fd.await.unwrap();
+    assert_replayed("SD cancel (clear-cancel conn 7)", &sd[1]);
+    assert_replayed("FD cancel (clear-cancel conn 6)", &fd[1]);
+    assert_eq!(
+        s.engine
+            .catalog()
+            .lock()
+            .unwrap()
+            .job(1)
+            .unwrap()
+            .unwrap()
+            .status,
+        JobStatus::Canceled
+    );
+}

@@ -704,6 +704,7 @@ async fn finish_backup(
 pub(crate) async fn cancel_on_daemons(
     engine: &JobEngine,
     job: &str,
+    job_name: &str,
     client: &str,
 ) -> Result<Vec<String>, JobError> {
     let cfg = engine.config();
@@ -728,7 +729,6 @@ pub(crate) async fn cancel_on_daemons(
         }
     }
     // The SD of the job: every Storage the job's Job resource names.
-    let job_name = job.rsplit_once('.').map_or(job, |(n, _)| n);
     let storages: Vec<_> = cfg
         .dir_jobs()
         .into_iter()

@@ -479,13 +479,13 @@ impl JobEngine {
             .ok()
             .and_then(|j| j.get(&job_id).cloned())
             .ok_or(JobError::NoSuchJob(job_id))?;
-        let (job, client) = running
+        let (job, name, client) = running
             .progress
             .lock()
-            .map(|p| (p.job.clone(), p.client.clone()))
+            .map(|p| (p.job.clone(), p.name.clone(), p.client.clone()))
             .map_err(|_| JobError::NoSuchJob(job_id))?;
         let _ = running.cancel.send(true);
-        backup::cancel_on_daemons(self, &job, &client).await
+        backup::cancel_on_daemons(self, &job, &name, &client).await
     }
 
     /// Wait until the job ends; `None` if there is no such job (running or recently ended).

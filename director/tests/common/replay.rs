@@ -127,6 +127,8 @@ pub struct Script {
     pub normalise: Vec<(Vec<u8>, Vec<u8>)>,
     /// Stop (close the connection) before sending the message with this number.
     pub stop_before: Option<u32>,
+    /// Stop sending before this message and wait until the Director hangs up.
+    pub pause_before: Option<u32>,
     /// Refuse the job: reply this to the `JobId=` line and close.
     pub refuse_job: Option<Vec<u8>>,
 }
@@ -158,15 +160,23 @@ pub async fn spawn(script: Script) -> (u16, tokio::task::JoinHandle<Replay>) {
     (port, h)
 }
 
-/// Like [`spawn`] but serves connections one after the other, each with the next script.
+/// Like [`spawn`] but serves several connections, each with the next script; a connection
+/// is played while the next one may already be accepted (a cancel arrives during a job).
 pub async fn spawn_many(scripts: Vec<Script>) -> (u16, tokio::task::JoinHandle<Vec<Replay>>) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     let h = tokio::spawn(async move {
-        let l = Arc::new(l);
-        let mut out = Vec::new();
+        let mut handles = Vec::new();
         for s in scripts {
-            out.push(run_on(&l, s).await);
+            let (tcp, _) = match tokio::time::timeout(Duration::from_secs(30), l.accept()).await {
+                Ok(Ok(x)) => x,
+                _ => break,
+            };
+            handles.push(tokio::spawn(play(tcp, s)));
+        }
+        let mut out = Vec::new();
+        for h in handles {
+            out.push(h.await.unwrap_or_default());
         }
         out
     });
@@ -178,6 +188,19 @@ async fn run(l: TcpListener, script: Script) -> Replay {
 }
 
 async fn run_on(l: &TcpListener, script: Script) -> Replay {
+    let (tcp, _) = match tokio::time::timeout(Duration::from_secs(30), l.accept()).await {
+        Ok(Ok(x)) => x,
+        _ => {
+            return Replay {
+                aborted: Some("no connection".into()),
+                ..Default::default()
+            }
+        }
+    };
+    play(tcp, script).await
+}
+
+async fn play(tcp: tokio::net::TcpStream, script: Script) -> Replay {
     let mut rep = Replay::default();
     let local = Local::new(script.kind, script.name.clone(), TlsSettings::disabled());
     let key = Key::from_password(&script.password).unwrap();
@@ -195,13 +218,6 @@ async fn run_on(l: &TcpListener, script: Script) -> Replay {
         auth_failure_delay: Duration::from_millis(10),
         ..Default::default()
     };
-    let (tcp, _) = match tokio::time::timeout(Duration::from_secs(30), l.accept()).await {
-        Ok(Ok(x)) => x,
-        _ => {
-            rep.aborted = Some("no connection".into());
-            return rep;
-        }
-    };
     let (_, mut conn) = match accept(tcp, &local, lookup, &opts).await {
         Ok(x) => x,
         Err(e) => {
@@ -212,6 +228,16 @@ async fn run_on(l: &TcpListener, script: Script) -> Replay {
     conn.set_io_timeout(Some(Duration::from_secs(20)));
     let actual_job: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     for m in script.msgs.iter().filter(|m| m.i >= 8) {
+        if script.pause_before == Some(m.i) {
+            // Hold the job here until the Director closes the connection.
+            let mut n = 0;
+            while n < 1000 && conn.recv().await.is_ok() {
+                n += 1;
+            }
+            rep.aborted = Some(format!("paused before msg {}", m.i));
+            rep.completed = true;
+            return rep;
+        }
         if script.stop_before == Some(m.i) {
             let _ = conn.shutdown().await;
             rep.aborted = Some(format!("stopped before msg {}", m.i));
