@@ -35,6 +35,16 @@ fn dir_config(
     tmp: &std::path::Path,
     extra: &str,
 ) -> Arc<barque_common::config::Config> {
+    dir_config_edit(fd_port, sd_port, tmp, extra, &|t| t)
+}
+
+fn dir_config_edit(
+    fd_port: u16,
+    sd_port: u16,
+    tmp: &std::path::Path,
+    extra: &str,
+    edit: &dyn Fn(String) -> String,
+) -> Arc<barque_common::config::Config> {
     let text = vectors::read("clear-backup-full/config/bareos-dir.conf")
         .replace("Port = 39202", &format!("Port = {fd_port}"))
         .replace("Port = 39203", &format!("Port = {sd_port}"))
@@ -44,6 +54,7 @@ fn dir_config(
         )
         .replace("/srv/bareos-capture/log/", &format!("{}/", tmp.display()))
         + extra;
+    let text = edit(text);
     let report = check_str("bareos-dir.conf", text.as_bytes(), Daemon::Director);
     assert!(report.is_ok(), "{report}");
     Arc::new(report.config)
@@ -623,4 +634,232 @@ async fn cancel_running_backup() {
             .status,
         JobStatus::Canceled
     );
+}
+
+/// A Schedule `Run = Level=Full daily at 15:47` starts CapBackup when the virtual clock
+/// reaches 15:47; the report says it was triggered by the scheduler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduler_starts_job_on_virtual_clock() {
+    let (sd_port, sd) = replay::spawn(script("clear-backup-full", 2, "sd", FULL_JOB, vec![])).await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let (fd_port, fd) =
+        replay::spawn(script("clear-backup-full", 3, "fd", FULL_JOB, vec![port])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir_config_edit(
+        fd_port,
+        sd_port,
+        dir.path(),
+        "Schedule {\n  Name = Afternoon\n  Run = Level=Full daily at 15:47\n}\n",
+        &|t| {
+            t.replacen(
+                "Priority = 10\n",
+                "Priority = 10\n  Schedule = Afternoon\n",
+                1,
+            )
+        },
+    );
+    let catalog = Catalog::open(&CatalogConfig::Sqlite {
+        path: dir.path().join("catalog.db"),
+    })
+    .unwrap();
+    let clock = Arc::new(VirtualClock::new(unix(2026, 11, 22, 15, 46, 0)));
+    let engine = JobEngine::new(cfg, catalog, clock.clone(), fast_opts()).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(director::jobs::scheduler::run_scheduler(
+        engine.clone(),
+        Duration::from_millis(10),
+        stop_rx,
+    ));
+    // Nothing at 15:46:xx.
+    for s in 1..50 {
+        clock.set(unix(2026, 11, 22, 15, 46, s));
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(engine.wait(1).await.is_none(), "started too early");
+    clock.set(unix(2026, 11, 22, 15, 47, 0));
+    let mut out = None;
+    for _ in 0..500 {
+        if let Some(o) = tokio::time::timeout(Duration::from_millis(20), engine.wait(1))
+            .await
+            .ok()
+            .flatten()
+        {
+            out = Some(o);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let out = out.expect("the scheduler started JobId 1");
+    assert_eq!(out.status, JobStatus::Terminated, "{:?}", out.error);
+    assert!(out
+        .report
+        .unwrap()
+        .contains("  Job triggered by:       Scheduler\n"));
+    // Still 15:47: not started again.
+    clock.set(unix(2026, 11, 22, 15, 47, 30));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(engine.wait(2).await.is_none());
+    stop_tx.send(true).unwrap();
+    task.await.unwrap();
+    assert_replayed("SD", &sd.await.unwrap());
+    assert_replayed("FD", &fd.await.unwrap());
+}
+
+/// `Passive = yes`: the Director tells the SD `passive client address= port= ssl=0` and
+/// sends the FD no `storage` command (vectors/clear-backup-passive conns 2 and 3, JobId 4,
+/// volume Cap-0003: the catalog is primed with three jobs and two used volumes first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passive_client_backup_replays_capture() {
+    const PASSIVE_JOB: &str = "CapBackup.2026-11-22_15.48.07_03";
+    let (fd_port, fd) =
+        replay::spawn(script("clear-backup-passive", 3, "fd", PASSIVE_JOB, vec![])).await;
+    let (sd_port, sd) = replay::spawn(script(
+        "clear-backup-passive",
+        2,
+        "sd",
+        PASSIVE_JOB,
+        vec![(b"39202".to_vec(), fd_port.to_string().into_bytes())],
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir_config_edit(fd_port, sd_port, dir.path(), "", &|t| {
+        t.replacen(
+            "Catalog = MyCatalog\n",
+            "Catalog = MyCatalog\n  Passive = yes\n",
+            1,
+        )
+    });
+    let mut catalog = Catalog::open(&CatalogConfig::Sqlite {
+        path: dir.path().join("catalog.db"),
+    })
+    .unwrap();
+    {
+        let spec = director::jobs::Plan::resolve(&cfg, "CapBackup", &RunOverrides::default())
+            .unwrap()
+            .pool
+            .unwrap();
+        let pool = catalog.get_or_create_pool(&spec).unwrap();
+        let sid = catalog.get_or_create_storage("File").unwrap();
+        for v in ["Cap-0001", "Cap-0002"] {
+            catalog
+                .create_media(&director::catalog::NewMedia {
+                    volume_name: v,
+                    pool_id: pool.pool_id,
+                    media_type: "File",
+                    storage_id: sid,
+                    vol_status: director::catalog::VolStatus::Used,
+                    label_date: None,
+                })
+                .unwrap();
+        }
+        for j in ["a", "b", "c"] {
+            catalog
+                .create_job(&director::catalog::NewJob {
+                    job: j,
+                    name: j,
+                    job_type: fd_core::wire::codes::JobType::Admin,
+                    level: JobLevel::Full,
+                    sched_time: 0,
+                })
+                .unwrap();
+        }
+    }
+    let clock = Arc::new(VirtualClock::new(unix(2026, 11, 22, 15, 48, 7)));
+    let engine = JobEngine::new(cfg, catalog, clock, fast_opts()).unwrap();
+    let id = engine
+        .run("CapBackup", None, RunOverrides::default())
+        .await
+        .unwrap();
+    assert_eq!(id, 4);
+    let out = tokio::time::timeout(Duration::from_secs(60), engine.wait(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, JobStatus::Terminated, "{:?}", out.error);
+    assert_eq!((out.files, out.bytes), (7, 352));
+    let sd = sd.await.unwrap();
+    let fd = fd.await.unwrap();
+    assert_replayed("SD (clear-backup-passive conn 2)", &sd);
+    assert_replayed("FD (clear-backup-passive conn 3)", &fd);
+    assert!(sd
+        .received
+        .iter()
+        .any(|f| f.starts_with(b"passive client address=127.0.0.1 port=39202 ssl=0\n")));
+    assert!(!fd.received.iter().any(|f| f.starts_with(b"storage ")));
+}
+
+/// Director `Maximum Concurrent Jobs = 1`: a second job waits (status C, not started) while
+/// the first runs; canceled while waiting it never contacts a daemon.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maximum_concurrent_jobs_queues_the_second_job() {
+    let mut sd_job = script("clear-backup-full", 2, "sd", FULL_JOB, vec![]);
+    sd_job.pause_before = Some(43);
+    let (sd_port, sd) = replay::spawn(sd_job).await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let mut fd_job = script("clear-backup-full", 3, "fd", FULL_JOB, vec![port]);
+    fd_job.pause_before = Some(33);
+    let (fd_port, fd) = replay::spawn(fd_job).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir_config_edit(fd_port, sd_port, dir.path(), "", &|t| {
+        t.replacen(
+            "Maximum Concurrent Jobs = 10",
+            "Maximum Concurrent Jobs = 1",
+            1,
+        )
+    });
+    let catalog = Catalog::open(&CatalogConfig::Sqlite {
+        path: dir.path().join("catalog.db"),
+    })
+    .unwrap();
+    let clock = Arc::new(VirtualClock::new(unix(2026, 11, 22, 15, 46, 52)));
+    let mut opts = fast_opts();
+    opts.connect_retries = 0;
+    // The test daemons do not answer a second connection while they play the job: the
+    // cancel connections give up after this.
+    opts.conn.handshake_timeout = Duration::from_millis(300);
+    let engine = JobEngine::new(cfg, catalog, clock, opts).unwrap();
+    let id1 = engine
+        .run("CapBackup", None, RunOverrides::default())
+        .await
+        .unwrap();
+    let id2 = engine
+        .run("CapBackup", None, RunOverrides::default())
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if engine
+            .catalog()
+            .lock()
+            .unwrap()
+            .media("Cap-0001")
+            .unwrap()
+            .is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let st = engine.status();
+    assert_eq!(st.running.len(), 2);
+    assert_eq!(st.running[0].status, JobStatus::Running);
+    assert!(st.running[0].files == 0 || st.running[0].files <= 6);
+    assert_eq!(st.running[1].status, JobStatus::Created);
+    assert_eq!(st.running[1].start_time, 0);
+    // Cancel the waiting job first: the daemons' listeners are busy, so the cancel
+    // connections fail, but the job is flagged.
+    let _ = engine.cancel(id2).await.unwrap();
+    let _ = engine.cancel(id1).await.unwrap();
+    let o1 = tokio::time::timeout(Duration::from_secs(30), engine.wait(id1))
+        .await
+        .unwrap()
+        .unwrap();
+    let o2 = tokio::time::timeout(Duration::from_secs(30), engine.wait(id2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(o1.status, JobStatus::Canceled);
+    assert_eq!(o2.status, JobStatus::Canceled);
+    let _ = (sd.await, fd.await);
 }

@@ -96,6 +96,10 @@ async fn backup_inner(
     level: JobLevel,
     facts: &mut Facts,
 ) -> Result<(), JobError> {
+    if ctx.is_canceled() {
+        // Canceled while waiting for a slot (Maximum Concurrent Jobs).
+        return Err(JobError::Canceled);
+    }
     let fileset = plan
         .fileset
         .clone()

@@ -74,6 +74,7 @@ pub mod messages;
 pub mod report;
 pub mod restore;
 
+pub mod scheduler;
 pub mod sd;
 pub mod time;
 
@@ -484,7 +485,7 @@ impl JobEngine {
             .lock()
             .map(|p| (p.job.clone(), p.name.clone(), p.client.clone()))
             .map_err(|_| JobError::NoSuchJob(job_id))?;
-        let _ = running.cancel.send(true);
+        running.cancel.send_replace(true);
         backup::cancel_on_daemons(self, &job, &name, &client).await
     }
 
@@ -494,16 +495,15 @@ impl JobEngine {
             let jobs = self.inner.jobs.lock().ok()?;
             jobs.get(&job_id).map(|r| r.done.subscribe())
         };
-        match rx {
-            Some(mut rx) => loop {
+        if let Some(mut rx) = rx {
+            loop {
                 if let Some(o) = rx.borrow().clone() {
                     return Some(o);
                 }
                 if rx.changed().await.is_err() {
                     break;
                 }
-            },
-            None => {}
+            }
         }
         self.inner
             .terminated
@@ -630,7 +630,7 @@ impl JobEngine {
         if let Ok(mut j) = self.inner.jobs.lock() {
             j.remove(&job_id);
         }
-        let _ = running.done.send(Some(outcome));
+        running.done.send_replace(Some(outcome));
     }
 
     /// Connect to a Storage daemon's control port (with retries) and read `3000 OK Hello`.

@@ -209,6 +209,9 @@ async fn inner(
     req: &RestoreRequest,
     f: &mut Facts,
 ) -> Result<(), JobError> {
+    if ctx.is_canceled() {
+        return Err(JobError::Canceled);
+    }
     let storage = plan
         .storage
         .clone()
