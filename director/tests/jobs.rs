@@ -276,8 +276,14 @@ async fn backup_full_replays_capture_and_fills_catalog() {
     // The log file of the Messages resource got the same lines.
     let log = std::fs::read_to_string(s.dir.path().join("bareos.log")).unwrap();
     assert!(log.contains("Termination:            Backup OK"));
-    // The catalog Log table too (Messages Standard has `catalog = all, ...`).
     assert!(s.engine.status().running.is_empty());
+    // Handshake probing: the mode that worked is remembered until a reload.
+    assert_eq!(
+        s.engine.probe_cache().get("bareos-fd"),
+        Some(barque_common::conn::HandshakeMode::Cleartext)
+    );
+    s.engine.reload(s.engine.config());
+    assert_eq!(s.engine.probe_cache().get("bareos-fd"), None);
     assert_eq!(s.engine.status().terminated.len(), 1);
     let _ = &s.clock;
 }
@@ -862,4 +868,51 @@ async fn maximum_concurrent_jobs_queues_the_second_job() {
     assert_eq!(o1.status, JobStatus::Canceled);
     assert_eq!(o2.status, JobStatus::Canceled);
     let _ = (sd.await, fd.await);
+}
+
+/// The SD is not listening yet when the job starts: the connect is retried and the job
+/// succeeds once it is up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_to_sd_is_retried() {
+    let sd_port = replay::free_port();
+    let sd = replay::spawn_later(
+        sd_port,
+        Duration::from_millis(150),
+        script("clear-backup-full", 2, "sd", FULL_JOB, vec![]),
+    )
+    .await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let (fd_port, fd) =
+        replay::spawn(script("clear-backup-full", 3, "fd", FULL_JOB, vec![port])).await;
+    let mut opts = fast_opts();
+    opts.connect_retries = 10;
+    opts.retry_delay = Duration::from_millis(50);
+    let s = setup_with(fd_port, sd_port, "", opts);
+    let out = full_backup(&s, fd, sd).await;
+    assert_eq!(out.status, JobStatus::Terminated, "{:?}", out.error);
+}
+
+/// With no SD at all the job fails after the retries, naming the Storage and the address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_sd_fails_after_retries() {
+    let sd_port = replay::free_port();
+    let mut opts = fast_opts();
+    opts.connect_retries = 2;
+    opts.retry_delay = Duration::from_millis(10);
+    let s = setup_with(1, sd_port, "", opts);
+    let id = s
+        .engine
+        .run("CapBackup", None, RunOverrides::default())
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(30), s.engine.wait(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, JobStatus::FatalError);
+    let e = out.error.unwrap();
+    assert!(
+        e.contains("Storage daemon \"File\"") && e.contains(&sd_port.to_string()),
+        "{e}"
+    );
 }

@@ -266,14 +266,18 @@ async fn backup_inner(
     for l in fd_lines(&plan.client, &fd.conn) {
         ctx.msg(&l).await;
     }
+    // The FD↔SD TLS policy (jobs.md MVP notes, §1.2): 4 (TLS-PSK with the session key) when
+    // the Storage resource has TLS enabled, else 0; the `ssl=` field of `JobId=` is only sent
+    // when the Director reached the FD TLS-first.
     let tls_first = fd.conn.is_tls();
+    let sd_policy = if storage.tls.enable { 4 } else { 0 };
     fd.send(&DirCommand::JobStart(JobStart {
         job_id: ctx.job_id,
         job: ctx.job.as_bytes(),
         sd_id,
         sd_time,
         authorization: &key,
-        ssl: tls_first.then_some(4),
+        ssl: tls_first.then_some(sd_policy),
     }))
     .await?;
     let r = fd.reply(ctx, "JobId").await?;
@@ -354,7 +358,7 @@ async fn backup_inner(
         sd.send(&DirToSd::PassiveClient(PassiveClient {
             address: a.as_bytes(),
             port: plan.client.port.into(),
-            ssl: if tls_first { 4 } else { 0 },
+            ssl: if plan.client.tls.enable { 4 } else { 0 },
         }))
         .await?;
         let r = sd.reply(ctx, "passive client").await?;
@@ -371,7 +375,7 @@ async fn backup_inner(
         fd.send(&DirCommand::Storage(Storage {
             address: addr.as_bytes(),
             port: storage.port.into(),
-            ssl: if tls_first { 4 } else { 0 },
+            ssl: sd_policy,
             authorization: None,
         }))
         .await?;

@@ -47,6 +47,8 @@ pub async fn run_estimate(
         sd_id: 0,
         sd_time: 0,
         authorization: b"dummy",
+        // Not captured over TLS: the value of a TLS-first estimate is a guess (the
+        // FD↔SD policy is meaningless without an SD).
         ssl: fd.conn.is_tls().then_some(4),
     }))
     .await?;

@@ -336,13 +336,14 @@ async fn inner(
         ctx.msg(&l).await;
     }
     let tls = fd.conn.is_tls();
+    let sd_policy = if storage.tls.enable { 4 } else { 0 };
     fd.send(&DirCommand::JobStart(JobStart {
         job_id: ctx.job_id,
         job: ctx.job.as_bytes(),
         sd_id: f.sd_id,
         sd_time: f.sd_time,
         authorization: &key,
-        ssl: tls.then_some(4),
+        ssl: tls.then_some(sd_policy),
     }))
     .await?;
     let r = fd.reply(ctx, "JobId").await?;
@@ -378,7 +379,7 @@ async fn inner(
     fd.send(&DirCommand::Storage(Storage {
         address: addr.as_bytes(),
         port: storage.port.into(),
-        ssl: if tls { 4 } else { 0 },
+        ssl: sd_policy,
         authorization: Some(&key),
     }))
     .await?;

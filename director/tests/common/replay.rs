@@ -160,6 +160,28 @@ pub async fn spawn(script: Script) -> (u16, tokio::task::JoinHandle<Replay>) {
     (port, h)
 }
 
+/// Like [`spawn`] on a given port, listening only after `delay`.
+pub async fn spawn_later(
+    port: u16,
+    delay: Duration,
+    script: Script,
+) -> tokio::task::JoinHandle<Replay> {
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let l = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        run(l, script).await
+    })
+}
+
+/// A free port (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Like [`spawn`] but serves several connections, each with the next script; a connection
 /// is played while the next one may already be accepted (a cancel arrives during a job).
 pub async fn spawn_many(scripts: Vec<Script>) -> (u16, tokio::task::JoinHandle<Vec<Replay>>) {
