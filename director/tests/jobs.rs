@@ -276,6 +276,28 @@ async fn backup_full_replays_capture_and_fills_catalog() {
     // The log file of the Messages resource got the same lines.
     let log = std::fs::read_to_string(s.dir.path().join("bareos.log")).unwrap();
     assert!(log.contains("Termination:            Backup OK"));
+    // The catalog Log table too (Messages Standard has `catalog = all, !skipped, ...`).
+    {
+        use director::catalog::sql::Conn as _;
+        let mut db =
+            director::catalog::sqlite::SqliteConn::open(&s.dir.path().join("catalog.db")).unwrap();
+        let rows = db
+            .query(
+                "SELECT LogText FROM Log WHERE JobId = 1 ORDER BY LogId",
+                &[],
+            )
+            .unwrap();
+        let texts: Vec<String> = rows.iter().map(|r| r.text(0).unwrap()).collect();
+        assert!(texts.len() > 20, "{texts:?}");
+        assert!(texts
+            .first()
+            .unwrap()
+            .starts_with("22-Nov 15:46 bareos-dir JobId 1: Version: "));
+        assert!(texts
+            .last()
+            .unwrap()
+            .contains("  Termination:            Backup OK\n"));
+    }
     assert!(s.engine.status().running.is_empty());
     // Handshake probing: the mode that worked is remembered until a reload.
     assert_eq!(

@@ -331,6 +331,50 @@ impl RestoreReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn commas_and_suffix_keep_the_digits(v in any::<u64>()) {
+            let c = with_commas(v);
+            prop_assert_eq!(c.replace(',', ""), v.to_string());
+            prop_assert!(c.split(',').skip(1).all(|g| g.len() == 3));
+            prop_assert!(!c.starts_with(','));
+            let s = with_suffix(v);
+            let (num, unit) = s.split_once(' ').unwrap();
+            let groups = c.split(',').count();
+            prop_assert_eq!(unit, ["", "K", "M", "G", "T", "P", "E"][groups - 1]);
+            // The suffix form is the first two groups joined by a decimal point.
+            let mut g = c.split(',');
+            let want = match (g.next(), g.next()) {
+                (Some(a), Some(b)) => format!("{a}.{b}"),
+                (Some(a), None) => a.to_owned(),
+                _ => unreachable!(),
+            };
+            prop_assert_eq!(num, want);
+        }
+
+        #[test]
+        fn utime_adds_up(secs in 0i64..(10 * 365 * 86_400)) {
+            let text = utime(secs);
+            let mut total = 0i64;
+            let words: Vec<&str> = text.split_whitespace().collect();
+            for pair in words.chunks(2) {
+                let n: i64 = pair[0].parse().unwrap();
+                let unit = pair[1].trim_end_matches('s');
+                total += n * match unit {
+                    "year" => 365 * 86_400,
+                    "month" => 30 * 86_400,
+                    "day" => 86_400,
+                    "hour" => 3600,
+                    "min" => 60,
+                    "sec" => 1,
+                    other => panic!("unit {other}"),
+                };
+            }
+            prop_assert_eq!(total, secs);
+        }
+    }
 
     #[test]
     fn editors() {

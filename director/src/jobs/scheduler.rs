@@ -275,6 +275,25 @@ mod tests {
         assert!(s.due(unix(2026, 11, 25, 23, 10, 30)).is_empty());
     }
 
+    proptest::proptest! {
+        /// Polling `due` at arbitrary steps yields exactly the runs `between` lists for the
+        /// whole span, each once.
+        #[test]
+        fn due_is_between_in_pieces(steps in proptest::collection::vec(1i64..20_000, 1..40)) {
+            let c = cfg("Run = Full daily at 02:30\nRun = Incremental hourly at 0:15\nRun = Full 1st sat at 21:00");
+            let start = unix(2026, 11, 1, 0, 0, 30);
+            let mut s = Scheduler::from_config(&c);
+            let mut got = s.due(start);
+            let mut t = start;
+            for st in &steps {
+                t += st;
+                got.extend(s.due(t));
+            }
+            let all = s.between(start, t);
+            proptest::prop_assert_eq!(got, all);
+        }
+    }
+
     #[test]
     fn first_saturday_and_last_sunday() {
         let c = cfg("Run = Full 1st sat at 21:00\nRun = Differential last sun at 01:00");

@@ -162,6 +162,19 @@ impl Clock for VirtualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn civil_round_trips(t in -2_000_000_000i64..8_000_000_000) {
+            let c = civil(t);
+            prop_assert_eq!(unix(c.year, c.month, c.day, c.hour, c.minute, c.second), t);
+            prop_assert!(c.wday < 7 && c.yday < 366);
+            prop_assert_eq!(i64::from(c.yday), (t - unix(c.year, 1, 1, 0, 0, 0)).div_euclid(86_400));
+            // 1970-01-01 was a Thursday.
+            prop_assert_eq!(i64::from(c.wday), (t.div_euclid(86_400) + 4).rem_euclid(7));
+        }
+    }
 
     #[test]
     fn capture_times() {
