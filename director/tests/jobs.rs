@@ -503,6 +503,15 @@ async fn full_incremental_restore_chain() {
     let rest = wait(id).await;
     assert_eq!(rest.status, JobStatus::Terminated, "{:?}", rest.error);
     assert_eq!((rest.files, rest.bytes), (7, 352));
+    {
+        let cat = s.engine.catalog();
+        let mut c = cat.lock().unwrap();
+        let r = c.job(3).unwrap().unwrap();
+        assert_eq!(r.status, JobStatus::Terminated);
+        assert_eq!(r.client_id, c.job(1).unwrap().unwrap().client_id);
+        assert_eq!(r.start_time, Some(unix(2026, 11, 22, 15, 47, 33)));
+        assert_eq!((r.job_files, r.job_bytes), (7, 352));
+    }
 
     let sd = sd.await.unwrap();
     let fd = fd.await.unwrap();
@@ -937,4 +946,39 @@ async fn unreachable_sd_fails_after_retries() {
         e.contains("Storage daemon \"File\"") && e.contains(&sd_port.to_string()),
         "{e}"
     );
+}
+
+/// File rows flushed in small batches during the job equal the ones of one batch at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_attribute_batches_give_the_same_rows() {
+    let (sd_port, sd) = replay::spawn(script("clear-backup-full", 2, "sd", FULL_JOB, vec![])).await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let (fd_port, fd) =
+        replay::spawn(script("clear-backup-full", 3, "fd", FULL_JOB, vec![port])).await;
+    let mut opts = fast_opts();
+    opts.attr_batch = 2;
+    let s = setup_with(fd_port, sd_port, "", opts);
+    let out = full_backup(&s, fd, sd).await;
+    assert_eq!(out.status, JobStatus::Terminated, "{:?}", out.error);
+    let files = s
+        .engine
+        .catalog()
+        .lock()
+        .unwrap()
+        .select_files(&[1])
+        .unwrap()
+        .files;
+    let want: Vec<_> = vectors::dump_table("files of jobs")
+        .into_iter()
+        .filter(|r| r["jobid"] == "1")
+        .collect();
+    assert_eq!(files.len(), want.len());
+    for (f, w) in files.iter().zip(&want) {
+        assert_eq!(f.file_index.to_string(), w["fileindex"]);
+        assert_eq!(
+            (f.lstat.as_str(), f.md5.as_str()),
+            (w["lstat"].as_str(), w["md5"].as_str())
+        );
+    }
+    assert!(console_text(&s).contains("Insert of attributes batch table with 6 entries start\n"));
 }

@@ -389,8 +389,10 @@ async fn backup_inner(
     // Both sides run until their end lines; cancel interrupts both.
     let times = engine.inner.media_times.clone();
     let mut cancel = ctx.cancel_rx();
+    let batch = engine.inner.opts.attr_batch;
     let sd_fut = async {
         let mut st = SdJobState::default();
+        st.batch = batch;
         let r = sd.job_loop(ctx, &times, &mut st).await;
         (r, st)
     };
@@ -532,12 +534,12 @@ async fn finish_backup(
         vss: 0,
         encrypt: 0,
     });
-    // File rows, batched.
+    // File rows, batched (rows beyond `attr_batch` were inserted during the job already).
     let rows = std::mem::take(&mut facts.sd.rows);
-    if !rows.is_empty() {
+    if !rows.is_empty() || facts.sd.inserted > 0 {
         ctx.msg(&format!(
             "Insert of attributes batch table with {} entries start",
-            rows.len()
+            rows.len() + facts.sd.inserted
         ))
         .await;
         let job_id = i64::from(ctx.job_id);

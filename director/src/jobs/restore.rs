@@ -224,6 +224,20 @@ async fn inner(
     f.expected = expected;
     let start = ctx.now();
     f.start = start;
+    let (job_id, cname) = (i64::from(ctx.job_id), plan.client.name.clone());
+    ctx.cat(move |c| {
+        let client_id = c.client(&cname)?.map_or(0, |cl| cl.client_id);
+        c.update_job_start(&crate::catalog::JobStart {
+            job_id,
+            status: JobStatus::Running,
+            level: JobLevel::Full,
+            start_time: start,
+            client_id,
+            pool_id: 0,
+            fileset_id: 0,
+        })
+    })
+    .await?;
     ctx.set_started(start);
     ctx.msg(&format!("Start Restore Job {}", ctx.job)).await;
 

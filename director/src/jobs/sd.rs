@@ -58,6 +58,10 @@ pub struct SdEnd {
 pub struct SdJobState {
     /// File rows waiting for the batch insert.
     pub rows: Vec<OwnedFileAttr>,
+    /// File rows already inserted during the job (memory bound, see [`SdJobState::batch`]).
+    pub inserted: usize,
+    /// Insert the waiting rows once this many have accumulated (0: only at the end).
+    pub batch: usize,
     /// An attribute record waiting for its digest: (FileIndex, stream, bytes).
     pending: Option<(i32, i32, Vec<u8>)>,
     /// Volumes used, in order.
@@ -203,6 +207,9 @@ impl SdChannel {
                                 self.storage
                             )))
                         }
+                    }
+                    if st.batch > 0 && st.rows.len() >= st.batch {
+                        flush_rows(ctx, st).await?;
                     }
                 }
                 SdToDir::CatReq(req) => {
@@ -352,6 +359,20 @@ impl SdChannel {
             }
         }
     }
+}
+
+/// Insert the waiting file rows now (bounded memory for large jobs).
+pub async fn flush_rows(ctx: &JobCtx, st: &mut SdJobState) -> Result<(), JobError> {
+    let rows = std::mem::take(&mut st.rows);
+    let n = rows.len();
+    let job_id = i64::from(ctx.job_id);
+    ctx.cat(move |c| {
+        let attrs: Vec<_> = rows.iter().map(OwnedFileAttr::as_attr).collect();
+        c.insert_file_attributes(job_id, &attrs)
+    })
+    .await?;
+    st.inserted += n;
+    Ok(())
 }
 
 fn owned_row(
