@@ -354,7 +354,7 @@ async fn backup_inner(
     }
 
     if plan.client.passive {
-        let a = plan.client.address.clone();
+        let a = plan.fd_data_address.clone();
         sd.send(&DirToSd::PassiveClient(PassiveClient {
             address: a.as_bytes(),
             port: plan.client.port.into(),
@@ -371,7 +371,7 @@ async fn backup_inner(
         }
         tokio::time::sleep(engine.inner.opts.restore_run_delay).await;
     } else {
-        let addr = storage.address.clone();
+        let addr = plan.sd_data_address.clone();
         fd.send(&DirCommand::Storage(Storage {
             address: addr.as_bytes(),
             port: storage.port.into(),

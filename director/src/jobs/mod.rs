@@ -895,6 +895,27 @@ pub struct Plan {
     pub messages: Option<Messages>,
     /// Catalog resource name.
     pub catalog: String,
+    /// The SD address the FD dials (`Lan Address` rule, [`data_addresses`]).
+    pub sd_data_address: String,
+    /// The FD address a passive client's SD dials.
+    pub fd_data_address: String,
+}
+
+/// The addresses of the FD↔SD data channel: (the SD's address the FD dials, the FD's address a
+/// passive client's SD dials). Bareos' `Lan Address` rule: when both the Client and the
+/// Storage resource set `Lan Address`, both sides use the LAN addresses (the daemons share a
+/// LAN behind NAT while the Director reaches them from outside); otherwise `Address`.
+pub fn data_addresses(cfg: &Config, client: &DirClient, storage: &DirStorage) -> (String, String) {
+    let lan = |kind: &str, name: &str| {
+        cfg.resource(kind, name)
+            .and_then(|r| r.get("LanAddress"))
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .filter(|s| !s.is_empty())
+    };
+    match (lan("Client", &client.name), lan("Storage", &storage.name)) {
+        (Some(c), Some(s)) => (s, c),
+        _ => (storage.address.clone(), client.address.clone()),
+    }
 }
 
 /// A level name from the configuration (`Full`, `Incremental`…).
@@ -1021,7 +1042,13 @@ impl Plan {
             .clone()
             .or_else(|| cfg.resources("Catalog").next().map(|r| r.name.clone()))
             .unwrap_or_else(|| "MyCatalog".into());
+        let (sd_data_address, fd_data_address) = match &storage {
+            Some(st) => data_addresses(cfg, &client, st),
+            None => (String::new(), client.address.clone()),
+        };
         Ok(Plan {
+            sd_data_address,
+            fd_data_address,
             director,
             job: j,
             job_type,
@@ -1033,5 +1060,76 @@ impl Plan {
             messages,
             catalog,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use barque_common::config::{check_str, Daemon};
+
+    fn cfg(client_lan: &str, storage_lan: &str) -> Config {
+        let text = format!(
+            "Director {{ Name = d; Password = p }}\n\
+             Client {{ Name = c; Address = fd.example.org; Password = p; {client_lan} }}\n\
+             Storage {{ Name = s; Address = sd.example.org; Password = p; Device = d; \
+             Media Type = f; {storage_lan} }}\n\
+             Pool {{ Name = p; Pool Type = Backup; Label Format = \"P-\"; \
+             Maximum Volume Jobs = 1 }}\n\
+             FileSet {{ Name = fs; Include {{ File = /x }} }}\n\
+             Messages {{ Name = m; console = all }}\n\
+             Catalog {{ Name = cat; DbName = x; DbUser = u }}\n\
+             Job {{ Name = J; Type = Backup; Client = c; FileSet = fs; Storage = s; Pool = p; \
+             Messages = m }}\n"
+        );
+        let r = check_str("t.conf", text.as_bytes(), Daemon::Director);
+        assert!(r.is_ok(), "{r}");
+        r.config
+    }
+
+    #[test]
+    fn lan_addresses_only_when_both_are_set() {
+        let p = Plan::resolve(&cfg("", ""), "J", &RunOverrides::default()).unwrap();
+        assert_eq!(
+            (p.sd_data_address.as_str(), p.fd_data_address.as_str()),
+            ("sd.example.org", "fd.example.org")
+        );
+        let c = cfg("Lan Address = 10.0.0.10", "");
+        let p = Plan::resolve(&c, "J", &RunOverrides::default()).unwrap();
+        assert_eq!(p.sd_data_address, "sd.example.org");
+        let c = cfg("Lan Address = 10.0.0.10", "Lan Address = 10.0.0.20");
+        let p = Plan::resolve(&c, "J", &RunOverrides::default()).unwrap();
+        assert_eq!(
+            (p.sd_data_address.as_str(), p.fd_data_address.as_str()),
+            ("10.0.0.20", "10.0.0.10")
+        );
+    }
+
+    #[test]
+    fn plan_resolves_pool_and_overrides() {
+        let c = cfg("", "");
+        let p = Plan::resolve(&c, "J", &RunOverrides::default()).unwrap();
+        let pool = p.pool.unwrap();
+        assert_eq!(
+            (pool.name.as_str(), pool.label_format.as_str()),
+            ("p", "P-")
+        );
+        assert_eq!(pool.max_vol_jobs, 1);
+        assert_eq!(p.level, JobLevel::Full);
+        assert_eq!(p.catalog, "cat");
+        let e = Plan::resolve(
+            &c,
+            "J",
+            &RunOverrides {
+                client: Some("nope".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e, JobError::Config("Client \"nope\" not found".into()));
+        assert!(matches!(
+            Plan::resolve(&c, "missing", &RunOverrides::default()),
+            Err(JobError::Config(_))
+        ));
     }
 }

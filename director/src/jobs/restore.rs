@@ -389,7 +389,7 @@ async fn inner(
         )));
     }
     sd.send(&DirToSd::Run).await?;
-    let addr = storage.address.clone();
+    let addr = plan.sd_data_address.clone();
     fd.send(&DirCommand::Storage(Storage {
         address: addr.as_bytes(),
         port: storage.port.into(),
