@@ -24,7 +24,7 @@ use fd_core::wire::sd_ctl::{DirToSd, JobCmd, PassiveClient, SdToDir, UseStorage}
 
 use super::fd::{connected_lines as fd_lines, fileset_lines, FdChannel};
 use super::report::BackupReport;
-use super::sd::{connected_lines as sd_lines, sd_failed, SdChannel, SdEnd, SdJobState};
+use super::sd::{connected_lines as sd_lines, sd_failed, SdEnd, SdJobState};
 use super::{level_name, JobCtx, JobEngine, JobError, JobOutcome, Plan, RunOverrides};
 use crate::catalog::{
     fileset_md5, JobEnd as CatJobEnd, JobStart as CatJobStart, NewClient, SinceTime,
@@ -419,7 +419,7 @@ async fn backup_inner(
     Ok(())
 }
 
-async fn send_level(
+pub(crate) async fn send_level(
     ctx: &JobCtx,
     fd: &mut FdChannel,
     level: JobLevel,
@@ -763,11 +763,4 @@ pub(crate) async fn cancel_on_daemons(
         }
     }
     Ok(replies)
-}
-
-#[allow(dead_code)]
-fn _assert_send(e: &JobEngine, c: &JobCtx, p: &Plan, o: &RunOverrides) {
-    fn send<T: Send>(_: T) {}
-    send(run_backup(e, c, p, JobLevel::Full, o));
-    let _: Option<SdChannel> = None;
 }

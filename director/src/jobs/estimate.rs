@@ -6,7 +6,7 @@
 
 use fd_core::wire::bnet::Signal;
 use fd_core::wire::codes::JobLevel;
-use fd_core::wire::dir_cmd::{DirCommand, FdReply, JobStart, Level, LevelWord, OkReply};
+use fd_core::wire::dir_cmd::{DirCommand, FdReply, JobStart, OkReply};
 
 use super::fd::fileset_lines;
 use super::{JobEngine, JobError, Plan};
@@ -60,23 +60,16 @@ pub async fn run_estimate(
             String::from_utf8_lossy(&r).trim_end()
         )));
     }
-    // Bareos sends the level of the Job; estimate of an Incremental without since time is
-    // not modelled here (the FD would count everything).
-    let word = match level {
-        JobLevel::Incremental => LevelWord::Incremental,
-        JobLevel::Differential => LevelWord::Differential,
-        _ => LevelWord::Full,
+    // The level, with the since time from the catalog for Incremental/Differential (as
+    // the backup would send it; no prior Full makes it a Full).
+    let since = since_for(engine, plan, &fileset, level).await?;
+    let level = if since.is_none() {
+        JobLevel::Full
+    } else {
+        level
     };
-    fd.send(&DirCommand::Level(Level::Backup {
-        accurate: false,
-        level: word,
-        rerunning: false,
-        mtime_only: 0,
-    }))
-    .await?;
-    if word == LevelWord::Full {
-        expect(&mut fd, OkReply::Level).await?;
-    }
+    let ctx = engine.console_ctx(&job);
+    super::backup::send_level(&ctx, &mut fd, level, since.as_ref(), engine).await?;
     fd.send(&DirCommand::Fileset {
         vss: fileset.enable_vss,
     })
@@ -113,6 +106,46 @@ pub async fn run_estimate(
     let _ = fd.conn.recv().await;
     let _ = fd.signal(Signal::Terminate).await;
     Ok(out)
+}
+
+/// The since time (start, Job name) of an Incremental/Differential estimate, `None` for a
+/// Full or when there is no prior Full.
+async fn since_for(
+    engine: &JobEngine,
+    plan: &Plan,
+    fileset: &barque_common::config::typed::DirFileSet,
+    level: JobLevel,
+) -> Result<Option<(i64, String)>, JobError> {
+    if !matches!(level, JobLevel::Incremental | JobLevel::Differential) {
+        return Ok(None);
+    }
+    let md5 = crate::catalog::fileset_md5(
+        fileset
+            .includes
+            .iter()
+            .chain(fileset.excludes.iter())
+            .flat_map(|b| b.files.iter().chain(b.plugins.iter()))
+            .map(String::as_str),
+    );
+    let (client, fs, job) = (
+        plan.client.name.clone(),
+        fileset.name.clone(),
+        plan.job.name.clone(),
+    );
+    let r = super::cat(&engine.inner.catalog, move |c| {
+        let Some(cl) = c.client(&client)? else {
+            return Ok(None);
+        };
+        let f = c.get_or_create_fileset(&fs, &md5, "", 0)?;
+        match c.since_time(&job, cl.client_id, f.fileset_id, level)? {
+            crate::catalog::SinceTime::Since {
+                start_time, job, ..
+            } => Ok(Some((start_time, job))),
+            _ => Ok(None),
+        }
+    })
+    .await?;
+    Ok(r)
 }
 
 async fn reply(fd: &mut super::fd::FdChannel) -> Result<Vec<u8>, JobError> {

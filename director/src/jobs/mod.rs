@@ -553,7 +553,53 @@ impl JobEngine {
     /// The unique Job name Bareos forms: `«name».«YYYY-MM-DD_HH.MM.SS»_«seq»`.
     fn unique_name(&self, name: &str, now: i64) -> String {
         let seq = self.inner.seq.fetch_add(1, Ordering::SeqCst) % 100;
-        format!("{name}.{}_{seq:02}", time::job_name_time(now))
+        // `CreateUniqueJobName()`: spaces in the resource name become underscores.
+        format!(
+            "{}.{}_{seq:02}",
+            name.replace(' ', "_"),
+            time::job_name_time(now)
+        )
+    }
+
+    /// A context for a console session without a JobId (estimate): messages go to the
+    /// console only, nothing is registered.
+    pub(crate) fn console_ctx(&self, job: &str) -> JobCtx {
+        let (cancel, _) = watch::channel(false);
+        let (done, _) = watch::channel(None);
+        let running = Arc::new(RunningJob {
+            progress: Mutex::new(JobProgress {
+                job_id: 0,
+                job: job.to_owned(),
+                name: job.to_owned(),
+                job_type: JobType::Console,
+                level: JobLevel::None,
+                client: String::new(),
+                status: JobStatus::Running,
+                files: 0,
+                bytes: 0,
+                start_time: 0,
+                rate: 0.0,
+            }),
+            files: AtomicU64::new(0),
+            cancel,
+            done,
+        });
+        JobCtx {
+            job_id: 0,
+            job: job.to_owned(),
+            sched_time: self.inner.clock.now(),
+            start: Arc::new(AtomicU64::new(0)),
+            running,
+            clock: Arc::clone(&self.inner.clock),
+            catalog: Arc::clone(&self.inner.catalog),
+            dispatcher: messages::Dispatcher {
+                resource: None,
+                console: Arc::clone(&self.inner.console),
+                catalog: Arc::clone(&self.inner.catalog),
+                log: Arc::new(Mutex::new(Vec::new())),
+            },
+            director: self.inner.local.name.clone(),
+        }
     }
 
     async fn register(
