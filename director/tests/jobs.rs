@@ -527,7 +527,7 @@ async fn full_incremental_restore_chain() {
     assert_eq!(sd[2].matched, 31);
     let text = console_text(&s);
     for line in [
-        "  Backup Level:           Incremental\n",
+        "  Backup Level:           Incremental, since=2026-11-22 15:46:54\n",
         "bareos-dir JobId 3: Start Restore Job CapRestore.",
         "bareos-dir JobId 3: Using Device \"FileStorage\" to read.\n",
         "  Files Expected:         7\n",
@@ -981,4 +981,115 @@ async fn small_attribute_batches_give_the_same_rows() {
         );
     }
     assert!(console_text(&s).contains("Insert of attributes batch table with 6 entries start\n"));
+}
+
+/// `accurate=yes` on an Incremental: `level = accurate_incremental …` and, after
+/// `getSecureEraseCmd`, `accurate files=N` + one `path␀lstat␀␀0` frame per file of the
+/// current backup set + EOD (the frame format of vectors/clear-diff-accurate conn 7
+/// msgs 46–56; the entries are JobId 1's File rows of vectors/catalog-dump.txt). The FD side
+/// is clear-backup-incr conn 3 with those frames spliced in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accurate_incremental_sends_the_file_list() {
+    let our_full = b"CapBackup.2026-11-22_15.46.54_00".to_vec();
+    let (sd_port, sd) = replay::spawn_many(vec![
+        script("clear-backup-full", 2, "sd", FULL_JOB, vec![]),
+        script("clear-backup-incr", 2, "sd", INCR_JOB, vec![]),
+    ])
+    .await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let mut incr = script(
+        "clear-backup-incr",
+        3,
+        "fd",
+        INCR_JOB,
+        vec![
+            port.clone(),
+            (FULL_JOB.as_bytes().to_vec(), our_full.clone()),
+        ],
+    );
+    let rows: Vec<_> = vectors::dump_table("files of jobs")
+        .into_iter()
+        .filter(|r| r["jobid"] == "1")
+        .collect();
+    let mut spliced = Vec::new();
+    for m in incr.msgs.drain(..) {
+        let i = m.i;
+        let mut m = m;
+        if i == 11 {
+            m.data = Some(b"level = accurate_incremental  mtime_only=0 \n".to_vec());
+        }
+        spliced.push(m);
+        if i == 45 {
+            let dir = |n: u32, d: &[u8]| replay::Msg {
+                i: n,
+                from: "dir".into(),
+                data: Some(d.to_vec()),
+                signal: 0,
+            };
+            spliced.push(dir(
+                1000,
+                format!("accurate files={}\n", rows.len()).as_bytes(),
+            ));
+            for (k, r) in rows.iter().enumerate() {
+                let mut e = format!("{}{}", r["path"], r["name"]).into_bytes();
+                e.push(0);
+                e.extend_from_slice(r["lstat"].as_bytes());
+                e.extend_from_slice(b"\0\x000");
+                spliced.push(dir(1001 + k as u32, &e));
+            }
+            spliced.push(replay::Msg {
+                i: 1100,
+                from: "dir".into(),
+                data: None,
+                signal: -1,
+            });
+        }
+    }
+    incr.msgs = spliced;
+    let (fd_port, fd) = replay::spawn_many(vec![
+        script("clear-backup-full", 3, "fd", FULL_JOB, vec![port.clone()]),
+        incr,
+    ])
+    .await;
+    let s = setup_with(fd_port, sd_port, "", fast_opts());
+    s.clock.set(unix(2026, 11, 22, 15, 46, 54));
+    let id = s
+        .engine
+        .run("CapBackup", None, RunOverrides::default())
+        .await
+        .unwrap();
+    let full = s.engine.wait(id).await.unwrap();
+    assert_eq!(full.status, JobStatus::Terminated, "{:?}", full.error);
+    s.clock.set(unix(2026, 11, 22, 15, 47, 22));
+    let id = s
+        .engine
+        .run(
+            "CapBackup",
+            Some(JobLevel::Incremental),
+            RunOverrides {
+                accurate: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(60), s.engine.wait(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, JobStatus::Terminated, "{:?}", out.error);
+    let fd = fd.await.unwrap();
+    let sd = sd.await.unwrap();
+    assert_replayed("SD incr", &sd[1]);
+    assert_replayed("FD accurate incr", &fd[1]);
+    // 24 frames of the plain incremental + `accurate files=6`, 6 entries, EOD.
+    assert_eq!(fd[1].matched, 24 + 8);
+    let text = console_text(&s);
+    for line in [
+        "bareos-dir JobId 2: Sending Accurate information (estimated 6 files).\n",
+        "bareos-dir JobId 2: Sent Accurate information for 6 files (skipping 0 deleted files) in 00:00:00.\n",
+        "  Accurate:               yes\n",
+    ] {
+        assert!(text.contains(line), "console output lacks {line:?}:\n{text}");
+    }
 }

@@ -34,6 +34,8 @@ use crate::catalog::{
 #[derive(Debug, Default)]
 struct Facts {
     level: Option<JobLevel>,
+    since: Option<i64>,
+    accurate: bool,
     start_time: i64,
     client_info: String,
     client_id: i64,
@@ -57,6 +59,7 @@ pub async fn run_backup(
 ) -> JobOutcome {
     let mut facts = Facts {
         level: Some(level),
+        accurate: overrides.accurate.unwrap_or(plan.job.accurate),
         ..Default::default()
     };
     let res = backup_inner(engine, ctx, plan, level, &mut facts).await;
@@ -179,6 +182,7 @@ async fn backup_inner(
                 ))
                 .await;
                 since = Some((start_time, job));
+                facts.since = Some(start_time);
             }
             SinceTime::Full => {}
         }
@@ -301,7 +305,10 @@ async fn backup_inner(
         }
     }
 
-    send_level(ctx, &mut fd, level, since.as_ref(), engine).await?;
+    // Accurate mode only matters when there is a since time (Bareos sends the list for
+    // Incremental/Differential); the report shows the Job's setting.
+    let accurate = since.is_some() && facts.accurate;
+    send_level(ctx, &mut fd, level, accurate, since.as_ref(), engine).await?;
 
     fd.send(&DirCommand::Fileset {
         vss: fileset.enable_vss,
@@ -315,6 +322,10 @@ async fn backup_inner(
 
     fd.send(&DirCommand::GetSecureEraseCmd).await?;
     let _ = fd.reply(ctx, "getSecureEraseCmd").await?;
+
+    if accurate {
+        send_accurate_list(ctx, &mut fd, client_id, fs.fileset_id).await?;
+    }
 
     // Device reservation.
     let (sn, mt, pn) = (
@@ -423,6 +434,7 @@ pub(crate) async fn send_level(
     ctx: &JobCtx,
     fd: &mut FdChannel,
     level: JobLevel,
+    accurate: bool,
     since: Option<&(i64, String)>,
     engine: &JobEngine,
 ) -> Result<(), JobError> {
@@ -433,7 +445,7 @@ pub(crate) async fn send_level(
         _ => LevelWord::Full,
     };
     fd.send(&DirCommand::Level(Level::Backup {
-        accurate: false,
+        accurate: accurate && since.is_some(),
         level: word,
         rerunning: false,
         mtime_only: 0,
@@ -479,6 +491,60 @@ pub(crate) async fn send_level(
         "Client \"{}\": endless clock exchange",
         fd.client
     )))
+}
+
+/// The accurate list (`core/src/dird/backup.cc` `SendAccurateCurrentFiles()`, jobs.md §9.3,
+/// vectors/clear-diff-accurate conn 7 msgs 46–56): `accurate files=«estimate»⏎`, one
+/// `path␀lstat␀checksum␀delta_seq` frame per file of the current backup set (the newest
+/// version of each file of the Full, Differential and Incrementals a restore would use,
+/// deleted files left out), EOD, no reply. The estimate is the sum of those jobs' JobFiles.
+/// Checksums are sent empty (no `accurate=…5` option support) and DeltaSeq as 0.
+async fn send_accurate_list(
+    ctx: &JobCtx,
+    fd: &mut FdChannel,
+    client_id: i64,
+    fileset_id: i64,
+) -> Result<(), JobError> {
+    let now = ctx.now();
+    let (estimate, files) = ctx
+        .cat(move |c| {
+            let ids = c.restore_jobids(client_id, fileset_id, now)?;
+            let mut estimate = 0u64;
+            for id in &ids {
+                estimate += c.job(*id)?.map_or(0, |j| u64::from(j.job_files));
+            }
+            let sel = c.select_files(&ids)?;
+            Ok((estimate, sel.files))
+        })
+        .await?;
+    ctx.msg(&format!(
+        "Sending Accurate information (estimated {estimate} files)."
+    ))
+    .await;
+    let t0 = ctx.now();
+    fd.send(&DirCommand::Accurate { files: estimate }).await?;
+    for f in &files {
+        let name = f.fname();
+        let e = fd_core::wire::dir_cmd::AccurateEntry {
+            path: name.as_bytes(),
+            lstat: f.lstat.as_bytes(),
+            checksum: b"",
+            delta_seq: 0,
+        };
+        let b = super::fd::encode!(e)?;
+        fd.send_raw(&b).await?;
+    }
+    fd.signal(Signal::Eod).await?;
+    let el = (ctx.now() - t0).max(0);
+    ctx.msg(&format!(
+        "Sent Accurate information for {} files (skipping 0 deleted files) in {:02}:{:02}:{:02}.",
+        files.len(),
+        el / 3600,
+        (el / 60) % 60,
+        el % 60
+    ))
+    .await;
+    Ok(())
 }
 
 /// Read the FD until `2800 End Job …` (Jmsgs forwarded).
@@ -635,7 +701,12 @@ async fn finish_backup(
         os: engine.inner.opts.os.clone(),
         job_id: ctx.job_id,
         job: ctx.job.clone(),
-        level: level_name(level).to_owned(),
+        level: match facts.since {
+            Some(t) if level != JobLevel::Full => {
+                format!("{}, since={}", level_name(level), super::time::sql_time(t))
+            }
+            _ => level_name(level).to_owned(),
+        },
         client: plan.client.name.clone(),
         client_info: facts.client_info.clone(),
         fileset: plan
@@ -668,7 +739,7 @@ async fn finish_backup(
         fd_read_bytes: fd.read_bytes,
         fd_bytes: fd.job_bytes,
         sd_bytes: sd_end.bytes,
-        accurate: plan.job.accurate,
+        accurate: facts.accurate,
         volumes: facts.sd.volumes.clone(),
         vol_session_id: facts.sd_id,
         vol_session_time: facts.sd_time,

@@ -69,7 +69,7 @@ pub async fn run_estimate(
         level
     };
     let ctx = engine.console_ctx(&job);
-    super::backup::send_level(&ctx, &mut fd, level, since.as_ref(), engine).await?;
+    super::backup::send_level(&ctx, &mut fd, level, false, since.as_ref(), engine).await?;
     fd.send(&DirCommand::Fileset {
         vss: fileset.enable_vss,
     })

@@ -194,6 +194,8 @@ pub struct RunOverrides {
     pub pool: Option<String>,
     /// `Job triggered by:` (`User` unless the scheduler starts it).
     pub triggered_by: Option<String>,
+    /// `accurate=yes|no` (default: the Job's `Accurate`).
+    pub accurate: Option<bool>,
 }
 
 /// What to restore.

@@ -185,6 +185,7 @@ pub async fn run_scheduler(engine: JobEngine, tick: Duration, mut stop: watch::R
                 pool: run.spec.pool.clone(),
                 storage: run.spec.storage.clone(),
                 triggered_by: Some("Scheduler".into()),
+                accurate: run.spec.accurate,
                 ..Default::default()
             };
             match engine.run(&run.job, run.level, o).await {
