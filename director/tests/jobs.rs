@@ -830,6 +830,24 @@ async fn passive_client_backup_replays_capture() {
 /// the first runs; canceled while waiting it never contacts a daemon.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maximum_concurrent_jobs_queues_the_second_job() {
+    second_job_waits(&|t| {
+        t.replacen(
+            "Maximum Concurrent Jobs = 10",
+            "Maximum Concurrent Jobs = 1",
+            1,
+        )
+    })
+    .await;
+}
+
+/// The Client's `Maximum Concurrent Jobs` (Bareos' default 1) queues the second job of the
+/// same client although the Director allows 10.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_maximum_concurrent_jobs_queues_the_second_job() {
+    second_job_waits(&|t| t).await;
+}
+
+async fn second_job_waits(edit: &dyn Fn(String) -> String) {
     let mut sd_job = script("clear-backup-full", 2, "sd", FULL_JOB, vec![]);
     sd_job.pause_before = Some(43);
     let (sd_port, sd) = replay::spawn(sd_job).await;
@@ -838,13 +856,7 @@ async fn maximum_concurrent_jobs_queues_the_second_job() {
     fd_job.pause_before = Some(33);
     let (fd_port, fd) = replay::spawn(fd_job).await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir_config_edit(fd_port, sd_port, dir.path(), "", &|t| {
-        t.replacen(
-            "Maximum Concurrent Jobs = 10",
-            "Maximum Concurrent Jobs = 1",
-            1,
-        )
-    });
+    let cfg = dir_config_edit(fd_port, sd_port, dir.path(), "", edit);
     let catalog = Catalog::open(&CatalogConfig::Sqlite {
         path: dir.path().join("catalog.db"),
     })

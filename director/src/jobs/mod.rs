@@ -299,7 +299,9 @@ pub(crate) struct Inner {
     probe: ProbeCache,
     jobs: Mutex<HashMap<u32, Arc<RunningJob>>>,
     terminated: Mutex<Vec<JobOutcome>>,
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
+    /// Per-resource limits: ("Client"|"Storage", name) → semaphore.
+    resource_slots: Mutex<HashMap<(&'static str, String), Arc<Semaphore>>>,
     console: Arc<ConsoleQueue>,
     media_times: sd::MediaTimes,
     seq: AtomicU32,
@@ -341,7 +343,8 @@ impl JobEngine {
                 probe: ProbeCache::new(),
                 jobs: Mutex::new(HashMap::new()),
                 terminated: Mutex::new(Vec::new()),
-                slots: Semaphore::new(max),
+                slots: Arc::new(Semaphore::new(max)),
+                resource_slots: Mutex::new(HashMap::new()),
                 console: Arc::new(ConsoleQueue::default()),
                 media_times: Arc::new(Mutex::new(HashMap::new())),
                 seq: AtomicU32::new(0),
@@ -417,7 +420,7 @@ impl JobEngine {
             .await?;
         let engine = self.clone();
         tokio::spawn(async move {
-            let _permit = engine.inner.slots.acquire().await;
+            let _permits = engine.acquire_slots(&plan).await;
             let outcome = backup::run_backup(&engine, &ctx, &plan, level, &overrides).await;
             engine.finish(job_id, &running, outcome);
         });
@@ -453,7 +456,7 @@ impl JobEngine {
             .await?;
         let engine = self.clone();
         tokio::spawn(async move {
-            let _permit = engine.inner.slots.acquire().await;
+            let _permits = engine.acquire_slots(&plan).await;
             let outcome = restore::run_restore(&engine, &ctx, &plan, &req).await;
             engine.finish(job_id, &running, outcome);
         });
@@ -550,6 +553,38 @@ impl JobEngine {
                 .map(|t| t.clone())
                 .unwrap_or_default(),
         }
+    }
+
+    /// Wait for a slot under every `Maximum Concurrent Jobs` that applies: the Director's,
+    /// the Client's, the Storage's (always in this order, so two jobs never wait on each
+    /// other). A resource's limit is read when it is first used.
+    async fn acquire_slots(&self, plan: &Plan) -> Vec<tokio::sync::OwnedSemaphorePermit> {
+        let mut permits = Vec::new();
+        if let Ok(p) = Arc::clone(&self.inner.slots).acquire_owned().await {
+            permits.push(p);
+        }
+        let mut keyed = vec![(
+            "Client",
+            plan.client.name.clone(),
+            plan.client.maximum_concurrent_jobs,
+        )];
+        if let Some(st) = &plan.storage {
+            keyed.push(("Storage", st.name.clone(), st.maximum_concurrent_jobs));
+        }
+        for (kind, name, max) in keyed {
+            let sem = {
+                let Ok(mut m) = self.inner.resource_slots.lock() else {
+                    continue;
+                };
+                Arc::clone(m.entry((kind, name)).or_insert_with(|| {
+                    Arc::new(Semaphore::new(usize::try_from(max.max(1)).unwrap_or(1)))
+                }))
+            };
+            if let Ok(p) = sem.acquire_owned().await {
+                permits.push(p);
+            }
+        }
+        permits
     }
 
     /// The unique Job name Bareos forms: `«name».«YYYY-MM-DD_HH.MM.SS»_«seq»`.
