@@ -60,8 +60,7 @@ pub fn admits(types: &[String], t: MessageType) -> bool {
         };
         let word = word.trim().to_ascii_lowercase();
         if word == "all" {
-            // `all` does not include debug/saved/skipped... in Bareos? It includes every
-            // type except debug; negations after it remove types.
+            // `all` stands for every type but debug; later `!type` entries remove types.
             if t != MessageType::Debug {
                 ok = !neg;
             }

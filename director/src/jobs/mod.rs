@@ -60,12 +60,37 @@
 //! **Scheduling** ([`scheduler`]) evaluates the Schedule resources' Run lines (parsed by
 //! barque-common's `schedule::parse_run`) minute by minute against a [`time::Clock`].
 //!
+//! # Limits and connections
+//!
+//! `Maximum Concurrent Jobs` of the Director, the Client and the Storage are semaphores a
+//! job takes in that order before it starts (it shows status `C` while it waits). The FD is
+//! reached with barque-common's `connect_probing`: the handshake mode that worked is kept per
+//! client until [`JobEngine::reload`] (Bareos: "Probing client protocol... (result will be
+//! saved until config reload)"). `Passive = yes` clients get `passive client …` on the SD
+//! instead of `storage …` on the FD; `Lan Address` on both Client and Storage switches the
+//! data channel to those addresses ([`data_addresses`]). Accurate Incremental/Differential
+//! jobs send the `accurate files=N` list of the current backup set.
+//!
+//! # How it is tested
+//!
+//! `tests/jobs.rs` runs the engine against test FD and SD daemons that authenticate with
+//! barque-common and replay the real daemons' side of the captures frame by frame, comparing
+//! every frame the engine sends with the real Director's (modulo the unique Job name, ports
+//! and `btime` values): the Full backup (clear-backup-full conns 2/3), the Incremental
+//! (clear-backup-incr), the restore of both (clear-restore, whose bootstrap is compared on the
+//! wire), estimate (clear-estimate), cancel (clear-cancel conns 6/7), a passive client
+//! (clear-backup-passive); the catalog rows are compared with vectors/catalog-dump.txt. A
+//! vanishing FD, a refusing SD, an unreachable SD, connect retries, concurrency limits and the
+//! scheduler on a virtual clock are tested the same way.
+//!
 //! # What is not here
 //!
-//! Copy/migrate/verify/consolidate jobs, accurate mode (`accurate files=N` list), run scripts,
-//! spooling, bandwidth limits, multiple storages per job, client-initiated connections (the
-//! engine always dials the FD), TLS certificate policies beyond what barque-common's
-//! `connect` does, `Reschedule On Error`.
+//! Copy/migrate/verify/consolidate/admin jobs, run scripts, spooling, bandwidth limits
+//! (`setbandwidth`), plugin options and restore objects, multiple storages per job,
+//! client-initiated connections (the engine always dials the FD), `Reschedule On Error`
+//! (only connection attempts are retried), accurate checksums (entries go with an empty
+//! checksum and DeltaSeq 0), pruning. Times are printed in UTC. The report's
+//! `Bareos binary info:` line and the version strings are Barque's own.
 
 pub mod backup;
 pub mod estimate;
