@@ -131,6 +131,8 @@ pub struct Script {
     pub pause_before: Option<u32>,
     /// Refuse the job: reply this to the `JobId=` line and close.
     pub refuse_job: Option<Vec<u8>>,
+    /// Serve TLS (TLS-PSK with the Director's password, `TLS Enable`/`Require` = yes).
+    pub tls: bool,
 }
 
 fn learn_job(frame: &[u8]) -> Option<String> {
@@ -224,7 +226,12 @@ async fn run_on(l: &TcpListener, script: Script) -> Replay {
 
 async fn play(tcp: tokio::net::TcpStream, script: Script) -> Replay {
     let mut rep = Replay::default();
-    let local = Local::new(script.kind, script.name.clone(), TlsSettings::disabled());
+    let tls = if script.tls {
+        TlsSettings::default()
+    } else {
+        TlsSettings::disabled()
+    };
+    let local = Local::new(script.kind, script.name.clone(), tls.clone());
     let key = Key::from_password(&script.password).unwrap();
     let lookup = Arc::new(move |kind: ResourceType, name: &str| {
         (kind == ResourceType::Director && name == "bareos-dir").then(|| Peer {
@@ -233,7 +240,7 @@ async fn play(tcp: tokio::net::TcpStream, script: Script) -> Replay {
             key: key.clone(),
             address: String::new(),
             port: 0,
-            tls: TlsSettings::disabled(),
+            tls: tls.clone(),
         })
     });
     let opts = ConnOptions {
