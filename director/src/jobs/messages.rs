@@ -128,6 +128,10 @@ impl ConsoleQueue {
     }
 }
 
+/// At most this many messages of one job are kept in memory ([`Dispatcher::log`]); the
+/// destinations get all of them.
+pub const JOB_LOG_MAX: usize = 1000;
+
 /// Routes a job's messages to its Messages resource's destinations.
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -153,6 +157,9 @@ impl Dispatcher {
         }
         log::info!("{}", full.trim_end());
         if let Ok(mut l) = self.log.lock() {
+            if l.len() >= JOB_LOG_MAX {
+                l.remove(0);
+            }
             l.push(JobMessage {
                 job_id,
                 time,
