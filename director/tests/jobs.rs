@@ -1166,3 +1166,78 @@ async fn tls_psk_backup() {
         .unwrap();
     assert!(connected.contains(", encryption: TLS_"), "{connected}");
 }
+
+/// `Reschedule On Error = yes`: the first attempt fails (no SD yet), the same JobId runs
+/// again after `Reschedule Interval` and succeeds against the replayed daemons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reschedule_on_error_reruns_the_same_job() {
+    let sd_port = replay::free_port();
+    let sd = replay::spawn_later(
+        sd_port,
+        Duration::from_millis(400),
+        script("clear-backup-full", 2, "sd", FULL_JOB, vec![]),
+    )
+    .await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let (fd_port, fd) =
+        replay::spawn(script("clear-backup-full", 3, "fd", FULL_JOB, vec![port])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir_config_edit(fd_port, sd_port, dir.path(), "", &|t| {
+        t.replacen(
+            "Priority = 10\n",
+            "Priority = 10\n  Reschedule On Error = yes\n  Reschedule Interval = 1\n  Reschedule Times = 2\n",
+            1,
+        )
+    });
+    let plan = director::jobs::Plan::resolve(&cfg, "CapBackup", &RunOverrides::default()).unwrap();
+    assert_eq!(
+        (
+            plan.reschedule.on_error,
+            plan.reschedule.interval,
+            plan.reschedule.times
+        ),
+        (true, Duration::from_secs(1), 2)
+    );
+    let catalog = Catalog::open(&CatalogConfig::Sqlite {
+        path: dir.path().join("catalog.db"),
+    })
+    .unwrap();
+    let clock = Arc::new(VirtualClock::new(unix(2026, 11, 22, 15, 46, 52)));
+    let mut opts = fast_opts();
+    opts.connect_retries = 0;
+    let engine = JobEngine::new(cfg, catalog, clock, opts).unwrap();
+    let id = engine
+        .run("CapBackup", None, RunOverrides::default())
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(30), engine.wait(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, JobStatus::Terminated, "{:?}", out.error);
+    assert_eq!(id, 1);
+    assert_replayed("SD", &sd.await.unwrap());
+    assert_replayed("FD", &fd.await.unwrap());
+    let text = engine.console().take().concat();
+    assert!(
+        text.contains("bareos-dir JobId 1: Rescheduled Job CapBackup.2026-11-22_15.46.52_00 at 22-Nov-2026 15:46:52 to re-run in 1 seconds (JobId=1).\n"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("  Termination:            *** Backup Error ***")
+            .count(),
+        1
+    );
+    assert!(text.contains("  Termination:            Backup OK\n"));
+    assert_eq!(
+        engine
+            .catalog()
+            .lock()
+            .unwrap()
+            .job(1)
+            .unwrap()
+            .unwrap()
+            .status,
+        JobStatus::Terminated
+    );
+}

@@ -445,8 +445,37 @@ impl JobEngine {
             .await?;
         let engine = self.clone();
         tokio::spawn(async move {
-            let _permits = engine.acquire_slots(&plan).await;
-            let outcome = backup::run_backup(&engine, &ctx, &plan, level, &overrides).await;
+            let mut attempt = 0u32;
+            let outcome = loop {
+                let outcome = {
+                    let _permits = engine.acquire_slots(&plan).await;
+                    backup::run_backup(&engine, &ctx, &plan, level, &overrides).await
+                };
+                let failed = matches!(
+                    outcome.status,
+                    JobStatus::FatalError | JobStatus::ErrorTerminated
+                );
+                let r = &plan.reschedule;
+                if !failed || !r.on_error || attempt >= r.times || ctx.is_canceled() {
+                    break outcome;
+                }
+                // `Reschedule On Error` (`core/src/dird/jobq.cc` `RescheduleJob()`): the
+                // same JobId runs again after the interval.
+                attempt += 1;
+                let secs = r.interval.as_secs();
+                ctx.msg(&format!(
+                    "Rescheduled Job {} at {} to re-run in {secs} seconds (JobId={job_id}).",
+                    ctx.job,
+                    time::report_time(ctx.now())
+                ))
+                .await;
+                ctx.set_status(JobStatus::WaitStartTime);
+                let mut cancel = ctx.cancel_rx();
+                tokio::select! {
+                    _ = tokio::time::sleep(r.interval) => {}
+                    _ = cancel.wait_for(|c| *c) => {}
+                }
+            };
             engine.finish(job_id, &running, outcome);
         });
         Ok(job_id)
@@ -581,18 +610,21 @@ impl JobEngine {
     }
 
     /// Wait for a slot under every `Maximum Concurrent Jobs` that applies: the Director's,
-    /// the Client's, the Storage's (always in this order, so two jobs never wait on each
+    /// the Job's, the Client's, the Storage's (always in this order, so two jobs never wait on each
     /// other). A resource's limit is read when it is first used.
     async fn acquire_slots(&self, plan: &Plan) -> Vec<tokio::sync::OwnedSemaphorePermit> {
         let mut permits = Vec::new();
         if let Ok(p) = Arc::clone(&self.inner.slots).acquire_owned().await {
             permits.push(p);
         }
-        let mut keyed = vec![(
-            "Client",
-            plan.client.name.clone(),
-            plan.client.maximum_concurrent_jobs,
-        )];
+        let mut keyed = vec![
+            ("Job", plan.job.name.clone(), plan.job_max_concurrent),
+            (
+                "Client",
+                plan.client.name.clone(),
+                plan.client.maximum_concurrent_jobs,
+            ),
+        ];
         if let Some(st) = &plan.storage {
             keyed.push(("Storage", st.name.clone(), st.maximum_concurrent_jobs));
         }
@@ -1003,6 +1035,10 @@ pub struct Plan {
     pub messages: Option<Messages>,
     /// Catalog resource name.
     pub catalog: String,
+    /// The Job's `Maximum Concurrent Jobs` (default 1).
+    pub job_max_concurrent: u32,
+    /// The Job's `Reschedule On Error` settings.
+    pub reschedule: Reschedule,
     /// The SD address the FD dials (`Lan Address` rule, [`data_addresses`]).
     pub sd_data_address: String,
     /// The FD address a passive client's SD dials.
@@ -1024,6 +1060,27 @@ pub fn data_addresses(cfg: &Config, client: &DirClient, storage: &DirStorage) ->
         (Some(c), Some(s)) => (s, c),
         _ => (storage.address.clone(), client.address.clone()),
     }
+}
+
+/// `Reschedule On Error`, `Reschedule Interval`, `Reschedule Times` of a Job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reschedule {
+    /// Rerun a failed job.
+    pub on_error: bool,
+    /// After this pause (default 30 min).
+    pub interval: Duration,
+    /// At most this many times (default 5).
+    pub times: u32,
+}
+
+/// A Job directive through its JobDefs chain, else the schema default.
+fn job_directive(
+    cfg: &Config,
+    job: &str,
+    name: &str,
+) -> Option<barque_common::config::value::Value> {
+    let r = cfg.resource("Job", job)?;
+    cfg.job_value(r, name).or_else(|| r.get_or_default(name))
 }
 
 /// A level name from the configuration (`Full`, `Incremental`…).
@@ -1154,7 +1211,25 @@ impl Plan {
             Some(st) => data_addresses(cfg, &client, st),
             None => (String::new(), client.address.clone()),
         };
+        let job_max_concurrent = job_directive(cfg, &j.name, "MaximumConcurrentJobs")
+            .and_then(|v| v.as_int())
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(1);
+        let reschedule = Reschedule {
+            on_error: job_directive(cfg, &j.name, "RescheduleOnError")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+            interval: job_directive(cfg, &j.name, "RescheduleInterval")
+                .and_then(|v| v.as_duration())
+                .map_or(Duration::from_secs(1800), |s| s.as_duration()),
+            times: job_directive(cfg, &j.name, "RescheduleTimes")
+                .and_then(|v| v.as_int())
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(5),
+        };
         Ok(Plan {
+            job_max_concurrent,
+            reschedule,
             sd_data_address,
             fd_data_address,
             director,
