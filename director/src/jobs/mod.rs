@@ -49,7 +49,9 @@
 //! one, a catalog error: each ends the job with status `f` (fatal) after a message saying what
 //! happened, the Job row is closed, and the engine goes on. Connecting to the FD or SD is
 //! retried ([`EngineOptions::connect_retries`]) before the job fails, like Bareos' connect
-//! retries (`FD Connect Timeout`/`SD Connect Timeout` retry loops).
+//! retries (`FD Connect Timeout`/`SD Connect Timeout` retry loops); a Job with `Reschedule On
+//! Error = yes` then runs again under the same JobId after `Reschedule Interval`, at most
+//! `Reschedule Times` times.
 //!
 //! **Messages** ([`messages`]) go to the destinations of the Job's Messages resource: the
 //! console queue (what `messages` shows), the catalog `Log` table, `append` files.
@@ -62,8 +64,8 @@
 //!
 //! # Limits and connections
 //!
-//! `Maximum Concurrent Jobs` of the Director, the Client and the Storage are semaphores a
-//! job takes in that order before it starts (it shows status `C` while it waits). The FD is
+//! `Maximum Concurrent Jobs` of the Director, the Job, the Client and the Storage are
+//! semaphores a job takes in that order before it starts (it shows status `C` while it waits). The FD is
 //! reached with barque-common's `connect_probing`: the handshake mode that worked is kept per
 //! client until [`JobEngine::reload`] (Bareos: "Probing client protocol... (result will be
 //! saved until config reload)"). `Passive = yes` clients get `passive client …` on the SD
@@ -87,8 +89,7 @@
 //!
 //! Copy/migrate/verify/consolidate/admin jobs, run scripts, spooling, bandwidth limits
 //! (`setbandwidth`), plugin options and restore objects, multiple storages per job,
-//! client-initiated connections (the engine always dials the FD), `Reschedule On Error`
-//! (only connection attempts are retried), accurate checksums (entries go with an empty
+//! client-initiated connections (the engine always dials the FD), accurate checksums (entries go with an empty
 //! checksum and DeltaSeq 0), pruning. Times are printed in UTC. The report's
 //! `Bareos binary info:` line and the version strings are Barque's own.
 
