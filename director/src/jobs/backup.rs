@@ -401,19 +401,23 @@ async fn backup_inner(
     let times = engine.inner.media_times.clone();
     let mut cancel = ctx.cancel_rx();
     let batch = engine.inner.opts.attr_batch;
-    let sd_fut = async {
-        let mut st = SdJobState::default();
-        st.batch = batch;
-        let r = sd.job_loop(ctx, &times, &mut st).await;
-        (r, st)
+    let mut st = SdJobState::default();
+    st.batch = batch;
+    let outcome = {
+        let sd_fut = sd.job_loop(ctx, &times, &mut st);
+        let fd_fut = wait_end_job(ctx, &mut fd);
+        let both = async { tokio::join!(sd_fut, fd_fut) };
+        tokio::select! {
+            r = both => Some(r),
+            _ = cancel.wait_for(|c| *c) => None,
+        }
     };
-    let fd_fut = wait_end_job(ctx, &mut fd);
-    let both = async { tokio::join!(sd_fut, fd_fut) };
-    let ((sd_res, st), fd_res) = tokio::select! {
-        r = both => r,
-        _ = cancel.wait_for(|c| *c) => return Err(JobError::Canceled),
-    };
+    // Keep what the SD reported so far (volumes, last status) for the report, also when
+    // the job was canceled.
     facts.sd = st;
+    let Some((sd_res, fd_res)) = outcome else {
+        return Err(JobError::Canceled);
+    };
     match fd_res {
         Ok(e) => {
             ctx.set_bytes(e.job_bytes);
