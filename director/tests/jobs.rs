@@ -535,6 +535,12 @@ async fn full_incremental_restore_chain() {
         "  Files Restored:         7\n",
         "  Bytes Restored:         352\n",
         "  Termination:            Restore OK\n\n",
+        // vectors/clear-restore conn 1 msgs 58, 66-68, 70.
+        "  Restore Client:         \"bareos-fd\" 26.0.0~pre1298.eda204c31 (21Aug26) Debian GNU/Linux 12 (bookworm),debian\n",
+        "  FD Errors:              0\n",
+        "  FD termination status:  OK\n",
+        "  SD termination status:  OK\n",
+        "  Job triggered by:       User\n",
     ] {
         assert!(
             text.contains(line),
