@@ -1259,3 +1259,83 @@ async fn reschedule_on_error_reruns_the_same_job() {
         JobStatus::Terminated
     );
 }
+
+/// A Differential after the Full: `level = differential …` + `since_utime` of the Full, the SD
+/// told `level=68`; otherwise the conversation of clear-backup-incr (whose Incremental had
+/// the same since time: only a Full preceded it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn differential_after_full() {
+    let our_full = b"CapBackup.2026-11-22_15.46.54_00".to_vec();
+    let mut sd_diff = script("clear-backup-incr", 2, "sd", INCR_JOB, vec![]);
+    for m in &mut sd_diff.msgs {
+        if m.i == 9 {
+            let d = m.data.take().unwrap();
+            m.data = Some(replay::replace(&d, b" level=73 ", b" level=68 "));
+        }
+    }
+    let (sd_port, sd) = replay::spawn_many(vec![
+        script("clear-backup-full", 2, "sd", FULL_JOB, vec![]),
+        sd_diff,
+    ])
+    .await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let mut fd_diff = script(
+        "clear-backup-incr",
+        3,
+        "fd",
+        INCR_JOB,
+        vec![
+            port.clone(),
+            (FULL_JOB.as_bytes().to_vec(), our_full.clone()),
+        ],
+    );
+    for m in &mut fd_diff.msgs {
+        if m.i == 11 {
+            m.data = Some(b"level = differential  mtime_only=0 \n".to_vec());
+        }
+    }
+    let (fd_port, fd) = replay::spawn_many(vec![
+        script("clear-backup-full", 3, "fd", FULL_JOB, vec![port]),
+        fd_diff,
+    ])
+    .await;
+    let s = setup_with(fd_port, sd_port, "", fast_opts());
+    s.clock.set(unix(2026, 11, 22, 15, 46, 54));
+    let id = s
+        .engine
+        .run("CapBackup", None, RunOverrides::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.engine.wait(id).await.unwrap().status,
+        JobStatus::Terminated
+    );
+    s.clock.set(unix(2026, 11, 22, 15, 47, 22));
+    let id = s
+        .engine
+        .run(
+            "CapBackup",
+            Some(JobLevel::Differential),
+            RunOverrides::default(),
+        )
+        .await
+        .unwrap();
+    let out = s.engine.wait(id).await.unwrap();
+    assert_eq!(out.status, JobStatus::Terminated, "{:?}", out.error);
+    let (sd, fd) = (sd.await.unwrap(), fd.await.unwrap());
+    assert_replayed("SD diff", &sd[1]);
+    assert_replayed("FD diff", &fd[1]);
+    assert_eq!(
+        s.engine
+            .catalog()
+            .lock()
+            .unwrap()
+            .job(2)
+            .unwrap()
+            .unwrap()
+            .level,
+        JobLevel::Differential
+    );
+    assert!(console_text(&s)
+        .contains("  Backup Level:           Differential, since=2026-11-22 15:46:54\n"));
+}
