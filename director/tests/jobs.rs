@@ -1339,3 +1339,32 @@ async fn differential_after_full() {
     assert!(console_text(&s)
         .contains("  Backup Level:           Differential, since=2026-11-22 15:46:54\n"));
 }
+
+/// An FD that reports non-fatal errors (`2800 End Job TermCode=84 … Errors=1`) ends the job
+/// `W`, "Backup OK -- with warnings".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fd_errors_give_warnings() {
+    let (sd_port, sd) = replay::spawn(script("clear-backup-full", 2, "sd", FULL_JOB, vec![])).await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let mut fds = script("clear-backup-full", 3, "fd", FULL_JOB, vec![port]);
+    for m in &mut fds.msgs {
+        if m.i == 33 {
+            let d = m.data.take().unwrap();
+            m.data = Some(replay::replace(&d, b"Errors=0", b"Errors=1"));
+        }
+    }
+    let (fd_port, fd) = replay::spawn(fds).await;
+    let s = setup_with(fd_port, sd_port, "", fast_opts());
+    let out = full_backup(&s, fd, sd).await;
+    assert_eq!(out.status, JobStatus::Warnings);
+    let report = out.report.unwrap();
+    assert!(report.contains("  Non-fatal FD errors:    1\n"), "{report}");
+    assert!(report.contains("  Termination:            Backup OK -- with warnings\n"));
+    let c = s.engine.catalog();
+    assert_eq!(
+        c.lock().unwrap().job(1).unwrap().unwrap().status,
+        JobStatus::Warnings
+    );
+    // A job that ended with warnings is a valid base for restores and Incrementals.
+    assert!(c.lock().unwrap().job_is_restorable(1).unwrap());
+}

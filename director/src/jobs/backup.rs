@@ -68,12 +68,15 @@ pub async fn run_backup(
         (_, true) => JobStatus::Canceled,
         (Err(_), false) => JobStatus::FatalError,
         (Ok(()), false) => {
-            let fd_ok = facts
-                .fd_end
-                .is_some_and(|e| matches!(e.term_code, JobStatus::Terminated));
+            let fd_ok = facts.fd_end.is_some_and(|e| {
+                matches!(e.term_code, JobStatus::Terminated | JobStatus::Warnings)
+            });
             let sd_ok = facts.sd_end.is_some_and(|e| !sd_failed(e.status));
             if fd_ok && sd_ok {
-                if facts.fd_end.is_some_and(|e| e.errors > 0) {
+                if facts
+                    .fd_end
+                    .is_some_and(|e| e.errors > 0 || e.term_code == JobStatus::Warnings)
+                {
                     JobStatus::Warnings
                 } else {
                     JobStatus::Terminated
