@@ -1368,3 +1368,59 @@ async fn fd_errors_give_warnings() {
     // A job that ended with warnings is a valid base for restores and Incrementals.
     assert!(c.lock().unwrap().job_is_restorable(1).unwrap());
 }
+
+/// `Maximum Bandwidth = 256 k/s` on the Job: `setbandwidth=262144 Job=…⏎` after
+/// `getSecureEraseCmd`, answered `2000 OK Bandwidth⏎` (vectors/clear-cancel conn 3
+/// msgs 24-25, spliced into clear-backup-full conn 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bandwidth_limit_is_sent() {
+    let (sd_port, sd) = replay::spawn(script("clear-backup-full", 2, "sd", FULL_JOB, vec![])).await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let mut fds = script("clear-backup-full", 3, "fd", FULL_JOB, vec![port]);
+    let cancel_msgs = replay::messages("clear-cancel", 3);
+    let bw: Vec<_> = cancel_msgs
+        .into_iter()
+        .filter(|m| m.i == 24 || m.i == 25)
+        .map(|mut m| {
+            let d = m.data.take().unwrap();
+            m.data = Some(replay::replace(
+                &d,
+                b"CapSlowBackup.2026-11-22_16.46.10_11",
+                FULL_JOB.as_bytes(),
+            ));
+            m.i += 1000;
+            m
+        })
+        .collect();
+    assert_eq!(bw.len(), 2);
+    let pos = fds.msgs.iter().position(|m| m.i == 23).unwrap() + 1;
+    fds.msgs.splice(pos..pos, bw);
+    let (fd_port, fd) = replay::spawn(fds).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir_config_edit(fd_port, sd_port, dir.path(), "", &|t| {
+        t.replacen(
+            "Priority = 10\n",
+            "Priority = 10\n  Maximum Bandwidth = 256 k/s\n",
+            1,
+        )
+    });
+    let catalog = Catalog::open(&CatalogConfig::Sqlite {
+        path: dir.path().join("catalog.db"),
+    })
+    .unwrap();
+    let clock = Arc::new(VirtualClock::new(unix(2026, 11, 22, 15, 46, 52)));
+    let engine = JobEngine::new(cfg, catalog, clock, fast_opts()).unwrap();
+    let id = engine
+        .run("CapBackup", None, RunOverrides::default())
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(60), engine.wait(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, JobStatus::Terminated, "{:?}", out.error);
+    let fd = fd.await.unwrap();
+    assert_replayed("FD with setbandwidth", &fd);
+    assert_eq!(fd.matched, 14);
+    assert_replayed("SD", &sd.await.unwrap());
+}

@@ -326,6 +326,22 @@ async fn backup_inner(
     fd.send(&DirCommand::GetSecureEraseCmd).await?;
     let _ = fd.reply(ctx, "getSecureEraseCmd").await?;
 
+    // `setbandwidth=` (jobs.md §1.1 step 8, vectors/clear-cancel conn 3 msgs 24-25): the Job's
+    // `Maximum Bandwidth`, else the Client's `Maximum Bandwidth Per Job`.
+    if let Some(limit) = plan
+        .job
+        .maximum_bandwidth
+        .or(plan.client.maximum_bandwidth_per_job)
+        .filter(|&b| b > 0)
+    {
+        fd.send(&DirCommand::SetBandwidth {
+            limit: i64::try_from(limit).unwrap_or(i64::MAX),
+            job: ctx.job.as_bytes(),
+        })
+        .await?;
+        fd.expect_ok(ctx, OkReply::Bandwidth, "setbandwidth")
+            .await?;
+    }
     if accurate {
         send_accurate_list(ctx, &mut fd, client_id, fs.fileset_id).await?;
     }
