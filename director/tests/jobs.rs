@@ -1424,3 +1424,72 @@ async fn bandwidth_limit_is_sent() {
     assert_eq!(fd.matched, 14);
     assert_replayed("SD", &sd.await.unwrap());
 }
+
+/// A restore whose FD refuses the job fails with the FD's answer in the message and an error
+/// report; the Job row is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_refused_by_fd_fails_cleanly() {
+    let (sd_port, sd) = replay::spawn_many(vec![
+        script("clear-backup-full", 2, "sd", FULL_JOB, vec![]),
+        script("clear-restore", 2, "sd", RESTORE_JOB, vec![]),
+    ])
+    .await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let mut refuse = script("clear-restore", 3, "fd", RESTORE_JOB, vec![]);
+    refuse.refuse_job = Some(b"2901 Bad Job\n".to_vec());
+    let (fd_port, fd) = replay::spawn_many(vec![
+        script("clear-backup-full", 3, "fd", FULL_JOB, vec![port]),
+        refuse,
+    ])
+    .await;
+    let s = setup_with(fd_port, sd_port, "", fast_opts());
+    let id = s
+        .engine
+        .run("CapBackup", None, RunOverrides::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.engine.wait(id).await.unwrap().status,
+        JobStatus::Terminated
+    );
+    let id = s
+        .engine
+        .restore(RestoreRequest {
+            job: None,
+            client: "bareos-fd".into(),
+            select: RestoreSelect::JobIds(vec![1]),
+            fileset: None,
+            where_: None,
+            files: Some(vec!["/srv/bareos-capture/testdata/tree/hello.txt".into()]),
+            replace: b'a',
+        })
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(30), s.engine.wait(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, JobStatus::FatalError);
+    assert_eq!(
+        out.error.as_deref(),
+        Some("Client \"bareos-fd\" refused the job: 2901 Bad Job")
+    );
+    assert!(out
+        .report
+        .unwrap()
+        .contains("  Termination:            *** Restore Error ***\n"));
+    let r = s
+        .engine
+        .catalog()
+        .lock()
+        .unwrap()
+        .job(id.into())
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.status, JobStatus::FatalError);
+    assert_eq!(r.job_type, fd_core::wire::codes::JobType::Restore);
+    // The selected single file gave a one-file bootstrap (Files Expected: 1).
+    let text = console_text(&s);
+    assert!(text.contains("  Files Expected:         1\n"), "{text}");
+    let _ = (sd.await, fd.await);
+}
