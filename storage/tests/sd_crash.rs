@@ -217,7 +217,11 @@ fn test_sigkill_mid_job_keeps_earlier_jobs_and_allows_append() {
         f.write_all(&torn).unwrap();
     }
     let (good, err) = intact_length(std::fs::File::open(&vol).unwrap());
-    assert_eq!(good, killed_len);
+    // SIGKILL may itself land in the middle of a block write (it did in CI under load), so
+    // the intact prefix ends at or before the length at the kill, and never before job 1's
+    // end: everything written before the torn part stays readable.
+    assert!(good <= killed_len, "intact {good} > killed {killed_len}");
+    assert!(good >= after_job1, "intact {good} < end of job 1 {after_job1}");
     assert!(err.is_some());
     // Job 1 is still complete and readable before the torn block.
     let bytes = std::fs::read(&vol).unwrap();
@@ -248,7 +252,7 @@ fn test_sigkill_mid_job_keeps_earlier_jobs_and_allows_append() {
             .any(|l| l.contains("Cap-0001") && l.contains("truncating")),
         "{started:?}"
     );
-    assert_eq!(std::fs::metadata(&vol).unwrap().len(), killed_len);
+    assert_eq!(std::fs::metadata(&vol).unwrap().len(), good);
     // Job 3 appends to the same volume.
     rt.block_on(async {
         let (seen, sd_id, _) =
