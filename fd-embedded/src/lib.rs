@@ -43,6 +43,7 @@ pub mod budget;
 pub mod device;
 pub mod flash;
 pub mod kv;
+pub mod net;
 pub mod state;
 
 pub use fd_core;
