@@ -42,7 +42,10 @@ use embedded_tls::{
     Aes128GcmSha256, MaxFragmentLength, TlsConfig, TlsConnection, TlsContext, TlsError,
     UnsecureProvider,
 };
-use fd_core::fd::platform::{Connector, PskParams};
+use fd_core::fd::jobs::JobTable;
+use fd_core::fd::platform::{Clock, Connector, DigestProvider, FileSink, FileSource, PskParams};
+use fd_core::fd::session::{run_client_initiated, run_director_session, SessionEnd, SessionError};
+use fd_core::fd::{Buffers, DirectorAuth, FdConfig, Services};
 use fd_core::tls::{PskStore, ServerConfig, ServerConnection};
 use rand_core::{CryptoRng, RngCore};
 
@@ -434,6 +437,137 @@ pub fn client_identity<'o>(name: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
     a.copy_from_slice(P);
     b.copy_from_slice(name);
     Some(o)
+}
+
+/// fd-core's [`Clock`] on embassy-time: monotonic time from the time driver, Unix time as
+/// an offset set when the device learns it (the Director's `btime` or SNTP).
+#[derive(Debug, Clone, Copy)]
+pub struct EmbassyClock {
+    /// Unix time (seconds) at embassy-time's instant 0.
+    pub unix_at_boot: i64,
+}
+
+impl Clock for EmbassyClock {
+    fn unix_time(&self) -> i64 {
+        self.unix_at_boot
+            .saturating_add(embassy_time::Instant::now().as_secs() as i64)
+    }
+    fn unix_micros(&self) -> i64 {
+        self.unix_at_boot
+            .saturating_mul(1_000_000)
+            .saturating_add(embassy_time::Instant::now().as_micros() as i64)
+    }
+    fn now(&self) -> fd_core::time::Instant {
+        fd_core::time::Instant::from_micros(embassy_time::Instant::now().as_micros() as i64)
+    }
+    async fn sleep_until(&self, deadline: fd_core::time::Instant) {
+        let at = u64::try_from(deadline.total_micros()).unwrap_or(0);
+        embassy_time::Timer::at(embassy_time::Instant::from_micros(at)).await
+    }
+}
+
+/// Why a connection-level run failed.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RunError {
+    /// Connecting or the TLS handshake failed.
+    Net(NetError),
+    /// The session failed (hello, authentication, connection lost).
+    Session(SessionError),
+    /// The client identity does not fit.
+    NameTooLong,
+}
+
+/// Client-initiated mode (vectors/clear-client-initiated): dial the Director at
+/// `addr:port`, run the TLS-PSK client handshake when `record_bufs` is given (identity
+/// `R_CLIENT` 0x1E «name», key = the Director's key; ecosystem.md §1), then fd-core's
+/// [`run_client_initiated`] until the Director is done with this connection.
+#[allow(clippy::too_many_arguments)]
+pub async fn client_initiated<'s, D, S, K, C, T, G, R, const N: usize>(
+    dial: &mut D,
+    addr: Ipv4Addr,
+    port: u16,
+    record_bufs: Option<(&mut [u8], &mut [u8])>,
+    rng: &mut R,
+    cfg: &FdConfig<'s>,
+    director: &DirectorAuth<'s>,
+    jobs: &'s JobTable<N>,
+    svc: &'s mut Services<S, K, C, T, G>,
+    bufs: Buffers<'s>,
+) -> Result<SessionEnd, RunError>
+where
+    D: Dial,
+    S: FileSource,
+    K: FileSink,
+    C: Connector,
+    T: Clock,
+    G: DigestProvider,
+    R: RngCore + CryptoRng,
+{
+    let socket = dial.dial(addr, port).await.map_err(RunError::Net)?;
+    let seed = rng.next_u32();
+    match record_bufs {
+        None => run_client_initiated(socket, cfg, director, jobs, svc, bufs, seed)
+            .await
+            .map_err(RunError::Session),
+        Some((rx, tx)) => {
+            let mut id = [0u8; 160];
+            let identity = client_identity(cfg.name, &mut id).ok_or(RunError::NameTooLong)?;
+            let tls = tls_client(socket, identity, director.key, rng, rx, tx)
+                .await
+                .map_err(RunError::Net)?;
+            let mut cfg = *cfg;
+            cfg.tls_active = true;
+            run_client_initiated(tls, &cfg, director, jobs, svc, bufs, seed)
+                .await
+                .map_err(RunError::Session)
+        }
+    }
+}
+
+/// Director → FD: accept one connection through `dial` (port 9102), run the TLS-PSK server
+/// handshake when `tls` is given (PSK per Director, [`DirectorPsks`]), then fd-core's
+/// [`run_director_session`].
+#[allow(clippy::too_many_arguments)]
+pub async fn director_to_client<'s, D, S, K, C, T, G, R, const N: usize>(
+    dial: &mut D,
+    tls: Option<(fd_core::tls::Buffers<'_>, R)>,
+    challenge_random: u32,
+    cfg: &FdConfig<'s>,
+    jobs: &'s JobTable<N>,
+    svc: &'s mut Services<S, K, C, T, G>,
+    bufs: Buffers<'s>,
+) -> Result<SessionEnd, RunError>
+where
+    D: Dial,
+    S: FileSource,
+    K: FileSink,
+    C: Connector,
+    T: Clock,
+    G: DigestProvider,
+    R: RngCore + CryptoRng,
+{
+    let socket = dial.accept().await.map_err(RunError::Net)?;
+    match tls {
+        None => run_director_session(socket, cfg, jobs, svc, bufs, challenge_random)
+            .await
+            .map_err(RunError::Session),
+        Some((tbufs, rng)) => {
+            let mut s = TlsServerStream::new(
+                socket,
+                ServerConfig::default(),
+                DirectorPsks(cfg.directors),
+                rng,
+                tbufs,
+            );
+            s.handshake().await.map_err(RunError::Net)?;
+            let mut cfg = *cfg;
+            cfg.tls_active = true;
+            run_director_session(s, &cfg, jobs, svc, bufs, challenge_random)
+                .await
+                .map_err(RunError::Session)
+        }
+    }
 }
 
 #[cfg(test)]
