@@ -171,13 +171,13 @@ fn d(s: &str) -> Got {
     Got::Data(s.as_bytes().to_vec())
 }
 
-struct Peer {
-    conn: Conn<End>,
+struct Peer<S = End> {
+    conn: Conn<S>,
     buf: Vec<u8>,
 }
 
-impl Peer {
-    fn new(e: End) -> Self {
+impl<S: Read + Write> Peer<S> {
+    fn new(e: S) -> Self {
         Peer {
             conn: Conn::new(e),
             buf: vec![0; 1_100_000],
@@ -522,7 +522,10 @@ type Records = Vec<(i32, i32, Vec<u8>)>;
 
 /// An SD accepting one append session, recording its records.
 async fn sd_append(connector: &MemConnector, records: &RefCell<Records>) {
-    let mut s = Peer::new(connector.accept().await);
+    sd_append_on(Peer::new(connector.accept().await), records).await
+}
+
+async fn sd_append_on<S: Read + Write>(mut s: Peer<S>, records: &RefCell<Records>) {
     assert_eq!(
         s.recv().await,
         Some(d(&format!("Hello Start Job {JOB} Version=\"26.0.0\"\n")))
@@ -1075,5 +1078,194 @@ fn power_loss_during_a_firmware_restore_never_leaves_a_bootable_partial_image() 
             let dev = Dev::open(parts, kv).unwrap();
             check_invariant(dev, &out, &format!("power cut at byte {cut}"));
         }
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS-PSK: Director -> FD (fd-core's TLS server wrapped by fd_embedded::net) and FD -> SD
+// (embedded-tls client through fd_embedded::net::TlsConnector), over in-memory pipes.
+// ---------------------------------------------------------------------------------------
+
+use fd_embedded::net::{self as fnet, Dial, NetError, TlsConnector, TlsServerStream};
+
+/// A [`Dial`] over pipes: `dial` hands the far end to `outbound`, `accept` takes from
+/// `inbound`.
+#[derive(Clone, Default)]
+struct MemDial {
+    inbound: Rc<RefCell<Vec<End>>>,
+    outbound: Rc<RefCell<Vec<End>>>,
+}
+
+impl Dial for MemDial {
+    type Socket = End;
+    async fn dial(&mut self, _addr: std::net::Ipv4Addr, _port: u16) -> Result<End, NetError> {
+        let (a, b) = pipe();
+        self.outbound.borrow_mut().push(b);
+        Ok(a)
+    }
+    async fn accept(&mut self) -> Result<End, NetError> {
+        std::future::poll_fn(|_| match self.inbound.borrow_mut().pop() {
+            Some(e) => Poll::Ready(Ok(e)),
+            None => Poll::Pending,
+        })
+        .await
+    }
+}
+
+impl MemDial {
+    async fn take_outbound(&self) -> End {
+        std::future::poll_fn(|_| match self.outbound.borrow_mut().pop() {
+            Some(e) => Poll::Ready(e),
+            None => Poll::Pending,
+        })
+        .await
+    }
+}
+
+#[test]
+fn tls_psk_backup_director_to_fd_and_fd_to_sd() {
+    big_stack(|| {
+        use embedded_tls::{
+            Aes128GcmSha256, MaxFragmentLength, TlsConfig, TlsConnection, TlsContext,
+            UnsecureProvider,
+        };
+        let dev = RefCell::new(provisioned());
+        let dirs = director_list();
+        let cfg = config(dirs);
+        let jobs: &'static JobTable<2> = Box::leak(Box::new(JobTable::new()));
+        let sd_dial = MemDial::default();
+        let mut sd_rec = vec![0u8; budget::TLS_RECORD];
+        let mut sd_trec = vec![0u8; budget::TLS_RECORD];
+        let mut svc = Services {
+            source: FlashSource::new(&dev),
+            sink: FlashSink::new(&dev),
+            connector: TlsConnector::new(
+                sd_dial.clone(),
+                rand_core::OsRng,
+                &mut sd_rec,
+                &mut sd_trec,
+            ),
+            clock: VClock::at(T0 + 100),
+            digests: Sha256Only,
+        };
+        let mut bufs = Bufs::new();
+        let mut dir_dial = MemDial::default();
+        let (fd_end, dir_end) = pipe();
+        dir_dial.inbound.borrow_mut().push(fd_end);
+        let (mut t_rx, mut t_tx, mut t_hs) =
+            (vec![0u8; 17_000], vec![0u8; 17_000], vec![0u8; 4096]);
+        let frames = RefCell::new(Vec::new());
+        let records = RefCell::new(Vec::new());
+        let result = RefCell::new(None);
+        let mut cmds = backup_commands("full", "/firmware");
+        // ssl=4: the data channel must use TLS-PSK with the job's session key.
+        for c in cmds.iter_mut() {
+            if *c == d("storage address=127.0.0.1 port=9103 ssl=0\n") {
+                *c = d(&format!(
+                    "storage address=127.0.0.1 port=9103 ssl=4 Authorization={KEY}\n"
+                ));
+            }
+        }
+        let finished = run_all(vec![
+            Box::pin(async {
+                let r = fnet::director_to_client(
+                    &mut dir_dial,
+                    Some((
+                        fd_core::tls::Buffers {
+                            rx: &mut t_rx,
+                            tx: &mut t_tx,
+                            handshake: &mut t_hs,
+                        },
+                        rand_core::OsRng,
+                    )),
+                    7,
+                    &cfg,
+                    jobs,
+                    &mut svc,
+                    bufs.get(),
+                )
+                .await;
+                *result.borrow_mut() = Some(format!("{r:?}"));
+            }),
+            Box::pin(async {
+                // The Director: embedded-tls client, identity R_DIRECTOR 0x1E bareos-dir.
+                let mut rx = vec![0u8; 17_000];
+                let mut tx = vec![0u8; 17_000];
+                let mut tls: TlsConnection<'_, End, Aes128GcmSha256> =
+                    TlsConnection::new(dir_end, &mut rx, &mut tx);
+                let key = fd_key();
+                let conf = TlsConfig::new()
+                    .with_psk(&key, &[b"R_DIRECTOR\x1ebareos-dir"])
+                    .with_max_fragment_length(MaxFragmentLength::Bits12);
+                let mut rng = rand_core::OsRng;
+                tls.open(TlsContext::new(
+                    &conf,
+                    UnsecureProvider::new::<Aes128GcmSha256>(&mut rng),
+                ))
+                .await
+                .expect("Director TLS handshake");
+                let mut p = Peer::new(tls);
+                p.send(&d("Hello Director bareos-dir calling Version=\"26.0.0\"\n"))
+                    .await;
+                let ev = p
+                    .auth(Role::Outbound, &fd_key(), b"R_DIRECTOR::bareos-dir")
+                    .await;
+                assert!(matches!(ev, Some(auth::Event::Authenticated { .. })));
+                assert_eq!(p.recv().await, Some(d("2000 OK Hello 54\n")));
+                for c in &cmds {
+                    p.send(c).await;
+                }
+                let mut out = Vec::new();
+                while let Some(g) = p.recv().await {
+                    let end = matches!(&g, Got::Data(x) if x.starts_with(b"2800 End Job"));
+                    out.push(g);
+                    if end {
+                        break;
+                    }
+                }
+                *frames.borrow_mut() = out;
+            }),
+            Box::pin(async {
+                // The SD: fd-core's TLS server with the R_JOB identity and the session key.
+                let e = sd_dial.take_outbound().await;
+                let mut rx = vec![0u8; 17_000];
+                let mut tx = vec![0u8; 17_000];
+                let mut hs = vec![0u8; 4096];
+                let want = format!("R_JOB\x1e{JOB}");
+                let psk = move |id: &[u8], key: &mut [u8]| {
+                    (id == want.as_bytes()).then(|| {
+                        key[..KEY.len()].copy_from_slice(KEY.as_bytes());
+                        KEY.len()
+                    })
+                };
+                let mut s = TlsServerStream::new(
+                    e,
+                    fd_core::tls::ServerConfig::default(),
+                    psk,
+                    rand_core::OsRng,
+                    fd_core::tls::Buffers {
+                        rx: &mut rx,
+                        tx: &mut tx,
+                        handshake: &mut hs,
+                    },
+                );
+                s.handshake().await.expect("SD TLS handshake");
+                sd_append_on(Peer::new(s), &records).await;
+            }),
+        ]);
+        assert!(finished, "hang");
+        let frames = frames.into_inner();
+        let ej = end_job(&frames).unwrap_or_else(|| panic!("{frames:?} {:?}", result.borrow()));
+        assert_eq!(ej.term_code, JobStatus::Terminated, "{frames:?}");
+        assert_eq!(ej.errors, 0);
+        let records = records.into_inner();
+        let data: Vec<u8> = records
+            .iter()
+            .filter(|r| r.1 == 2)
+            .flat_map(|r| r.2.clone())
+            .collect();
+        let mut want = fw_a();
+        want.extend(fw_b());
+        assert_eq!(data, want, "both slots through TLS, byte-identical");
     });
 }
