@@ -184,6 +184,97 @@ impl<const N: usize, const E: usize> NorFlash for RamFlash<N, E> {
     }
 }
 
+/// Errors of a [`Window`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum WindowError<E> {
+    /// Outside the window.
+    OutOfBounds,
+    /// The underlying flash failed.
+    Flash(E),
+}
+
+impl<E: NorFlashError> NorFlashError for WindowError<E> {
+    fn kind(&self) -> NorFlashErrorKind {
+        match self {
+            WindowError::OutOfBounds => NorFlashErrorKind::OutOfBounds,
+            WindowError::Flash(e) => e.kind(),
+        }
+    }
+}
+
+/// A partition: the range `offset..offset + len` of a shared flash, with erase unit `E`
+/// (the sector size of that range, which a chip with mixed sector sizes cannot express
+/// in its own `ERASE_SIZE`). Boards split their internal flash into the state store, the
+/// configuration and the two firmware slots this way.
+pub struct Window<'f, F, const E: usize> {
+    flash: &'f core::cell::RefCell<F>,
+    offset: u32,
+    len: u32,
+}
+
+impl<'f, F, const E: usize> Window<'f, F, E> {
+    /// The window `offset..offset + len` of `flash`.
+    pub const fn new(flash: &'f core::cell::RefCell<F>, offset: u32, len: u32) -> Self {
+        Window { flash, offset, len }
+    }
+
+    fn abs(&self, offset: u32, n: usize) -> Result<u32, WindowError<()>> {
+        let n = u32::try_from(n).map_err(|_| WindowError::OutOfBounds)?;
+        let end = offset.checked_add(n).ok_or(WindowError::OutOfBounds)?;
+        if end > self.len {
+            return Err(WindowError::OutOfBounds);
+        }
+        Ok(self.offset + offset)
+    }
+}
+
+impl<F: ErrorType, const E: usize> ErrorType for Window<'_, F, E> {
+    type Error = WindowError<F::Error>;
+}
+
+impl<F: ReadNorFlash, const E: usize> ReadNorFlash for Window<'_, F, E> {
+    const READ_SIZE: usize = F::READ_SIZE;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
+        let at = self
+            .abs(offset, bytes.len())
+            .map_err(|_| WindowError::OutOfBounds)?;
+        self.flash
+            .borrow_mut()
+            .read(at, bytes)
+            .map_err(WindowError::Flash)
+    }
+
+    fn capacity(&self) -> usize {
+        self.len as usize
+    }
+}
+
+impl<F: NorFlash, const E: usize> NorFlash for Window<'_, F, E> {
+    const WRITE_SIZE: usize = F::WRITE_SIZE;
+    const ERASE_SIZE: usize = E;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
+        let n = to.checked_sub(from).ok_or(WindowError::OutOfBounds)? as usize;
+        let at = self.abs(from, n).map_err(|_| WindowError::OutOfBounds)?;
+        self.flash
+            .borrow_mut()
+            .erase(at, at + n as u32)
+            .map_err(WindowError::Flash)
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
+        let at = self
+            .abs(offset, bytes.len())
+            .map_err(|_| WindowError::OutOfBounds)?;
+        self.flash
+            .borrow_mut()
+            .write(at, bytes)
+            .map_err(WindowError::Flash)
+    }
+}
+
 /// Write `bytes` at `offset`, padding the tail with 0xFF up to `F::WRITE_SIZE` (the callers
 /// keep offsets aligned).
 pub(crate) fn write_padded<F: NorFlash>(
@@ -232,6 +323,28 @@ mod tests {
         assert_eq!(f.write(60, &[0; 5]), Err(RamFlashError::OutOfBounds));
         f.erase(0, 16).unwrap();
         assert_eq!(f.contents()[0], 0xFF);
+    }
+
+    #[test]
+    fn windows_offset_and_bound() {
+        let f = core::cell::RefCell::new(RamFlash::<64, 16>::new());
+        let mut a: Window<'_, _, 16> = Window::new(&f, 16, 32);
+        let mut b: Window<'_, _, 16> = Window::new(&f, 48, 16);
+        a.write(0, &[1, 2]).unwrap();
+        b.write(15, &[9]).unwrap();
+        assert_eq!(&f.borrow().contents()[16..18], &[1, 2]);
+        assert_eq!(f.borrow().contents()[63], 9);
+        assert_eq!(b.write(16, &[1]), Err(WindowError::OutOfBounds));
+        assert_eq!(a.erase(16, 48), Err(WindowError::OutOfBounds));
+        a.erase(0, 16).unwrap();
+        assert_eq!(f.borrow().contents()[16], 0xFF);
+        assert_eq!(
+            f.borrow().contents()[63],
+            9,
+            "erase stays inside the window"
+        );
+        let mut r = [0u8; 1];
+        assert_eq!(a.read(u32::MAX, &mut r), Err(WindowError::OutOfBounds));
     }
 
     #[test]
