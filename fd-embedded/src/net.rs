@@ -170,7 +170,8 @@ impl<'a> Dial for EmbassyDial<'a> {
     }
 }
 
-/// A data-channel stream: plain TCP or TLS-PSK.
+/// A stream that is plain TCP or a TLS-PSK client connection: the data channel, and the
+/// Director connection in client-initiated mode.
 #[allow(clippy::large_enum_variant)]
 pub enum SdStream<'a, S: Read + Write> {
     /// Plain TCP (`ssl=0`).
@@ -506,23 +507,24 @@ where
 {
     let socket = dial.dial(addr, port).await.map_err(RunError::Net)?;
     let seed = rng.next_u32();
-    match record_bufs {
-        None => run_client_initiated(socket, cfg, director, jobs, svc, bufs, seed)
-            .await
-            .map_err(RunError::Session),
+    // One stream type for both cases, so fd-core's session engine is instantiated once
+    // (instantiating it for the plain and the TLS stream doubled the firmware's flash).
+    let (io, tls_active) = match record_bufs {
+        None => (SdStream::Plain(socket), cfg.tls_active),
         Some((rx, tx)) => {
             let mut id = [0u8; 160];
             let identity = client_identity(cfg.name, &mut id).ok_or(RunError::NameTooLong)?;
             let tls = tls_client(socket, identity, director.key, rng, rx, tx)
                 .await
                 .map_err(RunError::Net)?;
-            let mut cfg = *cfg;
-            cfg.tls_active = true;
-            run_client_initiated(tls, &cfg, director, jobs, svc, bufs, seed)
-                .await
-                .map_err(RunError::Session)
+            (SdStream::Tls(tls), true)
         }
-    }
+    };
+    let mut cfg = *cfg;
+    cfg.tls_active = tls_active;
+    run_client_initiated(io, &cfg, director, jobs, svc, bufs, seed)
+        .await
+        .map_err(RunError::Session)
 }
 
 /// Director → FD: accept one connection through `dial` (port 9102), run the TLS-PSK server

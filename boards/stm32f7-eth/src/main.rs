@@ -117,9 +117,9 @@ async fn main(spawner: Spawner) {
     let mut seed = [0u8; 8];
     rand_core::RngCore::fill_bytes(&mut SharedRng(rng), &mut seed);
 
-    static PACKETS: StaticCell<PacketQueue<4, 4>> = StaticCell::new();
+    static PACKETS: StaticCell<PacketQueue<2, 2>> = StaticCell::new();
     let device = Ethernet::new(
-        PACKETS.init(PacketQueue::<4, 4>::new()),
+        PACKETS.init(PacketQueue::<2, 2>::new()),
         p.ETH,
         Irqs,
         p.PA1,
