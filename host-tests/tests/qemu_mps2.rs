@@ -55,7 +55,11 @@ fn qemu_mps2_firmware_boots_and_runs_the_device_layer() {
     }
     let out = child.wait_with_output().expect("output");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "firmware exit status {:?}:\n{text}", out.status);
+    assert!(
+        out.status.success(),
+        "firmware exit status {:?}:\n{text}",
+        out.status
+    );
     for line in [
         "barque fd-embedded on mps2-an386: boot",
         "ok: restore slot B (erase, write, read-back verify)",

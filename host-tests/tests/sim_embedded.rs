@@ -1269,3 +1269,118 @@ fn tls_psk_backup_director_to_fd_and_fd_to_sd() {
         assert_eq!(data, want, "both slots through TLS, byte-identical");
     });
 }
+
+/// Client-initiated mode with TLS-PSK: the device dials the Director
+/// (`fd_embedded::net::client_initiated`: embedded-tls client, identity `R_CLIENT` 0x1E
+/// «name», the Director's key), sends `Hello Client …` (vectors/clear-client-initiated conn 1
+/// msg 1 shape), authenticates as the outbound side, gets `1000 OK: …` (msg 8) and runs a
+/// restore of slot B ordered by the Director over that connection. The test Director's TLS
+/// server is fd-core's, through `TlsServerStream`.
+#[test]
+fn client_initiated_tls_restore_of_the_inactive_slot() {
+    big_stack(|| {
+        let records = only(&full_backup(), &[b"/firmware/slot-b.bin"]);
+        let dev = RefCell::new(restore_device());
+        let dirs = director_list();
+        let cfg = config(dirs);
+        let jobs: &'static JobTable<2> = Box::leak(Box::new(JobTable::new()));
+        let connector = MemConnector::default();
+        let mut sink = FlashSink::new(&dev);
+        sink.now = T0 + 200;
+        let mut svc = Services {
+            source: FlashSource::new(&dev),
+            sink,
+            connector: connector.clone(),
+            clock: VClock::at(T0 + 200),
+            digests: Sha256Only,
+        };
+        let mut bufs = Bufs::new();
+        let dial = MemDial::default();
+        let mut rec_rx = vec![0u8; budget::TLS_RECORD];
+        let mut rec_tx = vec![0u8; budget::TLS_RECORD];
+        let frames = RefCell::new(Vec::new());
+        let result = RefCell::new(None);
+        let fd_done = Cell::new(false);
+        let finished = run_all(vec![
+            Box::pin(async {
+                let mut rng = rand_core::OsRng;
+                let r = fnet::client_initiated(
+                    &mut dial.clone(),
+                    std::net::Ipv4Addr::new(10, 0, 2, 2),
+                    9101,
+                    Some((&mut rec_rx, &mut rec_tx)),
+                    &mut rng,
+                    &cfg,
+                    &dirs[0],
+                    jobs,
+                    &mut svc,
+                    bufs.get(),
+                )
+                .await;
+                *result.borrow_mut() = Some(format!("{r:?}"));
+                fd_done.set(true);
+            }),
+            Box::pin(async {
+                let e = dial.take_outbound().await;
+                let (mut rx, mut tx, mut hs) =
+                    (vec![0u8; 17_000], vec![0u8; 17_000], vec![0u8; 4096]);
+                let key = fd_key();
+                let psk = move |id: &[u8], out: &mut [u8]| {
+                    (id == b"R_CLIENT\x1edevice-fd").then(|| {
+                        out[..key.len()].copy_from_slice(&key);
+                        key.len()
+                    })
+                };
+                let mut s = TlsServerStream::new(
+                    e,
+                    fd_core::tls::ServerConfig::default(),
+                    psk,
+                    rand_core::OsRng,
+                    fd_core::tls::Buffers {
+                        rx: &mut rx,
+                        tx: &mut tx,
+                        handshake: &mut hs,
+                    },
+                );
+                s.handshake().await.expect("Director TLS handshake");
+                assert_eq!(s.psk_identity(), Some(&b"R_CLIENT\x1edevice-fd"[..]));
+                let mut p = Peer::new(s);
+                assert_eq!(
+                    p.recv().await,
+                    Some(d(
+                        "Hello Client device-fd FdProtocolVersion=54 calling Version=\"26.0.0\"\n"
+                    ))
+                );
+                let ev = p
+                    .auth(Role::Inbound, &fd_key(), b"R_DIRECTOR::bareos-dir")
+                    .await;
+                assert!(matches!(ev, Some(auth::Event::Authenticated { .. })));
+                p.send(&d(
+                    "1000 OK: bareos-dir Version: 26.0.0~pre1298.eda204c31 (21 August 2026)\n",
+                ))
+                .await;
+                for c in restore_commands() {
+                    p.send(&c).await;
+                }
+                let mut out = Vec::new();
+                while let Some(g) = p.recv().await {
+                    let end = matches!(&g, Got::Data(x) if x.starts_with(b"2800 End Job"));
+                    out.push(g);
+                    if end {
+                        break;
+                    }
+                }
+                *frames.borrow_mut() = out;
+            }),
+            Box::pin(sd_read(&connector, &records, Fault::None, &fd_done)),
+        ]);
+        assert!(finished, "hang");
+        let frames = frames.into_inner();
+        let ej = end_job(&frames).unwrap_or_else(|| panic!("{frames:?} {:?}", result.borrow()));
+        assert_eq!(ej.term_code, JobStatus::Terminated, "{frames:?}");
+        let mut dev = dev.into_inner();
+        assert_eq!(content(&mut dev, 1), fw_b());
+        assert_eq!(dev.boot_record().pending, Some(Slot::B));
+        assert_eq!(dev.boot_select().unwrap(), Slot::B);
+    });
+}
