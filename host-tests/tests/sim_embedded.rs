@@ -1384,3 +1384,231 @@ fn client_initiated_tls_restore_of_the_inactive_slot() {
         assert_eq!(dev.boot_select().unwrap(), Slot::B);
     });
 }
+
+// ---------------------------------------------------------------------------------------
+// Two embassy-net stacks joined by an in-memory Ethernet wire (embassy-net-driver-channel):
+// the device's network shell (`EmbassyDial` on smoltcp) for real, on embassy-time's std
+// clock.
+// ---------------------------------------------------------------------------------------
+
+mod wire_sim {
+    use super::*;
+    use embassy_net::{Ipv4Cidr, StackResources, StaticConfigV4};
+    use embassy_net_driver_channel as ch;
+
+    pub const MTU: usize = 1514;
+
+    /// One stack on its own end of the wire; returns the stack, its runner, and the device
+    /// channel's runner halves.
+    #[allow(clippy::type_complexity)]
+    pub fn node(
+        mac: [u8; 6],
+        ip: [u8; 4],
+        seed: u64,
+    ) -> (
+        embassy_net::Stack<'static>,
+        embassy_net::Runner<'static, ch::Device<'static, MTU>>,
+        ch::RxRunner<'static, MTU>,
+        ch::TxRunner<'static, MTU>,
+    ) {
+        let state = Box::leak(Box::new(ch::State::<MTU, 8, 8>::new()));
+        let (runner, device) = ch::new(state, ch::driver::HardwareAddress::Ethernet(mac));
+        let (state_runner, rx, tx) = runner.split();
+        state_runner.set_link_state(ch::driver::LinkState::Up);
+        let config = embassy_net::Config::ipv4_static(StaticConfigV4 {
+            address: Ipv4Cidr::new(ip.into(), 24),
+            gateway: None,
+            dns_servers: Default::default(),
+        });
+        let res = Box::leak(Box::new(StackResources::<6>::new()));
+        let (stack, net_runner) = embassy_net::new(device, config, res, seed);
+        (stack, net_runner, rx, tx)
+    }
+
+    /// Move every frame one node transmits to the other node's receive queue.
+    pub async fn wire(mut tx: ch::TxRunner<'static, MTU>, mut rx: ch::RxRunner<'static, MTU>) {
+        let mut tmp = vec![0u8; MTU];
+        loop {
+            let pkt = tx.tx_buf().await;
+            let n = pkt.len().min(MTU);
+            tmp[..n].copy_from_slice(&pkt[..n]);
+            tx.tx_done();
+            let dst = rx.rx_buf().await;
+            dst[..n].copy_from_slice(&tmp[..n]);
+            rx.rx_done(n);
+        }
+    }
+
+    /// Poll `main` tasks to completion and `background` tasks (which never end) alongside;
+    /// false after `limit` of wall time (a hang).
+    pub fn run_until(
+        mut main: Vec<Task<'_>>,
+        mut background: Vec<Task<'_>>,
+        limit: std::time::Duration,
+    ) -> bool {
+        let waker = Waker::from(Arc::new(NoopWake));
+        let mut cx = Context::from_waker(&waker);
+        let mut done = vec![false; main.len()];
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            for t in background.iter_mut() {
+                let _ = t.as_mut().poll(&mut cx);
+            }
+            for (t, d) in main.iter_mut().zip(done.iter_mut()) {
+                if !*d && t.as_mut().poll(&mut cx).is_ready() {
+                    *d = true;
+                }
+            }
+            if done.iter().all(|&d| d) {
+                return true;
+            }
+        }
+        false
+    }
+
+    pub fn leak(n: usize) -> &'static mut [u8] {
+        Box::leak(vec![0u8; n].into_boxed_slice())
+    }
+}
+
+/// Client-initiated backup over two embassy-net stacks: the device (10.0.0.2) dials the
+/// Director at 10.0.0.1:9101 through `EmbassyDial`, the Director orders a Full backup of
+/// `/firmware` with `storage address=10.0.0.1 port=9103`, and the device's `TlsConnector`
+/// dials the SD through a second `EmbassyDial` (plain, ssl=0). Both images arrive
+/// byte-identical at the test SD.
+#[test]
+fn backup_over_two_embassy_net_stacks() {
+    big_stack(|| {
+        use embassy_net::tcp::TcpSocket;
+        use fd_embedded::net::{EmbassyDial, SocketBuffers};
+        use wire_sim::*;
+
+        let (dev_stack, dev_runner, dev_rx, dev_tx) = node([2, 0, 0, 0, 0, 2], [10, 0, 0, 2], 2);
+        let (host_stack, host_runner, host_rx, host_tx) =
+            node([2, 0, 0, 0, 0, 1], [10, 0, 0, 1], 1);
+
+        let dev = RefCell::new(provisioned());
+        let dirs = director_list();
+        let cfg = config(dirs);
+        let jobs: &'static JobTable<2> = Box::leak(Box::new(JobTable::new()));
+        let mut svc = Services {
+            source: FlashSource::new(&dev),
+            sink: FlashSink::new(&dev),
+            connector: TlsConnector::new(
+                EmbassyDial::new(
+                    dev_stack,
+                    SocketBuffers {
+                        rx: leak(budget::TCP),
+                        tx: leak(budget::TCP),
+                    },
+                ),
+                rand_core::OsRng,
+                leak(budget::TLS_RECORD),
+                leak(budget::TLS_RECORD),
+            ),
+            clock: VClock::at(T0 + 100),
+            digests: Sha256Only,
+        };
+        let mut bufs = Bufs::new();
+        let frames = RefCell::new(Vec::new());
+        let records = RefCell::new(Vec::new());
+        let result = RefCell::new(None);
+        let mut cmds = backup_commands("full", "/firmware");
+        for c in cmds.iter_mut() {
+            if *c == d("storage address=127.0.0.1 port=9103 ssl=0\n") {
+                *c = d("storage address=10.0.0.1 port=9103 ssl=0\n");
+            }
+        }
+        let ok = run_until(
+            vec![
+                Box::pin(async {
+                    // The Director listens on 9101 (stack 10.0.0.1).
+                    let mut s = TcpSocket::new(host_stack, leak(8192), leak(8192));
+                    s.accept(9101).await.expect("Director accept");
+                    let mut p = Peer::new(s);
+                    assert_eq!(
+                        p.recv().await,
+                        Some(d("Hello Client device-fd FdProtocolVersion=54 calling Version=\"26.0.0\"\n"))
+                    );
+                    let ev = p
+                        .auth(Role::Inbound, &fd_key(), b"R_DIRECTOR::bareos-dir")
+                        .await;
+                    assert!(matches!(ev, Some(auth::Event::Authenticated { .. })));
+                    p.send(&d(
+                        "1000 OK: bareos-dir Version: 26.0.0~pre1298.eda204c31 (21 August 2026)\n",
+                    ))
+                    .await;
+                    for c in &cmds {
+                        p.send(c).await;
+                    }
+                    let mut out = Vec::new();
+                    while let Some(g) = p.recv().await {
+                        let end = matches!(&g, Got::Data(x) if x.starts_with(b"2800 End Job"));
+                        out.push(g);
+                        if end {
+                            break;
+                        }
+                    }
+                    *frames.borrow_mut() = out;
+                }),
+                Box::pin(async {
+                    // The SD listens on 9103.
+                    let mut s = TcpSocket::new(host_stack, leak(16384), leak(4096));
+                    s.accept(9103).await.expect("SD accept");
+                    sd_append_on(Peer::new(s), &records).await;
+                }),
+                Box::pin(async {
+                    dev_stack.wait_config_up().await;
+                    let mut dial = EmbassyDial::new(
+                        dev_stack,
+                        SocketBuffers {
+                            rx: leak(budget::TCP),
+                            tx: leak(budget::TCP),
+                        },
+                    );
+                    let mut rng = rand_core::OsRng;
+                    let r = fnet::client_initiated(
+                        &mut dial,
+                        std::net::Ipv4Addr::new(10, 0, 0, 1),
+                        9101,
+                        None,
+                        &mut rng,
+                        &cfg,
+                        &dirs[0],
+                        jobs,
+                        &mut svc,
+                        bufs.get(),
+                    )
+                    .await;
+                    *result.borrow_mut() = Some(format!("{r:?}"));
+                }),
+            ],
+            vec![
+                Box::pin(async move {
+                    let mut r = dev_runner;
+                    r.run().await
+                }),
+                Box::pin(async move {
+                    let mut r = host_runner;
+                    r.run().await
+                }),
+                Box::pin(wire(dev_tx, host_rx)),
+                Box::pin(wire(host_tx, dev_rx)),
+            ],
+            std::time::Duration::from_secs(60),
+        );
+        let frames = frames.into_inner();
+        assert!(ok, "hang: {frames:?} {:?}", result.borrow());
+        let ej = end_job(&frames).unwrap_or_else(|| panic!("{frames:?} {:?}", result.borrow()));
+        assert_eq!(ej.term_code, JobStatus::Terminated, "{frames:?}");
+        let data: Vec<u8> = records
+            .into_inner()
+            .iter()
+            .filter(|r| r.1 == 2)
+            .flat_map(|r| r.2.clone())
+            .collect();
+        let mut want = fw_a();
+        want.extend(fw_b());
+        assert_eq!(data, want);
+    });
+}
