@@ -1016,6 +1016,12 @@ fn fault_injection_on_the_sd_and_director_connections() {
             x ^= x << 17;
             let k = (x as usize) % records.len();
             faults.push(Fault::Corrupt(k, (x >> 20) as usize));
+            // And a hang-up at a random byte of a random record.
+            let j = (x >> 40) as usize % records.len();
+            faults.push(Fault::CutInside(
+                j,
+                (x >> 8) as usize % (records[j].2.len() + 1),
+            ));
         }
         for n in 0..6 {
             faults.push(Fault::DropDirector(n));
@@ -1135,7 +1141,7 @@ fn tls_psk_backup_director_to_fd_and_fd_to_sd() {
         let jobs: &'static JobTable<2> = Box::leak(Box::new(JobTable::new()));
         let sd_dial = MemDial::default();
         let mut sd_rec = vec![0u8; budget::TLS_RECORD];
-        let mut sd_trec = vec![0u8; budget::TLS_RECORD];
+        let mut sd_trec = vec![0u8; budget::TLS_RECORD_TX];
         let mut svc = Services {
             source: FlashSource::new(&dev),
             sink: FlashSink::new(&dev),
@@ -1297,7 +1303,7 @@ fn client_initiated_tls_restore_of_the_inactive_slot() {
         let mut bufs = Bufs::new();
         let dial = MemDial::default();
         let mut rec_rx = vec![0u8; budget::TLS_RECORD];
-        let mut rec_tx = vec![0u8; budget::TLS_RECORD];
+        let mut rec_tx = vec![0u8; budget::TLS_RECORD_TX];
         let frames = RefCell::new(Vec::new());
         let result = RefCell::new(None);
         let fd_done = Cell::new(false);
@@ -1504,7 +1510,7 @@ fn backup_over_two_embassy_net_stacks() {
                 ),
                 rand_core::OsRng,
                 leak(budget::TLS_RECORD),
-                leak(budget::TLS_RECORD),
+                leak(budget::TLS_RECORD_TX),
             ),
             clock: VClock::at(T0 + 100),
             digests: Sha256Only,

@@ -182,9 +182,9 @@ async fn main(spawner: Spawner) {
     let fileset = buf!(budget::FILESET);
     let accurate = buf!(budget::ACCURATE);
     let dir_tls_rx = buf!(budget::TLS_RECORD);
-    let dir_tls_tx = buf!(budget::TLS_RECORD);
+    let dir_tls_tx = buf!(budget::TLS_RECORD_TX);
     let sd_tls_rx = buf!(budget::TLS_RECORD);
-    let sd_tls_tx = buf!(budget::TLS_RECORD);
+    let sd_tls_tx = buf!(budget::TLS_RECORD_TX);
     let dir_tcp_rx = buf!(budget::TCP);
     let dir_tcp_tx = buf!(budget::TCP);
     let sd_tcp_rx = buf!(budget::TCP);
