@@ -28,7 +28,7 @@
 //!   leaves the old bank active and untouched; a torn header has a bad CRC.
 //!
 //! Hence after any cut, every key holds either its old or its new value, never a mix
-//! (tested by cutting at every byte of a long write sequence, [`tests`]).
+//! (tested by cutting at every byte of a long write sequence, in this module's tests).
 
 use embedded_storage::nor_flash::NorFlash;
 
