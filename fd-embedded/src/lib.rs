@@ -48,7 +48,9 @@
 //!   cuts during a firmware restore; TLS-PSK Director → FD (fd-core's server) and FD → SD
 //!   (embedded-tls); client-initiated with TLS; and a backup over two embassy-net stacks
 //!   joined by an in-memory Ethernet wire;
-//! - host-tests/tests/qemu_mps2.rs: the device layer on a Cortex-M4 in QEMU (no network).
+//! - host-tests/tests/qemu_mps2.rs: boards/qemu-mps2 in QEMU (Cortex-M4, LAN9118 driver,
+//!   embassy-net): the device layer's self-test, then a Full backup over QEMU's user network
+//!   to a host-side test Director and SD, byte-identical.
 //!
 //! # Logging
 //!
