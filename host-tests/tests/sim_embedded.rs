@@ -1618,3 +1618,89 @@ fn backup_over_two_embassy_net_stacks() {
         assert_eq!(data, want);
     });
 }
+
+/// `estimate` (vectors/clear-estimate conn 2 shape) and `status` on the device: the
+/// partitions are counted with their sizes, and the status text names the client.
+#[test]
+fn estimate_and_status_on_the_device() {
+    big_stack(|| {
+        let dev = RefCell::new(provisioned());
+        let dirs = director_list();
+        let cfg = config(dirs);
+        let jobs: &'static JobTable<2> = Box::leak(Box::new(JobTable::new()));
+        let mut svc = Services {
+            source: FlashSource::new(&dev),
+            sink: FlashSink::new(&dev),
+            connector: MemConnector::default(),
+            clock: VClock::at(T0 + 100),
+            digests: Sha256Only,
+        };
+        let mut bufs = Bufs::new();
+        let (fd_end, dir_end) = pipe();
+        let frames = RefCell::new(Vec::new());
+        let status = RefCell::new(Vec::new());
+        let cmds = vec![
+            d("JobId=0 Job=-Console-.2026-11-22_15.47.42_06 SDid=0 SDtime=0 Authorization=dummy\n"),
+            d("level = full  mtime_only=0 \n"),
+            d("fileset vss=1\n"),
+            d("I\n"),
+            d("O S2HAX\n"),
+            d("N\n"),
+            d("F /"),
+            d("N\n"),
+            d("N\n"),
+            Got::Sig(Signal::Eod),
+            d("estimate listing=0\n"),
+        ];
+        let finished = run_all(vec![
+            Box::pin(async {
+                let _ = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 3).await;
+            }),
+            Box::pin(async {
+                let mut p = director_connect(dir_end).await.expect("connect");
+                for c in &cmds {
+                    p.send(c).await;
+                }
+                let mut out = Vec::new();
+                while let Some(g) = p.recv().await {
+                    let eod = g == Got::Sig(Signal::Eod);
+                    out.push(g);
+                    if eod {
+                        break;
+                    }
+                }
+                p.send(&d("status\n")).await;
+                let mut st = Vec::new();
+                while let Some(g) = p.recv().await {
+                    let eod = g == Got::Sig(Signal::Eod);
+                    st.push(g);
+                    if eod {
+                        break;
+                    }
+                }
+                p.send(&Got::Sig(Signal::Terminate)).await;
+                *frames.borrow_mut() = out;
+                *status.borrow_mut() = st;
+            }),
+        ]);
+        assert!(finished);
+        let frames = frames.into_inner();
+        let bytes = config_blob().len() + fw_a().len() + fw_b().len();
+        // Bareos prints the byte count with thousands separators (44,216).
+        let bytes = format!("{},{:03}", bytes / 1000, bytes % 1000);
+        // Five entries: two directories and three partitions.
+        assert!(
+            frames.contains(&d(&format!("2000 OK estimate files=5 bytes={bytes}\n"))),
+            "{frames:?}"
+        );
+        let text: String = status
+            .into_inner()
+            .iter()
+            .filter_map(|g| match g {
+                Got::Data(x) => Some(String::from_utf8_lossy(x).into_owned()),
+                _ => None,
+            })
+            .collect();
+        assert!(text.contains("device-fd"), "{text}");
+    });
+}
