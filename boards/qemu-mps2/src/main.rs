@@ -190,8 +190,7 @@ fn director_port() -> u16 {
     let line = buf.get(..block[1].min(buf.len())).unwrap_or(&[]);
     let word = line
         .split(|&b| b == b' ')
-        .filter(|w| !w.is_empty())
-        .next_back()
+        .rfind(|w| !w.is_empty())
         .unwrap_or(&[]);
     core::str::from_utf8(word)
         .ok()
