@@ -59,7 +59,9 @@ use sha2::{Digest as _, Sha256};
 
 use crate::flash::{round_up, MAX_WRITE_SIZE};
 use crate::kv::{Kv, KvError};
-use crate::state::{BootRecord, PartMeta, Slot, KEY_BOOT, KEY_META};
+use crate::state::{BootRecord, PartMeta, Settings, Slot, KEY_BOOT, KEY_META, KEY_SETTINGS};
+use fd_core::fd::session::SessionEnd;
+use fd_core::wire::codes::JobStatus;
 
 /// Number of partitions exposed as files.
 pub const PARTITIONS: usize = 3;
@@ -205,6 +207,35 @@ impl<F: NorFlash, G: NorFlash> Device<F, G> {
         Ok(())
     }
 
+    /// The persisted settings (defaults when never saved).
+    pub fn settings(&mut self) -> Result<Settings, DeviceError> {
+        Ok(self.kv.load::<Settings>(KEY_SETTINGS)?.unwrap_or_default())
+    }
+
+    /// Persist the settings (power-loss safe: the old settings stay until the new record is
+    /// complete).
+    pub fn save_settings(&mut self, s: &Settings) -> Result<(), DeviceError> {
+        self.kv.save(KEY_SETTINGS, s)?;
+        Ok(())
+    }
+
+    /// Record the end of a session: a job that terminated normally (`T`) sets
+    /// [`Settings::last_backup`] to `now` when `was_backup`. The platform knows the job type
+    /// from the command it saw; fd-core's [`SessionEnd`] does not carry it.
+    pub fn record_session(
+        &mut self,
+        end: &SessionEnd,
+        was_backup: bool,
+        now: i64,
+    ) -> Result<(), DeviceError> {
+        if was_backup && end.job_id != 0 && end.status == JobStatus::Terminated {
+            let mut s = self.settings()?;
+            s.last_backup = now;
+            self.save_settings(&s)?;
+        }
+        Ok(())
+    }
+
     /// Replace the contents of partition `i` from the device itself (provisioning, a
     /// configuration change, a firmware update by other means). Moves mtime to `now` and
     /// bumps the change counter, so the next Incremental backs it up. Writing the active
@@ -223,6 +254,10 @@ impl<F: NorFlash, G: NorFlash> Device<F, G> {
 
     fn write_raw(&mut self, i: usize, data: &[u8], now: i64) -> Result<(), DeviceError> {
         let changes = self.meta.get(i).ok_or(DeviceError::NotFound)?.changes;
+        let cap = self.parts.get(i).ok_or(DeviceError::NotFound)?.capacity();
+        if data.len() > cap {
+            return Err(DeviceError::TooLarge);
+        }
         self.set_meta(
             i,
             PartMeta {
@@ -607,5 +642,84 @@ impl<F: NorFlash, G: NorFlash> FileSink for FlashSink<'_, F, G> {
         // Nothing to undo: create() already cancelled any pending boot of the partition and
         // set its length to 0.
         self.cur = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flash::RamFlash;
+    use crate::state::HandshakeMode;
+
+    type D = Device<RamFlash<8192, 1024>, RamFlash<8192, 1024>>;
+
+    fn dev() -> D {
+        D::open(
+            [RamFlash::new(), RamFlash::new(), RamFlash::new()],
+            RamFlash::new(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn settings_and_last_backup_survive_a_reopen() {
+        let mut d = dev();
+        let mut s = d.settings().unwrap();
+        assert_eq!(s, Settings::default());
+        s.handshake = HandshakeMode::DirectorToClient;
+        s.director_addr = [10, 0, 2, 2];
+        s.director_port = 9101;
+        d.save_settings(&s).unwrap();
+        let end = SessionEnd {
+            job_id: 5,
+            status: JobStatus::Terminated,
+            files: 3,
+            errors: 0,
+        };
+        d.record_session(&end, true, 1_795_365_500).unwrap();
+        // A failed job or a restore leaves it alone.
+        let failed = SessionEnd {
+            status: JobStatus::ErrorTerminated,
+            ..end
+        };
+        d.record_session(&failed, true, 1_795_366_000).unwrap();
+        d.record_session(&end, false, 1_795_366_000).unwrap();
+        let (parts, kv) = d.into_parts();
+        let mut d = D::open(parts, kv).unwrap();
+        let s2 = d.settings().unwrap();
+        assert_eq!(s2.handshake, HandshakeMode::DirectorToClient);
+        assert_eq!(s2.director_port, 9101);
+        assert_eq!(s2.last_backup, 1_795_365_500);
+    }
+
+    #[test]
+    fn partition_paths_and_walk_roots() {
+        assert_eq!(partition_of(b"/restore/firmware/slot-b.bin"), Some(1));
+        assert_eq!(partition_of(b"/data/config.bin"), Some(2));
+        assert_eq!(partition_of(b"/firmware/slot-c.bin"), None);
+        assert_eq!(partition_of(b""), None);
+        assert!(under(b"/", b"/data"));
+        assert!(under(b"/firmware/", b"/firmware/slot-a.bin"));
+        assert!(!under(b"/firm", b"/firmware/slot-a.bin"));
+        assert!(!under(b"/data", b""));
+    }
+
+    #[test]
+    fn local_writes_move_mtime_and_the_change_counter() {
+        let mut d = dev();
+        d.provision(0, b"image-a", 100).unwrap();
+        d.write_local(2, b"cfg", 200).unwrap();
+        d.write_local(2, b"cfg2", 300).unwrap();
+        let m = d.meta(2).unwrap();
+        assert_eq!((m.len, m.mtime, m.changes), (4, 300, 2));
+        assert_eq!(d.write_local(0, b"x", 400), Err(DeviceError::ActiveSlot));
+        assert_eq!(
+            d.write_local(1, &[0; 9000], 400),
+            Err(DeviceError::TooLarge)
+        );
+        assert_eq!(
+            d.hash(2, 4).unwrap(),
+            <[u8; 32]>::from(Sha256::digest(b"cfg2"))
+        );
     }
 }
