@@ -20,9 +20,15 @@
 //!   (no hang: a bounded executor) with either the correct image pending or nothing pending,
 //!   never a corrupted slot marked bootable.
 //!
-//! Not covered here (see the fd-embedded report): the embassy-net + TLS glue (`net.rs`)
-//! runs in the QEMU tier only as far as it builds; stalls without a close are not injected
-//! (fd-core has no receive timeout on the SD connection during a restore).
+//! - the network shell (`fd_embedded::net`): TLS-PSK Director → FD through fd-core's TLS
+//!   server (`TlsServerStream`) with an embedded-tls Director, FD → SD through `TlsConnector`
+//!   (embedded-tls, `R_JOB` identity, session key), client-initiated mode with TLS, passive
+//!   mode through `Dial::accept`, and a backup over two embassy-net stacks joined by an
+//!   in-memory Ethernet wire (embassy-net-driver-channel) on embassy-time's std clock;
+//! - estimate and status on the device.
+//!
+//! Not injected: stalls without a close (fd-core has no receive timeout on the SD
+//! connection during a restore, so a silent SD would hang a real device's job too).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -534,6 +540,11 @@ async fn sd_append_on<S: Read + Write>(mut s: Peer<S>, records: &RefCell<Records
         .auth(Role::Inbound, KEY.as_bytes(), b"R_STORAGE::bareos-sd")
         .await;
     assert!(matches!(ev, Some(auth::Event::Authenticated { .. })));
+    sd_append_loop(s, records).await
+}
+
+/// The data phase of an append session (after hello and authentication).
+async fn sd_append_loop<S: Read + Write>(mut s: Peer<S>, records: &RefCell<Records>) {
     let mut tracker = fd_core::wire::stream::AppendTracker::new(false);
     let mut in_data = false;
     while let Some(g) = s.recv().await {
@@ -1702,5 +1713,74 @@ fn estimate_and_status_on_the_device() {
             })
             .collect();
         assert!(text.contains("device-fd"), "{text}");
+    });
+}
+
+/// Passive mode (vectors/clear-backup-passive conns 3/4): the Director sends no `storage`
+/// command; the SD dials the device (`TlsConnector::accept_sd` through `Dial::accept`),
+/// sends `Hello Storage calling Start Job …` (conn 4 msg 1 shape), the device authenticates
+/// it with the session key as the inbound side, and the append session follows.
+#[test]
+fn passive_backup_through_the_connector_accept() {
+    big_stack(|| {
+        let dev = RefCell::new(provisioned());
+        let dirs = director_list();
+        let cfg = config(dirs);
+        let jobs: &'static JobTable<2> = Box::leak(Box::new(JobTable::new()));
+        let dial = MemDial::default();
+        let (fd_sd, sd_end) = pipe();
+        dial.inbound.borrow_mut().push(fd_sd);
+        let mut svc = Services {
+            source: FlashSource::new(&dev),
+            sink: FlashSink::new(&dev),
+            connector: TlsConnector::new(
+                dial.clone(),
+                rand_core::OsRng,
+                wire_sim::leak(budget::TLS_RECORD),
+                wire_sim::leak(budget::TLS_RECORD_TX),
+            ),
+            clock: VClock::at(T0 + 100),
+            digests: Sha256Only,
+        };
+        let mut bufs = Bufs::new();
+        let (fd_end, dir_end) = pipe();
+        let frames = RefCell::new(Vec::new());
+        let records = RefCell::new(Vec::new());
+        let cmds: Vec<Got> = backup_commands("full", "/firmware")
+            .into_iter()
+            .filter(|c| !matches!(c, Got::Data(x) if x.starts_with(b"storage ")))
+            .collect();
+        let finished = run_all(vec![
+            Box::pin(async {
+                let _ = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 7).await;
+            }),
+            Box::pin(async { *frames.borrow_mut() = director_run(dir_end, cmds, None).await }),
+            Box::pin(async {
+                let mut s = Peer::new(sd_end);
+                s.send(&d(&format!(
+                    "Hello Storage calling Start Job {JOB} Version=\"26.0.0\"\n"
+                )))
+                .await;
+                let ev = s.auth(Role::Outbound, KEY.as_bytes(), b"File daemon").await;
+                assert!(
+                    matches!(ev, Some(auth::Event::Authenticated { .. })),
+                    "{ev:?}"
+                );
+                sd_append_loop(s, &records).await;
+            }),
+        ]);
+        assert!(finished, "hang");
+        let frames = frames.into_inner();
+        let ej = end_job(&frames).expect("End Job");
+        assert_eq!(ej.term_code, JobStatus::Terminated, "{frames:?}");
+        let data: Vec<u8> = records
+            .into_inner()
+            .iter()
+            .filter(|r| r.1 == 2)
+            .flat_map(|r| r.2.clone())
+            .collect();
+        let mut want = fw_a();
+        want.extend(fw_b());
+        assert_eq!(data, want);
     });
 }
