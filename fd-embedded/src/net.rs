@@ -1,0 +1,621 @@
+//! The network shell: TCP over embassy-net, TLS-PSK both ways, and the three connection
+//! modes, around fd-core's sessions.
+//!
+//! # Who is the TLS client
+//!
+//! Bareos starts every connection with TLS-PSK (connect.md §3.1); the side that *dials* is
+//! the TLS client. So:
+//!
+//! | mode | dials | FD's TLS role | identity / key |
+//! |---|---|---|---|
+//! | client-initiated (`Connection From Client To Director`) | FD → Director | client, embedded-tls | `R_CLIENT` 0x1E «fd name» / the Director's password key |
+//! | Director → FD (port 9102) | Director | server, [`fd_core::tls::ServerConnection`] via [`TlsServerStream`] | `R_DIRECTOR` 0x1E «dir name» / that Director's key |
+//! | data channel, active | FD → SD | client, embedded-tls ([`TlsConnector`]) | `R_JOB` 0x1E «Job» / the session key |
+//! | data channel, passive (`Passive = yes`) | SD → FD | (plain only here, see below) | — |
+//!
+//! The embedded-tls client is used as ecosystem.md §2 measured it against OpenSSL (Bareos):
+//! `default-features = false`, `Aes128GcmSha256` (the only suite that works with OpenSSL's
+//! legacy PSK callback), `with_psk`, and `max_fragment_length` 2^12 so that 4.5 KB record
+//! buffers ([`crate::budget::TLS_RECORD`]) suffice.
+//!
+//! # Generic over the network
+//!
+//! [`Dial`] is what the connector needs from a network: dial a TCP connection and accept
+//! one. [`EmbassyDial`] implements it over an `embassy_net::Stack` with caller buffers; the
+//! host simulation implements it over in-memory pipes, so the TLS and session code that runs
+//! on a board is the code the host tests run.
+//!
+//! # Limits
+//!
+//! - Passive mode (SD → FD) is plain TCP only: fd-core's `Connector::accept_sd` is not given
+//!   the session key that a TLS-PSK server would need for the `R_JOB` identity.
+//! - Addresses must be IPv4 literals (no DNS on the device).
+//! - One job at a time: each [`EmbassyDial`] owns one set of socket buffers and hands them to
+//!   its first connection.
+
+use core::net::Ipv4Addr;
+
+use embassy_net::tcp::TcpSocket;
+use embassy_net::Stack;
+use embedded_io_async::{ErrorType, Read, Write};
+use embedded_tls::{
+    Aes128GcmSha256, MaxFragmentLength, TlsConfig, TlsConnection, TlsContext, TlsError,
+    UnsecureProvider,
+};
+use fd_core::fd::jobs::JobTable;
+use fd_core::fd::platform::{Clock, Connector, DigestProvider, FileSink, FileSource, PskParams};
+use fd_core::fd::session::{run_client_initiated, run_director_session, SessionEnd, SessionError};
+use fd_core::fd::{Buffers, DirectorAuth, FdConfig, Services};
+use fd_core::tls::{PskStore, ServerConfig, ServerConnection};
+use rand_core::{CryptoRng, RngCore};
+
+/// Errors of the network shell.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum NetError {
+    /// TCP failed (connect, accept, read or write).
+    Tcp,
+    /// The address is not an IPv4 literal.
+    BadAddress,
+    /// The socket buffers were already handed to an earlier connection of this session.
+    NoBuffers,
+    /// The TLS client handshake or a record failed.
+    Tls(TlsError),
+    /// The TLS server failed.
+    TlsServer(fd_core::tls::Error),
+    /// The peer closed the connection.
+    Closed,
+    /// Not supported by this shell (passive TLS).
+    NotSupported,
+}
+
+impl core::fmt::Display for NetError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            NetError::Tcp => f.write_str("TCP error"),
+            NetError::BadAddress => f.write_str("not an IPv4 address"),
+            NetError::NoBuffers => f.write_str("socket buffers in use"),
+            NetError::Tls(e) => write!(f, "TLS: {e:?}"),
+            NetError::TlsServer(e) => write!(f, "TLS: {e}"),
+            NetError::Closed => f.write_str("connection closed"),
+            NetError::NotSupported => f.write_str("not supported"),
+        }
+    }
+}
+
+impl core::error::Error for NetError {}
+
+impl embedded_io_async::Error for NetError {
+    fn kind(&self) -> embedded_io_async::ErrorKind {
+        match self {
+            NetError::Closed => embedded_io_async::ErrorKind::BrokenPipe,
+            _ => embedded_io_async::ErrorKind::Other,
+        }
+    }
+}
+
+/// Parse an IPv4 literal (`10.0.0.1`).
+pub fn parse_ipv4(s: &[u8]) -> Result<Ipv4Addr, NetError> {
+    let mut out = [0u8; 4];
+    let mut parts = s.split(|&b| b == b'.');
+    for o in out.iter_mut() {
+        let p = parts.next().ok_or(NetError::BadAddress)?;
+        if p.is_empty() || p.len() > 3 || !p.iter().all(u8::is_ascii_digit) {
+            return Err(NetError::BadAddress);
+        }
+        let v = p.iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0'));
+        *o = u8::try_from(v).map_err(|_| NetError::BadAddress)?;
+    }
+    if parts.next().is_some() {
+        return Err(NetError::BadAddress);
+    }
+    Ok(Ipv4Addr::from(out))
+}
+
+/// What the connector needs from a network.
+#[allow(async_fn_in_trait)]
+pub trait Dial {
+    /// A connected TCP stream.
+    type Socket: Read + Write;
+    /// Dial `addr:port`.
+    async fn dial(&mut self, addr: Ipv4Addr, port: u16) -> Result<Self::Socket, NetError>;
+    /// Accept one connection on the FD port (passive SD).
+    async fn accept(&mut self) -> Result<Self::Socket, NetError>;
+}
+
+/// A TCP socket's buffers.
+pub struct SocketBuffers<'a> {
+    /// Receive buffer.
+    pub rx: &'a mut [u8],
+    /// Transmit buffer.
+    pub tx: &'a mut [u8],
+}
+
+/// [`Dial`] over an embassy-net stack.
+pub struct EmbassyDial<'a> {
+    stack: Stack<'a>,
+    bufs: Option<SocketBuffers<'a>>,
+    /// The FD port for passive connections (9102).
+    pub listen_port: u16,
+}
+
+impl<'a> EmbassyDial<'a> {
+    /// A dialer with one set of socket buffers.
+    pub fn new(stack: Stack<'a>, bufs: SocketBuffers<'a>) -> Self {
+        EmbassyDial {
+            stack,
+            bufs: Some(bufs),
+            listen_port: 9102,
+        }
+    }
+}
+
+impl<'a> Dial for EmbassyDial<'a> {
+    type Socket = TcpSocket<'a>;
+
+    async fn dial(&mut self, addr: Ipv4Addr, port: u16) -> Result<TcpSocket<'a>, NetError> {
+        let b = self.bufs.take().ok_or(NetError::NoBuffers)?;
+        let mut s = TcpSocket::new(self.stack, b.rx, b.tx);
+        s.connect((addr, port)).await.map_err(|_| NetError::Tcp)?;
+        Ok(s)
+    }
+
+    async fn accept(&mut self) -> Result<TcpSocket<'a>, NetError> {
+        let b = self.bufs.take().ok_or(NetError::NoBuffers)?;
+        let mut s = TcpSocket::new(self.stack, b.rx, b.tx);
+        s.accept(self.listen_port)
+            .await
+            .map_err(|_| NetError::Tcp)?;
+        Ok(s)
+    }
+}
+
+/// A stream that is plain TCP or a TLS-PSK client connection: the data channel, and the
+/// Director connection in client-initiated mode.
+#[allow(clippy::large_enum_variant)]
+pub enum SdStream<'a, S: Read + Write> {
+    /// Plain TCP (`ssl=0`).
+    Plain(S),
+    /// TLS-PSK (`ssl=4`, identity `R_JOB` 0x1E «Job»).
+    Tls(TlsConnection<'a, S, Aes128GcmSha256>),
+}
+
+impl<S: Read + Write> ErrorType for SdStream<'_, S> {
+    type Error = NetError;
+}
+
+impl<S: Read + Write> Read for SdStream<'_, S> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+        match self {
+            SdStream::Plain(s) => s.read(buf).await.map_err(|_| NetError::Tcp),
+            SdStream::Tls(t) => t.read(buf).await.map_err(NetError::Tls),
+        }
+    }
+}
+
+impl<S: Read + Write> Write for SdStream<'_, S> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, NetError> {
+        match self {
+            SdStream::Plain(s) => s.write(buf).await.map_err(|_| NetError::Tcp),
+            SdStream::Tls(t) => t.write(buf).await.map_err(NetError::Tls),
+        }
+    }
+    async fn flush(&mut self) -> Result<(), NetError> {
+        match self {
+            SdStream::Plain(s) => s.flush().await.map_err(|_| NetError::Tcp),
+            SdStream::Tls(t) => t.flush().await.map_err(NetError::Tls),
+        }
+    }
+}
+
+/// Open a TLS-PSK client connection over `socket` (Aes128GcmSha256, max_fragment_length
+/// 2^12): the FD → SD data channel and the client-initiated Director connection.
+pub async fn tls_client<'a, S: Read + Write + 'a, R: RngCore + CryptoRng>(
+    socket: S,
+    identity: &[u8],
+    key: &[u8],
+    rng: &mut R,
+    record_rx: &'a mut [u8],
+    record_tx: &'a mut [u8],
+) -> Result<TlsConnection<'a, S, Aes128GcmSha256>, NetError> {
+    let mut tls = TlsConnection::new(socket, record_rx, record_tx);
+    let config = TlsConfig::new()
+        .with_psk(key, &[identity])
+        .with_max_fragment_length(MaxFragmentLength::Bits12);
+    tls.open(TlsContext::new(
+        &config,
+        UnsecureProvider::new::<Aes128GcmSha256>(rng),
+    ))
+    .await
+    .map_err(NetError::Tls)?;
+    Ok(tls)
+}
+
+/// fd-core's [`Connector`] for a device: dials the SD through a [`Dial`] and runs the
+/// TLS-PSK client when the `storage` command asks for it.
+pub struct TlsConnector<'a, D, R> {
+    dial: D,
+    rng: R,
+    tls: Option<(&'a mut [u8], &'a mut [u8])>,
+}
+
+impl<'a, D, R> TlsConnector<'a, D, R> {
+    /// A connector with one pair of TLS record buffers ([`crate::budget::TLS_RECORD`] each).
+    pub fn new(dial: D, rng: R, record_rx: &'a mut [u8], record_tx: &'a mut [u8]) -> Self {
+        TlsConnector {
+            dial,
+            rng,
+            tls: Some((record_rx, record_tx)),
+        }
+    }
+}
+
+impl<'a, D: Dial, R: RngCore + CryptoRng> Connector for TlsConnector<'a, D, R>
+where
+    D::Socket: 'a,
+{
+    type Stream = SdStream<'a, D::Socket>;
+    type Error = NetError;
+
+    async fn connect(
+        &mut self,
+        address: &[u8],
+        port: u16,
+        psk: Option<PskParams<'_>>,
+    ) -> Result<Self::Stream, NetError> {
+        let ip = parse_ipv4(address)?;
+        let socket = self.dial.dial(ip, port).await?;
+        match psk {
+            None => Ok(SdStream::Plain(socket)),
+            Some(p) => {
+                let (rx, tx) = self.tls.take().ok_or(NetError::NoBuffers)?;
+                let t = tls_client(socket, p.identity, p.key, &mut self.rng, rx, tx).await?;
+                debug!("data channel: TLS-PSK established");
+                Ok(SdStream::Tls(t))
+            }
+        }
+    }
+
+    async fn accept_sd(&mut self, _job: &[u8]) -> Result<Self::Stream, NetError> {
+        Ok(SdStream::Plain(self.dial.accept().await?))
+    }
+}
+
+/// Bytes moved per step between the socket and the TLS server.
+const CHUNK: usize = 256;
+
+/// fd-core's sans-IO TLS server as an `embedded-io-async` stream over `io`: the
+/// Director → FD connection (and any accepted TLS-PSK connection).
+pub struct TlsServerStream<'b, IO, P: PskStore, R: RngCore + CryptoRng> {
+    io: IO,
+    conn: ServerConnection<'b, P, R>,
+    net: [u8; CHUNK],
+    /// Received bytes not yet taken by the TLS receive buffer.
+    pend: (usize, usize),
+}
+
+impl<'b, IO: Read + Write, P: PskStore, R: RngCore + CryptoRng> TlsServerStream<'b, IO, P, R> {
+    /// Wrap `io`; call [`Self::handshake`] before use (or let the first read do it).
+    pub fn new(
+        io: IO,
+        config: ServerConfig,
+        psk: P,
+        rng: R,
+        bufs: fd_core::tls::Buffers<'b>,
+    ) -> Self {
+        TlsServerStream {
+            io,
+            conn: ServerConnection::new(config, psk, rng, bufs),
+            net: [0; CHUNK],
+            pend: (0, 0),
+        }
+    }
+
+    /// The PSK identity the client used (after the handshake).
+    pub fn psk_identity(&self) -> Option<&[u8]> {
+        self.conn.psk_identity()
+    }
+
+    async fn flush_tls(&mut self) -> Result<(), NetError> {
+        while self.conn.wants_write() {
+            let n = self.conn.write_tls(&mut self.net);
+            let out = self.net.get(..n).ok_or(NetError::Closed)?;
+            self.io.write_all(out).await.map_err(|_| NetError::Tcp)?;
+        }
+        self.io.flush().await.map_err(|_| NetError::Tcp)
+    }
+
+    /// Feed pending bytes or read more from the socket; false at end of stream.
+    async fn pump(&mut self) -> Result<bool, NetError> {
+        if self.pend.0 == self.pend.1 {
+            let n = self
+                .io
+                .read(&mut self.net)
+                .await
+                .map_err(|_| NetError::Tcp)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            self.pend = (0, n);
+        }
+        let (a, b) = self.pend;
+        let data = self.net.get(a..b).ok_or(NetError::Closed)?;
+        let used = self.conn.read_tls(data);
+        self.pend = (a + used, b);
+        self.conn
+            .process_new_packets()
+            .map_err(NetError::TlsServer)?;
+        Ok(true)
+    }
+
+    /// Run the handshake to completion.
+    pub async fn handshake(&mut self) -> Result<(), NetError> {
+        while self.conn.is_handshaking() {
+            // Replies go out before reading more; `pump` errors after an alert was queued,
+            // so flush that too.
+            let r = self.pump().await;
+            self.flush_tls().await?;
+            if !r? {
+                return Err(NetError::Closed);
+            }
+        }
+        if let Some(e) = self.conn.error() {
+            return Err(NetError::TlsServer(e));
+        }
+        self.flush_tls().await
+    }
+}
+
+impl<IO: Read + Write, P: PskStore, R: RngCore + CryptoRng> ErrorType
+    for TlsServerStream<'_, IO, P, R>
+{
+    type Error = NetError;
+}
+
+impl<IO: Read + Write, P: PskStore, R: RngCore + CryptoRng> Read for TlsServerStream<'_, IO, P, R> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+        if self.conn.is_handshaking() {
+            self.handshake().await?;
+        }
+        loop {
+            let n = self.conn.recv_plaintext(buf).map_err(NetError::TlsServer)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            if self.conn.peer_closed() {
+                return Ok(0);
+            }
+            // KeyUpdate answers and alerts go out before we wait.
+            self.flush_tls().await?;
+            if !self.pump().await? {
+                return Ok(0);
+            }
+        }
+    }
+}
+
+impl<IO: Read + Write, P: PskStore, R: RngCore + CryptoRng> Write
+    for TlsServerStream<'_, IO, P, R>
+{
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, NetError> {
+        if self.conn.is_handshaking() {
+            self.handshake().await?;
+        }
+        let mut n = self.conn.send_plaintext(buf).map_err(NetError::TlsServer)?;
+        if n == 0 && !buf.is_empty() {
+            self.flush_tls().await?;
+            n = self.conn.send_plaintext(buf).map_err(NetError::TlsServer)?;
+        }
+        self.flush_tls().await?;
+        Ok(n)
+    }
+
+    async fn flush(&mut self) -> Result<(), NetError> {
+        self.flush_tls().await
+    }
+}
+
+/// The Director PSK lookup for [`TlsServerStream`]: `R_DIRECTOR` 0x1E «name» → that
+/// Director's key (connect.md §3.4).
+pub struct DirectorPsks<'c>(pub &'c [fd_core::fd::DirectorAuth<'c>]);
+
+impl PskStore for DirectorPsks<'_> {
+    fn lookup(&mut self, identity: &[u8], key: &mut [u8]) -> Option<usize> {
+        let name = identity.strip_prefix(b"R_DIRECTOR\x1e")?;
+        let d = self.0.iter().find(|d| d.name == name)?;
+        let out = key.get_mut(..d.key.len())?;
+        out.copy_from_slice(d.key);
+        Some(d.key.len())
+    }
+}
+
+/// Write `R_CLIENT` 0x1E «name» into `out` (the client-initiated TLS identity).
+pub fn client_identity<'o>(name: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
+    const P: &[u8] = b"R_CLIENT\x1e";
+    let n = P.len() + name.len();
+    let o = out.get_mut(..n)?;
+    let (a, b) = o.split_at_mut(P.len());
+    a.copy_from_slice(P);
+    b.copy_from_slice(name);
+    Some(o)
+}
+
+/// fd-core's [`Clock`] on embassy-time: monotonic time from the time driver, Unix time as
+/// an offset set when the device learns it (the Director's `btime` or SNTP).
+#[derive(Debug, Clone, Copy)]
+pub struct EmbassyClock {
+    /// Unix time (seconds) at embassy-time's instant 0.
+    pub unix_at_boot: i64,
+}
+
+impl Clock for EmbassyClock {
+    fn unix_time(&self) -> i64 {
+        self.unix_at_boot
+            .saturating_add(embassy_time::Instant::now().as_secs() as i64)
+    }
+    fn unix_micros(&self) -> i64 {
+        self.unix_at_boot
+            .saturating_mul(1_000_000)
+            .saturating_add(embassy_time::Instant::now().as_micros() as i64)
+    }
+    fn now(&self) -> fd_core::time::Instant {
+        fd_core::time::Instant::from_micros(embassy_time::Instant::now().as_micros() as i64)
+    }
+    async fn sleep_until(&self, deadline: fd_core::time::Instant) {
+        let at = u64::try_from(deadline.total_micros()).unwrap_or(0);
+        embassy_time::Timer::at(embassy_time::Instant::from_micros(at)).await
+    }
+}
+
+/// Why a connection-level run failed.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RunError {
+    /// Connecting or the TLS handshake failed.
+    Net(NetError),
+    /// The session failed (hello, authentication, connection lost).
+    Session(SessionError),
+    /// The client identity does not fit.
+    NameTooLong,
+}
+
+/// Client-initiated mode (vectors/clear-client-initiated): dial the Director at
+/// `addr:port`, run the TLS-PSK client handshake when `record_bufs` is given (identity
+/// `R_CLIENT` 0x1E «name», key = the Director's key; ecosystem.md §1), then fd-core's
+/// [`run_client_initiated`] until the Director is done with this connection.
+#[allow(clippy::too_many_arguments)]
+pub async fn client_initiated<'s, D, S, K, C, T, G, R, const N: usize>(
+    dial: &mut D,
+    addr: Ipv4Addr,
+    port: u16,
+    record_bufs: Option<(&mut [u8], &mut [u8])>,
+    rng: &mut R,
+    cfg: &FdConfig<'s>,
+    director: &DirectorAuth<'s>,
+    jobs: &'s JobTable<N>,
+    svc: &'s mut Services<S, K, C, T, G>,
+    bufs: Buffers<'s>,
+) -> Result<SessionEnd, RunError>
+where
+    D: Dial,
+    S: FileSource,
+    K: FileSink,
+    C: Connector,
+    T: Clock,
+    G: DigestProvider,
+    R: RngCore + CryptoRng,
+{
+    let socket = dial.dial(addr, port).await.map_err(RunError::Net)?;
+    let seed = rng.next_u32();
+    // One stream type for both cases, so fd-core's session engine is instantiated once
+    // (instantiating it for the plain and the TLS stream doubled the firmware's flash).
+    let (io, tls_active) = match record_bufs {
+        None => (SdStream::Plain(socket), cfg.tls_active),
+        Some((rx, tx)) => {
+            let mut id = [0u8; 160];
+            let identity = client_identity(cfg.name, &mut id).ok_or(RunError::NameTooLong)?;
+            let tls = tls_client(socket, identity, director.key, rng, rx, tx)
+                .await
+                .map_err(RunError::Net)?;
+            (SdStream::Tls(tls), true)
+        }
+    };
+    let mut cfg = *cfg;
+    cfg.tls_active = tls_active;
+    run_client_initiated(io, &cfg, director, jobs, svc, bufs, seed)
+        .await
+        .map_err(RunError::Session)
+}
+
+/// Director → FD: accept one connection through `dial` (port 9102), run the TLS-PSK server
+/// handshake when `tls` is given (PSK per Director, [`DirectorPsks`]), then fd-core's
+/// [`run_director_session`].
+#[allow(clippy::too_many_arguments)]
+pub async fn director_to_client<'s, D, S, K, C, T, G, R, const N: usize>(
+    dial: &mut D,
+    tls: Option<(fd_core::tls::Buffers<'_>, R)>,
+    challenge_random: u32,
+    cfg: &FdConfig<'s>,
+    jobs: &'s JobTable<N>,
+    svc: &'s mut Services<S, K, C, T, G>,
+    bufs: Buffers<'s>,
+) -> Result<SessionEnd, RunError>
+where
+    D: Dial,
+    S: FileSource,
+    K: FileSink,
+    C: Connector,
+    T: Clock,
+    G: DigestProvider,
+    R: RngCore + CryptoRng,
+{
+    let socket = dial.accept().await.map_err(RunError::Net)?;
+    match tls {
+        None => run_director_session(socket, cfg, jobs, svc, bufs, challenge_random)
+            .await
+            .map_err(RunError::Session),
+        Some((tbufs, rng)) => {
+            let mut s = TlsServerStream::new(
+                socket,
+                ServerConfig::default(),
+                DirectorPsks(cfg.directors),
+                rng,
+                tbufs,
+            );
+            s.handshake().await.map_err(RunError::Net)?;
+            let mut cfg = *cfg;
+            cfg.tls_active = true;
+            run_director_session(s, &cfg, jobs, svc, bufs, challenge_random)
+                .await
+                .map_err(RunError::Session)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_literals() {
+        assert_eq!(
+            parse_ipv4(b"10.0.2.2").ok(),
+            Some(Ipv4Addr::new(10, 0, 2, 2))
+        );
+        for bad in [
+            &b"10.0.2"[..],
+            b"10.0.2.256",
+            b"10.0.2.2.1",
+            b"a.b.c.d",
+            b"",
+            b"1..2.3",
+            b"1000.1.1.1",
+        ] {
+            assert!(
+                matches!(parse_ipv4(bad), Err(NetError::BadAddress)),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn director_psk_lookup() {
+        let dirs = [fd_core::fd::DirectorAuth {
+            name: b"bareos-dir",
+            key: b"0123456789abcdef0123456789abcdef",
+            monitor: false,
+        }];
+        let mut p = DirectorPsks(&dirs);
+        let mut k = [0u8; 64];
+        assert_eq!(p.lookup(b"R_DIRECTOR\x1ebareos-dir", &mut k), Some(32));
+        assert_eq!(&k[..32], dirs[0].key);
+        assert_eq!(p.lookup(b"R_DIRECTOR\x1eother", &mut k), None);
+        assert_eq!(p.lookup(b"R_CLIENT\x1ebareos-dir", &mut k), None);
+        let mut out = [0u8; 20];
+        assert_eq!(
+            client_identity(b"dev-fd", &mut out),
+            Some(&b"R_CLIENT\x1edev-fd"[..])
+        );
+        assert_eq!(client_identity(b"a-very-long-client-name", &mut out), None);
+    }
+}
