@@ -221,7 +221,10 @@ fn test_sigkill_mid_job_keeps_earlier_jobs_and_allows_append() {
     // the intact prefix ends at or before the length at the kill, and never before job 1's
     // end: everything written before the torn part stays readable.
     assert!(good <= killed_len, "intact {good} > killed {killed_len}");
-    assert!(good >= after_job1, "intact {good} < end of job 1 {after_job1}");
+    assert!(
+        good >= after_job1,
+        "intact {good} < end of job 1 {after_job1}"
+    );
     assert!(err.is_some());
     // Job 1 is still complete and readable before the torn block.
     let bytes = std::fs::read(&vol).unwrap();

@@ -9,6 +9,9 @@ use core::hint::black_box;
 use core::panic::PanicInfo;
 
 use fd_core::wire::{base64, bnet, cram_md5, dir_cmd, hello};
+// The critical-section implementation for the atomics of cores without compare-and-swap.
+#[cfg(target_arch = "arm")]
+use cortex_m as _;
 
 #[panic_handler]
 fn panic(_: &PanicInfo) -> ! {

@@ -14,7 +14,9 @@
 //! value is never torn, but two counters may come from different moments — the same as
 //! Bareos, which reads them without the job lock.
 
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+// portable-atomic: the same types as core::sync::atomic, also on thumbv6m and riscv32imc,
+// which have no compare-and-swap (feature `critical-section`).
+use portable_atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 
 use crate::wire::codes::{JobLevel, JobStatus, JobType};
 
