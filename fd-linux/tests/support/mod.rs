@@ -39,8 +39,25 @@ impl Drop for Running {
     }
 }
 
+struct TestLog;
+impl log::Log for TestLog {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Info
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            eprintln!("barque-fd {}: {}", r.level(), r.args());
+        }
+    }
+    fn flush(&self) {}
+}
+static TEST_LOG: TestLog = TestLog;
+
 /// Load `text` as a configuration file and run barque-fd on an ephemeral port.
 pub fn start(text: &str, tweak: impl FnOnce(&mut Settings)) -> Running {
+    if log::set_logger(&TEST_LOG).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bareos-fd.conf");
     std::fs::write(&path, text).expect("write config");
@@ -153,3 +170,5 @@ pub fn python_status(port: u16, tls: bool, password: &str, name: &str) -> (bool,
         ),
     )
 }
+
+pub mod harness;
