@@ -130,6 +130,10 @@ pub struct Settings {
     pub restore_root: PathBuf,
     /// Accurate list store per job, bytes.
     pub accurate_store: usize,
+    /// Text after `2000 OK Job ` ([`JOB_VERSION`]).
+    pub job_version: String,
+    /// Text after `Version: ` in status and job messages ([`VERSION_TEXT`]).
+    pub version_text: String,
 }
 
 fn first_error(e: impl std::fmt::Display) -> String {
@@ -214,6 +218,8 @@ impl Settings {
             sd_retry_interval: Duration::from_secs(10),
             restore_root: PathBuf::from("/"),
             accurate_store: 16 << 20,
+            job_version: JOB_VERSION.into(),
+            version_text: VERSION_TEXT.into(),
         })
     }
 }
@@ -407,8 +413,8 @@ impl FileDaemon {
             name: s.name.as_bytes(),
             directors: dirs,
             version: Version::new(26, 0, 0),
-            job_version: JOB_VERSION.as_bytes(),
-            version_text: VERSION_TEXT.as_bytes(),
+            job_version: s.job_version.as_bytes(),
+            version_text: s.version_text.as_bytes(),
             binary_info: b"self-compiled",
             secure_erase: None,
             heartbeat_interval: CoreDuration::from_secs(s.heartbeat.as_secs()),

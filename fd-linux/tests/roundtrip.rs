@@ -79,7 +79,7 @@ fn make_tree(base: &Path) -> PathBuf {
     fs::hard_link(t.join("hard-a"), t.join("sub/hard-b")).unwrap();
     rustix::fs::mknodat(
         CWD,
-        &t.join("fifo"),
+        t.join("fifo"),
         FileType::Fifo,
         Mode::from_raw_mode(0o640),
         0,
@@ -94,7 +94,7 @@ fn make_tree(base: &Path) -> PathBuf {
     if is_root() {
         rustix::fs::mknodat(
             CWD,
-            &t.join("null"),
+            t.join("null"),
             FileType::CharacterDevice,
             Mode::from_raw_mode(0o666),
             rustix::fs::makedev(1, 3),

@@ -236,12 +236,16 @@ pub fn backup_commands(
 pub type Records = Vec<(i32, i32, Vec<u8>)>;
 
 async fn sd_accept(l: &TcpListener, tls: bool) -> Peer {
+    sd_accept_as(l, tls, JOB, KEY).await
+}
+
+async fn sd_accept_as(l: &TcpListener, tls: bool, job: &'static str, key: &'static str) -> Peer {
     let (tcp, _) = l.accept().await.expect("sd accept");
     let s = if tls {
         let slot = std::sync::Arc::new(std::sync::Mutex::new(tls::PskOutcome::NotUsed));
-        let lookup: tls::PskLookup = std::sync::Arc::new(|kind, name| {
-            (kind == fd_core::wire::psk::ResourceType::Job && name == JOB)
-                .then(|| Key::raw(KEY.as_bytes().to_vec()))
+        let lookup: tls::PskLookup = std::sync::Arc::new(move |kind, name| {
+            (kind == fd_core::wire::psk::ResourceType::Job && name == job)
+                .then(|| Key::raw(key.as_bytes().to_vec()))
         });
         let ctx = tls::server_context(&TlsSettings::default(), lookup, slot).expect("ctx");
         let mut s = SslStream::new(Ssl::new(&ctx).expect("ssl"), tcp).expect("ssl");
@@ -258,14 +262,24 @@ async fn sd_accept(l: &TcpListener, tls: bool) -> Peer {
 
 /// A Storage daemon that accepts one append session and returns its records.
 pub async fn sd_append(l: &TcpListener, tls: bool) -> Records {
-    let mut s = sd_accept(l, tls).await;
+    sd_append_as(l, tls, JOB, KEY).await
+}
+
+/// [`sd_append`] for job `job` with session key `key`.
+pub async fn sd_append_as(
+    l: &TcpListener,
+    tls: bool,
+    job: &'static str,
+    key: &'static str,
+) -> Records {
+    let mut s = sd_accept_as(l, tls, job, key).await;
     let hello = s.recv().await.expect("hello");
     assert_eq!(
         hello,
-        d(&format!("Hello Start Job {JOB} Version=\"26.0.0\"\n"))
+        d(&format!("Hello Start Job {job} Version=\"26.0.0\"\n"))
     );
     let ev = s
-        .auth(Role::Inbound, KEY.as_bytes(), b"R_STORAGE::bareos-sd", tls)
+        .auth(Role::Inbound, key.as_bytes(), b"R_STORAGE::bareos-sd", tls)
         .await;
     assert!(matches!(ev, auth::Event::Authenticated { .. }));
     let mut records = Vec::new();

@@ -171,4 +171,5 @@ pub fn python_status(port: u16, tls: bool, password: &str, name: &str) -> (bool,
     )
 }
 
+pub mod capture;
 pub mod harness;
