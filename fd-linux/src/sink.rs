@@ -396,3 +396,212 @@ impl LinuxSink {
         &self.root
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn block<F: core::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    fn file_stat(mode: i64, size: i64, mtime: i64) -> Stat {
+        let mut s = Stat::zeroed();
+        s.mode = 0o100000 | mode;
+        s.size = size;
+        s.mtime = mtime;
+        s.atime = mtime - 1;
+        s.uid = 0;
+        s.gid = 0;
+        s
+    }
+
+    fn b(p: &Path) -> Vec<u8> {
+        p.as_os_str().as_bytes().to_vec()
+    }
+
+    #[test]
+    fn regular_file_appears_only_on_commit_with_its_attributes() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = LinuxSink::new();
+        let p = d.path().join("a/b/file");
+        let st = file_stat(0o640, 10, 1_700_000_000);
+        block(async {
+            let c = s
+                .create(&b(&p), CreateKind::Regular, &st, Replace::Always)
+                .await;
+            assert_eq!(c.unwrap(), Created::Created);
+            s.write_at(0, b"hello").await.unwrap();
+            assert!(!p.exists(), "final name visible before commit");
+            s.commit(&st).await.unwrap();
+        });
+        let m = std::fs::metadata(&p).unwrap();
+        assert_eq!(m.len(), 10, "trailing hole from the stat size");
+        assert_eq!(m.permissions().mode() & 0o7777, 0o640);
+        assert_eq!(m.mtime(), 1_700_000_000);
+        assert_eq!(std::fs::read(&p).unwrap(), b"hello\0\0\0\0\0");
+        // Missing parents were created 0700.
+        let pm = std::fs::metadata(d.path().join("a")).unwrap();
+        assert_eq!(pm.permissions().mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn abort_leaves_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = LinuxSink::new();
+        let p = d.path().join("partial");
+        let st = file_stat(0o644, 100, 1);
+        block(async {
+            s.create(&b(&p), CreateKind::Regular, &st, Replace::Always)
+                .await
+                .unwrap();
+            s.write_at(0, b"half").await.unwrap();
+            s.abort().await;
+        });
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn restored_symlink_is_never_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let mut s = LinuxSink::new();
+        let link = d.path().join("evil");
+        let mut lst = Stat::zeroed();
+        lst.mode = 0o120777;
+        block(async {
+            s.create(
+                &b(&link),
+                CreateKind::Symlink {
+                    target: outside.path().as_os_str().as_bytes(),
+                },
+                &lst,
+                Replace::Always,
+            )
+            .await
+            .unwrap();
+            let st = file_stat(0o644, 3, 1);
+            for kind in [CreateKind::Regular, CreateKind::Dir, CreateKind::Fifo] {
+                let r = s
+                    .create(&b(&link.join("pwned")), kind, &st, Replace::Always)
+                    .await;
+                assert!(matches!(r, Err(SinkError::Escape(_))), "{kind:?}: {r:?}");
+            }
+            // Deeper too.
+            let r = s
+                .create(
+                    &b(&link.join("x/y")),
+                    CreateKind::Regular,
+                    &st,
+                    Replace::Always,
+                )
+                .await;
+            assert!(matches!(r, Err(SinkError::Escape(_))), "{r:?}");
+        });
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn preexisting_symlink_out_of_the_root_is_refused_inside_is_followed() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("real")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("out")).unwrap();
+        std::os::unix::fs::symlink("real", root.path().join("in")).unwrap();
+        let mut s = LinuxSink::with_root(root.path().to_path_buf());
+        let st = file_stat(0o644, 0, 1);
+        block(async {
+            let r = s
+                .create(
+                    &b(&root.path().join("out/f")),
+                    CreateKind::Regular,
+                    &st,
+                    Replace::Always,
+                )
+                .await;
+            assert!(matches!(r, Err(SinkError::Escape(_))), "{r:?}");
+            s.create(
+                &b(&root.path().join("in/f")),
+                CreateKind::Regular,
+                &st,
+                Replace::Always,
+            )
+            .await
+            .unwrap();
+            s.commit(&st).await.unwrap();
+        });
+        assert!(root.path().join("real/f").exists());
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn dot_dot_relative_and_empty_components_are_refused() {
+        let mut s = LinuxSink::new();
+        let st = file_stat(0o644, 0, 1);
+        block(async {
+            for p in [
+                &b"/tmp/../etc/x"[..],
+                b"/tmp/./x",
+                b"relative/x",
+                b"/tmp//x",
+                b"/",
+                b"",
+            ] {
+                let r = s.create(p, CreateKind::Regular, &st, Replace::Always).await;
+                assert!(matches!(r, Err(SinkError::Escape(_))), "{p:?}: {r:?}");
+            }
+        });
+    }
+
+    #[test]
+    fn replace_policies() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        std::fs::write(&p, b"old").unwrap();
+        let set = |t: i64| {
+            let ts = Timestamps {
+                last_access: ts(t),
+                last_modification: ts(t),
+            };
+            rfs::utimensat(CWD, &p, &ts, AtFlags::empty()).unwrap();
+        };
+        set(1000);
+        let mut s = LinuxSink::new();
+        block(async {
+            let older = file_stat(0o644, 3, 500);
+            let newer = file_stat(0o644, 3, 2000);
+            let r = |k| k;
+            assert_eq!(
+                s.create(&b(&p), CreateKind::Regular, &newer, Replace::Never)
+                    .await
+                    .unwrap(),
+                r(Created::Skipped)
+            );
+            assert_eq!(
+                s.create(&b(&p), CreateKind::Regular, &older, Replace::IfNewer)
+                    .await
+                    .unwrap(),
+                Created::Skipped
+            );
+            assert_eq!(
+                s.create(&b(&p), CreateKind::Regular, &newer, Replace::IfOlder)
+                    .await
+                    .unwrap(),
+                Created::Skipped
+            );
+            assert_eq!(
+                s.create(&b(&p), CreateKind::Regular, &newer, Replace::IfNewer)
+                    .await
+                    .unwrap(),
+                Created::Created
+            );
+            s.write_at(0, b"new").await.unwrap();
+            s.commit(&newer).await.unwrap();
+        });
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+    }
+}

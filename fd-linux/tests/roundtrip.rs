@@ -376,3 +376,279 @@ async fn incremental_and_differential_send_exactly_the_changed_files() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Restore safety and bad input: each reported clearly, the daemon keeps serving.
+// ---------------------------------------------------------------------------------------
+
+/// `status` on a new Director connection: the text up to the EOD.
+async fn status_text(port: u16) -> String {
+    let mut p = director_connect(port, false).await;
+    p.send(&d("status")).await;
+    let mut out = String::new();
+    loop {
+        match p.recv().await {
+            Some(Got::Data(x)) => out.push_str(&String::from_utf8_lossy(&x)),
+            Some(Got::Sig(_)) | None => return out,
+        }
+    }
+}
+
+fn jmsgs(frames: &[Got]) -> String {
+    frames
+        .iter()
+        .filter_map(|g| match g {
+            Got::Data(x) if x.starts_with(b"Jmsg ") => {
+                Some(String::from_utf8_lossy(x).into_owned())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Records of a backup of `root` (full, SHA-256).
+async fn backup_of(port: u16, root: &Path) -> Records {
+    let b = backup(port, false, |sd| {
+        backup_commands("full", 0, "S2", &[as_bytes(root)], sd, 0)
+    })
+    .await;
+    assert_eq!(end_job(&b.frames).term_code, JobStatus::Terminated);
+    b.records
+}
+
+/// Rewrite the names of the attribute records with `f`.
+fn rename(records: &Records, f: impl Fn(&[u8]) -> Vec<u8>) -> Records {
+    records
+        .iter()
+        .map(|(fi, st, data)| {
+            if *st != 1 {
+                return (*fi, *st, data.clone());
+            }
+            let r = AttrRecord::parse(data).unwrap();
+            let name = f(r.fname);
+            let mut r2 = r;
+            r2.fname = &name;
+            let mut buf = vec![0u8; data.len() + name.len() + 64];
+            let n = r2.emit(&mut buf).unwrap();
+            buf.truncate(n);
+            (*fi, *st, buf)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn restore_with_dot_dot_is_refused_and_the_daemon_keeps_serving() {
+    let fd = start(&config_text(false), |_| {});
+    let work = tempfile::tempdir().unwrap();
+    let t = work.path().join("src");
+    fs::create_dir(&t).unwrap();
+    fs::write(t.join("victim"), b"data\n").unwrap();
+    let records = backup_of(fd.port, &t).await;
+    // Every name becomes <t>/../../escaped-<name>.
+    let prefix = as_bytes(&t).to_vec();
+    let evil = rename(&records, |n| {
+        let mut v = prefix.clone();
+        v.extend_from_slice(b"/../../escaped");
+        v.extend_from_slice(&n[prefix.len()..]);
+        v
+    });
+    let where_ = work.path().join("restore/deep");
+    fs::create_dir_all(&where_).unwrap();
+    let frames = restore(fd.port, false, &evil, &where_, None).await;
+    let ej = end_job(&frames);
+    assert!(ej.errors > 0, "{frames:?}");
+    assert!(
+        jmsgs(&frames).contains("Illegal restore path"),
+        "{}",
+        jmsgs(&frames)
+    );
+    // Nothing was written anywhere near.
+    for p in walk(work.path()) {
+        assert!(
+            !p.to_string_lossy().contains("escaped"),
+            "{} created",
+            p.display()
+        );
+    }
+    assert!(status_text(fd.port).await.contains("bareos-fd Version:"));
+}
+
+#[tokio::test]
+async fn restore_through_a_restored_symlink_is_refused() {
+    let fd = start(&config_text(false), |_| {});
+    let work = tempfile::tempdir().unwrap();
+    let outside = work.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    // Backup A: t/evil -> <outside> (absolute symlink).
+    let a = work.path().join("a/t");
+    fs::create_dir_all(&a).unwrap();
+    std::os::unix::fs::symlink(&outside, a.join("evil")).unwrap();
+    let ra = backup_of(fd.port, &a).await;
+    // Backup B: t/evil/pwned with t/evil a directory.
+    let bt = work.path().join("b/t");
+    fs::create_dir_all(bt.join("evil")).unwrap();
+    fs::write(bt.join("evil/pwned"), b"owned\n").unwrap();
+    let rb = backup_of(fd.port, &bt).await;
+    // One stream: A's records, then B's under A's names (later FileIndexes).
+    let (pa, pb) = (as_bytes(&a).to_vec(), as_bytes(&bt).to_vec());
+    let rb = rename(&rb, |n| {
+        let mut v = pa.clone();
+        v.extend_from_slice(&n[pb.len()..]);
+        v
+    });
+    let mut all = ra.clone();
+    all.extend(rb.into_iter().map(|(fi, st, d)| (fi + 100, st, d)));
+    let where_ = work.path().join("restore");
+    fs::create_dir(&where_).unwrap();
+    let frames = restore(fd.port, false, &all, &where_, None).await;
+    let ej = end_job(&frames);
+    assert!(ej.errors > 0, "{frames:?}");
+    assert!(
+        jmsgs(&frames).contains("Could not create"),
+        "{}",
+        jmsgs(&frames)
+    );
+    assert_eq!(
+        fs::read_dir(&outside).unwrap().count(),
+        0,
+        "wrote through the symlink"
+    );
+    // The symlink itself was restored as a link.
+    let l = restored(&where_, &a.join("evil"));
+    assert_eq!(fs::read_link(l).unwrap(), outside);
+}
+
+#[tokio::test]
+async fn truncated_restore_stream_leaves_no_partial_file() {
+    let fd = start(&config_text(false), |_| {});
+    let work = tempfile::tempdir().unwrap();
+    let t = work.path().join("src");
+    fs::create_dir(&t).unwrap();
+    fs::write(t.join("big"), pseudo_random(3 << 20, 5)).unwrap();
+    let records = backup_of(fd.port, &t).await;
+    // Cut after the attributes and the first data record of `big`.
+    let first_data = records.iter().position(|(_, s, _)| *s == 2).unwrap();
+    let where_ = work.path().join("restore");
+    fs::create_dir(&where_).unwrap();
+    let frames = restore(fd.port, false, &records, &where_, Some(first_data + 1)).await;
+    let ej = end_job(&frames);
+    assert_ne!(ej.term_code, JobStatus::Terminated, "{frames:?}");
+    let out = restored(&where_, &t.join("big"));
+    assert!(!out.exists(), "partial file under its final name");
+    let parent = out.parent().unwrap();
+    if parent.exists() {
+        for e in fs::read_dir(parent).unwrap() {
+            let n = e.unwrap().file_name();
+            assert!(
+                !n.as_bytes().starts_with(b".barque-restore"),
+                "temporary file left"
+            );
+        }
+    }
+    assert!(status_text(fd.port).await.contains("bareos-fd Version:"));
+}
+
+#[tokio::test]
+async fn malformed_and_unknown_commands_are_answered_and_the_daemon_keeps_serving() {
+    let fd = start(&config_text(false), |_| {});
+    // An unknown command: 2999 Invalid command (dir_cmd.cc), then the FD ends the session.
+    let mut p = director_connect(fd.port, false).await;
+    p.send(&d("frobnicate everything\n")).await;
+    assert_eq!(p.recv().await, Some(d("2999 Invalid command\n")));
+    // A malformed JobId line.
+    let mut p = director_connect(fd.port, false).await;
+    p.send(&d("JobId=notanumber Job=\n")).await;
+    let r = p.recv().await;
+    assert!(
+        matches!(&r, Some(Got::Data(x)) if x.starts_with(b"2")),
+        "no error reply: {r:?}"
+    );
+    // Not Bareos at all, and a frame header announcing 2 GB.
+    for junk in [
+        &b"GET / HTTP/1.0\r\n\r\n"[..],
+        &[0x7f, 0xff, 0xff, 0xff, b'H', b'e', b'l', b'l', b'o', b' '],
+    ] {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", fd.port))
+            .await
+            .unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        s.write_all(junk).await.unwrap();
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("the daemon must close a junk connection")
+            .unwrap_or(0);
+        assert!(n <= 64);
+    }
+    // A wrong password, then a right one.
+    assert!(status_text(fd.port).await.contains("bareos-fd Version:"));
+}
+
+/// A mode-0200 regular file under /sys (e.g. a PCI device's `rescan`).
+fn write_only_sysfs_file() -> Option<PathBuf> {
+    let mut stack = vec![PathBuf::from("/sys/devices"), PathBuf::from("/sys/kernel")];
+    let mut seen = 0;
+    while let Some(d) = stack.pop() {
+        seen += 1;
+        if seen > 5000 {
+            return None;
+        }
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(m) = fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if m.is_dir() {
+                stack.push(p);
+            } else if m.is_file() && m.mode() & 0o777 == 0o200 && m.len() > 0 {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn missing_fileset_path_and_unreadable_file_are_reported() {
+    let fd = start(&config_text(false), |_| {});
+    let work = tempfile::tempdir().unwrap();
+    let t = work.path().join("src");
+    fs::create_dir(&t).unwrap();
+    fs::write(t.join("ok"), b"fine\n").unwrap();
+    // A file that cannot be read: chmod 000 as non-root; as root (permissions do not stop
+    // root) a write-only sysfs attribute, which the kernel refuses to open for reading even
+    // for root (kernfs has no show() for it: EACCES), and whose size is not 0 (the FD does
+    // not open empty files).
+    let unreadable: PathBuf = if is_root() {
+        write_only_sysfs_file().expect("no write-only sysfs attribute found for the root case")
+    } else {
+        let p = t.join("secret");
+        fs::write(&p, b"secret").unwrap();
+        chmod(&p, 0o000);
+        p
+    };
+    let missing = work.path().join("does-not-exist");
+    let b = backup(fd.port, false, |sd| {
+        let roots: Vec<&[u8]> = if is_root() {
+            vec![as_bytes(&t), as_bytes(&missing), as_bytes(&unreadable)]
+        } else {
+            vec![as_bytes(&t), as_bytes(&missing)]
+        };
+        // (As non-root the unreadable file lies inside t.)
+        backup_commands("full", 0, "S2", &roots, sd, 0)
+    })
+    .await;
+    let ej = end_job(&b.frames);
+    let msgs = jmsgs(&b.frames);
+    assert_eq!(ej.errors, 2, "{msgs}");
+    assert!(msgs.contains("Could not stat"), "{msgs}");
+    assert!(msgs.contains("does-not-exist"), "{msgs}");
+    assert!(
+        msgs.contains(&unreadable.display().to_string()),
+        "unreadable file not reported: {msgs}"
+    );
+    // The readable file was still saved.
+    assert!(names(&b.records).contains(as_bytes(&t.join("ok"))));
+    assert!(status_text(fd.port).await.contains("Terminated Jobs:"));
+}
