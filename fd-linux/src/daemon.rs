@@ -244,13 +244,61 @@ enum Accepted {
     Passive,
 }
 
-/// Adapter: a tokio stream with a callback the first time data is read after `armed` is set
-/// (used to notice that the Director started to use a client-initiated connection).
+/// Adapter: a tokio stream that calls `fired` when the peer starts frame number
+/// `fire_at_frame` + 1 (counting bsock frame headers in the byte stream it reads). Used to
+/// notice that the Director started to use a client-initiated connection: after the four
+/// frames of the handshake (its challenge, `1000 OK auth`, its response, `1000 OK:`), the
+/// next frame is its first command.
 struct Watch<T> {
     inner: T,
-    armed_after_writes: usize,
-    writes: usize,
+    fire_at_frame: usize,
+    frames: usize,
+    hdr: [u8; 4],
+    hdr_len: usize,
+    remaining: usize,
     fired: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl<T> Watch<T> {
+    fn new(inner: T, fire_at_frame: usize, fired: Box<dyn FnOnce() + Send>) -> Self {
+        Self {
+            inner,
+            fire_at_frame,
+            frames: 0,
+            hdr: [0; 4],
+            hdr_len: 0,
+            remaining: 0,
+            fired: Some(fired),
+        }
+    }
+
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.remaining > 0 {
+                let k = self.remaining.min(bytes.len());
+                self.remaining -= k;
+                bytes = bytes.get(k..).unwrap_or(&[]);
+                continue;
+            }
+            if let (Some(slot), Some(&b)) = (self.hdr.get_mut(self.hdr_len), bytes.first()) {
+                *slot = b;
+            }
+            self.hdr_len += 1;
+            bytes = bytes.get(1..).unwrap_or(&[]);
+            if self.hdr_len == 1 {
+                self.frames += 1;
+                if self.frames > self.fire_at_frame {
+                    if let Some(f) = self.fired.take() {
+                        f();
+                    }
+                }
+            }
+            if self.hdr_len == 4 {
+                self.hdr_len = 0;
+                self.remaining = usize::try_from(i32::from_be_bytes(self.hdr)).unwrap_or(0);
+            }
+        }
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Watch<T> {
@@ -262,10 +310,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watch<T> {
         let me = self.get_mut();
         let before = buf.filled().len();
         let r = Pin::new(&mut me.inner).poll_read(cx, buf);
-        if me.writes >= me.armed_after_writes && buf.filled().len() > before {
-            if let Some(f) = me.fired.take() {
-                f();
-            }
+        if me.fired.is_some() {
+            let new = buf.filled().get(before..).unwrap_or(&[]).to_vec();
+            me.feed(&new);
         }
         r
     }
@@ -277,12 +324,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watch<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let me = self.get_mut();
-        let r = Pin::new(&mut me.inner).poll_write(cx, buf);
-        if matches!(r, Poll::Ready(Ok(_))) {
-            me.writes += 1;
-        }
-        r
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
@@ -730,17 +772,13 @@ impl FileDaemon {
             } else {
                 NetStream::Plain(tcp)
             };
-            // The FD writes its hello, its CRAM response and its own challenge (3 writes,
-            // and one for the final OK): data read after that is the Director's first
-            // command on this connection.
-            let watched = Watch {
-                inner: stream,
-                armed_after_writes: 4,
-                writes: 0,
-                fired: Some(Box::new(move || {
+            let watched = Watch::new(
+                stream,
+                4,
+                Box::new(move || {
                     let _ = used.send(());
-                })),
-            };
+                }),
+            );
             let policy = if tls {
                 self.settings.tls.policy()
             } else {
