@@ -167,7 +167,7 @@ fn spawn_fd(work: &Path) -> (Child, u16) {
         "{} missing: run `cargo build --release -p fd-linux` first",
         bin.display()
     );
-    let child = Command::new(bin)
+    let mut child = Command::new(bin)
         .args(["-f", "-c"])
         .arg(&conf)
         .stderr(Stdio::null())
@@ -179,6 +179,8 @@ fn spawn_fd(work: &Path) -> (Child, u16) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("barque-fd did not start");
 }
 

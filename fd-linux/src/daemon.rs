@@ -617,7 +617,8 @@ impl FileDaemon {
                             "{who}: passive Storage daemon for {}",
                             String::from_utf8_lossy(job)
                         );
-                        self.passive.park(job, NetStream::Plain(tcp));
+                        let std_tcp = tcp.into_std().map_err(|e| e.to_string())?;
+                        self.passive.park(job, std_tcp);
                         Ok(Accepted::Passive)
                     }
                     Ok(Hello::Director { name, .. }) => {

@@ -156,20 +156,22 @@ impl<T: AsyncWrite + Unpin> Write for NetIo<T> {
 /// Connections from Storage daemons in passive mode, waiting for the session of their job.
 #[derive(Debug, Default)]
 pub struct PassiveSd {
-    waiting: Mutex<HashMap<Vec<u8>, Vec<NetStream>>>,
+    /// Parked as std sockets: the tokio runtime of the accepting thread ends when it has
+    /// parked the connection, so the session re-registers it with its own runtime.
+    waiting: Mutex<HashMap<Vec<u8>, Vec<std::net::TcpStream>>>,
     notify: tokio::sync::Notify,
 }
 
 impl PassiveSd {
     /// Park a connection whose hello names `job` (hello unread).
-    pub fn park(&self, job: &[u8], s: NetStream) {
+    pub fn park(&self, job: &[u8], s: std::net::TcpStream) {
         if let Ok(mut m) = self.waiting.lock() {
             m.entry(job.to_vec()).or_default().push(s);
         }
         self.notify.notify_waiters();
     }
 
-    fn take(&self, job: &[u8]) -> Option<NetStream> {
+    fn take(&self, job: &[u8]) -> Option<std::net::TcpStream> {
         let mut m = self.waiting.lock().ok()?;
         let v = m.get_mut(job)?;
         let s = v.pop();
@@ -265,7 +267,8 @@ impl Connector for SdConnector {
         loop {
             let notified = self.passive.notify.notified();
             if let Some(s) = self.passive.take(job) {
-                return Ok(NetIo(s));
+                let s = TcpStream::from_std(s).map_err(ConnectError::Tcp)?;
+                return Ok(NetIo(NetStream::Plain(s)));
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Err(ConnectError::NoPassive);

@@ -143,3 +143,34 @@ async fn client_initiated_connections_are_kept_waiting_and_replaced_when_used() 
     assert!(matches!(second.recv().await, Some(Got::Data(_))));
     fd.fd.stop();
 }
+
+#[tokio::test]
+async fn passive_backup_takes_the_sd_connection_from_the_fd_port() {
+    // vectors/clear-backup-passive: no `storage` command; the SD dials the FD port.
+    let fd = start(&config_text(false), |_| {});
+    let work = tempfile::tempdir().unwrap();
+    let t = work.path().join("src");
+    std::fs::create_dir(&t).unwrap();
+    std::fs::write(t.join("a"), b"passive data\n").unwrap();
+    let root = t.to_str().unwrap().as_bytes().to_vec();
+    let cmds: Vec<Got> = backup_commands("full", 0, "S2", &[&root], 0, 0)
+        .into_iter()
+        .filter(|g| !matches!(g, Got::Data(x) if x.starts_with(b"storage ")))
+        .collect();
+    let port = fd.port;
+    let dir = async move {
+        let p = director_connect(port, false).await;
+        director_run(p, cmds).await
+    };
+    let sd = async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        sd_passive_append(port).await
+    };
+    let (frames, records) = tokio::join!(dir, sd);
+    let ej = end_job(&frames);
+    assert_eq!(ej.term_code, JobStatus::Terminated, "{frames:?}");
+    assert_eq!(ej.job_files, 2);
+    assert!(records
+        .iter()
+        .any(|(_, s, d)| *s == 2 && d.as_slice() == b"passive data\n"));
+}

@@ -282,6 +282,29 @@ pub async fn sd_append_as(
         .auth(Role::Inbound, key.as_bytes(), b"R_STORAGE::bareos-sd", tls)
         .await;
     assert!(matches!(ev, auth::Event::Authenticated { .. }));
+    append_loop(s).await
+}
+
+/// Passive mode (vectors/clear-backup-passive conn 4): the SD dials the FD, says `Hello
+/// Storage calling Start Job`, authenticates as the outbound side with the session key and
+/// then serves the append session.
+pub async fn sd_passive_append(fd_port: u16) -> Records {
+    let tcp = TcpStream::connect(("127.0.0.1", fd_port))
+        .await
+        .expect("connect");
+    let mut s = Peer::new(NetStream::Plain(tcp));
+    s.send(&d(&format!(
+        "Hello Storage calling Start Job {JOB} Version=\"26.0.0\"\n"
+    )))
+    .await;
+    let ev = s
+        .auth(Role::Outbound, KEY.as_bytes(), b"File daemon", false)
+        .await;
+    assert!(matches!(ev, auth::Event::Authenticated { .. }), "{ev:?}");
+    append_loop(s).await
+}
+
+async fn append_loop(mut s: Peer) -> Records {
     let mut records = Vec::new();
     let mut tracker = AppendTracker::new(false);
     let mut in_data = false;
