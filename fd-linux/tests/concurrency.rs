@@ -174,3 +174,32 @@ async fn passive_backup_takes_the_sd_connection_from_the_fd_port() {
         .iter()
         .any(|(_, s, d)| *s == 2 && d.as_slice() == b"passive data\n"));
 }
+
+#[tokio::test]
+async fn heartbeats_reach_the_director_during_a_long_backup() {
+    // Heartbeat Interval = 1 s, 1 MB/s per job, a 3 MiB file: about three seconds.
+    let fd = start(&config_text(false), |s| {
+        s.max_bandwidth = 1_000_000;
+        s.heartbeat = Duration::from_secs(1);
+    });
+    let work = tempfile::tempdir().unwrap();
+    let t = work.path().join("src");
+    std::fs::create_dir(&t).unwrap();
+    std::fs::write(t.join("f"), vec![7u8; 3 << 20]).unwrap();
+    let sd = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sd_port = sd.local_addr().unwrap().port();
+    let root = t.to_str().unwrap().as_bytes().to_vec();
+    let cmds = backup_commands("full", 0, "S2", &[&root], sd_port, 0);
+    let port = fd.port;
+    let dir = async move {
+        let p = director_connect(port, false).await;
+        director_run(p, cmds).await
+    };
+    let (frames, _) = tokio::join!(dir, sd_append(&sd, false));
+    assert_eq!(end_job(&frames).term_code, JobStatus::Terminated);
+    let beats = frames
+        .iter()
+        .filter(|g| **g == Got::Sig(fd_core::wire::bnet::Signal::Heartbeat))
+        .count();
+    assert!(beats >= 1, "no heartbeat in {frames:?}");
+}
