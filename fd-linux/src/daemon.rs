@@ -140,11 +140,30 @@ fn first_error(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// `-c` accepts what Bareos accepts (a `bareos-fd.conf` file, or the configuration
+/// directory holding `bareos-fd.conf` or `bareos-fd.d/`) and also the `bareos-fd.d`
+/// directory itself (`-c /etc/bareos/bareos-fd.d`), which is resolved to its parent.
+pub fn resolve_config_path(path: &Path) -> PathBuf {
+    let named_d = path.file_name().is_some_and(|n| n == "bareos-fd.d");
+    if named_d
+        && path.is_dir()
+        && !path.join("bareos-fd.conf").exists()
+        && !path.join("bareos-fd.d").exists()
+    {
+        if let Some(parent) = path.parent() {
+            return parent.to_path_buf();
+        }
+    }
+    path.to_path_buf()
+}
+
 impl Settings {
-    /// Load and check a configuration file or `bareos-fd.d` directory.
+    /// Load and check a configuration file or configuration directory (see
+    /// [`resolve_config_path`]).
     pub fn load(path: &Path) -> Result<Settings, String> {
-        let cfg = config::load(path, DaemonKind::FileDaemon).map_err(first_error)?;
-        Self::from_config(&cfg, path)
+        let path = resolve_config_path(path);
+        let cfg = config::load(&path, DaemonKind::FileDaemon).map_err(first_error)?;
+        Self::from_config(&cfg, &path)
     }
 
     /// Settings from a loaded configuration; a missing Client or Director is an error.
@@ -809,6 +828,7 @@ impl FileDaemon {
 
 /// `-t`: check the configuration; `Ok` with a summary, or every problem found.
 pub fn check(path: &Path) -> Result<String, String> {
+    let path = &resolve_config_path(path);
     let report = config::check(path, DaemonKind::FileDaemon);
     if !report.is_ok() {
         return Err(report.to_string());
