@@ -132,6 +132,9 @@ pub struct Settings {
     pub accurate_store: usize,
     /// Text after `2000 OK Job ` ([`JOB_VERSION`]).
     pub job_version: String,
+    /// Connections served at once (each is a thread); more are closed at once. Bareos' FD
+    /// limits `Maximum Connections` to 42 by default.
+    pub max_connections: usize,
     /// Text after `Version: ` in status and job messages ([`VERSION_TEXT`]).
     pub version_text: String,
 }
@@ -239,6 +242,7 @@ impl Settings {
             accurate_store: 16 << 20,
             job_version: JOB_VERSION.into(),
             version_text: VERSION_TEXT.into(),
+            max_connections: 42,
         })
     }
 }
@@ -255,6 +259,16 @@ pub struct FileDaemon {
     /// Unix time the daemon started.
     pub started: i64,
     stop: AtomicBool,
+    connections: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a connection thread while it lives.
+struct ConnSlot(Arc<FileDaemon>);
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// What a Director connection came in as.
@@ -430,6 +444,7 @@ impl FileDaemon {
             passive: Arc::new(PassiveSd::default()),
             started: unix_now(),
             stop: AtomicBool::new(false),
+            connections: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -527,6 +542,16 @@ impl FileDaemon {
                     continue;
                 }
             };
+            if self.connections.fetch_add(1, Ordering::SeqCst) >= self.settings.max_connections {
+                self.connections.fetch_sub(1, Ordering::SeqCst);
+                log::warn!(
+                    "{addr}: refused, already {} connections (Maximum Connections)",
+                    self.settings.max_connections
+                );
+                drop(tcp);
+                continue;
+            }
+            let slot = ConnSlot(self.clone());
             let std_tcp = match tcp.into_std() {
                 Ok(s) => s,
                 Err(e) => {
@@ -537,7 +562,10 @@ impl FileDaemon {
             let me = self.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("fd-conn-{addr}"))
-                .spawn(move || me.connection_thread(std_tcp, addr));
+                .spawn(move || {
+                    let _slot = slot;
+                    me.connection_thread(std_tcp, addr)
+                });
             if let Err(e) = spawned {
                 log::warn!("{addr}: cannot start a thread: {e}");
             }

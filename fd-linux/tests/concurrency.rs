@@ -203,3 +203,32 @@ async fn heartbeats_reach_the_director_during_a_long_backup() {
         .count();
     assert!(beats >= 1, "no heartbeat in {frames:?}");
 }
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_closed_and_served_again_after() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fd = start(&config_text(false), |s| s.max_connections = 2);
+    let idle1 = tokio::net::TcpStream::connect(("127.0.0.1", fd.port))
+        .await
+        .unwrap();
+    let _idle2 = tokio::net::TcpStream::connect(("127.0.0.1", fd.port))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut third = tokio::net::TcpStream::connect(("127.0.0.1", fd.port))
+        .await
+        .unwrap();
+    let _ = third
+        .write_all(b"\x00\x00\x00\x33Hello Director bareos-dir calling Version=\"26.0.0\"\n")
+        .await;
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), third.read(&mut buf))
+        .await
+        .expect("the third connection must be closed")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "third connection was served");
+    drop(idle1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let st = status_text(fd.port).await;
+    assert!(st.contains("bareos-fd Version:"), "{st}");
+}
