@@ -265,3 +265,153 @@ async fn clear_backup_full_conn3_replayed_over_tcp() {
         assert_eq!(got, want, "{}", String::from_utf8_lossy(name));
     }
 }
+
+/// vectors/clear-estimate conn 2: `estimate listing=1` over the recreated tree. The listing
+/// lines are built by fd-core from what [`fd_linux::source::LinuxSource`] reports (mode,
+/// nlink, owner names from /etc/passwd and /etc/group, size, mtime), so they must equal the
+/// real FD's, in this machine's `readdir()` order (compared as a set) and with a directory's
+/// size as this file system reports it.
+#[tokio::test]
+async fn clear_estimate_listing_replayed_over_tcp() {
+    use std::os::unix::fs::MetadataExt;
+    let as_root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    let conn2 = capture("clear-estimate", 2);
+    let lines: Vec<String> = conn2
+        .iter()
+        .filter(|m| !m.from_client && (23..=29).contains(&m.i))
+        .map(|m| match &m.got {
+            Got::Data(x) => String::from_utf8(x.clone()).unwrap(),
+            g => panic!("{g:?}"),
+        })
+        .collect();
+    assert_eq!(lines.len(), 7);
+    let work = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let root = work.path().join("tree");
+    let root_s = root.to_str().unwrap().to_string();
+    // Recreate: files first, then directories (mtimes).
+    let mut parsed = Vec::new();
+    for l in &lines {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (perm, size, date, time) = (f[0], f[4], f[5], f[6]);
+        let path = f[7].replace(CAP_ROOT, &root_s);
+        let target = f.get(9).map(|s| s.to_string());
+        let mtime = {
+            let out = std::process::Command::new("date")
+                .args(["-u", "-d", &format!("{date} {time}"), "+%s"])
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .trim()
+                .parse::<i64>()
+                .unwrap()
+        };
+        parsed.push((
+            perm.to_string(),
+            size.parse::<u64>().unwrap(),
+            path,
+            target,
+            mtime,
+        ));
+    }
+    for (perm, size, path, target, mtime) in &parsed {
+        let p = Path::new(path);
+        match perm.chars().next() {
+            Some('-') => {
+                fs::create_dir_all(p.parent().unwrap()).unwrap();
+                fs::write(p, vec![b'x'; *size as usize]).unwrap();
+            }
+            Some('l') => {
+                fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::os::unix::fs::symlink(target.as_ref().unwrap(), p).unwrap();
+            }
+            _ => fs::create_dir_all(p).unwrap(),
+        }
+        let _ = mtime;
+    }
+    for (perm, _, path, _, mtime) in &parsed {
+        let p = Path::new(path);
+        if !perm.starts_with('l') {
+            let mut mode = 0u32;
+            for (i, c) in perm[1..10].chars().enumerate() {
+                if c != '-' {
+                    mode |= 1 << (8 - i);
+                }
+            }
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+        }
+        if !perm.starts_with('d') {
+            set_times(p, *mtime);
+        }
+    }
+    let mut dirs: Vec<_> = parsed.iter().filter(|x| x.0.starts_with('d')).collect();
+    dirs.sort_by_key(|x| std::cmp::Reverse(x.2.len()));
+    for (_, _, path, _, mtime) in dirs {
+        set_times(Path::new(path), *mtime);
+    }
+    // The expected lines, with this machine's directory sizes and ctimes (the listing
+    // prints st_ctime, which cannot be set: estimate.rs, conn 2 msgs 23-29).
+    let mut want: Vec<String> = Vec::new();
+    for (l, (perm, _, path, _, _)) in lines.iter().zip(&parsed) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let ctime = fs::symlink_metadata(path).unwrap().ctime();
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", &format!("@{ctime}"), "+%Y-%m-%d %H:%M:%S"])
+            .output()
+            .unwrap();
+        let local = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let l = l.replacen(&format!("{} {}", f[5], f[6]), &local, 1);
+        let mut l = l.replace(CAP_ROOT, &root_s);
+        if perm.starts_with('d') {
+            let sz = fs::metadata(path).unwrap().size();
+            l = l.replacen("            4096 ", &format!("{sz:>16} "), 1);
+        }
+        if !as_root {
+            // Owners are this user's: compare everything else.
+            let me = std::env::var("USER").unwrap_or_default();
+            l = l.replace("root     root    ", &format!("{me:<8} {me:<8}"));
+        }
+        want.push(l);
+    }
+    want.sort();
+
+    let fd = start(&config_text(false), |s| {
+        s.job_version =
+            "26.0.0~pre1298.eda204c31 (21Aug26) Debian GNU/Linux 12 (bookworm),debian".into();
+    });
+    let mut p = director_connect(fd.port, false).await;
+    let mut got = Vec::new();
+    for m in conn2.iter().filter(|m| m.i >= 9) {
+        if m.from_client {
+            let g = match &m.got {
+                Got::Data(x) => Got::Data(replace(x, CAP_ROOT, &root_s)),
+                s => s.clone(),
+            };
+            p.send(&g).await;
+            continue;
+        }
+        if (23..=29).contains(&m.i) {
+            match p.recv().await {
+                Some(Got::Data(x)) => got.push(String::from_utf8(x).unwrap()),
+                g => panic!("msg {}: {g:?}", m.i),
+            }
+            if m.i == 29 {
+                got.sort();
+                assert_eq!(got, want);
+            }
+            continue;
+        }
+        let r = p
+            .recv()
+            .await
+            .unwrap_or_else(|| panic!("closed before msg {}", m.i));
+        assert!(
+            same_reply(&r, &m.got),
+            "conn 2 msg {}: barque-fd sent {} but the real FD sent {}",
+            m.i,
+            show(&r),
+            show(&m.got)
+        );
+    }
+}
