@@ -35,8 +35,11 @@
 //! Owner first (a `chown` clears set-id bits), then mode, then times (atime, mtime).
 //! Ownership is only changed when running as root; otherwise the files belong to the daemon's
 //! user, as with Bareos (whose `chown` failure is silent for non-root restores). Directories
-//! get their attributes when their record arrives, which is after their contents in Bareos'
-//! stream order, so their mtime is not disturbed by the files created in them.
+//! get their attributes last ([`LinuxSink::finish`], deepest first, when the session ends and
+//! before the Director connection closes), as Bareos does: a restore of several jobs sends a
+//! directory's record (from the older job) before files restored into it (from newer jobs),
+//! which would move its mtime, and a read-only directory mode would stop them
+//! (vectors/clear-restore conn 4 msgs 27–29, replayed in tests/replay.rs).
 //! Links get owner and times with `AT_SYMLINK_NOFOLLOW` (a symlink has no mode on Linux).
 //!
 //! # Replace policy
@@ -105,6 +108,8 @@ struct Pending {
 #[derive(Debug)]
 pub struct LinuxSink {
     root: PathBuf,
+    /// Directories whose attributes are applied by [`LinuxSink::finish`].
+    dirs: Vec<(Vec<u8>, Stat)>,
     own_links: HashSet<(u64, u64)>,
     pending: Option<Pending>,
     as_root: bool,
@@ -160,6 +165,7 @@ impl LinuxSink {
         let root = std::fs::canonicalize(&root).unwrap_or(root);
         Self {
             root,
+            dirs: Vec::new(),
             own_links: HashSet::new(),
             pending: None,
             as_root: running_as_root(),
@@ -309,15 +315,16 @@ impl FileSink for LinuxSink {
                     Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                     Err(e) => return Err(e.into()),
                 }
-                let d = rfs::openat(
+                // Attributes at the end (finish), as Bareos: entries restored into it
+                // later (other jobs' records, hard links) would move its mtime, and a
+                // read-only mode would stop them.
+                let _ = rfs::openat(
                     &dir,
                     name.as_slice(),
                     OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                     Mode::empty(),
                 )?;
-                self.set_owner_fd(&d, stat);
-                rfs::fchmod(&d, perm(stat))?;
-                rfs::futimens(&d, &times(stat))?;
+                self.dirs.push((path.to_vec(), *stat));
             }
             CreateKind::Symlink { target } => {
                 Self::remove_existing(&dir, &name)?;
@@ -386,6 +393,43 @@ impl FileSink for LinuxSink {
         if let Some(p) = self.pending.take() {
             let _ = rfs::unlinkat(&p.dir, p.tmp.as_slice(), AtFlags::empty());
         }
+    }
+}
+
+impl LinuxSink {
+    /// Apply the attributes of the directories restored so far, deepest first (Bareos sets
+    /// directory attributes after the last file). Called when the session ends, before the
+    /// Director connection is closed; also on drop.
+    pub fn finish(&mut self) {
+        let mut dirs = std::mem::take(&mut self.dirs);
+        dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.iter().filter(|&&b| b == b'/').count()));
+        for (path, stat) in dirs {
+            let r = (|| -> Result<(), SinkError> {
+                let (dir, name) = self.parent_of(&path)?;
+                let d = rfs::openat(
+                    &dir,
+                    name.as_slice(),
+                    OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )?;
+                self.set_owner_fd(&d, &stat);
+                rfs::fchmod(&d, perm(&stat))?;
+                rfs::futimens(&d, &times(&stat))?;
+                Ok(())
+            })();
+            if let Err(e) = r {
+                log::warn!(
+                    "cannot set the attributes of {}: {e}",
+                    String::from_utf8_lossy(&path)
+                );
+            }
+        }
+    }
+}
+
+impl Drop for LinuxSink {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 

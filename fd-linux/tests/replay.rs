@@ -415,3 +415,131 @@ async fn clear_estimate_listing_replayed_over_tcp() {
         );
     }
 }
+
+/// vectors/clear-restore, conns 3 (Director) and 4 (SD) replayed over TCP against
+/// barque-fd restoring into a temporary `where` with the Linux sink: every FD reply and every
+/// frame it sends to the SD equals the real FD's (job messages modulo time; `where` and the
+/// SD port rewritten), and the restored files have the captured contents, modes and mtimes.
+#[tokio::test]
+async fn clear_restore_replayed_over_tcp_into_the_linux_sink() {
+    use std::os::unix::fs::MetadataExt;
+    let conn3 = capture("clear-restore", 3);
+    let conn4 = capture("clear-restore", 4);
+    let job = "CapRestore.2026-11-22_15.47.31_05";
+    let key = "ADBL-LFLC-MNJC-FMCI-DDEC-CIJA-ODAI-GMHA";
+    let cap_where = "/srv/bareos-capture/restore/all";
+    let work = tempfile::tempdir().unwrap();
+    let where_ = work.path().join("all");
+    let where_s = where_.to_str().unwrap().to_string();
+    let fd = start(&config_text(false), |s| {
+        s.job_version =
+            "26.0.0~pre1298.eda204c31 (21Aug26) Debian GNU/Linux 12 (bookworm),debian".into();
+        s.version_text =
+            "26.0.0~pre1298.eda204c31 (21 August 2026) Debian GNU/Linux 12 (bookworm)".into();
+    });
+    let sd = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sd_port = sd.local_addr().unwrap().port().to_string();
+    let dir = async {
+        let mut p = director_connect(fd.port, false).await;
+        for m in conn3.iter().filter(|m| m.i >= 9) {
+            if m.from_client {
+                let g = match &m.got {
+                    Got::Data(x) => Got::Data(replace(
+                        &replace(x, cap_where, &where_s),
+                        "port=39203",
+                        &format!("port={sd_port}"),
+                    )),
+                    s => s.clone(),
+                };
+                p.send(&g).await;
+                continue;
+            }
+            let want = match &m.got {
+                Got::Data(x) => Got::Data(replace(
+                    x,
+                    "127.0.0.1:39203",
+                    &format!("127.0.0.1:{sd_port}"),
+                )),
+                s => s.clone(),
+            };
+            let got = p
+                .recv()
+                .await
+                .unwrap_or_else(|| panic!("FD closed before conn 3 msg {}", m.i));
+            assert!(
+                same_reply(&got, &want),
+                "conn 3 msg {}: barque-fd sent {} but the real FD sent {}",
+                m.i,
+                show(&got),
+                show(&want)
+            );
+        }
+    };
+    let sdtask = async {
+        let (tcp, _) = sd.accept().await.unwrap();
+        let mut s = Peer::new(fd_linux::net::NetStream::Plain(tcp));
+        assert_eq!(s.recv().await.as_ref(), Some(&conn4[0].got), "conn 4 msg 1");
+        let ev = s
+            .auth(
+                fd_core::auth::Role::Inbound,
+                key.as_bytes(),
+                b"R_STORAGE::bareos-sd",
+                false,
+            )
+            .await;
+        assert!(matches!(ev, fd_core::auth::Event::Authenticated { .. }));
+        for m in conn4.iter().filter(|m| m.i >= 8) {
+            if m.from_client {
+                let got = s.recv().await;
+                assert_eq!(got.as_ref(), Some(&m.got), "conn 4 msg {}", m.i);
+            } else {
+                s.send(&m.got).await;
+            }
+        }
+    };
+    tokio::join!(dir, sdtask);
+    let _ = job;
+    // The restored files: the records the SD sent, checked on disk.
+    let mut cur: Option<(std::path::PathBuf, i64, i64, Vec<u8>, bool)> = None;
+    let mut checked = 0;
+    let mut check = |c: Option<(std::path::PathBuf, i64, i64, Vec<u8>, bool)>| {
+        if let Some((p, mode, mtime, data, regular)) = c {
+            let m = fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            assert_eq!(m.mtime(), mtime, "{}", p.display());
+            if !m.file_type().is_symlink() {
+                assert_eq!(i64::from(m.mode()), mode, "{}", p.display());
+            }
+            if regular {
+                assert_eq!(fs::read(&p).unwrap(), data, "{}", p.display());
+            }
+            checked += 1;
+        }
+    };
+    let mut hdr: Option<(i32, i32)> = None;
+    for m in conn4.iter().filter(|m| !m.from_client && m.i >= 12) {
+        let Got::Data(x) = &m.got else { break };
+        match hdr.take() {
+            None => {
+                let r = fd_core::wire::stream::RecHdr::parse(x).expect("rechdr");
+                hdr = Some((r.file_index, r.stream.0));
+            }
+            Some((_, 1)) => {
+                let r = AttrRecord::parse(x).unwrap();
+                let name = String::from_utf8(r.fname.to_vec()).unwrap();
+                let p =
+                    std::path::PathBuf::from(format!("{where_s}{}", name.trim_end_matches('/')));
+                check(cur.take());
+                let regular = matches!(r.file_type, FileType::Reg | FileType::RegE);
+                cur = Some((p, r.stat.mode, r.stat.mtime, Vec::new(), regular));
+            }
+            Some((_, 2)) => {
+                if let Some(c) = cur.as_mut() {
+                    c.3.extend_from_slice(x);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    check(cur.take());
+    assert_eq!(checked, 7);
+}
