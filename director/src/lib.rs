@@ -73,6 +73,7 @@ pub mod acl;
 pub mod catalog;
 pub mod cli;
 pub mod client;
+pub mod jobs;
 pub mod json;
 pub mod model;
 pub mod server;

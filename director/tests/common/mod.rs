@@ -1,2 +1,3 @@
 pub mod pg;
+pub mod replay;
 pub mod vectors;

@@ -1,0 +1,191 @@
+//! Calendar arithmetic (UTC) and the clock the engine reads.
+//!
+//! Barque prints times in UTC (the captures were taken on a UTC machine, so the formats can be
+//! compared byte for byte). The engine reads "now" through [`Clock`] so that the scheduler and
+//! the job names can be tested with a virtual clock.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// English month abbreviations as Bareos prints them.
+pub const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// A broken-down UTC time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Civil {
+    /// Year.
+    pub year: i64,
+    /// Month 1..=12.
+    pub month: u32,
+    /// Day of month 1..=31.
+    pub day: u32,
+    /// Hour.
+    pub hour: u32,
+    /// Minute.
+    pub minute: u32,
+    /// Second.
+    pub second: u32,
+    /// Day of week, 0 = Sunday.
+    pub wday: u32,
+    /// Day of year, 0-based.
+    pub yday: u32,
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Unix seconds of a UTC date and time.
+pub fn unix(year: i64, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> i64 {
+    days_from_civil(year, i64::from(month), i64::from(day)) * 86_400
+        + i64::from(hour) * 3600
+        + i64::from(minute) * 60
+        + i64::from(second)
+}
+
+/// Break a unix time down (UTC).
+pub fn civil(t: i64) -> Civil {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let yday = days - days_from_civil(y, 1, 1);
+    Civil {
+        year: y,
+        month: m as u32,
+        day: d as u32,
+        hour: (secs / 3600) as u32,
+        minute: ((secs % 3600) / 60) as u32,
+        second: (secs % 60) as u32,
+        wday: (days + 4).rem_euclid(7) as u32,
+        yday: yday as u32,
+    }
+}
+
+/// `22-Nov-2026 15:46:52` (the report's times, `bstrftime` with `%d-%b-%Y %H:%M:%S`).
+pub fn report_time(t: i64) -> String {
+    let c = civil(t);
+    let mon = MONTHS.get(c.month as usize - 1).copied().unwrap_or("Jan");
+    format!(
+        "{:02}-{}-{} {:02}:{:02}:{:02}",
+        c.day, mon, c.year, c.hour, c.minute, c.second
+    )
+}
+
+/// `2026-11-22 15:46:52`.
+pub fn sql_time(t: i64) -> String {
+    let c = civil(t);
+    format!(
+        "{}-{:02}-{:02} {:02}:{:02}:{:02}",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
+/// `2026-11-22_15.46.52` (the unique Job name's time part).
+pub fn job_name_time(t: i64) -> String {
+    let c = civil(t);
+    format!(
+        "{}-{:02}-{:02}_{:02}.{:02}.{:02}",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
+/// Where the engine reads the time of day.
+pub trait Clock: Send + Sync {
+    /// Unix seconds.
+    fn now(&self) -> i64;
+    /// Microseconds since the epoch (the `btime` answers).
+    fn now_micros(&self) -> u64 {
+        u64::try_from(self.now()).unwrap_or(0) * 1_000_000
+    }
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+    fn now_micros(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    }
+}
+
+/// A clock that only moves when told to (tests, the scheduler's tests).
+#[derive(Debug, Default)]
+pub struct VirtualClock(AtomicI64);
+
+impl VirtualClock {
+    /// A clock reading `t`.
+    pub fn new(t: i64) -> Self {
+        Self(AtomicI64::new(t))
+    }
+    /// Set the time.
+    pub fn set(&self, t: i64) {
+        self.0.store(t, Ordering::SeqCst);
+    }
+    /// Move forward by `secs`.
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for VirtualClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn civil_round_trips(t in -2_000_000_000i64..8_000_000_000) {
+            let c = civil(t);
+            prop_assert_eq!(unix(c.year, c.month, c.day, c.hour, c.minute, c.second), t);
+            prop_assert!(c.wday < 7 && c.yday < 366);
+            prop_assert_eq!(i64::from(c.yday), (t - unix(c.year, 1, 1, 0, 0, 0)).div_euclid(86_400));
+            // 1970-01-01 was a Thursday.
+            prop_assert_eq!(i64::from(c.wday), (t.div_euclid(86_400) + 4).rem_euclid(7));
+        }
+    }
+
+    #[test]
+    fn capture_times() {
+        // vectors/clear-backup-full: 1795362412 is 2026-11-22 15:46:52 UTC (a Sunday).
+        let t = unix(2026, 11, 22, 15, 46, 52);
+        assert_eq!(t, 1_795_362_412);
+        assert_eq!(report_time(t), "22-Nov-2026 15:46:52");
+        assert_eq!(job_name_time(t), "2026-11-22_15.46.52");
+        assert_eq!(sql_time(t), "2026-11-22 15:46:52");
+        assert_eq!(civil(t).wday, 0);
+        assert_eq!(civil(unix(2026, 1, 1, 0, 0, 0)).yday, 0);
+        assert_eq!(civil(unix(2024, 12, 31, 0, 0, 0)).yday, 365);
+    }
+}
