@@ -1,0 +1,796 @@
+//! The daemon: configuration, the accept loop, TLS, one session per Director connection, and
+//! client-initiated connections.
+//!
+//! # Who does what on a Director connection
+//!
+//! Bareos' FD (`core/src/filed/socket_server.cc`, `core/src/lib/bsock.cc`) peeks at the first
+//! ten bytes of an accepted connection: a cleartext `Hello` frame, or a TLS ClientHello that
+//! starts the TLS-PSK server handshake with the identity `R_DIRECTOR` RS «name»
+//! (connect.md §3.2). Then comes the hello, CRAM-MD5 both ways and `2000 OK Hello 54`.
+//!
+//! fd-core already implements the hello and CRAM-MD5 for the FD inside
+//! [`fd_core::fd::session::run_director_session`] (sans-IO [`fd_core::auth`] driven by the
+//! session), and barque-common's `conn::accept` implements them too, for the other daemons.
+//! barque-fd uses **only fd-core's**: this module does the transport (TCP accept, the peek,
+//! the TLS server handshake with [`barque_common::tls::server_context`], the cleartext gate)
+//! and hands the plain or TLS stream to `run_director_session`. That keeps one copy of the
+//! FD's hello/CRAM handling, the one the capture replays in fd-core's tests check byte for
+//! byte (`2000 OK Hello 54`, the `2999 Authentication failed.` refusal ...), and it lets the
+//! peek also route passive-mode Storage daemon connections (`Hello Storage calling Start Job`)
+//! to the session of their job ([`crate::net::PassiveSd`]).
+//!
+//! Not supported on Director connections: the cleartext-then-TLS upgrade after CRAM-MD5 that
+//! Bareos does for certificate TLS without TLS-PSK (the TLS-first path, with PSK or
+//! certificates, is supported). A cleartext hello is accepted only from a Director whose
+//! resource says `TLS Enable = no`, which is Bareos' rule for `R_DIRECTOR`
+//! (`psk::cleartext_hello_allowed`).
+//!
+//! # Concurrency
+//!
+//! Bareos runs each connection in a thread. So does barque-fd: every accepted connection gets
+//! an OS thread with a single-threaded tokio runtime running one fd-core session (whose
+//! futures borrow the session's buffers and need not be `Send`). All sessions share one
+//! [`JobTable`], so `status` and `cancel` on a second connection see and stop the job running
+//! on the first. Heartbeats and `setbandwidth` are handled inside the session by fd-core.
+//!
+//! # Client-initiated mode (`Connection From Client To Director = yes`)
+//!
+//! For each such Director a thread dials it (TLS-PSK first unless its resource says `TLS
+//! Enable = no`, identity `R_CLIENT` RS «own name»), and runs
+//! [`fd_core::fd::session::run_client_initiated`]: `Hello Client`, CRAM-MD5 as the outbound
+//! side, `1000 OK:`, then the ordinary command loop. As soon as the Director sends the first
+//! command on that connection, a new idle connection is opened (the Director always finds one
+//! waiting, vectors/clear-client-initiated conns 1 and 5); failures back off from 1 s up to
+//! 60 s.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use barque_common::config::{self, Daemon as DaemonKind};
+use barque_common::tls::{self, Key, PskOutcome, PskSlot, TlsSettings};
+use fd_core::fd::jobs::JobTable;
+use fd_core::fd::platform::StandardDigests;
+use fd_core::fd::session::{run_client_initiated, run_director_session, SessionEnd, SessionError};
+use fd_core::fd::{Buffers, DirectorAuth, FdConfig, Services};
+use fd_core::time::Duration as CoreDuration;
+use fd_core::wire::hello::{Acceptor, Hello, Version};
+use fd_core::wire::psk::{self, FirstBytes, PskIdentity, ResourceType};
+use fd_core::wire::tls_policy::TlsPolicy;
+use openssl::ssl::Ssl;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_openssl::SslStream;
+
+use crate::clock::TokioClock;
+use crate::net::{NetIo, NetStream, PassiveSd, SdConnector};
+use crate::sink::LinuxSink;
+use crate::source::LinuxSource;
+
+/// Slots of the shared job table (concurrent plus recently terminated jobs are tracked
+/// separately by fd-core).
+pub const JOB_SLOTS: usize = 32;
+
+/// `2000 OK Job` version text (what the captured FD sends, with Barque's build).
+pub const JOB_VERSION: &str = "26.0.0~barque (22Nov26) Linux,barque";
+/// `Version:` text of status and job messages.
+pub const VERSION_TEXT: &str = "26.0.0~barque (22 November 2026) Linux";
+
+/// One Director as barque-fd needs it.
+#[derive(Debug, Clone)]
+pub struct DirectorEntry {
+    /// Resource name.
+    pub name: String,
+    /// CRAM-MD5 key and PSK: MD5 hex of the password.
+    pub key: Vec<u8>,
+    /// `Monitor = yes`.
+    pub monitor: bool,
+    /// The resource's TLS directives.
+    pub tls: TlsSettings,
+    /// `Connection From Client To Director`.
+    pub client_initiated: bool,
+    /// `Connection From Director To Client`.
+    pub director_initiated: bool,
+    /// Where to dial it in client-initiated mode.
+    pub address: Option<String>,
+    /// Its port (9101).
+    pub port: u16,
+    /// `Maximum Bandwidth Per Job` of this Director, bytes/s.
+    pub max_bandwidth: Option<u64>,
+}
+
+/// The File daemon's settings, from its configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Client resource name.
+    pub name: String,
+    /// Directors.
+    pub directors: Vec<DirectorEntry>,
+    /// Addresses to listen on (host, port).
+    pub listen: Vec<(String, u16)>,
+    /// The Client resource's TLS directives (the TLS server of accepted connections).
+    pub tls: TlsSettings,
+    /// Heartbeat Interval (0: off).
+    pub heartbeat: Duration,
+    /// Maximum Bandwidth Per Job, bytes/s (0: unlimited).
+    pub max_bandwidth: u64,
+    /// Maximum Network Buffer Size.
+    pub network_buffer_size: usize,
+    /// Debug level (`-d`).
+    pub debug_level: i32,
+    /// SD Connect Timeout.
+    pub sd_connect_timeout: Duration,
+    /// SD connect retry interval (Bareos: 10 s).
+    pub sd_retry_interval: Duration,
+    /// Restores never leave this directory (`/`: anywhere, as Bareos).
+    pub restore_root: PathBuf,
+    /// Accurate list store per job, bytes.
+    pub accurate_store: usize,
+    /// Text after `2000 OK Job ` ([`JOB_VERSION`]).
+    pub job_version: String,
+    /// Text after `Version: ` in status and job messages ([`VERSION_TEXT`]).
+    pub version_text: String,
+}
+
+fn first_error(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl Settings {
+    /// Load and check a configuration file or `bareos-fd.d` directory.
+    pub fn load(path: &Path) -> Result<Settings, String> {
+        let cfg = config::load(path, DaemonKind::FileDaemon).map_err(first_error)?;
+        Self::from_config(&cfg, path)
+    }
+
+    /// Settings from a loaded configuration; a missing Client or Director is an error.
+    pub fn from_config(cfg: &config::Config, path: &Path) -> Result<Settings, String> {
+        let client = cfg.fd_client().ok_or_else(|| {
+            format!(
+                "{}: no Client (FileDaemon) resource; barque-fd needs one with its Name",
+                path.display()
+            )
+        })?;
+        let dirs = cfg.fd_directors();
+        if dirs.is_empty() {
+            return Err(format!(
+                "{}: no Director resource with a Password; no Director could connect",
+                path.display()
+            ));
+        }
+        if client.tls.authenticate || dirs.iter().any(|d| d.tls.authenticate) {
+            return Err(format!(
+                "{}: TLS Authenticate is deprecated and not supported by barque-fd; remove it",
+                path.display()
+            ));
+        }
+        let mut directors = Vec::new();
+        for d in dirs {
+            if d.password.is_empty() {
+                return Err(format!(
+                    "{}: Director {}: empty Password",
+                    path.display(),
+                    d.name
+                ));
+            }
+            directors.push(DirectorEntry {
+                name: d.name.clone(),
+                key: d.password.md5_hex().into_bytes(),
+                monitor: d.monitor,
+                tls: d.tls.clone(),
+                client_initiated: d.connection_from_client_to_director,
+                director_initiated: d.connection_from_director_to_client,
+                address: d.address.clone(),
+                port: d.port,
+                max_bandwidth: d.maximum_bandwidth_per_job,
+            });
+        }
+        let mut listen = Vec::new();
+        for a in &client.addresses {
+            let port_text = a.port.clone().unwrap_or_else(|| "9102".into());
+            let port: u16 = port_text.parse().map_err(|_| {
+                format!(
+                    "{}: Client {}: port {port_text:?} is not a number",
+                    path.display(),
+                    client.name
+                )
+            })?;
+            listen.push((a.addr.clone().unwrap_or_else(|| "0.0.0.0".into()), port));
+        }
+        Ok(Settings {
+            name: client.name.clone(),
+            directors,
+            listen,
+            tls: client.tls.clone(),
+            heartbeat: client.heartbeat_interval.as_duration(),
+            max_bandwidth: client.maximum_bandwidth_per_job.unwrap_or(0),
+            network_buffer_size: client
+                .maximum_network_buffer_size
+                .map(|v| v as usize)
+                .unwrap_or(262_144)
+                .clamp(4096, 1_000_000 - 16),
+            debug_level: 0,
+            sd_connect_timeout: client.sd_connect_timeout.as_duration(),
+            sd_retry_interval: Duration::from_secs(10),
+            restore_root: PathBuf::from("/"),
+            accurate_store: 16 << 20,
+            job_version: JOB_VERSION.into(),
+            version_text: VERSION_TEXT.into(),
+        })
+    }
+}
+
+/// A running File daemon: settings plus the state shared by all sessions.
+#[derive(Debug)]
+pub struct FileDaemon {
+    /// The settings.
+    pub settings: Settings,
+    /// Running and terminated jobs (for status and cancel across connections).
+    pub jobs: &'static JobTable<JOB_SLOTS>,
+    /// Passive SD connections waiting for their session.
+    pub passive: Arc<PassiveSd>,
+    /// Unix time the daemon started.
+    pub started: i64,
+    stop: AtomicBool,
+}
+
+/// What a Director connection came in as.
+enum Accepted {
+    Director { stream: NetStream, tls: bool },
+    Passive,
+}
+
+/// Adapter: a tokio stream with a callback the first time data is read after `armed` is set
+/// (used to notice that the Director started to use a client-initiated connection).
+struct Watch<T> {
+    inner: T,
+    armed_after_writes: usize,
+    writes: usize,
+    fired: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Watch<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let me = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut me.inner).poll_read(cx, buf);
+        if me.writes >= me.armed_after_writes && buf.filled().len() > before {
+            if let Some(f) = me.fired.take() {
+                f();
+            }
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Watch<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let me = self.get_mut();
+        let r = Pin::new(&mut me.inner).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(_))) {
+            me.writes += 1;
+        }
+        r
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+fn random31() -> u32 {
+    let mut b = [0u8; 4];
+    if openssl::rand::rand_bytes(&mut b).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(1);
+        b = t.to_le_bytes();
+    }
+    u32::from_le_bytes(b) & 0x7fff_ffff
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn session_log(who: &str, r: &Result<SessionEnd, SessionError>) {
+    match r {
+        Ok(end) if end.job_id != 0 => log::info!(
+            "{who}: JobId {} ended with status {:?}, {} files, {} errors",
+            end.job_id,
+            end.status,
+            end.files,
+            end.errors
+        ),
+        Ok(_) => log::debug!("{who}: session ended"),
+        Err(e) => log::warn!("{who}: {e}"),
+    }
+}
+
+/// Per-session heap buffers.
+struct SessionBufs {
+    dir_rx: Vec<u8>,
+    tx: Vec<u8>,
+    sd_rx: Vec<u8>,
+    data: Vec<u8>,
+    fileset: Vec<u8>,
+    accurate: Vec<u8>,
+}
+
+impl SessionBufs {
+    fn new(s: &Settings) -> Self {
+        Self {
+            dir_rx: vec![0; 1_000_016],
+            tx: vec![0; 65_536],
+            sd_rx: vec![0; 1_000_016],
+            data: vec![0; s.network_buffer_size + 64],
+            fileset: vec![0; 256 * 1024],
+            accurate: vec![0; s.accurate_store],
+        }
+    }
+    fn get(&mut self) -> Buffers<'_> {
+        Buffers {
+            dir_rx: &mut self.dir_rx,
+            tx: &mut self.tx,
+            sd_rx: &mut self.sd_rx,
+            data: &mut self.data,
+            fileset: &mut self.fileset,
+            accurate: &mut self.accurate,
+        }
+    }
+}
+
+type Svc = Services<LinuxSource, LinuxSink, SdConnector, TokioClock, StandardDigests>;
+
+impl FileDaemon {
+    /// A daemon with its own job table.
+    pub fn new(settings: Settings) -> Arc<FileDaemon> {
+        Arc::new(FileDaemon {
+            settings,
+            jobs: Box::leak(Box::new(JobTable::new())),
+            passive: Arc::new(PassiveSd::default()),
+            started: unix_now(),
+            stop: AtomicBool::new(false),
+        })
+    }
+
+    /// Ask the accept loops and client-initiated threads to stop (running sessions finish).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    fn services(&self) -> Svc {
+        let mut connector = SdConnector::new(self.passive.clone());
+        connector.timeout = self.settings.sd_connect_timeout;
+        connector.retry_interval = self.settings.sd_retry_interval;
+        Services {
+            source: LinuxSource::new(),
+            sink: LinuxSink::with_root(self.settings.restore_root.clone()),
+            connector,
+            clock: TokioClock::new(),
+            digests: StandardDigests,
+        }
+    }
+
+    fn director_auths(&self) -> Vec<DirectorAuth<'_>> {
+        self.settings
+            .directors
+            .iter()
+            .map(|d| DirectorAuth {
+                name: d.name.as_bytes(),
+                key: &d.key,
+                monitor: d.monitor,
+            })
+            .collect()
+    }
+
+    fn fd_config<'a>(
+        &'a self,
+        dirs: &'a [DirectorAuth<'a>],
+        tls_policy: TlsPolicy,
+        tls_active: bool,
+    ) -> FdConfig<'a> {
+        let s = &self.settings;
+        FdConfig {
+            name: s.name.as_bytes(),
+            directors: dirs,
+            version: Version::new(26, 0, 0),
+            job_version: s.job_version.as_bytes(),
+            version_text: s.version_text.as_bytes(),
+            binary_info: b"self-compiled",
+            secure_erase: None,
+            heartbeat_interval: CoreDuration::from_secs(s.heartbeat.as_secs()),
+            max_bandwidth: s.max_bandwidth,
+            tls_policy,
+            tls_active,
+            network_buffer_size: s.network_buffer_size,
+            started: self.started,
+            utc_offset: 0,
+            debug_level: s.debug_level,
+        }
+    }
+
+    /// Bind every configured address and serve until [`FileDaemon::stop`]. Returns the bound
+    /// addresses through `bound` as soon as they are listening.
+    pub async fn run(self: Arc<Self>) -> std::io::Result<()> {
+        let mut listeners = Vec::new();
+        for (host, port) in &self.settings.listen {
+            let l = TcpListener::bind((host.as_str(), *port))
+                .await
+                .map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("cannot listen on {host}:{port}: {e}"))
+                })?;
+            log::info!("{} listening on {host}:{port}", self.settings.name);
+            listeners.push(l);
+        }
+        self.clone().start_client_initiated();
+        let mut tasks = Vec::new();
+        for l in listeners {
+            tasks.push(tokio::spawn(self.clone().serve(l)));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+        Ok(())
+    }
+
+    /// Accept connections on `listener` until stopped, one thread per connection.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        while !self.stop.load(Ordering::SeqCst) {
+            let accepted =
+                tokio::time::timeout(Duration::from_millis(500), listener.accept()).await;
+            let (tcp, addr) = match accepted {
+                Err(_) => continue,
+                Ok(Ok(x)) => x,
+                Ok(Err(e)) => {
+                    log::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let std_tcp = match tcp.into_std() {
+                Ok(s) => s,
+                Err(e) => {
+                    log::warn!("{addr}: {e}");
+                    continue;
+                }
+            };
+            let me = self.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("fd-conn-{addr}"))
+                .spawn(move || me.connection_thread(std_tcp, addr));
+            if let Err(e) = spawned {
+                log::warn!("{addr}: cannot start a thread: {e}");
+            }
+        }
+    }
+
+    fn connection_thread(self: Arc<Self>, tcp: std::net::TcpStream, addr: SocketAddr) {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                log::warn!("{addr}: cannot start a runtime: {e}");
+                return;
+            }
+        };
+        rt.block_on(async move {
+            let who = format!("connection from {addr}");
+            let tcp = match TcpStream::from_std(tcp) {
+                Ok(t) => t,
+                Err(e) => return log::warn!("{who}: {e}"),
+            };
+            let _ = tcp.set_nodelay(true);
+            let acc = tokio::time::timeout(Duration::from_secs(180), self.accept(tcp, &who)).await;
+            match acc {
+                Err(_) => log::warn!("{who}: no hello within 180 s; closed"),
+                Ok(Err(e)) => log::warn!("{who}: {e}"),
+                Ok(Ok(Accepted::Passive)) => {}
+                Ok(Ok(Accepted::Director { stream, tls })) => {
+                    let policy = self.director_policy(tls);
+                    let mut svc = self.services();
+                    let mut bufs = SessionBufs::new(&self.settings);
+                    let dirs = self.director_auths();
+                    let cfg = self.fd_config(&dirs, policy, tls);
+                    let r = run_director_session(
+                        NetIo(stream),
+                        &cfg,
+                        self.jobs,
+                        &mut svc,
+                        bufs.get(),
+                        random31(),
+                    )
+                    .await;
+                    session_log(&who, &r);
+                }
+            }
+        });
+    }
+
+    fn director_policy(&self, tls: bool) -> TlsPolicy {
+        if tls {
+            self.settings.tls.policy()
+        } else {
+            TlsPolicy::None
+        }
+    }
+
+    /// The transport part of accepting: peek, TLS or the cleartext gate.
+    async fn accept(&self, tcp: TcpStream, who: &str) -> Result<Accepted, String> {
+        let mut buf = [0u8; 300];
+        let first = loop {
+            let n = tcp.peek(&mut buf).await.map_err(|e| format!("peek: {e}"))?;
+            if n == 0 {
+                return Err("closed before sending anything".into());
+            }
+            match psk::classify_first_bytes(buf.get(..n).unwrap_or(&[])) {
+                FirstBytes::NeedMore => tokio::time::sleep(Duration::from_millis(5)).await,
+                other => break other,
+            }
+        };
+        match first {
+            FirstBytes::Garbage | FirstBytes::NeedMore => {
+                Err("first bytes are neither a Bareos hello nor TLS; closed".into())
+            }
+            FirstBytes::CleartextHello => {
+                // Peek the whole hello frame (≤ 4 + 255 bytes).
+                let hello = loop {
+                    let n = tcp.peek(&mut buf).await.map_err(|e| format!("peek: {e}"))?;
+                    let len = buf
+                        .get(..4)
+                        .map(|h| i32::from_be_bytes([h[0], h[1], h[2], h[3]]))
+                        .unwrap_or(0);
+                    let want = usize::try_from(len).unwrap_or(0) + 4;
+                    if want > buf.len() {
+                        return Err("hello frame too long".into());
+                    }
+                    if n >= want {
+                        break buf.get(4..want).unwrap_or(&[]).to_vec();
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                };
+                match Hello::parse_at(Acceptor::FileDaemon, &hello) {
+                    Ok(Hello::StorageStartJob { job, .. }) => {
+                        log::debug!(
+                            "{who}: passive Storage daemon for {}",
+                            String::from_utf8_lossy(job)
+                        );
+                        self.passive.park(job, NetStream::Plain(tcp));
+                        Ok(Accepted::Passive)
+                    }
+                    Ok(Hello::Director { name, .. }) => {
+                        let known = self
+                            .settings
+                            .directors
+                            .iter()
+                            .find(|d| fd_core::wire::hello::bashed_eq(name, d.name.as_bytes()));
+                        if let Some(d) = known {
+                            if !psk::cleartext_hello_allowed(
+                                ResourceType::Director,
+                                0,
+                                d.tls.policy(),
+                            ) {
+                                return Err(format!(
+                                    "cleartext hello from Director {} refused: TLS is enabled for it \
+                                     (set TLS Enable = no in its Director resource, or use TLS-PSK)",
+                                    d.name
+                                ));
+                            }
+                        }
+                        // Unknown Directors are refused by the session with Bareos' reply.
+                        Ok(Accepted::Director {
+                            stream: NetStream::Plain(tcp),
+                            tls: false,
+                        })
+                    }
+                    _ => Err(format!(
+                        "hello refused: {:?}",
+                        String::from_utf8_lossy(hello.get(..80).unwrap_or(&hello))
+                    )),
+                }
+            }
+            FirstBytes::Tls => {
+                let slot: PskSlot = Arc::new(Mutex::new(PskOutcome::NotUsed));
+                let dirs: Vec<(String, Vec<u8>)> = self
+                    .settings
+                    .directors
+                    .iter()
+                    .map(|d| (d.name.clone(), d.key.clone()))
+                    .collect();
+                let lookup: tls::PskLookup = Arc::new(move |kind, name| {
+                    if kind != ResourceType::Director {
+                        return None;
+                    }
+                    dirs.iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, k)| Key::raw(k.clone()))
+                });
+                let ctx = tls::server_context(&self.settings.tls, lookup, slot.clone())
+                    .map_err(|e| e.to_string())?;
+                let ssl = Ssl::new(&ctx).map_err(|e| e.to_string())?;
+                let mut s = SslStream::new(ssl, tcp).map_err(|e| e.to_string())?;
+                if let Err(e) = Pin::new(&mut s).accept().await {
+                    let outcome = slot.lock().map(|g| g.clone()).unwrap_or_default();
+                    return Err(match outcome {
+                        PskOutcome::Unknown(id) | PskOutcome::Malformed(id) => format!(
+                            "TLS-PSK identity {:?} unknown (check the Director resources)",
+                            PskIdentity::parse(&id)
+                                .map(|i| String::from_utf8_lossy(i.name).into_owned())
+                                .unwrap_or_else(|_| String::from_utf8_lossy(&id).into_owned())
+                        ),
+                        _ => format!("TLS handshake failed: {e} (wrong password?)"),
+                    });
+                }
+                Ok(Accepted::Director {
+                    stream: NetStream::Tls(Box::new(s)),
+                    tls: true,
+                })
+            }
+        }
+    }
+
+    /// Start the client-initiated threads (one per Director with `Connection From Client To
+    /// Director = yes`).
+    pub fn start_client_initiated(self: Arc<Self>) {
+        for (i, d) in self.settings.directors.iter().enumerate() {
+            if !d.client_initiated {
+                continue;
+            }
+            let me = self.clone();
+            let name = d.name.clone();
+            let r = std::thread::Builder::new()
+                .name(format!("fd-dial-{name}"))
+                .spawn(move || me.dial_loop(i));
+            if let Err(e) = r {
+                log::warn!("Director {name}: cannot start the client-initiated thread: {e}");
+            }
+        }
+    }
+
+    /// Keep one idle connection to Director `i`; when it gets used, open the next one.
+    fn dial_loop(self: Arc<Self>, i: usize) {
+        let mut backoff = Duration::from_secs(1);
+        while !self.stop.load(Ordering::SeqCst) {
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let me = self.clone();
+            let handle = std::thread::spawn(move || me.client_session(i, tx));
+            // Wait until the connection is used (or failed), then dial the next one.
+            match rx.recv() {
+                Ok(()) => backoff = Duration::from_secs(1),
+                Err(_) => {
+                    let _ = handle.join();
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                }
+            }
+        }
+    }
+
+    fn client_session(self: Arc<Self>, i: usize, used: std::sync::mpsc::Sender<()>) {
+        let Some(d) = self.settings.directors.get(i).cloned() else {
+            return;
+        };
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(_) => return,
+        };
+        rt.block_on(async move {
+            let who = format!("Director {}", d.name);
+            let addr = d.address.clone().unwrap_or_else(|| "127.0.0.1".into());
+            let tcp = match TcpStream::connect((addr.as_str(), d.port)).await {
+                Ok(t) => t,
+                Err(e) => return log::warn!("{who} ({addr}:{}): cannot connect: {e}", d.port),
+            };
+            let _ = tcp.set_nodelay(true);
+            let tls = d.tls.enable;
+            let stream = if tls {
+                let id = PskIdentity {
+                    kind: ResourceType::Client,
+                    name: self.settings.name.as_bytes(),
+                };
+                let mut idb = vec![0u8; id.buffer_len()];
+                if id.emit(&mut idb).is_err() {
+                    return log::warn!("{who}: cannot form the PSK identity");
+                }
+                let ctx = match tls::client_context(&d.tls, Some((idb, Key::raw(d.key.clone())))) {
+                    Ok(c) => c,
+                    Err(e) => return log::warn!("{who}: {e}"),
+                };
+                let Ok(ssl) = Ssl::new(&ctx) else { return };
+                let Ok(mut s) = SslStream::new(ssl, tcp) else {
+                    return;
+                };
+                if let Err(e) = Pin::new(&mut s).connect().await {
+                    return log::warn!("{who}: TLS-PSK handshake failed: {e}");
+                }
+                NetStream::Tls(Box::new(s))
+            } else {
+                NetStream::Plain(tcp)
+            };
+            // The FD writes its hello, its CRAM response and its own challenge (3 writes,
+            // and one for the final OK): data read after that is the Director's first
+            // command on this connection.
+            let watched = Watch {
+                inner: stream,
+                armed_after_writes: 4,
+                writes: 0,
+                fired: Some(Box::new(move || {
+                    let _ = used.send(());
+                })),
+            };
+            let policy = if tls {
+                self.settings.tls.policy()
+            } else {
+                TlsPolicy::None
+            };
+            let mut svc = self.services();
+            let mut bufs = SessionBufs::new(&self.settings);
+            let dirs = self.director_auths();
+            let cfg = self.fd_config(&dirs, policy, tls);
+            let Some(dir) = dirs.get(i).copied() else {
+                return;
+            };
+            let r = run_client_initiated(
+                NetIo(watched),
+                &cfg,
+                &dir,
+                self.jobs,
+                &mut svc,
+                bufs.get(),
+                random31(),
+            )
+            .await;
+            session_log(&who, &r);
+        });
+    }
+}
+
+/// `-t`: check the configuration; `Ok` with a summary, or every problem found.
+pub fn check(path: &Path) -> Result<String, String> {
+    let report = config::check(path, DaemonKind::FileDaemon);
+    if !report.is_ok() {
+        return Err(report.to_string());
+    }
+    let s = Settings::from_config(&report.config, path)?;
+    let warnings: Vec<String> = report.warnings().map(|w| w.to_string()).collect();
+    let mut out = String::new();
+    for w in warnings {
+        out.push_str(&w);
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{}: configuration OK: Client {}, {} Director(s), listening on {}",
+        path.display(),
+        s.name,
+        s.directors.len(),
+        s.listen
+            .iter()
+            .map(|(h, p)| format!("{h}:{p}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(out)
+}

@@ -1,0 +1,280 @@
+//! Sockets: tokio TCP and tokio-openssl TLS streams as `embedded-io-async` streams, and the
+//! [`Connector`] that opens the data connection to the Storage daemon.
+//!
+//! fd-core's session code is written against `embedded_io_async::{Read, Write}` so that the
+//! same code runs on firmware; [`NetIo`] is the small adapter that lets it run on tokio
+//! (the `embedded-io-adapters` crate does the same, but it would pin us to its tokio and
+//! embedded-io versions for thirty lines of code).
+//!
+//! # The SD connection (`core/src/filed/dir_cmd.cc` `StorageCmd()`, connect.md §3)
+//!
+//! The Director's `storage address=… port=… ssl=N` says whether the data channel starts with
+//! TLS: `ssl=4` (TLS-PSK first) makes the core pass [`PskParams`] with the identity
+//! `R_JOB` RS «Job» and the job's session key; the handshake is done here with
+//! [`barque_common::tls::client_context`], exactly as every other Barque daemon sets up
+//! OpenSSL. The hello and CRAM-MD5 that follow are the core's. Bareos retries the TCP
+//! connect every 10 s up to `SD Connect Timeout`; so does [`SdConnector`] (both values are
+//! fields, so tests can shorten them).
+//!
+//! # Passive mode
+//!
+//! In passive mode the SD dials the FD port and says `Hello Storage calling Start Job «Job»`.
+//! The accept loop ([`crate::daemon`]) recognises that hello by peeking at the cleartext
+//! frame and parks the connection in a [`PassiveSd`] table under the job name; the session
+//! running that job takes it from there through [`Connector::accept_sd`], with the hello
+//! still unread (the core checks it and authenticates with the session key).
+//! TLS-first passive connections need the session key before the hello is seen (the PSK
+//! identity names the job) and are refused: see the crate docs.
+
+use std::collections::HashMap;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use barque_common::tls::{self, Key, TlsSettings};
+use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use fd_core::fd::platform::{Connector, PskParams};
+use openssl::ssl::Ssl;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_openssl::SslStream;
+
+/// A TCP connection, with or without TLS.
+#[derive(Debug)]
+pub enum NetStream {
+    /// Cleartext.
+    Plain(TcpStream),
+    /// TLS (PSK or certificates) over TCP.
+    Tls(Box<SslStream<TcpStream>>),
+}
+
+impl AsyncRead for NetStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            NetStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for NetStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            NetStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            NetStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            NetStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// A tokio stream as an `embedded-io-async` stream.
+#[derive(Debug)]
+pub struct NetIo<T>(pub T);
+
+/// The error of [`NetIo`]: the `std::io` error kind mapped onto `embedded-io`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetError(pub ErrorKind);
+
+impl core::fmt::Display for NetError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+impl std::error::Error for NetError {}
+
+impl embedded_io_async::Error for NetError {
+    fn kind(&self) -> ErrorKind {
+        self.0
+    }
+}
+
+fn map_err(e: &io::Error) -> NetError {
+    use io::ErrorKind as K;
+    NetError(match e.kind() {
+        K::NotFound => ErrorKind::NotFound,
+        K::PermissionDenied => ErrorKind::PermissionDenied,
+        K::ConnectionRefused => ErrorKind::ConnectionRefused,
+        K::ConnectionReset => ErrorKind::ConnectionReset,
+        K::ConnectionAborted => ErrorKind::ConnectionAborted,
+        K::NotConnected => ErrorKind::NotConnected,
+        K::AddrInUse => ErrorKind::AddrInUse,
+        K::AddrNotAvailable => ErrorKind::AddrNotAvailable,
+        K::BrokenPipe => ErrorKind::BrokenPipe,
+        K::AlreadyExists => ErrorKind::AlreadyExists,
+        K::InvalidInput => ErrorKind::InvalidInput,
+        K::InvalidData => ErrorKind::InvalidData,
+        K::TimedOut => ErrorKind::TimedOut,
+        K::Interrupted => ErrorKind::Interrupted,
+        K::Unsupported => ErrorKind::Unsupported,
+        K::OutOfMemory => ErrorKind::OutOfMemory,
+        K::WriteZero => ErrorKind::WriteZero,
+        _ => ErrorKind::Other,
+    })
+}
+
+impl<T> ErrorType for NetIo<T> {
+    type Error = NetError;
+}
+
+impl<T: AsyncRead + Unpin> Read for NetIo<T> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+        self.0.read(buf).await.map_err(|e| map_err(&e))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> Write for NetIo<T> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, NetError> {
+        self.0.write(buf).await.map_err(|e| map_err(&e))
+    }
+    async fn flush(&mut self) -> Result<(), NetError> {
+        self.0.flush().await.map_err(|e| map_err(&e))
+    }
+}
+
+/// Connections from Storage daemons in passive mode, waiting for the session of their job.
+#[derive(Debug, Default)]
+pub struct PassiveSd {
+    waiting: Mutex<HashMap<Vec<u8>, Vec<NetStream>>>,
+    notify: tokio::sync::Notify,
+}
+
+impl PassiveSd {
+    /// Park a connection whose hello names `job` (hello unread).
+    pub fn park(&self, job: &[u8], s: NetStream) {
+        if let Ok(mut m) = self.waiting.lock() {
+            m.entry(job.to_vec()).or_default().push(s);
+        }
+        self.notify.notify_waiters();
+    }
+
+    fn take(&self, job: &[u8]) -> Option<NetStream> {
+        let mut m = self.waiting.lock().ok()?;
+        let v = m.get_mut(job)?;
+        let s = v.pop();
+        if v.is_empty() {
+            m.remove(job);
+        }
+        s
+    }
+}
+
+/// Why the SD connection failed.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// TCP connect failed until the timeout.
+    Tcp(io::Error),
+    /// The TLS-PSK handshake failed.
+    Tls(String),
+    /// No passive SD connection arrived in time.
+    NoPassive,
+    /// The address is not valid text.
+    BadAddress,
+}
+
+/// Opens SD connections (active mode) and hands over passive ones.
+#[derive(Debug, Clone)]
+pub struct SdConnector {
+    /// Retry interval of the TCP connect (Bareos: 10 s).
+    pub retry_interval: Duration,
+    /// Give up after this long (`SD Connect Timeout`, default 30 min).
+    pub timeout: Duration,
+    /// The table of passive connections (shared with the accept loop).
+    pub passive: Arc<PassiveSd>,
+}
+
+impl SdConnector {
+    /// A connector with Bareos' defaults.
+    pub fn new(passive: Arc<PassiveSd>) -> Self {
+        Self {
+            retry_interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(30 * 60),
+            passive,
+        }
+    }
+}
+
+impl Connector for SdConnector {
+    type Stream = NetIo<NetStream>;
+    type Error = ConnectError;
+
+    async fn connect(
+        &mut self,
+        address: &[u8],
+        port: u16,
+        psk: Option<PskParams<'_>>,
+    ) -> Result<Self::Stream, ConnectError> {
+        let addr = std::str::from_utf8(address).map_err(|_| ConnectError::BadAddress)?;
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let tcp = loop {
+            match TcpStream::connect((addr, port)).await {
+                Ok(t) => break t,
+                Err(e) => {
+                    if tokio::time::Instant::now() + self.retry_interval > deadline {
+                        log::warn!("could not connect to the Storage daemon {addr}:{port}: {e}");
+                        return Err(ConnectError::Tcp(e));
+                    }
+                    log::info!(
+                        "could not connect to the Storage daemon {addr}:{port}: {e}; retrying"
+                    );
+                    tokio::time::sleep(self.retry_interval).await;
+                }
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let Some(psk) = psk else {
+            return Ok(NetIo(NetStream::Plain(tcp)));
+        };
+        let ctx = tls::client_context(
+            &TlsSettings::default(),
+            Some((psk.identity.to_vec(), Key::raw(psk.key.to_vec()))),
+        )
+        .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        let ssl = Ssl::new(&ctx).map_err(|e| ConnectError::Tls(e.to_string()))?;
+        let mut s = SslStream::new(ssl, tcp).map_err(|e| ConnectError::Tls(e.to_string()))?;
+        Pin::new(&mut s)
+            .connect()
+            .await
+            .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        Ok(NetIo(NetStream::Tls(Box::new(s))))
+    }
+
+    async fn accept_sd(&mut self, job: &[u8]) -> Result<Self::Stream, ConnectError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            let notified = self.passive.notify.notified();
+            if let Some(s) = self.passive.take(job) {
+                return Ok(NetIo(s));
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(ConnectError::NoPassive);
+            }
+        }
+    }
+}
+
+/// Read exactly `buf.len()` bytes from a tokio stream (used by tests and tools).
+pub async fn read_exact<T: AsyncRead + Unpin>(s: &mut T, buf: &mut [u8]) -> io::Result<()> {
+    s.read_exact(buf).await.map(|_| ())
+}
