@@ -147,6 +147,20 @@ pub trait JobEngine: Send + Sync {
     /// Run a request for a console session (its name, ACLs and API mode are in `session`);
     /// the reply is framed and sent as any other.
     fn execute<'a>(&'a self, session: &'a Session, request: Request) -> EngineFuture<'a>;
+
+    /// Take the job messages waiting for the consoles (the engine's `Console` message
+    /// destination); the server shows them with its own queued messages.
+    fn take_messages(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Whether job messages wait for the consoles ("You have messages.").
+    fn has_messages(&self) -> bool {
+        false
+    }
+
+    /// The configuration was reloaded (`reload`, SIGHUP): jobs started from now on use it.
+    fn reload(&self, _config: &barque_common::config::Config) {}
 }
 
 fn words(a: &Args) -> Vec<(String, Option<String>)> {
