@@ -352,145 +352,143 @@ impl ConsoleEngine {
         if plain {
             r.text(format!("Using Catalog \"{}\"\n", self.catalog_name));
         }
-        let table: Option<(&str, Vec<&str>, Vec<Vec<String>>)> =
-            match first.as_ref().map(|(k, v)| (k.as_str(), v.clone())) {
-                Some(("jobs", _)) | Some(("job", _)) | Some(("jobid", _))
-                | Some(("jobname", _)) => {
-                    let id = value("jobid").and_then(|v| v.parse::<i64>().ok());
-                    let name = value("job").or_else(|| value("jobname"));
-                    let rows = match self.cat(move |c| c.list_jobs(id)).await {
-                        Ok(rows) => rows,
-                        Err(e) => return Reply::failed(format!("list: catalog: {e}\n")),
-                    };
-                    let rows: Vec<Vec<String>> = rows
+        let table: Option<Table> = match first.as_ref().map(|(k, v)| (k.as_str(), v.clone())) {
+            Some(("jobs", _)) | Some(("job", _)) | Some(("jobid", _)) | Some(("jobname", _)) => {
+                let id = value("jobid").and_then(|v| v.parse::<i64>().ok());
+                let name = value("job").or_else(|| value("jobname"));
+                let rows = match self.cat(move |c| c.list_jobs(id)).await {
+                    Ok(rows) => rows,
+                    Err(e) => return Reply::failed(format!("list: catalog: {e}\n")),
+                };
+                let rows: Vec<Vec<String>> = rows
+                    .into_iter()
+                    .filter(|j| name.as_ref().is_none_or(|n| *n == j.name))
+                    .map(|j| {
+                        vec![
+                            j.job_id.to_string(),
+                            j.name.clone(),
+                            j.client.clone(),
+                            j.start_time.map(sql_time).unwrap_or_default(),
+                            hms(j.duration()),
+                            char::from(j.job_type.to_u8()).to_string(),
+                            char::from(j.level.to_u8()).to_string(),
+                            j.job_files.to_string(),
+                            j.job_bytes.to_string(),
+                            char::from(j.status.to_u8()).to_string(),
+                        ]
+                    })
+                    .collect();
+                Some((
+                    "jobs",
+                    vec![
+                        "jobid",
+                        "name",
+                        "client",
+                        "starttime",
+                        "duration",
+                        "type",
+                        "level",
+                        "jobfiles",
+                        "jobbytes",
+                        "jobstatus",
+                    ],
+                    rows,
+                ))
+            }
+            Some(("files", _)) => {
+                let Some(id) = value("jobid").and_then(|v| v.parse::<i64>().ok()) else {
+                    return Reply::failed("list files: jobid=N is required\n");
+                };
+                let files = match self.cat(move |c| c.list_files(id)).await {
+                    Ok(f) => f,
+                    Err(e) => return Reply::failed(format!("list: catalog: {e}\n")),
+                };
+                Some((
+                    "filenames",
+                    vec!["filename"],
+                    files.into_iter().map(|f| vec![f]).collect(),
+                ))
+            }
+            Some(("volumes", _)) | Some(("volume", _)) | Some(("media", _)) => {
+                let pool = value("pool");
+                let vols = match self.cat(move |c| c.list_volumes(pool.as_deref())).await {
+                    Ok(v) => v,
+                    Err(e) => return Reply::failed(format!("list: catalog: {e}\n")),
+                };
+                let rows = vols
+                    .into_iter()
+                    .map(|(pool, m)| {
+                        vec![
+                            m.media_id.to_string(),
+                            m.volume_name.clone(),
+                            m.vol_status.as_str().to_string(),
+                            u8::from(m.enabled).to_string(),
+                            m.vol_bytes.to_string(),
+                            m.vol_files.to_string(),
+                            m.vol_retention.to_string(),
+                            u8::from(m.recycle).to_string(),
+                            m.media_type.clone(),
+                            m.last_written.map(sql_time).unwrap_or_default(),
+                            pool,
+                        ]
+                    })
+                    .collect();
+                Some((
+                    "volumes",
+                    vec![
+                        "mediaid",
+                        "volumename",
+                        "volstatus",
+                        "enabled",
+                        "volbytes",
+                        "volfiles",
+                        "volretention",
+                        "recycle",
+                        "mediatype",
+                        "lastwritten",
+                        "pool",
+                    ],
+                    rows,
+                ))
+            }
+            Some(("pools", _)) | Some(("pool", _)) => {
+                let pools = match self.cat(|c| c.list_pools()).await {
+                    Ok(p) => p,
+                    Err(e) => return Reply::failed(format!("list: catalog: {e}\n")),
+                };
+                Some((
+                    "pools",
+                    vec!["poolid", "name", "numvols", "pooltype", "labelformat"],
+                    pools
                         .into_iter()
-                        .filter(|j| name.as_ref().is_none_or(|n| *n == j.name))
-                        .map(|j| {
+                        .map(|p| {
                             vec![
-                                j.job_id.to_string(),
-                                j.name.clone(),
-                                j.client.clone(),
-                                j.start_time.map(sql_time).unwrap_or_default(),
-                                hms(j.duration()),
-                                char::from(j.job_type.to_u8()).to_string(),
-                                char::from(j.level.to_u8()).to_string(),
-                                j.job_files.to_string(),
-                                j.job_bytes.to_string(),
-                                char::from(j.status.to_u8()).to_string(),
+                                p.pool_id.to_string(),
+                                p.spec.name.clone(),
+                                p.num_vols.to_string(),
+                                p.spec.pool_type.as_str().to_string(),
+                                p.spec.label_format.clone(),
                             ]
                         })
-                        .collect();
-                    Some((
-                        "jobs",
-                        vec![
-                            "jobid",
-                            "name",
-                            "client",
-                            "starttime",
-                            "duration",
-                            "type",
-                            "level",
-                            "jobfiles",
-                            "jobbytes",
-                            "jobstatus",
-                        ],
-                        rows,
-                    ))
-                }
-                Some(("files", _)) => {
-                    let Some(id) = value("jobid").and_then(|v| v.parse::<i64>().ok()) else {
-                        return Reply::failed("list files: jobid=N is required\n");
-                    };
-                    let files = match self.cat(move |c| c.list_files(id)).await {
-                        Ok(f) => f,
-                        Err(e) => return Reply::failed(format!("list: catalog: {e}\n")),
-                    };
-                    Some((
-                        "filenames",
-                        vec!["filename"],
-                        files.into_iter().map(|f| vec![f]).collect(),
-                    ))
-                }
-                Some(("volumes", _)) | Some(("volume", _)) | Some(("media", _)) => {
-                    let pool = value("pool");
-                    let vols = match self.cat(move |c| c.list_volumes(pool.as_deref())).await {
-                        Ok(v) => v,
-                        Err(e) => return Reply::failed(format!("list: catalog: {e}\n")),
-                    };
-                    let rows = vols
+                        .collect(),
+                ))
+            }
+            Some(("clients", _)) | Some(("client", _)) => {
+                let clients = match self.cat(|c| c.list_clients()).await {
+                    Ok(p) => p,
+                    Err(e) => return Reply::failed(format!("list: catalog: {e}\n")),
+                };
+                Some((
+                    "clients",
+                    vec!["clientid", "name", "uname"],
+                    clients
                         .into_iter()
-                        .map(|(pool, m)| {
-                            vec![
-                                m.media_id.to_string(),
-                                m.volume_name.clone(),
-                                m.vol_status.as_str().to_string(),
-                                u8::from(m.enabled).to_string(),
-                                m.vol_bytes.to_string(),
-                                m.vol_files.to_string(),
-                                m.vol_retention.to_string(),
-                                u8::from(m.recycle).to_string(),
-                                m.media_type.clone(),
-                                m.last_written.map(sql_time).unwrap_or_default(),
-                                pool,
-                            ]
-                        })
-                        .collect();
-                    Some((
-                        "volumes",
-                        vec![
-                            "mediaid",
-                            "volumename",
-                            "volstatus",
-                            "enabled",
-                            "volbytes",
-                            "volfiles",
-                            "volretention",
-                            "recycle",
-                            "mediatype",
-                            "lastwritten",
-                            "pool",
-                        ],
-                        rows,
-                    ))
-                }
-                Some(("pools", _)) | Some(("pool", _)) => {
-                    let pools = match self.cat(|c| c.list_pools()).await {
-                        Ok(p) => p,
-                        Err(e) => return Reply::failed(format!("list: catalog: {e}\n")),
-                    };
-                    Some((
-                        "pools",
-                        vec!["poolid", "name", "numvols", "pooltype", "labelformat"],
-                        pools
-                            .into_iter()
-                            .map(|p| {
-                                vec![
-                                    p.pool_id.to_string(),
-                                    p.spec.name.clone(),
-                                    p.num_vols.to_string(),
-                                    p.spec.pool_type.as_str().to_string(),
-                                    p.spec.label_format.clone(),
-                                ]
-                            })
-                            .collect(),
-                    ))
-                }
-                Some(("clients", _)) | Some(("client", _)) => {
-                    let clients = match self.cat(|c| c.list_clients()).await {
-                        Ok(p) => p,
-                        Err(e) => return Reply::failed(format!("list: catalog: {e}\n")),
-                    };
-                    Some((
-                        "clients",
-                        vec!["clientid", "name", "uname"],
-                        clients
-                            .into_iter()
-                            .map(|c| vec![c.client_id.to_string(), c.name.clone(), c.uname.clone()])
-                            .collect(),
-                    ))
-                }
-                _ => None,
-            };
+                        .map(|c| vec![c.client_id.to_string(), c.name.clone(), c.uname.clone()])
+                        .collect(),
+                ))
+            }
+            _ => None,
+        };
         let Some((key, cols, rows)) = table else {
             let what = first.map(|(k, _)| k).unwrap_or_default();
             return Reply::failed(format!("list {what}: not supported by Barque\n"));
@@ -516,6 +514,9 @@ impl ConsoleEngine {
         r
     }
 }
+
+/// A list table: its JSON key, column names and rows.
+type Table = (&'static str, Vec<&'static str>, Vec<Vec<String>>);
 
 fn exit_status(s: JobStatus) -> i64 {
     match s {
@@ -658,7 +659,7 @@ mod tests {
             "jobbytes",
             "jobstatus",
         ];
-        let rows = vec![
+        let rows = [
             [
                 "1",
                 "CapBackup",

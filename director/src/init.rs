@@ -190,7 +190,7 @@ pub fn render(o: &InitOptions, pw: &Passwords) -> io::Result<(String, String, St
          FileSet {{\n  Name = \"{FILESET}\"\n  Include {{\n    Options {{\n      Signature = SHA256\n    }}\n{files}  }}\n}}\n\n\
          Job {{\n  Name = \"{BACKUP_JOB}\"\n  Type = Backup\n  Level = Incremental\n  Client = {CLIENT}\n  \
          FileSet = \"{FILESET}\"\n  Storage = {STORAGE}\n  Pool = {POOL}\n  Messages = Standard\n  \
-         Write Bootstrap = {bsr}\n}}\n\n\
+         Accurate = yes\n  Write Bootstrap = {bsr}\n}}\n\n\
          Job {{\n  Name = \"{RESTORE_JOB}\"\n  Type = Restore\n  Client = {CLIENT}\n  FileSet = \"{FILESET}\"\n  \
          Storage = {STORAGE}\n  Pool = {POOL}\n  Messages = Standard\n  Where = {rwhere}\n}}\n\n\
          Messages {{\n  Name = Standard\n  console = all, !skipped, !saved, !audit\n  \

@@ -36,7 +36,11 @@
 //! Ownership is only changed when running as root; otherwise the files belong to the daemon's
 //! user, as with Bareos (whose `chown` failure is silent for non-root restores). Directories
 //! get their attributes when their record arrives, which is after their contents in Bareos'
-//! stream order, so their mtime is not disturbed by the files created in them.
+//! stream order. A restore of several jobs (a Full and its Incrementals) brings entries
+//! into a directory after the directory's own record (the Incremental's files come after the
+//! Full's directories): the sink remembers the times it gave each directory (bounded, by
+//! device and inode) and gives them again after every later change inside it, so a restored
+//! directory ends with its backed-up mtime whatever the order.
 //! Links get owner and times with `AT_SYMLINK_NOFOLLOW` (a symlink has no mode on Linux).
 //!
 //! # Replace policy
@@ -44,7 +48,7 @@
 //! `a` always, `n` never (existing entries are skipped), `w` if the backed-up copy is newer
 //! (mtime), `o` if it is older. An existing directory is always reused.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
@@ -109,7 +113,12 @@ pub struct LinuxSink {
     pending: Option<Pending>,
     as_root: bool,
     counter: u64,
+    /// (dev, ino) of directories this sink gave times to → (atime, mtime).
+    dir_times: HashMap<(u64, u64), (i64, i64)>,
 }
+
+/// At most this many restored directories have their times re-applied.
+const DIR_TIMES_MAX: usize = 1_000_000;
 
 impl Default for LinuxSink {
     fn default() -> Self {
@@ -164,6 +173,7 @@ impl LinuxSink {
             pending: None,
             as_root: running_as_root(),
             counter: 0,
+            dir_times: HashMap::new(),
         }
     }
 
@@ -221,6 +231,22 @@ impl LinuxSink {
             dir = next;
         }
         Ok((dir, last.to_vec()))
+    }
+
+    /// After a change in `dir`: give it back the times it was restored with, if it was.
+    fn restore_dir_times(&self, dir: &OwnedFd) {
+        if self.dir_times.is_empty() {
+            return;
+        }
+        if let Ok(st) = rfs::fstat(dir) {
+            if let Some(&(atime, mtime)) = self.dir_times.get(&(st.st_dev, st.st_ino)) {
+                let t = Timestamps {
+                    last_access: ts(atime),
+                    last_modification: ts(mtime),
+                };
+                let _ = rfs::futimens(dir, &t);
+            }
+        }
     }
 
     fn set_owner_fd(&self, fd: impl AsFd, stat: &Stat) {
@@ -318,6 +344,15 @@ impl FileSink for LinuxSink {
                 self.set_owner_fd(&d, stat);
                 rfs::fchmod(&d, perm(stat))?;
                 rfs::futimens(&d, &times(stat))?;
+                if let Ok(st) = rfs::fstat(&d) {
+                    if self.dir_times.len() < DIR_TIMES_MAX
+                        || self.dir_times.contains_key(&(st.st_dev, st.st_ino))
+                    {
+                        self.dir_times
+                            .insert((st.st_dev, st.st_ino), (stat.atime, stat.mtime));
+                    }
+                }
+                self.restore_dir_times(&dir);
             }
             CreateKind::Symlink { target } => {
                 Self::remove_existing(&dir, &name)?;
@@ -326,6 +361,7 @@ impl FileSink for LinuxSink {
                     self.own_links.insert((st.st_dev, st.st_ino));
                 }
                 self.special_attrs(&dir, &name, stat, false);
+                self.restore_dir_times(&dir);
             }
             CreateKind::HardLink { target } => {
                 let (tdir, tname) = self.parent_of(target)?;
@@ -337,11 +373,13 @@ impl FileSink for LinuxSink {
                     name.as_slice(),
                     AtFlags::empty(),
                 )?;
+                self.restore_dir_times(&dir);
             }
             CreateKind::Fifo => {
                 Self::remove_existing(&dir, &name)?;
                 rfs::mknodat(&dir, name.as_slice(), FileType::Fifo, perm(stat), 0)?;
                 self.special_attrs(&dir, &name, stat, true);
+                self.restore_dir_times(&dir);
             }
             CreateKind::Device { rdev } => {
                 Self::remove_existing(&dir, &name)?;
@@ -352,6 +390,7 @@ impl FileSink for LinuxSink {
                 };
                 rfs::mknodat(&dir, name.as_slice(), ft, perm(stat), rdev as u64)?;
                 self.special_attrs(&dir, &name, stat, true);
+                self.restore_dir_times(&dir);
             }
         }
         Ok(Created::Created)
@@ -379,12 +418,14 @@ impl FileSink for LinuxSink {
         if r.is_err() {
             let _ = rfs::unlinkat(&p.dir, p.tmp.as_slice(), AtFlags::empty());
         }
+        self.restore_dir_times(&p.dir);
         r
     }
 
     async fn abort(&mut self) {
         if let Some(p) = self.pending.take() {
             let _ = rfs::unlinkat(&p.dir, p.tmp.as_slice(), AtFlags::empty());
+            self.restore_dir_times(&p.dir);
         }
     }
 }
@@ -447,6 +488,50 @@ mod tests {
         // Missing parents were created 0700.
         let pm = std::fs::metadata(d.path().join("a")).unwrap();
         assert_eq!(pm.permissions().mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn directory_keeps_its_mtime_when_a_later_job_adds_to_it() {
+        // Restore of Full + Incremental: the directory's record (from the Full) comes before
+        // a file of the Incremental in it; the directory must end with its backed-up mtime.
+        let d = tempfile::tempdir().unwrap();
+        let mut s = LinuxSink::new();
+        let dir = d.path().join("tree");
+        let mut dst = file_stat(0o755, 4096, 1_600_000_000);
+        dst.mode = 0o040755;
+        let fst = file_stat(0o644, 3, 1_700_000_000);
+        block(async {
+            s.create(&b(&dir), CreateKind::Dir, &dst, Replace::Always)
+                .await
+                .unwrap();
+            for name in ["new", "new"] {
+                s.create(
+                    &b(&dir.join(name)),
+                    CreateKind::Regular,
+                    &fst,
+                    Replace::Always,
+                )
+                .await
+                .unwrap();
+                s.write_at(0, b"abc").await.unwrap();
+                s.commit(&fst).await.unwrap();
+            }
+            s.create(
+                &b(&dir.join("link")),
+                CreateKind::Symlink { target: b"new" },
+                &fst,
+                Replace::Always,
+            )
+            .await
+            .unwrap();
+            s.create(&b(&dir.join("sub")), CreateKind::Dir, &dst, Replace::Always)
+                .await
+                .unwrap();
+        });
+        assert_eq!(std::fs::read(dir.join("new")).unwrap(), b"abc");
+        assert_eq!(std::fs::metadata(&dir).unwrap().mtime(), 1_600_000_000);
+        // A directory the sink did not restore is left alone.
+        assert_ne!(std::fs::metadata(d.path()).unwrap().mtime(), 1_600_000_000);
     }
 
     #[test]
