@@ -18,6 +18,9 @@
 //! `cargo build --workspace --all-targets` before `cargo test`. A missing binary fails the
 //! test with that instruction (set `BARQUE_BIN_DIR` to use other binaries).
 
+#[path = "../../director/tests/common/pg.rs"]
+mod pg;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::TcpListener;
@@ -450,14 +453,94 @@ fn full_incremental_restore_cleartext() {
 }
 
 #[test]
-fn estimate_and_cancel_unknown_job() {
+fn estimate_status_and_cancel_unknown_job() {
     let s = start("estimate", true, &|t| t);
     let out = console(&s, &["estimate job=DemoBackup level=Full listing"]);
     assert!(out.contains("2000 OK estimate files=11 bytes="), "{out}");
     assert!(out.contains("big.bin"), "{out}");
     let out = console(&s, &["cancel jobid=99"]);
     assert!(out.contains("JobId 99 is not running."), "{out}");
+    // Status of the File and Storage daemons, forwarded through the Director.
+    let out = console(&s, &["status client=barque-fd", "status storage=File"]);
+    assert!(
+        out.contains("Connecting to Client barque-fd at 127.0.0.1:")
+            && out.contains("Connecting to Storage daemon File at 127.0.0.1:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("barque-fd Version:"),
+        "no FD status text: {out}"
+    );
+    assert!(out.contains("Device status:"), "no SD status text: {out}");
     let _ = std::fs::remove_dir_all(&s.work);
+}
+
+#[test]
+fn cancel_a_running_backup() {
+    let s = start("cancel", true, &|t| t);
+    // A 4 GB sparse file keeps the job busy for a while.
+    let f = std::fs::File::create(s.data.join("sparse.img")).expect("create");
+    f.set_len(4 << 30).expect("truncate");
+    drop(f);
+    let out = console(&s, &["run job=DemoBackup level=Full yes"]);
+    let id = queued_id(&out);
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = console(&s, &[&format!("cancel jobid={id}")]);
+    assert!(
+        out.contains(&format!("JobId {id} marked to be canceled.")),
+        "{out}\n{}",
+        s.daemons.logs()
+    );
+    let out = console(&s, &[&format!("wait jobid={id}"), "list jobs"]);
+    assert!(
+        out.contains(&format!("JobId={id}\nJobStatus=Canceled (A)")),
+        "{out}\n{}",
+        s.daemons.logs()
+    );
+    // The daemons are still usable afterwards.
+    std::fs::remove_file(s.data.join("sparse.img")).expect("rm");
+    run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    let _ = std::fs::remove_dir_all(&s.work);
+}
+
+#[test]
+fn full_incremental_restore_postgresql() {
+    let server = pg::PgServer::start().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+    server.create_db("barque_e2e").expect("create database");
+    let p = server.params("barque_e2e");
+    let sqlite =
+        "Catalog {\n  Name = MyCatalog\n  DB Name = \"barque\"\n  DB User = \"barque\"\n  \
+                  DB Password = \"\"\n}\n";
+    let pg = format!(
+        "Catalog {{\n  Name = MyCatalog\n  DB Name = \"{}\"\n  DB User = \"{}\"\n  \
+         DB Password = \"{}\"\n  DB Address = \"{}\"\n  DB Port = {}\n}}\n",
+        p.dbname, p.user, p.password, p.host, p.port
+    );
+    let s = start("pg", false, &|t: String| {
+        assert!(
+            t.contains(sqlite),
+            "generated Catalog resource changed:\n{t}"
+        );
+        t.replace(sqlite, &pg)
+    });
+    full_incremental_restore(&s);
+    // The rows are in PostgreSQL, not in an SQLite file.
+    assert!(!s.work.join("state/dir/barque.db").exists());
+    let mut c = postgres::Config::new()
+        .host(&p.host)
+        .port(p.port)
+        .user(&p.user)
+        .password(&p.password)
+        .dbname(&p.dbname)
+        .connect(postgres::NoTls)
+        .expect("connect");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM Job WHERE JobStatus = 'T'", &[])
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 3, "Full, Incremental, Restore");
+    drop(s);
+    drop(server);
 }
 
 fn python() -> PathBuf {

@@ -116,7 +116,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    rt.block_on(run(model))
+    // The catalog is opened outside the runtime: the PostgreSQL client is synchronous and
+    // runs its own runtime (it may not start inside tokio's); job tasks later use it from
+    // `spawn_blocking` threads.
+    let engine = match start_engine(&model) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("barque-dir: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(run(model, engine))
 }
 
 /// `--init DIR [--port N] [--cleartext] [--fileset PATH]... [--where PATH]`.
@@ -201,14 +211,7 @@ fn start_engine(model: &Model) -> Result<Arc<ConsoleEngine>, String> {
     Ok(ConsoleEngine::new(jobs, name))
 }
 
-async fn run(model: Model) -> ExitCode {
-    let engine = match start_engine(&model) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("barque-dir: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+async fn run(model: Model, engine: Arc<ConsoleEngine>) -> ExitCode {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(run_scheduler(
         engine.jobs().clone(),
