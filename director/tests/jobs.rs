@@ -535,6 +535,12 @@ async fn full_incremental_restore_chain() {
         "  Files Restored:         7\n",
         "  Bytes Restored:         352\n",
         "  Termination:            Restore OK\n\n",
+        // vectors/clear-restore conn 1 msgs 58, 66-68, 70.
+        "  Restore Client:         \"bareos-fd\" 26.0.0~pre1298.eda204c31 (21Aug26) Debian GNU/Linux 12 (bookworm),debian\n",
+        "  FD Errors:              0\n",
+        "  FD termination status:  OK\n",
+        "  SD termination status:  OK\n",
+        "  Job triggered by:       User\n",
     ] {
         assert!(
             text.contains(line),
@@ -625,19 +631,22 @@ async fn cancel_running_backup() {
         .run("CapBackup", None, RunOverrides::default())
         .await
         .unwrap();
-    // Wait until the job is in its data phase (the SD has asked for media).
-    for _ in 0..200 {
-        if s.engine
+    // Wait until the job is where the test daemons pause: the volume is in use (VolJobs=1,
+    // conn 2 msg 40) and the SD said JobStatus=82 again (msg 42).
+    for _ in 0..500 {
+        let used = s
+            .engine
             .catalog()
             .lock()
             .unwrap()
             .media("Cap-0001")
             .unwrap()
-            .is_some()
-        {
+            .is_some_and(|m| m.vol_jobs == 1);
+        let running = s.engine.status().running.first().and_then(|p| p.sd_status);
+        if used && running == Some(JobStatus::Running) {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let replies = s.engine.cancel(id).await.unwrap();
     assert_eq!(
@@ -653,10 +662,18 @@ async fn cancel_running_backup() {
         .unwrap()
         .unwrap();
     assert_eq!(out.status, JobStatus::Canceled);
-    assert!(out
-        .report
-        .unwrap()
-        .contains("  Termination:            Backup Canceled\n"));
+    let report = out.report.unwrap();
+    // As in vectors/clear-cancel conn 5 msgs 72-82: the SD was still running, the FD
+    // reported nothing, the volume had its label block (203 bytes).
+    for line in [
+        "  Volume name(s):         Cap-0001\n",
+        "  Last Volume Bytes:      203 (203 B)\n",
+        "  FD termination status:  Error\n",
+        "  SD termination status:  Running\n",
+        "  Termination:            Backup Canceled\n",
+    ] {
+        assert!(report.contains(line), "report lacks {line:?}:\n{report}");
+    }
     let sd = sd.await.unwrap();
     let fd = fd.await.unwrap();
     assert_replayed("SD cancel (clear-cancel conn 7)", &sd[1]);
@@ -894,7 +911,8 @@ async fn second_job_waits(edit: &dyn Fn(String) -> String) {
     let st = engine.status();
     assert_eq!(st.running.len(), 2);
     assert_eq!(st.running[0].status, JobStatus::Running);
-    assert!(st.running[0].files == 0 || st.running[0].files <= 6);
+    // The test SD pauses before its first UpdCat (conn 2 msg 45): no file seen yet.
+    assert_eq!(st.running[0].files, 0);
     assert_eq!(st.running[1].status, JobStatus::Created);
     assert_eq!(st.running[1].start_time, 0);
     // Cancel the waiting job first: the daemons' listeners are busy, so the cancel
@@ -1240,4 +1258,238 @@ async fn reschedule_on_error_reruns_the_same_job() {
             .status,
         JobStatus::Terminated
     );
+}
+
+/// A Differential after the Full: `level = differential …` + `since_utime` of the Full, the SD
+/// told `level=68`; otherwise the conversation of clear-backup-incr (whose Incremental had
+/// the same since time: only a Full preceded it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn differential_after_full() {
+    let our_full = b"CapBackup.2026-11-22_15.46.54_00".to_vec();
+    let mut sd_diff = script("clear-backup-incr", 2, "sd", INCR_JOB, vec![]);
+    for m in &mut sd_diff.msgs {
+        if m.i == 9 {
+            let d = m.data.take().unwrap();
+            m.data = Some(replay::replace(&d, b" level=73 ", b" level=68 "));
+        }
+    }
+    let (sd_port, sd) = replay::spawn_many(vec![
+        script("clear-backup-full", 2, "sd", FULL_JOB, vec![]),
+        sd_diff,
+    ])
+    .await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let mut fd_diff = script(
+        "clear-backup-incr",
+        3,
+        "fd",
+        INCR_JOB,
+        vec![
+            port.clone(),
+            (FULL_JOB.as_bytes().to_vec(), our_full.clone()),
+        ],
+    );
+    for m in &mut fd_diff.msgs {
+        if m.i == 11 {
+            m.data = Some(b"level = differential  mtime_only=0 \n".to_vec());
+        }
+    }
+    let (fd_port, fd) = replay::spawn_many(vec![
+        script("clear-backup-full", 3, "fd", FULL_JOB, vec![port]),
+        fd_diff,
+    ])
+    .await;
+    let s = setup_with(fd_port, sd_port, "", fast_opts());
+    s.clock.set(unix(2026, 11, 22, 15, 46, 54));
+    let id = s
+        .engine
+        .run("CapBackup", None, RunOverrides::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.engine.wait(id).await.unwrap().status,
+        JobStatus::Terminated
+    );
+    s.clock.set(unix(2026, 11, 22, 15, 47, 22));
+    let id = s
+        .engine
+        .run(
+            "CapBackup",
+            Some(JobLevel::Differential),
+            RunOverrides::default(),
+        )
+        .await
+        .unwrap();
+    let out = s.engine.wait(id).await.unwrap();
+    assert_eq!(out.status, JobStatus::Terminated, "{:?}", out.error);
+    let (sd, fd) = (sd.await.unwrap(), fd.await.unwrap());
+    assert_replayed("SD diff", &sd[1]);
+    assert_replayed("FD diff", &fd[1]);
+    assert_eq!(
+        s.engine
+            .catalog()
+            .lock()
+            .unwrap()
+            .job(2)
+            .unwrap()
+            .unwrap()
+            .level,
+        JobLevel::Differential
+    );
+    assert!(console_text(&s)
+        .contains("  Backup Level:           Differential, since=2026-11-22 15:46:54\n"));
+}
+
+/// An FD that reports non-fatal errors (`2800 End Job TermCode=84 … Errors=1`) ends the job
+/// `W`, "Backup OK -- with warnings".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fd_errors_give_warnings() {
+    let (sd_port, sd) = replay::spawn(script("clear-backup-full", 2, "sd", FULL_JOB, vec![])).await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let mut fds = script("clear-backup-full", 3, "fd", FULL_JOB, vec![port]);
+    for m in &mut fds.msgs {
+        if m.i == 33 {
+            let d = m.data.take().unwrap();
+            m.data = Some(replay::replace(&d, b"Errors=0", b"Errors=1"));
+        }
+    }
+    let (fd_port, fd) = replay::spawn(fds).await;
+    let s = setup_with(fd_port, sd_port, "", fast_opts());
+    let out = full_backup(&s, fd, sd).await;
+    assert_eq!(out.status, JobStatus::Warnings);
+    let report = out.report.unwrap();
+    assert!(report.contains("  Non-fatal FD errors:    1\n"), "{report}");
+    assert!(report.contains("  Termination:            Backup OK -- with warnings\n"));
+    let c = s.engine.catalog();
+    assert_eq!(
+        c.lock().unwrap().job(1).unwrap().unwrap().status,
+        JobStatus::Warnings
+    );
+    // A job that ended with warnings is a valid base for restores and Incrementals.
+    assert!(c.lock().unwrap().job_is_restorable(1).unwrap());
+}
+
+/// `Maximum Bandwidth = 256 k/s` on the Job: `setbandwidth=262144 Job=…⏎` after
+/// `getSecureEraseCmd`, answered `2000 OK Bandwidth⏎` (vectors/clear-cancel conn 3
+/// msgs 24-25, spliced into clear-backup-full conn 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bandwidth_limit_is_sent() {
+    let (sd_port, sd) = replay::spawn(script("clear-backup-full", 2, "sd", FULL_JOB, vec![])).await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let mut fds = script("clear-backup-full", 3, "fd", FULL_JOB, vec![port]);
+    let cancel_msgs = replay::messages("clear-cancel", 3);
+    let bw: Vec<_> = cancel_msgs
+        .into_iter()
+        .filter(|m| m.i == 24 || m.i == 25)
+        .map(|mut m| {
+            let d = m.data.take().unwrap();
+            m.data = Some(replay::replace(
+                &d,
+                b"CapSlowBackup.2026-11-22_16.46.10_11",
+                FULL_JOB.as_bytes(),
+            ));
+            m.i += 1000;
+            m
+        })
+        .collect();
+    assert_eq!(bw.len(), 2);
+    let pos = fds.msgs.iter().position(|m| m.i == 23).unwrap() + 1;
+    fds.msgs.splice(pos..pos, bw);
+    let (fd_port, fd) = replay::spawn(fds).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir_config_edit(fd_port, sd_port, dir.path(), "", &|t| {
+        t.replacen(
+            "Priority = 10\n",
+            "Priority = 10\n  Maximum Bandwidth = 256 k/s\n",
+            1,
+        )
+    });
+    let catalog = Catalog::open(&CatalogConfig::Sqlite {
+        path: dir.path().join("catalog.db"),
+    })
+    .unwrap();
+    let clock = Arc::new(VirtualClock::new(unix(2026, 11, 22, 15, 46, 52)));
+    let engine = JobEngine::new(cfg, catalog, clock, fast_opts()).unwrap();
+    let id = engine
+        .run("CapBackup", None, RunOverrides::default())
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(60), engine.wait(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, JobStatus::Terminated, "{:?}", out.error);
+    let fd = fd.await.unwrap();
+    assert_replayed("FD with setbandwidth", &fd);
+    assert_eq!(fd.matched, 14);
+    assert_replayed("SD", &sd.await.unwrap());
+}
+
+/// A restore whose FD refuses the job fails with the FD's answer in the message and an error
+/// report; the Job row is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_refused_by_fd_fails_cleanly() {
+    let (sd_port, sd) = replay::spawn_many(vec![
+        script("clear-backup-full", 2, "sd", FULL_JOB, vec![]),
+        script("clear-restore", 2, "sd", RESTORE_JOB, vec![]),
+    ])
+    .await;
+    let port = (b"39203".to_vec(), sd_port.to_string().into_bytes());
+    let mut refuse = script("clear-restore", 3, "fd", RESTORE_JOB, vec![]);
+    refuse.refuse_job = Some(b"2901 Bad Job\n".to_vec());
+    let (fd_port, fd) = replay::spawn_many(vec![
+        script("clear-backup-full", 3, "fd", FULL_JOB, vec![port]),
+        refuse,
+    ])
+    .await;
+    let s = setup_with(fd_port, sd_port, "", fast_opts());
+    let id = s
+        .engine
+        .run("CapBackup", None, RunOverrides::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.engine.wait(id).await.unwrap().status,
+        JobStatus::Terminated
+    );
+    let id = s
+        .engine
+        .restore(RestoreRequest {
+            job: None,
+            client: "bareos-fd".into(),
+            select: RestoreSelect::JobIds(vec![1]),
+            fileset: None,
+            where_: None,
+            files: Some(vec!["/srv/bareos-capture/testdata/tree/hello.txt".into()]),
+            replace: b'a',
+        })
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(30), s.engine.wait(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, JobStatus::FatalError);
+    assert_eq!(
+        out.error.as_deref(),
+        Some("Client \"bareos-fd\" refused the job: 2901 Bad Job")
+    );
+    assert!(out
+        .report
+        .unwrap()
+        .contains("  Termination:            *** Restore Error ***\n"));
+    let r = s
+        .engine
+        .catalog()
+        .lock()
+        .unwrap()
+        .job(id.into())
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.status, JobStatus::FatalError);
+    assert_eq!(r.job_type, fd_core::wire::codes::JobType::Restore);
+    // The selected single file gave a one-file bootstrap (Files Expected: 1).
+    let text = console_text(&s);
+    assert!(text.contains("  Files Expected:         1\n"), "{text}");
+    let _ = (sd.await, fd.await);
 }

@@ -132,6 +132,9 @@ pub struct Settings {
     pub accurate_store: usize,
     /// Text after `2000 OK Job ` ([`JOB_VERSION`]).
     pub job_version: String,
+    /// Connections served at once (each is a thread); more are closed at once. Bareos' FD
+    /// limits `Maximum Connections` to 42 by default.
+    pub max_connections: usize,
     /// Text after `Version: ` in status and job messages ([`VERSION_TEXT`]).
     pub version_text: String,
 }
@@ -140,11 +143,30 @@ fn first_error(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// `-c` accepts what Bareos accepts (a `bareos-fd.conf` file, or the configuration
+/// directory holding `bareos-fd.conf` or `bareos-fd.d/`) and also the `bareos-fd.d`
+/// directory itself (`-c /etc/bareos/bareos-fd.d`), which is resolved to its parent.
+pub fn resolve_config_path(path: &Path) -> PathBuf {
+    let named_d = path.file_name().is_some_and(|n| n == "bareos-fd.d");
+    if named_d
+        && path.is_dir()
+        && !path.join("bareos-fd.conf").exists()
+        && !path.join("bareos-fd.d").exists()
+    {
+        if let Some(parent) = path.parent() {
+            return parent.to_path_buf();
+        }
+    }
+    path.to_path_buf()
+}
+
 impl Settings {
-    /// Load and check a configuration file or `bareos-fd.d` directory.
+    /// Load and check a configuration file or configuration directory (see
+    /// [`resolve_config_path`]).
     pub fn load(path: &Path) -> Result<Settings, String> {
-        let cfg = config::load(path, DaemonKind::FileDaemon).map_err(first_error)?;
-        Self::from_config(&cfg, path)
+        let path = resolve_config_path(path);
+        let cfg = config::load(&path, DaemonKind::FileDaemon).map_err(first_error)?;
+        Self::from_config(&cfg, &path)
     }
 
     /// Settings from a loaded configuration; a missing Client or Director is an error.
@@ -220,6 +242,7 @@ impl Settings {
             accurate_store: 16 << 20,
             job_version: JOB_VERSION.into(),
             version_text: VERSION_TEXT.into(),
+            max_connections: 42,
         })
     }
 }
@@ -236,6 +259,16 @@ pub struct FileDaemon {
     /// Unix time the daemon started.
     pub started: i64,
     stop: AtomicBool,
+    connections: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a connection thread while it lives.
+struct ConnSlot(Arc<FileDaemon>);
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// What a Director connection came in as.
@@ -244,13 +277,61 @@ enum Accepted {
     Passive,
 }
 
-/// Adapter: a tokio stream with a callback the first time data is read after `armed` is set
-/// (used to notice that the Director started to use a client-initiated connection).
+/// Adapter: a tokio stream that calls `fired` when the peer starts frame number
+/// `fire_at_frame` + 1 (counting bsock frame headers in the byte stream it reads). Used to
+/// notice that the Director started to use a client-initiated connection: after the four
+/// frames of the handshake (its challenge, `1000 OK auth`, its response, `1000 OK:`), the
+/// next frame is its first command.
 struct Watch<T> {
     inner: T,
-    armed_after_writes: usize,
-    writes: usize,
+    fire_at_frame: usize,
+    frames: usize,
+    hdr: [u8; 4],
+    hdr_len: usize,
+    remaining: usize,
     fired: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl<T> Watch<T> {
+    fn new(inner: T, fire_at_frame: usize, fired: Box<dyn FnOnce() + Send>) -> Self {
+        Self {
+            inner,
+            fire_at_frame,
+            frames: 0,
+            hdr: [0; 4],
+            hdr_len: 0,
+            remaining: 0,
+            fired: Some(fired),
+        }
+    }
+
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.remaining > 0 {
+                let k = self.remaining.min(bytes.len());
+                self.remaining -= k;
+                bytes = bytes.get(k..).unwrap_or(&[]);
+                continue;
+            }
+            if let (Some(slot), Some(&b)) = (self.hdr.get_mut(self.hdr_len), bytes.first()) {
+                *slot = b;
+            }
+            self.hdr_len += 1;
+            bytes = bytes.get(1..).unwrap_or(&[]);
+            if self.hdr_len == 1 {
+                self.frames += 1;
+                if self.frames > self.fire_at_frame {
+                    if let Some(f) = self.fired.take() {
+                        f();
+                    }
+                }
+            }
+            if self.hdr_len == 4 {
+                self.hdr_len = 0;
+                self.remaining = usize::try_from(i32::from_be_bytes(self.hdr)).unwrap_or(0);
+            }
+        }
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Watch<T> {
@@ -262,10 +343,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watch<T> {
         let me = self.get_mut();
         let before = buf.filled().len();
         let r = Pin::new(&mut me.inner).poll_read(cx, buf);
-        if me.writes >= me.armed_after_writes && buf.filled().len() > before {
-            if let Some(f) = me.fired.take() {
-                f();
-            }
+        if me.fired.is_some() {
+            let new = buf.filled().get(before..).unwrap_or(&[]).to_vec();
+            me.feed(&new);
         }
         r
     }
@@ -277,12 +357,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watch<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let me = self.get_mut();
-        let r = Pin::new(&mut me.inner).poll_write(cx, buf);
-        if matches!(r, Poll::Ready(Ok(_))) {
-            me.writes += 1;
-        }
-        r
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
@@ -369,6 +444,7 @@ impl FileDaemon {
             passive: Arc::new(PassiveSd::default()),
             started: unix_now(),
             stop: AtomicBool::new(false),
+            connections: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -466,6 +542,16 @@ impl FileDaemon {
                     continue;
                 }
             };
+            if self.connections.fetch_add(1, Ordering::SeqCst) >= self.settings.max_connections {
+                self.connections.fetch_sub(1, Ordering::SeqCst);
+                log::warn!(
+                    "{addr}: refused, already {} connections (Maximum Connections)",
+                    self.settings.max_connections
+                );
+                drop(tcp);
+                continue;
+            }
+            let slot = ConnSlot(self.clone());
             let std_tcp = match tcp.into_std() {
                 Ok(s) => s,
                 Err(e) => {
@@ -476,7 +562,10 @@ impl FileDaemon {
             let me = self.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("fd-conn-{addr}"))
-                .spawn(move || me.connection_thread(std_tcp, addr));
+                .spawn(move || {
+                    let _slot = slot;
+                    me.connection_thread(std_tcp, addr)
+                });
             if let Err(e) = spawned {
                 log::warn!("{addr}: cannot start a thread: {e}");
             }
@@ -575,7 +664,8 @@ impl FileDaemon {
                             "{who}: passive Storage daemon for {}",
                             String::from_utf8_lossy(job)
                         );
-                        self.passive.park(job, NetStream::Plain(tcp));
+                        let std_tcp = tcp.into_std().map_err(|e| e.to_string())?;
+                        self.passive.park(job, std_tcp);
                         Ok(Accepted::Passive)
                     }
                     Ok(Hello::Director { name, .. }) => {
@@ -730,17 +820,13 @@ impl FileDaemon {
             } else {
                 NetStream::Plain(tcp)
             };
-            // The FD writes its hello, its CRAM response and its own challenge (3 writes,
-            // and one for the final OK): data read after that is the Director's first
-            // command on this connection.
-            let watched = Watch {
-                inner: stream,
-                armed_after_writes: 4,
-                writes: 0,
-                fired: Some(Box::new(move || {
+            let watched = Watch::new(
+                stream,
+                4,
+                Box::new(move || {
                     let _ = used.send(());
-                })),
-            };
+                }),
+            );
             let policy = if tls {
                 self.settings.tls.policy()
             } else {
@@ -770,6 +856,7 @@ impl FileDaemon {
 
 /// `-t`: check the configuration; `Ok` with a summary, or every problem found.
 pub fn check(path: &Path) -> Result<String, String> {
+    let path = &resolve_config_path(path);
     let report = config::check(path, DaemonKind::FileDaemon);
     if !report.is_ok() {
         return Err(report.to_string());

@@ -153,23 +153,100 @@ impl<T: AsyncWrite + Unpin> Write for NetIo<T> {
     }
 }
 
+/// The data connection to the SD with write coalescing.
+///
+/// fd-core flushes after every frame; on the data channel of a backup that is three to nine
+/// frames per file (attributes, data, digest, each followed by an EOD), which on TLS means
+/// one TLS record and one `write()` per frame. [`SdIo`] collects frames up to
+/// [`SdIo::FLUSH_AT`] bytes and writes them together. It is safe because the FD never waits
+/// on the SD without reading from it: every read first writes out what is pending; and the
+/// one frame that is followed by closing the connection, TERMINATE, is written at once.
+/// A canceled or failed job may drop up to `FLUSH_AT` unsent bytes, which Bareos' SD treats
+/// like the connection closing in the middle of the data (vectors/clear-cancel).
+#[derive(Debug)]
+pub struct SdIo {
+    inner: NetStream,
+    pending: Vec<u8>,
+}
+
+impl SdIo {
+    /// Write out once this much is pending.
+    pub const FLUSH_AT: usize = 128 * 1024;
+
+    /// Wrap a connected stream.
+    pub fn new(inner: NetStream) -> Self {
+        Self {
+            inner,
+            pending: Vec::with_capacity(Self::FLUSH_AT + 64 * 1024),
+        }
+    }
+
+    async fn write_out(&mut self) -> Result<(), NetError> {
+        if !self.pending.is_empty() {
+            self.inner
+                .write_all(&self.pending)
+                .await
+                .map_err(|e| map_err(&e))?;
+            self.pending.clear();
+            self.inner.flush().await.map_err(|e| map_err(&e))?;
+        }
+        Ok(())
+    }
+}
+
+impl ErrorType for SdIo {
+    type Error = NetError;
+}
+
+impl Read for SdIo {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+        self.write_out().await?;
+        self.inner.read(buf).await.map_err(|e| map_err(&e))
+    }
+}
+
+/// The bsock header of a TERMINATE signal (-4).
+const TERMINATE_HEADER: [u8; 4] = (-4i32).to_be_bytes();
+
+impl Write for SdIo {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, NetError> {
+        if buf.len() >= Self::FLUSH_AT {
+            self.write_out().await?;
+            return self.inner.write(buf).await.map_err(|e| map_err(&e));
+        }
+        self.pending.extend_from_slice(buf);
+        if self.pending.len() >= Self::FLUSH_AT {
+            self.write_out().await?;
+        }
+        Ok(buf.len())
+    }
+    async fn flush(&mut self) -> Result<(), NetError> {
+        if self.pending.len() >= Self::FLUSH_AT || self.pending.ends_with(&TERMINATE_HEADER) {
+            self.write_out().await?;
+        }
+        Ok(())
+    }
+}
+
 /// Connections from Storage daemons in passive mode, waiting for the session of their job.
 #[derive(Debug, Default)]
 pub struct PassiveSd {
-    waiting: Mutex<HashMap<Vec<u8>, Vec<NetStream>>>,
+    /// Parked as std sockets: the tokio runtime of the accepting thread ends when it has
+    /// parked the connection, so the session re-registers it with its own runtime.
+    waiting: Mutex<HashMap<Vec<u8>, Vec<std::net::TcpStream>>>,
     notify: tokio::sync::Notify,
 }
 
 impl PassiveSd {
     /// Park a connection whose hello names `job` (hello unread).
-    pub fn park(&self, job: &[u8], s: NetStream) {
+    pub fn park(&self, job: &[u8], s: std::net::TcpStream) {
         if let Ok(mut m) = self.waiting.lock() {
             m.entry(job.to_vec()).or_default().push(s);
         }
         self.notify.notify_waiters();
     }
 
-    fn take(&self, job: &[u8]) -> Option<NetStream> {
+    fn take(&self, job: &[u8]) -> Option<std::net::TcpStream> {
         let mut m = self.waiting.lock().ok()?;
         let v = m.get_mut(job)?;
         let s = v.pop();
@@ -216,7 +293,7 @@ impl SdConnector {
 }
 
 impl Connector for SdConnector {
-    type Stream = NetIo<NetStream>;
+    type Stream = SdIo;
     type Error = ConnectError;
 
     async fn connect(
@@ -244,7 +321,7 @@ impl Connector for SdConnector {
         };
         let _ = tcp.set_nodelay(true);
         let Some(psk) = psk else {
-            return Ok(NetIo(NetStream::Plain(tcp)));
+            return Ok(SdIo::new(NetStream::Plain(tcp)));
         };
         let ctx = tls::client_context(
             &TlsSettings::default(),
@@ -257,7 +334,7 @@ impl Connector for SdConnector {
             .connect()
             .await
             .map_err(|e| ConnectError::Tls(e.to_string()))?;
-        Ok(NetIo(NetStream::Tls(Box::new(s))))
+        Ok(SdIo::new(NetStream::Tls(Box::new(s))))
     }
 
     async fn accept_sd(&mut self, job: &[u8]) -> Result<Self::Stream, ConnectError> {
@@ -265,7 +342,8 @@ impl Connector for SdConnector {
         loop {
             let notified = self.passive.notify.notified();
             if let Some(s) = self.passive.take(job) {
-                return Ok(NetIo(s));
+                let s = TcpStream::from_std(s).map_err(ConnectError::Tcp)?;
+                return Ok(SdIo::new(NetStream::Plain(s)));
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Err(ConnectError::NoPassive);

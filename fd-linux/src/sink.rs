@@ -689,4 +689,57 @@ mod tests {
         });
         assert_eq!(std::fs::read(&p).unwrap(), b"new");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever the path below the restore directory (`..`, `.`, empty components, a
+        /// symbolic link restored earlier that points outside), nothing is ever created
+        /// outside it: the sink refuses, or the file lands inside.
+        #[test]
+        fn nothing_escapes_the_restore_directory(
+            comps in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "b", "..", ".", "", "evil", "x y", "\u{e9}"]),
+                1..6,
+            )
+        ) {
+            let d = tempfile::tempdir().unwrap();
+            let outside = tempfile::tempdir().unwrap();
+            let root = d.path().join("r");
+            std::fs::create_dir(&root).unwrap();
+            let mut s = LinuxSink::new();
+            let mut lst = Stat::zeroed();
+            lst.mode = 0o120777;
+            let st = file_stat(0o644, 1, 1);
+            let mut path = b(&root);
+            for c in &comps {
+                path.push(b'/');
+                path.extend_from_slice(c.as_bytes());
+            }
+            let created = block(async {
+                s.create(
+                    &b(&root.join("evil")),
+                    CreateKind::Symlink { target: outside.path().as_os_str().as_bytes() },
+                    &lst,
+                    Replace::Always,
+                )
+                .await
+                .unwrap();
+                match s.create(&path, CreateKind::Regular, &st, Replace::Always).await {
+                    Ok(_) => s.commit(&st).await.is_ok(),
+                    Err(_) => false,
+                }
+            });
+            proptest::prop_assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+            // Outside `r`, only `r` itself exists in the temporary directory.
+            let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            proptest::prop_assert_eq!(names.len(), 1);
+            if created {
+                let trimmed = path.strip_suffix(b"/").unwrap_or(&path);
+                let p = std::path::PathBuf::from(OsStr::from_bytes(trimmed));
+                let real = std::fs::canonicalize(&p).unwrap();
+                proptest::prop_assert!(real.starts_with(std::fs::canonicalize(&root).unwrap()));
+            }
+        }
+    }
 }

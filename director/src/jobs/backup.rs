@@ -68,12 +68,15 @@ pub async fn run_backup(
         (_, true) => JobStatus::Canceled,
         (Err(_), false) => JobStatus::FatalError,
         (Ok(()), false) => {
-            let fd_ok = facts
-                .fd_end
-                .is_some_and(|e| matches!(e.term_code, JobStatus::Terminated));
+            let fd_ok = facts.fd_end.is_some_and(|e| {
+                matches!(e.term_code, JobStatus::Terminated | JobStatus::Warnings)
+            });
             let sd_ok = facts.sd_end.is_some_and(|e| !sd_failed(e.status));
             if fd_ok && sd_ok {
-                if facts.fd_end.is_some_and(|e| e.errors > 0) {
+                if facts
+                    .fd_end
+                    .is_some_and(|e| e.errors > 0 || e.term_code == JobStatus::Warnings)
+                {
                     JobStatus::Warnings
                 } else {
                     JobStatus::Terminated
@@ -323,6 +326,22 @@ async fn backup_inner(
     fd.send(&DirCommand::GetSecureEraseCmd).await?;
     let _ = fd.reply(ctx, "getSecureEraseCmd").await?;
 
+    // `setbandwidth=` (jobs.md §1.1 step 8, vectors/clear-cancel conn 3 msgs 24-25): the Job's
+    // `Maximum Bandwidth`, else the Client's `Maximum Bandwidth Per Job`.
+    if let Some(limit) = plan
+        .job
+        .maximum_bandwidth
+        .or(plan.client.maximum_bandwidth_per_job)
+        .filter(|&b| b > 0)
+    {
+        fd.send(&DirCommand::SetBandwidth {
+            limit: i64::try_from(limit).unwrap_or(i64::MAX),
+            job: ctx.job.as_bytes(),
+        })
+        .await?;
+        fd.expect_ok(ctx, OkReply::Bandwidth, "setbandwidth")
+            .await?;
+    }
     if accurate {
         send_accurate_list(ctx, &mut fd, client_id, fs.fileset_id).await?;
     }
@@ -401,19 +420,23 @@ async fn backup_inner(
     let times = engine.inner.media_times.clone();
     let mut cancel = ctx.cancel_rx();
     let batch = engine.inner.opts.attr_batch;
-    let sd_fut = async {
-        let mut st = SdJobState::default();
-        st.batch = batch;
-        let r = sd.job_loop(ctx, &times, &mut st).await;
-        (r, st)
+    let mut st = SdJobState::default();
+    st.batch = batch;
+    let outcome = {
+        let sd_fut = sd.job_loop(ctx, &times, &mut st);
+        let fd_fut = wait_end_job(ctx, &mut fd);
+        let both = async { tokio::join!(sd_fut, fd_fut) };
+        tokio::select! {
+            r = both => Some(r),
+            _ = cancel.wait_for(|c| *c) => None,
+        }
     };
-    let fd_fut = wait_end_job(ctx, &mut fd);
-    let both = async { tokio::join!(sd_fut, fd_fut) };
-    let ((sd_res, st), fd_res) = tokio::select! {
-        r = both => r,
-        _ = cancel.wait_for(|c| *c) => return Err(JobError::Canceled),
-    };
+    // Keep what the SD reported so far (volumes, last status) for the report, also when
+    // the job was canceled.
     facts.sd = st;
+    let Some((sd_res, fd_res)) = outcome else {
+        return Err(JobError::Canceled);
+    };
     match fd_res {
         Ok(e) => {
             ctx.set_bytes(e.job_bytes);

@@ -87,8 +87,8 @@
 //!
 //! # What is not here
 //!
-//! Copy/migrate/verify/consolidate/admin jobs, run scripts, spooling, bandwidth limits
-//! (`setbandwidth`), plugin options and restore objects, multiple storages per job,
+//! Copy/migrate/verify/consolidate/admin jobs, run scripts, spooling, changing a running
+//! job's bandwidth (only the Job/Client limit is sent at start), plugin options and restore objects, multiple storages per job,
 //! client-initiated connections (the engine always dials the FD), accurate checksums (entries go with an empty
 //! checksum and DeltaSeq 0), pruning. Times are printed in UTC. The report's
 //! `Bareos binary info:` line and the version strings are Barque's own.
@@ -278,6 +278,8 @@ pub struct JobProgress {
     pub start_time: i64,
     /// Bytes per second since the start.
     pub rate: f64,
+    /// The last `Status Job=… JobStatus=…` of the SD.
+    pub sd_status: Option<JobStatus>,
 }
 
 /// How a job ended.
@@ -674,6 +676,7 @@ impl JobEngine {
                 bytes: 0,
                 start_time: 0,
                 rate: 0.0,
+                sd_status: None,
             }),
             files: AtomicU64::new(0),
             cancel,
@@ -734,6 +737,7 @@ impl JobEngine {
                 bytes: 0,
                 start_time: 0,
                 rate: 0.0,
+                sd_status: None,
             }),
             files: AtomicU64::new(0),
             cancel,
@@ -995,7 +999,9 @@ impl JobCtx {
     }
 
     pub(crate) fn set_sd_status(&self, s: JobStatus) {
-        log::debug!("JobId {}: SD status {:?}", self.job_id, s);
+        if let Ok(mut p) = self.running.progress.lock() {
+            p.sd_status = Some(s);
+        }
     }
 
     pub(crate) fn add_file(&self) {

@@ -39,7 +39,7 @@ pub fn show(g: &Got) -> String {
 
 pub struct Peer {
     pub conn: Conn<NetIo<NetStream>>,
-    buf: Vec<u8>,
+    pub buf: Vec<u8>,
 }
 
 impl Peer {
@@ -282,6 +282,29 @@ pub async fn sd_append_as(
         .auth(Role::Inbound, key.as_bytes(), b"R_STORAGE::bareos-sd", tls)
         .await;
     assert!(matches!(ev, auth::Event::Authenticated { .. }));
+    append_loop(s).await
+}
+
+/// Passive mode (vectors/clear-backup-passive conn 4): the SD dials the FD, says `Hello
+/// Storage calling Start Job`, authenticates as the outbound side with the session key and
+/// then serves the append session.
+pub async fn sd_passive_append(fd_port: u16) -> Records {
+    let tcp = TcpStream::connect(("127.0.0.1", fd_port))
+        .await
+        .expect("connect");
+    let mut s = Peer::new(NetStream::Plain(tcp));
+    s.send(&d(&format!(
+        "Hello Storage calling Start Job {JOB} Version=\"26.0.0\"\n"
+    )))
+    .await;
+    let ev = s
+        .auth(Role::Outbound, KEY.as_bytes(), b"File daemon", false)
+        .await;
+    assert!(matches!(ev, auth::Event::Authenticated { .. }), "{ev:?}");
+    append_loop(s).await
+}
+
+async fn append_loop(mut s: Peer) -> Records {
     let mut records = Vec::new();
     let mut tracker = AppendTracker::new(false);
     let mut in_data = false;
@@ -384,4 +407,64 @@ pub async fn sd_read(l: &TcpListener, records: &Records, truncate_at: Option<usi
     s.send(&d("3000 OK close Status = 82\n")).await;
     s.send(&Got::Sig(Signal::Eod)).await;
     while s.recv().await.is_some() {}
+}
+
+/// A Storage daemon that accepts one append session and only counts: (records, data bytes).
+/// For benchmarks: nothing is stored.
+pub async fn sd_append_discard(l: &TcpListener, tls: bool) -> (u64, u64) {
+    let mut s = sd_accept(l, tls).await;
+    let _hello = s.recv().await.expect("hello");
+    let ev = s
+        .auth(Role::Inbound, KEY.as_bytes(), b"R_STORAGE::bareos-sd", tls)
+        .await;
+    assert!(matches!(ev, auth::Event::Authenticated { .. }));
+    let (mut records, mut bytes) = (0u64, 0u64);
+    let mut tracker = AppendTracker::new(false);
+    let mut in_data = false;
+    loop {
+        // Receive without copying the payload out of the peer's buffer.
+        let msg = match s.conn.recv(&mut s.buf).await {
+            Ok(m) => m,
+            Err(_) => return (records, bytes),
+        };
+        if in_data {
+            let end = match msg {
+                Msg::Data(x) => tracker.on_message(x).map(|e| {
+                    if let AppendEvent::Data { data, .. } = e {
+                        records += 1;
+                        bytes += data.len() as u64;
+                    }
+                    false
+                }),
+                Msg::Signal(Signal::Eod) => tracker
+                    .on_eod()
+                    .map(|e| matches!(e, AppendEvent::EndOfData)),
+                Msg::Signal(_) => return (records, bytes),
+            };
+            if end.expect("data-phase rules") {
+                in_data = false;
+                s.send(&d("3000 OK append data\n")).await;
+            }
+            continue;
+        }
+        let g = match msg {
+            Msg::Data(x) => Got::Data(x.to_vec()),
+            Msg::Signal(sig) => Got::Sig(sig),
+        };
+        match g {
+            Got::Data(x) if x == b"append open session\n" => {
+                s.send(&d("3000 OK open ticket = 3\n")).await
+            }
+            Got::Data(x) if x == b"append data 3\n" => {
+                s.send(&d("3000 OK data\n")).await;
+                in_data = true;
+            }
+            Got::Data(x) if x == b"append end session 3\n" => s.send(&d("3000 OK end\n")).await,
+            Got::Data(x) if x == b"append close session 3\n" => {
+                s.send(&d("3000 OK close Status = 84\n")).await;
+                s.send(&Got::Sig(Signal::Eod)).await;
+            }
+            _ => return (records, bytes),
+        }
+    }
 }

@@ -93,7 +93,11 @@ pub fn venv() -> &'static Path {
                 Some(d) => d.to_path_buf(),
                 None => return Err(format!("BARQUE_PYTHON={py:?} is not <venv>/bin/python")),
             },
-            None => Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-bareos-venv"),
+            None => Path::new(
+                option_env!("CARGO_TARGET_TMPDIR")
+                    .unwrap_or(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/tmp")),
+            )
+            .join("python-bareos-venv"),
         };
         let py = dir.join("bin/python");
         let ready = |py: &Path| {
