@@ -449,6 +449,40 @@ fn full_incremental_restore_cleartext() {
     let out = console(&s, &["version"]);
     assert!(out.contains("Encryption: None"), "{out}");
     full_incremental_restore(&s);
+    // A restore narrowed to a directory and a file (`directory=`, `file=`).
+    let target = s.work.join("restored-part");
+    let d = &s.data;
+    let out = console(
+        &s,
+        &[&format!(
+            "restore client=barque-fd fileset=DemoSet where={} directory={}/sub file={}/hello.txt \
+             current yes",
+            target.display(),
+            d.display(),
+            d.display()
+        )],
+    );
+    assert!(
+        out.contains("You have selected the following JobIds: ")
+            && out.contains(" files selected to be restored."),
+        "{out}"
+    );
+    let id = queued_id(&out);
+    let w = console(&s, &[&format!("wait jobid={id}")]);
+    assert!(w.contains("JobStatus=OK (T)"), "{w}\n{}", s.daemons.logs());
+    let rel = d.strip_prefix("/").expect("absolute");
+    assert_same_tree(&d.join("sub"), &target.join(rel).join("sub"));
+    assert_eq!(
+        std::fs::read(target.join(rel).join("hello.txt")).expect("hello restored"),
+        std::fs::read(d.join("hello.txt")).expect("hello")
+    );
+    let top: Vec<String> = std::fs::read_dir(target.join(rel))
+        .expect("restored dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut top = top;
+    top.sort();
+    assert_eq!(top, ["hello.txt", "sub"], "only the selection is restored");
     let _ = std::fs::remove_dir_all(&s.work);
 }
 

@@ -119,11 +119,15 @@ fn main() -> ExitCode {
     // The catalog is opened outside the runtime: the PostgreSQL client is synchronous and
     // runs its own runtime (it may not start inside tokio's); job tasks later use it from
     // `spawn_blocking` threads.
+    // Without a catalog (unreachable database server) the Director still serves consoles
+    // (status, show, configuration commands); the catalog and job commands then say that
+    // the catalog is not available. Bareos exits instead; Barque says why and keeps the
+    // console side up, so the configuration can be inspected.
     let engine = match start_engine(&model) {
-        Ok(e) => e,
+        Ok(e) => Some(e),
         Err(e) => {
-            eprintln!("barque-dir: {e}");
-            return ExitCode::FAILURE;
+            log::error!("{e}; running without the catalog and the job engine");
+            None
         }
     };
     rt.block_on(run(model, engine))
@@ -211,13 +215,15 @@ fn start_engine(model: &Model) -> Result<Arc<ConsoleEngine>, String> {
     Ok(ConsoleEngine::new(jobs, name))
 }
 
-async fn run(model: Model, engine: Arc<ConsoleEngine>) -> ExitCode {
+async fn run(model: Model, engine: Option<Arc<ConsoleEngine>>) -> ExitCode {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(run_scheduler(
-        engine.jobs().clone(),
-        std::time::Duration::from_secs(10),
-        stop_rx,
-    ));
+    if let Some(engine) = &engine {
+        tokio::spawn(run_scheduler(
+            engine.jobs().clone(),
+            std::time::Duration::from_secs(10),
+            stop_rx,
+        ));
+    }
 
     let mut listeners = Vec::new();
     for a in &model.director.addresses {
@@ -239,7 +245,7 @@ async fn run(model: Model, engine: Arc<ConsoleEngine>) -> ExitCode {
             }
         }
     }
-    let dir = Director::new(model, Some(engine.clone() as Arc<dyn UaEngine>));
+    let dir = Director::new(model, engine.map(|e| e as Arc<dyn UaEngine>));
     for l in listeners {
         let d = dir.clone();
         tokio::spawn(async move {

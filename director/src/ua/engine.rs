@@ -66,6 +66,12 @@ pub struct RestoreRequest {
     pub current: bool,
     /// `yes`
     pub yes: bool,
+    /// `restorejob=`: the Restore Job resource.
+    pub restore_job: Option<String>,
+    /// `file=` (repeatable): only these files (full names).
+    pub files: Vec<String>,
+    /// `directory=` (repeatable): only what is under these directories.
+    pub directories: Vec<String>,
 }
 
 /// What a job is named by (`cancel`, `wait`).
@@ -161,6 +167,14 @@ pub trait JobEngine: Send + Sync {
 
     /// The configuration was reloaded (`reload`, SIGHUP): jobs started from now on use it.
     fn reload(&self, _config: &barque_common::config::Config) {}
+}
+
+fn all_values(a: &Args, key: &str) -> Vec<String> {
+    a.rest()
+        .iter()
+        .filter(|w| w.key.eq_ignore_ascii_case(key))
+        .filter_map(|w| w.value.clone())
+        .collect()
 }
 
 fn words(a: &Args) -> Vec<(String, Option<String>)> {
@@ -336,6 +350,12 @@ pub fn parse(ctx: &Ctx<'_>, s: &Session, command: &str, a: &Args) -> Result<Requ
                 all: a.has("all"),
                 current: a.has("current"),
                 yes: a.has("yes"),
+                restore_job: match a.value("restorejob") {
+                    Some(j) => Some(check(ctx, s, AclKind::Job, "Job", "Job", j)?),
+                    None => None,
+                },
+                files: all_values(a, "file"),
+                directories: all_values(a, "directory"),
             })
         }
         "cancel" => Request::Cancel {
