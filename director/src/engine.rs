@@ -29,7 +29,7 @@ use fd_core::wire::codes::JobStatus;
 use crate::catalog::{Catalog, CatalogConfig};
 use crate::jobs::{self, time::sql_time, JobEngine as Jobs, RestoreSelect, RunOverrides};
 use crate::json::Json;
-use crate::ua::engine::{EngineFuture, JobEngine, JobSelector, Request};
+use crate::ua::engine::{EngineFuture, JobEngine, JobSelector, Request, StatusJob, StatusJobs};
 use crate::ua::{Reply, Session};
 use fd_core::wire::console::ApiMode;
 
@@ -758,6 +758,19 @@ impl ConsoleEngine {
     }
 }
 
+/// The level column of Bareos' job lists (`JobLevelToString()` shortened as in
+/// `ListTerminatedJobs()`: `Full`, `Incr`, `Diff`).
+fn short_level(l: fd_core::wire::codes::JobLevel) -> &'static str {
+    use fd_core::wire::codes::JobLevel as L;
+    match l {
+        L::Full => "Full",
+        L::Incremental => "Incr",
+        L::Differential => "Diff",
+        L::Base => "Base",
+        _ => "",
+    }
+}
+
 fn exit_status(s: JobStatus) -> i64 {
     match s {
         JobStatus::Terminated => 0,
@@ -876,6 +889,33 @@ impl JobEngine for ConsoleEngine {
     fn reload(&self, config: &Config) {
         self.jobs.reload(Arc::new(config.clone()));
     }
+
+    fn status_jobs(&self) -> StatusJobs {
+        let job = |p: &jobs::JobProgress, time: i64| StatusJob {
+            job_id: p.job_id,
+            level: if p.job_type == fd_core::wire::codes::JobType::Backup {
+                short_level(p.level).into()
+            } else {
+                String::new()
+            },
+            name: p.name.clone(),
+            job: p.job.clone(),
+            status: p.status.to_u8(),
+            files: p.files,
+            bytes: p.bytes,
+            time,
+        };
+        StatusJobs {
+            running: self
+                .jobs
+                .status()
+                .running
+                .iter()
+                .map(|p| job(p, p.start_time))
+                .collect(),
+            terminated: self.jobs.ended().iter().map(|(p, t)| job(p, *t)).collect(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -935,6 +975,43 @@ mod tests {
 +-------+------------+-----------+---------------------+----------+------+-------+----------+----------+-----------+
 ";
         assert_eq!(render_table(&cols, &rows), want);
+    }
+
+    #[test]
+    fn terminated_rows_match_bareos_status_dir() {
+        // vectors/clear-bconsole conn 1 msgs 21 and 23.
+        let t = crate::jobs::time::unix(2026, 11, 22, 15, 46, 0);
+        let j = StatusJob {
+            job_id: 1,
+            level: "Full".into(),
+            name: "CapBackup".into(),
+            job: "CapBackup.2026-11-22_15.46.52_03".into(),
+            status: b'T',
+            files: 6,
+            bytes: 306,
+            time: t,
+        };
+        assert_eq!(
+            crate::ua::terminated_line(&j),
+            "     1  Full          6       306   OK       22-Nov-26 15:46 CapBackup\n"
+        );
+        let r = StatusJob {
+            job_id: 3,
+            level: String::new(),
+            name: "CapRestore".into(),
+            files: 7,
+            bytes: 352,
+            time: t + 60,
+            ..j
+        };
+        assert_eq!(
+            crate::ua::terminated_line(&r),
+            "     3                7       352   OK       22-Nov-26 15:47 CapRestore\n"
+        );
+        assert_eq!(
+            short_level(fd_core::wire::codes::JobLevel::Incremental),
+            "Incr"
+        );
     }
 
     #[test]

@@ -434,6 +434,15 @@ fn full_incremental_restore_tls_psk() {
     let out = console(&s, &["version"]);
     assert!(out.contains("Encryption: TLS"), "console not on TLS: {out}");
     full_incremental_restore(&s);
+    let st = console(&s, &["status dir"]);
+    assert!(
+        st.contains("\nTerminated Jobs:\n")
+            && st.contains("  Full     ")
+            && st.contains("  Incr     ")
+            && st.contains(" DemoBackup\n")
+            && st.contains(" DemoRestore\n"),
+        "{st}"
+    );
     // The jobs went over TLS-PSK to both daemons.
     let log = std::fs::read_to_string(s.work.join("log/barque.log")).unwrap_or_default();
     assert!(

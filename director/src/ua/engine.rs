@@ -167,6 +167,41 @@ pub trait JobEngine: Send + Sync {
 
     /// The configuration was reloaded (`reload`, SIGHUP): jobs started from now on use it.
     fn reload(&self, _config: &barque_common::config::Config) {}
+
+    /// Running and terminated jobs, for `status dir`.
+    fn status_jobs(&self) -> StatusJobs {
+        StatusJobs::default()
+    }
+}
+
+/// One job in `status dir`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusJob {
+    /// JobId.
+    pub job_id: u32,
+    /// `Full`, `Incr`, `Diff`, or empty (restores).
+    pub level: String,
+    /// The Job resource's name.
+    pub name: String,
+    /// The unique Job name.
+    pub job: String,
+    /// Status letter.
+    pub status: u8,
+    /// Files.
+    pub files: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// Start (running) or end (terminated) time, Unix seconds.
+    pub time: i64,
+}
+
+/// The jobs `status dir` lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusJobs {
+    /// Running or waiting.
+    pub running: Vec<StatusJob>,
+    /// Terminated, oldest first.
+    pub terminated: Vec<StatusJob>,
 }
 
 fn all_values(a: &Args, key: &str) -> Vec<String> {
