@@ -783,7 +783,12 @@ fn queued(r: &mut Reply, id: u32) {
     r.text(format!("Job queued. JobId={id}\n"));
     r.messages
         .push(("info".into(), format!("Job queued. JobId={id}\n")));
-    r.result.set("jobid", Json::str(id.to_string()));
+    // `ua->send->ObjectStart("run"); ObjectKeyValue("jobid", …)` (core/src/dird/ua_run.cc):
+    // `{"run": {"jobid": "N"}}` in API mode 2.
+    r.result.set(
+        "run",
+        Json::object().with("jobid", Json::str(id.to_string())),
+    );
 }
 
 /// `HH:MM:SS` (Bareos' `duration` column).

@@ -618,7 +618,10 @@ from bareos.bsock import DirectorConsoleJson
 from bareos.util.password import Password
 c = DirectorConsoleJson(address="127.0.0.1", port=int(sys.argv[1]), password=Password(sys.argv[2]),
                         tls_psk_enable=True, tls_psk_require=True)
-print(json.dumps(c.call("list jobs")))
+run = c.call("run job=DemoBackup level=Full yes")
+jobid = run["run"]["jobid"]
+c.call("wait jobid=" + jobid)
+print(json.dumps({"run": run, "list": c.call("list jobs")}))
 "#;
     let out = Command::new(python())
         .args(["-c", script, &s.port.to_string(), password])
@@ -634,5 +637,15 @@ print(json.dumps(c.call("list jobs")))
     let want = format!("\"jobid\": \"{id}\", \"name\": \"DemoBackup\", \"client\": \"barque-fd\"");
     assert!(stdout.contains(&want), "{stdout}");
     assert!(stdout.contains("\"jobstatus\": \"T\""), "{stdout}");
+    // The job started through python-bareos: {"run": {"jobid": "2"}}, listed as well.
+    let second = format!("\"run\": {{\"run\": {{\"jobid\": \"{}\"}}}}", id + 1);
+    assert!(stdout.contains(&second), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "\"jobid\": \"{}\", \"name\": \"DemoBackup\"",
+            id + 1
+        )),
+        "{stdout}"
+    );
     let _ = std::fs::remove_dir_all(&s.work);
 }
