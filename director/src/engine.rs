@@ -72,14 +72,20 @@ pub fn catalog_config(config: &Config) -> Result<(String, CatalogConfig), String
 pub struct ConsoleEngine {
     jobs: Jobs,
     catalog_name: String,
+    db: &'static str,
 }
 
 impl ConsoleEngine {
     /// Wrap a job engine; `catalog_name` is the Catalog resource's name (`Using Catalog`).
     pub fn new(jobs: Jobs, catalog_name: impl Into<String>) -> Arc<Self> {
+        let db = match jobs.catalog().lock().map(|c| c.dialect()) {
+            Ok(crate::catalog::sql::Dialect::Postgres) => "postgresql",
+            _ => "sqlite3",
+        };
         Arc::new(Self {
             jobs,
             catalog_name: catalog_name.into(),
+            db,
         })
     }
 
@@ -919,6 +925,7 @@ impl JobEngine for ConsoleEngine {
                 .map(|p| job(p, p.start_time))
                 .collect(),
             terminated: self.jobs.ended().iter().map(|(p, t)| job(p, *t)).collect(),
+            db: Some(self.db.to_string()),
         }
     }
 }

@@ -440,7 +440,8 @@ fn full_incremental_restore_tls_psk() {
             && st.contains("  Full     ")
             && st.contains("  Incr     ")
             && st.contains(" DemoBackup\n")
-            && st.contains(" DemoRestore\n"),
+            && st.contains(" DemoRestore\n")
+            && st.contains(". Jobs: run=3, running=0 db:sqlite3, "),
         "{st}"
     );
     // The jobs went over TLS-PSK to both daemons.

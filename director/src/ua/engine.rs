@@ -202,6 +202,8 @@ pub struct StatusJobs {
     pub running: Vec<StatusJob>,
     /// Terminated, oldest first.
     pub terminated: Vec<StatusJob>,
+    /// The catalog backend as `status dir` names it (`postgresql`, `sqlite3`).
+    pub db: Option<String>,
 }
 
 fn all_values(a: &Args, key: &str) -> Vec<String> {

@@ -1065,8 +1065,13 @@ fn status_header(ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json) {
     r.text(format!(
         "{name} Version: {VERSION} ({BUILD_DATE}) {OS_INFO}\n"
     ));
+    // Without an engine there is no catalog: the words stay those of the capture.
+    let jobs = status_jobs(ctx);
+    let db = jobs.db.as_deref().unwrap_or("postgresql");
     r.text(format!(
-        "Daemon started {started}. Jobs: run=0, running=0 db:postgresql, self-compiled binary\n"
+        "Daemon started {started}. Jobs: run={}, running={} db:{db}, self-compiled binary\n",
+        jobs.terminated.len(),
+        jobs.running.len()
     ));
     let warnings = !ctx.model.config.warnings.is_empty();
     if warnings {
@@ -1083,8 +1088,14 @@ fn status_header(ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json) {
             .with("os", Json::str(OS_INFO))
             .with("binary_info", Json::str("self-compiled"))
             .with("daemon_started", Json::str(started))
-            .with("jobs_run", Json::Int(0))
-            .with("jobs_running", Json::Int(0))
+            .with(
+                "jobs_run",
+                Json::Int(i64::try_from(jobs.terminated.len()).unwrap_or(i64::MAX)),
+            )
+            .with(
+                "jobs_running",
+                Json::Int(i64::try_from(jobs.running.len()).unwrap_or(i64::MAX)),
+            )
             .with("config_warnings", Json::Bool(warnings)),
     );
 }
