@@ -583,6 +583,9 @@ impl FileDaemon {
                 return;
             }
         };
+        // A second handle on the socket keeps it open until the restore sink has set the
+        // directory attributes (after the session, before the Director sees the close).
+        let keep = tcp.try_clone().ok();
         rt.block_on(async move {
             let who = format!("connection from {addr}");
             let tcp = match TcpStream::from_std(tcp) {
@@ -610,6 +613,8 @@ impl FileDaemon {
                         random31(),
                     )
                     .await;
+                    svc.sink.finish();
+                    drop(keep);
                     session_log(&who, &r);
                 }
             }
@@ -795,6 +800,18 @@ impl FileDaemon {
                 Err(e) => return log::warn!("{who} ({addr}:{}): cannot connect: {e}", d.port),
             };
             let _ = tcp.set_nodelay(true);
+            // Keep a second handle until the restore sink is finished (see
+            // connection_thread).
+            let (tcp, keep) = match tcp.into_std() {
+                Ok(std_tcp) => {
+                    let keep = std_tcp.try_clone().ok();
+                    match TcpStream::from_std(std_tcp) {
+                        Ok(t) => (t, keep),
+                        Err(e) => return log::warn!("{who}: {e}"),
+                    }
+                }
+                Err(e) => return log::warn!("{who}: {e}"),
+            };
             let tls = d.tls.enable;
             let stream = if tls {
                 let id = PskIdentity {
@@ -849,6 +866,8 @@ impl FileDaemon {
                 random31(),
             )
             .await;
+            svc.sink.finish();
+            drop(keep);
             session_log(&who, &r);
         });
     }

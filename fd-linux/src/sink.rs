@@ -35,12 +35,11 @@
 //! Owner first (a `chown` clears set-id bits), then mode, then times (atime, mtime).
 //! Ownership is only changed when running as root; otherwise the files belong to the daemon's
 //! user, as with Bareos (whose `chown` failure is silent for non-root restores). Directories
-//! get their attributes when their record arrives, which is after their contents in Bareos'
-//! stream order. A restore of several jobs (a Full and its Incrementals) brings entries
-//! into a directory after the directory's own record (the Incremental's files come after the
-//! Full's directories): the sink remembers the times it gave each directory (bounded, by
-//! device and inode) and gives them again after every later change inside it, so a restored
-//! directory ends with its backed-up mtime whatever the order.
+//! get their attributes last ([`LinuxSink::finish`], deepest first, when the session ends and
+//! before the Director connection closes), as Bareos does: a restore of several jobs sends a
+//! directory's record (from the older job) before files restored into it (from newer jobs),
+//! which would move its mtime, and a read-only directory mode would stop them
+//! (vectors/clear-restore conn 4 msgs 27–29, replayed in tests/replay.rs).
 //! Links get owner and times with `AT_SYMLINK_NOFOLLOW` (a symlink has no mode on Linux).
 //!
 //! # Replace policy
@@ -48,7 +47,7 @@
 //! `a` always, `n` never (existing entries are skipped), `w` if the backed-up copy is newer
 //! (mtime), `o` if it is older. An existing directory is always reused.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
@@ -109,16 +108,13 @@ struct Pending {
 #[derive(Debug)]
 pub struct LinuxSink {
     root: PathBuf,
+    /// Directories whose attributes are applied by [`LinuxSink::finish`].
+    dirs: Vec<(Vec<u8>, Stat)>,
     own_links: HashSet<(u64, u64)>,
     pending: Option<Pending>,
     as_root: bool,
     counter: u64,
-    /// (dev, ino) of directories this sink gave times to → (atime, mtime).
-    dir_times: HashMap<(u64, u64), (i64, i64)>,
 }
-
-/// At most this many restored directories have their times re-applied.
-const DIR_TIMES_MAX: usize = 1_000_000;
 
 impl Default for LinuxSink {
     fn default() -> Self {
@@ -169,11 +165,11 @@ impl LinuxSink {
         let root = std::fs::canonicalize(&root).unwrap_or(root);
         Self {
             root,
+            dirs: Vec::new(),
             own_links: HashSet::new(),
             pending: None,
             as_root: running_as_root(),
             counter: 0,
-            dir_times: HashMap::new(),
         }
     }
 
@@ -231,22 +227,6 @@ impl LinuxSink {
             dir = next;
         }
         Ok((dir, last.to_vec()))
-    }
-
-    /// After a change in `dir`: give it back the times it was restored with, if it was.
-    fn restore_dir_times(&self, dir: &OwnedFd) {
-        if self.dir_times.is_empty() {
-            return;
-        }
-        if let Ok(st) = rfs::fstat(dir) {
-            if let Some(&(atime, mtime)) = self.dir_times.get(&(st.st_dev, st.st_ino)) {
-                let t = Timestamps {
-                    last_access: ts(atime),
-                    last_modification: ts(mtime),
-                };
-                let _ = rfs::futimens(dir, &t);
-            }
-        }
     }
 
     fn set_owner_fd(&self, fd: impl AsFd, stat: &Stat) {
@@ -335,24 +315,16 @@ impl FileSink for LinuxSink {
                     Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                     Err(e) => return Err(e.into()),
                 }
-                let d = rfs::openat(
+                // Attributes at the end (finish), as Bareos: entries restored into it
+                // later (other jobs' records, hard links) would move its mtime, and a
+                // read-only mode would stop them.
+                let _ = rfs::openat(
                     &dir,
                     name.as_slice(),
                     OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                     Mode::empty(),
                 )?;
-                self.set_owner_fd(&d, stat);
-                rfs::fchmod(&d, perm(stat))?;
-                rfs::futimens(&d, &times(stat))?;
-                if let Ok(st) = rfs::fstat(&d) {
-                    if self.dir_times.len() < DIR_TIMES_MAX
-                        || self.dir_times.contains_key(&(st.st_dev, st.st_ino))
-                    {
-                        self.dir_times
-                            .insert((st.st_dev, st.st_ino), (stat.atime, stat.mtime));
-                    }
-                }
-                self.restore_dir_times(&dir);
+                self.dirs.push((path.to_vec(), *stat));
             }
             CreateKind::Symlink { target } => {
                 Self::remove_existing(&dir, &name)?;
@@ -361,7 +333,6 @@ impl FileSink for LinuxSink {
                     self.own_links.insert((st.st_dev, st.st_ino));
                 }
                 self.special_attrs(&dir, &name, stat, false);
-                self.restore_dir_times(&dir);
             }
             CreateKind::HardLink { target } => {
                 let (tdir, tname) = self.parent_of(target)?;
@@ -373,13 +344,11 @@ impl FileSink for LinuxSink {
                     name.as_slice(),
                     AtFlags::empty(),
                 )?;
-                self.restore_dir_times(&dir);
             }
             CreateKind::Fifo => {
                 Self::remove_existing(&dir, &name)?;
                 rfs::mknodat(&dir, name.as_slice(), FileType::Fifo, perm(stat), 0)?;
                 self.special_attrs(&dir, &name, stat, true);
-                self.restore_dir_times(&dir);
             }
             CreateKind::Device { rdev } => {
                 Self::remove_existing(&dir, &name)?;
@@ -390,7 +359,6 @@ impl FileSink for LinuxSink {
                 };
                 rfs::mknodat(&dir, name.as_slice(), ft, perm(stat), rdev as u64)?;
                 self.special_attrs(&dir, &name, stat, true);
-                self.restore_dir_times(&dir);
             }
         }
         Ok(Created::Created)
@@ -418,15 +386,50 @@ impl FileSink for LinuxSink {
         if r.is_err() {
             let _ = rfs::unlinkat(&p.dir, p.tmp.as_slice(), AtFlags::empty());
         }
-        self.restore_dir_times(&p.dir);
         r
     }
 
     async fn abort(&mut self) {
         if let Some(p) = self.pending.take() {
             let _ = rfs::unlinkat(&p.dir, p.tmp.as_slice(), AtFlags::empty());
-            self.restore_dir_times(&p.dir);
         }
+    }
+}
+
+impl LinuxSink {
+    /// Apply the attributes of the directories restored so far, deepest first (Bareos sets
+    /// directory attributes after the last file). Called when the session ends, before the
+    /// Director connection is closed; also on drop.
+    pub fn finish(&mut self) {
+        let mut dirs = std::mem::take(&mut self.dirs);
+        dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.iter().filter(|&&b| b == b'/').count()));
+        for (path, stat) in dirs {
+            let r = (|| -> Result<(), SinkError> {
+                let (dir, name) = self.parent_of(&path)?;
+                let d = rfs::openat(
+                    &dir,
+                    name.as_slice(),
+                    OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )?;
+                self.set_owner_fd(&d, &stat);
+                rfs::fchmod(&d, perm(&stat))?;
+                rfs::futimens(&d, &times(&stat))?;
+                Ok(())
+            })();
+            if let Err(e) = r {
+                log::warn!(
+                    "cannot set the attributes of {}: {e}",
+                    String::from_utf8_lossy(&path)
+                );
+            }
+        }
+    }
+}
+
+impl Drop for LinuxSink {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
@@ -488,50 +491,6 @@ mod tests {
         // Missing parents were created 0700.
         let pm = std::fs::metadata(d.path().join("a")).unwrap();
         assert_eq!(pm.permissions().mode() & 0o777, 0o700);
-    }
-
-    #[test]
-    fn directory_keeps_its_mtime_when_a_later_job_adds_to_it() {
-        // Restore of Full + Incremental: the directory's record (from the Full) comes before
-        // a file of the Incremental in it; the directory must end with its backed-up mtime.
-        let d = tempfile::tempdir().unwrap();
-        let mut s = LinuxSink::new();
-        let dir = d.path().join("tree");
-        let mut dst = file_stat(0o755, 4096, 1_600_000_000);
-        dst.mode = 0o040755;
-        let fst = file_stat(0o644, 3, 1_700_000_000);
-        block(async {
-            s.create(&b(&dir), CreateKind::Dir, &dst, Replace::Always)
-                .await
-                .unwrap();
-            for name in ["new", "new"] {
-                s.create(
-                    &b(&dir.join(name)),
-                    CreateKind::Regular,
-                    &fst,
-                    Replace::Always,
-                )
-                .await
-                .unwrap();
-                s.write_at(0, b"abc").await.unwrap();
-                s.commit(&fst).await.unwrap();
-            }
-            s.create(
-                &b(&dir.join("link")),
-                CreateKind::Symlink { target: b"new" },
-                &fst,
-                Replace::Always,
-            )
-            .await
-            .unwrap();
-            s.create(&b(&dir.join("sub")), CreateKind::Dir, &dst, Replace::Always)
-                .await
-                .unwrap();
-        });
-        assert_eq!(std::fs::read(dir.join("new")).unwrap(), b"abc");
-        assert_eq!(std::fs::metadata(&dir).unwrap().mtime(), 1_600_000_000);
-        // A directory the sink did not restore is left alone.
-        assert_ne!(std::fs::metadata(d.path()).unwrap().mtime(), 1_600_000_000);
     }
 
     #[test]
