@@ -15,9 +15,21 @@
 //! # What is simplified
 //!
 //! `restore` is the non-interactive form only (`jobid=…` or `current`, `all`/`select all
-//! done`, `yes`): it lists the selected backups and queues the job, without the directory
-//! tree dialogue. `status client=`/`status storage=` are not forwarded yet (the reply says
-//! so). `list` knows `jobs`, `jobid=N`, `files jobid=N`, `volumes`, `pools`, `clients`.
+//! done`, `file=`/`directory=` to narrow it, `yes`): it lists the selected backups and
+//! queues the job, without the directory tree dialogue. `list` knows `jobs`, `jobid=N`,
+//! `files jobid=N`, `volumes`, `pools`, `clients`; `llist` prints the same rows as
+//! `name: value` lines. `status client=`/`status storage=` connect to the daemon as a job
+//! does and copy its status text (vectors/clear-status-client-storage: `status` to the FD,
+//! `status «device»⏎` to the SD); `status dir` shows the engine's running and terminated
+//! jobs. Scheduled jobs are started by the scheduler task barque-dir runs, but `status dir`
+//! does not list the upcoming ones yet.
+//!
+//! # How it is tested
+//!
+//! The table layout and the terminated-job rows are compared with the captured bconsole
+//! output in the unit tests below; everything else end to end in `host-tests/tests/e2e.rs`,
+//! which runs the three daemons as processes and drives them with barque-console and
+//! python-bareos.
 
 use std::sync::Arc;
 
@@ -335,6 +347,19 @@ impl ConsoleEngine {
         let level = run.level.as_deref().and_then(jobs::level_from_name);
         let mut r = Reply::default();
         self.using_catalog(&mut r, s);
+        // vectors/clear-estimate/bconsole-output.txt: `Connecting to Client … at …:…`.
+        if s.api != ApiMode::Json {
+            let o = RunOverrides {
+                client: run.client.clone(),
+                ..Default::default()
+            };
+            if let Ok(plan) = jobs::Plan::resolve(&self.jobs.config(), &run.job, &o) {
+                r.text(format!(
+                    "Connecting to Client {} at {}:{}\n",
+                    plan.client.name, plan.client.address, plan.client.port
+                ));
+            }
+        }
         match self.jobs.estimate(&run.job, level, listing).await {
             Ok(e) => {
                 for l in e.listing {

@@ -502,6 +502,10 @@ fn estimate_status_and_cancel_unknown_job() {
     let out = console(&s, &["estimate job=DemoBackup level=Full listing"]);
     assert!(out.contains("2000 OK estimate files=11 bytes="), "{out}");
     assert!(out.contains("big.bin"), "{out}");
+    assert!(
+        out.contains("Using Catalog \"MyCatalog\"\nConnecting to Client barque-fd at 127.0.0.1:"),
+        "{out}"
+    );
     let out = console(&s, &["cancel jobid=99"]);
     assert!(out.contains("JobId 99 is not running."), "{out}");
     // Status of the File and Storage daemons, forwarded through the Director.
