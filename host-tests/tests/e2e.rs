@@ -404,6 +404,12 @@ fn full_incremental_restore(s: &Setup) {
         ["hello.txt", "sub/", "sub/added.txt", "sub/deep/"],
         "the Incremental must hold exactly the changed entries"
     );
+    let vols = console(s, &["list volumes"]);
+    // One volume per job (Maximum Volume Jobs = 1), auto-labelled by the Pool's Label Format.
+    assert!(
+        vols.contains("| Vol-0001   | Used      |") && vols.contains("| Vol-0002   |"),
+        "{vols}"
+    );
     let jobs = console(s, &["list jobs"]);
     assert!(
         jobs.contains(&format!("| {incr} | DemoBackup | barque-fd |"))
