@@ -73,6 +73,8 @@ pub mod acl;
 pub mod catalog;
 pub mod cli;
 pub mod client;
+pub mod engine;
+pub mod init;
 pub mod jobs;
 pub mod json;
 pub mod model;

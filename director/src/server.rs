@@ -152,6 +152,16 @@ impl Director {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .is_empty()
+            || self.engine.as_ref().is_some_and(|e| e.has_messages())
+    }
+
+    /// The Director's queued messages, then the job engine's.
+    fn take_messages(&self) -> Vec<String> {
+        let mut v = std::mem::take(&mut *self.queued.lock().unwrap_or_else(|p| p.into_inner()));
+        if let Some(e) = &self.engine {
+            v.extend(e.take_messages());
+        }
+        v
     }
 
     /// The current configuration.
@@ -167,6 +177,9 @@ impl Director {
     pub fn reload(&self) -> Result<(), String> {
         let path = self.model().path.clone();
         let m = Model::load(&path)?;
+        if let Some(e) = &self.engine {
+            e.reload(&m.config);
+        }
         match self.model.write() {
             Ok(mut g) => *g = Arc::new(m),
             Err(p) => *p.into_inner() = Arc::new(m),
@@ -312,8 +325,7 @@ impl Director {
                 .map(|(_, t)| *t)
                 .collect();
             let reload = || self.reload();
-            let take =
-                || std::mem::take(&mut *self.queued.lock().unwrap_or_else(|p| p.into_inner()));
+            let take = || self.take_messages();
             let ctx = Ctx {
                 model: &model,
                 started: self.started,

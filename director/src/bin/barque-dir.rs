@@ -15,12 +15,23 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use barque_common::config::{self, Daemon};
+use director::catalog::Catalog;
 use director::cli::{init_logging, take_value};
+use director::engine::{catalog_config, ConsoleEngine};
+use director::init::InitOptions;
+use director::jobs::scheduler::run_scheduler;
+use director::jobs::{EngineOptions, JobEngine, SystemClock};
 use director::model::Model;
 use director::server::Director;
+use director::ua::engine::JobEngine as UaEngine;
+use std::sync::Arc;
 
 fn usage() -> &'static str {
     "usage: barque-dir [-c PATH] [-f] [-t] [-d N]\n\
+     \x20      barque-dir --init DIR [--port N] [--cleartext] [--fileset PATH]... [--where PATH]\n\
+     \x20 --init DIR  write working configurations of the Director, Storage and File daemons\n\
+     \x20             and the console into DIR/etc (ports N..N+2, default 9101; TLS-PSK unless\n\
+     \x20             --cleartext; SQLite catalog; volumes in DIR/volumes)\n\
      \x20 -c PATH  configuration file or directory (default /etc/bareos)\n\
      \x20 -f       run in the foreground\n\
      \x20 -t       test the configuration and exit\n\
@@ -32,7 +43,11 @@ fn main() -> ExitCode {
     let mut test = false;
     let mut foreground = false;
     let mut debug = 0u32;
-    let mut it = std::env::args().skip(1);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--init") {
+        return init(args.get(1..).unwrap_or_default());
+    }
+    let mut it = args.into_iter();
     while let Some(a) = it.next() {
         let r = if a.starts_with("-c") {
             take_value("-c", &a, &mut it).map(|v| path = PathBuf::from(v))
@@ -101,10 +116,115 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    rt.block_on(run(model))
+    // The catalog is opened outside the runtime: the PostgreSQL client is synchronous and
+    // runs its own runtime (it may not start inside tokio's); job tasks later use it from
+    // `spawn_blocking` threads.
+    // Without a catalog (unreachable database server) the Director still serves consoles
+    // (status, show, configuration commands); the catalog and job commands then say that
+    // the catalog is not available. Bareos exits instead; Barque says why and keeps the
+    // console side up, so the configuration can be inspected.
+    let engine = match start_engine(&model) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            log::error!("{e}; running without the catalog and the job engine");
+            None
+        }
+    };
+    rt.block_on(run(model, engine))
 }
 
-async fn run(model: Model) -> ExitCode {
+/// `--init DIR [--port N] [--cleartext] [--fileset PATH]... [--where PATH]`.
+fn init(args: &[String]) -> ExitCode {
+    let Some(dir) = args.first().filter(|a| !a.starts_with('-')) else {
+        eprint!("barque-dir: --init needs a directory\n{}", usage());
+        return ExitCode::from(2);
+    };
+    let abs = |p: &str| std::path::absolute(p).unwrap_or_else(|_| PathBuf::from(p));
+    let dir = abs(dir);
+    let mut o = InitOptions::new(&dir);
+    let mut files = Vec::new();
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let r = match a.as_str() {
+            "--cleartext" => {
+                o.cleartext = true;
+                Ok(())
+            }
+            "--port" => match it.next().and_then(|v| v.parse::<u16>().ok()) {
+                Some(p) if p <= u16::MAX - 2 => {
+                    o.base_port = p;
+                    Ok(())
+                }
+                _ => Err("--port needs a number".to_string()),
+            },
+            "--fileset" => match it.next() {
+                Some(p) => {
+                    files.push(abs(p));
+                    Ok(())
+                }
+                None => Err("--fileset needs a path".into()),
+            },
+            "--where" => match it.next() {
+                Some(p) => {
+                    o.restore_where = abs(p);
+                    Ok(())
+                }
+                None => Err("--where needs a path".into()),
+            },
+            other => Err(format!("unknown --init option {other:?}")),
+        };
+        if let Err(e) = r {
+            eprint!("barque-dir: {e}\n{}", usage());
+            return ExitCode::from(2);
+        }
+    }
+    if !files.is_empty() {
+        o.files = files;
+    }
+    match director::init::generate(&o) {
+        Ok(l) => {
+            println!("Director:         {}", l.dir_conf.display());
+            println!("Storage daemon:   {}", l.sd_conf.display());
+            println!("File daemon:      {}", l.fd_conf.display());
+            println!("Console:          {}", l.console_conf.display());
+            println!("Volumes:          {}", l.volumes.display());
+            println!(
+                "Catalog (SQLite): {}",
+                l.dir_state.join("barque.db").display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("barque-dir: --init {}: {e}", dir.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Open the catalog and start the job engine for a loaded configuration.
+fn start_engine(model: &Model) -> Result<Arc<ConsoleEngine>, String> {
+    let (name, cat_cfg) = catalog_config(&model.config)?;
+    let catalog = Catalog::open(&cat_cfg).map_err(|e| format!("catalog {name}: {e}"))?;
+    let jobs = JobEngine::new(
+        Arc::new(model.config.clone()),
+        catalog,
+        Arc::new(SystemClock),
+        EngineOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(ConsoleEngine::new(jobs, name))
+}
+
+async fn run(model: Model, engine: Option<Arc<ConsoleEngine>>) -> ExitCode {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(engine) = &engine {
+        tokio::spawn(run_scheduler(
+            engine.jobs().clone(),
+            std::time::Duration::from_secs(10),
+            stop_rx,
+        ));
+    }
+
     let mut listeners = Vec::new();
     for a in &model.director.addresses {
         let host = a.addr.clone().unwrap_or_else(|| "0.0.0.0".into());
@@ -125,7 +245,7 @@ async fn run(model: Model) -> ExitCode {
             }
         }
     }
-    let dir = Director::new(model, None);
+    let dir = Director::new(model, engine.map(|e| e as Arc<dyn UaEngine>));
     for l in listeners {
         let d = dir.clone();
         tokio::spawn(async move {
@@ -161,6 +281,7 @@ async fn run(model: Model) -> ExitCode {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+    stop_tx.send_replace(true);
     log::info!("barque-dir stopping");
     ExitCode::SUCCESS
 }

@@ -327,6 +327,9 @@ pub(crate) struct Inner {
     probe: ProbeCache,
     jobs: Mutex<HashMap<u32, Arc<RunningJob>>>,
     terminated: Mutex<Vec<JobOutcome>>,
+    /// The last progress of each terminated job and when it ended (for `status dir`),
+    /// bounded like `terminated`.
+    ended: Mutex<Vec<(JobProgress, i64)>>,
     slots: Arc<Semaphore>,
     /// Per-resource limits: ("Client"|"Storage", name) → semaphore.
     resource_slots: Mutex<HashMap<(&'static str, String), Arc<Semaphore>>>,
@@ -371,6 +374,7 @@ impl JobEngine {
                 probe: ProbeCache::new(),
                 jobs: Mutex::new(HashMap::new()),
                 terminated: Mutex::new(Vec::new()),
+                ended: Mutex::new(Vec::new()),
                 slots: Arc::new(Semaphore::new(max)),
                 resource_slots: Mutex::new(HashMap::new()),
                 console: Arc::new(ConsoleQueue::default()),
@@ -577,6 +581,16 @@ impl JobEngine {
             .cloned()
     }
 
+    /// Terminated jobs (most recent last, bounded) with their type, level and names, and
+    /// when they ended.
+    pub fn ended(&self) -> Vec<(JobProgress, i64)> {
+        self.inner
+            .ended
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default()
+    }
+
     /// Running and recently terminated jobs.
     pub fn status(&self) -> EngineStatus {
         let now = self.inner.clock.now();
@@ -771,6 +785,16 @@ impl JobEngine {
                 t.remove(0);
             }
             t.push(outcome.clone());
+        }
+        if let (Ok(mut e), Ok(p)) = (self.inner.ended.lock(), running.progress.lock()) {
+            if e.len() >= TERMINATED_MAX {
+                e.remove(0);
+            }
+            let mut p = p.clone();
+            p.status = outcome.status;
+            p.files = u64::from(outcome.files);
+            p.bytes = outcome.bytes;
+            e.push((p, self.inner.clock.now()));
         }
         if let Ok(mut j) = self.inner.jobs.lock() {
             j.remove(&job_id);

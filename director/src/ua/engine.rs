@@ -66,6 +66,12 @@ pub struct RestoreRequest {
     pub current: bool,
     /// `yes`
     pub yes: bool,
+    /// `restorejob=`: the Restore Job resource.
+    pub restore_job: Option<String>,
+    /// `file=` (repeatable): only these files (full names).
+    pub files: Vec<String>,
+    /// `directory=` (repeatable): only what is under these directories.
+    pub directories: Vec<String>,
 }
 
 /// What a job is named by (`cancel`, `wait`).
@@ -147,6 +153,65 @@ pub trait JobEngine: Send + Sync {
     /// Run a request for a console session (its name, ACLs and API mode are in `session`);
     /// the reply is framed and sent as any other.
     fn execute<'a>(&'a self, session: &'a Session, request: Request) -> EngineFuture<'a>;
+
+    /// Take the job messages waiting for the consoles (the engine's `Console` message
+    /// destination); the server shows them with its own queued messages.
+    fn take_messages(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Whether job messages wait for the consoles ("You have messages.").
+    fn has_messages(&self) -> bool {
+        false
+    }
+
+    /// The configuration was reloaded (`reload`, SIGHUP): jobs started from now on use it.
+    fn reload(&self, _config: &barque_common::config::Config) {}
+
+    /// Running and terminated jobs, for `status dir`.
+    fn status_jobs(&self) -> StatusJobs {
+        StatusJobs::default()
+    }
+}
+
+/// One job in `status dir`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusJob {
+    /// JobId.
+    pub job_id: u32,
+    /// `Full`, `Incr`, `Diff`, or empty (restores).
+    pub level: String,
+    /// The Job resource's name.
+    pub name: String,
+    /// The unique Job name.
+    pub job: String,
+    /// Status letter.
+    pub status: u8,
+    /// Files.
+    pub files: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// Start (running) or end (terminated) time, Unix seconds.
+    pub time: i64,
+}
+
+/// The jobs `status dir` lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusJobs {
+    /// Running or waiting.
+    pub running: Vec<StatusJob>,
+    /// Terminated, oldest first.
+    pub terminated: Vec<StatusJob>,
+    /// The catalog backend as `status dir` names it (`postgresql`, `sqlite3`).
+    pub db: Option<String>,
+}
+
+fn all_values(a: &Args, key: &str) -> Vec<String> {
+    a.rest()
+        .iter()
+        .filter(|w| w.key.eq_ignore_ascii_case(key))
+        .filter_map(|w| w.value.clone())
+        .collect()
 }
 
 fn words(a: &Args) -> Vec<(String, Option<String>)> {
@@ -322,6 +387,12 @@ pub fn parse(ctx: &Ctx<'_>, s: &Session, command: &str, a: &Args) -> Result<Requ
                 all: a.has("all"),
                 current: a.has("current"),
                 yes: a.has("yes"),
+                restore_job: match a.value("restorejob") {
+                    Some(j) => Some(check(ctx, s, AclKind::Job, "Job", "Job", j)?),
+                    None => None,
+                },
+                files: all_values(a, "file"),
+                directories: all_values(a, "directory"),
             })
         }
         "cancel" => Request::Cancel {

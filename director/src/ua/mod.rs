@@ -1065,8 +1065,13 @@ fn status_header(ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json) {
     r.text(format!(
         "{name} Version: {VERSION} ({BUILD_DATE}) {OS_INFO}\n"
     ));
+    // Without an engine there is no catalog: the words stay those of the capture.
+    let jobs = status_jobs(ctx);
+    let db = jobs.db.as_deref().unwrap_or("postgresql");
     r.text(format!(
-        "Daemon started {started}. Jobs: run=0, running=0 db:postgresql, self-compiled binary\n"
+        "Daemon started {started}. Jobs: run={}, running={} db:{db}, self-compiled binary\n",
+        jobs.terminated.len(),
+        jobs.running.len()
     ));
     let warnings = !ctx.model.config.warnings.is_empty();
     if warnings {
@@ -1083,8 +1088,14 @@ fn status_header(ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json) {
             .with("os", Json::str(OS_INFO))
             .with("binary_info", Json::str("self-compiled"))
             .with("daemon_started", Json::str(started))
-            .with("jobs_run", Json::Int(0))
-            .with("jobs_running", Json::Int(0))
+            .with(
+                "jobs_run",
+                Json::Int(i64::try_from(jobs.terminated.len()).unwrap_or(i64::MAX)),
+            )
+            .with(
+                "jobs_running",
+                Json::Int(i64::try_from(jobs.running.len()).unwrap_or(i64::MAX)),
+            )
             .with("config_warnings", Json::Bool(warnings)),
     );
 }
@@ -1101,22 +1112,113 @@ fn status_scheduled(plain: bool, r: &mut Reply, json: &mut Json) {
     json.set("scheduled", Json::Array(Vec::new()));
 }
 
+fn status_jobs(ctx: &Ctx<'_>) -> engine::StatusJobs {
+    ctx.engine.map(|e| e.status_jobs()).unwrap_or_default()
+}
+
+fn short_time(unix: i64) -> String {
+    time::short(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64))
+}
+
+/// `ListRunningJobs()` (`core/src/dird/ua_status.cc`): ` JobId Level   Name
+/// Status`, one line per job (`is running`, `is waiting …`).
 fn status_running(plain: bool, ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json) {
+    let jobs = status_jobs(ctx).running;
     if plain {
         r.text("\nRunning Jobs:\n");
         for t in &ctx.consoles {
             r.text(format!("Console connected at {}\n", time::short(*t)));
         }
-        r.text("No Jobs running.\n====\n");
+        if jobs.is_empty() {
+            r.text("No Jobs running.\n====\n");
+        } else {
+            let mut s = format!(
+                " JobId Level   Name                       Status\n{}\n",
+                "=".repeat(70)
+            );
+            for j in &jobs {
+                let what = match j.status {
+                    b'R' => "is running",
+                    b'C' => "is waiting execution",
+                    b'F' | b'S' | b'm' | b'M' | b's' | b'j' | b'c' | b'd' | b't' | b'p' => {
+                        "is waiting"
+                    }
+                    _ => "is running",
+                };
+                s.push_str(&format!(
+                    "{:>6} {:<6}  {:<20} {what}\n",
+                    j.job_id, j.level, j.job
+                ));
+            }
+            s.push_str("====\n");
+            r.text(s);
+        }
     }
-    json.set("running", Json::Array(Vec::new()));
+    let arr = jobs
+        .iter()
+        .map(|j| {
+            Json::object()
+                .with("jobid", Json::Int(i64::from(j.job_id)))
+                .with("level", Json::str(j.level.clone()))
+                .with("name", Json::str(j.name.clone()))
+                .with("job", Json::str(j.job.clone()))
+                .with("status", Json::str(char::from(j.status).to_string()))
+        })
+        .collect();
+    json.set("running", Json::Array(arr));
 }
 
-fn status_terminated(plain: bool, r: &mut Reply, json: &mut Json) {
+/// One row of `Terminated Jobs:` (vectors/clear-bconsole conn 1 msg 21:
+/// `     1  Full          6       306   OK       22-Nov-26 15:46 CapBackup⏎`).
+pub fn terminated_line(j: &engine::StatusJob) -> String {
+    format!(
+        "{:>6}  {:<6} {:>8} {:>10}  {:<7}  {} {}\n",
+        j.job_id,
+        j.level,
+        crate::jobs::report::with_commas(j.files),
+        crate::jobs::report::with_suffix(j.bytes),
+        crate::jobs::report::term_word(j.status),
+        short_time(j.time),
+        j.name
+    )
+}
+
+/// `ListTerminatedJobs()`: the same table the daemons print (vectors/clear-bconsole conn 1
+/// msgs 18-23).
+fn status_terminated(plain: bool, ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json) {
+    let jobs = status_jobs(ctx).terminated;
     if plain {
-        r.text("No Terminated Jobs.\n");
+        if jobs.is_empty() {
+            r.text("No Terminated Jobs.\n");
+        } else {
+            r.text("\nTerminated Jobs:\n");
+            r.text(" JobId  Level    Files      Bytes   Status   Finished        Name \n");
+            r.text(format!("{}\n", "=".repeat(68)));
+            for j in &jobs {
+                r.text(terminated_line(j));
+            }
+        }
     }
-    json.set("terminated", Json::Array(Vec::new()));
+    let arr = jobs
+        .iter()
+        .map(|j| {
+            Json::object()
+                .with("jobid", Json::Int(i64::from(j.job_id)))
+                .with("level", Json::str(j.level.clone()))
+                .with(
+                    "files",
+                    Json::Int(i64::try_from(j.files).unwrap_or(i64::MAX)),
+                )
+                .with(
+                    "bytes",
+                    Json::Int(i64::try_from(j.bytes).unwrap_or(i64::MAX)),
+                )
+                .with("status", Json::str(char::from(j.status).to_string()))
+                .with("finished", Json::str(short_time(j.time)))
+                .with("name", Json::str(j.name.clone()))
+        })
+        .collect();
+    json.set("terminated", Json::Array(arr));
 }
 
 fn status_connections(plain: bool, r: &mut Reply, json: &mut Json) {
@@ -1144,7 +1246,7 @@ fn director_status(ctx: &Ctx<'_>, s: &Session) -> Reply {
     status_header(ctx, &mut r, &mut json);
     status_scheduled(plain, &mut r, &mut json);
     status_running(plain, ctx, &mut r, &mut json);
-    status_terminated(plain, &mut r, &mut json);
+    status_terminated(plain, ctx, &mut r, &mut json);
     status_connections(plain, &mut r, &mut json);
     r.text("====\n");
     r.result = json;
@@ -1211,7 +1313,7 @@ fn dot_status(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
             Some("header") => status_header(ctx, &mut r, &mut json),
             Some("scheduled") => status_scheduled(plain, &mut r, &mut json),
             Some("running") => status_running(plain, ctx, &mut r, &mut json),
-            Some("terminated") => status_terminated(plain, &mut r, &mut json),
+            Some("terminated") => status_terminated(plain, ctx, &mut r, &mut json),
             _ => return Reply::failed("1900 Bad .status command, wrong argument.\n"),
         }
         r.result = json;

@@ -1,0 +1,662 @@
+//! The whole system on one machine: barque-dir, barque-sd and barque-fd started as processes on
+//! 127.0.0.1 with configurations made by `barque-dir --init`, driven by barque-console (and
+//! python-bareos) as a user would.
+//!
+//! Each scenario: a sample tree (files, a 2 MB file, a symlink, nested and empty directories,
+//! a mode 0640 file); a Full backup; then a file changed, one added, one deleted; an
+//! Incremental whose `list files jobid=` must be exactly the changed entries; a restore of
+//! `current` into a new directory, which must equal the current tree (contents, modes,
+//! symlink targets, mtimes of files and directories). Run with TLS-PSK (the generated
+//! configuration has no TLS directives, so Bareos' default applies) and in cleartext.
+//!
+//! # Binaries
+//!
+//! Cargo only gives a test the binaries of its own package (`CARGO_BIN_EXE_*`); other
+//! packages' binaries would need artifact dependencies, which are unstable. These tests use
+//! the `barque-dir`, `barque-sd`, `barque-fd` and `barque-console` that `cargo build` put
+//! next to the test executable's directory (`target/<profile>/`); scripts/test runs
+//! `cargo build --workspace --all-targets` before `cargo test`. A missing binary fails the
+//! test with that instruction (set `BARQUE_BIN_DIR` to use other binaries).
+
+#[path = "../../director/tests/common/pg.rs"]
+mod pg;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("BARQUE_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    // target/<profile>/deps/e2e-<hash> → target/<profile>
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test executable in target/<profile>/deps")
+        .to_path_buf()
+}
+
+fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: run `cargo build -p director -p storage -p fd-linux --bins` (scripts/test \
+         does) before this test, or set BARQUE_BIN_DIR",
+        p.display()
+    );
+    p
+}
+
+/// A base port with it and the next two free on 127.0.0.1.
+fn free_ports() -> u16 {
+    for _ in 0..200 {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = l.local_addr().expect("addr").port();
+        drop(l);
+        if base > 65000 {
+            continue;
+        }
+        let ok = (0..3).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if ok {
+            return base;
+        }
+    }
+    panic!("no three consecutive free ports");
+}
+
+struct Daemons {
+    children: Vec<(String, Child)>,
+    work: PathBuf,
+}
+
+impl Drop for Daemons {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Daemons {
+    fn logs(&self) -> String {
+        let mut s = String::new();
+        for n in ["dir", "sd", "fd"] {
+            let p = self.work.join(format!("log/{n}.out"));
+            s.push_str(&format!(
+                "---- {n} ----\n{}\n",
+                std::fs::read_to_string(p).unwrap_or_default()
+            ));
+        }
+        s
+    }
+}
+
+fn wait_port(port: u16) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on port {port}");
+}
+
+struct Setup {
+    work: PathBuf,
+    data: PathBuf,
+    port: u16,
+    daemons: Daemons,
+}
+
+fn workdir(tag: &str) -> PathBuf {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let w = base.join(format!("e2e-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&w);
+    std::fs::create_dir_all(&w).expect("mkdir work");
+    w
+}
+
+fn start(tag: &str, cleartext: bool, edit_dir_conf: &dyn Fn(String) -> String) -> Setup {
+    let work = workdir(tag);
+    let data = work.join("data");
+    make_tree(&data);
+    let port = free_ports();
+    let mut init = Command::new(bin("barque-dir"));
+    init.arg("--init")
+        .arg(&work)
+        .args(["--port", &port.to_string(), "--fileset"])
+        .arg(&data)
+        .arg("--where")
+        .arg(work.join("restore-default"));
+    if cleartext {
+        init.arg("--cleartext");
+    }
+    let out = init.output().expect("barque-dir --init");
+    assert!(
+        out.status.success(),
+        "barque-dir --init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir_conf = work.join("etc/bareos-dir.conf");
+    let text = std::fs::read_to_string(&dir_conf).expect("read dir conf");
+    std::fs::write(&dir_conf, edit_dir_conf(text)).expect("write dir conf");
+    let mut daemons = Daemons {
+        children: Vec::new(),
+        work: work.clone(),
+    };
+    for (name, exe, conf, p) in [
+        ("sd", "barque-sd", "bareos-sd.conf", port + 2),
+        ("fd", "barque-fd", "bareos-fd.conf", port + 1),
+        ("dir", "barque-dir", "bareos-dir.conf", port),
+    ] {
+        let log = std::fs::File::create(work.join(format!("log/{name}.out"))).expect("log");
+        let child = Command::new(bin(exe))
+            .arg("-c")
+            .arg(work.join("etc").join(conf))
+            .arg("-f")
+            .stdout(log.try_clone().expect("log clone"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {exe}: {e}"));
+        daemons.children.push((name.into(), child));
+        wait_port(p);
+    }
+    Setup {
+        work,
+        data,
+        port,
+        daemons,
+    }
+}
+
+fn write(p: &Path, content: &[u8]) {
+    std::fs::write(p, content).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+}
+
+fn make_tree(d: &Path) {
+    std::fs::create_dir_all(d.join("sub/deep")).expect("mkdir");
+    std::fs::create_dir_all(d.join("empty")).expect("mkdir");
+    write(&d.join("hello.txt"), b"Hello, Barque!\n");
+    // 2 MB, not compressible into something trivial: an LCG stream.
+    let mut x: u32 = 12345;
+    let big: Vec<u8> = (0..2_000_003)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (x >> 16) as u8
+        })
+        .collect();
+    write(&d.join("big.bin"), &big);
+    write(&d.join("sub/notes.txt"), b"notes\n");
+    write(&d.join("sub/secret.txt"), b"secret\n");
+    std::fs::set_permissions(
+        d.join("sub/secret.txt"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .expect("chmod");
+    write(&d.join("sub/deep/gone.txt"), b"to be deleted\n");
+    write(&d.join("sub/deep/stay.txt"), b"stays\n");
+    std::os::unix::fs::symlink("hello.txt", d.join("link-to-hello")).expect("symlink");
+}
+
+/// Run console commands (one per line) through barque-console; returns its output.
+fn console(s: &Setup, commands: &[&str]) -> String {
+    let mut child = Command::new(bin("barque-console"))
+        .arg("-c")
+        .arg(s.work.join("etc/bconsole.conf"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn barque-console");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        for c in commands {
+            writeln!(stdin, "{c}").expect("write command");
+        }
+    }
+    let out = child.wait_with_output().expect("console output");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "barque-console failed: {text}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s.daemons.logs()
+    );
+    text
+}
+
+fn queued_id(out: &str) -> u32 {
+    out.lines()
+        .find_map(|l| l.strip_prefix("Job queued. JobId="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `Job queued. JobId=` in:\n{out}"))
+}
+
+/// Run a job command, wait for it, return (JobId, console output of wait+messages).
+fn run_and_wait(s: &Setup, cmd: &str) -> (u32, String) {
+    let out = console(s, &[cmd]);
+    let id = queued_id(&out);
+    let wait = console(s, &[&format!("wait jobid={id}"), "messages"]);
+    assert!(
+        wait.contains(&format!("JobId={id}\nJobStatus=OK (T)")),
+        "job {id} ({cmd}) did not end OK:\n{out}\n{wait}\n{}",
+        s.daemons.logs()
+    );
+    (id, wait)
+}
+
+/// Rows of a one-column `+---+` table after the header.
+fn table_column(out: &str) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut seps = 0;
+    for l in out.lines() {
+        if l.starts_with("+-") {
+            seps += 1;
+            continue;
+        }
+        if seps == 2 {
+            if let Some(v) = l.strip_prefix("| ").and_then(|v| v.strip_suffix(" |")) {
+                rows.push(v.trim().to_string());
+            }
+        }
+    }
+    rows
+}
+
+#[derive(Debug, PartialEq)]
+enum Entry {
+    File { mode: u32, mtime: i64, sha: Vec<u8> },
+    Dir { mode: u32, mtime: i64 },
+    Link(PathBuf),
+}
+
+fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
+    fn walk(root: &Path, p: &Path, out: &mut BTreeMap<String, Entry>) {
+        let rel = p
+            .strip_prefix(root)
+            .expect("under root")
+            .to_string_lossy()
+            .into_owned();
+        let m = std::fs::symlink_metadata(p).expect("lstat");
+        let e = if m.file_type().is_symlink() {
+            Entry::Link(std::fs::read_link(p).expect("readlink"))
+        } else if m.is_dir() {
+            let mut names: Vec<_> = std::fs::read_dir(p)
+                .expect("readdir")
+                .map(|e| e.expect("entry").path())
+                .collect();
+            names.sort();
+            for n in names {
+                walk(root, &n, out);
+            }
+            Entry::Dir {
+                mode: m.mode() & 0o7777,
+                mtime: m.mtime(),
+            }
+        } else {
+            // Content compared in full (small trees); keep it as the "hash".
+            Entry::File {
+                mode: m.mode() & 0o7777,
+                mtime: m.mtime(),
+                sha: std::fs::read(p).expect("read"),
+            }
+        };
+        out.insert(rel, e);
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn assert_same_tree(want: &Path, got: &Path) {
+    let a = snapshot(want);
+    let b = snapshot(got);
+    let ka: Vec<_> = a.keys().collect();
+    let kb: Vec<_> = b.keys().collect();
+    assert_eq!(ka, kb, "restored tree has other names");
+    let diffs: Vec<String> = a
+        .iter()
+        .filter_map(|(k, va)| {
+            let vb = b.get(k)?;
+            (va != vb).then(|| format!("{k:?}: {} vs restored {}", short(va), short(vb)))
+        })
+        .collect();
+    assert!(
+        diffs.is_empty(),
+        "restored entries differ:\n{}",
+        diffs.join("\n")
+    );
+}
+
+fn short(e: &Entry) -> String {
+    match e {
+        Entry::File { mode, mtime, sha } => {
+            format!("file mode={mode:o} mtime={mtime} len={}", sha.len())
+        }
+        Entry::Dir { mode, mtime } => format!("dir mode={mode:o} mtime={mtime}"),
+        Entry::Link(t) => format!("link -> {}", t.display()),
+    }
+}
+
+fn full_incremental_restore(s: &Setup) {
+    let d = &s.data;
+    // Full.
+    let (full, msgs) = run_and_wait(s, "run job=DemoBackup level=Full yes");
+    assert!(msgs.contains("Termination:            Backup OK"), "{msgs}");
+    let files = table_column(&console(s, &[&format!("list files jobid={full}")]));
+    let want_full = [
+        "",
+        "big.bin",
+        "empty/",
+        "hello.txt",
+        "link-to-hello",
+        "sub/",
+        "sub/deep/",
+        "sub/deep/gone.txt",
+        "sub/deep/stay.txt",
+        "sub/notes.txt",
+        "sub/secret.txt",
+    ];
+    let mut got: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.strip_prefix(&format!("{}/", d.display()))
+                .unwrap_or(f)
+                .to_string()
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, want_full, "list files of the Full");
+
+    // Change: one modified, one added, one deleted. Sleep past the Full's start second so
+    // the changes are newer than the since time.
+    std::thread::sleep(Duration::from_millis(2100));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(d.join("hello.txt"))
+        .expect("open");
+    f.write_all(b"changed\n").expect("append");
+    drop(f);
+    write(&d.join("sub/added.txt"), b"added after the Full\n");
+    std::fs::remove_file(d.join("sub/deep/gone.txt")).expect("rm");
+
+    let (incr, _) = run_and_wait(s, "run job=DemoBackup level=Incremental yes");
+    let files = table_column(&console(s, &[&format!("list files jobid={incr}")]));
+    let mut got: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.strip_prefix(&format!("{}/", d.display()))
+                .unwrap_or(f)
+                .to_string()
+        })
+        .collect();
+    got.sort();
+    // The changed file, the added file and the two directories whose entries changed.
+    assert_eq!(
+        got,
+        ["hello.txt", "sub/", "sub/added.txt", "sub/deep/"],
+        "the Incremental must hold exactly the changed entries"
+    );
+    let vols = console(s, &["list volumes"]);
+    // One volume per job (Maximum Volume Jobs = 1), auto-labelled by the Pool's Label Format.
+    assert!(
+        vols.contains("| Vol-0001   | Used      |") && vols.contains("| Vol-0002   |"),
+        "{vols}"
+    );
+    let jobs = console(s, &["list jobs"]);
+    assert!(
+        jobs.contains(&format!("| {incr} | DemoBackup | barque-fd |"))
+            || jobs.contains(&format!("|     {incr} | DemoBackup | barque-fd |")),
+        "{jobs}"
+    );
+
+    // Restore `current` (Full + Incremental, accurate: the deleted file stays deleted).
+    let target = s.work.join("restored");
+    let (_, msgs) = run_and_wait(
+        s,
+        &format!(
+            "restore client=barque-fd fileset=DemoSet where={} select current all done yes",
+            target.display()
+        ),
+    );
+    assert!(
+        msgs.contains("Termination:            Restore OK"),
+        "{msgs}"
+    );
+    let rel = d.strip_prefix("/").expect("absolute");
+    assert_same_tree(d, &target.join(rel));
+}
+
+#[test]
+fn full_incremental_restore_tls_psk() {
+    let s = start("psk", false, &|t| t);
+    let out = console(&s, &["version"]);
+    assert!(out.contains("Encryption: TLS"), "console not on TLS: {out}");
+    full_incremental_restore(&s);
+    let st = console(&s, &["status dir"]);
+    assert!(
+        st.contains("\nTerminated Jobs:\n")
+            && st.contains("  Full     ")
+            && st.contains("  Incr     ")
+            && st.contains(" DemoBackup\n")
+            && st.contains(" DemoRestore\n")
+            && st.contains(". Jobs: run=3, running=0 db:sqlite3, "),
+        "{st}"
+    );
+    // The jobs went over TLS-PSK to both daemons.
+    let log = std::fs::read_to_string(s.work.join("log/barque.log")).unwrap_or_default();
+    assert!(
+        log.contains("Connected Client: barque-fd") && log.contains("encryption: TLS"),
+        "{log}"
+    );
+    let _ = std::fs::remove_dir_all(&s.work);
+}
+
+#[test]
+fn full_incremental_restore_cleartext() {
+    let s = start("clear", true, &|t| t);
+    let out = console(&s, &["version"]);
+    assert!(out.contains("Encryption: None"), "{out}");
+    full_incremental_restore(&s);
+    // A restore narrowed to a directory and a file (`directory=`, `file=`).
+    let target = s.work.join("restored-part");
+    let d = &s.data;
+    let out = console(
+        &s,
+        &[&format!(
+            "restore client=barque-fd fileset=DemoSet where={} directory={}/sub file={}/hello.txt \
+             current yes",
+            target.display(),
+            d.display(),
+            d.display()
+        )],
+    );
+    assert!(
+        out.contains("You have selected the following JobIds: ")
+            && out.contains(" files selected to be restored."),
+        "{out}"
+    );
+    let id = queued_id(&out);
+    let w = console(&s, &[&format!("wait jobid={id}")]);
+    assert!(w.contains("JobStatus=OK (T)"), "{w}\n{}", s.daemons.logs());
+    let rel = d.strip_prefix("/").expect("absolute");
+    assert_same_tree(&d.join("sub"), &target.join(rel).join("sub"));
+    assert_eq!(
+        std::fs::read(target.join(rel).join("hello.txt")).expect("hello restored"),
+        std::fs::read(d.join("hello.txt")).expect("hello")
+    );
+    let top: Vec<String> = std::fs::read_dir(target.join(rel))
+        .expect("restored dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut top = top;
+    top.sort();
+    assert_eq!(top, ["hello.txt", "sub"], "only the selection is restored");
+    let _ = std::fs::remove_dir_all(&s.work);
+}
+
+#[test]
+fn estimate_status_and_cancel_unknown_job() {
+    let s = start("estimate", true, &|t| t);
+    let out = console(&s, &["estimate job=DemoBackup level=Full listing"]);
+    assert!(out.contains("2000 OK estimate files=11 bytes="), "{out}");
+    assert!(out.contains("big.bin"), "{out}");
+    assert!(
+        out.contains("Using Catalog \"MyCatalog\"\nConnecting to Client barque-fd at 127.0.0.1:"),
+        "{out}"
+    );
+    let out = console(&s, &["cancel jobid=99"]);
+    assert!(out.contains("JobId 99 is not running."), "{out}");
+    // Status of the File and Storage daemons, forwarded through the Director.
+    let out = console(&s, &["status client=barque-fd", "status storage=File"]);
+    assert!(
+        out.contains("Connecting to Client barque-fd at 127.0.0.1:")
+            && out.contains("Connecting to Storage daemon File at 127.0.0.1:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("barque-fd Version:"),
+        "no FD status text: {out}"
+    );
+    assert!(out.contains("Device status:"), "no SD status text: {out}");
+    let _ = std::fs::remove_dir_all(&s.work);
+}
+
+#[test]
+fn cancel_a_running_backup() {
+    let s = start("cancel", true, &|t| t);
+    // A 4 GB sparse file keeps the job busy for a while.
+    let f = std::fs::File::create(s.data.join("sparse.img")).expect("create");
+    f.set_len(4 << 30).expect("truncate");
+    drop(f);
+    let out = console(&s, &["run job=DemoBackup level=Full yes"]);
+    let id = queued_id(&out);
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = console(&s, &[&format!("cancel jobid={id}")]);
+    assert!(
+        out.contains(&format!("JobId {id} marked to be canceled.")),
+        "{out}\n{}",
+        s.daemons.logs()
+    );
+    let out = console(&s, &[&format!("wait jobid={id}"), "list jobs"]);
+    assert!(
+        out.contains(&format!("JobId={id}\nJobStatus=Canceled (A)")),
+        "{out}\n{}",
+        s.daemons.logs()
+    );
+    // The daemons are still usable afterwards.
+    std::fs::remove_file(s.data.join("sparse.img")).expect("rm");
+    run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    let _ = std::fs::remove_dir_all(&s.work);
+}
+
+#[test]
+fn full_incremental_restore_postgresql() {
+    let server = pg::PgServer::start().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+    server.create_db("barque_e2e").expect("create database");
+    let p = server.params("barque_e2e");
+    let sqlite =
+        "Catalog {\n  Name = MyCatalog\n  DB Name = \"barque\"\n  DB User = \"barque\"\n  \
+                  DB Password = \"\"\n}\n";
+    let pg = format!(
+        "Catalog {{\n  Name = MyCatalog\n  DB Name = \"{}\"\n  DB User = \"{}\"\n  \
+         DB Password = \"{}\"\n  DB Address = \"{}\"\n  DB Port = {}\n}}\n",
+        p.dbname, p.user, p.password, p.host, p.port
+    );
+    let s = start("pg", false, &|t: String| {
+        assert!(
+            t.contains(sqlite),
+            "generated Catalog resource changed:\n{t}"
+        );
+        t.replace(sqlite, &pg)
+    });
+    full_incremental_restore(&s);
+    // The rows are in PostgreSQL, not in an SQLite file.
+    assert!(!s.work.join("state/dir/barque.db").exists());
+    let mut c = postgres::Config::new()
+        .host(&p.host)
+        .port(p.port)
+        .user(&p.user)
+        .password(&p.password)
+        .dbname(&p.dbname)
+        .connect(postgres::NoTls)
+        .expect("connect");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM Job WHERE JobStatus = 'T'", &[])
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 3, "Full, Incremental, Restore");
+    drop(s);
+    drop(server);
+}
+
+fn python() -> PathBuf {
+    let py = std::env::var_os("BARQUE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv/bin/python")
+        });
+    assert!(
+        py.is_file(),
+        "{}: no python with python-bareos (scripts/setup makes target/pyenv; or set \
+         BARQUE_PYTHON)",
+        py.display()
+    );
+    py
+}
+
+#[test]
+fn python_bareos_json_list_jobs() {
+    let s = start("python", false, &|t| t);
+    let (id, _) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    let conf = std::fs::read_to_string(s.work.join("etc/bconsole.conf")).expect("bconsole");
+    let password = conf
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Password = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("password");
+    let script = r#"
+import json, sys, warnings
+warnings.simplefilter("error", UserWarning)
+from bareos.bsock import DirectorConsoleJson
+from bareos.util.password import Password
+c = DirectorConsoleJson(address="127.0.0.1", port=int(sys.argv[1]), password=Password(sys.argv[2]),
+                        tls_psk_enable=True, tls_psk_require=True)
+run = c.call("run job=DemoBackup level=Full yes")
+jobid = run["run"]["jobid"]
+c.call("wait jobid=" + jobid)
+print(json.dumps({"run": run, "list": c.call("list jobs")}))
+"#;
+    let out = Command::new(python())
+        .args(["-c", script, &s.port.to_string(), password])
+        .output()
+        .expect("python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "python-bareos failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // {"jobs": [{"jobid": "1", "name": "DemoBackup", ..., "jobstatus": "T"}]}
+    let want = format!("\"jobid\": \"{id}\", \"name\": \"DemoBackup\", \"client\": \"barque-fd\"");
+    assert!(stdout.contains(&want), "{stdout}");
+    assert!(stdout.contains("\"jobstatus\": \"T\""), "{stdout}");
+    // The job started through python-bareos: {"run": {"jobid": "2"}}, listed as well.
+    let second = format!("\"run\": {{\"run\": {{\"jobid\": \"{}\"}}}}", id + 1);
+    assert!(stdout.contains(&second), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "\"jobid\": \"{}\", \"name\": \"DemoBackup\"",
+            id + 1
+        )),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&s.work);
+}
