@@ -11,7 +11,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -43,27 +42,6 @@ use sha2::Digest as _;
 // Captures
 // ---------------------------------------------------------------------------------------
 
-fn vectors() -> PathBuf {
-    std::env::var_os("BARQUE_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors"))
-        })
-}
-
-fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let pat = format!("\"{key}\": ");
-    let start = line.find(&pat)? + pat.len();
-    let rest = &line[start..];
-    if let Some(s) = rest.strip_prefix('"') {
-        let end = s.find('"')?;
-        Some(&s[..end])
-    } else {
-        let end = rest.find([',', '}']).unwrap_or(rest.len());
-        Some(rest[..end].trim())
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 enum Got {
     Data(Vec<u8>),
@@ -79,35 +57,22 @@ struct CapMsg {
     whole: Option<(usize, String)>,
 }
 
-/// The messages of one connection of a capture; `from_client` = sent by the connecting side.
+/// The messages of one connection of a capture (barque-testkit's transcript reader);
+/// `from_client` = sent by the connecting side.
 fn capture(name: &str, conn: u32) -> Vec<CapMsg> {
-    let path = vectors().join(name).join("transcript.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut client = String::new();
-    let mut out = Vec::new();
-    for line in text.lines() {
-        if field(line, "kind") == Some("conn") && field(line, "conn") == Some(&conn.to_string()) {
-            client = field(line, "client_role").unwrap().to_owned();
-        }
-        if field(line, "kind") != Some("msg") || field(line, "conn") != Some(&conn.to_string()) {
-            continue;
-        }
-        let dir = field(line, "dir").unwrap();
-        let len: i32 = field(line, "len").unwrap().parse().unwrap();
-        let got = if len < 0 {
-            Got::Sig(Signal::from_code(len))
-        } else {
-            Got::Data(hex::decode(field(line, "hex").unwrap_or("")).unwrap())
-        };
-        let whole = (field(line, "truncated") == Some("true"))
-            .then(|| (len as usize, field(line, "sha256").unwrap().to_owned()));
-        out.push(CapMsg {
-            i: field(line, "i").unwrap().parse().unwrap(),
-            from_client: dir.starts_with(&format!("{client}>")),
-            got,
-            whole,
-        });
-    }
+    let client = barque_testkit::transcript::conn(name, conn).client_role;
+    let out: Vec<CapMsg> = barque_testkit::transcript::messages(name, conn)
+        .into_iter()
+        .map(|m| CapMsg {
+            i: m.i,
+            from_client: m.from() == client,
+            whole: m.sha256.clone().map(|sha| (m.len as usize, sha)),
+            got: match m.signal_code() {
+                Some(code) => Got::Sig(Signal::from_code(code)),
+                None => Got::Data(m.data),
+            },
+        })
+        .collect();
     assert!(!out.is_empty(), "no messages for {name} conn {conn}");
     out
 }
