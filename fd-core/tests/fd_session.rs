@@ -10,13 +10,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 
-use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use barque_testkit::pipe::{pipe, End, Task};
 use fd_core::auth::{self, Authenticator, Role};
 use fd_core::fd::conn::{Conn, Msg};
 use fd_core::fd::jobs::JobTable;
@@ -81,99 +78,12 @@ fn capture(name: &str, conn: u32) -> Vec<CapMsg> {
 // Executor and pipes
 // ---------------------------------------------------------------------------------------
 
-struct NoopWake;
-impl Wake for NoopWake {
-    fn wake(self: Arc<Self>) {}
-}
-
-type Task<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
-
 /// Poll all tasks round robin until all are done; a stall is a test failure (deadlock).
-fn run_all(mut tasks: Vec<Task<'_>>) {
-    let waker = Waker::from(Arc::new(NoopWake));
-    let mut cx = Context::from_waker(&waker);
-    let mut done = vec![false; tasks.len()];
-    for _round in 0..50_000_000u64 {
-        let mut progress = false;
-        for (t, d) in tasks.iter_mut().zip(done.iter_mut()) {
-            if !*d && t.as_mut().poll(&mut cx).is_ready() {
-                *d = true;
-                progress = true;
-            }
-        }
-        let _ = progress;
-        if done.iter().all(|&d| d) {
-            return;
-        }
-    }
-    panic!("tasks did not finish (deadlock?)");
-}
-
-#[derive(Default)]
-struct Shared {
-    buf: VecDeque<u8>,
-    closed: bool,
-}
-
-struct End {
-    rx: Rc<RefCell<Shared>>,
-    tx: Rc<RefCell<Shared>>,
-}
-
-fn pipe() -> (End, End) {
-    let a = Rc::new(RefCell::new(Shared::default()));
-    let b = Rc::new(RefCell::new(Shared::default()));
-    (
-        End {
-            rx: a.clone(),
-            tx: b.clone(),
-        },
-        End { rx: b, tx: a },
-    )
-}
-
-impl Drop for End {
-    fn drop(&mut self) {
-        self.tx.borrow_mut().closed = true;
-    }
-}
-
-impl ErrorType for End {
-    type Error = ErrorKind;
-}
-
-impl Read for End {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        std::future::poll_fn(|_| {
-            let mut s = self.rx.borrow_mut();
-            if !s.buf.is_empty() {
-                let n = buf.len().min(s.buf.len());
-                for b in buf.iter_mut().take(n) {
-                    *b = s.buf.pop_front().unwrap();
-                }
-                Poll::Ready(Ok(n))
-            } else if s.closed {
-                Poll::Ready(Ok(0))
-            } else {
-                Poll::Pending
-            }
-        })
-        .await
-    }
-}
-
-impl Write for End {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
-        let mut s = self.tx.borrow_mut();
-        if s.closed {
-            return Err(ErrorKind::BrokenPipe);
-        }
-        s.buf.extend(buf);
-        Ok(buf.len())
-    }
-    async fn flush(&mut self) -> Result<(), ErrorKind> {
-        Ok(())
-    }
+fn run_all(tasks: Vec<Task<'_>>) {
+    assert!(
+        barque_testkit::pipe::run_all(tasks, 50_000_000),
+        "tasks did not finish (deadlock?)"
+    );
 }
 
 /// A test peer built on the same framing.

@@ -1,15 +1,17 @@
-//! Test-only support shared by the Barque crates' integration tests: where the reference
-//! captures are ([`vectors`]), a reader for their `transcript.jsonl` ([`transcript`]), and the
-//! python-bareos/sslpsk3 interpreter of the Python interop tests ([`python`]).
+//! Test-only support shared by the Barque crates' tests: where the reference captures are
+//! ([`vectors`]), a reader for their `transcript.jsonl` ([`transcript`]), the
+//! python-bareos/sslpsk3 interpreter of the Python interop tests ([`python`]), and in-memory
+//! pipes with a round-robin executor for sans-IO session tests ([`pipe`]).
 //!
 //! This crate is a dev-dependency only. It depends on nothing in the workspace (not even
-//! fd-core), so every crate, fd-core included, can use it in its tests without a dependency
-//! cycle; callers turn the raw values (signal codes, payload bytes) into their own types.
+//! fd-core; only on `embedded-io-async`), so every crate, fd-core included, can use it in its
+//! tests without a dependency cycle; callers turn the raw values (signal codes, payload bytes) into their own types.
 //! Being test code, its functions panic with a message naming the file when something is
 //! missing: a missing capture or interpreter is a test failure, never a skip.
 
 use std::path::PathBuf;
 
+pub mod pipe;
 pub mod python;
 pub mod transcript;
 
