@@ -3,15 +3,14 @@
 //! Director loop, and as a Director (`FileDaemon`) talking to a minimal FD loop, in cleartext
 //! and over TLS-PSK (python-bareos with `sslpsk3` on Python < 3.13 does TLS 1.2 only).
 //!
-//! The test creates a virtualenv under `target/tmp/python-bareos-venv` and installs
-//! `python-bareos` and `sslpsk3` from PyPI with pip. If that fails (no network, no compiler
-//! for sslpsk3), the tests **fail** with the pip output: nothing is skipped silently.
+//! The interpreter is `$BARQUE_PYTHON` or a virtualenv made under `target/tmp/python-bareos-venv`
+//! with `python-bareos` and `sslpsk3` from PyPI (`barque_testkit::python`). If that fails (no
+//! network, no compiler for sslpsk3), the tests **fail** with the pip output: nothing is
+//! skipped silently.
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::path::Path;
 
 use barque_common::conn::{accept, Local};
 use barque_common::tls::TlsSettings;
@@ -20,71 +19,14 @@ use fd_core::wire::psk::ResourceType;
 use support::*;
 use tokio::net::TcpListener;
 
-fn venv() -> &'static Path {
-    static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let r = VENV.get_or_init(|| {
-        // scripts/setup makes one venv for every Python interop test and names its interpreter
-        // in BARQUE_PYTHON; without it (a bare `cargo test`) the test makes its own.
-        let dir = match std::env::var_os("BARQUE_PYTHON") {
-            Some(py) => match Path::new(&py).parent().and_then(Path::parent) {
-                Some(d) => d.to_path_buf(),
-                None => return Err(format!("BARQUE_PYTHON={py:?} is not <venv>/bin/python")),
-            },
-            None => Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-bareos-venv"),
-        };
-        let py = dir.join("bin/python");
-        let ready = |py: &Path| {
-            Command::new(py)
-                .args(["-c", "import bareos.bsock, sslpsk3"])
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-        };
-        if ready(&py) {
-            return Ok(dir);
-        }
-        let out = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&dir)
-            .output()
-            .map_err(|e| format!("cannot run python3 -m venv: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "python3 -m venv failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let out = Command::new(dir.join("bin/pip"))
-            .args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "python-bareos",
-                "sslpsk3",
-            ])
-            .output()
-            .map_err(|e| format!("cannot run pip: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "pip install python-bareos sslpsk3 failed (needs PyPI access and a C compiler \
-                 with libssl-dev and the Python headers for sslpsk3):\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        if !ready(&py) {
-            return Err("python-bareos/sslpsk3 installed but do not import".into());
-        }
-        Ok(dir)
-    });
-    match r {
-        Ok(p) => p,
-        Err(e) => panic!("python-bareos test environment: {e}"),
-    }
+/// The python-bareos/sslpsk3 interpreter (barque-testkit: `$BARQUE_PYTHON` or a venv under
+/// the target tmpdir; fails, never skips).
+fn python() -> &'static Path {
+    barque_testkit::python::python_bareos(env!("CARGO_TARGET_TMPDIR"))
 }
 
 async fn run_peer(role: &str, port: u16, tls: bool, password: &str, name: &str) -> String {
-    let py = venv().join("bin/python");
+    let py = python();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/peer.py");
     let out = tokio::process::Command::new(py)
         .arg(script)
@@ -237,7 +179,7 @@ async fn python_bareos_wrong_password_is_refused() {
         );
         accept(tcp, &local, lookup(vec![dirp]), &opts()).await
     });
-    let py = venv().join("bin/python");
+    let py = python();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/peer.py");
     let out = tokio::process::Command::new(py)
         .arg(script)

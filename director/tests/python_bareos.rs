@@ -4,82 +4,19 @@
 //!
 //! The interpreter is `$BARQUE_PYTHON` (scripts/setup's shared venv); without it the test
 //! creates a virtualenv under `target/tmp/python-bareos-venv` and installs `python-bareos`
-//! and `sslpsk3` with pip, as common/tests/python_bareos.rs does. If that fails the tests
+//! and `sslpsk3` with pip (`barque_testkit::python`). If that fails the tests
 //! **fail** with pip's output: nothing is skipped.
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::path::Path;
 
 use support::*;
 
+/// The python-bareos/sslpsk3 interpreter (barque-testkit: `$BARQUE_PYTHON` or a venv under
+/// the target tmpdir; fails, never skips).
 fn python() -> &'static Path {
-    static PY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let r = PY.get_or_init(|| {
-        let ready = |py: &Path| {
-            Command::new(py)
-                .args(["-c", "import bareos.bsock, sslpsk3"])
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-        };
-        if let Some(py) = std::env::var_os("BARQUE_PYTHON") {
-            let py = PathBuf::from(py);
-            return if ready(&py) {
-                Ok(py)
-            } else {
-                Err(format!(
-                    "BARQUE_PYTHON={} cannot import bareos.bsock and sslpsk3",
-                    py.display()
-                ))
-            };
-        }
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-bareos-venv");
-        let py = dir.join("bin/python");
-        if ready(&py) {
-            return Ok(py);
-        }
-        let out = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&dir)
-            .output()
-            .map_err(|e| format!("cannot run python3 -m venv: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "python3 -m venv failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let out = Command::new(dir.join("bin/pip"))
-            .args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "python-bareos",
-                "sslpsk3",
-            ])
-            .output()
-            .map_err(|e| format!("cannot run pip: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "pip install python-bareos sslpsk3 failed (needs PyPI access and a C compiler \
-                 with libssl-dev and the Python headers for sslpsk3):\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        if ready(&py) {
-            Ok(py)
-        } else {
-            Err("python-bareos/sslpsk3 installed but do not import".into())
-        }
-    });
-    match r {
-        Ok(p) => p,
-        Err(e) => panic!("python-bareos test environment: {e}"),
-    }
+    barque_testkit::python::python_bareos(env!("CARGO_TARGET_TMPDIR"))
 }
 
 /// Run the python console; returns (success, stdout).

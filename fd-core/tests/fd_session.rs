@@ -10,14 +10,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
-use std::future::Future;
-use std::path::PathBuf;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 
-use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use barque_testkit::pipe::{pipe, End, Task};
 use fd_core::auth::{self, Authenticator, Role};
 use fd_core::fd::conn::{Conn, Msg};
 use fd_core::fd::jobs::JobTable;
@@ -43,27 +39,6 @@ use sha2::Digest as _;
 // Captures
 // ---------------------------------------------------------------------------------------
 
-fn vectors() -> PathBuf {
-    std::env::var_os("BARQUE_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors"))
-        })
-}
-
-fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let pat = format!("\"{key}\": ");
-    let start = line.find(&pat)? + pat.len();
-    let rest = &line[start..];
-    if let Some(s) = rest.strip_prefix('"') {
-        let end = s.find('"')?;
-        Some(&s[..end])
-    } else {
-        let end = rest.find([',', '}']).unwrap_or(rest.len());
-        Some(rest[..end].trim())
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 enum Got {
     Data(Vec<u8>),
@@ -79,35 +54,22 @@ struct CapMsg {
     whole: Option<(usize, String)>,
 }
 
-/// The messages of one connection of a capture; `from_client` = sent by the connecting side.
+/// The messages of one connection of a capture (barque-testkit's transcript reader);
+/// `from_client` = sent by the connecting side.
 fn capture(name: &str, conn: u32) -> Vec<CapMsg> {
-    let path = vectors().join(name).join("transcript.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut client = String::new();
-    let mut out = Vec::new();
-    for line in text.lines() {
-        if field(line, "kind") == Some("conn") && field(line, "conn") == Some(&conn.to_string()) {
-            client = field(line, "client_role").unwrap().to_owned();
-        }
-        if field(line, "kind") != Some("msg") || field(line, "conn") != Some(&conn.to_string()) {
-            continue;
-        }
-        let dir = field(line, "dir").unwrap();
-        let len: i32 = field(line, "len").unwrap().parse().unwrap();
-        let got = if len < 0 {
-            Got::Sig(Signal::from_code(len))
-        } else {
-            Got::Data(hex::decode(field(line, "hex").unwrap_or("")).unwrap())
-        };
-        let whole = (field(line, "truncated") == Some("true"))
-            .then(|| (len as usize, field(line, "sha256").unwrap().to_owned()));
-        out.push(CapMsg {
-            i: field(line, "i").unwrap().parse().unwrap(),
-            from_client: dir.starts_with(&format!("{client}>")),
-            got,
-            whole,
-        });
-    }
+    let client = barque_testkit::transcript::conn(name, conn).client_role;
+    let out: Vec<CapMsg> = barque_testkit::transcript::messages(name, conn)
+        .into_iter()
+        .map(|m| CapMsg {
+            i: m.i,
+            from_client: m.from() == client,
+            whole: m.sha256.clone().map(|sha| (m.len as usize, sha)),
+            got: match m.signal_code() {
+                Some(code) => Got::Sig(Signal::from_code(code)),
+                None => Got::Data(m.data),
+            },
+        })
+        .collect();
     assert!(!out.is_empty(), "no messages for {name} conn {conn}");
     out
 }
@@ -116,99 +78,12 @@ fn capture(name: &str, conn: u32) -> Vec<CapMsg> {
 // Executor and pipes
 // ---------------------------------------------------------------------------------------
 
-struct NoopWake;
-impl Wake for NoopWake {
-    fn wake(self: Arc<Self>) {}
-}
-
-type Task<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
-
 /// Poll all tasks round robin until all are done; a stall is a test failure (deadlock).
-fn run_all(mut tasks: Vec<Task<'_>>) {
-    let waker = Waker::from(Arc::new(NoopWake));
-    let mut cx = Context::from_waker(&waker);
-    let mut done = vec![false; tasks.len()];
-    for _round in 0..50_000_000u64 {
-        let mut progress = false;
-        for (t, d) in tasks.iter_mut().zip(done.iter_mut()) {
-            if !*d && t.as_mut().poll(&mut cx).is_ready() {
-                *d = true;
-                progress = true;
-            }
-        }
-        let _ = progress;
-        if done.iter().all(|&d| d) {
-            return;
-        }
-    }
-    panic!("tasks did not finish (deadlock?)");
-}
-
-#[derive(Default)]
-struct Shared {
-    buf: VecDeque<u8>,
-    closed: bool,
-}
-
-struct End {
-    rx: Rc<RefCell<Shared>>,
-    tx: Rc<RefCell<Shared>>,
-}
-
-fn pipe() -> (End, End) {
-    let a = Rc::new(RefCell::new(Shared::default()));
-    let b = Rc::new(RefCell::new(Shared::default()));
-    (
-        End {
-            rx: a.clone(),
-            tx: b.clone(),
-        },
-        End { rx: b, tx: a },
-    )
-}
-
-impl Drop for End {
-    fn drop(&mut self) {
-        self.tx.borrow_mut().closed = true;
-    }
-}
-
-impl ErrorType for End {
-    type Error = ErrorKind;
-}
-
-impl Read for End {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        std::future::poll_fn(|_| {
-            let mut s = self.rx.borrow_mut();
-            if !s.buf.is_empty() {
-                let n = buf.len().min(s.buf.len());
-                for b in buf.iter_mut().take(n) {
-                    *b = s.buf.pop_front().unwrap();
-                }
-                Poll::Ready(Ok(n))
-            } else if s.closed {
-                Poll::Ready(Ok(0))
-            } else {
-                Poll::Pending
-            }
-        })
-        .await
-    }
-}
-
-impl Write for End {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
-        let mut s = self.tx.borrow_mut();
-        if s.closed {
-            return Err(ErrorKind::BrokenPipe);
-        }
-        s.buf.extend(buf);
-        Ok(buf.len())
-    }
-    async fn flush(&mut self) -> Result<(), ErrorKind> {
-        Ok(())
-    }
+fn run_all(tasks: Vec<Task<'_>>) {
+    assert!(
+        barque_testkit::pipe::run_all(tasks, 50_000_000),
+        "tasks did not finish (deadlock?)"
+    );
 }
 
 /// A test peer built on the same framing.

@@ -32,13 +32,11 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 
-use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use barque_testkit::pipe::{pipe_with, End, OnDrop, Task};
+use embedded_io_async::{Read, Write};
 use fd_core::auth::{self, Authenticator, Role};
 use fd_core::fd::conn::{Conn, Msg};
 use fd_core::fd::jobs::JobTable;
@@ -61,101 +59,18 @@ use fd_embedded::state::Slot;
 use sha2::Digest as _;
 
 // ---------------------------------------------------------------------------------------
-// Executor and pipes (the same shape as fd-core/tests/fd_session.rs)
+// Executor and pipes (barque_testkit::pipe, as fd-core/tests/fd_session.rs)
 // ---------------------------------------------------------------------------------------
-
-struct NoopWake;
-impl Wake for NoopWake {
-    fn wake(self: Arc<Self>) {}
-}
-
-type Task<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
 
 /// Poll all tasks round robin; returns false if they did not all finish within the bound
 /// (a hang).
-fn run_all(mut tasks: Vec<Task<'_>>) -> bool {
-    let waker = Waker::from(Arc::new(NoopWake));
-    let mut cx = Context::from_waker(&waker);
-    let mut done = vec![false; tasks.len()];
-    for _round in 0..2_000_000u64 {
-        for (t, d) in tasks.iter_mut().zip(done.iter_mut()) {
-            if !*d && t.as_mut().poll(&mut cx).is_ready() {
-                *d = true;
-            }
-        }
-        if done.iter().all(|&d| d) {
-            return true;
-        }
-    }
-    false
+fn run_all(tasks: Vec<Task<'_>>) -> bool {
+    barque_testkit::pipe::run_all(tasks, 2_000_000)
 }
 
-#[derive(Default)]
-struct Shared {
-    buf: VecDeque<u8>,
-    closed: bool,
-}
-
-struct End {
-    rx: Rc<RefCell<Shared>>,
-    tx: Rc<RefCell<Shared>>,
-}
-
+/// A pipe whose dropped end also fails the peer's writes (a reset connection).
 fn pipe() -> (End, End) {
-    let a = Rc::new(RefCell::new(Shared::default()));
-    let b = Rc::new(RefCell::new(Shared::default()));
-    (
-        End {
-            rx: a.clone(),
-            tx: b.clone(),
-        },
-        End { rx: b, tx: a },
-    )
-}
-
-impl Drop for End {
-    fn drop(&mut self) {
-        self.tx.borrow_mut().closed = true;
-        self.rx.borrow_mut().closed = true;
-    }
-}
-
-impl ErrorType for End {
-    type Error = ErrorKind;
-}
-
-impl Read for End {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        std::future::poll_fn(|_| {
-            let mut s = self.rx.borrow_mut();
-            if !s.buf.is_empty() {
-                let n = buf.len().min(s.buf.len());
-                for (b, x) in buf.iter_mut().zip(s.buf.drain(..n)) {
-                    *b = x;
-                }
-                Poll::Ready(Ok(n))
-            } else if s.closed {
-                Poll::Ready(Ok(0))
-            } else {
-                Poll::Pending
-            }
-        })
-        .await
-    }
-}
-
-impl Write for End {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
-        let mut s = self.tx.borrow_mut();
-        if s.closed {
-            return Err(ErrorKind::BrokenPipe);
-        }
-        s.buf.extend(buf);
-        Ok(buf.len())
-    }
-    async fn flush(&mut self) -> Result<(), ErrorKind> {
-        Ok(())
-    }
+    pipe_with(OnDrop::CloseBoth)
 }
 
 #[derive(Clone, PartialEq)]
@@ -1463,7 +1378,7 @@ mod wire_sim {
         mut background: Vec<Task<'_>>,
         limit: std::time::Duration,
     ) -> bool {
-        let waker = Waker::from(Arc::new(NoopWake));
+        let waker = barque_testkit::pipe::noop_waker();
         let mut cx = Context::from_waker(&waker);
         let mut done = vec![false; main.len()];
         let start = std::time::Instant::now();

@@ -4,19 +4,13 @@
 //! Mutations are applied before *and* after fixing up the block checksums, so that damaged
 //! records and labels get past the CRC check and reach the record, label and attribute parsers.
 
-use std::path::PathBuf;
-
 use proptest::prelude::*;
 use storage::bls::{self, Mode, NumericNames, Options};
 use storage::extract;
 use storage::volume::{crc32, RecordReader, VolumeReader};
 
 fn volume_full() -> Vec<u8> {
-    let dir = std::env::var_os("BARQUE_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors"))
-        });
+    let dir = barque_testkit::vectors();
     std::fs::read(dir.join("volume-full/Cap-0001")).expect("vectors/volume-full/Cap-0001")
 }
 

@@ -18,13 +18,7 @@ use storage::volume::{
     ReadError, RecordReader, SessionLabel, VolumeLabel, VolumeReader, VolumeWriter,
 };
 
-fn vectors() -> PathBuf {
-    std::env::var_os("BARQUE_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors"))
-        })
-}
+use barque_testkit::vectors;
 
 struct Capture {
     dir: &'static str,

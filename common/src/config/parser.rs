@@ -344,88 +344,12 @@ pub fn glob(pattern: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// fnmatch-style matching of one path component.
-pub fn wildcard_match(pat: &[u8], name: &[u8]) -> bool {
-    // Iterative matcher with backtracking on the last '*'.
-    let (mut p, mut n) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while let Some(&c) = name.get(n) {
-        match pat.get(p) {
-            Some(b'*') => {
-                star = Some((p, n));
-                p += 1;
-                continue;
-            }
-            Some(b'?') => {
-                p += 1;
-                n += 1;
-                continue;
-            }
-            Some(b'[') => {
-                if let Some((matched, len)) = class_match(pat.get(p..).unwrap_or_default(), c) {
-                    if matched {
-                        p += len;
-                        n += 1;
-                        continue;
-                    }
-                } else if c == b'[' {
-                    p += 1;
-                    n += 1;
-                    continue;
-                }
-            }
-            Some(&pc) if pc == c => {
-                p += 1;
-                n += 1;
-                continue;
-            }
-            _ => {}
-        }
-        match star {
-            Some((sp, sn)) => {
-                p = sp + 1;
-                n = sn + 1;
-                star = Some((sp, sn + 1));
-            }
-            None => return false,
-        }
-    }
-    while pat.get(p) == Some(&b'*') {
-        p += 1;
-    }
-    p == pat.len()
-}
-
-/// Match `c` against a `[...]` class at the start of `pat`; returns (matched, class length) or
-/// `None` if the class is not closed.
-fn class_match(pat: &[u8], c: u8) -> Option<(bool, usize)> {
-    let mut i = 1;
-    let negate = matches!(pat.get(i), Some(b'!' | b'^'));
-    if negate {
-        i += 1;
-    }
-    let mut matched = false;
-    let mut first = true;
-    loop {
-        let &x = pat.get(i)?;
-        if x == b']' && !first {
-            return Some((matched != negate, i + 1));
-        }
-        first = false;
-        if pat.get(i + 1) == Some(&b'-') && pat.get(i + 2).is_some_and(|&e| e != b']') {
-            let hi = *pat.get(i + 2)?;
-            if x <= c && c <= hi {
-                matched = true;
-            }
-            i += 3;
-        } else {
-            if x == c {
-                matched = true;
-            }
-            i += 1;
-        }
-    }
-}
+/// fnmatch-style matching of one path component: fd-core's fileset matcher
+/// (`fd_core::fd::pattern::wild_match`, `fnmatch(3)` without flags). Bareos expands
+/// `@include` patterns with `glob(filename, 0, ..)` (core/src/lib/lex.cc), whose per-component
+/// matching is the same: `*`, `?`, `[...]`/`[!...]` classes, an unclosed `[` as a literal and
+/// `\x` as an escaped literal (no `GLOB_NOESCAPE`). Leading-dot names are filtered by `glob`.
+pub use fd_core::fd::pattern::wild_match as wildcard_match;
 
 /// Parse one top-level file (and its includes) into raw resources. Errors and warnings go to
 /// `diags`; a syntax error ends this file's parse (resources before it are kept).
@@ -658,6 +582,9 @@ mod tests {
         assert!(wildcard_match(b"a*b*c", b"aXXbYYc"));
         assert!(!wildcard_match(b"a*b*c", b"aXXbYY"));
         assert!(wildcard_match(b"[x", b"[x"));
+        // glob(3) without GLOB_NOESCAPE: a backslash quotes the next character.
+        assert!(wildcard_match(b"a\\*.conf", b"a*.conf"));
+        assert!(!wildcard_match(b"a\\*.conf", b"ab.conf"));
     }
 
     #[test]

@@ -430,10 +430,9 @@ mod tests {
             termination: "Backup OK".into(),
         };
         let text = r.render();
-        let capture = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/vectors/clear-backup-full/bconsole-output.txt"
-        ))
+        let capture = std::fs::read_to_string(
+            barque_testkit::vectors().join("clear-backup-full/bconsole-output.txt"),
+        )
         .expect("../shared/vectors must be next to the checkout");
         // Every line of our report except the binary-info line appears verbatim in the
         // captured console output (conn 1 msgs 45-81).

@@ -11,11 +11,7 @@ use super::*;
 use crate::model::Model;
 
 fn capture_conf() -> String {
-    let root = std::env::var_os("BARQUE_VECTORS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors"))
-        });
+    let root = barque_testkit::vectors();
     let p = root.join("clear-bconsole/config/bareos-dir.conf");
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }

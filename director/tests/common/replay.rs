@@ -15,8 +15,6 @@ use fd_core::wire::bnet::{Frame, Signal};
 use fd_core::wire::psk::ResourceType;
 use tokio::net::TcpListener;
 
-use super::vectors::read;
-
 /// One message of a transcript.
 #[derive(Debug, Clone)]
 pub struct Msg {
@@ -29,48 +27,15 @@ pub struct Msg {
     pub signal: i32,
 }
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect()
-}
-
-fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let k = format!("\"{key}\": ");
-    let rest = line.split(&k).nth(1)?;
-    if let Some(r) = rest.strip_prefix('"') {
-        r.split('"').next()
-    } else {
-        rest.split([',', '}']).next().map(str::trim)
-    }
-}
-
 /// Every message of `conn` in `<capture>/transcript.jsonl`.
 pub fn messages(capture: &str, conn: u32) -> Vec<Msg> {
-    let text = read(&format!("{capture}/transcript.jsonl"));
-    let key = format!("\"kind\": \"msg\", \"conn\": {conn},");
-    text.lines()
-        .filter(|l| l.contains(&key))
-        .map(|l| {
-            let len: i32 = field(l, "len").unwrap().parse().unwrap();
-            let dir = field(l, "dir").unwrap();
-            let from = dir.split('>').next().unwrap().to_owned();
-            let i = field(l, "i").unwrap().parse().unwrap();
-            if len < 0 {
-                Msg {
-                    i,
-                    from,
-                    data: None,
-                    signal: len,
-                }
-            } else {
-                Msg {
-                    i,
-                    from,
-                    data: Some(unhex(field(l, "hex").unwrap())),
-                    signal: 0,
-                }
-            }
+    barque_testkit::transcript::messages(capture, conn)
+        .into_iter()
+        .map(|m| Msg {
+            i: m.i,
+            from: m.from().to_owned(),
+            signal: m.signal_code().unwrap_or(0),
+            data: m.signal_code().is_none().then_some(m.data),
         })
         .collect()
 }

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+/// `$BARQUE_VECTORS` or `../shared/vectors` (barque-testkit).
 pub fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors")
+    barque_testkit::vectors()
 }
 
 pub fn read(rel: &str) -> String {
@@ -67,25 +68,7 @@ pub fn dump_table(prefix: &str) -> Table {
         .1
 }
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
 /// The payload of message `i` of connection `conn` in `<capture>/transcript.jsonl`.
 pub fn message(capture: &str, conn: u32, i: u32) -> Vec<u8> {
-    let text = read(&format!("{capture}/transcript.jsonl"));
-    let key = format!("\"kind\": \"msg\", \"conn\": {conn}, \"i\": {i},");
-    let line = text
-        .lines()
-        .find(|l| l.contains(&key))
-        .unwrap_or_else(|| panic!("{capture} conn {conn} msg {i} not found"));
-    let hex = line
-        .split("\"hex\": \"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("hex field");
-    unhex(hex)
+    barque_testkit::transcript::message(capture, conn, i)
 }

@@ -147,10 +147,7 @@ impl TestDir {
     }
 }
 
-pub fn vectors() -> PathBuf {
-    std::env::var_os("BARQUE_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors"))
-        })
+/// `$BARQUE_VECTORS` or `../shared/vectors` (barque-testkit).
+pub fn vectors() -> std::path::PathBuf {
+    barque_testkit::vectors()
 }

@@ -803,33 +803,20 @@ pub(crate) mod tests {
         pub(crate) payload: Vec<u8>,
     }
 
-    fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-        let pat = std::format!("\"{key}\": ");
-        let start = line.find(&pat)? + pat.len();
-        let rest = &line[start..];
-        if let Some(r) = rest.strip_prefix('"') {
-            Some(&r[..r.find('"')?])
-        } else {
-            let end = rest.find([',', '}'])?;
-            Some(rest[..end].trim())
-        }
-    }
-
+    /// The reference captures (barque-testkit: `$BARQUE_VECTORS` or `../shared/vectors`).
     pub(crate) fn vectors_dir() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors")
+        barque_testkit::vectors()
     }
 
+    /// Every message of a capture, through barque-testkit's transcript reader.
     pub(crate) fn load(capture: &str) -> Vec<Msg> {
-        let path = vectors_dir().join(capture).join("transcript.jsonl");
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        text.lines()
-            .filter(|l| field(l, "kind") == Some("msg"))
-            .map(|l| Msg {
-                conn: field(l, "conn").unwrap().parse().unwrap(),
-                dir: field(l, "dir").unwrap().into(),
-                len: field(l, "len").unwrap().parse().unwrap(),
-                payload: hex::decode(field(l, "hex").unwrap()).unwrap(),
+        barque_testkit::transcript::all_messages(capture)
+            .into_iter()
+            .map(|m| Msg {
+                conn: m.conn,
+                dir: m.dir,
+                len: i64::from(m.len),
+                payload: m.data,
             })
             .collect()
     }

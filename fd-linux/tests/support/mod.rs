@@ -2,9 +2,9 @@
 //! ephemeral 127.0.0.1 port, and the python-bareos virtualenv.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fd_linux::daemon::{FileDaemon, Settings};
@@ -83,76 +83,19 @@ pub fn start(text: &str, tweak: impl FnOnce(&mut Settings)) -> Running {
     Running { fd, port, dir }
 }
 
-/// The python-bareos virtualenv: $BARQUE_PYTHON's, or one made under the target dir.
-/// Fails (never skips) when it cannot be made.
-pub fn venv() -> &'static Path {
-    static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let r = VENV.get_or_init(|| {
-        let dir = match std::env::var_os("BARQUE_PYTHON") {
-            Some(py) => match Path::new(&py).parent().and_then(Path::parent) {
-                Some(d) => d.to_path_buf(),
-                None => return Err(format!("BARQUE_PYTHON={py:?} is not <venv>/bin/python")),
-            },
-            None => Path::new(
-                option_env!("CARGO_TARGET_TMPDIR")
-                    .unwrap_or(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/tmp")),
-            )
-            .join("python-bareos-venv"),
-        };
-        let py = dir.join("bin/python");
-        let ready = |py: &Path| {
-            Command::new(py)
-                .args(["-c", "import bareos.bsock, sslpsk3"])
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-        };
-        if ready(&py) {
-            return Ok(dir);
-        }
-        let out = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&dir)
-            .output()
-            .map_err(|e| format!("cannot run python3 -m venv: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "python3 -m venv failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let out = Command::new(dir.join("bin/pip"))
-            .args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "python-bareos",
-                "sslpsk3",
-            ])
-            .output()
-            .map_err(|e| format!("cannot run pip: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "pip install python-bareos sslpsk3 failed:\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        if !ready(&py) {
-            return Err("python-bareos/sslpsk3 installed but do not import".into());
-        }
-        Ok(dir)
-    });
-    match r {
-        Ok(p) => p,
-        Err(e) => panic!("python-bareos test environment: {e}"),
-    }
+/// The python-bareos/sslpsk3 interpreter (barque-testkit: `$BARQUE_PYTHON` or a venv under
+/// the target tmpdir). Fails (never skips) when it cannot be made.
+pub fn python() -> &'static Path {
+    barque_testkit::python::python_bareos(
+        option_env!("CARGO_TARGET_TMPDIR")
+            .unwrap_or(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/tmp")),
+    )
 }
 
 /// Run common/tests/python/peer.py as a Director (`FileDaemon` of python-bareos) calling
 /// `status`; returns (success, stdout).
 pub fn python_status(port: u16, tls: bool, password: &str, name: &str) -> (bool, String) {
-    let py = venv().join("bin/python");
+    let py = python();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../common/tests/python/peer.py");
     let out = Command::new(py)
         .arg(script)

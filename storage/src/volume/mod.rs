@@ -49,12 +49,9 @@ pub(crate) mod testdata {
     //! The captured volumes, read at test time (`BARQUE_VECTORS` overrides the location).
     use std::path::PathBuf;
 
+    /// `$BARQUE_VECTORS` or `../shared/vectors` (barque-testkit).
     pub fn vectors() -> PathBuf {
-        std::env::var_os("BARQUE_VECTORS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors"))
-            })
+        barque_testkit::vectors()
     }
 
     /// vectors/volume-full/Cap-0001 (1787 bytes). Always present with the vectors.

@@ -15,12 +15,9 @@ use fd_core::wire::psk::ResourceType;
 use fd_core::wire::sd_ctl::{CatReq, DirToSd, MediaInfo, SdToDir};
 use storage::sd::{SdConfig, Server};
 
-pub fn vectors() -> PathBuf {
-    std::env::var_os("BARQUE_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors"))
-        })
+/// `$BARQUE_VECTORS` or `../shared/vectors` (barque-testkit).
+pub fn vectors() -> std::path::PathBuf {
+    barque_testkit::vectors()
 }
 
 /// One message of a capture (`transcript.jsonl`).
@@ -35,43 +32,18 @@ pub struct CapMsg {
     pub sha256: Option<String>,
 }
 
-fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let pat = format!("\"{key}\": ");
-    let at = line.find(&pat)? + pat.len();
-    let rest = &line[at..];
-    if let Some(r) = rest.strip_prefix('"') {
-        let end = r.find('"')?;
-        Some(&r[..end])
-    } else {
-        let end = rest.find([',', '}']).unwrap_or(rest.len());
-        Some(rest[..end].trim())
-    }
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
-
-/// All messages of connection `conn` in a capture.
+/// All messages of connection `conn` in a capture (barque-testkit's transcript reader).
 pub fn capture(name: &str, conn: u32) -> Vec<CapMsg> {
-    let p = vectors().join(name).join("transcript.jsonl");
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    text.lines()
-        .filter(|l| field(l, "kind") == Some("msg"))
-        .map(|l| CapMsg {
-            conn: field(l, "conn").unwrap().parse().unwrap(),
-            i: field(l, "i").unwrap().parse().unwrap(),
-            dir: field(l, "dir").unwrap().to_string(),
-            signal: field(l, "signal")
-                .filter(|s| *s != "null")
-                .map(str::to_string),
-            data: unhex(field(l, "hex").unwrap_or("")),
-            sha256: (field(l, "truncated") == Some("true"))
-                .then(|| field(l, "sha256").unwrap_or("").to_string()),
+    barque_testkit::transcript::messages(name, conn)
+        .into_iter()
+        .map(|m| CapMsg {
+            conn: m.conn,
+            i: m.i,
+            dir: m.dir,
+            signal: m.signal,
+            data: m.data,
+            sha256: m.sha256,
         })
-        .filter(|m| m.conn == conn)
         .collect()
 }
 
