@@ -11,44 +11,12 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// Broken-down UTC time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Civil {
-    /// Year, e.g. 2026.
-    pub year: i64,
-    /// 1..=12
-    pub month: u32,
-    /// 1..=31
-    pub day: u32,
-    /// 0..=23
-    pub hour: u32,
-    /// 0..=59
-    pub minute: u32,
-    /// 0..=59
-    pub second: u32,
-}
+/// Broken-down UTC time: fd-core's calendar fields (one `civil_from_days` for all daemons).
+pub use fd_core::fd::timefmt::Civil;
 
-/// Seconds since the epoch to UTC calendar fields (Howard Hinnant's `civil_from_days`).
+/// Seconds since the epoch to UTC calendar fields.
 pub fn civil(secs: i64) -> Civil {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    Civil {
-        year: if m <= 2 { y + 1 } else { y },
-        month: u32::try_from(m).unwrap_or(1),
-        day: u32::try_from(d).unwrap_or(1),
-        hour: u32::try_from(rem / 3600).unwrap_or(0),
-        minute: u32::try_from(rem % 3600 / 60).unwrap_or(0),
-        second: u32::try_from(rem % 60).unwrap_or(0),
-    }
+    Civil::from_unix(secs, 0)
 }
 
 fn epoch(t: SystemTime) -> i64 {

@@ -11,30 +11,8 @@ use super::Error;
 
 const SECS_PER_DAY: i64 = 86_400;
 
-/// Days since 1970-01-01 of a civil date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Civil date of a day number since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+// One calendar conversion for every daemon: fd-core's.
+use fd_core::fd::timefmt::{civil_from_days, days_from_civil};
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC) of Unix seconds.
 pub fn format_sql(t: i64) -> String {
@@ -77,6 +55,7 @@ pub fn parse_sql(s: &str) -> Result<i64, Error> {
     }
     let (y, mo) = (num(y, 0, 9999)?, num(mo, 1, 12)?);
     let d = num(d, 1, 31)?;
+    let (mo, d) = (mo as u32, d as u32);
     if civil_from_days(days_from_civil(y, mo, d)) != (y, mo, d) {
         return Err(Error::BadTimestamp); // 31 April, 29 February of a common year
     }

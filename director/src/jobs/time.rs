@@ -7,6 +7,8 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use fd_core::fd::timefmt::days_from_civil;
+
 /// English month abbreviations as Bareos prints them.
 pub const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -33,47 +35,27 @@ pub struct Civil {
     pub yday: u32,
 }
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Unix seconds of a UTC date and time.
 pub fn unix(year: i64, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> i64 {
-    days_from_civil(year, i64::from(month), i64::from(day)) * 86_400
+    days_from_civil(year, month, day) * 86_400
         + i64::from(hour) * 3600
         + i64::from(minute) * 60
         + i64::from(second)
 }
 
-/// Break a unix time down (UTC).
+/// Break a unix time down (UTC), with the weekday and day of year the scheduler needs.
 pub fn civil(t: i64) -> Civil {
+    let c = fd_core::fd::timefmt::Civil::from_unix(t, 0);
     let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let yday = days - days_from_civil(y, 1, 1);
     Civil {
-        year: y,
-        month: m as u32,
-        day: d as u32,
-        hour: (secs / 3600) as u32,
-        minute: ((secs % 3600) / 60) as u32,
-        second: (secs % 60) as u32,
+        year: c.year,
+        month: c.month,
+        day: c.day,
+        hour: c.hour,
+        minute: c.minute,
+        second: c.second,
         wday: (days + 4).rem_euclid(7) as u32,
-        yday: yday as u32,
+        yday: (days - days_from_civil(c.year, 1, 1)) as u32,
     }
 }
 

@@ -27,26 +27,55 @@ impl Civil {
     /// Split `unix` seconds (+ `offset` seconds) into calendar fields.
     pub fn from_unix(unix: i64, offset: i32) -> Self {
         let t = unix.saturating_add(i64::from(offset));
-        let days = t.div_euclid(86_400);
+        let (year, month, day) = civil_from_days(t.div_euclid(86_400));
         let secs = t.rem_euclid(86_400);
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let y = yoe + era * 400;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
         Civil {
-            year: if m <= 2 { y + 1 } else { y },
-            month: m as u32,
-            day: d as u32,
+            year,
+            month,
+            day,
             hour: (secs / 3600) as u32,
             minute: (secs / 60 % 60) as u32,
             second: (secs % 60) as u32,
         }
     }
+
+    /// Unix seconds of these fields (UTC), the inverse of [`Civil::from_unix`] with offset 0.
+    pub fn to_unix(&self) -> i64 {
+        days_from_civil(self.year, self.month, self.day) * 86_400
+            + i64::from(self.hour) * 3600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second)
+    }
+}
+
+/// The proleptic Gregorian date of a day number since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`): (year, month 1..=12, day 1..=31). Every Barque daemon formats and parses
+/// dates through this one function and its inverse [`days_from_civil`].
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m as u32, d as u32)
+}
+
+/// Day number since 1970-01-01 of a proleptic Gregorian date (`days_from_civil`). Months
+/// outside 1..=12 and days outside the month are not checked: callers that parse dates compare
+/// the round trip through [`civil_from_days`].
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let (m, d) = (i64::from(month), i64::from(day));
+    let y = if m <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9).rem_euclid(12);
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 const MONTHS: [&[u8]; 12] = [
@@ -96,6 +125,15 @@ pub fn write_short(w: &mut Writer<'_>, unix: i64, offset: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn civil_round_trips() {
+        for t in [-86_401i64, 0, 951_782_400, 1_795_362_414, 4_102_444_800] {
+            assert_eq!(Civil::from_unix(t, 0).to_unix(), t, "{t}");
+        }
+        assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+    }
 
     fn s(f: impl FnOnce(&mut Writer<'_>)) -> std::string::String {
         let mut b = [0u8; 64];
