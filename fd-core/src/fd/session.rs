@@ -15,7 +15,7 @@
 //!
 //! Every frame the FD sends is produced by a [`crate::wire`] codec: [`FdReply`] for the
 //! numbered replies, [`Jmsg`] for job messages, [`HelloReply`] for `2000 OK Hello 54⏎`
-//! (vectors/clear-backup-full conn 3 msg 8), [`crate::wire::dir_cmd::StatusFrame`] and
+//! (vectors/clear-backup-full conn 3 msg 8), [`crate::wire::status::StatusFrame`] and
 //! [`crate::wire::dir_cmd::LsLine`] for status and estimate text. The order of job messages
 //! and replies follows the captures (see [`super::backup`] and [`super::restore`]).
 //!

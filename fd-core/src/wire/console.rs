@@ -128,26 +128,15 @@ impl<'a> ResponseMessage<'a> {
         self.text.split(|&b| b == RS)
     }
 
-    /// Bytes [`ResponseMessage::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        self.write(&mut w);
-        w.len()
-    }
-
     /// Write `<id>` RS `<text>`, no newline.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w);
-        w.finish()
-    }
-
     fn write(&self, w: &mut Writer<'_>) {
         w.u64(u64::from(self.id.code()));
         w.byte(RS);
         w.bytes(self.text);
     }
 }
+
+codec_impl!(ResponseMessage<'_>, infallible);
 
 /// Write a response message from separate arguments, joined by RS (`BStringList::Join`).
 /// Arguments must not contain RS themselves.
@@ -248,20 +237,7 @@ impl<'a> Banner<'a> {
         })
     }
 
-    /// Bytes [`Banner::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        self.write(&mut w);
-        w.len()
-    }
-
     /// Write the greeting as the Director formats it.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w);
-        w.finish()
-    }
-
     fn write(&self, w: &mut Writer<'_>) {
         match self.form {
             BannerForm::Response => {
@@ -308,6 +284,8 @@ impl<'a> Banner<'a> {
         }
     }
 }
+
+codec_impl!(Banner<'_>, infallible);
 
 /// An API mode (`core/src/lib/api_mode.h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -380,20 +358,7 @@ impl<'a> ApiCommand<'a> {
         })
     }
 
-    /// Bytes [`ApiCommand::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        self.write(&mut w);
-        w.len()
-    }
-
     /// Write the command (no newline, as every console command).
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w);
-        w.finish()
-    }
-
     fn write(&self, w: &mut Writer<'_>) {
         w.bytes(b".api");
         if let Some(word) = self.word {
@@ -405,6 +370,8 @@ impl<'a> ApiCommand<'a> {
         }
     }
 }
+
+codec_impl!(ApiCommand<'_>, infallible);
 
 #[cfg(test)]
 mod tests {

@@ -185,20 +185,7 @@ impl<'a> ChallengeRepr<'a> {
         })
     }
 
-    /// Bytes [`ChallengeRepr::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        self.write(&mut w);
-        w.len()
-    }
-
     /// Write the challenge as Bareos' `fsend` does (always ending in `\n`).
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w);
-        w.finish()
-    }
-
     fn write(&self, w: &mut Writer<'_>) {
         w.bytes(self.keyword.as_bytes());
         w.bytes(self.token);
@@ -214,6 +201,8 @@ impl<'a> ChallengeRepr<'a> {
         w.byte(b'\n');
     }
 }
+
+codec_impl!(ChallengeRepr<'_>, infallible);
 
 /// A challenge token `<R.T@NAME>` checked with `<%u.%u@%s`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

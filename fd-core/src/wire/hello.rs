@@ -726,20 +726,7 @@ impl<'a> HelloReply<'a> {
         )
     }
 
-    /// Bytes [`HelloReply::emit`] writes.
-    pub fn buffer_len(&self) -> usize {
-        let mut w = Writer::counting();
-        self.write(&mut w);
-        w.len()
-    }
-
     /// Write the reply as Bareos does.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut w = Writer::new(buf);
-        self.write(&mut w);
-        w.finish()
-    }
-
     fn write(&self, w: &mut Writer<'_>) {
         match *self {
             HelloReply::FdOk { protocol: Some(p) } => {
@@ -768,6 +755,8 @@ impl<'a> HelloReply<'a> {
         }
     }
 }
+
+codec_impl!(HelloReply<'_>, infallible);
 
 #[cfg(test)]
 mod tests {
