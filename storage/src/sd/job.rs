@@ -78,6 +78,7 @@ use fd_core::wire::sd_ctl::{
 use fd_core::wire::stream::{AppendEvent, AppendTracker, Label, RecHdr, Stream};
 use tokio::sync::{oneshot, watch};
 
+use super::device::{VolumeFile, VolumeSink};
 use super::dir::{emit, printable};
 use super::{lock, now_micros, now_unix, DeviceRes, Finished, RunningInfo, Shared, LABEL_PROG};
 use crate::volume::label::{EosTrailer, SessionLabel, VolumeLabel, BAREOS_TAPE_VERSION};
@@ -148,7 +149,13 @@ enum Fail {
 
 impl From<io::Error> for Fail {
     fn from(e: io::Error) -> Self {
-        Fail::Fatal(format!("volume I/O error: {e}"))
+        let text = e.to_string();
+        if text.starts_with("Write error on Volume") {
+            // Already names the volume, the device and the fix (`device::VolumeFile`).
+            Fail::Fatal(text)
+        } else {
+            Fail::Fatal(format!("volume I/O error: {e}"))
+        }
     }
 }
 
@@ -362,7 +369,9 @@ struct Append {
     _lock: tokio::sync::OwnedMutexGuard<()>,
     media: Media,
     path: PathBuf,
-    writer: Option<VolumeWriter<File>>,
+    writer: Option<VolumeWriter<VolumeSink>>,
+    /// The volume the writer appends to.
+    sink: VolumeSink,
     placeholder_sent: bool,
     /// The volume passed the Director's MaxVolBytes during this job.
     over_limit: bool,
@@ -729,13 +738,22 @@ async fn reserve(
         info.device_desc = format!("\"{}\" ({})", dev.name, dev.archive.display());
         info.writing = true;
     }
-    let writer = VolumeWriter::new(file, dev.block_size, size)?;
+    let sink = VolumeSink::new(VolumeFile::new(
+        &media.name,
+        &dev.name,
+        dev.archive.clone(),
+        path.clone(),
+        file,
+        size,
+    ));
+    let writer = VolumeWriter::new(sink.clone(), dev.block_size, size)?;
     Ok(Append {
         dev,
         _lock: dev_guard,
         media,
         path,
         writer: Some(writer),
+        sink,
         placeholder_sent: false,
         over_limit: false,
         pending: Vec::new(),
@@ -941,11 +959,24 @@ fn write_label(
         .write(true)
         .open(path)
         .map_err(|e| Fail::Fatal(format!("cannot create volume file {}: {e}", path.display())))?;
-    let mut w = VolumeWriter::new(file, dev.block_size, 0)?;
-    w.write_volume_label(&label, 0, ctx.sd_id, sd_time)?;
-    let len = w.offset();
-    w.into_inner().sync_all()?;
-    Ok(len)
+    let written = (|| -> io::Result<u64> {
+        let mut w = VolumeWriter::new(file, dev.block_size, 0)?;
+        w.write_volume_label(&label, 0, ctx.sd_id, sd_time)?;
+        let len = w.offset();
+        w.into_inner().sync_all()?;
+        Ok(len)
+    })();
+    written.map_err(|e| {
+        // A label that did not fit (a full file system) must not leave a torn volume file.
+        let _ = std::fs::remove_file(path);
+        Fail::Fatal(format!(
+            "cannot write the label of Volume \"{name}\" on device \"{}\" ({}): {e}. Free \
+             space in {} and run the job again.",
+            dev.name,
+            path.display(),
+            dev.archive.display()
+        ))
+    })
 }
 
 /// The volume's label must name the volume the Director chose.
@@ -1046,7 +1077,7 @@ async fn write_record(
 /// `core/src/stored/block.cc` `DoWriteBlockToDevice()`: VolBytes + block ≥ MaxVolBytes), a
 /// block of this session is already on the volume (so a new volume always gets at least one
 /// block), and `writes_block` says the next write writes a block.
-fn needs_switch(a: &Append, writes_block: impl Fn(&VolumeWriter<File>) -> bool) -> bool {
+fn needs_switch(a: &Append, writes_block: impl Fn(&VolumeWriter<VolumeSink>) -> bool) -> bool {
     let Some(w) = a.writer.as_ref() else {
         return false;
     };
@@ -1124,8 +1155,17 @@ async fn switch_volume(
         .writer
         .as_mut()
         .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
-    let (old, _) = w.switch_output(file, size)?;
-    old.sync_all()?;
+    let sink = VolumeSink::new(VolumeFile::new(
+        &media.name,
+        &a.dev.name,
+        a.dev.archive.clone(),
+        path.clone(),
+        file,
+        size,
+    ));
+    let (old, _) = w.switch_output(sink.clone(), size)?;
+    old.sync()?;
+    a.sink = sink;
     lock(&ctx.info).volume = media.name.clone();
     a.media = media;
     a.path = path;
@@ -1262,11 +1302,24 @@ fn close_session(ctx: &JobCtx, a: &mut Append, status: u8, files: u32) -> Result
             job_status: u32::from(status),
         }),
     );
-    let s = w.end_session(&eos)?;
+    let s = match w.end_session(&eos) {
+        Ok(s) => s,
+        Err(e) => {
+            // The EOS label could not be written (a full file system): the session ends
+            // without it, after its last whole block; JobMedia covers what was written.
+            a.session_open = false;
+            a.summary = Some(so_far);
+            a.writer = None;
+            a.media.blocks = a.media.blocks.saturating_add(so_far.blocks);
+            a.media.writes = a.media.writes.saturating_add(so_far.blocks);
+            a.media.bytes = a.sink.len();
+            return Err(e.into());
+        }
+    };
     a.session_open = false;
     a.summary = Some(s);
-    if let Some(w) = a.writer.take() {
-        w.into_inner().sync_all()?;
+    if a.writer.take().is_some() {
+        a.sink.sync()?;
     }
     a.media.blocks = a.media.blocks.saturating_add(s.blocks);
     a.media.writes = a.media.writes.saturating_add(s.blocks);

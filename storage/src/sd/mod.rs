@@ -45,6 +45,7 @@
 //! * Volume switching happens between records (see [`job`]).
 
 pub mod config;
+pub mod device;
 pub mod dir;
 pub mod job;
 pub mod status;

@@ -33,6 +33,31 @@ use super::block::{Block, BLOCK_HEADER_LEN, MAX_BLOCK_LEN};
 use super::label::{SessionLabel, VolumeLabel};
 use super::record::{RecordHeader, RECORD_HEADER_LEN};
 
+/// Where a [`VolumeWriter`] puts its blocks.
+///
+/// Every [`Write`] is a sink that stores each block at the offset the writer tracks. A
+/// Storage daemon that interleaves several jobs on one volume gives each job's writer a sink
+/// that appends the block wherever the volume ends at that moment (under the device's lock)
+/// and returns that offset; the writer then records where its blocks really went.
+pub trait BlockSink {
+    /// Store one whole block; `expected` is the offset the writer believes is the end of
+    /// the volume. Returns the offset at which the block was stored. On error nothing of
+    /// the block may count as written (a sink on a file cuts a partly written block off).
+    fn put_block(&mut self, block: &[u8], expected: u64) -> io::Result<u64>;
+    /// Flush buffered bytes to the medium.
+    fn flush_blocks(&mut self) -> io::Result<()>;
+}
+
+impl<W: Write> BlockSink for W {
+    fn put_block(&mut self, block: &[u8], expected: u64) -> io::Result<u64> {
+        self.write_all(block)?;
+        Ok(expected)
+    }
+    fn flush_blocks(&mut self) -> io::Result<()> {
+        self.flush()
+    }
+}
+
 /// Smallest block size the writer accepts: a header, a record header and one payload byte.
 pub const MIN_BLOCK_SIZE: usize = BLOCK_HEADER_LEN + RECORD_HEADER_LEN + 1;
 
@@ -84,7 +109,7 @@ fn invalid(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg.to_string())
 }
 
-impl<W: Write> VolumeWriter<W> {
+impl<W: BlockSink> VolumeWriter<W> {
     /// A writer whose blocks are at most `block_size` bytes (header included; Bareos' File
     /// device default is [`super::block::DEFAULT_BLOCK_SIZE`]), appending at file offset
     /// `offset` (0 for a new volume, the file length when appending).
@@ -156,7 +181,7 @@ impl<W: Write> VolumeWriter<W> {
         } else {
             self.payload_first_index
         };
-        self.out.flush()?;
+        self.out.flush_blocks()?;
         let old = std::mem::replace(&mut self.out, out);
         self.offset = offset;
         Ok((old, part))
@@ -179,9 +204,10 @@ impl<W: Write> VolumeWriter<W> {
         let mut buf = vec![0u8; BLOCK_HEADER_LEN + payload.len()];
         let n = Block::emit_new(number, id, time, payload, &mut buf)
             .map_err(|e| invalid(&format!("cannot build block: {e}")))?;
-        self.out.write_all(buf.get(..n).unwrap_or(&[]))?;
-        let start = self.offset;
-        self.offset += n as u64;
+        let start = self
+            .out
+            .put_block(buf.get(..n).unwrap_or(&[]), self.offset)?;
+        self.offset = start + n as u64;
         Ok(start)
     }
 
@@ -279,7 +305,7 @@ impl<W: Write> VolumeWriter<W> {
             .session
             .take()
             .ok_or_else(|| invalid("no open session"))?;
-        self.out.flush()?;
+        self.out.flush_blocks()?;
         Ok(s.summary)
     }
 
