@@ -18,6 +18,8 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::Notify;
+
 use super::lock;
 use crate::volume::BlockSink;
 
@@ -35,6 +37,12 @@ pub struct VolumeFile {
     file: File,
     /// End of the last whole block.
     len: u64,
+    /// The catalog's VolJobs as the jobs on this volume last reported it.
+    pub cat_jobs: u32,
+    /// The catalog's VolBlocks, counting every block written here.
+    pub cat_blocks: u32,
+    /// The catalog's VolWrites, counting every block written here.
+    pub cat_writes: u32,
 }
 
 impl VolumeFile {
@@ -54,6 +62,9 @@ impl VolumeFile {
             path,
             file,
             len,
+            cat_jobs: 0,
+            cat_blocks: 0,
+            cat_writes: 0,
         }
     }
 
@@ -106,6 +117,8 @@ impl VolumeFile {
             ));
         }
         self.len = start + block.len() as u64;
+        self.cat_blocks = self.cat_blocks.saturating_add(1);
+        self.cat_writes = self.cat_writes.saturating_add(1);
         Ok(start)
     }
 
@@ -138,6 +151,129 @@ impl VolumeSink {
     /// Flush the file to the disk.
     pub fn sync(&self) -> io::Result<()> {
         lock(&self.0).sync()
+    }
+
+    /// The volume's name.
+    pub fn name(&self) -> String {
+        lock(&self.0).name.clone()
+    }
+
+    /// Run `f` on the volume under its lock.
+    pub fn with<T>(&self, f: impl FnOnce(&mut VolumeFile) -> T) -> T {
+        f(&mut lock(&self.0))
+    }
+}
+
+/// Who writes to one device (`Maximum Concurrent Jobs`).
+///
+/// The first job to claim an idle device mounts a volume ([`Claim::Mount`]); while it does,
+/// other jobs wait. Once the volume is mounted, further jobs of the same pool join it
+/// ([`Claim::Join`]) up to the device's limit, each writing whole blocks of its own session
+/// (interleaved, as bareos-sd with `Maximum Concurrent Jobs > 1`). A job that can use no
+/// device waits until one is released. Bareos' default limit for a Device is 1, which makes
+/// jobs on one device run one after another.
+#[derive(Debug)]
+pub struct DeviceState {
+    /// Device name.
+    pub name: String,
+    max_jobs: u32,
+    inner: Mutex<DevInner>,
+    changed: Notify,
+}
+
+#[derive(Debug, Default)]
+struct DevInner {
+    writers: u32,
+    mounting: bool,
+    volume: Option<(VolumeSink, String)>,
+}
+
+/// A job's place on a device; dropping it frees the place (and the volume with the last job).
+#[derive(Debug)]
+pub struct DeviceUse(Arc<DeviceState>);
+
+impl Drop for DeviceUse {
+    fn drop(&mut self) {
+        {
+            let mut g = lock(&self.0.inner);
+            g.writers = g.writers.saturating_sub(1);
+            if g.writers == 0 {
+                g.mounting = false;
+                g.volume = None;
+            }
+        }
+        self.0.changed.notify_waiters();
+    }
+}
+
+impl DeviceUse {
+    /// The device.
+    pub fn device(&self) -> &Arc<DeviceState> {
+        &self.0
+    }
+}
+
+/// The outcome of [`DeviceState::try_claim`].
+#[derive(Debug)]
+pub enum Claim {
+    /// The device was idle: mount a volume, then call [`DeviceState::mounted`].
+    Mount(DeviceUse),
+    /// Append to the volume other jobs are writing.
+    Join(DeviceUse, VolumeSink),
+}
+
+impl DeviceState {
+    /// A device allowing `max_jobs` concurrent writers (0 = no limit).
+    pub fn new(name: &str, max_jobs: u32) -> Arc<Self> {
+        Arc::new(DeviceState {
+            name: name.to_string(),
+            max_jobs,
+            inner: Mutex::new(DevInner::default()),
+            changed: Notify::new(),
+        })
+    }
+
+    /// Jobs writing to the device now.
+    pub fn writers(&self) -> u32 {
+        lock(&self.inner).writers
+    }
+
+    /// Claim a place for a job writing to `pool`, if there is one now.
+    pub fn try_claim(self: &Arc<Self>, pool: &str) -> Option<Claim> {
+        let mut g = lock(&self.inner);
+        if g.writers == 0 {
+            g.writers = 1;
+            g.mounting = true;
+            g.volume = None;
+            return Some(Claim::Mount(DeviceUse(self.clone())));
+        }
+        if g.mounting || (self.max_jobs > 0 && g.writers >= self.max_jobs) {
+            return None;
+        }
+        match &g.volume {
+            Some((sink, p)) if p == pool => {
+                let sink = sink.clone();
+                g.writers += 1;
+                Some(Claim::Join(DeviceUse(self.clone()), sink))
+            }
+            _ => None,
+        }
+    }
+
+    /// The volume now mounted for `pool` (after [`Claim::Mount`] or a volume change).
+    pub fn mounted(&self, sink: VolumeSink, pool: &str) {
+        {
+            let mut g = lock(&self.inner);
+            g.mounting = false;
+            g.volume = Some((sink, pool.to_string()));
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// Wait until the device state changes (a job left or a volume was mounted). Create
+    /// the future before checking, so that no change in between is missed.
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changed.notified()
     }
 }
 

@@ -78,7 +78,7 @@ use fd_core::wire::sd_ctl::{
 use fd_core::wire::stream::{AppendEvent, AppendTracker, Label, RecHdr, Stream};
 use tokio::sync::{oneshot, watch};
 
-use super::device::{VolumeFile, VolumeSink};
+use super::device::{Claim, DeviceState, DeviceUse, VolumeFile, VolumeSink};
 use super::dir::{emit, printable};
 use super::{lock, now_micros, now_unix, DeviceRes, Finished, RunningInfo, Shared, LABEL_PROG};
 use crate::volume::label::{EosTrailer, SessionLabel, VolumeLabel, BAREOS_TAPE_VERSION};
@@ -366,7 +366,8 @@ async fn send_fd(fd: &mut AuthenticatedConnection, r: &SdDataReply<'_>) -> Resul
 /// An open append session on one volume.
 struct Append {
     dev: DeviceRes,
-    _lock: tokio::sync::OwnedMutexGuard<()>,
+    /// The job's place on the device.
+    use_: DeviceUse,
     media: Media,
     path: PathBuf,
     writer: Option<VolumeWriter<VolumeSink>>,
@@ -674,9 +675,9 @@ async fn append_data(
     }
     if let Some(a) = r.append.as_mut() {
         let eos_len = session_label(ctx, Some(EosTrailer::default())).buffer_len();
+        let vol_end = a.sink.len();
         if needs_switch(a, |w| {
-            w.offset()
-                .saturating_add((w.buffered_len() + 2 * 24 + 12 + eos_len) as u64)
+            vol_end.saturating_add((w.buffered_len() + 2 * 24 + 12 + eos_len) as u64)
                 >= a.media.max_vol_bytes
         }) {
             switch_volume(sh, d, ctx, a).await?;
@@ -718,38 +719,143 @@ async fn reserve(
     )
     .await;
     send_status(d, ctx, b'S').await;
-    let dev = ctx
+    let candidates: Vec<(DeviceRes, Arc<DeviceState>)> = ctx
         .devices
         .iter()
         .filter_map(|n| sh.cfg.device(n.as_bytes()))
-        .find(|dev| dev.media_type == ctx.media_type)
-        .cloned()
-        .ok_or_else(|| Fail::Fatal("no device of the requested Media Type".into()))?;
-    let dev_guard = sh
-        .device_lock(&dev.name)
-        .ok_or_else(|| Fail::Fatal(format!("device {} vanished", dev.name)))?
-        .lock_owned()
-        .await;
-    let (media, path, file, size) = mount_volume(sh, d, ctx, &dev, Vec::new(), true).await?;
+        .filter(|dev| dev.media_type == ctx.media_type)
+        .filter_map(|dev| Some((dev.clone(), sh.device_state(&dev.name)?)))
+        .collect();
+    if candidates.is_empty() {
+        return Err(Fail::Fatal(format!(
+            "no device of Media Type \"{}\" among the devices the Director offered ({})",
+            ctx.media_type,
+            ctx.devices.join(", ")
+        )));
+    }
+    // The first device that is idle or has a volume of this pool with room for one more
+    // job; else wait for a change on any of them (a job leaving, a volume mounted).
+    let mut cancel = ctx.cancel.clone();
+    let mut told = false;
+    let (dev, claim) = loop {
+        let waits: Vec<_> = candidates.iter().map(|(_, st)| st.clone()).collect();
+        let mut notified: Vec<_> = waits.iter().map(|st| Box::pin(st.changed())).collect();
+        for n in notified.iter_mut() {
+            n.as_mut().enable();
+        }
+        if let Some(found) = candidates
+            .iter()
+            .find_map(|(dev, st)| st.try_claim(&ctx.pool).map(|c| (dev.clone(), c)))
+        {
+            break found;
+        }
+        if !told {
+            told = true;
+            let names: Vec<String> = candidates
+                .iter()
+                .map(|(dev, st)| {
+                    format!(
+                        "\"{}\" ({} of {} jobs)",
+                        dev.name,
+                        st.writers(),
+                        dev.maximum_concurrent_jobs
+                    )
+                })
+                .collect();
+            jmsg(
+                sh,
+                d,
+                ctx,
+                MessageType::Info,
+                &format!(
+                    "Job {} is waiting for a device: {} busy (Maximum Concurrent Jobs, or a volume of another pool mounted).\n",
+                    ctx.job,
+                    names.join(", ")
+                ),
+            )
+            .await;
+        }
+        let any = futures_any(notified);
+        tokio::select! {
+            _ = any => {}
+            _ = cancel.wait_for(|v| *v) => return Err(Fail::Canceled),
+        }
+    };
+    let devdesc = format!("\"{}\" ({})", dev.name, dev.archive.display());
+    let (use_, media, path, sink, size) = match claim {
+        Claim::Mount(use_) => {
+            let (media, path, file, size) =
+                mount_volume(sh, d, ctx, &dev, Vec::new(), true).await?;
+            let mut vf = VolumeFile::new(
+                &media.name,
+                &dev.name,
+                dev.archive.clone(),
+                path.clone(),
+                file,
+                size,
+            );
+            vf.cat_jobs = media.jobs;
+            vf.cat_blocks = media.blocks;
+            vf.cat_writes = media.writes;
+            let sink = VolumeSink::new(vf);
+            use_.device().mounted(sink.clone(), &ctx.pool);
+            (use_, media, path, sink, size)
+        }
+        Claim::Join(use_, sink) => {
+            // The volume is mounted and being written by other jobs: count this job on it.
+            let name = sink.name();
+            jmsg(
+                sh,
+                d,
+                ctx,
+                MessageType::Info,
+                &format!("Using Device {devdesc} to write.\n"),
+            )
+            .await;
+            let get = get_vol_info(ctx, &name, true);
+            let mut media = Media::from_reply(&catreq(d, &get).await?, "GetVolInfo")?;
+            let (jobs, blocks, writes, path, size) = sink.with(|v| {
+                v.cat_jobs = v.cat_jobs.saturating_add(1);
+                (
+                    v.cat_jobs,
+                    v.cat_blocks,
+                    v.cat_writes,
+                    v.path.clone(),
+                    v.len(),
+                )
+            });
+            media.jobs = jobs;
+            media.blocks = blocks;
+            media.writes = writes;
+            let status = media.status.clone();
+            let upd = media.update_msg(&ctx.job, &status, false);
+            media = Media::from_reply(&catreq(d, &upd).await?, "UpdateMedia")?;
+            jmsg(
+                sh,
+                d,
+                ctx,
+                MessageType::Info,
+                &format!(
+                    "Volume \"{name}\" on device {devdesc} is shared with {} other running job(s); appending at {size}.\n",
+                    use_.device().writers().saturating_sub(1)
+                ),
+            )
+            .await;
+            send_status(d, ctx, b'R').await;
+            (use_, media, path, sink, size)
+        }
+    };
     {
         let mut info = lock(&ctx.info);
         info.volume = media.name.clone();
         info.device = dev.name.clone();
-        info.device_desc = format!("\"{}\" ({})", dev.name, dev.archive.display());
+        info.device_desc = devdesc;
         info.writing = true;
     }
-    let sink = VolumeSink::new(VolumeFile::new(
-        &media.name,
-        &dev.name,
-        dev.archive.clone(),
-        path.clone(),
-        file,
-        size,
-    ));
     let writer = VolumeWriter::new(sink.clone(), dev.block_size, size)?;
     Ok(Append {
         dev,
-        _lock: dev_guard,
+        use_,
         media,
         path,
         writer: Some(writer),
@@ -760,6 +866,19 @@ async fn reserve(
         summary: None,
         session_open: false,
     })
+}
+
+/// Resolves when any of `futs` does.
+async fn futures_any<F: std::future::Future + Unpin>(mut futs: Vec<F>) {
+    std::future::poll_fn(move |cx| {
+        for f in futs.iter_mut() {
+            if std::pin::Pin::new(f).poll(cx).is_ready() {
+                return std::task::Poll::Ready(());
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// Find (`FindMedia`), check (`GetVolInfo`), label if new, and open a volume for appending,
@@ -1062,8 +1181,8 @@ async fn write_record(
         .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
     let before = w.offset();
     w.write_record(fi, stream, data)?;
-    let offset = w.offset();
-    if offset != before {
+    if w.offset() != before {
+        let offset = a.sink.len();
         flush_catalog(d, ctx, a).await?;
         check_limit(sh, d, ctx, a, offset).await;
     }
@@ -1085,7 +1204,7 @@ fn needs_switch(a: &Append, writes_block: impl Fn(&VolumeWriter<VolumeSink>) -> 
     let on_this_volume = w.session_summary().map(|s| s.blocks).unwrap_or(0);
     max > 0
         && on_this_volume > 0
-        && w.offset().saturating_add(w.block_size() as u64) >= max
+        && a.sink.len().saturating_add(w.block_size() as u64) >= max
         && writes_block(w)
 }
 
@@ -1116,10 +1235,7 @@ async fn switch_volume(
         .as_ref()
         .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
     let part = w.session_summary().unwrap_or_default();
-    let old_end = w.offset();
-    a.media.blocks = a.media.blocks.saturating_add(part.blocks);
-    a.media.writes = a.media.writes.saturating_add(part.blocks);
-    a.media.bytes = old_end;
+    sync_counters(a);
     let upd = a.media.update_msg(&ctx.job, "Full", false);
     catreq(d, &upd).await?;
     send_job_media(d, ctx, a.media.media_id, &part).await?;
@@ -1155,16 +1271,22 @@ async fn switch_volume(
         .writer
         .as_mut()
         .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
-    let sink = VolumeSink::new(VolumeFile::new(
+    let mut vf = VolumeFile::new(
         &media.name,
         &a.dev.name,
         a.dev.archive.clone(),
         path.clone(),
         file,
         size,
-    ));
+    );
+    vf.cat_jobs = media.jobs;
+    vf.cat_blocks = media.blocks;
+    vf.cat_writes = media.writes;
+    let sink = VolumeSink::new(vf);
     let (old, _) = w.switch_output(sink.clone(), size)?;
     old.sync()?;
+    // Jobs that start on this device from now on join the new volume.
+    a.use_.device().mounted(sink.clone(), &ctx.pool);
     a.sink = sink;
     lock(&ctx.info).volume = media.name.clone();
     a.media = media;
@@ -1279,6 +1401,17 @@ async fn flush_catalog(
     Ok(())
 }
 
+/// Take the volume's counters (shared by the jobs writing to it) into the job's media record.
+fn sync_counters(a: &mut Append) {
+    let (jobs, blocks, writes, len) = a
+        .sink
+        .with(|v| (v.cat_jobs, v.cat_blocks, v.cat_writes, v.len()));
+    a.media.jobs = jobs;
+    a.media.blocks = blocks;
+    a.media.writes = writes;
+    a.media.bytes = len;
+}
+
 /// Write the EOS label and flush; `status` goes into the label.
 fn close_session(ctx: &JobCtx, a: &mut Append, status: u8, files: u32) -> Result<(), Fail> {
     if !a.session_open {
@@ -1310,9 +1443,7 @@ fn close_session(ctx: &JobCtx, a: &mut Append, status: u8, files: u32) -> Result
             a.session_open = false;
             a.summary = Some(so_far);
             a.writer = None;
-            a.media.blocks = a.media.blocks.saturating_add(so_far.blocks);
-            a.media.writes = a.media.writes.saturating_add(so_far.blocks);
-            a.media.bytes = a.sink.len();
+            sync_counters(a);
             return Err(e.into());
         }
     };
@@ -1321,9 +1452,7 @@ fn close_session(ctx: &JobCtx, a: &mut Append, status: u8, files: u32) -> Result
     if a.writer.take().is_some() {
         a.sink.sync()?;
     }
-    a.media.blocks = a.media.blocks.saturating_add(s.blocks);
-    a.media.writes = a.media.writes.saturating_add(s.blocks);
-    a.media.bytes = std::fs::metadata(&a.path).map(|m| m.len()).unwrap_or(0);
+    sync_counters(a);
     Ok(())
 }
 
@@ -1451,6 +1580,19 @@ async fn read_data(
                         let baddr = start.saturating_add(block.pos.offset);
                         if baddr > end {
                             break;
+                        }
+                        // Blocks of other sessions (concurrent jobs interleave whole blocks)
+                        // are skipped before their records are looked at, as bareos-sd's
+                        // `MatchBsrBlock()` does: a continuation of another job's record at
+                        // the start of the range is no error of this restore.
+                        let (bid, btime) =
+                            (block.header.vol_session_id, block.header.vol_session_time);
+                        let other_id = e
+                            .vol_session_id
+                            .is_some_and(|r| !r.contains(u64::from(bid)));
+                        let other_time = e.vol_session_time.is_some_and(|t| t != u64::from(btime));
+                        if other_id || other_time {
+                            continue;
                         }
                         // One reassembler for all volumes: a record the writer split at a
                         // volume change continues in the next volume's first block.

@@ -20,7 +20,7 @@
 //! task sends catalog requests and waits for their replies between FD messages, in the order
 //! the captures show (`vectors/clear-backup-full` conn 2 and 4). Shared state is small: the
 //! VolSessionId counter, the table of jobs waiting for their FD (with a cancel flag), one
-//! mutex per device for appends, and the list of terminated jobs for `status`.
+//! [`device::DeviceState`] per device (who appends to which volume), and the list of terminated jobs for `status`.
 //!
 //! # Volumes
 //!
@@ -32,8 +32,9 @@
 //!
 //! # Not (yet) like bareos-sd
 //!
-//! * Appends to one device are serialized (a second job waits for the device) instead of
-//!   interleaving blocks of concurrent jobs; `Maximum Concurrent Jobs` is not enforced.
+//! * Jobs share a device up to its `Maximum Concurrent Jobs` ([`device`]); when one of them
+//!   changes volumes (MaxVolBytes), the jobs already writing finish on the old volume.
+//!   The Storage resource's `Maximum Concurrent Jobs` is not enforced.
 //! * Only File devices; no autochanger, `label`/`mount`/`release`/`setdebug` commands, no
 //!   SD-to-SD copy/migrate (`replicate`, `listen`), no spooling, no NDMP.
 //! * The `Messages` resource is checked but not used: job messages always go to the Director,
@@ -179,15 +180,15 @@ pub struct Shared {
     pub(crate) next_session: AtomicU32,
     pub(crate) jobs: Mutex<HashMap<String, JobSlot>>,
     pub(crate) finished: Mutex<Vec<Finished>>,
-    pub(crate) devices: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    pub(crate) devices: HashMap<String, Arc<device::DeviceState>>,
     pub(crate) opts: ConnOptions,
     /// Jobs started since the daemon started (status `Jobs: run=`).
     pub(crate) jobs_run: AtomicU32,
 }
 
 impl Shared {
-    /// The append lock of a device.
-    pub(crate) fn device_lock(&self, name: &str) -> Option<Arc<tokio::sync::Mutex<()>>> {
+    /// The writers of a device.
+    pub(crate) fn device_state(&self, name: &str) -> Option<Arc<device::DeviceState>> {
         self.devices.get(name).cloned()
     }
 
@@ -301,7 +302,12 @@ impl Server {
         let devices = cfg
             .devices
             .iter()
-            .map(|d| (d.name.clone(), Arc::new(tokio::sync::Mutex::new(()))))
+            .map(|d| {
+                (
+                    d.name.clone(),
+                    device::DeviceState::new(&d.name, d.maximum_concurrent_jobs),
+                )
+            })
             .collect();
         let sd_time = u32::try_from(now_unix()).unwrap_or(0);
         Ok(Server {
