@@ -117,6 +117,7 @@ pub mod jmsg;
 pub mod psk;
 pub mod sd_cmd;
 pub mod sd_ctl;
+pub mod sd_dev;
 pub mod status;
 pub mod stream;
 pub mod text;

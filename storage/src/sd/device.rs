@@ -238,6 +238,11 @@ impl DeviceState {
         lock(&self.inner).writers
     }
 
+    /// The volume mounted for writing, if any.
+    pub fn mounted_volume(&self) -> Option<String> {
+        lock(&self.inner).volume.as_ref().map(|(v, _)| v.name())
+    }
+
     /// Claim a place for a job writing to `pool`, if there is one now.
     pub fn try_claim(self: &Arc<Self>, pool: &str) -> Option<Claim> {
         let mut g = lock(&self.inner);

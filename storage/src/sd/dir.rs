@@ -276,6 +276,10 @@ async fn command(
             let _ = d.send(b"2000 OK plugin options\n").await;
             Flow::Continue
         }
+        DirToSd::Unknown(m) if fd_core::wire::sd_dev::DeviceCmd::is_device_cmd(m) => {
+            super::devcmd::command(sh, d, m).await;
+            Flow::Continue
+        }
         DirToSd::Unknown(m) if m.starts_with(b"setbandwidth=") => {
             log::info!("ignoring {}", printable(m));
             let _ = d.send(b"2000 OK Bandwidth\n").await;

@@ -35,7 +35,7 @@
 //! * Jobs share a device up to its `Maximum Concurrent Jobs` ([`device`]); when one of them
 //!   changes volumes (MaxVolBytes), the jobs already writing finish on the old volume.
 //!   The Storage resource's `Maximum Concurrent Jobs` is not enforced.
-//! * Only File devices; no autochanger, `label`/`mount`/`release`/`setdebug` commands, no
+//! * Only File devices; no autochanger, no `readlabel`/`setdebug` commands, no
 //!   SD-to-SD copy/migrate (`replicate`, `listen`), no spooling, no NDMP.
 //! * The `Messages` resource is checked but not used: job messages always go to the Director,
 //!   daemon messages to stderr (`-d`).
@@ -46,6 +46,7 @@
 //! * Volume switching happens between records (see [`job`]).
 
 pub mod config;
+pub mod devcmd;
 pub mod device;
 pub mod dir;
 pub mod job;
