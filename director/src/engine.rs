@@ -907,6 +907,11 @@ impl JobEngine for ConsoleEngine {
                 Request::StorageStatus { storage, dot } => {
                     self.daemon_status(Daemon::Storage(storage), dot).await
                 }
+                Request::Other { command, args }
+                    if crate::ua::devices::COMMANDS.contains(&command.as_str()) =>
+                {
+                    crate::ua::devices::execute(&self.jobs, session, &command, &args).await
+                }
                 Request::Other { command, .. } => {
                     Reply::failed(format!("{command}: not implemented in Barque\n"))
                 }

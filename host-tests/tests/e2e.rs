@@ -660,3 +660,55 @@ print(json.dumps({"run": run, "list": c.call("list jobs")}))
     );
     let _ = std::fs::remove_dir_all(&s.work);
 }
+
+/// bconsole's `label`, `mount`, `unmount` and `release` through barque-dir to barque-sd: the
+/// SD's replies reach the console, the label creates the catalog record, and the next
+/// backup writes to the volume labelled by hand.
+#[test]
+fn label_mount_unmount_release_from_the_console() {
+    let s = start("label", true, &|t| t);
+    let vol = s.work.join("volumes/Manual-0001");
+    let out = console(&s, &["label storage=File volume=Manual-0001 pool=Full"]);
+    assert!(
+        out.contains("Sending label command for Volume \"Manual-0001\" Slot 0 ...")
+            && out.contains("3000 OK label. VolFiles=0 VolBytes=")
+            && out.contains(
+                "Catalog record for Volume \"Manual-0001\", Slot 0 successfully created."
+            )
+            && out.contains("Requesting to mount FileStorage ...")
+            && out.contains("3906 File device \"FileStorage\" ("),
+        "{out}\n{}",
+        s.daemons.logs()
+    );
+    let size = std::fs::metadata(&vol)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{out}", vol.display()))
+        .len();
+    assert!(
+        out.contains(&format!("VolBytes={size} Volume=\"Manual-0001\"")),
+        "{out}"
+    );
+    let vols = console(&s, &["list volumes"]);
+    assert!(vols.contains("| Manual-0001 | Append    |"), "{vols}");
+    // Labelling it again is refused by the Director.
+    let again = console(&s, &["label storage=File volume=Manual-0001 pool=Full"]);
+    assert!(
+        again.contains("Media record for new Volume \"Manual-0001\" already exists."),
+        "{again}"
+    );
+    for (cmd, want) in [
+        ("mount storage=File", "3906 File device \"FileStorage\" ("),
+        ("unmount storage=File", "3901 Device \"\"FileStorage\" ("),
+        ("release storage=File", "3921 Device \"\"FileStorage\" ("),
+    ] {
+        let out = console(&s, &[cmd]);
+        assert!(out.contains(want), "{cmd}: {out}");
+    }
+    // The next backup appends to the volume labelled from the console.
+    let (_, msgs) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    assert!(msgs.contains("Termination:            Backup OK"), "{msgs}");
+    assert!(!msgs.contains("Labeled new Volume"), "{msgs}");
+    assert!(std::fs::metadata(&vol).expect("volume").len() > 2_000_000);
+    let vols = console(&s, &["list volumes"]);
+    assert!(vols.contains("| Manual-0001 |"), "{vols}");
+    assert!(!vols.contains("Vol-0001"), "{vols}");
+}

@@ -1136,7 +1136,7 @@ pub fn level_name(l: JobLevel) -> &'static str {
     }
 }
 
-fn pool_spec(cfg: &Config, name: &str) -> Option<PoolSpec> {
+pub(crate) fn pool_spec(cfg: &Config, name: &str) -> Option<PoolSpec> {
     let r = cfg.resource("Pool", name)?;
     let int = |n: &str| r.get_or_default(n).and_then(|v| v.as_int()).unwrap_or(0);
     let secs = |n: &str, d: i64| {

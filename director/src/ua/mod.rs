@@ -30,6 +30,7 @@
 //! fails.
 
 pub mod args;
+pub mod devices;
 pub mod engine;
 mod show;
 
@@ -307,7 +308,7 @@ pub static COMMANDS: &[Command] = &[
     c("gui", "gui on|off (no-op)", R(noop)),
     c("help", "this list; help <command>", R(help)),
     c("import", "import volumes", N),
-    c("label", "label a volume", N),
+    c("label", "label a volume", E),
     c(
         "list",
         "catalog listings: jobs, jobid=, files, volumes, pools ...",
@@ -316,7 +317,7 @@ pub static COMMANDS: &[Command] = &[
     c("llist", "long catalog listings", E),
     c("messages", "show pending messages", R(messages)),
     c("memory", "memory usage", N),
-    c("mount", "mount a volume", N),
+    c("mount", "mount a volume", E),
     c("move", "move volumes", N),
     c("prune", "prune catalog records (needs the catalog)", E),
     c("purge", "purge catalog records (needs the catalog)", E),
@@ -324,7 +325,7 @@ pub static COMMANDS: &[Command] = &[
     c("query", "predefined SQL queries (needs the catalog)", E),
     c("restore", "restore files: client= jobid= where= ... ", E),
     c("relabel", "relabel a volume", N),
-    c("release", "release a storage device", N),
+    c("release", "release a storage device", E),
     c("reload", "re-read the configuration", R(reload)),
     c("rerun", "rerun a job (needs the catalog)", E),
     c("resolve", "resolve a host name", N),
@@ -351,8 +352,8 @@ pub static COMMANDS: &[Command] = &[
     c("time", "print the current time", R(time_cmd)),
     c("trace", "trace on|off", N),
     c("truncate", "truncate purged volumes", N),
-    c("unmount", "unmount a volume", N),
-    c("umount", "unmount a volume", N),
+    c("unmount", "unmount a volume", E),
+    c("umount", "unmount a volume", E),
     c("update", "update catalog records (needs the catalog)", E),
     c("use", "select a catalog", N),
     c("var", "variable expansion", N),
