@@ -166,6 +166,12 @@ pub enum Outbound {
         /// The full Job name.
         job: String,
     },
+    /// Reading SD → writing SD for copy/migrate (`Hello Start Storage Job`), identity
+    /// `R_JOB`, key = the writing SD's session key.
+    SdToSd {
+        /// The writing SD's full Job name.
+        job: String,
+    },
 }
 
 impl Outbound {
@@ -197,12 +203,16 @@ impl Outbound {
                 job: job.as_bytes(),
                 version,
             },
+            Outbound::SdToSd { job } => Hello::StartStorageJob {
+                job: job.as_bytes(),
+                version,
+            },
         }
     }
 
     fn peer_name<'a>(&'a self, local: &'a Local) -> &'a str {
         match self {
-            Outbound::FdToSd { job } | Outbound::SdToFd { job } => job,
+            Outbound::FdToSd { job } | Outbound::SdToFd { job } | Outbound::SdToSd { job } => job,
             _ => &local.name,
         }
     }
@@ -232,6 +242,10 @@ impl Outbound {
         if matches!(self, Outbound::SdToFd { .. }) {
             // AuthenticateWithFiledaemon passes the literal "File daemon".
             return b"File daemon".to_vec();
+        }
+        if matches!(self, Outbound::SdToSd { .. }) {
+            // AuthenticateWithStoragedaemon's identity.
+            return b"* replicate *".to_vec();
         }
         qualified(local.kind, &local.name)
     }

@@ -320,6 +320,126 @@ impl<'a> LabelOk<'a> {
 
 codec_impl!(LabelOk<'_>);
 
+/// Director → reading SD: `replicate JobId=«id» Job=«job» address=«host» port=«n» ssl=«n»
+/// Authorization=«key»⏎` (`core/src/dird/migrate.cc`, scanned by `core/src/stored/dir_cmd.cc`
+/// `replicatecmd`): connect to the writing SD at «host»:«port» as job «job» (the writing
+/// SD's job) with the session key «key» that SD handed out; `ssl=4` means TLS-PSK first.
+/// The SD answers `3000 OK replicate⏎` once connected and authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Replicate<'a> {
+    /// JobId of the writing job.
+    pub job_id: u32,
+    /// Full Job name of the writing SD's job.
+    pub job: &'a [u8],
+    /// Address of the writing SD.
+    pub address: &'a [u8],
+    /// Its port.
+    pub port: u32,
+    /// TLS policy (0 none, 4 TLS-PSK first).
+    pub ssl: u32,
+    /// The writing SD's session key.
+    pub authorization: &'a [u8],
+}
+
+impl<'a> Replicate<'a> {
+    /// Parse the command (strict).
+    pub fn parse(buf: &'a [u8]) -> Result<Self> {
+        let mut s = Scanner::new(buf);
+        s.lit(b"replicate JobId=")?;
+        let job_id = s.u32()?;
+        let job = word(&mut s, b"Job=")?;
+        let address = word(&mut s, b"address=")?;
+        s.lit(b" port=")?;
+        let port = s.u32()?;
+        s.lit(b" ssl=")?;
+        let ssl = s.u32()?;
+        let authorization = word(&mut s, b"Authorization=")?;
+        let v = Replicate {
+            job_id,
+            job,
+            address,
+            port,
+            ssl,
+            authorization,
+        };
+        let mut tmp = [0u8; 1024];
+        let n = v.emit(&mut tmp).map_err(|_| Error::Malformed)?;
+        if tmp.get(..n) == Some(buf) {
+            Ok(v)
+        } else {
+            Err(Error::Malformed)
+        }
+    }
+
+    fn write(&self, w: &mut Writer<'_>) -> Result<()> {
+        w.bytes(b"replicate JobId=");
+        w.u64(u64::from(self.job_id));
+        put_word(w, b"Job=", self.job)?;
+        put_word(w, b"address=", self.address)?;
+        w.bytes(b" port=");
+        w.u64(u64::from(self.port));
+        w.bytes(b" ssl=");
+        w.u64(u64::from(self.ssl));
+        put_word(w, b"Authorization=", self.authorization)?;
+        w.byte(b'\n');
+        Ok(())
+    }
+}
+
+codec_impl!(Replicate<'_>);
+
+/// The reading SD's answer to [`Replicate`] once connected: `3000 OK replicate⏎`.
+pub const REPLICATE_OK: &[u8] = b"3000 OK replicate\n";
+/// Director → writing SD: `listen⏎`, instead of `run`: wait for the reading SD
+/// (`core/src/stored/dir_cmd.cc` `ListenCmd()`).
+pub const LISTEN: &[u8] = b"listen\n";
+
+/// The SD → SD session (`core/src/stored/mac.cc` `DoMacRun()` on the reading SD,
+/// `core/src/stored/sd_cmds.cc` on the writing SD). Between `replicate data` and the closing
+/// EOD, EOD, the records go exactly as an FD's backup data (`«FileIndex» «Stream» 0` header,
+/// data messages, EOD), and the writing SD answers as to an FD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Replication {
+    /// `start replicate⏎` → `3000 OK start replicate ticket = «VolSessionId»⏎`.
+    Start,
+    /// `replicate data «ticket»⏎` → `3000 OK data⏎` … `3000 OK replicate data⏎` (or
+    /// `3903 Error replicate data⏎`).
+    Data(u32),
+    /// `end replicate⏎` → `3000 OK end replicate⏎`.
+    End,
+}
+
+impl Replication {
+    /// Parse a reading SD's command; `None` for anything else.
+    pub fn parse(buf: &[u8]) -> Option<Self> {
+        match buf {
+            b"start replicate\n" => Some(Replication::Start),
+            b"end replicate\n" => Some(Replication::End),
+            _ => {
+                let rest = buf.strip_prefix(b"replicate data ")?;
+                let digits = rest.strip_suffix(b"\n")?;
+                if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit)
+                {
+                    return None;
+                }
+                let mut s = Scanner::new(digits);
+                s.u32().ok().map(Replication::Data)
+            }
+        }
+    }
+}
+
+/// `3000 OK start replicate ticket = «n»⏎`'s prefix.
+pub const START_REPLICATE_OK: &[u8] = b"3000 OK start replicate ticket = ";
+/// `3000 OK replicate data⏎`.
+pub const REPLICATE_DATA_OK: &[u8] = b"3000 OK replicate data\n";
+/// `3903 Error replicate data⏎`.
+pub const REPLICATE_DATA_ERROR: &[u8] = b"3903 Error replicate data\n";
+/// `3000 OK end replicate⏎`.
+pub const END_REPLICATE_OK: &[u8] = b"3000 OK end replicate\n";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,6 +497,32 @@ mod tests {
         ] {
             assert!(DeviceCmd::parse(bad).is_err(), "{:?}", bad);
         }
+    }
+
+    #[test]
+    fn test_replicate_and_session_commands() {
+        let line = b"replicate JobId=7 Job=Copy.2026-11-22_20.00.00_09 address=127.0.0.1 port=9103 ssl=0 Authorization=ABCD-EFGH\n";
+        let r = Replicate::parse(line).unwrap();
+        assert_eq!((r.job_id, r.port, r.ssl), (7, 9103, 0));
+        assert_eq!(r.authorization, b"ABCD-EFGH");
+        let mut b = [0u8; 256];
+        let n = r.emit(&mut b).unwrap();
+        assert_eq!(&b[..n], line);
+        assert!(Replicate::parse(b"replicate JobId=7 Job=X address=h port=1 ssl=0\n").is_err());
+        assert_eq!(
+            Replication::parse(b"start replicate\n"),
+            Some(Replication::Start)
+        );
+        assert_eq!(
+            Replication::parse(b"replicate data 12\n"),
+            Some(Replication::Data(12))
+        );
+        assert_eq!(
+            Replication::parse(b"end replicate\n"),
+            Some(Replication::End)
+        );
+        assert_eq!(Replication::parse(b"replicate data x\n"), None);
+        assert_eq!(Replication::parse(b"append open session\n"), None);
     }
 
     #[test]

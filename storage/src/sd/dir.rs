@@ -276,6 +276,18 @@ async fn command(
             let _ = d.send(b"2000 OK plugin options\n").await;
             Flow::Continue
         }
+        DirToSd::Unknown(m) if m == fd_core::wire::sd_dev::LISTEN => {
+            // Copy/migrate, writing side: run the job with the data from another SD.
+            let Some(mut ctx) = job.take() else {
+                return refuse(d, "3900 Invalid command: listen before JobId\n".into()).await;
+            };
+            ctx.listen = true;
+            let name = ctx.job.clone();
+            job::run(sh, d, ctx).await;
+            lock(&sh.jobs).remove(&name);
+            Flow::End
+        }
+        DirToSd::Unknown(m) if m.starts_with(b"replicate ") => replicate(sh, d, job, m).await,
         DirToSd::Unknown(m) if fd_core::wire::sd_dev::DeviceCmd::is_device_cmd(m) => {
             super::devcmd::command(sh, d, m).await;
             Flow::Continue
@@ -305,6 +317,71 @@ async fn command(
                 ),
             )
             .await
+        }
+    }
+}
+
+/// `replicate …` (copy/migrate, reading side): connect to the writing SD as its job and
+/// authenticate with its session key (`core/src/stored/dir_cmd.cc` `ReplicateCmd()`); the
+/// data goes there after `run`.
+async fn replicate(
+    sh: &Arc<Shared>,
+    d: &mut AuthenticatedConnection,
+    job: &mut Option<JobCtx>,
+    msg: &[u8],
+) -> Flow {
+    use fd_core::wire::sd_dev::{Replicate, REPLICATE_OK};
+    let bad = |why: String| {
+        format!(
+            "3900 Bad replicate command: {} ({why})\n",
+            printable(msg).trim_end_matches("\\n")
+        )
+    };
+    let r = match Replicate::parse(msg) {
+        Ok(r) => r,
+        Err(e) => return refuse(d, bad(e.to_string())).await,
+    };
+    let Some(ctx) = job.as_mut() else {
+        return refuse(d, bad("no job defined (JobId= first)".into())).await;
+    };
+    let address = word(r.address);
+    let port = u16::try_from(r.port).unwrap_or(0);
+    let mode = if r.ssl == 4 {
+        HandshakeMode::TlsFirst
+    } else {
+        HandshakeMode::Cleartext
+    };
+    let tls = if mode == HandshakeMode::TlsFirst {
+        TlsSettings::default()
+    } else {
+        TlsSettings::disabled()
+    };
+    let writing_job = word(r.job);
+    let peer = Peer {
+        kind: ResourceType::Storage,
+        name: writing_job.clone(),
+        key: Key::raw(r.authorization.to_vec()),
+        address: address.clone(),
+        port,
+        tls,
+    };
+    let kind = Outbound::SdToSd {
+        job: writing_job.clone(),
+    };
+    match conn::connect(&sh.local, &peer, &kind, mode, &sh.opts).await {
+        Ok(c) => {
+            log::info!(
+                "job {}: connected to the writing Storage daemon at {address}:{port} for job {writing_job}",
+                ctx.job
+            );
+            ctx.replicate = Some(c);
+            let _ = d.send(REPLICATE_OK).await;
+            Flow::Continue
+        }
+        Err(e) => {
+            let text = format!("Failed to connect to Storage daemon: {address}:{port} ({e})\n");
+            job::jmsg(sh, d, ctx, MessageType::Fatal, &text).await;
+            refuse(d, bad(format!("cannot connect to {address}:{port}: {e}"))).await
         }
     }
 }
@@ -375,6 +452,8 @@ fn new_job(sh: &Arc<Shared>, cmd: &JobCmd<'_>) -> Result<JobCtx, String> {
         info,
         errors: 0,
         queued: Vec::new(),
+        replicate: None,
+        listen: false,
     })
 }
 

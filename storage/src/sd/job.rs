@@ -51,6 +51,21 @@
 //! volume is always written there. None of this was captured; the messages are from the
 //! Bareos source.
 //!
+//! # Copy and migrate (SD → SD)
+//!
+//! The Director defines a writing job on the target SD and answers its `3000 OK Job …` by
+//! sending `listen` instead of `run`: the job waits (JobStatus `S`) for the reading SD, which
+//! connects like an FD with `Hello Start Storage Job «writing job»` and the writing job's
+//! session key. On the source SD the Director defines a read job with the bootstrap of the
+//! job(s) to copy and sends `replicate JobId=… Job=«writing job» address=… port=… ssl=…
+//! Authorization=«key»` (the SD connects and answers `3000 OK replicate`), then `run`. The
+//! reading SD sends `start replicate` (→ `3000 OK start replicate ticket = «n»`), `replicate
+//! data «n»` (→ `3000 OK data`), every selected record as an FD sends backup data
+//! (`core/src/stored/mac.cc` `CloneRecordToRemoteSd()`), EOD, EOD (→ `3000 OK replicate
+//! data`), `end replicate` (→ `3000 OK end replicate`) and TERMINATE. The writing SD stores
+//! the records in a session of its own, with the usual catalog requests (JobMedia, UpdCat)
+//! to its Director. Not captured; from the Bareos source.
+//!
 //! # Failures
 //!
 //! A malformed data header, FileIndex out of order, a volume the Director does not know or
@@ -74,6 +89,9 @@ use fd_core::wire::sd_cmd::{SdDataCommand, SdDataReply};
 use fd_core::wire::sd_ctl::{
     CreateJobMedia, DeleteNullJobmedia, DirToSd, FindMedia, GetVolInfo, JobEnd, JobStart,
     JobStatusMsg, MediaInfo, SdToDir, UpdCat, UpdCatHeader, UpdateMedia,
+};
+use fd_core::wire::sd_dev::{
+    Replication, END_REPLICATE_OK, REPLICATE_DATA_ERROR, REPLICATE_DATA_OK, START_REPLICATE_OK,
 };
 use fd_core::wire::stream::{AppendEvent, AppendTracker, Label, RecHdr, Stream};
 use tokio::sync::{oneshot, watch};
@@ -136,6 +154,10 @@ pub struct JobCtx {
     pub errors: u32,
     /// Job messages queued before `run` (type, text, time), sent after the job starts.
     pub queued: Vec<(MessageType, String, i64)>,
+    /// Copy/migrate, reading side: the connection to the writing SD (`replicate …`).
+    pub replicate: Option<AuthenticatedConnection>,
+    /// Copy/migrate, writing side: started by `listen`, the data comes from another SD.
+    pub listen: bool,
 }
 
 /// Why a job stops early.
@@ -352,6 +374,91 @@ async fn recv_fd<'a>(
     }
 }
 
+async fn send_raw(c: &mut AuthenticatedConnection, line: &[u8]) -> Result<(), Fail> {
+    c.send(line)
+        .await
+        .map_err(|e| Fail::Fatal(format!("cannot send to the other Storage daemon: {e}")))
+}
+
+/// Copy/migrate, reading side: `start replicate`, `replicate data`, every selected record
+/// of the bootstrap, EOD, EOD, `end replicate`, TERMINATE, with the writing SD's answers
+/// checked (`core/src/stored/mac.cc` `DoMacRun()`).
+async fn replicate_out(
+    sh: &Arc<Shared>,
+    d: &mut AuthenticatedConnection,
+    ctx: &mut JobCtx,
+    sd: &mut AuthenticatedConnection,
+    r: &mut Run,
+) -> Result<(), Fail> {
+    async fn answer(sd: &mut AuthenticatedConnection, what: &str) -> Result<Vec<u8>, Fail> {
+        loop {
+            match sd.recv().await {
+                Ok(Frame::Data(m)) => return Ok(m.to_vec()),
+                Ok(Frame::Signal(Signal::Heartbeat)) => continue,
+                Ok(other) => {
+                    return Err(Fail::Fatal(format!(
+                        "Bad response to {what} from the writing Storage daemon: {other:?}"
+                    )))
+                }
+                Err(e) => {
+                    return Err(Fail::Fatal(format!(
+                        "lost the writing Storage daemon waiting for the answer to {what}: {e}"
+                    )))
+                }
+            }
+        }
+    }
+    send_raw(sd, b"start replicate\n").await?;
+    let a = answer(sd, "start replicate").await?;
+    let ticket: u32 = a
+        .strip_prefix(START_REPLICATE_OK)
+        .and_then(|t| t.strip_suffix(b"\n"))
+        .and_then(|t| std::str::from_utf8(t).ok())
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| {
+            Fail::Fatal(format!(
+                "Bad response to start replicate: {}",
+                printable(&a)
+            ))
+        })?;
+    send_raw(sd, format!("replicate data {ticket}\n").as_bytes()).await?;
+    let a = answer(sd, "replicate data").await?;
+    if a != b"3000 OK data\n" {
+        return Err(Fail::Fatal(format!(
+            "Bad response to replicate data: {}",
+            printable(&a)
+        )));
+    }
+    let mut out = Out::Sd {
+        conn: sd,
+        last: None,
+        files: 0,
+        bytes: 0,
+    };
+    read_data(sh, d, ctx, &mut out, r).await?;
+    if let Out::Sd { files, bytes, .. } = out {
+        r.files = files;
+        r.bytes = bytes;
+    }
+    let a = answer(sd, "replicate data").await?;
+    if a != REPLICATE_DATA_OK {
+        return Err(Fail::Fatal(format!(
+            "the writing Storage daemon refused the data: {}",
+            printable(&a)
+        )));
+    }
+    send_raw(sd, b"end replicate\n").await?;
+    let a = answer(sd, "end replicate").await?;
+    if a != END_REPLICATE_OK {
+        return Err(Fail::Fatal(format!(
+            "Bad response to end replicate: {}",
+            printable(&a)
+        )));
+    }
+    let _ = sd.signal(Signal::Terminate).await;
+    Ok(())
+}
+
 async fn send_fd(fd: &mut AuthenticatedConnection, r: &SdDataReply<'_>) -> Result<(), Fail> {
     let mut v = vec![0u8; r.buffer_len()];
     let n = r
@@ -422,11 +529,34 @@ pub(crate) async fn run(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, mut c
     };
     {
         let mut info = lock(&ctx.info);
-        info.status = b'F';
+        info.status = if ctx.listen { b'S' } else { b'F' };
         info.started = now_unix();
         info.pool = ctx.pool.clone();
     }
-    send_status(d, &ctx, b'F').await;
+    if let Some(mut sd) = ctx.replicate.take() {
+        // Copy/migrate, reading side (`core/src/stored/mac.cc` `DoMacRun()`).
+        lock(&ctx.info).status = b'R';
+        let start = SdToDir::JobStart(JobStart {
+            job: ctx.job.as_bytes(),
+        });
+        let _ = d.send(&emit(&start)).await;
+        send_status(d, &ctx, b'R').await;
+        for (t, text, time) in std::mem::take(&mut ctx.queued) {
+            jmsg_at(sh, d, &ctx, t, &text, time).await;
+        }
+        jmsg(sh, d, &ctx, MessageType::Info, &version_line()).await;
+        if let Err(f) = replicate_out(sh, d, &mut ctx, &mut sd, &mut r).await {
+            fail(sh, d, &ctx, &mut r, f).await;
+        }
+        if r.status == b'R' {
+            r.status = b'T';
+        }
+        finish(sh, d, &mut ctx, &mut r).await;
+        return;
+    }
+    // Waiting for the FD (`F`), or for the reading SD after `listen` (`S`).
+    let waiting = if ctx.listen { b'S' } else { b'F' };
+    send_status(d, &ctx, waiting).await;
     let fd = match wait_fd(sh, &mut ctx).await {
         Ok(fd) => Some(fd),
         Err(f) => {
@@ -537,6 +667,30 @@ async fn fd_session(
             }
             Err(f) => return Err(f),
         };
+        if ctx.listen {
+            if let Some(rep) = Replication::parse(&msg) {
+                // The reading SD of a copy/migrate (`core/src/stored/sd_cmds.cc`).
+                match rep {
+                    Replication::Start => {
+                        let mut line = START_REPLICATE_OK.to_vec();
+                        line.extend_from_slice(format!("{}\n", ctx.sd_id).as_bytes());
+                        send_raw(fd, &line).await?;
+                    }
+                    Replication::Data(_) => {
+                        send_fd(fd, &SdDataReply::Data).await?;
+                        match append_data(sh, d, ctx, fd, r).await {
+                            Ok(()) => send_raw(fd, REPLICATE_DATA_OK).await?,
+                            Err(f) => {
+                                let _ = send_raw(fd, REPLICATE_DATA_ERROR).await;
+                                return Err(f);
+                            }
+                        }
+                    }
+                    Replication::End => send_raw(fd, END_REPLICATE_OK).await?,
+                }
+                continue;
+            }
+        }
         let cmd = match SdDataCommand::parse(&msg) {
             Ok(c) => c,
             Err(e) => {
@@ -584,7 +738,7 @@ async fn fd_session(
                 }
                 send_fd(fd, &SdDataReply::OpenTicket { ticket: ctx.sd_id }).await?;
             }
-            SdDataCommand::ReadData { .. } => read_data(sh, d, ctx, fd, r).await?,
+            SdDataCommand::ReadData { .. } => read_data(sh, d, ctx, &mut Out::Fd(fd), r).await?,
             SdDataCommand::ReadClose { .. } => {
                 send_fd(
                     fd,
@@ -1456,18 +1610,132 @@ fn close_session(ctx: &JobCtx, a: &mut Append, status: u8, files: u32) -> Result
     Ok(())
 }
 
+/// Where the records a read job selects go: to the FD of a restore (`rechdr` + data, EOD at
+/// the end), or to the writing SD of a copy/migrate (`core/src/stored/mac.cc`
+/// `CloneRecordToRemoteSd()`: a `«FileIndex» «Stream» 0` header when the file or stream
+/// changes, preceded by an EOD except before the first; the data; EOD, EOD at the end).
+pub(crate) enum Out<'a> {
+    /// A restore's FD.
+    Fd(&'a mut AuthenticatedConnection),
+    /// The writing SD.
+    Sd {
+        /// The connection.
+        conn: &'a mut AuthenticatedConnection,
+        /// (VolSessionId, VolSessionTime, FileIndex, Stream) of the last record sent.
+        last: Option<(u32, u32, i32, i32)>,
+        /// Files sent.
+        files: u32,
+        /// Bytes sent.
+        bytes: u64,
+    },
+}
+
+impl Out<'_> {
+    /// Tell the reader that reading failed before any data (`3903 …` to an FD).
+    async fn error(&mut self) {
+        if let Out::Fd(fd) = self {
+            let _ = send_fd(fd, &SdDataReply::ReadError).await;
+        }
+    }
+
+    /// Before the first record (`3000 OK data` to an FD).
+    async fn begin(&mut self) -> Result<(), Fail> {
+        match self {
+            Out::Fd(fd) => send_fd(fd, &SdDataReply::Data).await,
+            Out::Sd { .. } => Ok(()),
+        }
+    }
+
+    async fn record(&mut self, rec: &crate::volume::Record) -> Result<(), Fail> {
+        match self {
+            Out::Fd(fd) => {
+                let h = RecHdr {
+                    vol_session_id: rec.vol_session_id,
+                    vol_session_time: rec.vol_session_time,
+                    file_index: rec.file_index,
+                    stream: rec.stream,
+                    data_len: rec.data.len() as u32,
+                };
+                let mut hb = vec![0u8; h.buffer_len()];
+                let n = h
+                    .emit(&mut hb)
+                    .map_err(|e| Fail::Fatal(format!("rechdr: {e}")))?;
+                hb.truncate(n);
+                fd.send(&hb)
+                    .await
+                    .map_err(|e| Fail::Fatal(format!("cannot send to the FD: {e}")))?;
+                fd.send(&rec.data)
+                    .await
+                    .map_err(|e| Fail::Fatal(format!("cannot send to the FD: {e}")))
+            }
+            Out::Sd {
+                conn,
+                last,
+                files,
+                bytes,
+            } => {
+                let err = |e: barque_common::error::ConnError| {
+                    Fail::Fatal(format!("Network send error to SD. ERR={e}"))
+                };
+                let key = (
+                    rec.vol_session_id,
+                    rec.vol_session_time,
+                    rec.file_index,
+                    rec.stream.0,
+                );
+                if *last != Some(key) {
+                    match last {
+                        Some(l) => {
+                            conn.signal(Signal::Eod).await.map_err(err)?;
+                            if l.2 != rec.file_index {
+                                *files += 1;
+                            }
+                        }
+                        None => *files = 1,
+                    }
+                    *last = Some(key);
+                    conn.send(format!("{} {} 0", rec.file_index, rec.stream.0).as_bytes())
+                        .await
+                        .map_err(err)?;
+                }
+                conn.send(&rec.data).await.map_err(err)?;
+                *bytes += rec.data.len() as u64;
+                Ok(())
+            }
+        }
+    }
+
+    /// After the last record.
+    async fn end(&mut self) -> Result<(), Fail> {
+        match self {
+            Out::Fd(fd) => fd
+                .signal(Signal::Eod)
+                .await
+                .map_err(|e| Fail::Fatal(format!("cannot send to the FD: {e}"))),
+            Out::Sd { conn, .. } => {
+                for _ in 0..2 {
+                    conn.signal(Signal::Eod)
+                        .await
+                        .map_err(|e| Fail::Fatal(format!("Network send error to SD. ERR={e}")))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Restore: send every selected record of every bootstrap volume.
 async fn read_data(
     sh: &Arc<Shared>,
     d: &mut AuthenticatedConnection,
     ctx: &mut JobCtx,
-    fd: &mut AuthenticatedConnection,
+    out: &mut Out<'_>,
     r: &mut Run,
 ) -> Result<(), Fail> {
     let text = match ctx.bootstrap.clone() {
         Some(t) => t,
         None => {
-            send_fd(fd, &SdDataReply::ReadError).await?;
+            out.error().await;
             return Err(Fail::Fatal("read data without a bootstrap".into()));
         }
     };
@@ -1475,7 +1743,7 @@ async fn read_data(
     let dev = match sh.cfg.device(dev_name.as_bytes()) {
         Some(d) => d.clone(),
         None => {
-            send_fd(fd, &SdDataReply::ReadError).await?;
+            out.error().await;
             return Err(Fail::Fatal("read data without a reserved device".into()));
         }
     };
@@ -1496,7 +1764,7 @@ async fn read_data(
                 Ok(m) => m,
                 Err(_) => {
                     if !data_sent {
-                        let _ = send_fd(fd, &SdDataReply::ReadError).await;
+                        out.error().await;
                     }
                     return Err(Fail::Fatal(format!(
                         "Volume \"{name}\" from the bootstrap is unknown to the Director: {}",
@@ -1507,7 +1775,7 @@ async fn read_data(
             let path = dev.archive.join(&name);
             if name.contains('/') || !path.is_file() {
                 if !data_sent {
-                    let _ = send_fd(fd, &SdDataReply::ReadError).await;
+                    out.error().await;
                 }
                 return Err(Fail::Fatal(format!(
                     "Volume \"{name}\" from the bootstrap is not on device {devdesc}"
@@ -1515,7 +1783,7 @@ async fn read_data(
             }
             if let Err(f) = check_label(&path, &name) {
                 if !data_sent {
-                    let _ = send_fd(fd, &SdDataReply::ReadError).await;
+                    out.error().await;
                 }
                 return Err(f);
             }
@@ -1556,7 +1824,7 @@ async fn read_data(
                 f.seek(SeekFrom::Start(start))?;
             }
             if !data_sent {
-                send_fd(fd, &SdDataReply::Data).await?;
+                out.begin().await?;
                 data_sent = true;
             }
             let mut blocks = VolumeReader::new(f);
@@ -1628,24 +1896,7 @@ async fn read_data(
                 ) {
                     continue;
                 }
-                let h = RecHdr {
-                    vol_session_id: rec.vol_session_id,
-                    vol_session_time: rec.vol_session_time,
-                    file_index: rec.file_index,
-                    stream: rec.stream,
-                    data_len: rec.data.len() as u32,
-                };
-                let mut hb = vec![0u8; h.buffer_len()];
-                let n = h
-                    .emit(&mut hb)
-                    .map_err(|e| Fail::Fatal(format!("rechdr: {e}")))?;
-                hb.truncate(n);
-                fd.send(&hb)
-                    .await
-                    .map_err(|e| Fail::Fatal(format!("cannot send to the FD: {e}")))?;
-                fd.send(&rec.data)
-                    .await
-                    .map_err(|e| Fail::Fatal(format!("cannot send to the FD: {e}")))?;
+                out.record(&rec).await?;
             }
             jmsg(
                 sh,
@@ -1658,12 +1909,10 @@ async fn read_data(
         }
     }
     if !data_sent {
-        send_fd(fd, &SdDataReply::ReadError).await?;
+        out.error().await;
         return Err(Fail::Fatal("the bootstrap names no volume".into()));
     }
-    fd.signal(Signal::Eod)
-        .await
-        .map_err(|e| Fail::Fatal(format!("cannot send to the FD: {e}")))?;
+    out.end().await?;
     jmsg(sh, d, ctx, MessageType::Info, "End of all volumes.\n").await;
     Ok(())
 }
@@ -1764,11 +2013,9 @@ async fn finish(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, ctx: &mut Job
         jmsg(sh, d, ctx, MessageType::Info, &text).await;
         send_status(d, ctx, r.status).await;
     }
-    let (files, bytes) = if ctx.append {
-        (r.files, r.bytes)
-    } else {
-        (0, 0)
-    };
+    // A restore counts nothing here (clear-restore: JobFiles=0 JobBytes=0); a copy's
+    // reading side reports what it sent, like `DoMacRun()`.
+    let (files, bytes) = (r.files, r.bytes);
     let end = SdToDir::JobEnd(JobEnd {
         job: ctx.job.as_bytes(),
         job_status: JobStatus::from_u8(r.status),

@@ -36,7 +36,9 @@
 //!   changes volumes (MaxVolBytes), the jobs already writing finish on the old volume.
 //!   The Storage resource's `Maximum Concurrent Jobs` is not enforced.
 //! * Only File devices; no autochanger, no `readlabel`/`setdebug` commands, no
-//!   SD-to-SD copy/migrate (`replicate`, `listen`), no spooling, no NDMP.
+//!   spooling, no NDMP. SD-to-SD copy/migrate (`replicate`, `listen`) is [`job`]'s; the same
+//!   daemon does not copy between two of its own devices inside one job (Bareos' local
+//!   `CloneRecordInternally()`): a Director uses two jobs on it, as for two daemons.
 //! * The `Messages` resource is checked but not used: job messages always go to the Director,
 //!   daemon messages to stderr (`-d`).
 //! * The `status` text follows the captured idle layout and Bareos' formats for running jobs
