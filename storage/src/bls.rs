@@ -172,7 +172,7 @@ pub fn civil(unix: i64) -> (i64, u32, u32, u32, u32, u32) {
     (c.year, c.month, c.day, c.hour, c.minute, c.second)
 }
 
-fn month(m: u32) -> &'static str {
+pub(crate) fn month(m: u32) -> &'static str {
     MONTHS
         .get(m.saturating_sub(1) as usize)
         .copied()

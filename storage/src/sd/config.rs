@@ -87,6 +87,8 @@ pub struct SdConfig {
     pub devices: Vec<DeviceRes>,
     /// Messages resources.
     pub messages: Vec<Messages>,
+    /// The Storage resource's `Messages` resource, applied to job messages.
+    pub job_messages: Option<Messages>,
 }
 
 fn resolve(addr: Option<&str>, port: &str) -> Result<Vec<SocketAddr>, String> {
@@ -241,6 +243,10 @@ impl SdConfig {
             fd_connect_timeout: Duration::from_secs(st.fd_connect_timeout.0.max(1)),
             directors,
             devices,
+            job_messages: st
+                .messages
+                .as_ref()
+                .and_then(|m| cfg.messages().into_iter().find(|r| &r.name == m)),
             messages: cfg.messages(),
         })
     }

@@ -215,6 +215,19 @@ pub(crate) async fn jmsg_at(
         _ => log::info!("job {}: {}", ctx.job, text.trim_end()),
     }
     let body = format!("{} JobId {}: {prefix}{text}", sh.cfg.name, ctx.job_id);
+    let route = super::messages::route(sh.cfg.job_messages.as_ref(), t);
+    if !route.files.is_empty() {
+        let mut line = format!("{}{body}", super::messages::time_prefix(time));
+        if !line.ends_with('\n') {
+            line.push('\n');
+        }
+        for f in &route.files {
+            super::messages::append(f, &line);
+        }
+    }
+    if !route.director {
+        return;
+    }
     let m = Jmsg {
         job: ctx.job.as_bytes(),
         msg_type: t,

@@ -39,8 +39,8 @@
 //!   spooling, no NDMP. SD-to-SD copy/migrate (`replicate`, `listen`) is [`job`]'s; the same
 //!   daemon does not copy between two of its own devices inside one job (Bareos' local
 //!   `CloneRecordInternally()`): a Director uses two jobs on it, as for two daemons.
-//! * The `Messages` resource is checked but not used: job messages always go to the Director,
-//!   daemon messages to stderr (`-d`).
+//! * Of the `Messages` resource only the `Director` and `Append`/`File` destinations are
+//!   delivered, for job messages ([`messages`]); daemon messages go to stderr (`-d`).
 //! * The `status` text follows the captured idle layout and Bareos' formats for running jobs
 //!   and mounted devices (`core/src/stored/status.cc`); the `FDReadSeqNo`/`in_msg` counters
 //!   are the FD data messages received, `out_msg`/`fd` are 0, and the per-device
@@ -52,6 +52,7 @@ pub mod devcmd;
 pub mod device;
 pub mod dir;
 pub mod job;
+pub mod messages;
 pub mod status;
 
 use std::collections::HashMap;
