@@ -123,3 +123,79 @@ async fn test_label_mount_unmount_release_as_bareos() {
     assert_eq!(ok.vol_bytes, std::fs::metadata(&new).unwrap().len());
     assert_eq!(label_of(&new), ("Cap-0002".into(), "Scratch".into()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_device_commands_while_a_job_writes() {
+    let sd = start_sd(false).await;
+    let p = sd.port;
+    let print = format!("\"FileStorage\" ({})", sd.archive.display());
+    let job = "CapBackup.2026-11-22_19.00.00_11";
+    let mut d = connect_dir(p, false).await;
+    let line =
+        show(&cap_msg("clear-backup-full", 2, 9)).replace("CapBackup.2026-11-22_15.46.52_03", job);
+    let (id, _, key, _) = define_job(&mut d, line.as_bytes(), true).await;
+    let mut fd = connect_fd(p, job, &key, false).await.unwrap();
+    d.send(b"run").await.unwrap();
+    // The Director side answers catalog requests in the background.
+    let dir = tokio::spawn(async move {
+        let mut cat = Catalog::new("Cap-0001");
+        finish_job(&mut d, &mut cat).await
+    });
+    fd.send(b"append open session\n").await.unwrap();
+    recv_data(&mut fd).await;
+    fd.send(format!("append data {id}\n").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(recv_data(&mut fd).await, b"3000 OK data\n");
+    fd.send(b"1 1 0").await.unwrap();
+    fd.send(&cap_msg("clear-backup-full", 4, 13)).await.unwrap();
+    fd.signal(Signal::Eod).await.unwrap();
+    // The volume is mounted once the job has reserved the device.
+    let vol = sd.archive.join("Cap-0001");
+    for _ in 0..2000 {
+        if vol.exists() && sd.server.shared().devices_busy("FileStorage") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        cmd(p, b"release FileStorage drive=0\n").await,
+        vec![format!(
+            "3937 Device \"{print}\" is busy with writers=1 reserved=0.\n"
+        )]
+    );
+    assert_eq!(
+        cmd(p, b"unmount FileStorage drive=0\n").await,
+        vec![format!(
+            "3937 Device \"{print}\" is busy with writers=1 reserved=0.\n"
+        )]
+    );
+    let got = cmd(p, b"mount FileStorage drive=0\n").await;
+    assert_eq!(
+        got,
+        vec![format!(
+            "3001 Device {print} is mounted with Volume \"Cap-0001\"\n"
+        )]
+    );
+    assert!(cmd(p, b"label FileStorage VolumeName=Other PoolName=Cap MediaType=File Slot=0 drive=0 MinBlocksize=0 MaxBlocksize=0").await[0].starts_with("3937 "));
+    assert!(!sd.archive.join("Other").exists());
+    fd.signal(Signal::Eod).await.unwrap();
+    assert_eq!(recv_data(&mut fd).await, b"3000 OK append data\n");
+    fd.send(format!("append end session {id}\n").as_bytes())
+        .await
+        .unwrap();
+    recv_data(&mut fd).await;
+    fd.send(format!("append close session {id}\n").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(recv_data(&mut fd).await, b"3000 OK close Status = 84\n");
+    assert_eq!(recv(&mut fd).await, Got::Signal(Signal::Eod));
+    fd.signal(Signal::Terminate).await.unwrap();
+    let seen = dir.await.unwrap();
+    assert!(show(seen.last().unwrap()).contains("JobStatus=84"));
+    // Idle again.
+    assert_eq!(
+        cmd(p, b"release FileStorage drive=0\n").await,
+        vec![format!("3921 Device \"{print}\" already released.\n")]
+    );
+}

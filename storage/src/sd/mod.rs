@@ -196,6 +196,11 @@ impl Shared {
         self.devices.get(name).cloned()
     }
 
+    /// True while a job writes to the device `name` (for tests and status).
+    pub fn devices_busy(&self, name: &str) -> bool {
+        self.devices.get(name).is_some_and(|d| d.writers() > 0)
+    }
+
     pub(crate) fn record_finished(&self, f: Finished) {
         let mut v = lock(&self.finished);
         v.push(f);
