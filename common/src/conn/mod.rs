@@ -269,6 +269,9 @@ pub struct ConnOptions {
     pub auth_failure_delay: Duration,
     /// Largest frame payload accepted (at most 1,000,000, Bareos' `max_packet_size`).
     pub max_frame: usize,
+    /// Heartbeat Interval of outbound connections: TCP keep-alive idle time and interval
+    /// ([`set_keepalive`]); `None`: `SO_KEEPALIVE` with the system's times.
+    pub heartbeat: Option<Duration>,
 }
 
 impl Default for ConnOptions {
@@ -278,6 +281,7 @@ impl Default for ConnOptions {
             handshake_timeout: Duration::from_secs(180),
             auth_failure_delay: Duration::from_secs(5),
             max_frame: fd_core::wire::bnet::MAX_PACKET_SIZE,
+            heartbeat: None,
         }
     }
 }
@@ -298,6 +302,22 @@ fn daemon_config(kind: ResourceType) -> &'static str {
         ResourceType::Client => "bareos-fd.d",
         ResourceType::Storage => "bareos-sd.d",
         ResourceType::Console | ResourceType::Job => "bconsole.conf",
+    }
+}
+
+/// Socket options of a Bareos connection (connect.md §1.5, `BareosSocketTCP::open`,
+/// `BnetThreadServerTcp`): `SO_KEEPALIVE` always; with a heartbeat interval `H` (the relevant
+/// resource's `Heartbeat Interval`, `None` or zero: off) also `TCP_KEEPIDLE` = `TCP_KEEPINTVL`
+/// = `H`, so a silent peer behind a firewall or NAT is probed every `H` and a dead one is
+/// detected after the kernel's probe count. This changes nothing on the wire.
+pub fn set_keepalive(tcp: &TcpStream, heartbeat: Option<Duration>) -> std::io::Result<()> {
+    let s = socket2::SockRef::from(tcp);
+    match heartbeat.filter(|h| !h.is_zero()) {
+        Some(h) => {
+            let ka = socket2::TcpKeepalive::new().with_time(h).with_interval(h);
+            s.set_tcp_keepalive(&ka)
+        }
+        None => s.set_keepalive(true),
     }
 }
 
@@ -646,6 +666,7 @@ pub async fn connect(
         }
     };
     let _ = tcp.set_nodelay(true);
+    let _ = set_keepalive(&tcp, opts.heartbeat);
     let fut = connect_on(tcp, local, peer, kind, mode, opts, who.clone());
     with_deadline(&who, opts.handshake_timeout, fut).await
 }
@@ -773,6 +794,7 @@ pub async fn accept(
         .unwrap_or_else(|_| "?".into());
     let who = format!("connection from {addr}");
     let _ = tcp.set_nodelay(true);
+    let _ = set_keepalive(&tcp, None);
     let fut = accept_on(tcp, local, lookup, opts, addr);
     let r = with_deadline(&who, opts.handshake_timeout, fut).await;
     if let Err(e) = &r {

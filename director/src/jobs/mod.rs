@@ -89,7 +89,7 @@
 //!
 //! Copy/migrate/verify/consolidate/admin jobs, run scripts, spooling, changing a running
 //! job's bandwidth (only the Job/Client limit is sent at start), plugin options and restore objects, multiple storages per job,
-//! client-initiated connections (the engine always dials the FD), accurate checksums (entries go with an empty
+//! accurate checksums (entries go with an empty
 //! checksum and DeltaSeq 0), pruning. Times are printed in UTC. The report's
 //! `Bareos binary info:` line and the version strings are Barque's own.
 
@@ -97,6 +97,7 @@ pub mod backup;
 pub mod estimate;
 pub mod fd;
 pub mod messages;
+pub mod pool;
 pub mod report;
 pub mod restore;
 
@@ -336,6 +337,8 @@ pub(crate) struct Inner {
     console: Arc<ConsoleQueue>,
     media_times: sd::MediaTimes,
     seq: AtomicU32,
+    /// Client-initiated connections waiting for a job.
+    pool: Arc<pool::ClientPool>,
 }
 
 /// The Director's job engine (see the module docs). Cheap to clone.
@@ -380,6 +383,7 @@ impl JobEngine {
                 console: Arc::new(ConsoleQueue::default()),
                 media_times: Arc::new(Mutex::new(HashMap::new())),
                 seq: AtomicU32::new(0),
+                pool: pool::ClientPool::new(),
             }),
         })
     }
@@ -405,6 +409,12 @@ impl JobEngine {
     /// The handshake-mode cache (for tests and `status`).
     pub fn probe_cache(&self) -> &ProbeCache {
         &self.inner.probe
+    }
+
+    /// The client-initiated connections waiting for jobs (the console server parks them
+    /// here, `status dir` lists them, [`JobEngine::connect_fd`] takes them).
+    pub fn client_pool(&self) -> Arc<pool::ClientPool> {
+        Arc::clone(&self.inner.pool)
     }
 
     /// The catalog, shared with the console.
@@ -851,30 +861,102 @@ impl JobEngine {
         Err(last.unwrap_or_else(|| JobError::Connection("no connection attempt".into())))
     }
 
-    /// Connect to a client with handshake probing (and retries), read `2000 OK Hello`.
-    /// Returns the channel and whether this attempt probed the protocol.
+    /// Reach a client for a job: [`JobEngine::connect_fd_within`] with the Director's `FD
+    /// Connect Timeout` as the wait for a client-initiated connection.
     pub(crate) async fn connect_fd(
         &self,
         client: &DirClient,
     ) -> Result<(fd::FdChannel, bool), JobError> {
+        let wait = self
+            .config()
+            .dir_director()
+            .map_or(Duration::from_secs(180), |d| {
+                d.fd_connect_timeout.as_duration()
+            });
+        self.connect_fd_within(client, wait).await
+    }
+
+    /// Reach a client (`core/src/dird/fd_cmds.cc` `ConnectToFileDaemon`, job.cc
+    /// `UseWaitingClient`; connect.md §5.3), in three steps:
+    ///
+    /// 1. a client-initiated connection waiting in the [`pool`] (taken without a new hello);
+    /// 2. else, if the Client allows `Connection From Director To Client` (the default),
+    ///    connect with handshake probing and retries and read `2000 OK Hello`;
+    /// 3. else, or if that failed and the Client has `Connection From Client To Director`,
+    ///    wait up to `wait` for the client to connect; then the job fails saying so.
+    ///
+    /// Returns the channel and whether this attempt probed the protocol.
+    pub(crate) async fn connect_fd_within(
+        &self,
+        client: &DirClient,
+        wait: Duration,
+    ) -> Result<(fd::FdChannel, bool), JobError> {
+        let pool = &self.inner.pool;
+        if let Some((_, conn)) = pool.take(&client.name, Duration::ZERO).await {
+            return Ok((fd::FdChannel::client_initiated(conn, &client.name), false));
+        }
+        let mut last = None;
+        if client.connection_from_director_to_client {
+            match self.dial_fd(client).await {
+                Ok(r) => return Ok(r),
+                Err(e) if client.connection_from_client_to_director => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        if !client.connection_from_client_to_director {
+            return Err(JobError::Config(format!(
+                "Client \"{}\" has Connection From Director To Client = no and Connection From \
+                 Client To Director = no: the Director can never reach it; enable one of them",
+                client.name
+            )));
+        }
+        if let Some(e) = &last {
+            log::info!(
+                "{e}; waiting up to {} s for client {} to connect (Connection From Client To \
+                 Director)",
+                wait.as_secs(),
+                client.name
+            );
+        }
+        if let Some((_, conn)) = pool.take(&client.name, wait).await {
+            return Ok((fd::FdChannel::client_initiated(conn, &client.name), false));
+        }
+        let tried = match &last {
+            Some(e) => format!("connecting to it failed ({e}) and "),
+            None => "the Director does not dial it (Connection From Director To Client = no) \
+                     and "
+                .to_string(),
+        };
+        Err(JobError::Connection(format!(
+            "Client \"{}\": {tried}no client-initiated connection arrived within {} s; check \
+             that its File daemon runs with Connection From Client To Director = yes in its \
+             Director resource \"{}\" and can reach this Director's address and port",
+            client.name,
+            wait.as_secs(),
+            self.inner.local.name
+        )))
+    }
+
+    /// Step 2 of [`JobEngine::connect_fd_within`]: dial the client with handshake probing
+    /// (and retries), read `2000 OK Hello`.
+    async fn dial_fd(&self, client: &DirClient) -> Result<(fd::FdChannel, bool), JobError> {
         let peer = client_peer(client);
+        let mut opts = self.inner.opts.conn.clone();
+        let hb = client.heartbeat_interval.as_duration();
+        if !hb.is_zero() {
+            opts.heartbeat = Some(hb);
+        }
         let mut last = None;
         for attempt in 0..=self.inner.opts.connect_retries {
             if attempt > 0 {
                 tokio::time::sleep(self.inner.opts.retry_delay).await;
             }
-            match connect_probing(
-                &self.inner.probe,
-                &self.inner.local,
-                &peer,
-                &self.inner.opts.conn,
-            )
-            .await
-            {
+            match connect_probing(&self.inner.probe, &self.inner.local, &peer, &opts).await {
                 Ok((conn, probed)) => {
                     let mut ch = fd::FdChannel {
                         conn,
                         client: client.name.clone(),
+                        client_initiated: false,
                     };
                     let hello = ch
                         .conn

@@ -1221,10 +1221,17 @@ fn status_terminated(plain: bool, ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json)
     json.set("terminated", Json::Array(arr));
 }
 
-fn status_connections(plain: bool, r: &mut Reply, json: &mut Json) {
-    // ListConnectedClients: "\n" as its own piece, then title, header and separator in one
-    // (vectors/clear-bconsole conn 1 msgs 24-25), all decoration (API mode 0 only). No
-    // client-initiated connections are kept.
+/// `ListConnectedClients()` (`core/src/dird/ua_status.cc`, connect.md §5.5): the
+/// client-initiated connections waiting for jobs. `"\n"` as its own piece, then title, header
+/// and separator in one (vectors/clear-bconsole conn 1 msgs 24-25), each row
+/// `%-20s%-20d%-20d%-40s` followed by `"\n"` as its own piece (vectors/clear-client-initiated
+/// conn 2 msgs 26-27); decoration in API mode 0 only; JSON `client-connection`.
+fn status_connections(plain: bool, ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json) {
+    let waiting = ctx
+        .engine
+        .and_then(|e| e.client_pool())
+        .map(|p| p.list())
+        .unwrap_or_default();
     if plain {
         r.text("\n");
         r.text(format!(
@@ -1236,7 +1243,27 @@ fn status_connections(plain: bool, r: &mut Reply, json: &mut Json) {
             "=".repeat(100)
         ));
     }
-    json.set("client-connection", Json::Array(Vec::new()));
+    for w in &waiting {
+        r.text(format!(
+            "{:<20}{:<20}{:<20}{:<40}",
+            short_time(w.connected_at),
+            w.protocol,
+            1,
+            w.name
+        ));
+        r.text("\n");
+    }
+    let arr = waiting
+        .iter()
+        .map(|w| {
+            Json::object()
+                .with("ConnectTime", Json::str(short_time(w.connected_at)))
+                .with("protocol_version", Json::Int(i64::from(w.protocol)))
+                .with("authenticated", Json::Int(1))
+                .with("name", Json::str(w.name.clone()))
+        })
+        .collect();
+    json.set("client-connection", Json::Array(arr));
 }
 
 fn director_status(ctx: &Ctx<'_>, s: &Session) -> Reply {
@@ -1247,7 +1274,7 @@ fn director_status(ctx: &Ctx<'_>, s: &Session) -> Reply {
     status_scheduled(plain, &mut r, &mut json);
     status_running(plain, ctx, &mut r, &mut json);
     status_terminated(plain, ctx, &mut r, &mut json);
-    status_connections(plain, &mut r, &mut json);
+    status_connections(plain, ctx, &mut r, &mut json);
     r.text("====\n");
     r.result = json;
     r
