@@ -1,0 +1,329 @@
+//! Client-initiated connections (`Connection From Client To Director`) and robustness, with
+//! barque-dir, barque-sd and barque-fd as processes on 127.0.0.1 (configurations from
+//! `barque-dir --init`, edited):
+//!
+//! - the Director's Client has `Connection From Director To Client = no`, so every job must
+//!   use a connection the FD opened; `status dir` lists the waiting connection; a backup and a
+//!   restore run over it; the FD opens a spare connection when one is taken;
+//! - with the FD gone, the waiting connection leaves the list and a job fails after `FD
+//!   Connect Timeout` with a message that says why; the FD comes back and the next job runs;
+//! - `kill -9` of the Director, the FD and the SD in turn during a running backup: the job
+//!   fails (or is lost with the Director), the daemon restarts, the FD reconnects, the next
+//!   job succeeds and the volumes read back with barque-bls.
+//!
+//! See e2e.rs for how the binaries are found.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+/// Director: the Client only dials in (heartbeat 5 s), jobs wait 10 s for it.
+fn dir_conf(t: String) -> String {
+    let client = "  Catalog = MyCatalog\n";
+    let director = "  Messages = Daemon\n";
+    assert!(t.contains(client) && t.contains(director), "{t}");
+    t.replacen(
+        client,
+        "  Catalog = MyCatalog\n  Connection From Client To Director = yes\n  \
+         Connection From Director To Client = no\n  Heartbeat Interval = 5\n",
+        1,
+    )
+    .replacen(
+        director,
+        "  Messages = Daemon\n  FD Connect Timeout = 10 s\n",
+        1,
+    )
+}
+
+/// File daemon: dial the Director at `port`, heartbeat 5 s, a local log file.
+fn fd_conf(t: String, work: &Path, port: u16) -> String {
+    let director = "Director {\n  Name = barque-dir\n";
+    let client = "  Messages = Standard\n";
+    let messages = "  Director = barque-dir = all, !skipped, !restored\n";
+    assert!(
+        t.contains(director) && t.contains(client) && t.contains(messages),
+        "{t}"
+    );
+    t.replacen(
+        director,
+        &format!(
+            "{director}  Connection From Client To Director = yes\n  Address = 127.0.0.1\n  \
+             Port = {port}\n"
+        ),
+        1,
+    )
+    .replacen(
+        client,
+        "  Messages = Standard\n  Heartbeat Interval = 5\n",
+        1,
+    )
+    .replacen(
+        messages,
+        &format!(
+            "{messages}  Append = \"{}\" = all, !skipped\n",
+            work.join("log/fd-local.log").display()
+        ),
+        1,
+    )
+}
+
+fn setup(tag: &str, cleartext: bool) -> Setup {
+    // The Director's port is only known inside start_with (from the generated Director
+    // configuration); read it back from there.
+    let s = start_with(tag, cleartext, &dir_conf, &|t, work| {
+        let dir = std::fs::read_to_string(work.join("etc/bareos-dir.conf")).expect("dir conf");
+        let port: u16 = dir
+            .split("port = ")
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|p| p.parse().ok())
+            .expect("Director port in the generated configuration");
+        fd_conf(t, work, port)
+    });
+    wait_for(
+        &s,
+        "a waiting client-initiated connection",
+        Duration::from_secs(60),
+        || !waiting(&s).is_empty(),
+    );
+    s
+}
+
+/// The rows under `Client Initiated Connections (waiting for jobs):` of `status dir`.
+fn waiting(s: &Setup) -> Vec<String> {
+    let out = console(s, &["status dir"]);
+    let Some((_, block)) = out.split_once("Client Initiated Connections (waiting for jobs):\n")
+    else {
+        panic!("no waiting-connections block in status dir:\n{out}");
+    };
+    block
+        .lines()
+        .skip(2) // header, separator
+        .take_while(|l| !l.starts_with("===="))
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn wait_for(s: &Setup, what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!(
+        "{what}: not seen within {} s\n{}",
+        limit.as_secs(),
+        s.daemons.logs()
+    );
+}
+
+/// Wait for a job and return the output of `wait` and `messages`.
+fn wait_job(s: &Setup, id: u32) -> String {
+    console(s, &[&format!("wait jobid={id}"), "messages"])
+}
+
+/// Start a backup of a large sparse file and return once it is running.
+fn start_long_backup(s: &Setup) -> u32 {
+    let f = std::fs::File::create(s.data.join("sparse.img")).expect("create");
+    f.set_len(8 << 30).expect("truncate");
+    drop(f);
+    let id = queued_id(&console(s, &["run job=DemoBackup level=Full yes"]));
+    wait_for(
+        s,
+        "the long backup running",
+        Duration::from_secs(60),
+        || console(s, &["status dir"]).contains(" is running"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    id
+}
+
+fn volumes(s: &Setup) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(s.work.join("volumes"))
+        .expect("volumes")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// barque-bls lists the whole volume without errors.
+fn assert_readable(s: &Setup, vol: &Path) {
+    let out = Command::new(bin("barque-bls"))
+        .arg(vol)
+        .output()
+        .expect("barque-bls");
+    assert!(
+        out.status.success(),
+        "barque-bls {}: {}\n{}",
+        vol.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = s;
+}
+
+#[test]
+fn backup_restore_status_and_timeout_over_client_initiated_connections() {
+    let mut s = setup("ci", false);
+    let rows = waiting(&s);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    // `22-Nov-26 15:48     54                  1                   barque-fd` (100 columns).
+    let r = &rows[0];
+    assert_eq!(r.len(), 100, "{r:?}");
+    assert_eq!(r.get(20..40).map(str::trim_end), Some("54"), "{r:?}");
+    assert_eq!(r.get(40..60).map(str::trim_end), Some("1"), "{r:?}");
+    assert_eq!(r.get(60..).map(str::trim_end), Some("barque-fd"), "{r:?}");
+
+    let (_, msgs) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    assert!(
+        msgs.contains("Using Client Initiated Connection (barque-fd).")
+            && !msgs.contains("Connected Client:"),
+        "{msgs}"
+    );
+    assert!(msgs.contains("Termination:            Backup OK"), "{msgs}");
+    // The FD opened a spare connection when the first one was taken.
+    wait_for(
+        &s,
+        "a spare waiting connection",
+        Duration::from_secs(30),
+        || waiting(&s).len() == 1,
+    );
+
+    let target = s.work.join("restored");
+    let (_, msgs) = run_and_wait(
+        &s,
+        &format!(
+            "restore client=barque-fd fileset=DemoSet where={} select current all done yes",
+            target.display()
+        ),
+    );
+    assert!(
+        msgs.contains("Termination:            Restore OK")
+            && msgs.contains("Using Client Initiated Connection (barque-fd)."),
+        "{msgs}"
+    );
+    let rel = s.data.strip_prefix("/").expect("absolute");
+    assert_same_tree(&s.data, &target.join(rel));
+
+    // status client goes over a waiting connection too.
+    let out = console(&s, &["status client=barque-fd"]);
+    assert!(out.contains("barque-fd Version:"), "{out}");
+
+    // The FD's own log file (Messages Append) tells what it did.
+    let local = std::fs::read_to_string(s.work.join("log/fd-local.log")).unwrap_or_default();
+    assert!(
+        local.contains(" barque-fd: Director barque-dir: connected, waiting for jobs"),
+        "{local}"
+    );
+
+    // No FD: the waiting connection leaves the list, a job waits FD Connect Timeout (10 s)
+    // and fails saying why.
+    s.daemons.kill("fd");
+    wait_for(
+        &s,
+        "the waiting connection dropped",
+        Duration::from_secs(30),
+        || waiting(&s).is_empty(),
+    );
+    let id = queued_id(&console(&s, &["run job=DemoBackup level=Full yes"]));
+    let out = wait_job(&s, id);
+    assert!(
+        !out.contains("JobStatus=OK (T)")
+            && out.contains("no client-initiated connection arrived within 10 s")
+            && out.contains("Connection From Client To Director = yes"),
+        "{out}\n{}",
+        s.daemons.logs()
+    );
+    // The FD comes back, dials in, and the next job runs.
+    s.daemons.spawn("fd");
+    wait_for(
+        &s,
+        "the FD dialling in again",
+        Duration::from_secs(60),
+        || waiting(&s).len() == 1,
+    );
+    run_and_wait(&s, "run job=DemoBackup level=Incremental yes");
+    for v in volumes(&s) {
+        assert_readable(&s, &v);
+    }
+    let _ = std::fs::remove_dir_all(&s.work);
+}
+
+#[test]
+fn each_daemon_killed_during_a_client_initiated_backup() {
+    let mut s = setup("ci-kill", true);
+    run_and_wait(&s, "run job=DemoBackup level=Full yes");
+
+    // Director: kill -9 mid-job and restart; the FD reconnects; the next job runs.
+    start_long_backup(&s);
+    s.daemons.kill("dir");
+    s.daemons.spawn("dir");
+    wait_port(s.port);
+    wait_for(
+        &s,
+        "the FD reconnecting to the new Director",
+        Duration::from_secs(90),
+        || waiting(&s).len() == 1,
+    );
+    std::fs::remove_file(s.data.join("sparse.img")).expect("rm");
+    run_and_wait(&s, "run job=DemoBackup level=Full yes");
+
+    // File daemon: the job fails cleanly, the FD restarts and dials in, the next job runs.
+    let id = start_long_backup(&s);
+    s.daemons.kill("fd");
+    let out = wait_job(&s, id);
+    assert!(
+        !out.contains("JobStatus=OK (T)") && out.contains(&format!("JobId={id}\nJobStatus=")),
+        "{out}\n{}",
+        s.daemons.logs()
+    );
+    std::fs::remove_file(s.data.join("sparse.img")).expect("rm");
+    s.daemons.spawn("fd");
+    wait_for(
+        &s,
+        "the FD dialling in again",
+        Duration::from_secs(60),
+        || waiting(&s).len() == 1,
+    );
+    run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    let before: Vec<PathBuf> = volumes(&s);
+    for v in &before {
+        assert_readable(&s, v);
+    }
+
+    // Storage daemon: the job fails, the SD restarts, the next job runs on a new volume.
+    let id = start_long_backup(&s);
+    s.daemons.kill("sd");
+    let out = wait_job(&s, id);
+    assert!(
+        !out.contains("JobStatus=OK (T)") && out.contains(&format!("JobId={id}\nJobStatus=")),
+        "{out}\n{}",
+        s.daemons.logs()
+    );
+    std::fs::remove_file(s.data.join("sparse.img")).expect("rm");
+    s.daemons.spawn("sd");
+    wait_port(s.port + 2);
+    wait_for(
+        &s,
+        "a waiting FD connection",
+        Duration::from_secs(60),
+        || waiting(&s).len() == 1,
+    );
+    run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    // The volumes written before the SD died are intact, and so is the newest one.
+    for v in &before {
+        assert_readable(&s, v);
+    }
+    let newest = volumes(&s).pop().expect("a volume");
+    assert!(!before.contains(&newest));
+    assert_readable(&s, &newest);
+    let _ = std::fs::remove_dir_all(&s.work);
+}
