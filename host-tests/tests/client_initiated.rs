@@ -5,6 +5,7 @@
 //! - the Director's Client has `Connection From Director To Client = no`, so every job must
 //!   use a connection the FD opened; `status dir` lists the waiting connection; a backup and a
 //!   restore run over it; the FD opens a spare connection when one is taken;
+//! - `cancel` of a running job reaches the FD over its spare connection;
 //! - with the FD gone, the waiting connection leaves the list and a job fails after `FD
 //!   Connect Timeout` with a message that says why; the FD comes back and the next job runs;
 //! - `kill -9` of the Director, the FD and the SD in turn during a running backup: the job
@@ -217,6 +218,28 @@ fn backup_restore_status_and_timeout_over_client_initiated_connections() {
     let out = console(&s, &["status client=barque-fd"]);
     assert!(out.contains("barque-fd Version:"), "{out}");
 
+    // cancel reaches the FD over the spare connection it opened when the job took the first.
+    let id = start_long_backup(&s);
+    let out = console(&s, &[&format!("cancel jobid={id}")]);
+    assert!(
+        out.contains(&format!("JobId {id} marked to be canceled.")),
+        "{out}\n{}",
+        s.daemons.logs()
+    );
+    let out = wait_job(&s, id);
+    assert!(
+        out.contains(&format!("JobId={id}\nJobStatus=Canceled (A)")),
+        "{out}\n{}",
+        s.daemons.logs()
+    );
+    std::fs::remove_file(s.data.join("sparse.img")).expect("rm");
+    wait_for(
+        &s,
+        "a spare waiting connection",
+        Duration::from_secs(30),
+        || waiting(&s).len() == 1,
+    );
+
     // The FD's own log file (Messages Append) tells what it did.
     let local = std::fs::read_to_string(s.work.join("log/fd-local.log")).unwrap_or_default();
     assert!(
@@ -254,7 +277,9 @@ fn backup_restore_status_and_timeout_over_client_initiated_connections() {
     for v in volumes(&s) {
         assert_readable(&s, &v);
     }
-    let _ = std::fs::remove_dir_all(&s.work);
+    if std::env::var_os("BARQUE_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&s.work);
+    }
 }
 
 #[test]
@@ -325,5 +350,7 @@ fn each_daemon_killed_during_a_client_initiated_backup() {
     let newest = volumes(&s).pop().expect("a volume");
     assert!(!before.contains(&newest));
     assert_readable(&s, &newest);
-    let _ = std::fs::remove_dir_all(&s.work);
+    if std::env::var_os("BARQUE_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&s.work);
+    }
 }
