@@ -320,6 +320,12 @@ impl Connector for SdConnector {
             }
         };
         let _ = tcp.set_nodelay(true);
+        // Which address the Director told this FD (`Lan Address` or `Address`), for the
+        // operator and for the topology tests (host-tests/tests/netns.rs).
+        log::debug!(
+            "connected to the Storage daemon at {addr}:{port} (tls={})",
+            psk.is_some()
+        );
         let Some(psk) = psk else {
             return Ok(SdIo::new(NetStream::Plain(tcp)));
         };
