@@ -679,12 +679,29 @@ impl FileDaemon {
                 };
                 match Hello::parse_at(Acceptor::FileDaemon, &hello) {
                     Ok(Hello::StorageStartJob { job, .. }) => {
-                        log::debug!(
-                            "{who}: passive Storage daemon for {}",
-                            String::from_utf8_lossy(job)
-                        );
+                        let job = job.to_vec();
+                        let shown = String::from_utf8_lossy(&job).into_owned();
+                        log::debug!("{who}: passive Storage daemon for {shown}");
+                        // The SD may be quicker than the Director's `JobId=` to the session (it is
+                        // told after it, but on another connection): wait a little for the key.
+                        let mut key = self.passive.key(&job);
+                        let until = tokio::time::Instant::now() + Duration::from_secs(30);
+                        while key.is_none() && tokio::time::Instant::now() < until {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            key = self.passive.key(&job);
+                        }
+                        let Some(key) = key else {
+                            return Err(format!(
+                                "passive Storage daemon for job {shown}: no such job is running \
+                                 here (the Director must send JobId= first); closed"
+                            ));
+                        };
+                        let tcp = self
+                            .authenticate_passive_sd(tcp, hello.len(), &key)
+                            .await
+                            .map_err(|e| format!("passive Storage daemon for job {shown}: {e}"))?;
                         let std_tcp = tcp.into_std().map_err(|e| e.to_string())?;
-                        self.passive.park(job, std_tcp);
+                        self.passive.park(&job, std_tcp);
                         Ok(Accepted::Passive)
                     }
                     Ok(Hello::Director { name, .. }) => {
@@ -755,6 +772,48 @@ impl FileDaemon {
                     tls: true,
                 })
             }
+        }
+    }
+
+    /// Passive mode: consume the SD's hello (`hello_len` payload bytes, already peeked) and
+    /// run the CRAM-MD5 as the inbound side with the job's session key, at once, as Bareos
+    /// does: the SD answers the Director's `passive client` only after it, and the session
+    /// asks for the connection later (at `backup`/`restore`).
+    async fn authenticate_passive_sd(
+        &self,
+        mut tcp: TcpStream,
+        hello_len: usize,
+        key: &[u8],
+    ) -> Result<TcpStream, String> {
+        use fd_core::auth::{self, Role};
+        use fd_core::fd::conn::Conn;
+        use tokio::io::AsyncReadExt;
+        let mut skip = vec![0u8; hello_len + 4];
+        tcp.read_exact(&mut skip)
+            .await
+            .map_err(|e| format!("reading the hello: {e}"))?;
+        let mut own = b"R_CLIENT::".to_vec();
+        own.extend_from_slice(self.settings.name.as_bytes());
+        let acfg = auth::Config::new(
+            Role::Inbound,
+            key,
+            &own,
+            TlsPolicy::None,
+            random31(),
+            u32::try_from(unix_now()).unwrap_or(0),
+        );
+        let mut conn = Conn::new(NetIo(NetStream::Plain(tcp)));
+        let mut rx = vec![0u8; 1024];
+        let clock = TokioClock::new();
+        match fd_core::fd::session::authenticate(&mut conn, &clock, acfg, &mut rx).await {
+            Ok(auth::Event::Authenticated { .. }) => match conn.into_inner().0 {
+                NetStream::Plain(t) => Ok(t),
+                _ => Err("unexpected TLS stream".into()),
+            },
+            Ok(auth::Event::Failed(e)) => Err(format!(
+                "authentication failed ({e:?}): the session key does not match"
+            )),
+            Err(e) => Err(format!("authentication: {e}")),
         }
     }
 

@@ -234,10 +234,29 @@ pub struct PassiveSd {
     /// Parked as std sockets: the tokio runtime of the accepting thread ends when it has
     /// parked the connection, so the session re-registers it with its own runtime.
     waiting: Mutex<HashMap<Vec<u8>, Vec<std::net::TcpStream>>>,
+    /// Session keys of the jobs that may get a passive SD connection (job name → key),
+    /// from [`Connector::expect_sd`]; the accept loop authenticates with them.
+    keys: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
     notify: tokio::sync::Notify,
 }
 
 impl PassiveSd {
+    /// Remember the session key of `job` (replacing an older one of the same name).
+    pub fn expect(&self, job: &[u8], key: &[u8]) {
+        if let Ok(mut m) = self.keys.lock() {
+            // Bounded: a Director that starts jobs that never run must not grow this.
+            if m.len() >= 256 {
+                m.clear();
+            }
+            m.insert(job.to_vec(), key.to_vec());
+        }
+    }
+
+    /// The session key of `job`, if its session announced one.
+    pub fn key(&self, job: &[u8]) -> Option<Vec<u8>> {
+        self.keys.lock().ok()?.get(job).cloned()
+    }
+
     /// Park a connection whose hello names `job` (hello unread).
     pub fn park(&self, job: &[u8], s: std::net::TcpStream) {
         if let Ok(mut m) = self.waiting.lock() {
@@ -252,6 +271,11 @@ impl PassiveSd {
         let s = v.pop();
         if v.is_empty() {
             m.remove(job);
+        }
+        if s.is_some() {
+            if let Ok(mut k) = self.keys.lock() {
+                k.remove(job);
+            }
         }
         s
     }
@@ -355,6 +379,16 @@ impl Connector for SdConnector {
                 return Err(ConnectError::NoPassive);
             }
         }
+    }
+
+    fn expect_sd(&mut self, job: &[u8], key: &[u8]) {
+        self.passive.expect(job, key);
+    }
+
+    /// The accept loop reads the hello and runs the CRAM-MD5 when the SD connects
+    /// ([`crate::daemon`]), as Bareos does; parked connections are authenticated.
+    fn accepted_sd_authenticated(&self) -> bool {
+        true
     }
 }
 
