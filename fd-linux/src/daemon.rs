@@ -469,6 +469,7 @@ impl FileDaemon {
 
     fn services(&self) -> Svc {
         let mut connector = SdConnector::new(self.passive.clone());
+        connector.heartbeat = Some(self.settings.heartbeat).filter(|h| !h.is_zero());
         connector.timeout = self.settings.sd_connect_timeout;
         connector.retry_interval = self.settings.sd_retry_interval;
         Services {
@@ -607,6 +608,8 @@ impl FileDaemon {
                 Err(e) => return log::warn!("{who}: {e}"),
             };
             let _ = tcp.set_nodelay(true);
+            // Accepted sockets: SO_KEEPALIVE as Bareos' `BnetThreadServerTcp` (connect.md §1.5).
+            let _ = barque_common::conn::set_keepalive(&tcp, None);
             let acc = tokio::time::timeout(Duration::from_secs(180), self.accept(tcp, &who)).await;
             match acc {
                 Err(_) => log::warn!("{who}: no hello within 180 s; closed"),
@@ -806,15 +809,20 @@ impl FileDaemon {
                         if self.stop.load(Ordering::SeqCst) {
                             return;
                         }
-                        let why = if authenticated {
-                            "the waiting connection ended"
+                        // Bareos: `Failed to connect to Director "%s". Retry in %ds.`
+                        // (filed/dir_cmd.cc, a fixed 60 s; here 1 s doubling up to 60 s).
+                        if authenticated {
+                            log::info!(
+                                "Director {name}: the waiting connection ended; connecting \
+                                 again in {}s",
+                                backoff.as_secs()
+                            );
                         } else {
-                            "no connection"
-                        };
-                        log::warn!(
-                            "Director {name}: {why}; connecting again in {} s",
-                            backoff.as_secs()
-                        );
+                            log::error!(
+                                "Failed to connect to Director \"{name}\". Retry in {}s.",
+                                backoff.as_secs()
+                            );
+                        }
                         std::thread::sleep(backoff);
                         backoff = (backoff * 2).min(Duration::from_secs(60));
                         break;

@@ -184,8 +184,13 @@ fn backup_restore_status_and_timeout_over_client_initiated_connections() {
     assert_eq!(r.get(60..).map(str::trim_end), Some("barque-fd"), "{r:?}");
 
     let (_, msgs) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    // As the captured Director: the probing line once, then the client-initiated line
+    // instead of `Connected Client:`.
+    let probing =
+        msgs.find("Probing client protocol... (result will be saved until config reload)");
+    let using = msgs.find("Using Client Initiated Connection (barque-fd).");
     assert!(
-        msgs.contains("Using Client Initiated Connection (barque-fd).")
+        matches!((probing, using), (Some(p), Some(u)) if p < u)
             && !msgs.contains("Connected Client:"),
         "{msgs}"
     );
@@ -208,7 +213,8 @@ fn backup_restore_status_and_timeout_over_client_initiated_connections() {
     );
     assert!(
         msgs.contains("Termination:            Restore OK")
-            && msgs.contains("Using Client Initiated Connection (barque-fd)."),
+            && msgs.contains("Using Client Initiated Connection (barque-fd).")
+            && !msgs.contains("Probing client protocol"),
         "{msgs}"
     );
     let rel = s.data.strip_prefix("/").expect("absolute");

@@ -1066,6 +1066,12 @@ impl ProbeCache {
         self.modes.lock().ok().and_then(|m| m.get(client).copied())
     }
 
+    /// Remember `mode` for a client (the Director does so for a client it reached over a
+    /// client-initiated connection, as Bareos' `ConnectToFileDaemon` saves the tried mode).
+    pub fn remember(&self, client: &str, mode: HandshakeMode) {
+        self.set(client, Some(mode));
+    }
+
     fn set(&self, client: &str, mode: Option<HandshakeMode>) {
         if let Ok(mut m) = self.modes.lock() {
             match mode {

@@ -906,8 +906,19 @@ impl JobEngine {
         wait: Duration,
     ) -> Result<(fd::FdChannel, bool), JobError> {
         let pool = &self.inner.pool;
+        // `SetConnectionHandshakeMode`: the first connection to a client after a (re)load says
+        // "Probing client protocol..." whichever way it is reached (vectors/clear-client-
+        // initiated bconsole-output-backup.txt), and the mode is then kept.
+        let taken = |conn| {
+            let probed = self.inner.probe.get(&client.name).is_none();
+            if probed {
+                let mode = HandshakeMode::for_peer(&client_peer(client));
+                self.inner.probe.remember(&client.name, mode);
+            }
+            (fd::FdChannel::client_initiated(conn, &client.name), probed)
+        };
         if let Some((_, conn)) = pool.take(&client.name, Duration::ZERO).await {
-            return Ok((fd::FdChannel::client_initiated(conn, &client.name), false));
+            return Ok(taken(conn));
         }
         let mut last = None;
         if client.connection_from_director_to_client {
@@ -933,7 +944,7 @@ impl JobEngine {
             );
         }
         if let Some((_, conn)) = pool.take(&client.name, wait).await {
-            return Ok((fd::FdChannel::client_initiated(conn, &client.name), false));
+            return Ok(taken(conn));
         }
         let tried = match &last {
             Some(e) => format!("connecting to it failed ({e}) and "),
