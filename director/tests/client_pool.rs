@@ -65,6 +65,18 @@ async fn director(edit: &dyn Fn(String) -> String) -> Setup {
     }
 }
 
+/// A console session on the Director (the capture's bconsole.conf, cleartext).
+async fn console(port: u16, tmp: &tempfile::TempDir) -> director::client::Console {
+    let text = vectors::read("clear-client-initiated/config/bconsole.conf")
+        .replace("Port = 39201", &format!("Port = {port}"));
+    let path = tmp.path().join("bconsole.conf");
+    std::fs::write(&path, text).unwrap();
+    let t = director::client::load_target(&path, None).unwrap();
+    director::client::Console::connect(&t, &ConnOptions::default())
+        .await
+        .unwrap()
+}
+
 /// Dial the Director as the captured FD would.
 async fn dial(
     port: u16,
@@ -133,6 +145,50 @@ async fn a_dialling_client_is_greeted_parked_listed_and_taken_newest_first() {
     poll("the first connection parked", || pool.list().len() == 1).await;
     let w = &pool.list()[0];
     assert_eq!((w.name.as_str(), w.protocol), ("bareos-fd", 54));
+
+    // `status dir` lists it: the row as the captured one (conn 2 msg 26) but for the time,
+    // and in JSON (`.api 2`) as `client-connection`.
+    let mut con = console(s.port, &s._dir).await;
+    let out = con.command("status dir").await.unwrap();
+    let block = String::from_utf8(vectors::message("clear-client-initiated", 2, 26)).unwrap();
+    let pieces: Vec<String> = out
+        .pieces
+        .iter()
+        .filter_map(|p| match p {
+            director::client::Piece::Data(t) => Some(String::from_utf8_lossy(t).into_owned()),
+            _ => None,
+        })
+        .collect();
+    let i = pieces
+        .iter()
+        .position(|p| p.starts_with("\nClient Initiated Connections"))
+        .unwrap_or_else(|| panic!("no waiting-connections block in {pieces:?}"));
+    // Equal but for the connect time (`22-Nov-26 15:48`, 15 characters) of the row.
+    let at = block.len() - 100;
+    let ours = &pieces[i];
+    assert_eq!(ours.len(), block.len(), "{ours:?}");
+    assert_eq!(ours.get(..at), block.get(..at));
+    assert_eq!(ours.get(at + 15..), block.get(at + 15..));
+    // Then the row's newline (msg 27) and the end of the status (msg 28).
+    assert_eq!(
+        pieces.get(i + 1..),
+        Some(
+            &[
+                String::from_utf8(vectors::message("clear-client-initiated", 2, 27)).unwrap(),
+                String::from_utf8(vectors::message("clear-client-initiated", 2, 28)).unwrap()
+            ][..]
+        )
+    );
+    let _ = con.command(".api 2").await.unwrap();
+    let json = con.command("status dir").await.unwrap().text();
+    let compact: String = json.split_whitespace().collect();
+    assert!(
+        compact.contains("\"client-connection\":[{\"ConnectTime\":")
+            && compact
+                .contains("\"protocol_version\":54,\"authenticated\":1,\"name\":\"bareos-fd\"}]"),
+        "{json}"
+    );
+    con.close().await;
 
     let mut second = dial(s.port, "bareos-fd").await.unwrap();
     let _ = second.recv().await.unwrap();

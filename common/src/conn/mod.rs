@@ -1142,3 +1142,27 @@ pub async fn connect_probing(
         )
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel reports back what [`set_keepalive`] set (connect.md §1.5).
+    #[tokio::test]
+    async fn keepalive_follows_the_heartbeat_interval() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (b, _) = l.accept().await.unwrap();
+        set_keepalive(&a, Some(Duration::from_secs(5))).unwrap();
+        set_keepalive(&b, None).unwrap();
+        let sa = socket2::SockRef::from(&a);
+        let sb = socket2::SockRef::from(&b);
+        assert!(sa.keepalive().unwrap() && sb.keepalive().unwrap());
+        assert_eq!(sa.tcp_keepalive_time().unwrap(), Duration::from_secs(5));
+        assert_eq!(sa.tcp_keepalive_interval().unwrap(), Duration::from_secs(5));
+        // Zero means off: only SO_KEEPALIVE, with the system's times.
+        let before = sb.tcp_keepalive_time().unwrap();
+        set_keepalive(&b, Some(Duration::ZERO)).unwrap();
+        assert_eq!(sb.tcp_keepalive_time().unwrap(), before);
+    }
+}
