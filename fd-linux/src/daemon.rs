@@ -41,7 +41,15 @@
 //! side, `1000 OK:`, then the ordinary command loop. As soon as the Director sends the first
 //! command on that connection, a new idle connection is opened (the Director always finds one
 //! waiting, vectors/clear-client-initiated conns 1 and 5); failures back off from 1 s up to
-//! 60 s.
+//! 60 s (Bareos retries every 60 s), and the delay starts again at 1 s once a connection
+//! authenticated, so a restarted Director finds the FD back within a second or two. Each
+//! attempt and failure is logged (and so reaches the `Append` file, [`crate::msglog`]).
+//! The waiting connection stays silent, as Bareos' (a Bareos Director drops a parked
+//! connection that sends anything but data, heartbeats included); the socket has
+//! `SO_KEEPALIVE` with the Client's `Heartbeat Interval` as idle time and probe interval,
+//! which keeps it open through NAT and firewalls and detects a Director that vanished.
+//! During a backup fd-core sends `BNET_HEARTBEAT` to the Director every `Heartbeat
+//! Interval`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

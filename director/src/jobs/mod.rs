@@ -71,7 +71,7 @@
 //! saved until config reload)").
 //!
 //! **Client-initiated connections** (`Connection From Client To Director`, connect.md §5):
-//! the console server parks FDs that dial in ([`pool`]); [`JobEngine::connect_fd`] first takes
+//! the console server parks FDs that dial in ([`pool`]); `JobEngine::connect_fd` first takes
 //! a waiting connection of the client (`Using Client Initiated Connection (…).`, no new
 //! hello), else dials if the Client allows `Connection From Director To Client`, else (or
 //! after a failed dial) waits up to the Director's `FD Connect Timeout` for the client to
@@ -426,7 +426,7 @@ impl JobEngine {
     }
 
     /// The client-initiated connections waiting for jobs (the console server parks them
-    /// here, `status dir` lists them, [`JobEngine::connect_fd`] takes them).
+    /// here, `status dir` lists them, `JobEngine::connect_fd` takes them).
     pub fn client_pool(&self) -> Arc<pool::ClientPool> {
         Arc::clone(&self.inner.pool)
     }
