@@ -92,9 +92,7 @@ struct Lookup {
 impl PeerLookup for Lookup {
     fn find(&self, kind: ResourceType, name: &str) -> Option<Peer> {
         if kind == ResourceType::Client {
-            let Some(c) = self.model.clients.iter().find(|c| c.name == name) else {
-                return None;
-            };
+            let c = self.model.clients.iter().find(|c| c.name == name)?;
             if !c.connection_from_client_to_director {
                 log::warn!(
                     "client {name:?} dialled the Director, but its Client resource does not \

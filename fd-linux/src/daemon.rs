@@ -41,7 +41,15 @@
 //! side, `1000 OK:`, then the ordinary command loop. As soon as the Director sends the first
 //! command on that connection, a new idle connection is opened (the Director always finds one
 //! waiting, vectors/clear-client-initiated conns 1 and 5); failures back off from 1 s up to
-//! 60 s.
+//! 60 s (Bareos retries every 60 s), and the delay starts again at 1 s once a connection
+//! authenticated, so a restarted Director finds the FD back within a second or two. Each
+//! attempt and failure is logged (and so reaches the `Append` file, [`crate::msglog`]).
+//! The waiting connection stays silent, as Bareos' (a Bareos Director drops a parked
+//! connection that sends anything but data, heartbeats included); the socket has
+//! `SO_KEEPALIVE` with the Client's `Heartbeat Interval` as idle time and probe interval,
+//! which keeps it open through NAT and firewalls and detects a Director that vanished.
+//! During a backup fd-core sends `BNET_HEARTBEAT` to the Director every `Heartbeat
+//! Interval`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -469,6 +477,7 @@ impl FileDaemon {
 
     fn services(&self) -> Svc {
         let mut connector = SdConnector::new(self.passive.clone());
+        connector.heartbeat = Some(self.settings.heartbeat).filter(|h| !h.is_zero());
         connector.timeout = self.settings.sd_connect_timeout;
         connector.retry_interval = self.settings.sd_retry_interval;
         Services {
@@ -607,6 +616,8 @@ impl FileDaemon {
                 Err(e) => return log::warn!("{who}: {e}"),
             };
             let _ = tcp.set_nodelay(true);
+            // Accepted sockets: SO_KEEPALIVE as Bareos' `BnetThreadServerTcp` (connect.md §1.5).
+            let _ = barque_common::conn::set_keepalive(&tcp, None);
             let acc = tokio::time::timeout(Duration::from_secs(180), self.accept(tcp, &who)).await;
             match acc {
                 Err(_) => log::warn!("{who}: no hello within 180 s; closed"),
@@ -865,15 +876,20 @@ impl FileDaemon {
                         if self.stop.load(Ordering::SeqCst) {
                             return;
                         }
-                        let why = if authenticated {
-                            "the waiting connection ended"
+                        // Bareos: `Failed to connect to Director "%s". Retry in %ds.`
+                        // (filed/dir_cmd.cc, a fixed 60 s; here 1 s doubling up to 60 s).
+                        if authenticated {
+                            log::info!(
+                                "Director {name}: the waiting connection ended; connecting \
+                                 again in {}s",
+                                backoff.as_secs()
+                            );
                         } else {
-                            "no connection"
-                        };
-                        log::warn!(
-                            "Director {name}: {why}; connecting again in {} s",
-                            backoff.as_secs()
-                        );
+                            log::error!(
+                                "Failed to connect to Director \"{name}\". Retry in {}s.",
+                                backoff.as_secs()
+                            );
+                        }
                         std::thread::sleep(backoff);
                         backoff = (backoff * 2).min(Duration::from_secs(60));
                         break;

@@ -303,6 +303,9 @@ pub struct SdConnector {
     pub timeout: Duration,
     /// The table of passive connections (shared with the accept loop).
     pub passive: Arc<PassiveSd>,
+    /// Heartbeat Interval: TCP keep-alive idle time and interval of the data connection
+    /// (connect.md §1.5; `None`: `SO_KEEPALIVE` with the system's times).
+    pub heartbeat: Option<Duration>,
 }
 
 impl SdConnector {
@@ -312,6 +315,7 @@ impl SdConnector {
             retry_interval: Duration::from_secs(10),
             timeout: Duration::from_secs(30 * 60),
             passive,
+            heartbeat: None,
         }
     }
 }
@@ -350,6 +354,9 @@ impl Connector for SdConnector {
             "connected to the Storage daemon at {addr}:{port} (tls={})",
             psk.is_some()
         );
+        if let Err(e) = barque_common::conn::set_keepalive(&tcp, self.heartbeat) {
+            log::warn!("Storage daemon {addr}:{port}: cannot set TCP keep-alive: {e}");
+        }
         let Some(psk) = psk else {
             return Ok(SdIo::new(NetStream::Plain(tcp)));
         };

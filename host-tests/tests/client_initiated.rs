@@ -8,6 +8,7 @@
 //! - `cancel` of a running job reaches the FD over its spare connection;
 //! - with the FD gone, the waiting connection leaves the list and a job fails after `FD
 //!   Connect Timeout` with a message that says why; the FD comes back and the next job runs;
+//! - a job whose dial to the client fails waits for the client to dial in;
 //! - `kill -9` of the Director, the FD and the SD in turn during a running backup: the job
 //!   fails (or is lost with the Director), the daemon restarts, the FD reconnects, the next
 //!   job succeeds and the volumes read back with barque-bls.
@@ -73,18 +74,36 @@ fn fd_conf(t: String, work: &Path, port: u16) -> String {
 }
 
 fn setup(tag: &str, cleartext: bool) -> Setup {
-    // The Director's port is only known inside start_with (from the generated Director
-    // configuration); read it back from there.
-    let s = start_with(tag, cleartext, &dir_conf, &|t, work| {
+    setup_edited(tag, cleartext, &|t, _| t)
+}
+
+/// [`setup`] with a further edit of the Director's configuration (given the FD's port).
+fn setup_edited(tag: &str, cleartext: bool, more: &dyn Fn(String, u16) -> String) -> Setup {
+    // The ports are only known inside start_with (from the generated configuration); read
+    // them back from there.
+    let dir_port = |work: &Path| -> u16 {
         let dir = std::fs::read_to_string(work.join("etc/bareos-dir.conf")).expect("dir conf");
-        let port: u16 = dir
-            .split("port = ")
+        dir.split("port = ")
             .nth(1)
             .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|p| p.parse().ok())
-            .expect("Director port in the generated configuration");
-        fd_conf(t, work, port)
-    });
+            .expect("Director port in the generated configuration")
+    };
+    let s = start_with(
+        tag,
+        cleartext,
+        &|t| {
+            // `DirAddresses = { ip = { addr = 127.0.0.1; port = N } }`: the FD is on N + 1.
+            let port: u16 = t
+                .split("port = ")
+                .nth(1)
+                .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|p| p.parse().ok())
+                .expect("Director port");
+            more(dir_conf(t), port + 1)
+        },
+        &|t, work| fd_conf(t, work, dir_port(work)),
+    );
     wait_for(
         &s,
         "a waiting client-initiated connection",
@@ -184,8 +203,13 @@ fn backup_restore_status_and_timeout_over_client_initiated_connections() {
     assert_eq!(r.get(60..).map(str::trim_end), Some("barque-fd"), "{r:?}");
 
     let (_, msgs) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    // As the captured Director: the probing line once, then the client-initiated line
+    // instead of `Connected Client:`.
+    let probing =
+        msgs.find("Probing client protocol... (result will be saved until config reload)");
+    let using = msgs.find("Using Client Initiated Connection (barque-fd).");
     assert!(
-        msgs.contains("Using Client Initiated Connection (barque-fd).")
+        matches!((probing, using), (Some(p), Some(u)) if p < u)
             && !msgs.contains("Connected Client:"),
         "{msgs}"
     );
@@ -208,7 +232,8 @@ fn backup_restore_status_and_timeout_over_client_initiated_connections() {
     );
     assert!(
         msgs.contains("Termination:            Restore OK")
-            && msgs.contains("Using Client Initiated Connection (barque-fd)."),
+            && msgs.contains("Using Client Initiated Connection (barque-fd).")
+            && !msgs.contains("Probing client protocol"),
         "{msgs}"
     );
     let rel = s.data.strip_prefix("/").expect("absolute");
@@ -350,6 +375,50 @@ fn each_daemon_killed_during_a_client_initiated_backup() {
     let newest = volumes(&s).pop().expect("a volume");
     assert!(!before.contains(&newest));
     assert_readable(&s, &newest);
+    if std::env::var_os("BARQUE_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&s.work);
+    }
+}
+
+#[test]
+fn a_job_that_cannot_dial_the_client_waits_for_it_to_dial_in() {
+    // The Director may dial the client too, but nothing listens where its Client points: the
+    // job dials (and fails), then waits FD Connect Timeout for the FD, which starts late.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut s = setup_edited("ci-fallback", true, &move |t: String, fd_port: u16| {
+        let client_port = format!("  Port = {fd_port}\n");
+        assert!(t.contains(&client_port), "{t}");
+        t.replacen(&client_port, &format!("  Port = {closed}\n"), 1)
+            .replacen(
+                "Connection From Director To Client = no",
+                "Connection From Director To Client = yes",
+                1,
+            )
+    });
+    s.daemons.kill("fd");
+    wait_for(
+        &s,
+        "the waiting connection dropped",
+        Duration::from_secs(30),
+        || waiting(&s).is_empty(),
+    );
+    let id = queued_id(&console(&s, &["run job=DemoBackup level=Full yes"]));
+    s.daemons.spawn("fd");
+    let out = wait_job(&s, id);
+    assert!(
+        out.contains(&format!("JobId={id}\nJobStatus=OK (T)"))
+            && out.contains("Using Client Initiated Connection (barque-fd)."),
+        "{out}\n{}",
+        s.daemons.logs()
+    );
+    let log = std::fs::read_to_string(s.work.join("log/dir.out")).unwrap_or_default();
+    assert!(
+        log.contains("waiting up to 10 s for client barque-fd to connect"),
+        "{log}"
+    );
     if std::env::var_os("BARQUE_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&s.work);
     }

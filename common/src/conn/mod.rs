@@ -1066,6 +1066,12 @@ impl ProbeCache {
         self.modes.lock().ok().and_then(|m| m.get(client).copied())
     }
 
+    /// Remember `mode` for a client (the Director does so for a client it reached over a
+    /// client-initiated connection, as Bareos' `ConnectToFileDaemon` saves the tried mode).
+    pub fn remember(&self, client: &str, mode: HandshakeMode) {
+        self.set(client, Some(mode));
+    }
+
     fn set(&self, client: &str, mode: Option<HandshakeMode>) {
         if let Ok(mut m) = self.modes.lock() {
             match mode {
@@ -1135,4 +1141,28 @@ pub async fn connect_probing(
             "no connection attempt made",
         )
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel reports back what [`set_keepalive`] set (connect.md §1.5).
+    #[tokio::test]
+    async fn keepalive_follows_the_heartbeat_interval() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (b, _) = l.accept().await.unwrap();
+        set_keepalive(&a, Some(Duration::from_secs(5))).unwrap();
+        set_keepalive(&b, None).unwrap();
+        let sa = socket2::SockRef::from(&a);
+        let sb = socket2::SockRef::from(&b);
+        assert!(sa.keepalive().unwrap() && sb.keepalive().unwrap());
+        assert_eq!(sa.tcp_keepalive_time().unwrap(), Duration::from_secs(5));
+        assert_eq!(sa.tcp_keepalive_interval().unwrap(), Duration::from_secs(5));
+        // Zero means off: only SO_KEEPALIVE, with the system's times.
+        let before = sb.tcp_keepalive_time().unwrap();
+        set_keepalive(&b, Some(Duration::ZERO)).unwrap();
+        assert_eq!(sb.tcp_keepalive_time().unwrap(), before);
+    }
 }

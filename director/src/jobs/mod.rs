@@ -68,7 +68,20 @@
 //! semaphores a job takes in that order before it starts (it shows status `C` while it waits). The FD is
 //! reached with barque-common's `connect_probing`: the handshake mode that worked is kept per
 //! client until [`JobEngine::reload`] (Bareos: "Probing client protocol... (result will be
-//! saved until config reload)"). `Passive = yes` clients get `passive client …` on the SD
+//! saved until config reload)").
+//!
+//! **Client-initiated connections** (`Connection From Client To Director`, connect.md §5):
+//! the console server parks FDs that dial in ([`pool`]); `JobEngine::connect_fd` first takes
+//! a waiting connection of the client (`Using Client Initiated Connection (…).`, no new
+//! hello), else dials if the Client allows `Connection From Director To Client`, else (or
+//! after a failed dial) waits up to the Director's `FD Connect Timeout` for the client to
+//! connect (15 s for `status client` and `cancel`, as Bareos), then fails the job saying why.
+//! The Director never writes on a parked connection (Bareos drops a parked FD that sends a
+//! signal, heartbeats included); TCP keep-alive with the Client's `Heartbeat Interval` keeps
+//! it through firewalls, and the FD sends `BNET_HEARTBEAT` during a job, which the job's
+//! channel skips.
+//!
+//! `Passive = yes` clients get `passive client …` on the SD
 //! instead of `storage …` on the FD; `Lan Address` on both Client and Storage switches the
 //! data channel to those addresses ([`data_addresses`]). Accurate Incremental/Differential
 //! jobs send the `accurate files=N` list of the current backup set.
@@ -83,7 +96,8 @@
 //! wire), estimate (clear-estimate), cancel (clear-cancel conns 6/7), a passive client
 //! (clear-backup-passive); the catalog rows are compared with vectors/catalog-dump.txt. A
 //! vanishing FD, a refusing SD, an unreachable SD, connect retries, concurrency limits and the
-//! scheduler on a virtual clock are tested the same way.
+//! scheduler on a virtual clock are tested the same way. Client-initiated connections are
+//! tested with the real daemons as processes in `host-tests/tests/client_initiated.rs`.
 //!
 //! # What is not here
 //!
@@ -412,7 +426,7 @@ impl JobEngine {
     }
 
     /// The client-initiated connections waiting for jobs (the console server parks them
-    /// here, `status dir` lists them, [`JobEngine::connect_fd`] takes them).
+    /// here, `status dir` lists them, `JobEngine::connect_fd` takes them).
     pub fn client_pool(&self) -> Arc<pool::ClientPool> {
         Arc::clone(&self.inner.pool)
     }
@@ -892,8 +906,19 @@ impl JobEngine {
         wait: Duration,
     ) -> Result<(fd::FdChannel, bool), JobError> {
         let pool = &self.inner.pool;
+        // `SetConnectionHandshakeMode`: the first connection to a client after a (re)load says
+        // "Probing client protocol..." whichever way it is reached (vectors/clear-client-
+        // initiated bconsole-output-backup.txt), and the mode is then kept.
+        let taken = |conn| {
+            let probed = self.inner.probe.get(&client.name).is_none();
+            if probed {
+                let mode = HandshakeMode::for_peer(&client_peer(client));
+                self.inner.probe.remember(&client.name, mode);
+            }
+            (fd::FdChannel::client_initiated(conn, &client.name), probed)
+        };
         if let Some((_, conn)) = pool.take(&client.name, Duration::ZERO).await {
-            return Ok((fd::FdChannel::client_initiated(conn, &client.name), false));
+            return Ok(taken(conn));
         }
         let mut last = None;
         if client.connection_from_director_to_client {
@@ -919,7 +944,7 @@ impl JobEngine {
             );
         }
         if let Some((_, conn)) = pool.take(&client.name, wait).await {
-            return Ok((fd::FdChannel::client_initiated(conn, &client.name), false));
+            return Ok(taken(conn));
         }
         let tried = match &last {
             Some(e) => format!("connecting to it failed ({e}) and "),

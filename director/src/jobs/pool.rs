@@ -24,7 +24,7 @@
 //! `Heartbeat Interval` as idle time and probe interval, [`barque_common::conn::set_keepalive`])
 //! keeps it alive through firewalls and detects a peer that vanished without a FIN.
 //! [`ClientPool::take`] waits on a [`Notify`] for a connection to arrive, up to a deadline,
-//! which is step 3 of the job dispatch ([`super::JobEngine::connect_fd`]).
+//! which is step 3 of the job dispatch (`JobEngine::connect_fd`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
