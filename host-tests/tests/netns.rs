@@ -25,11 +25,14 @@
 //! - a backup between every FD/SD pair succeeds; the FD was told the SD's `Lan Address`
 //!   exactly when both have one (the FD's debug log names the address it dialled), and then
 //!   the bulk data did not cross the gateway (its LAN veth's byte counters), while the pairs
-//!   that must cross it did;
+//!   that must cross it did; a restore between fd-lan and sd-lan also stays on the LAN and
+//!   gives back the tree;
+//! - handshake probing: TLS first, on a client's first connection only, again after
+//!   `reload`;
 //! - fd-nat, behind the NAT with no forward, works with client-initiated connections;
-//! - fd-fw, completely firewalled (and cleartext), works as a passive client: the SD dials
-//!   it through the forward; the firewall's drop counter shows the FD never tried to open a
-//!   connection, and its log that it never dialled a Storage daemon.
+//! - fd-fw, completely firewalled (and cleartext), works as a passive client for backups and
+//!   a restore: the SD dials it through the forward; the firewall's counter shows the FD
+//!   never tried to open a connection, and its log that it never dialled a Storage daemon.
 //!
 //! Needs root (CAP_NET_ADMIN), `ip` and `nft`. Where namespaces cannot be made, the test says
 //! so loudly on stderr and runs the pairs on loopback aliases (127.0.x.y) instead, checking
@@ -45,7 +48,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{bin, make_tree, queued_id};
+use support::{assert_same_tree, bin, make_tree, queued_id};
 
 /// One daemon of the topology.
 #[derive(Clone, Debug)]
@@ -694,6 +697,17 @@ fn configure(t: &Topology, data: &Path) -> Passwords {
             s.name
         ));
     }
+    for s in [&t.sd_lan, &t.sd_wan] {
+        text.push_str(&format!(
+            "\nJob {{\n  Name = \"r-{}\"\n  Type = Restore\n  Client = {}\n  \
+             FileSet = \"DemoSet\"\n  Storage = {}\n  Pool = Full\n  Messages = Standard\n  \
+             Where = \"{}\"\n}}\n",
+            s.name,
+            t.fd_wan.name,
+            s.name,
+            w.join("restore-default").display()
+        ));
+    }
     std::fs::write(&dir_conf, text).expect("write dir conf");
     let con = w.join("etc/bconsole.conf");
     let text = std::fs::read_to_string(&con).expect("bconsole.conf");
@@ -885,6 +899,9 @@ fn nat_gateway_topologies() {
     // 2. A backup between every FD/SD pair; the data channel address the FD was told, and
     // whether the data crossed the gateway.
     let big = std::fs::metadata(data.join("big.bin")).expect("big").len();
+    let mut ids = std::collections::HashMap::new();
+    // `status client=fd-lan` above already probed fd-lan; the mode is kept.
+    let mut probed = std::collections::HashSet::from([t.fd_lan.name]);
     for (f, s) in pairs(&t) {
         if f.name == t.fd_nat.name || f.name == t.fd_fw.name {
             continue;
@@ -892,9 +909,19 @@ fn nat_gateway_topologies() {
         let (f, s) = (f.clone(), s.clone());
         let both_lan = f.lan.is_some() && s.lan.is_some();
         let before = t.gateway_lan_bytes();
-        let (_, msgs) = t.run_job(&format!("run job={} yes", job_name(&f, &s)));
+        let (id, msgs) = t.run_job(&format!("run job={} yes", job_name(&f, &s)));
         assert!(msgs.contains("Termination:            Backup OK"), "{msgs}");
+        ids.insert(job_name(&f, &s), id);
         let crossed = t.gateway_lan_bytes() - before;
+        // Handshake probing: TLS first (it works: TLS-PSK everywhere), once per client.
+        assert_eq!(
+            msgs.contains("Probing client protocol... (result will be saved until config reload)"),
+            probed.insert(f.name),
+            "{} -> {}: probing only on the client's first connection:\n{msgs}",
+            f.name,
+            s.name
+        );
+        assert!(msgs.contains("Handshake: Immediate TLS"), "{msgs}");
         let want = if both_lan {
             format!("{}:{}", s.lan.as_deref().unwrap_or_default(), s.dport)
         } else {
@@ -906,10 +933,17 @@ fn nat_gateway_topologies() {
             "{} -> {}: the FD was told the wrong address",
             f.name, s.name
         );
-        eprintln!(
-            "netns: {} -> {}: FD dialled {got}; {crossed} bytes crossed the gateway's LAN side",
-            f.name, s.name
-        );
+        if netns {
+            eprintln!(
+                "netns: {} -> {}: FD dialled {got}; {crossed} bytes crossed the gateway's LAN side",
+                f.name, s.name
+            );
+        } else {
+            eprintln!(
+                "netns (loopback): {} -> {}: FD dialled {got}",
+                f.name, s.name
+            );
+        }
         if netns {
             let lan_only = f.ns == "lan" && s.ns == "lan" && both_lan;
             let wan_only = f.ns == "wan" && s.ns == "wan";
@@ -930,6 +964,36 @@ fn nat_gateway_topologies() {
             }
         }
     }
+
+    // A restore between fd-lan and sd-lan: told the LAN address, the data stays on the LAN.
+    let before = t.gateway_lan_bytes();
+    let target = t.work.join("restored-lan");
+    let (_, msgs) = t.run_job(&format!(
+        "restore restorejob=r-sd-lan client=fd-lan jobid={} where={} all done yes",
+        ids[&job_name(&t.fd_lan, &t.sd_lan)],
+        target.display()
+    ));
+    assert!(
+        msgs.contains("Termination:            Restore OK"),
+        "{msgs}"
+    );
+    let crossed = t.gateway_lan_bytes() - before;
+    assert!(
+        msgs.contains(&format!(
+            "Connected Storage daemon at {}:{}",
+            t.sd_lan.lan.as_deref().unwrap_or_default(),
+            t.sd_lan.dport
+        )),
+        "{msgs}"
+    );
+    if netns {
+        assert!(
+            crossed < big / 4,
+            "restore: {crossed} bytes crossed the gateway"
+        );
+    }
+    let rel = data.strip_prefix("/").expect("absolute");
+    assert_same_tree(&data, &target.join(rel));
 
     // 3. fd-nat: behind the NAT with no forward; it dials the Director and the job uses
     // that connection.
@@ -956,8 +1020,15 @@ fn nat_gateway_topologies() {
 
     // 4. fd-fw: completely firewalled, passive, cleartext. The SD is told the Client's
     // Address (the forward) and dials through it; the second job reuses the probed mode.
-    for round in 0..2 {
-        let (_, msgs) = t.run_job(&format!("run job={} yes", job_name(&t.fd_fw, &t.sd_wan)));
+    let mut fw_job = 0;
+    for round in 0..3 {
+        if round == 2 {
+            // `reload` forgets the probed modes.
+            let out = t.console(&["reload"]);
+            assert!(!out.contains("rror"), "{out}");
+        }
+        let (id, msgs) = t.run_job(&format!("run job={} yes", job_name(&t.fd_fw, &t.sd_wan)));
+        fw_job = id;
         assert!(
             msgs.contains("Termination:            Backup OK")
                 && msgs.contains(&format!(
@@ -968,11 +1039,26 @@ fn nat_gateway_topologies() {
         );
         assert_eq!(
             msgs.contains("Probing client protocol"),
-            round == 0,
-            "probing once, then the remembered mode:\n{msgs}"
+            round != 1,
+            "probing once, then the remembered mode until reload:\n{msgs}"
         );
         assert!(msgs.contains("Handshake: Cleartext"), "{msgs}");
     }
+    // A passive restore: the FD gets the key again (`setauthorization`), the SD dials it.
+    let target = t.work.join("restored-fw");
+    let (_, msgs) = t.run_job(&format!(
+        "restore restorejob=r-sd-wan client=fd-fw jobid={fw_job} where={} all done yes",
+        target.display()
+    ));
+    assert!(
+        msgs.contains("Termination:            Restore OK")
+            && msgs.contains(&format!(
+                "Connected File Daemon at {}:{}",
+                t.fd_fw.address, t.fd_fw.dport
+            )),
+        "{msgs}"
+    );
+    assert_same_tree(&data, &target.join(rel));
     assert!(
         !t.log(t.fd_fw.name)
             .contains("connected to the Storage daemon"),

@@ -717,6 +717,9 @@ where
             }
             DirCommand::SetAuthorization { authorization } => {
                 self.set_key(authorization);
+                if !authorization.is_empty() && !self.job.name.is_empty() {
+                    self.svc.connector.expect_sd(&self.job.name, authorization);
+                }
                 self.reply(&FdReply::Ok(OkReply::Authorization)).await?;
                 Ok(true)
             }
