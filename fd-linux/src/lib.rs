@@ -36,8 +36,10 @@
 //!   hook for it yet; such directories are backed up.
 //! - Cleartext-then-TLS upgrade after CRAM-MD5 on Director connections (certificate TLS
 //!   without TLS-first); TLS-first connections (PSK or certificates) are supported.
-//! - TLS-first passive SD connections (the PSK identity names a job whose session key the
-//!   accept loop does not know); cleartext passive connections work.
+//! - TLS-first passive SD connections (`ssl=4`, what a Director sends when it reached this FD
+//!   TLS-first and the Client has TLS enabled): the accept loop knows the job keys now, but
+//!   parks only plain sockets. Cleartext passive connections work (backup and restore,
+//!   host-tests/tests/netns.rs).
 //! - Running as a background daemon: barque-fd always stays in the foreground (`-f` is
 //!   accepted), as under systemd.
 #![forbid(unsafe_code)]

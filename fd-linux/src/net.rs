@@ -20,11 +20,16 @@
 //!
 //! In passive mode the SD dials the FD port and says `Hello Storage calling Start Job «Job»`.
 //! The accept loop ([`crate::daemon`]) recognises that hello by peeking at the cleartext
-//! frame and parks the connection in a [`PassiveSd`] table under the job name; the session
-//! running that job takes it from there through [`Connector::accept_sd`], with the hello
-//! still unread (the core checks it and authenticates with the session key).
-//! TLS-first passive connections need the session key before the hello is seen (the PSK
-//! identity names the job) and are refused: see the crate docs.
+//! frame, reads it and runs the CRAM-MD5 at once as the inbound side, with the session key
+//! the job's session announced ([`Connector::expect_sd`], from `JobId=` or
+//! `setauthorization`); Bareos does the same in its accepting thread, and the SD answers the
+//! Director's `passive client` only after it. The authenticated connection is parked in a
+//! [`PassiveSd`] table under the job name; the session running that job takes it through
+//! [`Connector::accept_sd`] at `backup`/`restore`.
+//! TLS-first passive connections (the Director sends `ssl=4` when it reached the FD
+//! TLS-first and the Client has TLS enabled) are not served yet: the accepting thread's
+//! runtime ends when it parks a connection, so only plain sockets are parked. See the crate
+//! docs.
 
 use std::collections::HashMap;
 use std::io;

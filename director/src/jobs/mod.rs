@@ -82,8 +82,10 @@
 //! channel skips.
 //!
 //! `Passive = yes` clients get `passive client …` on the SD
-//! instead of `storage …` on the FD; `Lan Address` on both Client and Storage switches the
-//! data channel to those addresses ([`data_addresses`]). Accurate Incremental/Differential
+//! instead of `storage …` on the FD (restores: `setauthorization` to the FD first), with the
+//! `ssl=` of the probed mode (`backup::passive_ssl`); `Lan Address` on both Client and
+//! Storage switches the data channel to those addresses ([`data_addresses`]), the ports stay
+//! the resources' `Port`. Accurate Incremental/Differential
 //! jobs send the `accurate files=N` list of the current backup set.
 //!
 //! # How it is tested
