@@ -800,7 +800,7 @@ fn dialled_sd(t: &Topology, fd: &Node) -> String {
     log.lines()
         .filter_map(|l| l.split("connected to the Storage daemon at ").nth(1))
         .filter_map(|r| r.split_whitespace().next())
-        .last()
+        .next_back()
         .unwrap_or_else(|| {
             panic!(
                 "{}: no `connected to the Storage daemon` in its log:\n{log}",
