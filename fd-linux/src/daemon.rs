@@ -48,8 +48,8 @@
 //! connection that sends anything but data, heartbeats included); the socket has
 //! `SO_KEEPALIVE` with the Client's `Heartbeat Interval` as idle time and probe interval,
 //! which keeps it open through NAT and firewalls and detects a Director that vanished.
-//! During a backup fd-core sends `BNET_HEARTBEAT` to the Director every `Heartbeat
-//! Interval`.
+//! During backups and restores fd-core sends `BNET_HEARTBEAT` to the Director every
+//! `Heartbeat Interval`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -244,7 +244,10 @@ fn backup_restore_status_and_timeout_over_client_initiated_connections() {
     assert!(out.contains("barque-fd Version:"), "{out}");
 
     // cancel reaches the FD over the spare connection it opened when the job took the first.
+    // The job runs past the FD's Heartbeat Interval (5 s) first, so the Director's job
+    // channel has skipped the FD's heartbeats when the cancel ends it.
     let id = start_long_backup(&s);
+    std::thread::sleep(Duration::from_secs(6));
     let out = console(&s, &[&format!("cancel jobid={id}")]);
     assert!(
         out.contains(&format!("JobId {id} marked to be canceled.")),
@@ -269,6 +272,13 @@ fn backup_restore_status_and_timeout_over_client_initiated_connections() {
     let local = std::fs::read_to_string(s.work.join("log/fd-local.log")).unwrap_or_default();
     assert!(
         local.contains(" barque-fd: Director barque-dir: connected, waiting for jobs"),
+        "{local}"
+    );
+    // It started before the Director: its first attempt failed and was retried.
+    assert!(
+        local.contains(
+            " barque-fd: Error: Failed to connect to Director \"barque-dir\". Retry in 1s."
+        ),
         "{local}"
     );
 
