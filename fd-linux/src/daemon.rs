@@ -284,8 +284,16 @@ impl Drop for ConnSlot {
 
 /// What a Director connection came in as.
 enum Accepted {
-    Director { stream: NetStream, tls: bool },
+    Director {
+        stream: NetStream,
+        tls: bool,
+    },
     Passive,
+    /// A TLS-first passive SD connection (PSK identity `R_JOB` RS «Job»), TLS done.
+    PassiveTls {
+        stream: Box<SslStream<TcpStream>>,
+        job: Vec<u8>,
+    },
 }
 
 /// A callback that runs once the peer starts frame number `.0` + 1.
@@ -623,6 +631,12 @@ impl FileDaemon {
                 Err(_) => log::warn!("{who}: no hello within 180 s; closed"),
                 Ok(Err(e)) => log::warn!("{who}: {e}"),
                 Ok(Ok(Accepted::Passive)) => {}
+                Ok(Ok(Accepted::PassiveTls { stream, job })) => {
+                    let shown = String::from_utf8_lossy(&job).into_owned();
+                    if let Err(e) = self.serve_passive_tls(stream, &job).await {
+                        log::warn!("{who}: passive Storage daemon (TLS) for job {shown}: {e}");
+                    }
+                }
                 Ok(Ok(Accepted::Director { stream, tls })) => {
                     let policy = self.director_policy(tls);
                     let mut svc = self.services();
@@ -754,7 +768,13 @@ impl FileDaemon {
                     .iter()
                     .map(|d| (d.name.clone(), d.key.clone()))
                     .collect();
+                let passive = self.passive.clone();
                 let lookup: tls::PskLookup = Arc::new(move |kind, name| {
+                    // A passive SD (`ssl=4`): identity R_JOB RS «Job», key = the session key
+                    // of that job's session.
+                    if kind == ResourceType::Job {
+                        return passive.key(name.as_bytes()).map(Key::raw);
+                    }
                     if kind != ResourceType::Director {
                         return None;
                     }
@@ -778,6 +798,17 @@ impl FileDaemon {
                         _ => format!("TLS handshake failed: {e} (wrong password?)"),
                     });
                 }
+                let outcome = slot.lock().map(|g| g.clone()).unwrap_or_default();
+                if let PskOutcome::Found(id) = outcome {
+                    if let Ok(i) = PskIdentity::parse(&id) {
+                        if i.kind == ResourceType::Job {
+                            return Ok(Accepted::PassiveTls {
+                                stream: Box::new(s),
+                                job: i.name.to_vec(),
+                            });
+                        }
+                    }
+                }
                 Ok(Accepted::Director {
                     stream: NetStream::Tls(Box::new(s)),
                     tls: true,
@@ -796,36 +827,99 @@ impl FileDaemon {
         hello_len: usize,
         key: &[u8],
     ) -> Result<TcpStream, String> {
-        use fd_core::auth::{self, Role};
         use fd_core::fd::conn::Conn;
         use tokio::io::AsyncReadExt;
         let mut skip = vec![0u8; hello_len + 4];
         tcp.read_exact(&mut skip)
             .await
             .map_err(|e| format!("reading the hello: {e}"))?;
+        let mut conn = Conn::new(NetIo(NetStream::Plain(tcp)));
+        self.cram_as_inbound(&mut conn, key, TlsPolicy::None)
+            .await?;
+        match conn.into_inner().0 {
+            NetStream::Plain(t) => Ok(t),
+            NetStream::Tls(_) => Err("unexpected TLS stream".into()),
+        }
+    }
+
+    /// The FD's side of a passive SD's CRAM-MD5: inbound, challenging first, with the job's
+    /// session key and `policy` in its `ssl=` (vectors/clear-backup-passive conn 4 msgs 2-7).
+    async fn cram_as_inbound(
+        &self,
+        conn: &mut fd_core::fd::conn::Conn<NetIo<NetStream>>,
+        key: &[u8],
+        policy: TlsPolicy,
+    ) -> Result<(), String> {
+        use fd_core::auth::{self, Role};
         let mut own = b"R_CLIENT::".to_vec();
         own.extend_from_slice(self.settings.name.as_bytes());
         let acfg = auth::Config::new(
             Role::Inbound,
             key,
             &own,
-            TlsPolicy::None,
+            policy,
             random31(),
             u32::try_from(unix_now()).unwrap_or(0),
         );
-        let mut conn = Conn::new(NetIo(NetStream::Plain(tcp)));
         let mut rx = vec![0u8; 1024];
         let clock = TokioClock::new();
-        match fd_core::fd::session::authenticate(&mut conn, &clock, acfg, &mut rx).await {
-            Ok(auth::Event::Authenticated { .. }) => match conn.into_inner().0 {
-                NetStream::Plain(t) => Ok(t),
-                _ => Err("unexpected TLS stream".into()),
-            },
+        match fd_core::fd::session::authenticate(conn, &clock, acfg, &mut rx).await {
+            Ok(auth::Event::Authenticated { .. }) => Ok(()),
             Ok(auth::Event::Failed(e)) => Err(format!(
-                "authentication failed ({e:?}): the session key does not match"
+                "authentication failed ({e:?}): the session key or the ssl= policies do not match"
             )),
             Err(e) => Err(format!("authentication: {e}")),
         }
+    }
+
+    /// A TLS-first passive SD connection: read its hello inside TLS, authenticate, then hand
+    /// the session a plain socket. The session takes parked connections as std sockets (the
+    /// accepting thread's runtime is gone by then), and a TLS stream cannot outlive the runtime
+    /// that drives it, so this thread keeps the TLS end and relays it to a loopback socket
+    /// pair whose other end is parked.
+    async fn serve_passive_tls(
+        &self,
+        stream: Box<SslStream<TcpStream>>,
+        job: &[u8],
+    ) -> Result<(), String> {
+        let mut conn = fd_core::fd::conn::Conn::new(NetIo(NetStream::Tls(stream)));
+        let mut rx = vec![0u8; 300];
+        let ok = match conn.recv(&mut rx).await {
+            Ok(fd_core::fd::conn::Msg::Data(h)) => matches!(
+                Hello::parse_at(Acceptor::FileDaemon, h),
+                Ok(Hello::StorageStartJob { job: j, .. }) if j == job
+            ),
+            Ok(_) => false,
+            Err(e) => return Err(format!("reading the hello: {e}")),
+        };
+        if !ok {
+            return Err("the hello inside TLS does not name the job of the PSK identity".into());
+        }
+        let key = self
+            .passive
+            .key(job)
+            .ok_or_else(|| "the job is no longer running".to_string())?;
+        // Inside TLS the challenge carries this Client's own policy (an SD speaking TLS says
+        // Required; None here would deny).
+        self.cram_as_inbound(&mut conn, &key, self.settings.tls.policy())
+            .await?;
+        let NetStream::Tls(mut tls) = conn.into_inner().0 else {
+            return Err("unexpected plain stream".into());
+        };
+        let l = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| format!("loopback relay: {e}"))?;
+        let addr = l.local_addr().map_err(|e| format!("loopback relay: {e}"))?;
+        let parked =
+            std::net::TcpStream::connect(addr).map_err(|e| format!("loopback relay: {e}"))?;
+        let (ours, _) = l.accept().map_err(|e| format!("loopback relay: {e}"))?;
+        ours.set_nonblocking(true)
+            .map_err(|e| format!("loopback relay: {e}"))?;
+        let _ = ours.set_nodelay(true);
+        let _ = parked.set_nodelay(true);
+        let mut ours = TcpStream::from_std(ours).map_err(|e| format!("loopback relay: {e}"))?;
+        self.passive.park(job, parked);
+        let _ = tokio::io::copy_bidirectional(&mut tls, &mut ours).await;
+        Ok(())
     }
 
     /// Start the client-initiated threads (one per Director with `Connection From Client To

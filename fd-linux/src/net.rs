@@ -384,6 +384,8 @@ impl Connector for SdConnector {
         loop {
             let notified = self.passive.notify.notified();
             if let Some(s) = self.passive.take(job) {
+                // tokio refuses blocking sockets.
+                s.set_nonblocking(true).map_err(ConnectError::Tcp)?;
                 let s = TcpStream::from_std(s).map_err(ConnectError::Tcp)?;
                 return Ok(SdIo::new(NetStream::Plain(s)));
             }

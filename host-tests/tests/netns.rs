@@ -30,8 +30,8 @@
 //! - handshake probing: TLS first, on a client's first connection only, again after
 //!   `reload`;
 //! - fd-nat, behind the NAT with no forward, works with client-initiated connections;
-//! - fd-fw, completely firewalled (and cleartext), works as a passive client for backups and
-//!   a restore: the SD dials it through the forward; the firewall's counter shows the FD
+//! - fd-fw, completely firewalled, works as a passive client over TLS-PSK (`ssl=4`, identity
+//!   `R_JOB` RS «Job») for backups and a restore: the SD dials it through the forward; the firewall's counter shows the FD
 //!   never tried to open a connection, and its log that it never dialled a Storage daemon.
 //!
 //! Needs root (CAP_NET_ADMIN), `ip` and `nft`. Where namespaces cannot be made, the test says
@@ -659,12 +659,9 @@ fn configure(t: &Topology, data: &Path) -> Passwords {
              Heartbeat Interval = 5\n"
                 .to_string(),
         ),
-        // Cleartext on both sides: barque-fd does not accept TLS-first passive SD
-        // connections yet (fd-linux/src/lib.rs "Not supported").
-        (
-            &t.fd_fw,
-            "  Passive = yes\n  TLS Enable = no\n  TLS Require = no\n".to_string(),
-        ),
+        // TLS-PSK (no TLS directive): reached TLS-first, the SD is told ssl=4 and dials
+        // TLS-PSK with the job's identity.
+        (&t.fd_fw, "  Passive = yes\n".to_string()),
     ] {
         text.push_str(&format!(
             "\nClient {{\n  Name = {}\n  Address = {}\n  Port = {}\n{}  Password = \"{}\"\n  \
@@ -723,10 +720,7 @@ fn configure(t: &Topology, data: &Path) -> Passwords {
     for f in [&t.fd_lan, &t.fd_wan, &t.fd_nat, &t.fd_fw] {
         let state = w.join("state").join(f.name);
         std::fs::create_dir_all(&state).expect("state");
-        let (tls, director_extra) = if f.name == t.fd_fw.name {
-            // A cleartext-only FD.
-            ("  TLS Enable = no\n  TLS Require = no\n", String::new())
-        } else if f.name == t.fd_nat.name {
+        let (tls, director_extra) = if f.name == t.fd_nat.name {
             (
                 "",
                 format!(
@@ -1018,8 +1012,8 @@ fn nat_gateway_topologies() {
         format!("{}:{}", t.sd_wan.address, t.sd_wan.dport)
     );
 
-    // 4. fd-fw: completely firewalled, passive, cleartext. The SD is told the Client's
-    // Address (the forward) and dials through it; the second job reuses the probed mode.
+    // 4. fd-fw: completely firewalled, passive, TLS-PSK. The SD is told the Client's Address
+    // (the forward) and ssl=4, and dials through it; the second job reuses the probed mode.
     let mut fw_job = 0;
     for round in 0..3 {
         if round == 2 {
@@ -1032,7 +1026,7 @@ fn nat_gateway_topologies() {
         assert!(
             msgs.contains("Termination:            Backup OK")
                 && msgs.contains(&format!(
-                    "Connected File Daemon at {}:{}, encryption: None",
+                    "Connected File Daemon at {}:{}, encryption: TLS_",
                     t.fd_fw.address, t.fd_fw.dport
                 )),
             "{msgs}"
@@ -1042,7 +1036,7 @@ fn nat_gateway_topologies() {
             round != 1,
             "probing once, then the remembered mode until reload:\n{msgs}"
         );
-        assert!(msgs.contains("Handshake: Cleartext"), "{msgs}");
+        assert!(msgs.contains("Handshake: Immediate TLS"), "{msgs}");
     }
     // A passive restore: the FD gets the key again (`setauthorization`), the SD dials it.
     let target = t.work.join("restored-fw");
