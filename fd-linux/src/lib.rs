@@ -36,10 +36,6 @@
 //!   hook for it yet; such directories are backed up.
 //! - Cleartext-then-TLS upgrade after CRAM-MD5 on Director connections (certificate TLS
 //!   without TLS-first); TLS-first connections (PSK or certificates) are supported.
-//! - TLS-first passive SD connections (`ssl=4`, what a Director sends when it reached this FD
-//!   TLS-first and the Client has TLS enabled): the accept loop knows the job keys now, but
-//!   parks only plain sockets. Cleartext passive connections work (backup and restore,
-//!   host-tests/tests/netns.rs).
 //! - Running as a background daemon: barque-fd always stays in the foreground (`-f` is
 //!   accepted), as under systemd.
 #![forbid(unsafe_code)]

@@ -27,9 +27,10 @@
 //! [`PassiveSd`] table under the job name; the session running that job takes it through
 //! [`Connector::accept_sd`] at `backup`/`restore`.
 //! TLS-first passive connections (the Director sends `ssl=4` when it reached the FD
-//! TLS-first and the Client has TLS enabled) are not served yet: the accepting thread's
-//! runtime ends when it parks a connection, so only plain sockets are parked. See the crate
-//! docs.
+//! TLS-first and the Client has TLS enabled) use the PSK identity `R_JOB` RS «Job» with the
+//! same session key; the accepting thread keeps the TLS stream (its runtime drives it) and
+//! relays it to a loopback socket pair whose other end is parked, since parked connections
+//! are plain std sockets. Proven in host-tests/tests/netns.rs (backup and restore).
 
 use std::collections::HashMap;
 use std::io;

@@ -720,22 +720,19 @@ fn configure(t: &Topology, data: &Path) -> Passwords {
     for f in [&t.fd_lan, &t.fd_wan, &t.fd_nat, &t.fd_fw] {
         let state = w.join("state").join(f.name);
         std::fs::create_dir_all(&state).expect("state");
-        let (tls, director_extra) = if f.name == t.fd_nat.name {
-            (
-                "",
-                format!(
-                    "  Connection From Client To Director = yes\n  Address = {}\n  Port = {}\n",
-                    t.dir.address, t.dir.dport
-                ),
+        let director_extra = if f.name == t.fd_nat.name {
+            format!(
+                "  Connection From Client To Director = yes\n  Address = {}\n  Port = {}\n",
+                t.dir.address, t.dir.dport
             )
         } else {
-            ("", String::new())
+            String::new()
         };
         let conf = format!(
             "Client {{\n  Name = {}\n  FdAddresses = {{ ip = {{ addr = {}; port = {} }} }}\n  \
              WorkingDirectory = \"{}\"\n  Messages = Standard\n  Heartbeat Interval = 5\n  \
-             SD Connect Timeout = 60 s\n{tls}}}\n\n\
-             Director {{\n  Name = barque-dir\n  Password = \"{}\"\n{director_extra}{tls}}}\n\n\
+             SD Connect Timeout = 60 s\n}}\n\n\
+             Director {{\n  Name = barque-dir\n  Password = \"{}\"\n{director_extra}}}\n\n\
              Messages {{\n  Name = Standard\n  Director = barque-dir = all, !skipped, !restored\n}}\n",
             f.name,
             f.listen,
