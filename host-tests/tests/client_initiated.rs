@@ -352,6 +352,11 @@ fn each_daemon_killed_during_a_client_initiated_backup() {
         || waiting(&s).len() == 1,
     );
     std::fs::remove_file(s.data.join("sparse.img")).expect("rm");
+    // The orphaned job ends on the FD and the SD (the FD's next heartbeat hits the closed
+    // Director connection) and its volume is closed.
+    wait_for(&s, "the SD idle", Duration::from_secs(180), || {
+        console(&s, &["status storage=File"]).contains("No Jobs running.\n")
+    });
     run_and_wait(&s, "run job=DemoBackup level=Full yes");
 
     // File daemon: the job fails cleanly, the FD restarts and dials in, the next job runs.
@@ -372,6 +377,9 @@ fn each_daemon_killed_during_a_client_initiated_backup() {
         || waiting(&s).len() == 1,
     );
     run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    wait_for(&s, "the SD idle", Duration::from_secs(60), || {
+        console(&s, &["status storage=File"]).contains("No Jobs running.\n")
+    });
     let before: Vec<PathBuf> = volumes(&s);
     for v in &before {
         assert_readable(&s, v);
