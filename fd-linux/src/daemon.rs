@@ -41,7 +41,15 @@
 //! side, `1000 OK:`, then the ordinary command loop. As soon as the Director sends the first
 //! command on that connection, a new idle connection is opened (the Director always finds one
 //! waiting, vectors/clear-client-initiated conns 1 and 5); failures back off from 1 s up to
-//! 60 s.
+//! 60 s (Bareos retries every 60 s), and the delay starts again at 1 s once a connection
+//! authenticated, so a restarted Director finds the FD back within a second or two. Each
+//! attempt and failure is logged (and so reaches the `Append` file, [`crate::msglog`]).
+//! The waiting connection stays silent, as Bareos' (a Bareos Director drops a parked
+//! connection that sends anything but data, heartbeats included); the socket has
+//! `SO_KEEPALIVE` with the Client's `Heartbeat Interval` as idle time and probe interval,
+//! which keeps it open through NAT and firewalls and detects a Director that vanished.
+//! During backups and restores fd-core sends `BNET_HEARTBEAT` to the Director every
+//! `Heartbeat Interval`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -137,6 +145,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// Text after `Version: ` in status and job messages ([`VERSION_TEXT`]).
     pub version_text: String,
+    /// The local log files (`Append` of the Client's Messages resource, [`crate::msglog`]).
+    pub log_files: Vec<crate::msglog::AppendTarget>,
 }
 
 fn first_error(e: impl std::fmt::Display) -> String {
@@ -243,6 +253,7 @@ impl Settings {
             job_version: JOB_VERSION.into(),
             version_text: VERSION_TEXT.into(),
             max_connections: 42,
+            log_files: crate::msglog::append_targets(cfg),
         })
     }
 }
@@ -273,35 +284,54 @@ impl Drop for ConnSlot {
 
 /// What a Director connection came in as.
 enum Accepted {
-    Director { stream: NetStream, tls: bool },
+    Director {
+        stream: NetStream,
+        tls: bool,
+    },
     Passive,
+    /// A TLS-first passive SD connection (PSK identity `R_JOB` RS «Job»), TLS done.
+    PassiveTls {
+        stream: Box<SslStream<TcpStream>>,
+        job: Vec<u8>,
+    },
 }
 
-/// Adapter: a tokio stream that calls `fired` when the peer starts frame number
-/// `fire_at_frame` + 1 (counting bsock frame headers in the byte stream it reads). Used to
-/// notice that the Director started to use a client-initiated connection: after the four
-/// frames of the handshake (its challenge, `1000 OK auth`, its response, `1000 OK:`), the
-/// next frame is its first command.
+/// A callback that runs once the peer starts frame number `.0` + 1.
+type Trigger = (usize, Box<dyn FnOnce() + Send>);
+
+/// Adapter: a tokio stream that runs each trigger `(n, f)` when the peer starts frame number
+/// n + 1 (counting bsock frame headers in the byte stream it reads). Used to notice that a
+/// client-initiated connection authenticated (frame 4 is the Director's `1000 OK:`, after its
+/// challenge, `1000 OK auth` and its response) and that the Director started to use it
+/// (frame 5 is its first command).
 struct Watch<T> {
     inner: T,
-    fire_at_frame: usize,
     frames: usize,
     hdr: [u8; 4],
     hdr_len: usize,
     remaining: usize,
-    fired: Option<Box<dyn FnOnce() + Send>>,
+    /// Pending triggers, sorted by frame number.
+    triggers: Vec<Trigger>,
+}
+
+/// Event of a client-initiated connection, for its dial loop.
+enum Dial {
+    /// The Director accepted it (`1000 OK:`).
+    Authenticated,
+    /// The Director sent its first command on it.
+    Used,
 }
 
 impl<T> Watch<T> {
-    fn new(inner: T, fire_at_frame: usize, fired: Box<dyn FnOnce() + Send>) -> Self {
+    fn new(inner: T, mut triggers: Vec<Trigger>) -> Self {
+        triggers.sort_by_key(|t| std::cmp::Reverse(t.0));
         Self {
             inner,
-            fire_at_frame,
             frames: 0,
             hdr: [0; 4],
             hdr_len: 0,
             remaining: 0,
-            fired: Some(fired),
+            triggers,
         }
     }
 
@@ -320,8 +350,8 @@ impl<T> Watch<T> {
             bytes = bytes.get(1..).unwrap_or(&[]);
             if self.hdr_len == 1 {
                 self.frames += 1;
-                if self.frames > self.fire_at_frame {
-                    if let Some(f) = self.fired.take() {
+                while self.triggers.last().is_some_and(|t| self.frames > t.0) {
+                    if let Some((_, f)) = self.triggers.pop() {
                         f();
                     }
                 }
@@ -343,7 +373,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watch<T> {
         let me = self.get_mut();
         let before = buf.filled().len();
         let r = Pin::new(&mut me.inner).poll_read(cx, buf);
-        if me.fired.is_some() {
+        if !me.triggers.is_empty() {
             let new = buf.filled().get(before..).unwrap_or(&[]).to_vec();
             me.feed(&new);
         }
@@ -455,6 +485,7 @@ impl FileDaemon {
 
     fn services(&self) -> Svc {
         let mut connector = SdConnector::new(self.passive.clone());
+        connector.heartbeat = Some(self.settings.heartbeat).filter(|h| !h.is_zero());
         connector.timeout = self.settings.sd_connect_timeout;
         connector.retry_interval = self.settings.sd_retry_interval;
         Services {
@@ -593,11 +624,19 @@ impl FileDaemon {
                 Err(e) => return log::warn!("{who}: {e}"),
             };
             let _ = tcp.set_nodelay(true);
+            // Accepted sockets: SO_KEEPALIVE as Bareos' `BnetThreadServerTcp` (connect.md §1.5).
+            let _ = barque_common::conn::set_keepalive(&tcp, None);
             let acc = tokio::time::timeout(Duration::from_secs(180), self.accept(tcp, &who)).await;
             match acc {
                 Err(_) => log::warn!("{who}: no hello within 180 s; closed"),
                 Ok(Err(e)) => log::warn!("{who}: {e}"),
                 Ok(Ok(Accepted::Passive)) => {}
+                Ok(Ok(Accepted::PassiveTls { stream, job })) => {
+                    let shown = String::from_utf8_lossy(&job).into_owned();
+                    if let Err(e) = self.serve_passive_tls(stream, &job).await {
+                        log::warn!("{who}: passive Storage daemon (TLS) for job {shown}: {e}");
+                    }
+                }
                 Ok(Ok(Accepted::Director { stream, tls })) => {
                     let policy = self.director_policy(tls);
                     let mut svc = self.services();
@@ -665,12 +704,29 @@ impl FileDaemon {
                 };
                 match Hello::parse_at(Acceptor::FileDaemon, &hello) {
                     Ok(Hello::StorageStartJob { job, .. }) => {
-                        log::debug!(
-                            "{who}: passive Storage daemon for {}",
-                            String::from_utf8_lossy(job)
-                        );
+                        let job = job.to_vec();
+                        let shown = String::from_utf8_lossy(&job).into_owned();
+                        log::debug!("{who}: passive Storage daemon for {shown}");
+                        // The SD may be quicker than the Director's `JobId=` to the session (it is
+                        // told after it, but on another connection): wait a little for the key.
+                        let mut key = self.passive.key(&job);
+                        let until = tokio::time::Instant::now() + Duration::from_secs(30);
+                        while key.is_none() && tokio::time::Instant::now() < until {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            key = self.passive.key(&job);
+                        }
+                        let Some(key) = key else {
+                            return Err(format!(
+                                "passive Storage daemon for job {shown}: no such job is running \
+                                 here (the Director must send JobId= first); closed"
+                            ));
+                        };
+                        let tcp = self
+                            .authenticate_passive_sd(tcp, hello.len(), &key)
+                            .await
+                            .map_err(|e| format!("passive Storage daemon for job {shown}: {e}"))?;
                         let std_tcp = tcp.into_std().map_err(|e| e.to_string())?;
-                        self.passive.park(job, std_tcp);
+                        self.passive.park(&job, std_tcp);
                         Ok(Accepted::Passive)
                     }
                     Ok(Hello::Director { name, .. }) => {
@@ -712,7 +768,13 @@ impl FileDaemon {
                     .iter()
                     .map(|d| (d.name.clone(), d.key.clone()))
                     .collect();
+                let passive = self.passive.clone();
                 let lookup: tls::PskLookup = Arc::new(move |kind, name| {
+                    // A passive SD (`ssl=4`): identity R_JOB RS «Job», key = the session key
+                    // of that job's session.
+                    if kind == ResourceType::Job {
+                        return passive.key(name.as_bytes()).map(Key::raw);
+                    }
                     if kind != ResourceType::Director {
                         return None;
                     }
@@ -736,12 +798,128 @@ impl FileDaemon {
                         _ => format!("TLS handshake failed: {e} (wrong password?)"),
                     });
                 }
+                let outcome = slot.lock().map(|g| g.clone()).unwrap_or_default();
+                if let PskOutcome::Found(id) = outcome {
+                    if let Ok(i) = PskIdentity::parse(&id) {
+                        if i.kind == ResourceType::Job {
+                            return Ok(Accepted::PassiveTls {
+                                stream: Box::new(s),
+                                job: i.name.to_vec(),
+                            });
+                        }
+                    }
+                }
                 Ok(Accepted::Director {
                     stream: NetStream::Tls(Box::new(s)),
                     tls: true,
                 })
             }
         }
+    }
+
+    /// Passive mode: consume the SD's hello (`hello_len` payload bytes, already peeked) and
+    /// run the CRAM-MD5 as the inbound side with the job's session key, at once, as Bareos
+    /// does: the SD answers the Director's `passive client` only after it, and the session
+    /// asks for the connection later (at `backup`/`restore`).
+    async fn authenticate_passive_sd(
+        &self,
+        mut tcp: TcpStream,
+        hello_len: usize,
+        key: &[u8],
+    ) -> Result<TcpStream, String> {
+        use fd_core::fd::conn::Conn;
+        use tokio::io::AsyncReadExt;
+        let mut skip = vec![0u8; hello_len + 4];
+        tcp.read_exact(&mut skip)
+            .await
+            .map_err(|e| format!("reading the hello: {e}"))?;
+        let mut conn = Conn::new(NetIo(NetStream::Plain(tcp)));
+        self.cram_as_inbound(&mut conn, key, TlsPolicy::None)
+            .await?;
+        match conn.into_inner().0 {
+            NetStream::Plain(t) => Ok(t),
+            NetStream::Tls(_) => Err("unexpected TLS stream".into()),
+        }
+    }
+
+    /// The FD's side of a passive SD's CRAM-MD5: inbound, challenging first, with the job's
+    /// session key and `policy` in its `ssl=` (vectors/clear-backup-passive conn 4 msgs 2-7).
+    async fn cram_as_inbound(
+        &self,
+        conn: &mut fd_core::fd::conn::Conn<NetIo<NetStream>>,
+        key: &[u8],
+        policy: TlsPolicy,
+    ) -> Result<(), String> {
+        use fd_core::auth::{self, Role};
+        let mut own = b"R_CLIENT::".to_vec();
+        own.extend_from_slice(self.settings.name.as_bytes());
+        let acfg = auth::Config::new(
+            Role::Inbound,
+            key,
+            &own,
+            policy,
+            random31(),
+            u32::try_from(unix_now()).unwrap_or(0),
+        );
+        let mut rx = vec![0u8; 1024];
+        let clock = TokioClock::new();
+        match fd_core::fd::session::authenticate(conn, &clock, acfg, &mut rx).await {
+            Ok(auth::Event::Authenticated { .. }) => Ok(()),
+            Ok(auth::Event::Failed(e)) => Err(format!(
+                "authentication failed ({e:?}): the session key or the ssl= policies do not match"
+            )),
+            Err(e) => Err(format!("authentication: {e}")),
+        }
+    }
+
+    /// A TLS-first passive SD connection: read its hello inside TLS, authenticate, then hand
+    /// the session a plain socket. The session takes parked connections as std sockets (the
+    /// accepting thread's runtime is gone by then), and a TLS stream cannot outlive the runtime
+    /// that drives it, so this thread keeps the TLS end and relays it to a loopback socket
+    /// pair whose other end is parked.
+    async fn serve_passive_tls(
+        &self,
+        stream: Box<SslStream<TcpStream>>,
+        job: &[u8],
+    ) -> Result<(), String> {
+        let mut conn = fd_core::fd::conn::Conn::new(NetIo(NetStream::Tls(stream)));
+        let mut rx = vec![0u8; 300];
+        let ok = match conn.recv(&mut rx).await {
+            Ok(fd_core::fd::conn::Msg::Data(h)) => matches!(
+                Hello::parse_at(Acceptor::FileDaemon, h),
+                Ok(Hello::StorageStartJob { job: j, .. }) if j == job
+            ),
+            Ok(_) => false,
+            Err(e) => return Err(format!("reading the hello: {e}")),
+        };
+        if !ok {
+            return Err("the hello inside TLS does not name the job of the PSK identity".into());
+        }
+        let key = self
+            .passive
+            .key(job)
+            .ok_or_else(|| "the job is no longer running".to_string())?;
+        // Inside TLS the challenge carries this Client's own policy (an SD speaking TLS says
+        // Required; None here would deny).
+        self.cram_as_inbound(&mut conn, &key, self.settings.tls.policy())
+            .await?;
+        let NetStream::Tls(mut tls) = conn.into_inner().0 else {
+            return Err("unexpected plain stream".into());
+        };
+        let l = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| format!("loopback relay: {e}"))?;
+        let addr = l.local_addr().map_err(|e| format!("loopback relay: {e}"))?;
+        let parked =
+            std::net::TcpStream::connect(addr).map_err(|e| format!("loopback relay: {e}"))?;
+        let (ours, _) = l.accept().map_err(|e| format!("loopback relay: {e}"))?;
+        ours.set_nonblocking(true)
+            .map_err(|e| format!("loopback relay: {e}"))?;
+        let _ = ours.set_nodelay(true);
+        let _ = parked.set_nodelay(true);
+        let mut ours = TcpStream::from_std(ours).map_err(|e| format!("loopback relay: {e}"))?;
+        self.passive.park(job, parked);
+        let _ = tokio::io::copy_bidirectional(&mut tls, &mut ours).await;
+        Ok(())
     }
 
     /// Start the client-initiated threads (one per Director with `Connection From Client To
@@ -763,25 +941,59 @@ impl FileDaemon {
     }
 
     /// Keep one idle connection to Director `i`; when it gets used, open the next one.
+    /// Failures (refused, unreachable, authentication, or the Director closing the waiting
+    /// connection, e.g. because it restarted) are retried after 1 s, doubling up to 60 s;
+    /// the delay starts again at 1 s once a connection authenticated.
     fn dial_loop(self: Arc<Self>, i: usize) {
+        let name = self
+            .settings
+            .directors
+            .get(i)
+            .map(|d| d.name.clone())
+            .unwrap_or_default();
         let mut backoff = Duration::from_secs(1);
         while !self.stop.load(Ordering::SeqCst) {
-            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let (tx, rx) = std::sync::mpsc::channel::<Dial>();
             let me = self.clone();
             let handle = std::thread::spawn(move || me.client_session(i, tx));
             // Wait until the connection is used (or failed), then dial the next one.
-            match rx.recv() {
-                Ok(()) => backoff = Duration::from_secs(1),
-                Err(_) => {
-                    let _ = handle.join();
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
+            let mut authenticated = false;
+            loop {
+                match rx.recv() {
+                    Ok(Dial::Authenticated) => {
+                        authenticated = true;
+                        backoff = Duration::from_secs(1);
+                    }
+                    Ok(Dial::Used) => break,
+                    Err(_) => {
+                        let _ = handle.join();
+                        if self.stop.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        // Bareos: `Failed to connect to Director "%s". Retry in %ds.`
+                        // (filed/dir_cmd.cc, a fixed 60 s; here 1 s doubling up to 60 s).
+                        if authenticated {
+                            log::info!(
+                                "Director {name}: the waiting connection ended; connecting \
+                                 again in {}s",
+                                backoff.as_secs()
+                            );
+                        } else {
+                            log::error!(
+                                "Failed to connect to Director \"{name}\". Retry in {}s.",
+                                backoff.as_secs()
+                            );
+                        }
+                        std::thread::sleep(backoff);
+                        backoff = (backoff * 2).min(Duration::from_secs(60));
+                        break;
+                    }
                 }
             }
         }
     }
 
-    fn client_session(self: Arc<Self>, i: usize, used: std::sync::mpsc::Sender<()>) {
+    fn client_session(self: Arc<Self>, i: usize, used: std::sync::mpsc::Sender<Dial>) {
         let Some(d) = self.settings.directors.get(i).cloned() else {
             return;
         };
@@ -795,11 +1007,26 @@ impl FileDaemon {
         rt.block_on(async move {
             let who = format!("Director {}", d.name);
             let addr = d.address.clone().unwrap_or_else(|| "127.0.0.1".into());
+            log::info!("{who}: connecting to {addr}:{} (client-initiated)", d.port);
             let tcp = match TcpStream::connect((addr.as_str(), d.port)).await {
                 Ok(t) => t,
-                Err(e) => return log::warn!("{who} ({addr}:{}): cannot connect: {e}", d.port),
+                Err(e) => {
+                    return log::warn!(
+                        "{who} ({addr}:{}): cannot connect: {e}; check that the Director runs \
+                         and that Address and Port of Director {} in this File daemon's \
+                         configuration reach it",
+                        d.port,
+                        d.name
+                    )
+                }
             };
             let _ = tcp.set_nodelay(true);
+            // connect.md §1.5: SO_KEEPALIVE, and the Client's Heartbeat Interval as the
+            // keep-alive idle time and interval; the waiting connection itself stays silent.
+            let hb = Some(self.settings.heartbeat).filter(|h| !h.is_zero());
+            if let Err(e) = barque_common::conn::set_keepalive(&tcp, hb) {
+                log::warn!("{who}: cannot set TCP keep-alive: {e}");
+            }
             // Keep a second handle until the restore sink is finished (see
             // connection_thread).
             let (tcp, keep) = match tcp.into_std() {
@@ -837,12 +1064,27 @@ impl FileDaemon {
             } else {
                 NetStream::Plain(tcp)
             };
+            let authed = used.clone();
+            let name = d.name.clone();
             let watched = Watch::new(
                 stream,
-                4,
-                Box::new(move || {
-                    let _ = used.send(());
-                }),
+                vec![
+                    // Frame 4 is the Director's `1000 OK:`: authenticated and parked.
+                    (
+                        3,
+                        Box::new(move || {
+                            log::info!("Director {name}: connected, waiting for jobs");
+                            let _ = authed.send(Dial::Authenticated);
+                        }) as Box<dyn FnOnce() + Send>,
+                    ),
+                    // Frame 5 is its first command: this connection is in use.
+                    (
+                        4,
+                        Box::new(move || {
+                            let _ = used.send(Dial::Used);
+                        }),
+                    ),
+                ],
             );
             let policy = if tls {
                 self.settings.tls.policy()

@@ -12,6 +12,7 @@
 //! | [`source`] | the walk (depth first, directory after contents, `readdir()` order, raw `OsStr` bytes, onefs) and large reads | `findlib/find_one.cc` |
 //! | [`sink`] | restore: `openat`-style creation that never leaves its root, temporary names, attributes | `findlib/create_file.cc`, `attribs.cc` |
 //! | [`clock`] | wall and monotonic time on tokio | `time()`, `bmicrosleep()` |
+//! | [`msglog`] | the local log file (`Append` of the Client's Messages resource) | `lib/message.cc` |
 //!
 //! # What is verified, and how
 //!
@@ -35,14 +36,13 @@
 //!   hook for it yet; such directories are backed up.
 //! - Cleartext-then-TLS upgrade after CRAM-MD5 on Director connections (certificate TLS
 //!   without TLS-first); TLS-first connections (PSK or certificates) are supported.
-//! - TLS-first passive SD connections (the PSK identity names a job whose session key the
-//!   accept loop does not know); cleartext passive connections work.
 //! - Running as a background daemon: barque-fd always stays in the foreground (`-f` is
 //!   accepted), as under systemd.
 #![forbid(unsafe_code)]
 
 pub mod clock;
 pub mod daemon;
+pub mod msglog;
 pub mod net;
 pub mod sink;
 pub mod source;

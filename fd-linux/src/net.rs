@@ -20,11 +20,17 @@
 //!
 //! In passive mode the SD dials the FD port and says `Hello Storage calling Start Job «Job»`.
 //! The accept loop ([`crate::daemon`]) recognises that hello by peeking at the cleartext
-//! frame and parks the connection in a [`PassiveSd`] table under the job name; the session
-//! running that job takes it from there through [`Connector::accept_sd`], with the hello
-//! still unread (the core checks it and authenticates with the session key).
-//! TLS-first passive connections need the session key before the hello is seen (the PSK
-//! identity names the job) and are refused: see the crate docs.
+//! frame, reads it and runs the CRAM-MD5 at once as the inbound side, with the session key
+//! the job's session announced ([`Connector::expect_sd`], from `JobId=` or
+//! `setauthorization`); Bareos does the same in its accepting thread, and the SD answers the
+//! Director's `passive client` only after it. The authenticated connection is parked in a
+//! [`PassiveSd`] table under the job name; the session running that job takes it through
+//! [`Connector::accept_sd`] at `backup`/`restore`.
+//! TLS-first passive connections (the Director sends `ssl=4` when it reached the FD
+//! TLS-first and the Client has TLS enabled) use the PSK identity `R_JOB` RS «Job» with the
+//! same session key; the accepting thread keeps the TLS stream (its runtime drives it) and
+//! relays it to a loopback socket pair whose other end is parked, since parked connections
+//! are plain std sockets. Proven in host-tests/tests/netns.rs (backup and restore).
 
 use std::collections::HashMap;
 use std::io;
@@ -234,10 +240,29 @@ pub struct PassiveSd {
     /// Parked as std sockets: the tokio runtime of the accepting thread ends when it has
     /// parked the connection, so the session re-registers it with its own runtime.
     waiting: Mutex<HashMap<Vec<u8>, Vec<std::net::TcpStream>>>,
+    /// Session keys of the jobs that may get a passive SD connection (job name → key),
+    /// from [`Connector::expect_sd`]; the accept loop authenticates with them.
+    keys: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
     notify: tokio::sync::Notify,
 }
 
 impl PassiveSd {
+    /// Remember the session key of `job` (replacing an older one of the same name).
+    pub fn expect(&self, job: &[u8], key: &[u8]) {
+        if let Ok(mut m) = self.keys.lock() {
+            // Bounded: a Director that starts jobs that never run must not grow this.
+            if m.len() >= 256 {
+                m.clear();
+            }
+            m.insert(job.to_vec(), key.to_vec());
+        }
+    }
+
+    /// The session key of `job`, if its session announced one.
+    pub fn key(&self, job: &[u8]) -> Option<Vec<u8>> {
+        self.keys.lock().ok()?.get(job).cloned()
+    }
+
     /// Park a connection whose hello names `job` (hello unread).
     pub fn park(&self, job: &[u8], s: std::net::TcpStream) {
         if let Ok(mut m) = self.waiting.lock() {
@@ -252,6 +277,11 @@ impl PassiveSd {
         let s = v.pop();
         if v.is_empty() {
             m.remove(job);
+        }
+        if s.is_some() {
+            if let Ok(mut k) = self.keys.lock() {
+                k.remove(job);
+            }
         }
         s
     }
@@ -279,6 +309,9 @@ pub struct SdConnector {
     pub timeout: Duration,
     /// The table of passive connections (shared with the accept loop).
     pub passive: Arc<PassiveSd>,
+    /// Heartbeat Interval: TCP keep-alive idle time and interval of the data connection
+    /// (connect.md §1.5; `None`: `SO_KEEPALIVE` with the system's times).
+    pub heartbeat: Option<Duration>,
 }
 
 impl SdConnector {
@@ -288,6 +321,7 @@ impl SdConnector {
             retry_interval: Duration::from_secs(10),
             timeout: Duration::from_secs(30 * 60),
             passive,
+            heartbeat: None,
         }
     }
 }
@@ -320,6 +354,15 @@ impl Connector for SdConnector {
             }
         };
         let _ = tcp.set_nodelay(true);
+        // Which address the Director told this FD (`Lan Address` or `Address`), for the
+        // operator and for the topology tests (host-tests/tests/netns.rs).
+        log::debug!(
+            "connected to the Storage daemon at {addr}:{port} (tls={})",
+            psk.is_some()
+        );
+        if let Err(e) = barque_common::conn::set_keepalive(&tcp, self.heartbeat) {
+            log::warn!("Storage daemon {addr}:{port}: cannot set TCP keep-alive: {e}");
+        }
         let Some(psk) = psk else {
             return Ok(SdIo::new(NetStream::Plain(tcp)));
         };
@@ -342,6 +385,8 @@ impl Connector for SdConnector {
         loop {
             let notified = self.passive.notify.notified();
             if let Some(s) = self.passive.take(job) {
+                // tokio refuses blocking sockets.
+                s.set_nonblocking(true).map_err(ConnectError::Tcp)?;
                 let s = TcpStream::from_std(s).map_err(ConnectError::Tcp)?;
                 return Ok(SdIo::new(NetStream::Plain(s)));
             }
@@ -349,6 +394,16 @@ impl Connector for SdConnector {
                 return Err(ConnectError::NoPassive);
             }
         }
+    }
+
+    fn expect_sd(&mut self, job: &[u8], key: &[u8]) {
+        self.passive.expect(job, key);
+    }
+
+    /// The accept loop reads the hello and runs the CRAM-MD5 when the SD connects
+    /// ([`crate::daemon`]), as Bareos does; parked connections are authenticated.
+    fn accepted_sd_authenticated(&self) -> bool {
+        true
     }
 }
 

@@ -15,6 +15,7 @@
 //! the FD sends the BTIME signal repeatedly; each is answered with `btime «µs»⏎`; an EOD
 //! follows, then `2000 OK level⏎`.
 
+use barque_common::tls::TlsSettings;
 use fd_core::wire::bnet::Signal;
 use fd_core::wire::codes::{JobLevel, JobStatus, JobType, MessageType};
 use fd_core::wire::dir_cmd::{
@@ -270,7 +271,7 @@ async fn backup_inner(
         ctx.msg("Probing client protocol... (result will be saved until config reload)")
             .await;
     }
-    for l in fd_lines(&plan.client, &fd.conn) {
+    for l in fd_lines(&plan.client, &fd) {
         ctx.msg(&l).await;
     }
     // The FD↔SD TLS policy (jobs.md MVP notes, §1.2): 4 (TLS-PSK with the session key) when
@@ -388,7 +389,7 @@ async fn backup_inner(
         sd.send(&DirToSd::PassiveClient(PassiveClient {
             address: a.as_bytes(),
             port: plan.client.port.into(),
-            ssl: if plan.client.tls.enable { 4 } else { 0 },
+            ssl: passive_ssl(&plan.client.tls, tls_first),
         }))
         .await?;
         let r = sd.reply(ctx, "passive client").await?;
@@ -451,6 +452,22 @@ async fn backup_inner(
     }
     facts.sd_end = Some(sd_res?);
     Ok(())
+}
+
+/// The `ssl=` of `passive client …` (connect.md §4, `ConfigureTlsRequirementsPassiveClient`):
+/// when the Director reached the FD TLS-first, 4 if the Client has TLS enabled, else 0;
+/// when the probing fell back to cleartext, the Client's policy (0/1/2), so that the SD
+/// does not open TLS-first to an FD that just proved it speaks cleartext.
+pub(crate) fn passive_ssl(client_tls: &TlsSettings, tls_first: bool) -> u32 {
+    if tls_first {
+        if client_tls.enable {
+            4
+        } else {
+            0
+        }
+    } else {
+        client_tls.policy().code()
+    }
 }
 
 pub(crate) async fn send_level(
@@ -814,7 +831,10 @@ pub(crate) async fn cancel_on_daemons(
     let cfg = engine.config();
     let mut replies = Vec::new();
     if let Some(c) = cfg.dir_clients().into_iter().find(|c| c.name == client) {
-        match engine.connect_fd(&c).await {
+        match engine
+            .connect_fd_within(&c, std::time::Duration::from_secs(15))
+            .await
+        {
             Ok((mut fd, _)) => {
                 fd.send(&DirCommand::Cancel {
                     job: job.as_bytes(),
@@ -857,4 +877,24 @@ pub(crate) async fn cancel_on_daemons(
         }
     }
     Ok(replies)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passive_ssl_follows_the_probed_mode() {
+        let psk = TlsSettings::default();
+        let optional = TlsSettings {
+            require: false,
+            ..TlsSettings::default()
+        };
+        // Reached TLS-first: the SD opens TLS-PSK to the FD.
+        assert_eq!(passive_ssl(&psk, true), 4);
+        // Probing fell back to cleartext: the Client's policy, never 4.
+        assert_eq!(passive_ssl(&optional, false), 1);
+        assert_eq!(passive_ssl(&psk, false), 2);
+        assert_eq!(passive_ssl(&TlsSettings::disabled(), false), 0);
+    }
 }

@@ -26,7 +26,7 @@ use fd_core::wire::codes::{JobLevel, JobStatus, JobType, MessageType};
 use fd_core::wire::dir_cmd::{
     DirCommand, FdReply, JobStart, OkReply, Replace, Restore, RestoreTarget, Storage,
 };
-use fd_core::wire::sd_ctl::{DirToSd, JobCmd, SdToDir, UseStorage};
+use fd_core::wire::sd_ctl::{DirToSd, JobCmd, PassiveClient, SdToDir, UseStorage};
 
 use super::fd::{connected_lines as fd_lines, FdChannel};
 use super::report::RestoreReport;
@@ -346,7 +346,7 @@ async fn inner(
         ctx.msg("Probing client protocol... (result will be saved until config reload)")
             .await;
     }
-    for l in fd_lines(&plan.client, &fd.conn) {
+    for l in fd_lines(&plan.client, &fd) {
         ctx.msg(&l).await;
     }
     let tls = fd.conn.is_tls();
@@ -388,16 +388,42 @@ async fn inner(
             String::from_utf8_lossy(&r).trim_end()
         )));
     }
-    sd.send(&DirToSd::Run).await?;
-    let addr = plan.sd_data_address.clone();
-    fd.send(&DirCommand::Storage(Storage {
-        address: addr.as_bytes(),
-        port: storage.port.into(),
-        ssl: sd_policy,
-        authorization: Some(&key),
-    }))
-    .await?;
-    fd.expect_ok(ctx, OkReply::Storage, "storage").await?;
+    if plan.client.passive {
+        // connect.md §6 "Restore", passive: the key again to the FD, then the SD dials it.
+        fd.send(&DirCommand::SetAuthorization {
+            authorization: &key,
+        })
+        .await?;
+        fd.expect_ok(ctx, OkReply::Authorization, "setauthorization")
+            .await?;
+        let a = plan.fd_data_address.clone();
+        sd.send(&DirToSd::PassiveClient(PassiveClient {
+            address: a.as_bytes(),
+            port: plan.client.port.into(),
+            ssl: super::backup::passive_ssl(&plan.client.tls, tls),
+        }))
+        .await?;
+        let r = sd.reply(ctx, "passive client").await?;
+        if !matches!(SdToDir::parse(&r), Ok(SdToDir::PassiveClientOk)) {
+            return Err(JobError::Refused(format!(
+                "Storage daemon \"{}\" could not reach the passive client: {}",
+                storage.name,
+                String::from_utf8_lossy(&r).trim_end()
+            )));
+        }
+        sd.send(&DirToSd::Run).await?;
+    } else {
+        sd.send(&DirToSd::Run).await?;
+        let addr = plan.sd_data_address.clone();
+        fd.send(&DirCommand::Storage(Storage {
+            address: addr.as_bytes(),
+            port: storage.port.into(),
+            ssl: sd_policy,
+            authorization: Some(&key),
+        }))
+        .await?;
+        fd.expect_ok(ctx, OkReply::Storage, "storage").await?;
+    }
     let where_ = req
         .where_
         .clone()

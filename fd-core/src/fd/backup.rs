@@ -463,6 +463,11 @@ where
             return Ok(false);
         };
         let mut sd = Conn::new(stream);
+        if self.svc.connector.accepted_sd_authenticated() {
+            self.sd = Some(sd);
+            self.sd_passive = true;
+            return Ok(true);
+        }
         let ok = match sd.recv(self.sd_rx).await? {
             Msg::Data(h) => matches!(
                 Hello::parse_at(crate::wire::hello::Acceptor::FileDaemon, h),
@@ -807,7 +812,7 @@ where
         self.jmsg(msg_type, text).await
     }
 
-    fn next_heartbeat(&self) -> Option<Instant> {
+    pub(super) fn next_heartbeat(&self) -> Option<Instant> {
         let iv = self.cfg.heartbeat_interval;
         (iv.total_micros() > 0).then(|| self.svc.clock.now() + iv)
     }

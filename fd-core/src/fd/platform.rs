@@ -275,6 +275,23 @@ pub trait Connector {
     /// platform without passive support returns an error at once; the FD then answers
     /// `2902 Bad backup`/`2902 Bad restore` as Bareos does without an SD connection.
     async fn accept_sd(&mut self, job: &[u8]) -> Result<Self::Stream, Self::Error>;
+
+    /// Passive mode: the session of job `job` got its session key from the Director
+    /// (`JobId=… Authorization=`). A platform that authenticates passive SD connections
+    /// itself, as soon as they arrive, needs it: the SD waits for the FD's CRAM-MD5 before it
+    /// answers the Director's `passive client` command, and the session only asks for the
+    /// connection at `backup`/`restore`, after that answer (Bareos authenticates in the
+    /// accepting thread, `core/src/filed/socket_server.cc`). The key is a secret: never log
+    /// it. The default ignores it.
+    fn expect_sd(&mut self, _job: &[u8], _key: &[u8]) {}
+
+    /// True if [`Connector::accept_sd`] returns connections whose hello was read and whose
+    /// CRAM-MD5 (inbound, with the key of [`Connector::expect_sd`]) is done; the session then
+    /// uses them as they are. False (the default): the session reads the hello and
+    /// authenticates.
+    fn accepted_sd_authenticated(&self) -> bool {
+        false
+    }
 }
 
 /// Time. The core reads the clock only through this trait, so tests run on a virtual clock.

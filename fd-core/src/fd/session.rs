@@ -464,8 +464,11 @@ pub(crate) fn qualified_name(prefix: &[u8], name: &[u8]) -> Result<Vec<u8, 140>,
     Ok(v)
 }
 
-/// Drive an [`Authenticator`] over a connection until it decides.
-pub(crate) async fn authenticate<IO: Read + Write, T: Clock>(
+/// Drive an [`Authenticator`] over a connection until it decides (public for platforms that
+/// authenticate passive SD connections themselves, [`Connector::expect_sd`]).
+///
+/// [`Connector::expect_sd`]: crate::fd::platform::Connector::expect_sd
+pub async fn authenticate<IO: Read + Write, T: Clock>(
     conn: &mut Conn<IO>,
     clock: &T,
     config: auth::Config<'_>,
@@ -629,6 +632,9 @@ where
                 self.job.sd_id = js.sd_id;
                 self.job.sd_time = js.sd_time;
                 self.set_key(js.authorization);
+                if !js.authorization.is_empty() {
+                    self.svc.connector.expect_sd(js.job, js.authorization);
+                }
                 if js.job_id != 0 && self.job.handle.is_none() {
                     let now = self.svc.clock.unix_time();
                     match self.jobs.start(js.job_id, js.job, now) {
@@ -711,6 +717,9 @@ where
             }
             DirCommand::SetAuthorization { authorization } => {
                 self.set_key(authorization);
+                if !authorization.is_empty() && !self.job.name.is_empty() {
+                    self.svc.connector.expect_sd(&self.job.name, authorization);
+                }
                 self.reply(&FdReply::Ok(OkReply::Authorization)).await?;
                 Ok(true)
             }
