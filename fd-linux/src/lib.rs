@@ -41,6 +41,7 @@
 //!   accepted), as under systemd.
 #![forbid(unsafe_code)]
 
+pub mod bregexp;
 pub mod clock;
 pub mod daemon;
 pub mod net;

@@ -56,7 +56,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use fd_core::fd::platform::{CreateKind, Created, FileSink};
+use fd_core::fd::platform::{CreateKind, Created, FileSink, RegexError};
 use fd_core::wire::attr::Stat;
 use fd_core::wire::dir_cmd::Replace;
 use rustix::fs::{
@@ -114,6 +114,8 @@ pub struct LinuxSink {
     pending: Option<Pending>,
     as_root: bool,
     counter: u64,
+    /// The restore's `regexwhere` list, if any.
+    regexwhere: Option<Vec<crate::bregexp::Subst>>,
 }
 
 impl Default for LinuxSink {
@@ -170,6 +172,7 @@ impl LinuxSink {
             pending: None,
             as_root: running_as_root(),
             counter: 0,
+            regexwhere: None,
         }
     }
 
@@ -264,6 +267,31 @@ impl LinuxSink {
 
 impl FileSink for LinuxSink {
     type Error = SinkError;
+
+    fn set_regexwhere(&mut self, spec: &[u8]) -> Result<(), RegexError> {
+        match crate::bregexp::parse(spec) {
+            Ok(l) => {
+                self.regexwhere = Some(l);
+                Ok(())
+            }
+            Err(e) => {
+                log::warn!(
+                    "restore: regexwhere {:?} refused: {e}",
+                    String::from_utf8_lossy(spec)
+                );
+                self.regexwhere = None;
+                Err(RegexError::Invalid)
+            }
+        }
+    }
+
+    fn apply_regexwhere(&mut self, name: &[u8], out: &mut [u8]) -> Option<usize> {
+        let l = self.regexwhere.as_ref()?;
+        let r = crate::bregexp::apply(l, name);
+        let d = out.get_mut(..r.len())?;
+        d.copy_from_slice(&r);
+        Some(r.len())
+    }
 
     async fn create(
         &mut self,

@@ -33,7 +33,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use fd_core::fd::platform::{Entry, EntryKind, FileSource, WalkOptions};
+use fd_core::fd::platform::{Entry, EntryKind, FileSource, RegexError, WalkOptions};
 use fd_core::wire::attr::{Stat, STAT_FIELDS};
 
 /// An I/O error with Bareos' `ERR=` text.
@@ -118,6 +118,20 @@ pub struct LinuxSource {
     stack: Vec<Frame>,
     file: Option<File>,
     names: HashMap<(bool, i64), Vec<u8>>,
+    /// Compiled fileset regular expressions by (pattern, ignore case); `None` = invalid.
+    regexes: HashMap<(Vec<u8>, bool), Option<regex::bytes::Regex>>,
+}
+
+/// Compile a fileset regular expression as `regcomp(REG_EXTENDED [| REG_ICASE])` would:
+/// byte-oriented (paths need not be UTF-8), unanchored.
+pub fn compile_regex(pattern: &[u8], ignore_case: bool) -> Option<regex::bytes::Regex> {
+    let text = std::str::from_utf8(pattern).ok()?;
+    regex::bytes::RegexBuilder::new(text)
+        .unicode(false)
+        .case_insensitive(ignore_case)
+        .size_limit(1 << 20)
+        .build()
+        .ok()
 }
 
 fn to_path(b: &[u8]) -> &Path {
@@ -293,6 +307,32 @@ impl FileSource for LinuxSource {
                     stat: f.stat,
                 }))
             }
+        }
+    }
+
+    async fn dir_contains(&mut self, dir: &[u8], name: &[u8]) -> bool {
+        let mut p = dir.to_vec();
+        if p.last() != Some(&b'/') {
+            p.push(b'/');
+        }
+        p.extend_from_slice(name);
+        // `stat()`, as `HaveIgnoredir()`: a symlink marker counts if its target exists.
+        std::fs::metadata(to_path(&p)).is_ok()
+    }
+
+    fn regex_match(
+        &mut self,
+        pattern: &[u8],
+        ignore_case: bool,
+        name: &[u8],
+    ) -> Result<bool, RegexError> {
+        let re = self
+            .regexes
+            .entry((pattern.to_vec(), ignore_case))
+            .or_insert_with(|| compile_regex(pattern, ignore_case));
+        match re {
+            Some(re) => Ok(re.is_match(name)),
+            None => Err(RegexError::Invalid),
         }
     }
 

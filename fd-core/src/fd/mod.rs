@@ -66,8 +66,10 @@
 //!
 //! Compression and encryption streams, ACL and xattr streams (the walk reports none),
 //! plugins and restore objects (accepted and ignored), `Run`/`RunBeforeNow` scripts
-//! (refused with `2905 Failed RunScript`), `verify` (refused), `regexwhere` and `R` regex
-//! lines (reported), TLS itself (the platform's), the `.status terminated` API form.
+//! (refused with `2905 Failed RunScript`), `verify` (refused), TLS itself (the platform's),
+//! the `.status terminated` API form. Regular expressions (`R` fileset lines, restore
+//! `regexwhere`) are the platform's: fd-linux has them, a platform without a regex engine
+//! refuses them with `REGEX … compile error` / `Bad where regexp`.
 //!
 //! # Connection modes
 //!

@@ -121,6 +121,31 @@ pub trait FileSource {
     /// Close the open file.
     async fn close(&mut self);
 
+    /// Whether `dir` (a directory just reported as [`EntryKind::DirBegin`]) holds an entry
+    /// named `name`: the fileset's `Exclude Dir Containing = name` (`Z` line), checked with
+    /// `stat("dir/name")` as Bareos does. The default (a platform that cannot tell) answers
+    /// `false`, so nothing is excluded that way.
+    async fn dir_contains(&mut self, dir: &[u8], name: &[u8]) -> bool {
+        let _ = (dir, name);
+        false
+    }
+
+    /// Match the fileset regular expression `pattern` (`R`, `RD`, `RF` lines: POSIX extended
+    /// syntax, unanchored, `ignore_case` from the `i` option, as `regcomp()`/`regexec()` in
+    /// `core/src/filed/fileset.cc`) against `name`. The core calls it once per pattern with
+    /// an empty name when the fileset arrives, to refuse a fileset whose patterns cannot be
+    /// used (`REGEX «pattern» compile error. ERR=«error»`). A platform without a regex engine
+    /// keeps the default, which refuses every pattern.
+    fn regex_match(
+        &mut self,
+        pattern: &[u8],
+        ignore_case: bool,
+        name: &[u8],
+    ) -> Result<bool, RegexError> {
+        let _ = (pattern, ignore_case, name);
+        Err(RegexError::Unsupported)
+    }
+
     /// Whether the platform backs up ACLs (Bareos then logs `ACL support is enabled` when the
     /// fileset has the `A` option). A platform without ACLs, or whose files only have the
     /// trivial ACL implied by the mode, sends no ACL stream either way.
@@ -145,6 +170,30 @@ pub trait FileSource {
         decimal(gid, out)
     }
 }
+
+/// Why a fileset regular expression cannot be used ([`FileSource::regex_match`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum RegexError {
+    /// This File Daemon build has no regular expression engine (firmware).
+    Unsupported,
+    /// The pattern does not compile.
+    Invalid,
+}
+
+impl core::fmt::Display for RegexError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            RegexError::Unsupported => {
+                "regular expressions are not supported by this File Daemon build; use wildcards (wild, wilddir, wildfile)"
+            }
+            RegexError::Invalid => "invalid regular expression",
+        })
+    }
+}
+
+impl core::error::Error for RegexError {}
 
 fn decimal(v: i64, out: &mut [u8]) -> usize {
     let mut w = crate::wire::text::Writer::new(out);
@@ -226,6 +275,24 @@ pub trait FileSink {
 
     /// Drop the regular file being created (remove the temporary name).
     async fn abort(&mut self);
+
+    /// `restore … regexwhere=«spec»`: keep Bareos' list of `/from/to/[i]` substitutions
+    /// (`core/src/lib/breg.cc`; any of `!:;|,&%=~/#` as separator, several separated by
+    /// `,`) for [`FileSink::apply_regexwhere`]. `Err` if the list is malformed or the
+    /// platform has no regex engine (the default); the restore then fails with
+    /// `Bad where regexp`.
+    fn set_regexwhere(&mut self, spec: &[u8]) -> Result<(), RegexError> {
+        let _ = spec;
+        Err(RegexError::Unsupported)
+    }
+
+    /// Apply the `regexwhere` list to `name`, writing the new name into `out`; its length,
+    /// or `None` if it does not fit (the core then keeps the name as it is). The core checks
+    /// the result like any output name (absolute, no `..`).
+    fn apply_regexwhere(&mut self, name: &[u8], out: &mut [u8]) -> Option<usize> {
+        let _ = (name, out);
+        None
+    }
 }
 
 /// TLS-PSK parameters for the FD → SD connection (`ssl=4` in the `storage` command,
@@ -344,7 +411,8 @@ impl DigestProvider for Sha256Only {
     }
 }
 
-/// MD5, SHA-256 and SHA-512 (the crates fd-core already links for CRAM-MD5 and PSK).
+/// MD5, SHA-1, SHA-256 and SHA-512 (MD5 and SHA-2 are linked for CRAM-MD5 and PSK anyway;
+/// SHA-1 is small).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StandardDigests;
 
@@ -353,6 +421,8 @@ pub struct StandardDigests;
 pub enum StandardHasher {
     /// MD5.
     Md5(md5::Md5),
+    /// SHA-1 (`signature = SHA1`, stream 10).
+    Sha1(sha1::Sha1),
     /// SHA-256.
     Sha256(sha2::Sha256),
     /// SHA-512.
@@ -363,6 +433,7 @@ impl Hasher for StandardHasher {
     fn update(&mut self, data: &[u8]) {
         match self {
             StandardHasher::Md5(h) => md5::Digest::update(h, data),
+            StandardHasher::Sha1(h) => sha1::Digest::update(h, data),
             StandardHasher::Sha256(h) => sha2::Digest::update(h, data),
             StandardHasher::Sha512(h) => sha2::Digest::update(h, data),
         }
@@ -377,6 +448,7 @@ impl Hasher for StandardHasher {
         }
         match self {
             StandardHasher::Md5(h) => put(&md5::Digest::finalize(h), out),
+            StandardHasher::Sha1(h) => put(&sha1::Digest::finalize(h), out),
             StandardHasher::Sha256(h) => put(&sha2::Digest::finalize(h), out),
             StandardHasher::Sha512(h) => put(&sha2::Digest::finalize(h), out),
         }
@@ -389,9 +461,10 @@ impl DigestProvider for StandardDigests {
         use crate::wire::attr::DigestKind;
         match kind {
             DigestKind::Md5 => Some(StandardHasher::Md5(Default::default())),
+            DigestKind::Sha1 => Some(StandardHasher::Sha1(Default::default())),
             DigestKind::Sha256 => Some(StandardHasher::Sha256(Default::default())),
             DigestKind::Sha512 => Some(StandardHasher::Sha512(Default::default())),
-            DigestKind::Sha1 | DigestKind::Xxh128 => None,
+            DigestKind::Xxh128 => None,
         }
     }
 }

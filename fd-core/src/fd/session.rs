@@ -132,6 +132,8 @@ pub(crate) struct Job<'t> {
     pub errors: u32,
     pub status: JobStatus,
     pub bwlimit: u64,
+    /// The restore rewrites names with the sink's `regexwhere` list instead of `where`.
+    pub regexwhere: bool,
     pub handle: Option<JobHandle<'t>>,
 }
 
@@ -158,6 +160,7 @@ impl Job<'_> {
             job_bytes: 0,
             errors: 0,
             status: JobStatus::Running,
+            regexwhere: false,
             bwlimit: 0,
             handle: None,
         }
@@ -933,6 +936,41 @@ where
                 format_args!("Invalid FileSet command or FileSet too large.\n"),
             )
             .await?;
+            self.job.set_status(JobStatus::FatalError);
+            return Ok(false);
+        }
+        // Regular expressions are compiled when the fileset arrives
+        // (`core/src/filed/fileset.cc` `AddRegexToFileset()`); one that cannot be used fails
+        // the job there.
+        let fileset = core::mem::take(&mut self.fileset);
+        let view = super::backup::FilesetView {
+            store: fileset.get(..self.job.fileset_len).unwrap_or(&[]),
+        };
+        let mut refused = None;
+        for (pat, icase) in view.regexes() {
+            if let Err(e) = self.svc.source.regex_match(pat, icase, b"") {
+                refused = Some((pat, e));
+                break;
+            }
+        }
+        let r = match refused {
+            Some((pat, e)) => {
+                self.jmsg(
+                    MessageType::Fatal,
+                    format_args!(
+                        "REGEX {} compile error. ERR={}\n",
+                        core::str::from_utf8(pat).unwrap_or("<non-UTF-8 pattern>"),
+                        e
+                    ),
+                )
+                .await
+            }
+            None => Ok(()),
+        };
+        let failed = refused.is_some();
+        self.fileset = fileset;
+        r?;
+        if failed {
             self.job.set_status(JobStatus::FatalError);
             return Ok(false);
         }
