@@ -496,11 +496,17 @@ where
                 .await?;
             return Ok(false);
         }
-        // Job message before the reply (vectors/clear-backup-full conn 3 msg 25).
-        self.jmsg(MessageType::Info, format_args!(" Encryption: None\n"))
-            .await?;
         match self.connect_sd(&addr, port, st.ssl).await {
             Ok(sd) => {
+                // ` Encryption: «cipher»` after the connection (and its TLS handshake) and
+                // before the reply (`core/src/filed/dir_cmd.cc` `StorageCmd()`,
+                // vectors/clear-backup-full conn 3 msg 25; psk-backup-full shows the cipher).
+                let cipher = self.job.sd_cipher.clone();
+                self.jmsg(
+                    MessageType::Info,
+                    format_args!(" Encryption: {}\n", cipher_text(&cipher)),
+                )
+                .await?;
                 self.sd_addr = addr;
                 self.sd_port = port;
                 if let Some(mut old) = self.sd.replace(sd) {
@@ -548,6 +554,13 @@ where
             .connect(addr, port, psk)
             .await
             .map_err(|_| SessionError::Conn(super::conn::ConnError::Closed))?;
+        let mut cipher = [0u8; 64];
+        let n = self.svc.connector.cipher(&stream, &mut cipher);
+        self.job.sd_cipher.clear();
+        let _ = self
+            .job
+            .sd_cipher
+            .extend_from_slice(cipher.get(..n).unwrap_or(&[]));
         let mut sd = Conn::new(stream);
         let hello = Hello::StartJob {
             job: &self.job.name,
@@ -1314,6 +1327,15 @@ enum DataOutcome {
 pub(crate) struct RunState {
     pub next_heartbeat: Option<Instant>,
     pub throttle: Throttle,
+}
+
+/// A cipher name for a job message: `None` for cleartext.
+pub(crate) fn cipher_text(c: &[u8]) -> &str {
+    if c.is_empty() {
+        "None"
+    } else {
+        core::str::from_utf8(c).unwrap_or("Unknown")
+    }
 }
 
 /// A path for a log line.

@@ -334,6 +334,17 @@ pub trait Connector {
         psk: Option<PskParams<'_>>,
     ) -> Result<Self::Stream, Self::Error>;
 
+    /// The TLS cipher of a connection this connector returned, as Bareos names it in
+    /// ` Encryption: «cipher»` and `Connected Storage daemon at …, encryption: «cipher»`:
+    /// OpenSSL's cipher name, a space and the protocol version
+    /// (`TLS_CHACHA20_POLY1305_SHA256 TLSv1.3`, vectors/psk-backup-full). Written into `out`;
+    /// returns its length, 0 for a cleartext connection (the default), which the core prints
+    /// as `None`.
+    fn cipher(&self, stream: &Self::Stream, out: &mut [u8]) -> usize {
+        let _ = (stream, out);
+        0
+    }
+
     /// Passive mode: the connection the SD opened to the FD for job `job`. The platform
     /// accepts connections on the FD port, recognises an SD by peeking at its hello
     /// (`Hello Storage calling Start Job «Job»`, see

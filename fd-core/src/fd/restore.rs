@@ -567,16 +567,20 @@ where
         Ok(())
     }
 
-    /// `Connected Storage daemon at «addr»:«port», encryption: None`.
+    /// `Connected Storage daemon at «addr»:«port», encryption: «cipher»` (`None` in
+    /// cleartext; `core/src/lib/bsock.cc`, `core/src/lib/tls/openssl/impl.cc`
+    /// `TlsLogConninfo()`).
     pub(crate) async fn connected_jmsg(&mut self) -> Result<(), SessionError> {
         let addr = self.sd_addr.clone();
         let port = self.sd_port;
+        let cipher = self.job.sd_cipher.clone();
         self.jmsg(
             MessageType::Info,
             format_args!(
-                "Connected Storage daemon at {}:{}, encryption: None\n",
+                "Connected Storage daemon at {}:{}, encryption: {}\n",
                 show(&addr),
-                port
+                port,
+                super::backup::cipher_text(&cipher)
             ),
         )
         .await

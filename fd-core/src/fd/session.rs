@@ -134,6 +134,8 @@ pub(crate) struct Job<'t> {
     pub bwlimit: u64,
     /// The restore rewrites names with the sink's `regexwhere` list instead of `where`.
     pub regexwhere: bool,
+    /// The TLS cipher of the SD connection (empty = cleartext), for the job messages.
+    pub sd_cipher: Vec<u8, 64>,
     pub handle: Option<JobHandle<'t>>,
 }
 
@@ -161,6 +163,7 @@ impl Job<'_> {
             errors: 0,
             status: JobStatus::Running,
             regexwhere: false,
+            sd_cipher: Vec::new(),
             bwlimit: 0,
             handle: None,
         }
