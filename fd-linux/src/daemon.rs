@@ -474,6 +474,7 @@ impl FileDaemon {
                 name: d.name.as_bytes(),
                 key: &d.key,
                 monitor: d.monitor,
+                max_bandwidth: d.max_bandwidth.unwrap_or(0),
             })
             .collect()
     }

@@ -407,6 +407,22 @@ impl Throttle {
     }
 }
 
+/// The bandwidth limit of a job in bytes/s (0 = unlimited), chosen as bareos-fd does
+/// (`core/src/filed/dir_cmd.cc` `StorageCmd()` and `SetbandwidthCmd()`): a
+/// `setbandwidth=… Job=«this job»` value wins; otherwise the authenticated Director
+/// resource's `Maximum Bandwidth Per Job`; otherwise the Client resource's, which a
+/// `setbandwidth` without a job overwrites. (The first non-zero one, not the lowest: a
+/// per-job `setbandwidth` may raise the limit, as in Bareos.)
+pub(crate) fn effective_bwlimit(job: u64, director: u64, client: u64) -> u64 {
+    if job > 0 {
+        job
+    } else if director > 0 {
+        director
+    } else {
+        client
+    }
+}
+
 /// The outcome of a change test for Incremental/Differential (`CheckChanges()`, jobs.md §9.2).
 pub(crate) fn unchanged(stat: &Stat, since: i64, mtime_only: bool) -> bool {
     stat.mtime < since && (mtime_only || stat.ctime < since)
@@ -996,11 +1012,12 @@ where
     }
 
     fn bwlimit(&self) -> u64 {
-        if self.job.bwlimit > 0 {
-            self.job.bwlimit
-        } else {
-            self.global_bwlimit
-        }
+        // A `setbandwidth … Job=` from another Director connection lands in the job table.
+        let job = match &self.job.handle {
+            Some(h) if h.bwlimit() > 0 => u64::from(h.bwlimit()),
+            _ => self.job.bwlimit,
+        };
+        effective_bwlimit(job, self.dir_bwlimit, self.global_bwlimit)
     }
 
     /// Send one frame to the SD with heartbeat and bandwidth bookkeeping.
@@ -1362,6 +1379,49 @@ mod tests {
             Some(t0 + Duration::from_millis(1500))
         );
         assert_eq!(t.account(t0 + Duration::from_secs(5), 10, 262_144), None);
+    }
+
+    #[test]
+    fn bandwidth_limit_precedence() {
+        assert_eq!(effective_bwlimit(0, 0, 0), 0);
+        assert_eq!(effective_bwlimit(0, 0, 500), 500);
+        assert_eq!(effective_bwlimit(0, 200, 500), 200);
+        // The Director's value is used even when the Client's is lower.
+        assert_eq!(effective_bwlimit(0, 900, 500), 900);
+        assert_eq!(effective_bwlimit(1000, 200, 500), 1000);
+        assert_eq!(effective_bwlimit(100, 200, 500), 100);
+    }
+
+    #[test]
+    fn throttle_with_a_virtual_clock_never_exceeds_the_limit() {
+        // Feed 256 KiB records at 1 MB/s through the throttle with a clock that only moves
+        // when the sender sleeps: after every record, the bytes sent so far never exceed
+        // limit × elapsed (+ one record).
+        let limit = 1_000_000u64;
+        let mut t = Throttle::new();
+        let t0 = Instant::from_secs(100);
+        let mut now = t0;
+        let mut sent = 0u64;
+        for _ in 0..40 {
+            let n = 262_148usize;
+            sent += n as u64;
+            if let Some(until) = t.account(now, n, limit) {
+                assert!(until > now);
+                now = until;
+            }
+            let elapsed = (now - t0).total_micros() as u64;
+            assert!(
+                sent <= limit * elapsed / 1_000_000 + 262_148,
+                "{sent} bytes by {elapsed} µs"
+            );
+        }
+        // And it does not over-throttle: the whole transfer took sent / limit seconds.
+        let took = (now - t0).total_micros() as u64;
+        let ideal = sent * 1_000_000 / limit;
+        assert!(
+            took <= ideal + 1000 && took + 1000 >= ideal,
+            "{took} vs {ideal}"
+        );
     }
 
     #[test]

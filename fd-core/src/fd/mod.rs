@@ -112,6 +112,9 @@ pub struct DirectorAuth<'a> {
     pub key: &'a [u8],
     /// `Monitor = yes`: only `status` and `.status` are allowed.
     pub monitor: bool,
+    /// This Director's `Maximum Bandwidth Per Job` in bytes/s; 0 = not set (the Client
+    /// resource's [`FdConfig::max_bandwidth`] applies).
+    pub max_bandwidth: u64,
 }
 
 impl core::fmt::Debug for DirectorAuth<'_> {
@@ -120,6 +123,7 @@ impl core::fmt::Debug for DirectorAuth<'_> {
             .field("name", &self.name)
             .field("key", &"..")
             .field("monitor", &self.monitor)
+            .field("max_bandwidth", &self.max_bandwidth)
             .finish()
     }
 }
