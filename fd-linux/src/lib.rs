@@ -28,11 +28,8 @@
 //!
 //! # Not supported (documented where it matters)
 //!
-//! - ACL and extended-attribute streams, compression, encryption, plugins: fd-core has no
-//!   such streams; barque-fd therefore does not announce ACL/xattr support (the only
-//!   difference from the real FD's replies in the clear-backup-full replay).
-//! - `Exclude Dir Containing` (`Z` lines): parsed by fd-core but the walk interface has no
-//!   hook for it yet; such directories are backed up.
+//! - Compression, encryption, plugins: fd-core has no such streams. (ACLs and extended
+//!   attributes are saved and restored as Bareos' Linux streams, [`xattr`].)
 //! - Cleartext-then-TLS upgrade after CRAM-MD5 on Director connections (certificate TLS
 //!   without TLS-first); TLS-first connections (PSK or certificates) are supported.
 //! - TLS-first passive SD connections (the PSK identity names a job whose session key the
@@ -47,5 +44,6 @@ pub mod daemon;
 pub mod net;
 pub mod sink;
 pub mod source;
+pub mod xattr;
 
 pub use fd_core;

@@ -56,7 +56,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use fd_core::fd::platform::{CreateKind, Created, FileSink, RegexError};
+use fd_core::fd::platform::{CreateKind, Created, FileSink, MetaStream, RegexError};
 use fd_core::wire::attr::Stat;
 use fd_core::wire::dir_cmd::Replace;
 use rustix::fs::{
@@ -283,6 +283,60 @@ impl FileSink for LinuxSink {
                 Err(RegexError::Invalid)
             }
         }
+    }
+
+    async fn set_meta(
+        &mut self,
+        path: &[u8],
+        open: bool,
+        kind: MetaStream,
+        data: &[u8],
+    ) -> Result<bool, SinkError> {
+        use rustix::fs::XattrFlags;
+        let mut attrs: Vec<(std::ffi::OsString, Vec<u8>)> = Vec::new();
+        match kind {
+            MetaStream::Xattr => crate::xattr::apply_stream(data, |n, v| {
+                attrs.push((n.to_os_string(), v.to_vec()));
+                Ok(())
+            })?,
+            MetaStream::AccessAcl | MetaStream::DefaultAcl => {
+                let name = if kind == MetaStream::AccessAcl {
+                    crate::xattr::ACL_ACCESS
+                } else {
+                    crate::xattr::ACL_DEFAULT
+                };
+                attrs.push((name.into(), crate::xattr::acl_binary(data)?));
+            }
+        }
+        let errno =
+            |e: rustix::io::Errno| SinkError::Io(io::Error::from_raw_os_error(e.raw_os_error()));
+        if open {
+            let p = self.pending.as_ref().ok_or(SinkError::NoFile)?;
+            for (n, v) in &attrs {
+                rfs::fsetxattr(&p.file, n.as_os_str(), v, XattrFlags::empty()).map_err(errno)?;
+            }
+            return Ok(true);
+        }
+        // Checks the path as `create` does (no escape through symbolic links).
+        let (dir, last) = self.parent_of(path)?;
+        let st = rfs::statat(&dir, last.as_slice(), AtFlags::SYMLINK_NOFOLLOW)?;
+        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+            let d = rfs::openat(
+                &dir,
+                last.as_slice(),
+                OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                Mode::empty(),
+            )?;
+            for (n, v) in &attrs {
+                rfs::fsetxattr(&d, n.as_os_str(), v, XattrFlags::empty()).map_err(errno)?;
+            }
+        } else {
+            let full = Path::new(OsStr::from_bytes(path));
+            for (n, v) in &attrs {
+                rfs::lsetxattr(full, n.as_os_str(), v, XattrFlags::empty()).map_err(errno)?;
+            }
+        }
+        Ok(true)
     }
 
     fn apply_regexwhere(&mut self, name: &[u8], out: &mut [u8]) -> Option<usize> {

@@ -336,6 +336,32 @@ impl FileSource for LinuxSource {
         }
     }
 
+    async fn acl(
+        &mut self,
+        path: &[u8],
+        default: bool,
+        out: &mut [u8],
+    ) -> Result<usize, SourceError> {
+        Ok(crate::xattr::acl_text(to_path(path), default, out)?)
+    }
+
+    async fn xattrs(
+        &mut self,
+        path: &[u8],
+        skip_acl: bool,
+        out: &mut [u8],
+    ) -> Result<usize, SourceError> {
+        Ok(crate::xattr::stream(to_path(path), skip_acl, out)?)
+    }
+
+    fn acl_support(&self) -> bool {
+        true
+    }
+
+    fn xattr_support(&self) -> bool {
+        true
+    }
+
     fn skip_dir(&mut self) {
         if let Some(top) = self.stack.last_mut() {
             top.skip = true;
@@ -398,6 +424,42 @@ impl FileSource for LinuxSource {
             None => put(out, gid.to_string().as_bytes()).unwrap_or(0),
         }
     }
+}
+
+/// The user (or with `group` the group) name of `id` from `/etc/passwd` / `/etc/group`.
+pub fn name_of_id(group: bool, id: i64) -> Option<Vec<u8>> {
+    let file = if group { "/etc/group" } else { "/etc/passwd" };
+    let text = std::fs::read(file).ok()?;
+    for line in text.split(|&b| b == b'\n') {
+        let mut f = line.split(|&b| b == b':');
+        let (Some(name), Some(_), Some(num)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if std::str::from_utf8(num)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            == Some(id)
+        {
+            return Some(name.to_vec());
+        }
+    }
+    None
+}
+
+/// The id of user (or group) `name`, from `/etc/passwd` / `/etc/group`.
+pub fn id_of_name(group: bool, name: &[u8]) -> Option<i64> {
+    let file = if group { "/etc/group" } else { "/etc/passwd" };
+    let text = std::fs::read(file).ok()?;
+    for line in text.split(|&b| b == b'\n') {
+        let mut f = line.split(|&b| b == b':');
+        let (Some(n), Some(_), Some(num)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if n == name {
+            return std::str::from_utf8(num).ok()?.parse().ok();
+        }
+    }
+    None
 }
 
 /// A path from raw bytes.

@@ -58,8 +58,8 @@ use heapless::Vec;
 use super::conn::{Conn, Msg};
 use super::pattern::{basename, wild_match_with, WildFlags};
 use super::platform::{
-    Clock, Connector, DigestProvider, Entry, EntryKind, FileSink, FileSource, Hasher, PskParams,
-    WalkOptions,
+    Clock, Connector, DigestProvider, Entry, EntryKind, FileSink, FileSource, Hasher, MetaStream,
+    PskParams, WalkOptions,
 };
 use super::session::{authenticate, qualified_name, Session, SessionError};
 use super::MAX_PATH;
@@ -1172,6 +1172,20 @@ where
             FileType::LnkSaved => digest = saved_digest,
             _ => {}
         }
+        // ACL and xattr streams come after the data and before the digest
+        // (`core/src/filed/backup.cc` `SaveFile()`); no ACL for a symbolic link.
+        if flags.acl && ft != FileType::Lnk && self.svc.source.acl_support() {
+            self.send_meta(fi, path, MetaStream::AccessAcl, flags, st)
+                .await?;
+            if ft == FileType::DirEnd {
+                self.send_meta(fi, path, MetaStream::DefaultAcl, flags, st)
+                    .await?;
+            }
+        }
+        if flags.xattr && self.svc.source.xattr_support() {
+            self.send_meta(fi, path, MetaStream::Xattr, flags, st)
+                .await?;
+        }
         if let (Some(kind), Some((d, n))) = (flags.signature, digest) {
             self.send_header(fi, kind.stream(), st).await?;
             self.sd_send(d.get(..n).unwrap_or(&[]), st).await?;
@@ -1193,6 +1207,74 @@ where
         }
         self.job.publish();
         Ok(true)
+    }
+
+    /// Send one ACL or xattr stream of `path`, if the platform reports one. A read error is
+    /// an M_ERROR job message counted in `Errors=` (as `DoBackupAcl()`/`DoBackupXattr()`);
+    /// the job goes on.
+    async fn send_meta(
+        &mut self,
+        fi: i32,
+        path: &[u8],
+        kind: MetaStream,
+        flags: &Flags,
+        st: &mut RunState,
+    ) -> Result<(), SessionError> {
+        let cap = self
+            .data
+            .len()
+            .min(self.cfg.network_buffer_size)
+            .saturating_sub(1);
+        let out = self.data.get_mut(..cap).unwrap_or(&mut []);
+        let r = match kind {
+            MetaStream::AccessAcl => self.svc.source.acl(path, false, out).await,
+            MetaStream::DefaultAcl => self.svc.source.acl(path, true, out).await,
+            MetaStream::Xattr => self.svc.source.xattrs(path, flags.acl, out).await,
+        };
+        let n = match r {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) => {
+                let what = if kind == MetaStream::Xattr {
+                    "extended attributes"
+                } else {
+                    "ACL"
+                };
+                return self
+                    .file_error(
+                        MessageType::Error,
+                        format_args!(
+                            "Could not read the {} of \"{}\": ERR={}\n",
+                            what,
+                            show(path),
+                            e
+                        ),
+                    )
+                    .await;
+            }
+        };
+        // The ACL text goes with its terminating NUL (`SendAclStream()`).
+        let len = if kind == MetaStream::Xattr {
+            n
+        } else {
+            if let Some(z) = self.data.get_mut(n) {
+                *z = 0;
+            }
+            n + 1
+        };
+        let h = DataHeader::new(fi, Stream::new(kind.stream(), StreamFlags(0)));
+        let mut b = [0u8; 32];
+        let hn = h.emit(&mut b).map_err(|_| SessionError::BufferTooSmall)?;
+        self.sd_send(b.get(..hn).unwrap_or(&[]), st).await?;
+        {
+            let Some(sd) = self.sd.as_mut() else {
+                return Err(SessionError::Conn(super::conn::ConnError::Closed));
+            };
+            sd.send(self.data.get(..len).unwrap_or(&[])).await?;
+        }
+        self.job.job_bytes += len as u64;
+        self.pace(len + 4, st).await?;
+        self.sd_eod(st).await
     }
 
     /// Read and send one file's data stream.

@@ -64,7 +64,8 @@
 //!
 //! # Not implemented (answered, refused or ignored as documented per handler)
 //!
-//! Compression and encryption streams, ACL and xattr streams (the walk reports none),
+//! Compression and encryption streams, ACL/xattr streams other than Linux's (1007, 1008,
+//! 1998; those are the platform's, [`platform::FileSource::acl`]),
 //! plugins and restore objects (accepted and ignored), `Run`/`RunBeforeNow` scripts
 //! (refused with `2905 Failed RunScript`), `verify` (refused), TLS itself (the platform's),
 //! the `.status terminated` API form. Regular expressions (`R` fileset lines, restore

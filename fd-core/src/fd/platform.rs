@@ -146,6 +146,36 @@ pub trait FileSource {
         Err(RegexError::Unsupported)
     }
 
+    /// The POSIX ACL of `path` as Bareos' ACL text (`acl_to_text()` long form, no NUL;
+    /// [`crate::wire::xattr::AclText`] converts from the kernel's binary form): the access
+    /// ACL, or with `default` the default ACL of a directory. Returns its length; 0 when
+    /// there is none or the access ACL is trivial (only mirrors the mode), so no stream is
+    /// sent. Only called when [`FileSource::acl_support`] is true.
+    async fn acl(
+        &mut self,
+        path: &[u8],
+        default: bool,
+        out: &mut [u8],
+    ) -> Result<usize, Self::Error> {
+        let _ = (path, default, out);
+        Ok(0)
+    }
+
+    /// The extended attributes of `path` (not following a final symlink) as Bareos' xattr
+    /// stream ([`crate::wire::xattr::XattrPair::emit`] one after the other), leaving out
+    /// the `system.posix_acl_*` attributes when `skip_acl` (the ACL streams carry them).
+    /// Returns the stream's length; 0 = no attributes, no stream. Only called when
+    /// [`FileSource::xattr_support`] is true.
+    async fn xattrs(
+        &mut self,
+        path: &[u8],
+        skip_acl: bool,
+        out: &mut [u8],
+    ) -> Result<usize, Self::Error> {
+        let _ = (path, skip_acl, out);
+        Ok(0)
+    }
+
     /// Whether the platform backs up ACLs (Bareos then logs `ACL support is enabled` when the
     /// fileset has the `A` option). A platform without ACLs, or whose files only have the
     /// trivial ACL implied by the mode, sends no ACL stream either way.
@@ -168,6 +198,48 @@ pub trait FileSource {
     /// The group name of `gid`, as [`FileSource::user_name`].
     fn group_name(&self, gid: i64, out: &mut [u8]) -> usize {
         decimal(gid, out)
+    }
+}
+
+/// The metadata streams a [`FileSink`] may apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum MetaStream {
+    /// 1008 `STREAM_ACL_LINUX_ACCESS_ACL`: ACL text + NUL.
+    AccessAcl,
+    /// 1007 `STREAM_ACL_LINUX_DEFAULT_ACL`: ACL text + NUL (directories).
+    DefaultAcl,
+    /// 1998 `STREAM_XATTR_LINUX`: [`crate::wire::xattr`] pairs.
+    Xattr,
+}
+
+impl MetaStream {
+    /// Stream numbers on Linux.
+    pub const ACCESS_ACL: u16 = 1008;
+    /// See [`MetaStream::ACCESS_ACL`].
+    pub const DEFAULT_ACL: u16 = 1007;
+    /// See [`MetaStream::ACCESS_ACL`].
+    pub const XATTR: u16 = 1998;
+
+    /// The stream of a type, if it is one of these.
+    pub fn from_stream(t: crate::wire::stream::StreamType) -> Option<Self> {
+        use crate::wire::stream::StreamType;
+        match t {
+            StreamType::Acl(Self::ACCESS_ACL) => Some(MetaStream::AccessAcl),
+            StreamType::Acl(Self::DEFAULT_ACL) => Some(MetaStream::DefaultAcl),
+            StreamType::Xattr(Self::XATTR) => Some(MetaStream::Xattr),
+            _ => None,
+        }
+    }
+
+    /// The stream type to send.
+    pub fn stream(self) -> crate::wire::stream::StreamType {
+        use crate::wire::stream::StreamType;
+        match self {
+            MetaStream::AccessAcl => StreamType::Acl(Self::ACCESS_ACL),
+            MetaStream::DefaultAcl => StreamType::Acl(Self::DEFAULT_ACL),
+            MetaStream::Xattr => StreamType::Xattr(Self::XATTR),
+        }
     }
 }
 
@@ -275,6 +347,21 @@ pub trait FileSink {
 
     /// Drop the regular file being created (remove the temporary name).
     async fn abort(&mut self);
+
+    /// Apply an ACL or xattr stream to the entry just created at `path` (before
+    /// [`FileSink::commit`] when `open` is true: the regular file still under its temporary
+    /// name). `Ok(false)`: this platform cannot apply it (the default; the core then reports
+    /// the stream as unsupported).
+    async fn set_meta(
+        &mut self,
+        path: &[u8],
+        open: bool,
+        kind: MetaStream,
+        data: &[u8],
+    ) -> Result<bool, Self::Error> {
+        let _ = (path, open, kind, data);
+        Ok(false)
+    }
 
     /// `restore … regexwhere=«spec»`: keep Bareos' list of `/from/to/[i]` substitutions
     /// (`core/src/lib/breg.cc`; any of `!:;|,&%=~/#` as separator, several separated by

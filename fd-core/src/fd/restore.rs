@@ -38,7 +38,7 @@ use heapless::Vec;
 use super::backup::show;
 use super::conn::{ConnError, Msg};
 use super::platform::{
-    Clock, Connector, CreateKind, Created, DigestProvider, FileSink, FileSource, Hasher,
+    Clock, Connector, CreateKind, Created, DigestProvider, FileSink, FileSource, Hasher, MetaStream,
 };
 use super::session::{Session, SessionError};
 use super::MAX_PATH;
@@ -406,8 +406,52 @@ where
                     }
                 }
             }
+            k if MetaStream::from_stream(k).is_some() => {
+                let Some(meta) = MetaStream::from_stream(k) else {
+                    return Ok(());
+                };
+                let Some(f) = cur.as_mut().filter(|f| f.file_index == h.file_index) else {
+                    return Ok(());
+                };
+                if f.skipped || f.bad {
+                    return Ok(());
+                }
+                let name = f.name.clone();
+                let open = f.regular;
+                match self.svc.sink.set_meta(&name, open, meta, data).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.file_error(
+                            MessageType::Error,
+                            format_args!(
+                                "ACL/xattr stream {} for \"{}\" is not supported by this platform; not applied.\n",
+                                h.stream.word(),
+                                show(&name)
+                            ),
+                        )
+                        .await?;
+                    }
+                    Err(e) => {
+                        // As Bareos: an error on the ACL/xattr keeps the file (M_ERROR).
+                        self.file_error(
+                            MessageType::Error,
+                            format_args!(
+                                "Could not restore the {} of \"{}\": {:?}\n",
+                                if meta == MetaStream::Xattr {
+                                    "extended attributes"
+                                } else {
+                                    "ACL"
+                                },
+                                show(&name),
+                                e
+                            ),
+                        )
+                        .await?;
+                    }
+                }
+            }
             _ => {
-                // Compressed, encrypted, ACL, xattr, plugin and unknown streams: this FD
+                // Compressed, encrypted, plugin and unknown streams: this FD
                 // cannot apply them, so the file is incomplete.
                 if let Some(f) = cur.as_mut().filter(|f| f.file_index == h.file_index) {
                     f.bad = true;
