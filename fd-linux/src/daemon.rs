@@ -51,10 +51,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::digest::PipelinedDigests;
 use barque_common::config::{self, Daemon as DaemonKind};
 use barque_common::tls::{self, Key, PskOutcome, PskSlot, TlsSettings};
 use fd_core::fd::jobs::JobTable;
-use fd_core::fd::platform::StandardDigests;
 use fd_core::fd::session::{run_client_initiated, run_director_session, SessionEnd, SessionError};
 use fd_core::fd::{Buffers, DirectorAuth, FdConfig, Services};
 use fd_core::time::Duration as CoreDuration;
@@ -433,7 +433,7 @@ impl SessionBufs {
     }
 }
 
-type Svc = Services<LinuxSource, LinuxSink, SdConnector, TokioClock, StandardDigests>;
+type Svc = Services<LinuxSource, LinuxSink, SdConnector, TokioClock, PipelinedDigests>;
 
 impl FileDaemon {
     /// A daemon with its own job table.
@@ -462,7 +462,7 @@ impl FileDaemon {
             sink: LinuxSink::with_root(self.settings.restore_root.clone()),
             connector,
             clock: TokioClock::new(),
-            digests: StandardDigests,
+            digests: PipelinedDigests,
         }
     }
 

@@ -41,6 +41,7 @@
 pub mod bregexp;
 pub mod clock;
 pub mod daemon;
+pub mod digest;
 pub mod net;
 pub mod sink;
 pub mod source;
