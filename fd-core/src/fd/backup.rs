@@ -110,6 +110,10 @@ fn iter_lines(store: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// The platform's regular expression matcher as [`FilesetView::accept`] calls it:
+/// `(pattern, ignore_case, name) -> matched`.
+pub(crate) type RegexFn<'r> = dyn FnMut(&[u8], bool, &[u8]) -> bool + 'r;
+
 /// The fileset store, read back.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FilesetView<'f> {
@@ -263,7 +267,7 @@ impl<'f> FilesetView<'f> {
         b: (usize, usize),
         path: &[u8],
         is_dir: bool,
-        regex: &mut dyn FnMut(&[u8], bool, &[u8]) -> bool,
+        regex: &mut RegexFn<'_>,
     ) -> Option<Flags> {
         let mut cur: Option<Flags> = None;
         let mut patterns = 0usize;
@@ -1491,14 +1495,14 @@ mod tests {
                 assert!(until > now);
                 now = until;
             }
-            let elapsed = (now - t0).total_micros() as u64;
+            let elapsed = (now - t0).total_micros();
             assert!(
                 sent <= limit * elapsed / 1_000_000 + 262_148,
                 "{sent} bytes by {elapsed} µs"
             );
         }
         // And it does not over-throttle: the whole transfer took sent / limit seconds.
-        let took = (now - t0).total_micros() as u64;
+        let took = (now - t0).total_micros();
         let ideal = sent * 1_000_000 / limit;
         assert!(
             took <= ideal + 1000 && took + 1000 >= ideal,
