@@ -2523,3 +2523,50 @@ fn setbandwidth_paces_the_data_channel() {
         ej.job_bytes
     );
 }
+
+/// A platform without a regex engine (the default [`FileSource::regex_match`], as on
+/// fd-embedded) refuses a fileset with an `R` line when it arrives, naming the pattern and
+/// the fix, and the job ends without touching the SD.
+#[test]
+fn regex_lines_are_refused_with_a_clear_error_without_a_regex_engine() {
+    let dirs = director_list();
+    let cfg = config(dirs);
+    let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
+    let mut svc: Svc = Services {
+        source: test_tree(1_795_365_050),
+        sink: MemSink::default(),
+        connector: MemConnector::default(),
+        clock: VClock::at(1_795_365_100),
+        digests: StandardDigests,
+    };
+    let mut bufs = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    let mut cmds = backup_commands("full", "e", "/t");
+    // After `O e`: a regex, then stop at the fileset's EOD.
+    cmds.insert(5, d("R \\.tmp$\n"));
+    let eod = cmds
+        .iter()
+        .position(|g| *g == Got::Sig(Signal::Eod))
+        .unwrap();
+    cmds.truncate(eod + 1);
+    let frames = RefCell::new(Vec::new());
+    run_all(vec![
+        Box::pin(async {
+            let _ = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 7).await;
+        }),
+        Box::pin(async { *frames.borrow_mut() = director_run(dir_end, cmds).await }),
+    ]);
+    let text: String = frames
+        .borrow()
+        .iter()
+        .filter_map(|g| match g {
+            Got::Data(x) => Some(String::from_utf8_lossy(x).into_owned()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        text.contains("REGEX \\.tmp$ compile error. ERR=regular expressions are not supported by this File Daemon build; use wildcards"),
+        "{text}"
+    );
+    assert!(!text.contains("2000 OK include"), "{text}");
+}
