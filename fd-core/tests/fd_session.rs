@@ -505,6 +505,7 @@ fn director_list() -> &'static [DirectorAuth<'static>] {
             name: b"bareos-dir",
             key: leak_key(),
             monitor: false,
+            max_bandwidth: 0,
         }]
         .into_boxed_slice(),
     )
@@ -955,15 +956,29 @@ struct Run {
 }
 
 fn run_backup(fs: MemFs, cmds: Vec<Got>) -> Run {
-    let dirs = director_list();
-    let cfg = config(dirs);
+    run_backup_with(fs, cmds, director_list(), 0).0
+}
+
+/// [`run_backup`] with the given Director list and Client `Maximum Bandwidth Per Job`;
+/// also returns how far the virtual clock moved (µs).
+fn run_backup_with(
+    fs: MemFs,
+    cmds: Vec<Got>,
+    dirs: &'static [DirectorAuth<'static>],
+    client_bw: u64,
+) -> (Run, i64) {
+    let mut cfg = config(dirs);
+    cfg.max_bandwidth = client_bw;
     let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
     let connector = MemConnector::default();
+    let clock = VClock::at(1_795_365_100);
+    let clock_view = clock.0.clone();
+    let t0 = clock_view.get();
     let mut svc: Svc = Services {
         source: fs,
         sink: MemSink::default(),
         connector: connector.clone(),
-        clock: VClock::at(1_795_365_100),
+        clock,
         digests: StandardDigests,
     };
     let mut bufs = Bufs::new();
@@ -980,11 +995,47 @@ fn run_backup(fs: MemFs, cmds: Vec<Got>) -> Run {
         Box::pin(async { *frames.borrow_mut() = director_run(dir_end, cmds).await }),
         Box::pin(sd_append(&connector, &records, &started)),
     ]);
-    Run {
-        frames: frames.into_inner(),
-        records: records.into_inner(),
-        end: result.into_inner().unwrap(),
-    }
+    (
+        Run {
+            frames: frames.into_inner(),
+            records: records.into_inner(),
+            end: result.into_inner().unwrap(),
+        },
+        clock_view.get() - t0,
+    )
+}
+
+/// `Maximum Bandwidth Per Job` of the Director resource paces the data to the SD: on the
+/// virtual clock the backup of the 3.4 MB test tree at 1 MB/s takes at least JobBytes / 1 MB
+/// seconds; the Director's value wins over the Client's (bareos-fd `StorageCmd()`), and
+/// without either limit no virtual time passes for pacing.
+#[test]
+fn per_director_maximum_bandwidth_per_job_paces_the_backup() {
+    let dirs: &'static [DirectorAuth<'static>] = Box::leak(
+        vec![DirectorAuth {
+            name: b"bareos-dir",
+            key: leak_key(),
+            monitor: false,
+            max_bandwidth: 1_000_000,
+        }]
+        .into_boxed_slice(),
+    );
+    let cmds = || backup_commands("full", "S2", "/t");
+    let (run, us) = run_backup_with(test_tree(1_795_365_050), cmds(), dirs, 50_000_000);
+    let ej = end_job(&run.frames);
+    assert_eq!(ej.term_code, JobStatus::Terminated);
+    let min = ej.job_bytes as i64; // bytes at 1 MB/s = µs
+    assert!(min > 3_000_000, "{min}");
+    assert!(us >= min, "paced {us} µs for {min} bytes at 1 MB/s");
+    // Not paced at the Client's 50 MB/s (which would take a fiftieth of that).
+    assert!(us < min * 2, "{us} µs");
+    // The Client's value alone.
+    let (run, us) = run_backup_with(test_tree(1_795_365_050), cmds(), director_list(), 2_000_000);
+    let ej = end_job(&run.frames);
+    assert!(us >= ej.job_bytes as i64 / 2, "{us}");
+    // Unlimited: no pacing sleeps.
+    let (_, us) = run_backup_with(test_tree(1_795_365_050), cmds(), director_list(), 0);
+    assert!(us < 1_000_000, "{us}");
 }
 
 #[test]
@@ -2546,4 +2597,51 @@ fn setbandwidth_paces_the_data_channel() {
         elapsed.secs(),
         ej.job_bytes
     );
+}
+
+/// A platform without a regex engine (the default [`FileSource::regex_match`], as on
+/// fd-embedded) refuses a fileset with an `R` line when it arrives, naming the pattern and
+/// the fix, and the job ends without touching the SD.
+#[test]
+fn regex_lines_are_refused_with_a_clear_error_without_a_regex_engine() {
+    let dirs = director_list();
+    let cfg = config(dirs);
+    let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
+    let mut svc: Svc = Services {
+        source: test_tree(1_795_365_050),
+        sink: MemSink::default(),
+        connector: MemConnector::default(),
+        clock: VClock::at(1_795_365_100),
+        digests: StandardDigests,
+    };
+    let mut bufs = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    let mut cmds = backup_commands("full", "e", "/t");
+    // After `O e`: a regex, then stop at the fileset's EOD.
+    cmds.insert(5, d("R \\.tmp$\n"));
+    let eod = cmds
+        .iter()
+        .position(|g| *g == Got::Sig(Signal::Eod))
+        .unwrap();
+    cmds.truncate(eod + 1);
+    let frames = RefCell::new(Vec::new());
+    run_all(vec![
+        Box::pin(async {
+            let _ = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 7).await;
+        }),
+        Box::pin(async { *frames.borrow_mut() = director_run(dir_end, cmds).await }),
+    ]);
+    let text: String = frames
+        .borrow()
+        .iter()
+        .filter_map(|g| match g {
+            Got::Data(x) => Some(String::from_utf8_lossy(x).into_owned()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        text.contains("REGEX \\.tmp$ compile error. ERR=regular expressions are not supported by this File Daemon build; use wildcards"),
+        "{text}"
+    );
+    assert!(!text.contains("2000 OK include"), "{text}");
 }

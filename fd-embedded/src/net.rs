@@ -604,6 +604,7 @@ mod tests {
             name: b"bareos-dir",
             key: b"0123456789abcdef0123456789abcdef",
             monitor: false,
+            max_bandwidth: 0,
         }];
         let mut p = DirectorPsks(&dirs);
         let mut k = [0u8; 64];

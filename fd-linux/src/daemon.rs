@@ -59,10 +59,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::digest::PipelinedDigests;
 use barque_common::config::{self, Daemon as DaemonKind};
 use barque_common::tls::{self, Key, PskOutcome, PskSlot, TlsSettings};
 use fd_core::fd::jobs::JobTable;
-use fd_core::fd::platform::StandardDigests;
 use fd_core::fd::session::{run_client_initiated, run_director_session, SessionEnd, SessionError};
 use fd_core::fd::{Buffers, DirectorAuth, FdConfig, Services};
 use fd_core::time::Duration as CoreDuration;
@@ -463,7 +463,7 @@ impl SessionBufs {
     }
 }
 
-type Svc = Services<LinuxSource, LinuxSink, SdConnector, TokioClock, StandardDigests>;
+type Svc = Services<LinuxSource, LinuxSink, SdConnector, TokioClock, PipelinedDigests>;
 
 impl FileDaemon {
     /// A daemon with its own job table.
@@ -493,7 +493,7 @@ impl FileDaemon {
             sink: LinuxSink::with_root(self.settings.restore_root.clone()),
             connector,
             clock: TokioClock::new(),
-            digests: StandardDigests,
+            digests: PipelinedDigests,
         }
     }
 
@@ -505,6 +505,7 @@ impl FileDaemon {
                 name: d.name.as_bytes(),
                 key: &d.key,
                 monitor: d.monitor,
+                max_bandwidth: d.max_bandwidth.unwrap_or(0),
             })
             .collect()
     }

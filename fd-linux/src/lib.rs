@@ -29,22 +29,22 @@
 //!
 //! # Not supported (documented where it matters)
 //!
-//! - ACL and extended-attribute streams, compression, encryption, plugins: fd-core has no
-//!   such streams; barque-fd therefore does not announce ACL/xattr support (the only
-//!   difference from the real FD's replies in the clear-backup-full replay).
-//! - `Exclude Dir Containing` (`Z` lines): parsed by fd-core but the walk interface has no
-//!   hook for it yet; such directories are backed up.
+//! - Compression, encryption, plugins: fd-core has no such streams. (ACLs and extended
+//!   attributes are saved and restored as Bareos' Linux streams, [`xattr`].)
 //! - Cleartext-then-TLS upgrade after CRAM-MD5 on Director connections (certificate TLS
 //!   without TLS-first); TLS-first connections (PSK or certificates) are supported.
 //! - Running as a background daemon: barque-fd always stays in the foreground (`-f` is
 //!   accepted), as under systemd.
 #![forbid(unsafe_code)]
 
+pub mod bregexp;
 pub mod clock;
 pub mod daemon;
+pub mod digest;
 pub mod msglog;
 pub mod net;
 pub mod sink;
 pub mod source;
+pub mod xattr;
 
 pub use fd_core;

@@ -56,6 +56,21 @@ pub enum NetStream {
     Tls(Box<SslStream<TcpStream>>),
 }
 
+impl NetStream {
+    /// `«cipher» «version»` of a TLS stream (`TLS_CHACHA20_POLY1305_SHA256 TLSv1.3`), `None`
+    /// in cleartext.
+    pub fn cipher(&self) -> Option<String> {
+        match self {
+            NetStream::Plain(_) => None,
+            NetStream::Tls(s) => {
+                let ssl = s.ssl();
+                let c = ssl.current_cipher()?;
+                Some(format!("{} {}", c.name(), ssl.version_str()))
+            }
+        }
+    }
+}
+
 impl AsyncRead for NetStream {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -176,6 +191,12 @@ pub struct SdIo {
 }
 
 impl SdIo {
+    /// `«cipher» «version»` of a TLS connection (OpenSSL's names, as Bareos prints them),
+    /// `None` in cleartext.
+    pub fn cipher(&self) -> Option<String> {
+        self.inner.cipher()
+    }
+
     /// Write out once this much is pending.
     pub const FLUSH_AT: usize = 128 * 1024;
 
@@ -378,6 +399,17 @@ impl Connector for SdConnector {
             .await
             .map_err(|e| ConnectError::Tls(e.to_string()))?;
         Ok(SdIo::new(NetStream::Tls(Box::new(s))))
+    }
+
+    fn cipher(&self, stream: &SdIo, out: &mut [u8]) -> usize {
+        let Some(text) = stream.cipher() else {
+            return 0;
+        };
+        let n = text.len().min(out.len());
+        if let (Some(d), Some(s)) = (out.get_mut(..n), text.as_bytes().get(..n)) {
+            d.copy_from_slice(s);
+        }
+        n
     }
 
     async fn accept_sd(&mut self, job: &[u8]) -> Result<Self::Stream, ConnectError> {

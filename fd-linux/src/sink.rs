@@ -56,7 +56,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use fd_core::fd::platform::{CreateKind, Created, FileSink};
+use fd_core::fd::platform::{CreateKind, Created, FileSink, MetaStream, RegexError};
 use fd_core::wire::attr::Stat;
 use fd_core::wire::dir_cmd::Replace;
 use rustix::fs::{
@@ -114,6 +114,8 @@ pub struct LinuxSink {
     pending: Option<Pending>,
     as_root: bool,
     counter: u64,
+    /// The restore's `regexwhere` list, if any.
+    regexwhere: Option<Vec<crate::bregexp::Subst>>,
 }
 
 impl Default for LinuxSink {
@@ -170,6 +172,7 @@ impl LinuxSink {
             pending: None,
             as_root: running_as_root(),
             counter: 0,
+            regexwhere: None,
         }
     }
 
@@ -264,6 +267,85 @@ impl LinuxSink {
 
 impl FileSink for LinuxSink {
     type Error = SinkError;
+
+    fn set_regexwhere(&mut self, spec: &[u8]) -> Result<(), RegexError> {
+        match crate::bregexp::parse(spec) {
+            Ok(l) => {
+                self.regexwhere = Some(l);
+                Ok(())
+            }
+            Err(e) => {
+                log::warn!(
+                    "restore: regexwhere {:?} refused: {e}",
+                    String::from_utf8_lossy(spec)
+                );
+                self.regexwhere = None;
+                Err(RegexError::Invalid)
+            }
+        }
+    }
+
+    async fn set_meta(
+        &mut self,
+        path: &[u8],
+        open: bool,
+        kind: MetaStream,
+        data: &[u8],
+    ) -> Result<bool, SinkError> {
+        use rustix::fs::XattrFlags;
+        let mut attrs: Vec<(std::ffi::OsString, Vec<u8>)> = Vec::new();
+        match kind {
+            MetaStream::Xattr => crate::xattr::apply_stream(data, |n, v| {
+                attrs.push((n.to_os_string(), v.to_vec()));
+                Ok(())
+            })?,
+            MetaStream::AccessAcl | MetaStream::DefaultAcl => {
+                let name = if kind == MetaStream::AccessAcl {
+                    crate::xattr::ACL_ACCESS
+                } else {
+                    crate::xattr::ACL_DEFAULT
+                };
+                attrs.push((name.into(), crate::xattr::acl_binary(data)?));
+            }
+        }
+        let errno =
+            |e: rustix::io::Errno| SinkError::Io(io::Error::from_raw_os_error(e.raw_os_error()));
+        if open {
+            let p = self.pending.as_ref().ok_or(SinkError::NoFile)?;
+            for (n, v) in &attrs {
+                rfs::fsetxattr(&p.file, n.as_os_str(), v, XattrFlags::empty()).map_err(errno)?;
+            }
+            return Ok(true);
+        }
+        // Checks the path as `create` does (no escape through symbolic links).
+        let (dir, last) = self.parent_of(path)?;
+        let st = rfs::statat(&dir, last.as_slice(), AtFlags::SYMLINK_NOFOLLOW)?;
+        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+            let d = rfs::openat(
+                &dir,
+                last.as_slice(),
+                OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                Mode::empty(),
+            )?;
+            for (n, v) in &attrs {
+                rfs::fsetxattr(&d, n.as_os_str(), v, XattrFlags::empty()).map_err(errno)?;
+            }
+        } else {
+            let full = Path::new(OsStr::from_bytes(path));
+            for (n, v) in &attrs {
+                rfs::lsetxattr(full, n.as_os_str(), v, XattrFlags::empty()).map_err(errno)?;
+            }
+        }
+        Ok(true)
+    }
+
+    fn apply_regexwhere(&mut self, name: &[u8], out: &mut [u8]) -> Option<usize> {
+        let l = self.regexwhere.as_ref()?;
+        let r = crate::bregexp::apply(l, name);
+        let d = out.get_mut(..r.len())?;
+        d.copy_from_slice(&r);
+        Some(r.len())
+    }
 
     async fn create(
         &mut self,

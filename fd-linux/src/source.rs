@@ -33,7 +33,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use fd_core::fd::platform::{Entry, EntryKind, FileSource, WalkOptions};
+use fd_core::fd::platform::{Entry, EntryKind, FileSource, RegexError, WalkOptions};
 use fd_core::wire::attr::{Stat, STAT_FIELDS};
 
 /// An I/O error with Bareos' `ERR=` text.
@@ -118,6 +118,20 @@ pub struct LinuxSource {
     stack: Vec<Frame>,
     file: Option<File>,
     names: HashMap<(bool, i64), Vec<u8>>,
+    /// Compiled fileset regular expressions by (pattern, ignore case); `None` = invalid.
+    regexes: HashMap<(Vec<u8>, bool), Option<regex::bytes::Regex>>,
+}
+
+/// Compile a fileset regular expression as `regcomp(REG_EXTENDED [| REG_ICASE])` would:
+/// byte-oriented (paths need not be UTF-8), unanchored.
+pub fn compile_regex(pattern: &[u8], ignore_case: bool) -> Option<regex::bytes::Regex> {
+    let text = std::str::from_utf8(pattern).ok()?;
+    regex::bytes::RegexBuilder::new(text)
+        .unicode(false)
+        .case_insensitive(ignore_case)
+        .size_limit(1 << 20)
+        .build()
+        .ok()
 }
 
 fn to_path(b: &[u8]) -> &Path {
@@ -296,6 +310,58 @@ impl FileSource for LinuxSource {
         }
     }
 
+    async fn dir_contains(&mut self, dir: &[u8], name: &[u8]) -> bool {
+        let mut p = dir.to_vec();
+        if p.last() != Some(&b'/') {
+            p.push(b'/');
+        }
+        p.extend_from_slice(name);
+        // `stat()`, as `HaveIgnoredir()`: a symlink marker counts if its target exists.
+        std::fs::metadata(to_path(&p)).is_ok()
+    }
+
+    fn regex_match(
+        &mut self,
+        pattern: &[u8],
+        ignore_case: bool,
+        name: &[u8],
+    ) -> Result<bool, RegexError> {
+        let re = self
+            .regexes
+            .entry((pattern.to_vec(), ignore_case))
+            .or_insert_with(|| compile_regex(pattern, ignore_case));
+        match re {
+            Some(re) => Ok(re.is_match(name)),
+            None => Err(RegexError::Invalid),
+        }
+    }
+
+    async fn acl(
+        &mut self,
+        path: &[u8],
+        default: bool,
+        out: &mut [u8],
+    ) -> Result<usize, SourceError> {
+        Ok(crate::xattr::acl_text(to_path(path), default, out)?)
+    }
+
+    async fn xattrs(
+        &mut self,
+        path: &[u8],
+        skip_acl: bool,
+        out: &mut [u8],
+    ) -> Result<usize, SourceError> {
+        Ok(crate::xattr::stream(to_path(path), skip_acl, out)?)
+    }
+
+    fn acl_support(&self) -> bool {
+        true
+    }
+
+    fn xattr_support(&self) -> bool {
+        true
+    }
+
     fn skip_dir(&mut self) {
         if let Some(top) = self.stack.last_mut() {
             top.skip = true;
@@ -358,6 +424,42 @@ impl FileSource for LinuxSource {
             None => put(out, gid.to_string().as_bytes()).unwrap_or(0),
         }
     }
+}
+
+/// The user (or with `group` the group) name of `id` from `/etc/passwd` / `/etc/group`.
+pub fn name_of_id(group: bool, id: i64) -> Option<Vec<u8>> {
+    let file = if group { "/etc/group" } else { "/etc/passwd" };
+    let text = std::fs::read(file).ok()?;
+    for line in text.split(|&b| b == b'\n') {
+        let mut f = line.split(|&b| b == b':');
+        let (Some(name), Some(_), Some(num)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if std::str::from_utf8(num)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            == Some(id)
+        {
+            return Some(name.to_vec());
+        }
+    }
+    None
+}
+
+/// The id of user (or group) `name`, from `/etc/passwd` / `/etc/group`.
+pub fn id_of_name(group: bool, name: &[u8]) -> Option<i64> {
+    let file = if group { "/etc/group" } else { "/etc/passwd" };
+    let text = std::fs::read(file).ok()?;
+    for line in text.split(|&b| b == b'\n') {
+        let mut f = line.split(|&b| b == b':');
+        let (Some(n), Some(_), Some(num)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if n == name {
+            return std::str::from_utf8(num).ok()?.parse().ok();
+        }
+    }
+    None
 }
 
 /// A path from raw bytes.

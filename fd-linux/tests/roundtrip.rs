@@ -284,6 +284,29 @@ async fn round_trip(tls: bool) {
     assert_eq!(ej.term_code, JobStatus::Terminated, "{:?}", b.frames);
     assert_eq!(ej.errors, 0);
     assert_eq!(ej.job_files, entries);
+    // The job messages name the SD connection's real cipher, as bareos-fd does
+    // (vectors/psk-backup-full: ` Encryption: TLS_CHACHA20_POLY1305_SHA256 TLSv1.3`).
+    let m = jmsgs(&b.frames);
+    if tls {
+        let cipher = m
+            .split(" Encryption: ")
+            .nth(1)
+            .and_then(|r| r.lines().next())
+            .unwrap_or_else(|| panic!("no Encryption message: {m}"))
+            .to_string();
+        assert!(
+            cipher.starts_with("TLS_") && cipher.ends_with(" TLSv1.3"),
+            "{cipher}"
+        );
+        assert!(
+            m.contains(&format!("encryption: {cipher}\n")),
+            "Connected Storage daemon message: {m}"
+        );
+        assert!(!m.contains("ncryption: None"), "{m}");
+    } else {
+        assert!(m.contains(" Encryption: None\n"), "{m}");
+        assert!(m.contains(", encryption: None\n"), "{m}");
+    }
     assert_eq!(names(&b.records).len() as u32, entries);
     // Bareos order: a directory's record after its contents; the root last.
     let last_attr = b

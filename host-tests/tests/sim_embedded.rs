@@ -339,6 +339,7 @@ fn director_list() -> &'static [DirectorAuth<'static>] {
             name: b"bareos-dir",
             key: Box::leak(fd_key().into_boxed_slice()),
             monitor: false,
+            max_bandwidth: 0,
         }]
         .into_boxed_slice(),
     )

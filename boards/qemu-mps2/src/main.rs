@@ -326,6 +326,7 @@ async fn net_main(spawner: embassy_executor::Spawner) {
         // The CRAM-MD5 key shared with the host test (host-tests/tests/qemu_mps2.rs).
         key: b"8a0b4b4ee8bcb1f5d4d36af1e2a0e3cb",
         monitor: false,
+        max_bandwidth: 0,
     }];
     let cfg = FdConfig {
         name: b"qemu-fd",

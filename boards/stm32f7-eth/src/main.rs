@@ -194,6 +194,7 @@ async fn main(spawner: Spawner) {
         name: b"bareos-dir",
         key: DIRECTOR_KEY,
         monitor: false,
+        max_bandwidth: 0,
     }];
     let cfg = FdConfig {
         name: b"stm32f7-fd",

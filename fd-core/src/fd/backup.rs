@@ -56,10 +56,10 @@ use embedded_io_async::{Read, Write};
 use heapless::Vec;
 
 use super::conn::{Conn, Msg};
-use super::pattern::{basename, wild_match};
+use super::pattern::{basename, wild_match_with, WildFlags};
 use super::platform::{
-    Clock, Connector, DigestProvider, Entry, EntryKind, FileSink, FileSource, Hasher, PskParams,
-    WalkOptions,
+    Clock, Connector, DigestProvider, Entry, EntryKind, FileSink, FileSource, Hasher, MetaStream,
+    PskParams, WalkOptions,
 };
 use super::session::{authenticate, qualified_name, Session, SessionError};
 use super::MAX_PATH;
@@ -92,6 +92,9 @@ pub(crate) struct Flags {
     pub xattr: bool,
     pub regex: bool,
     pub keep_atime: bool,
+    pub exclude: bool,
+    pub ignore_case: bool,
+    pub enhanced_wild: bool,
 }
 
 fn iter_lines(store: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -106,6 +109,10 @@ fn iter_lines(store: &[u8]) -> impl Iterator<Item = &[u8]> {
         Some(line)
     })
 }
+
+/// The platform's regular expression matcher as [`FilesetView::accept`] calls it:
+/// `(pattern, ignore_case, name) -> matched`.
+pub(crate) type RegexFn<'r> = dyn FnMut(&[u8], bool, &[u8]) -> bool + 'r;
 
 /// The fileset store, read back.
 #[derive(Debug, Clone, Copy)]
@@ -149,39 +156,65 @@ impl<'f> FilesetView<'f> {
             .take(end.saturating_sub(start + 1))
     }
 
-    /// Flags of one block.
+    /// Flags of one Options line (`core/src/filed/fileset.cc` `SetOptionsAndFlags()`).
+    fn option_flags(o: &crate::wire::fileset::OptionLetters<'_>) -> Flags {
+        let s = o.summary();
+        Flags {
+            signature: s.signature.map(|sig| match sig {
+                Signature::Md5 => DigestKind::Md5,
+                Signature::Sha1 | Signature::Sha1Explicit => DigestKind::Sha1,
+                Signature::Sha256 => DigestKind::Sha256,
+                Signature::Sha512 => DigestKind::Sha512,
+                Signature::Xxh128 => DigestKind::Xxh128,
+            }),
+            sparse: s.sparse,
+            no_hardlinks: s.no_hardlinks,
+            no_recursion: s.no_recursion,
+            multi_fs: s.multi_fs,
+            mtime_only: s.mtime_only,
+            acl: s.acl,
+            xattr: s.xattr,
+            regex: false,
+            keep_atime: s.keep_atime | s.no_atime,
+            exclude: s.exclude,
+            ignore_case: s.ignore_case,
+            enhanced_wild: s.enhanced_wild,
+        }
+    }
+
+    /// Flags of one Include block before any pattern decided: those of its **last** Options
+    /// block, as `FindFiles()` copies each block's flags over the previous ones (Bareos'
+    /// `CopyBits` is a `memcpy`). `regex` is set if the block has `R` lines.
     pub fn flags(&self, b: (usize, usize)) -> Flags {
         let mut f = Flags::default();
+        let mut regex = false;
         for l in self.block(b) {
             match l {
-                FilesetLine::Options(o) => {
-                    let s = o.summary();
-                    if s.exclude {
-                        continue;
-                    }
-                    if let Some(sig) = s.signature {
-                        f.signature = Some(match sig {
-                            Signature::Md5 => DigestKind::Md5,
-                            Signature::Sha1 | Signature::Sha1Explicit => DigestKind::Sha1,
-                            Signature::Sha256 => DigestKind::Sha256,
-                            Signature::Sha512 => DigestKind::Sha512,
-                            Signature::Xxh128 => DigestKind::Xxh128,
-                        });
-                    }
-                    f.sparse |= s.sparse;
-                    f.no_hardlinks |= s.no_hardlinks;
-                    f.no_recursion |= s.no_recursion;
-                    f.multi_fs |= s.multi_fs;
-                    f.mtime_only |= s.mtime_only;
-                    f.acl |= s.acl;
-                    f.xattr |= s.xattr;
-                    f.keep_atime |= s.keep_atime | s.no_atime;
-                }
-                FilesetLine::Regex(..) => f.regex = true,
+                FilesetLine::Options(o) => f = Self::option_flags(&o),
+                FilesetLine::Regex(..) => regex = true,
                 _ => {}
             }
         }
+        f.regex = regex;
         f
+    }
+
+    /// Flags OR-ed over every Options block of every Include block (for the job's
+    /// `ACL support is enabled` / `Extended attribute support is enabled` messages).
+    pub fn any_flags(&self) -> Flags {
+        let mut a = Flags::default();
+        for l in self.lines() {
+            match l {
+                FilesetLine::Options(o) => {
+                    let f = Self::option_flags(&o);
+                    a.acl |= f.acl;
+                    a.xattr |= f.xattr;
+                }
+                FilesetLine::Regex(..) => a.regex = true,
+                _ => {}
+            }
+        }
+        a
     }
 
     /// The `F` roots of one block.
@@ -192,44 +225,149 @@ impl<'f> FilesetView<'f> {
         })
     }
 
-    /// True if `path` is excluded: by a wildcard of an Options block with `e` in block `b`,
-    /// or by an `F` line of an Exclude block (the path itself or a directory above it).
-    pub fn excluded(&self, b: (usize, usize), path: &[u8], is_dir: bool) -> bool {
-        let mut in_exclude_opts = false;
+    /// The `Z` markers of one block (`Exclude Dir Containing`): a directory holding a file
+    /// of that name is skipped with everything below it, its own entry included
+    /// (`core/src/findlib/find_one.cc` `HaveIgnoredir()`).
+    pub fn ignore_dirs(&self, b: (usize, usize)) -> impl Iterator<Item = &'f [u8]> {
+        self.block(b).filter_map(|l| match l {
+            FilesetLine::IgnoreDir(p) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// The Options blocks' regular expressions with their ignore-case flag, for checking
+    /// them once when the fileset arrives.
+    pub fn regexes(&self) -> impl Iterator<Item = (&'f [u8], bool)> {
+        let mut icase = false;
+        self.lines().filter_map(move |l| match l {
+            FilesetLine::Options(o) => {
+                icase = o.summary().ignore_case;
+                None
+            }
+            FilesetLine::Regex(_, p) => Some((p, icase)),
+            _ => None,
+        })
+    }
+
+    /// Bareos' `AcceptFile()` (`core/src/findlib/find.cc`) for a walk entry below a root:
+    /// `None` if the entry is rejected (a rejected directory is not descended into),
+    /// otherwise the flags it is saved with.
+    ///
+    /// The Options blocks of Include block `b` are tried in order. In each, a matching
+    /// `WD`/`RD` (directories), `WF`/`WB`/`RF` (other entries), `W` or `R` pattern decides:
+    /// rejected if the block has `e` (exclude = yes), else accepted with that block's
+    /// flags. A block with `e` and no pattern at all rejects everything. When no block
+    /// decided, the Exclude blocks' `W` patterns and `F` names are matched (`fnmatch`, so
+    /// an excluded directory prunes its subtree), and the entry is accepted with the flags
+    /// of the last Options block. `i` folds case, `W` (enhanced wild) makes `*` stop at `/`
+    /// and `WB` match the last path component (without `W` it matches the whole path, as in
+    /// Bareos). Regular expressions go to `regex(pattern, ignore_case, name)`.
+    pub fn accept(
+        &self,
+        b: (usize, usize),
+        path: &[u8],
+        is_dir: bool,
+        regex: &mut RegexFn<'_>,
+    ) -> Option<Flags> {
+        let mut cur: Option<Flags> = None;
+        let mut patterns = 0usize;
+        let decide = |f: &Flags| (!f.exclude).then_some(*f);
         for l in self.block(b) {
             match l {
-                FilesetLine::Options(o) => in_exclude_opts = o.summary().exclude,
-                FilesetLine::End => in_exclude_opts = false,
-                FilesetLine::Wild(t, pat) if in_exclude_opts => {
+                FilesetLine::Options(o) => {
+                    cur = Some(Self::option_flags(&o));
+                    patterns = 0;
+                }
+                FilesetLine::End => {
+                    if let Some(f) = cur.take() {
+                        if f.exclude && patterns == 0 {
+                            return None;
+                        }
+                    }
+                }
+                FilesetLine::Wild(t, pat) => {
+                    let Some(f) = cur.as_ref() else { continue };
+                    patterns += 1;
+                    let wf = WildFlags {
+                        casefold: f.ignore_case,
+                        pathname: f.enhanced_wild,
+                    };
                     let hit = match t {
-                        PatternTarget::Any => wild_match(pat, path),
-                        PatternTarget::Dir => is_dir && wild_match(pat, path),
-                        PatternTarget::File => !is_dir && wild_match(pat, path),
-                        PatternTarget::Base => wild_match(pat, basename(path)),
+                        PatternTarget::Any => wild_match_with(pat, path, wf),
+                        PatternTarget::Dir => is_dir && wild_match_with(pat, path, wf),
+                        PatternTarget::File => !is_dir && wild_match_with(pat, path, wf),
+                        PatternTarget::Base => {
+                            let name = if f.enhanced_wild {
+                                basename(path)
+                            } else {
+                                path
+                            };
+                            !is_dir && wild_match_with(pat, name, wf)
+                        }
                     };
                     if hit {
-                        return true;
+                        return decide(f);
+                    }
+                }
+                FilesetLine::Regex(t, pat) => {
+                    let Some(f) = cur.as_ref() else { continue };
+                    patterns += 1;
+                    let applies = match t {
+                        PatternTarget::Dir => is_dir,
+                        PatternTarget::File => !is_dir,
+                        _ => true,
+                    };
+                    if applies && regex(pat, f.ignore_case, path) {
+                        return decide(f);
                     }
                 }
                 _ => {}
             }
         }
+        if let Some(f) = cur {
+            // An Options block not closed by `N` (not sent by a Director, but well formed).
+            if f.exclude && patterns == 0 {
+                return None;
+            }
+        }
+        // The Exclude blocks.
         let mut in_exclude = false;
+        let mut icase = false;
+        let mut in_opts = false;
         for l in self.lines() {
             match l {
-                FilesetLine::Exclude => in_exclude = true,
+                FilesetLine::Exclude => {
+                    in_exclude = true;
+                    icase = false;
+                }
                 FilesetLine::Include => in_exclude = false,
-                FilesetLine::File(p)
-                    if in_exclude
-                        && (path == p
-                            || (path.starts_with(p) && path.get(p.len()) == Some(&b'/'))) =>
-                {
-                    return true;
+                FilesetLine::Options(o) if in_exclude => {
+                    icase = o.summary().ignore_case;
+                    in_opts = true;
+                }
+                FilesetLine::End => in_opts = false,
+                FilesetLine::Wild(PatternTarget::Any, pat) if in_exclude && in_opts => {
+                    let wf = WildFlags {
+                        casefold: icase,
+                        pathname: false,
+                    };
+                    if wild_match_with(pat, path, wf) {
+                        return None;
+                    }
+                }
+                FilesetLine::File(p) if in_exclude => {
+                    let wf = WildFlags {
+                        casefold: icase,
+                        pathname: false,
+                    };
+                    if wild_match_with(p, path, wf) {
+                        return None;
+                    }
                 }
                 _ => {}
             }
         }
-        false
+        Some(self.flags(b))
     }
 }
 
@@ -270,6 +408,22 @@ impl Throttle {
         self.bytes = self.bytes.saturating_add(n as u64);
         let due = start + Duration::from_micros(self.bytes.saturating_mul(1_000_000) / limit);
         (due - now > Duration::from_micros(100)).then_some(due)
+    }
+}
+
+/// The bandwidth limit of a job in bytes/s (0 = unlimited), chosen as bareos-fd does
+/// (`core/src/filed/dir_cmd.cc` `StorageCmd()` and `SetbandwidthCmd()`): a
+/// `setbandwidth=… Job=«this job»` value wins; otherwise the authenticated Director
+/// resource's `Maximum Bandwidth Per Job`; otherwise the Client resource's, which a
+/// `setbandwidth` without a job overwrites. (The first non-zero one, not the lowest: a
+/// per-job `setbandwidth` may raise the limit, as in Bareos.)
+pub(crate) fn effective_bwlimit(job: u64, director: u64, client: u64) -> u64 {
+    if job > 0 {
+        job
+    } else if director > 0 {
+        director
+    } else {
+        client
     }
 }
 
@@ -362,11 +516,17 @@ where
                 .await?;
             return Ok(false);
         }
-        // Job message before the reply (vectors/clear-backup-full conn 3 msg 25).
-        self.jmsg(MessageType::Info, format_args!(" Encryption: None\n"))
-            .await?;
         match self.connect_sd(&addr, port, st.ssl).await {
             Ok(sd) => {
+                // ` Encryption: «cipher»` after the connection (and its TLS handshake) and
+                // before the reply (`core/src/filed/dir_cmd.cc` `StorageCmd()`,
+                // vectors/clear-backup-full conn 3 msg 25; psk-backup-full shows the cipher).
+                let cipher = self.job.sd_cipher.clone();
+                self.jmsg(
+                    MessageType::Info,
+                    format_args!(" Encryption: {}\n", cipher_text(&cipher)),
+                )
+                .await?;
                 self.sd_addr = addr;
                 self.sd_port = port;
                 if let Some(mut old) = self.sd.replace(sd) {
@@ -414,6 +574,13 @@ where
             .connect(addr, port, psk)
             .await
             .map_err(|_| SessionError::Conn(super::conn::ConnError::Closed))?;
+        let mut cipher = [0u8; 64];
+        let n = self.svc.connector.cipher(&stream, &mut cipher);
+        self.job.sd_cipher.clear();
+        let _ = self
+            .job
+            .sd_cipher
+            .extend_from_slice(cipher.get(..n).unwrap_or(&[]));
         let mut sd = Conn::new(stream);
         let hello = Hello::StartJob {
             job: &self.job.name,
@@ -531,15 +698,7 @@ where
         let view = FilesetView {
             store: fileset.get(..self.job.fileset_len).unwrap_or(&[]),
         };
-        let any = view.include_blocks().fold(Flags::default(), |a, b| {
-            let f = view.flags(b);
-            Flags {
-                acl: a.acl | f.acl,
-                xattr: a.xattr | f.xattr,
-                regex: a.regex | f.regex,
-                ..a
-            }
-        });
+        let any = view.any_flags();
         if any.xattr && self.svc.source.xattr_support() {
             self.jmsg(
                 MessageType::Info,
@@ -558,13 +717,6 @@ where
             format_args!("Version: {}\n", core::str::from_utf8(version).unwrap_or("")),
         )
         .await?;
-        if any.regex {
-            self.jmsg(
-                MessageType::Warning,
-                format_args!("Regular expressions in the FileSet are not supported; ignored.\n"),
-            )
-            .await?;
-        }
         // Append session.
         let ticket = match self.sd_command(SdDataCommand::AppendOpen).await? {
             Some(SdDataReply::OpenTicket { ticket }) => ticket,
@@ -601,7 +753,7 @@ where
                     .await?;
                     continue;
                 }
-                let mut suppress_dir = 0u32;
+                let mut drop_dir = false;
                 loop {
                     if self.job.canceled() {
                         break 'blocks;
@@ -624,19 +776,6 @@ where
                     };
                     let path = name.get(..entry.name_len).unwrap_or(&[]);
                     match entry.kind {
-                        EntryKind::DirBegin => {
-                            if view.excluded(b, path, true) {
-                                self.svc.source.skip_dir();
-                                suppress_dir += 1;
-                            } else if flags.no_recursion && path != root {
-                                self.svc.source.skip_dir();
-                            }
-                            continue;
-                        }
-                        EntryKind::Dir if suppress_dir > 0 && view.excluded(b, path, true) => {
-                            suppress_dir -= 1;
-                            continue;
-                        }
                         EntryKind::Socket => continue,
                         EntryKind::NoStat => {
                             self.file_error(
@@ -662,9 +801,12 @@ where
                         }
                         _ => {}
                     }
-                    if entry.kind != EntryKind::Dir && view.excluded(b, path, false) {
+                    let Some(flags) = self
+                        .filter_entry(&view, b, root, &entry, path, &flags, &mut drop_dir)
+                        .await
+                    else {
                         continue;
-                    }
+                    };
                     if use_accurate {
                         let mut key: Vec<u8, { MAX_PATH + 1 }> = Vec::new();
                         let _ = key.extend_from_slice(path);
@@ -792,6 +934,67 @@ where
         Ok(())
     }
 
+    /// The fileset's verdict on one walk entry of Include block `b` under `root`, with the
+    /// directory bookkeeping of the walk: `None` = not saved (a `DirBegin`, or rejected),
+    /// otherwise the flags to save it with. A rejected directory, or one holding an
+    /// `Exclude Dir Containing` marker, is not descended into and its own entry (`Dir`,
+    /// which follows at once) is dropped through `drop_dir`. The root itself is always
+    /// accepted (Bareos `OurCallback()` does not filter top-level entries) but is still
+    /// checked for the marker, as `FindOneFile()` does for every directory.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn filter_entry(
+        &mut self,
+        view: &FilesetView<'_>,
+        b: (usize, usize),
+        root: &[u8],
+        entry: &Entry,
+        path: &[u8],
+        block: &Flags,
+        drop_dir: &mut bool,
+    ) -> Option<Flags> {
+        let is_root =
+            path == root || (root.ends_with(b"/") && root.get(..root.len() - 1) == Some(path));
+        let source = &mut self.svc.source;
+        let mut regex =
+            |p: &[u8], ic: bool, n: &[u8]| source.regex_match(p, ic, n).unwrap_or(false);
+        match entry.kind {
+            EntryKind::DirBegin => {
+                let verdict = if is_root {
+                    Some(*block)
+                } else {
+                    view.accept(b, path, true, &mut regex)
+                };
+                let mut marked = false;
+                if verdict.is_some() {
+                    for marker in view.ignore_dirs(b) {
+                        if self.svc.source.dir_contains(path, marker).await {
+                            marked = true;
+                            break;
+                        }
+                    }
+                }
+                match verdict {
+                    Some(f) if !marked => {
+                        if f.no_recursion && !is_root {
+                            self.svc.source.skip_dir();
+                        }
+                    }
+                    _ => {
+                        self.svc.source.skip_dir();
+                        *drop_dir = true;
+                    }
+                }
+                None
+            }
+            EntryKind::Dir if *drop_dir => {
+                *drop_dir = false;
+                None
+            }
+            _ if is_root => Some(*block),
+            kind => view.accept(b, path, kind == EntryKind::Dir, &mut regex),
+        }
+    }
+
     async fn sd_failed(&mut self, what: &str) -> Result<bool, SessionError> {
         self.jmsg(
             MessageType::Fatal,
@@ -818,11 +1021,12 @@ where
     }
 
     fn bwlimit(&self) -> u64 {
-        if self.job.bwlimit > 0 {
-            self.job.bwlimit
-        } else {
-            self.global_bwlimit
-        }
+        // A `setbandwidth … Job=` from another Director connection lands in the job table.
+        let job = match &self.job.handle {
+            Some(h) if h.bwlimit() > 0 => u64::from(h.bwlimit()),
+            _ => self.job.bwlimit,
+        };
+        effective_bwlimit(job, self.dir_bwlimit, self.global_bwlimit)
     }
 
     /// Send one frame to the SD with heartbeat and bandwidth bookkeeping.
@@ -977,6 +1181,20 @@ where
             FileType::LnkSaved => digest = saved_digest,
             _ => {}
         }
+        // ACL and xattr streams come after the data and before the digest
+        // (`core/src/filed/backup.cc` `SaveFile()`); no ACL for a symbolic link.
+        if flags.acl && ft != FileType::Lnk && self.svc.source.acl_support() {
+            self.send_meta(fi, path, MetaStream::AccessAcl, flags, st)
+                .await?;
+            if ft == FileType::DirEnd {
+                self.send_meta(fi, path, MetaStream::DefaultAcl, flags, st)
+                    .await?;
+            }
+        }
+        if flags.xattr && self.svc.source.xattr_support() {
+            self.send_meta(fi, path, MetaStream::Xattr, flags, st)
+                .await?;
+        }
         if let (Some(kind), Some((d, n))) = (flags.signature, digest) {
             self.send_header(fi, kind.stream(), st).await?;
             self.sd_send(d.get(..n).unwrap_or(&[]), st).await?;
@@ -998,6 +1216,74 @@ where
         }
         self.job.publish();
         Ok(true)
+    }
+
+    /// Send one ACL or xattr stream of `path`, if the platform reports one. A read error is
+    /// an M_ERROR job message counted in `Errors=` (as `DoBackupAcl()`/`DoBackupXattr()`);
+    /// the job goes on.
+    async fn send_meta(
+        &mut self,
+        fi: i32,
+        path: &[u8],
+        kind: MetaStream,
+        flags: &Flags,
+        st: &mut RunState,
+    ) -> Result<(), SessionError> {
+        let cap = self
+            .data
+            .len()
+            .min(self.cfg.network_buffer_size)
+            .saturating_sub(1);
+        let out = self.data.get_mut(..cap).unwrap_or(&mut []);
+        let r = match kind {
+            MetaStream::AccessAcl => self.svc.source.acl(path, false, out).await,
+            MetaStream::DefaultAcl => self.svc.source.acl(path, true, out).await,
+            MetaStream::Xattr => self.svc.source.xattrs(path, flags.acl, out).await,
+        };
+        let n = match r {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) => {
+                let what = if kind == MetaStream::Xattr {
+                    "extended attributes"
+                } else {
+                    "ACL"
+                };
+                return self
+                    .file_error(
+                        MessageType::Error,
+                        format_args!(
+                            "Could not read the {} of \"{}\": ERR={}\n",
+                            what,
+                            show(path),
+                            e
+                        ),
+                    )
+                    .await;
+            }
+        };
+        // The ACL text goes with its terminating NUL (`SendAclStream()`).
+        let len = if kind == MetaStream::Xattr {
+            n
+        } else {
+            if let Some(z) = self.data.get_mut(n) {
+                *z = 0;
+            }
+            n + 1
+        };
+        let h = DataHeader::new(fi, Stream::new(kind.stream(), StreamFlags(0)));
+        let mut b = [0u8; 32];
+        let hn = h.emit(&mut b).map_err(|_| SessionError::BufferTooSmall)?;
+        self.sd_send(b.get(..hn).unwrap_or(&[]), st).await?;
+        {
+            let Some(sd) = self.sd.as_mut() else {
+                return Err(SessionError::Conn(super::conn::ConnError::Closed));
+            };
+            sd.send(self.data.get(..len).unwrap_or(&[])).await?;
+        }
+        self.job.job_bytes += len as u64;
+        self.pace(len + 4, st).await?;
+        self.sd_eod(st).await
     }
 
     /// Read and send one file's data stream.
@@ -1151,6 +1437,15 @@ pub(crate) struct RunState {
     pub throttle: Throttle,
 }
 
+/// A cipher name for a job message: `None` for cleartext.
+pub(crate) fn cipher_text(c: &[u8]) -> &str {
+    if c.is_empty() {
+        "None"
+    } else {
+        core::str::from_utf8(c).unwrap_or("Unknown")
+    }
+}
+
 /// A path for a log line.
 pub(crate) fn show(p: &[u8]) -> &str {
     core::str::from_utf8(p).unwrap_or("<non-UTF-8 path>")
@@ -1175,6 +1470,49 @@ mod tests {
             Some(t0 + Duration::from_millis(1500))
         );
         assert_eq!(t.account(t0 + Duration::from_secs(5), 10, 262_144), None);
+    }
+
+    #[test]
+    fn bandwidth_limit_precedence() {
+        assert_eq!(effective_bwlimit(0, 0, 0), 0);
+        assert_eq!(effective_bwlimit(0, 0, 500), 500);
+        assert_eq!(effective_bwlimit(0, 200, 500), 200);
+        // The Director's value is used even when the Client's is lower.
+        assert_eq!(effective_bwlimit(0, 900, 500), 900);
+        assert_eq!(effective_bwlimit(1000, 200, 500), 1000);
+        assert_eq!(effective_bwlimit(100, 200, 500), 100);
+    }
+
+    #[test]
+    fn throttle_with_a_virtual_clock_never_exceeds_the_limit() {
+        // Feed 256 KiB records at 1 MB/s through the throttle with a clock that only moves
+        // when the sender sleeps: after every record, the bytes sent so far never exceed
+        // limit × elapsed (+ one record).
+        let limit = 1_000_000u64;
+        let mut t = Throttle::new();
+        let t0 = Instant::from_secs(100);
+        let mut now = t0;
+        let mut sent = 0u64;
+        for _ in 0..40 {
+            let n = 262_148usize;
+            sent += n as u64;
+            if let Some(until) = t.account(now, n, limit) {
+                assert!(until > now);
+                now = until;
+            }
+            let elapsed = (now - t0).total_micros();
+            assert!(
+                sent <= limit * elapsed / 1_000_000 + 262_148,
+                "{sent} bytes by {elapsed} µs"
+            );
+        }
+        // And it does not over-throttle: the whole transfer took sent / limit seconds.
+        let took = (now - t0).total_micros();
+        let ideal = sent * 1_000_000 / limit;
+        assert!(
+            took <= ideal + 1000 && took + 1000 >= ideal,
+            "{took} vs {ideal}"
+        );
     }
 
     #[test]

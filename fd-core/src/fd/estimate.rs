@@ -10,9 +10,7 @@
 use embedded_io_async::{Read, Write};
 
 use super::backup::{file_type, unchanged, FilesetView};
-use super::platform::{
-    Clock, Connector, DigestProvider, EntryKind, FileSink, FileSource, WalkOptions,
-};
+use super::platform::{Clock, Connector, DigestProvider, FileSink, FileSource, WalkOptions};
 use super::session::{Session, SessionError};
 use super::timefmt;
 use super::MAX_PATH;
@@ -103,29 +101,16 @@ where
                 if self.svc.source.start(root, &opts).await.is_err() {
                     continue;
                 }
-                let mut suppress = 0u32;
+                let mut drop_dir = false;
                 while let Ok(Some(e)) = self.svc.source.next(&mut name, &mut link).await {
                     let path = name.get(..e.name_len).unwrap_or(&[]);
-                    match e.kind {
-                        EntryKind::DirBegin => {
-                            if view.excluded(b, path, true) {
-                                self.svc.source.skip_dir();
-                                suppress += 1;
-                            } else if flags.no_recursion && path != root {
-                                self.svc.source.skip_dir();
-                            }
-                            continue;
-                        }
-                        EntryKind::Dir if suppress > 0 && view.excluded(b, path, true) => {
-                            suppress -= 1;
-                            continue;
-                        }
-                        _ => {}
-                    }
-                    let Some(ft) = file_type(&e) else { continue };
-                    if e.kind != EntryKind::Dir && view.excluded(b, path, false) {
+                    let Some(flags) = self
+                        .filter_entry(&view, b, root, &e, path, &flags, &mut drop_dir)
+                        .await
+                    else {
                         continue;
-                    }
+                    };
+                    let Some(ft) = file_type(&e) else { continue };
                     if matches!(
                         self.job.level,
                         JobLevel::Incremental | JobLevel::Differential

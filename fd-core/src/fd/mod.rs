@@ -64,10 +64,13 @@
 //!
 //! # Not implemented (answered, refused or ignored as documented per handler)
 //!
-//! Compression and encryption streams, ACL and xattr streams (the walk reports none),
+//! Compression and encryption streams, ACL/xattr streams other than Linux's (1007, 1008,
+//! 1998; those are the platform's, [`platform::FileSource::acl`]),
 //! plugins and restore objects (accepted and ignored), `Run`/`RunBeforeNow` scripts
-//! (refused with `2905 Failed RunScript`), `verify` (refused), `regexwhere` and `R` regex
-//! lines (reported), TLS itself (the platform's), the `.status terminated` API form.
+//! (refused with `2905 Failed RunScript`), `verify` (refused), TLS itself (the platform's),
+//! the `.status terminated` API form. Regular expressions (`R` fileset lines, restore
+//! `regexwhere`) are the platform's: fd-linux has them, a platform without a regex engine
+//! refuses them with `REGEX … compile error` / `Bad where regexp`.
 //!
 //! # Connection modes
 //!
@@ -110,6 +113,9 @@ pub struct DirectorAuth<'a> {
     pub key: &'a [u8],
     /// `Monitor = yes`: only `status` and `.status` are allowed.
     pub monitor: bool,
+    /// This Director's `Maximum Bandwidth Per Job` in bytes/s; 0 = not set (the Client
+    /// resource's [`FdConfig::max_bandwidth`] applies).
+    pub max_bandwidth: u64,
 }
 
 impl core::fmt::Debug for DirectorAuth<'_> {
@@ -118,6 +124,7 @@ impl core::fmt::Debug for DirectorAuth<'_> {
             .field("name", &self.name)
             .field("key", &"..")
             .field("monitor", &self.monitor)
+            .field("max_bandwidth", &self.max_bandwidth)
             .finish()
     }
 }

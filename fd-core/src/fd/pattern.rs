@@ -1,13 +1,36 @@
-//! Shell wildcard matching for the fileset's `W`, `WD`, `WF` and `WB` lines (`fnmatch(3)`
-//! without flags, as `core/src/findlib/match.cc` calls it): `*` matches any run of bytes
-//! (including `/`), `?` one byte, `[abc]`, `[a-z]` and `[!x]` a byte class, `\x` a literal.
+//! Shell wildcard matching for the fileset's `W`, `WD`, `WF` and `WB` lines and the names of
+//! Exclude blocks (`fnmatch(3)` as `core/src/findlib/find.cc` `AcceptFile()` calls it): `*`
+//! matches any run of bytes (including `/` unless [`WildFlags::pathname`]), `?` one byte,
+//! `[abc]`, `[a-z]` and `[!x]` a byte class, `\x` a literal. The option `i` (ignore case) is
+//! `FNM_CASEFOLD` (ASCII), the option `W` (enhanced wild) is `FNM_PATHNAME`.
 //!
 //! The matcher is iterative with one backtrack point, so its work is bounded by
 //! `pattern.len() * name.len()` and it needs no allocation. Regular expressions (`R` lines)
-//! are not supported in the no_std core; the session reports them to the Director.
+//! are the platform's ([`super::platform::FileSource::regex_match`]).
 
-/// True if `name` matches the shell pattern `pat`.
+/// `fnmatch()` flags.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WildFlags {
+    /// `FNM_CASEFOLD`: ASCII letters match either case.
+    pub casefold: bool,
+    /// `FNM_PATHNAME`: `*`, `?` and classes never match `/`.
+    pub pathname: bool,
+}
+
+/// True if `name` matches the shell pattern `pat` (no flags).
 pub fn wild_match(pat: &[u8], name: &[u8]) -> bool {
+    wild_match_with(pat, name, WildFlags::default())
+}
+
+/// True if `name` matches the shell pattern `pat` under `flags`.
+pub fn wild_match_with(pat: &[u8], name: &[u8], flags: WildFlags) -> bool {
+    let fold = |b: u8| {
+        if flags.casefold {
+            b.to_ascii_lowercase()
+        } else {
+            b
+        }
+    };
     let (mut p, mut n) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while n < name.len() {
@@ -18,7 +41,13 @@ pub fn wild_match(pat: &[u8], name: &[u8]) -> bool {
                 continue;
             }
             Some(&c) => {
-                let (ok, plen) = match_one(pat, p, c, name.get(n).copied().unwrap_or(0));
+                let b = name.get(n).copied().unwrap_or(0);
+                let (ok, plen) = if flags.pathname && b == b'/' && c != b'/' {
+                    // Only a literal '/' matches a '/' (a '\\/' escape included).
+                    (c == b'\\' && pat.get(p + 1) == Some(&b'/'), 2)
+                } else {
+                    match_one(pat, p, fold(c), fold(b), flags.casefold)
+                };
                 if ok {
                     p += plen;
                     n += 1;
@@ -28,6 +57,8 @@ pub fn wild_match(pat: &[u8], name: &[u8]) -> bool {
             None => {}
         }
         match star {
+            // With FNM_PATHNAME a '*' cannot swallow a '/'.
+            Some((_, sn)) if flags.pathname && name.get(sn) == Some(&b'/') => return false,
             Some((sp, sn)) => {
                 p = sp + 1;
                 n = sn + 1;
@@ -41,11 +72,12 @@ pub fn wild_match(pat: &[u8], name: &[u8]) -> bool {
 
 /// Match one pattern element starting at `p` (byte `c`) against `b`; returns whether it
 /// matched and the element's length.
-fn match_one(pat: &[u8], p: usize, c: u8, b: u8) -> (bool, usize) {
+fn match_one(pat: &[u8], p: usize, c: u8, b: u8, fold: bool) -> (bool, usize) {
+    let f = |x: u8| if fold { x.to_ascii_lowercase() } else { x };
     match c {
         b'?' => (true, 1),
         b'\\' => match pat.get(p + 1) {
-            Some(&l) => (l == b, 2),
+            Some(&l) => (f(l) == b, 2),
             None => (b == b'\\', 1),
         },
         b'[' => {
@@ -67,12 +99,15 @@ fn match_one(pat: &[u8], p: usize, c: u8, b: u8) -> (bool, usize) {
                 first = false;
                 if pat.get(i + 1) == Some(&b'-') && pat.get(i + 2).is_some_and(|&e| e != b']') {
                     let hi = pat.get(i + 2).copied().unwrap_or(x);
-                    if x <= b && b <= hi {
+                    let hit = |v: u8| x <= v && v <= hi;
+                    if hit(b)
+                        || (fold && (hit(b.to_ascii_uppercase()) || hit(b.to_ascii_lowercase())))
+                    {
                         matched = true;
                     }
                     i += 3;
                 } else {
-                    if x == b {
+                    if f(x) == b {
                         matched = true;
                     }
                     i += 1;
@@ -113,6 +148,26 @@ mod tests {
         assert!(wild_match(b"[", b"["));
         assert_eq!(basename(b"/a/b/c"), b"c");
         assert_eq!(basename(b"c"), b"c");
+    }
+
+    #[test]
+    fn fnmatch_flags() {
+        let fold = WildFlags {
+            casefold: true,
+            pathname: false,
+        };
+        assert!(wild_match_with(b"*.JPG", b"/a/b.jpg", fold));
+        assert!(!wild_match(b"*.JPG", b"/a/b.jpg"));
+        assert!(wild_match_with(b"[A-C]x", b"bX", fold));
+        let path = WildFlags {
+            casefold: false,
+            pathname: true,
+        };
+        assert!(wild_match_with(b"/srv/*/cache", b"/srv/x/cache", path));
+        assert!(!wild_match_with(b"/srv/*/cache", b"/srv/x/y/cache", path));
+        assert!(!wild_match_with(b"/srv/?", b"/srv//", path));
+        assert!(wild_match_with(b"/srv/*", b"/srv/abc", path));
+        assert!(!wild_match_with(b"/srv/*", b"/srv/a/b", path));
     }
 
     proptest! {

@@ -121,6 +121,61 @@ pub trait FileSource {
     /// Close the open file.
     async fn close(&mut self);
 
+    /// Whether `dir` (a directory just reported as [`EntryKind::DirBegin`]) holds an entry
+    /// named `name`: the fileset's `Exclude Dir Containing = name` (`Z` line), checked with
+    /// `stat("dir/name")` as Bareos does. The default (a platform that cannot tell) answers
+    /// `false`, so nothing is excluded that way.
+    async fn dir_contains(&mut self, dir: &[u8], name: &[u8]) -> bool {
+        let _ = (dir, name);
+        false
+    }
+
+    /// Match the fileset regular expression `pattern` (`R`, `RD`, `RF` lines: POSIX extended
+    /// syntax, unanchored, `ignore_case` from the `i` option, as `regcomp()`/`regexec()` in
+    /// `core/src/filed/fileset.cc`) against `name`. The core calls it once per pattern with
+    /// an empty name when the fileset arrives, to refuse a fileset whose patterns cannot be
+    /// used (`REGEX «pattern» compile error. ERR=«error»`). A platform without a regex engine
+    /// keeps the default, which refuses every pattern.
+    fn regex_match(
+        &mut self,
+        pattern: &[u8],
+        ignore_case: bool,
+        name: &[u8],
+    ) -> Result<bool, RegexError> {
+        let _ = (pattern, ignore_case, name);
+        Err(RegexError::Unsupported)
+    }
+
+    /// The POSIX ACL of `path` as Bareos' ACL text (`acl_to_text()` long form, no NUL;
+    /// [`crate::wire::xattr::AclText`] converts from the kernel's binary form): the access
+    /// ACL, or with `default` the default ACL of a directory. Returns its length; 0 when
+    /// there is none or the access ACL is trivial (only mirrors the mode), so no stream is
+    /// sent. Only called when [`FileSource::acl_support`] is true.
+    async fn acl(
+        &mut self,
+        path: &[u8],
+        default: bool,
+        out: &mut [u8],
+    ) -> Result<usize, Self::Error> {
+        let _ = (path, default, out);
+        Ok(0)
+    }
+
+    /// The extended attributes of `path` (not following a final symlink) as Bareos' xattr
+    /// stream ([`crate::wire::xattr::XattrPair::emit`] one after the other), leaving out
+    /// the `system.posix_acl_*` attributes when `skip_acl` (the ACL streams carry them).
+    /// Returns the stream's length; 0 = no attributes, no stream. Only called when
+    /// [`FileSource::xattr_support`] is true.
+    async fn xattrs(
+        &mut self,
+        path: &[u8],
+        skip_acl: bool,
+        out: &mut [u8],
+    ) -> Result<usize, Self::Error> {
+        let _ = (path, skip_acl, out);
+        Ok(0)
+    }
+
     /// Whether the platform backs up ACLs (Bareos then logs `ACL support is enabled` when the
     /// fileset has the `A` option). A platform without ACLs, or whose files only have the
     /// trivial ACL implied by the mode, sends no ACL stream either way.
@@ -145,6 +200,72 @@ pub trait FileSource {
         decimal(gid, out)
     }
 }
+
+/// The metadata streams a [`FileSink`] may apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum MetaStream {
+    /// 1008 `STREAM_ACL_LINUX_ACCESS_ACL`: ACL text + NUL.
+    AccessAcl,
+    /// 1007 `STREAM_ACL_LINUX_DEFAULT_ACL`: ACL text + NUL (directories).
+    DefaultAcl,
+    /// 1998 `STREAM_XATTR_LINUX`: [`crate::wire::xattr`] pairs.
+    Xattr,
+}
+
+impl MetaStream {
+    /// Stream numbers on Linux.
+    pub const ACCESS_ACL: u16 = 1008;
+    /// See [`MetaStream::ACCESS_ACL`].
+    pub const DEFAULT_ACL: u16 = 1007;
+    /// See [`MetaStream::ACCESS_ACL`].
+    pub const XATTR: u16 = 1998;
+
+    /// The stream of a type, if it is one of these.
+    pub fn from_stream(t: crate::wire::stream::StreamType) -> Option<Self> {
+        use crate::wire::stream::StreamType;
+        match t {
+            StreamType::Acl(Self::ACCESS_ACL) => Some(MetaStream::AccessAcl),
+            StreamType::Acl(Self::DEFAULT_ACL) => Some(MetaStream::DefaultAcl),
+            StreamType::Xattr(Self::XATTR) => Some(MetaStream::Xattr),
+            _ => None,
+        }
+    }
+
+    /// The stream type to send.
+    pub fn stream(self) -> crate::wire::stream::StreamType {
+        use crate::wire::stream::StreamType;
+        match self {
+            MetaStream::AccessAcl => StreamType::Acl(Self::ACCESS_ACL),
+            MetaStream::DefaultAcl => StreamType::Acl(Self::DEFAULT_ACL),
+            MetaStream::Xattr => StreamType::Xattr(Self::XATTR),
+        }
+    }
+}
+
+/// Why a fileset regular expression cannot be used ([`FileSource::regex_match`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum RegexError {
+    /// This File Daemon build has no regular expression engine (firmware).
+    Unsupported,
+    /// The pattern does not compile.
+    Invalid,
+}
+
+impl core::fmt::Display for RegexError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            RegexError::Unsupported => {
+                "regular expressions are not supported by this File Daemon build; use wildcards (wild, wilddir, wildfile)"
+            }
+            RegexError::Invalid => "invalid regular expression",
+        })
+    }
+}
+
+impl core::error::Error for RegexError {}
 
 fn decimal(v: i64, out: &mut [u8]) -> usize {
     let mut w = crate::wire::text::Writer::new(out);
@@ -226,6 +347,39 @@ pub trait FileSink {
 
     /// Drop the regular file being created (remove the temporary name).
     async fn abort(&mut self);
+
+    /// Apply an ACL or xattr stream to the entry just created at `path` (before
+    /// [`FileSink::commit`] when `open` is true: the regular file still under its temporary
+    /// name). `Ok(false)`: this platform cannot apply it (the default; the core then reports
+    /// the stream as unsupported).
+    async fn set_meta(
+        &mut self,
+        path: &[u8],
+        open: bool,
+        kind: MetaStream,
+        data: &[u8],
+    ) -> Result<bool, Self::Error> {
+        let _ = (path, open, kind, data);
+        Ok(false)
+    }
+
+    /// `restore … regexwhere=«spec»`: keep Bareos' list of `/from/to/[i]` substitutions
+    /// (`core/src/lib/breg.cc`; any of `!:;|,&%=~/#` as separator, several separated by
+    /// `,`) for [`FileSink::apply_regexwhere`]. `Err` if the list is malformed or the
+    /// platform has no regex engine (the default); the restore then fails with
+    /// `Bad where regexp`.
+    fn set_regexwhere(&mut self, spec: &[u8]) -> Result<(), RegexError> {
+        let _ = spec;
+        Err(RegexError::Unsupported)
+    }
+
+    /// Apply the `regexwhere` list to `name`, writing the new name into `out`; its length,
+    /// or `None` if it does not fit (the core then keeps the name as it is). The core checks
+    /// the result like any output name (absolute, no `..`).
+    fn apply_regexwhere(&mut self, name: &[u8], out: &mut [u8]) -> Option<usize> {
+        let _ = (name, out);
+        None
+    }
 }
 
 /// TLS-PSK parameters for the FD → SD connection (`ssl=4` in the `storage` command,
@@ -266,6 +420,17 @@ pub trait Connector {
         port: u16,
         psk: Option<PskParams<'_>>,
     ) -> Result<Self::Stream, Self::Error>;
+
+    /// The TLS cipher of a connection this connector returned, as Bareos names it in
+    /// ` Encryption: «cipher»` and `Connected Storage daemon at …, encryption: «cipher»`:
+    /// OpenSSL's cipher name, a space and the protocol version
+    /// (`TLS_CHACHA20_POLY1305_SHA256 TLSv1.3`, vectors/psk-backup-full). Written into `out`;
+    /// returns its length, 0 for a cleartext connection (the default), which the core prints
+    /// as `None`.
+    fn cipher(&self, stream: &Self::Stream, out: &mut [u8]) -> usize {
+        let _ = (stream, out);
+        0
+    }
 
     /// Passive mode: the connection the SD opened to the FD for job `job`. The platform
     /// accepts connections on the FD port, recognises an SD by peeking at its hello
@@ -361,7 +526,8 @@ impl DigestProvider for Sha256Only {
     }
 }
 
-/// MD5, SHA-256 and SHA-512 (the crates fd-core already links for CRAM-MD5 and PSK).
+/// MD5, SHA-1, SHA-256 and SHA-512 (MD5 and SHA-2 are linked for CRAM-MD5 and PSK anyway;
+/// SHA-1 is small).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StandardDigests;
 
@@ -370,6 +536,8 @@ pub struct StandardDigests;
 pub enum StandardHasher {
     /// MD5.
     Md5(md5::Md5),
+    /// SHA-1 (`signature = SHA1`, stream 10).
+    Sha1(sha1::Sha1),
     /// SHA-256.
     Sha256(sha2::Sha256),
     /// SHA-512.
@@ -380,6 +548,7 @@ impl Hasher for StandardHasher {
     fn update(&mut self, data: &[u8]) {
         match self {
             StandardHasher::Md5(h) => md5::Digest::update(h, data),
+            StandardHasher::Sha1(h) => sha1::Digest::update(h, data),
             StandardHasher::Sha256(h) => sha2::Digest::update(h, data),
             StandardHasher::Sha512(h) => sha2::Digest::update(h, data),
         }
@@ -394,6 +563,7 @@ impl Hasher for StandardHasher {
         }
         match self {
             StandardHasher::Md5(h) => put(&md5::Digest::finalize(h), out),
+            StandardHasher::Sha1(h) => put(&sha1::Digest::finalize(h), out),
             StandardHasher::Sha256(h) => put(&sha2::Digest::finalize(h), out),
             StandardHasher::Sha512(h) => put(&sha2::Digest::finalize(h), out),
         }
@@ -406,9 +576,10 @@ impl DigestProvider for StandardDigests {
         use crate::wire::attr::DigestKind;
         match kind {
             DigestKind::Md5 => Some(StandardHasher::Md5(Default::default())),
+            DigestKind::Sha1 => Some(StandardHasher::Sha1(Default::default())),
             DigestKind::Sha256 => Some(StandardHasher::Sha256(Default::default())),
             DigestKind::Sha512 => Some(StandardHasher::Sha512(Default::default())),
-            DigestKind::Sha1 | DigestKind::Xxh128 => None,
+            DigestKind::Xxh128 => None,
         }
     }
 }

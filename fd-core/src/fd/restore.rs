@@ -38,7 +38,7 @@ use heapless::Vec;
 use super::backup::show;
 use super::conn::{ConnError, Msg};
 use super::platform::{
-    Clock, Connector, CreateKind, Created, DigestProvider, FileSink, FileSource, Hasher,
+    Clock, Connector, CreateKind, Created, DigestProvider, FileSink, FileSource, Hasher, MetaStream,
 };
 use super::session::{Session, SessionError};
 use super::MAX_PATH;
@@ -117,6 +117,7 @@ where
         self.job.level = crate::wire::codes::JobLevel::None;
         self.set_kind();
         let mut where_buf = [0u8; MAX_PATH];
+        self.job.regexwhere = false;
         let where_: &[u8] = match r.target {
             RestoreTarget::Where(w) => match crate::wire::hello::unbash(w, &mut where_buf) {
                 Ok(w) => w,
@@ -126,16 +127,23 @@ where
                     return Ok(false);
                 }
             },
-            RestoreTarget::RegexWhere(_) => {
-                self.jmsg(
-                    MessageType::Fatal,
-                    format_args!("regexwhere is not supported by this File daemon.\n"),
-                )
-                .await?;
-                self.reply(&FdReply::ErrorText(TextError::Bad, b"restore"))
+            RestoreTarget::RegexWhere(spec) => {
+                // `core/src/filed/dir_cmd.cc` `RestoreCmd()`: the list is compiled before the
+                // reply; a bad one is fatal.
+                let spec = crate::wire::hello::unbash(spec, &mut where_buf).unwrap_or(spec);
+                if let Err(e) = self.svc.sink.set_regexwhere(spec) {
+                    self.jmsg(
+                        MessageType::Fatal,
+                        format_args!("Bad where regexp. where={} ({})\n", show(spec), e),
+                    )
                     .await?;
-                self.job.set_status(JobStatus::ErrorTerminated);
-                return Ok(false);
+                    self.reply(&FdReply::ErrorText(TextError::Bad, b"restore"))
+                        .await?;
+                    self.job.set_status(JobStatus::ErrorTerminated);
+                    return Ok(false);
+                }
+                self.job.regexwhere = true;
+                b""
             }
         };
         let mut wh: Vec<u8, MAX_PATH> = Vec::new();
@@ -409,8 +417,52 @@ where
                     }
                 }
             }
+            k if MetaStream::from_stream(k).is_some() => {
+                let Some(meta) = MetaStream::from_stream(k) else {
+                    return Ok(());
+                };
+                let Some(f) = cur.as_mut().filter(|f| f.file_index == h.file_index) else {
+                    return Ok(());
+                };
+                if f.skipped || f.bad {
+                    return Ok(());
+                }
+                let name = f.name.clone();
+                let open = f.regular;
+                match self.svc.sink.set_meta(&name, open, meta, data).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.file_error(
+                            MessageType::Error,
+                            format_args!(
+                                "ACL/xattr stream {} for \"{}\" is not supported by this platform; not applied.\n",
+                                h.stream.word(),
+                                show(&name)
+                            ),
+                        )
+                        .await?;
+                    }
+                    Err(e) => {
+                        // As Bareos: an error on the ACL/xattr keeps the file (M_ERROR).
+                        self.file_error(
+                            MessageType::Error,
+                            format_args!(
+                                "Could not restore the {} of \"{}\": {:?}\n",
+                                if meta == MetaStream::Xattr {
+                                    "extended attributes"
+                                } else {
+                                    "ACL"
+                                },
+                                show(&name),
+                                e
+                            ),
+                        )
+                        .await?;
+                    }
+                }
+            }
             _ => {
-                // Compressed, encrypted, ACL, xattr, plugin and unknown streams: this FD
+                // Compressed, encrypted, plugin and unknown streams: this FD
                 // cannot apply them, so the file is incomplete.
                 if let Some(f) = cur.as_mut().filter(|f| f.file_index == h.file_index) {
                     f.bad = true;
@@ -437,7 +489,29 @@ where
         replace: Replace,
     ) -> Result<Option<Open<D::Hasher>>, SessionError> {
         let mut out = [0u8; MAX_PATH];
-        let path = match output_path(where_, rec.fname, &mut out) {
+        let mut rw = [0u8; MAX_PATH];
+        let mut rwl = [0u8; MAX_PATH];
+        // With `regexwhere` the sink rewrites the name (and a hard link's target, as
+        // `core/src/lib/attr.cc` `BuildAttrOutputFnames()`); the result is checked like any
+        // other output name.
+        let (fname, link): (&[u8], &[u8]) = if self.job.regexwhere {
+            let f = match self.svc.sink.apply_regexwhere(rec.fname, &mut rw) {
+                Some(n) => rw.get(..n).unwrap_or(&[]),
+                None => rec.fname,
+            };
+            let l = if rec.file_type == FileType::LnkSaved {
+                match self.svc.sink.apply_regexwhere(rec.link, &mut rwl) {
+                    Some(n) => rwl.get(..n).unwrap_or(&[]),
+                    None => rec.link,
+                }
+            } else {
+                rec.link
+            };
+            (f, l)
+        } else {
+            (rec.fname, rec.link)
+        };
+        let path = match output_path(where_, fname, &mut out) {
             Ok(p) => p,
             Err(e) => {
                 self.file_error(
@@ -457,7 +531,7 @@ where
             FileType::Reg | FileType::RegE => CreateKind::Regular,
             FileType::DirEnd => CreateKind::Dir,
             FileType::Lnk => CreateKind::Symlink { target: rec.link },
-            FileType::LnkSaved => match output_path(where_, rec.link, &mut lbuf) {
+            FileType::LnkSaved => match output_path(where_, link, &mut lbuf) {
                 Ok(t) => CreateKind::HardLink { target: t },
                 Err(e) => {
                     self.file_error(
@@ -548,16 +622,20 @@ where
         Ok(())
     }
 
-    /// `Connected Storage daemon at «addr»:«port», encryption: None`.
+    /// `Connected Storage daemon at «addr»:«port», encryption: «cipher»` (`None` in
+    /// cleartext; `core/src/lib/bsock.cc`, `core/src/lib/tls/openssl/impl.cc`
+    /// `TlsLogConninfo()`).
     pub(crate) async fn connected_jmsg(&mut self) -> Result<(), SessionError> {
         let addr = self.sd_addr.clone();
         let port = self.sd_port;
+        let cipher = self.job.sd_cipher.clone();
         self.jmsg(
             MessageType::Info,
             format_args!(
-                "Connected Storage daemon at {}:{}, encryption: None\n",
+                "Connected Storage daemon at {}:{}, encryption: {}\n",
                 show(&addr),
-                port
+                port,
+                super::backup::cipher_text(&cipher)
             ),
         )
         .await

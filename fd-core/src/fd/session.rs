@@ -132,6 +132,10 @@ pub(crate) struct Job<'t> {
     pub errors: u32,
     pub status: JobStatus,
     pub bwlimit: u64,
+    /// The restore rewrites names with the sink's `regexwhere` list instead of `where`.
+    pub regexwhere: bool,
+    /// The TLS cipher of the SD connection (empty = cleartext), for the job messages.
+    pub sd_cipher: Vec<u8, 64>,
     pub handle: Option<JobHandle<'t>>,
 }
 
@@ -158,6 +162,8 @@ impl Job<'_> {
             job_bytes: 0,
             errors: 0,
             status: JobStatus::Running,
+            regexwhere: false,
+            sd_cipher: Vec::new(),
             bwlimit: 0,
             handle: None,
         }
@@ -209,6 +215,8 @@ where
     pub(crate) director: Vec<u8, 128>,
     pub(crate) connected_at: i64,
     pub(crate) global_bwlimit: u64,
+    /// `Maximum Bandwidth Per Job` of the Director this session authenticated (0 = unset).
+    pub(crate) dir_bwlimit: u64,
     pub(crate) debug_level: i32,
     pub(crate) trace: i32,
     pub(crate) sd_addr: Vec<u8, 256>,
@@ -321,6 +329,7 @@ where
         accurate,
         job: Job::new(),
         monitor: director.monitor,
+        dir_bwlimit: director.max_bandwidth,
         director: dname,
         connected_at,
         global_bwlimit: cfg.max_bandwidth,
@@ -380,6 +389,7 @@ where
         accurate,
         job: Job::new(),
         monitor: director.monitor,
+        dir_bwlimit: director.max_bandwidth,
         director: dname,
         connected_at,
         global_bwlimit: cfg.max_bandwidth,
@@ -942,6 +952,41 @@ where
                 format_args!("Invalid FileSet command or FileSet too large.\n"),
             )
             .await?;
+            self.job.set_status(JobStatus::FatalError);
+            return Ok(false);
+        }
+        // Regular expressions are compiled when the fileset arrives
+        // (`core/src/filed/fileset.cc` `AddRegexToFileset()`); one that cannot be used fails
+        // the job there.
+        let fileset = core::mem::take(&mut self.fileset);
+        let view = super::backup::FilesetView {
+            store: fileset.get(..self.job.fileset_len).unwrap_or(&[]),
+        };
+        let mut refused = None;
+        for (pat, icase) in view.regexes() {
+            if let Err(e) = self.svc.source.regex_match(pat, icase, b"") {
+                refused = Some((pat, e));
+                break;
+            }
+        }
+        let r = match refused {
+            Some((pat, e)) => {
+                self.jmsg(
+                    MessageType::Fatal,
+                    format_args!(
+                        "REGEX {} compile error. ERR={}\n",
+                        core::str::from_utf8(pat).unwrap_or("<non-UTF-8 pattern>"),
+                        e
+                    ),
+                )
+                .await
+            }
+            None => Ok(()),
+        };
+        let failed = refused.is_some();
+        self.fileset = fileset;
+        r?;
+        if failed {
             self.job.set_status(JobStatus::FatalError);
             return Ok(false);
         }

@@ -122,6 +122,7 @@ pub mod status;
 pub mod stream;
 pub mod text;
 pub mod tls_policy;
+pub mod xattr;
 
 /// Helpers shared by the unit tests of the codecs.
 #[cfg(test)]
