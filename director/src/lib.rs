@@ -63,8 +63,9 @@
 //! - `help` uses Barque's own one-line descriptions and no argument synopses; `show` prints
 //!   passwords as `[md5]` and its layout is Barque's;
 //! - `status` without arguments shows the Director's status (Bareos asks with a prompt
-//!   menu); commands that would prompt (`run` without `job=`) fail instead; no `SUB_PROMPT`
-//!   dialogues yet;
+//!   menu); commands that would prompt (`run` without `job=`) fail instead; `restore` is
+//!   the one command with `SUB_PROMPT` dialogues (JobId menu, selection lists, file
+//!   selection mode, `OK to run?`), in API mode 0 only;
 //! - `version` and the status header describe Barque (`26.0.0~barque`, `Barque (Rust)`), not
 //!   the host operating system.
 pub use fd_core;

@@ -660,3 +660,108 @@ print(json.dumps({"run": run, "list": c.call("list jobs")}))
     );
     let _ = std::fs::remove_dir_all(&s.work);
 }
+
+/// Regular files under `root`, relative, sorted.
+fn regular_files(root: &Path) -> Vec<String> {
+    snapshot(root)
+        .into_iter()
+        .filter(|(_, e)| matches!(e, Entry::File { .. }))
+        .map(|(k, _)| k)
+        .collect()
+}
+
+#[test]
+fn interactive_restore_selects_two_files() {
+    // `restore` without `select all done`: the JobId menu (5: the most recent backup), the
+    // file selection mode (`cd`, `mark`, `lsmark`, `done`) and `OK to run?`, all answered
+    // through barque-console's stdin; exactly the two marked files come back.
+    let s = start("itree", true, &|t| t);
+    let d = &s.data;
+    let (full, _) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    let target = s.work.join("restored-marked");
+    let restore = format!(
+        "restore client=barque-fd fileset=DemoSet where={}",
+        target.display()
+    );
+    let cd_data = format!("cd {}", d.display());
+    let out = console(
+        &s,
+        &[
+            &restore,
+            "5",
+            &cd_data,
+            "ls",
+            "mark hello.txt",
+            "cd sub",
+            "mark notes.txt",
+            "cd ..",
+            "lsmark",
+            "count",
+            "bogus",
+            "done",
+            "yes",
+        ],
+    );
+    for want in [
+        "To select the JobIds, you have the following choices:\n 1: List last 20 Jobs run\n",
+        " 5: Select the most recent backup for a client\n",
+        "13: Cancel\nSelect item:  (1-13): 5\n",
+        "You have selected the following JobId",
+        "You are now entering file selection mode",
+        "cwd is: /\n$ ",
+        "1 file newly marked.\n",
+        "Invalid command \"bogus\". Enter \"done\" to exit.\n",
+        "*hello.txt\n",
+        "  *notes.txt\n",
+        "\n2 files selected to be restored.\n",
+        "Run Restore job\nJobName:         DemoRestore\n",
+        "OK to run? (yes/mod/no): yes\n",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert!(
+        out.contains(&format!("cwd is: {}/\n", d.display())),
+        "{out}"
+    );
+    let id = queued_id(&out);
+    let w = console(&s, &[&format!("wait jobid={id}")]);
+    assert!(w.contains("JobStatus=OK (T)"), "{w}\n{}", s.daemons.logs());
+    let rel = d.strip_prefix("/").expect("absolute");
+    let got = target.join(rel);
+    assert_eq!(regular_files(&got), ["hello.txt", "sub/notes.txt"], "{out}");
+    for f in ["hello.txt", "sub/notes.txt"] {
+        assert_eq!(
+            std::fs::read(got.join(f)).expect("restored"),
+            std::fs::read(d.join(f)).expect("original"),
+            "{f}"
+        );
+    }
+
+    // The non-interactive forms: `jobid=` (the client is the job's) with `fileregex=`.
+    let t2 = s.work.join("restored-regex");
+    let out = console(
+        &s,
+        &[&format!(
+            "restore jobid={full} fileregex=notes|stay where={} yes",
+            t2.display()
+        )],
+    );
+    let id = queued_id(&out);
+    let w = console(&s, &[&format!("wait jobid={id}")]);
+    assert!(w.contains("JobStatus=OK (T)"), "{w}\n{}", s.daemons.logs());
+    assert_eq!(
+        regular_files(&t2.join(rel)),
+        ["sub/deep/stay.txt", "sub/notes.txt"],
+        "{out}"
+    );
+
+    // quit leaves without a restore; a lone `.` aborts the menu; the Director keeps serving.
+    let out = console(&s, &[&restore, "5", "quit", "status dir"]);
+    assert!(out.contains("Restore not done.\n"), "{out}");
+    assert!(!out.contains("Job queued"), "{out}");
+    assert!(out.contains("Terminated Jobs:"), "{out}");
+    let out = console(&s, &[&restore, ".", "version"]);
+    assert!(out.contains("Selection aborted, nothing done.\n"), "{out}");
+    assert!(out.contains("Version: 26.0.0~barque"), "{out}");
+    let _ = std::fs::remove_dir_all(&s.work);
+}

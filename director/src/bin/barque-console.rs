@@ -113,12 +113,33 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_one(rt: &tokio::runtime::Runtime, console: &mut Console, line: &str) -> Result<(), String> {
+/// Send one line and print the reply. `Some(prompt)` when the Director asked a question
+/// (`BNET_SUB_PROMPT`): the reply's last line is the prompt, not yet printed, and the next
+/// line typed is the answer (so `quit` and `exit` go to the Director then).
+fn run_one(
+    rt: &tokio::runtime::Runtime,
+    console: &mut Console,
+    line: &str,
+) -> Result<Option<String>, String> {
     let reply = rt.block_on(console.command(line))?;
+    let text = reply.text();
+    let asked = reply.signals().last() == Some(&fd_core::wire::bnet::Signal::SubPrompt);
+    let (body, prompt) = if asked {
+        match text.rfind('\n') {
+            Some(i) => (
+                text.get(..=i).unwrap_or(""),
+                text.get(i + 1..).unwrap_or(""),
+            ),
+            None => ("", text.as_str()),
+        }
+    } else {
+        (text.as_str(), "")
+    };
     let mut out = std::io::stdout();
-    out.write_all(reply.text().as_bytes())
+    out.write_all(body.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|e| format!("cannot write the reply: {e}"))
+        .map_err(|e| format!("cannot write the reply: {e}"))?;
+    Ok(asked.then(|| prompt.to_string()))
 }
 
 fn is_quit(line: &str) -> bool {
@@ -127,20 +148,28 @@ fn is_quit(line: &str) -> bool {
 
 fn stdin_loop(rt: &tokio::runtime::Runtime, mut console: Console) -> ExitCode {
     let stdin = std::io::stdin();
+    let mut asked: Option<String> = None;
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
         let line = line.trim_end_matches('\r').to_string();
         let mut out = std::io::stdout();
-        if writeln!(out, "{line}").is_err() {
+        if writeln!(out, "{}{line}", asked.as_deref().unwrap_or("")).is_err() {
             break;
         }
-        if is_quit(&line) {
+        if asked.is_none() && is_quit(&line) {
             break;
         }
-        if let Err(e) = run_one(rt, &mut console, &line) {
-            eprintln!("barque-console: {e}");
-            return ExitCode::FAILURE;
+        match run_one(rt, &mut console, &line) {
+            Ok(a) => asked = a,
+            Err(e) => {
+                eprintln!("barque-console: {e}");
+                return ExitCode::FAILURE;
+            }
         }
+    }
+    if let Some(p) = asked {
+        // The input ended during a question: show it as bconsole would.
+        let _ = writeln!(std::io::stdout(), "{p}");
     }
     rt.block_on(console.close());
     ExitCode::SUCCESS
@@ -160,18 +189,22 @@ fn interactive_loop(rt: &tokio::runtime::Runtime, mut console: Console) -> ExitC
     if let Some(h) = &history {
         let _ = rl.load_history(h);
     }
+    let mut asked: Option<String> = None;
     loop {
-        match rl.readline("*") {
+        match rl.readline(asked.as_deref().unwrap_or("*")) {
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = rl.add_history_entry(line.as_str());
                 }
-                if is_quit(&line) {
+                if asked.is_none() && is_quit(&line) {
                     break;
                 }
-                if let Err(e) = run_one(rt, &mut console, &line) {
-                    eprintln!("barque-console: {e}");
-                    return ExitCode::FAILURE;
+                match run_one(rt, &mut console, &line) {
+                    Ok(a) => asked = a,
+                    Err(e) => {
+                        eprintln!("barque-console: {e}");
+                        return ExitCode::FAILURE;
+                    }
                 }
             }
             Err(rustyline::error::ReadlineError::Interrupted) => continue,

@@ -72,6 +72,10 @@ pub struct RestoreRequest {
     pub files: Vec<String>,
     /// `directory=` (repeatable): only what is under these directories.
     pub directories: Vec<String>,
+    /// `fileregex=`: only the files whose full name matches.
+    pub file_regex: Option<String>,
+    /// `done`: do not enter file selection mode.
+    pub done: bool,
 }
 
 /// What a job is named by (`cancel`, `wait`).
@@ -153,6 +157,17 @@ pub trait JobEngine: Send + Sync {
     /// Run a request for a console session (its name, ACLs and API mode are in `session`);
     /// the reply is framed and sent as any other.
     fn execute<'a>(&'a self, session: &'a Session, request: Request) -> EngineFuture<'a>;
+
+    /// The console answered a question this engine asked (a reply with
+    /// [`Reply::dialog`]): continue the dialogue with `line` (a lone `.` cancels).
+    fn answer<'a>(
+        &'a self,
+        _session: &'a Session,
+        _dialog: crate::ua::Dialog,
+        _line: String,
+    ) -> EngineFuture<'a> {
+        Box::pin(async { Reply::failed("nothing was asked\n") })
+    }
 
     /// Take the job messages waiting for the consoles (the engine's `Console` message
     /// destination); the server shows them with its own queued messages.
@@ -393,6 +408,8 @@ pub fn parse(ctx: &Ctx<'_>, s: &Session, command: &str, a: &Args) -> Result<Requ
                 },
                 files: all_values(a, "file"),
                 directories: all_values(a, "directory"),
+                file_regex: a.value("fileregex").map(str::to_string),
+                done: a.has("done"),
             })
         }
         "cancel" => Request::Cancel {

@@ -32,6 +32,7 @@
 pub mod args;
 pub mod engine;
 mod show;
+pub mod tree;
 
 use std::time::SystemTime;
 
@@ -75,6 +76,33 @@ pub struct Session {
     /// The console was told "You have messages." (or `BNET_MSGS_PENDING`) and has not read
     /// them yet (`user_notified_msg_pending`).
     pub notified: bool,
+    /// A dialogue waiting for the console's next line (a `SUB_PROMPT` was sent).
+    pub dialog: Option<Dialog>,
+}
+
+/// The state of a command that asked the console a question (Bareos' `GetCmd` with
+/// `BNET_SUB_PROMPT`): the engine keeps what it needs in here and gets it back with the
+/// console's answer ([`engine::JobEngine::answer`]).
+#[derive(Clone)]
+pub struct Dialog(pub std::sync::Arc<std::sync::Mutex<Box<dyn std::any::Any + Send>>>);
+
+impl Dialog {
+    /// Wrap the engine's state.
+    pub fn new(state: impl std::any::Any + Send) -> Dialog {
+        Dialog(std::sync::Arc::new(std::sync::Mutex::new(Box::new(state))))
+    }
+}
+
+impl std::fmt::Debug for Dialog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Dialog(..)")
+    }
+}
+
+impl PartialEq for Dialog {
+    fn eq(&self, other: &Dialog) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl Session {
@@ -89,6 +117,7 @@ impl Session {
             quit: false,
             autodisplay: false,
             notified: false,
+            dialog: None,
         }
     }
 }
@@ -124,6 +153,9 @@ pub struct Reply {
     /// A checked request for the job engine: the server replaces this reply with the
     /// engine's.
     pub deferred: Option<Box<engine::Request>>,
+    /// The command asks a question: the text ends with the prompt, the server sends
+    /// `BNET_SUB_PROMPT` instead of `BNET_EOD` and gives the next line to the engine.
+    pub dialog: Option<Dialog>,
 }
 
 impl Default for Reply {
@@ -134,6 +166,7 @@ impl Default for Reply {
             result: Json::object(),
             messages: Vec::new(),
             deferred: None,
+            dialog: None,
         }
     }
 }
@@ -155,6 +188,15 @@ impl Reply {
     pub fn error(&mut self, s: impl Into<String>) {
         let s = s.into();
         self.messages.push(("error".into(), s.clone()));
+        self.text.push(s);
+        self.ok = false;
+    }
+
+    /// A warning that ends the command without doing anything (`WarningMsg` before a
+    /// bail-out): text, a `warning` message, and the command fails.
+    pub fn warning(&mut self, s: impl Into<String>) {
+        let s = s.into();
+        self.messages.push(("warning".into(), s.clone()));
         self.text.push(s);
         self.ok = false;
     }
