@@ -33,6 +33,7 @@
 
 use std::sync::Arc;
 
+mod catalog_cmds;
 mod restore_dialog;
 
 use barque_common::config::value::Value;
@@ -719,7 +720,23 @@ impl JobEngine for ConsoleEngine {
         dialog: crate::ua::Dialog,
         line: String,
     ) -> EngineFuture<'a> {
-        Box::pin(restore_dialog::answer(self, session, dialog, line))
+        Box::pin(async move {
+            let state = {
+                let mut g = match dialog.0.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                std::mem::replace(&mut *g, Box::new(()))
+            };
+            let state = match state.downcast::<restore_dialog::State>() {
+                Ok(st) => return restore_dialog::answer(self, session, *st, line).await,
+                Err(other) => other,
+            };
+            match state.downcast::<catalog_cmds::PurgeConfirm>() {
+                Ok(c) => catalog_cmds::purge_answer(self, *c, &line).await,
+                Err(_) => Reply::failed("the question was lost; run the command again\n"),
+            }
+        })
     }
 
     fn execute<'a>(&'a self, session: &'a Session, request: Request) -> EngineFuture<'a> {
@@ -736,6 +753,15 @@ impl JobEngine for ConsoleEngine {
                 }
                 Request::StorageStatus { storage, dot } => {
                     self.daemon_status(Daemon::Storage(storage), dot).await
+                }
+                Request::Other { command, args } if command == "prune" => {
+                    catalog_cmds::prune(self, session, args).await
+                }
+                Request::Other { command, args } if command == "purge" => {
+                    catalog_cmds::purge(self, session, args).await
+                }
+                Request::Other { command, args } if command == "update" => {
+                    catalog_cmds::update(self, args).await
                 }
                 Request::Other { command, .. } => {
                     Reply::failed(format!("{command}: not implemented in Barque\n"))

@@ -170,25 +170,9 @@ fn narrowed(req: &RestoreRequest) -> bool {
     !req.files.is_empty() || !req.directories.is_empty() || req.file_regex.is_some()
 }
 
-/// The console answered.
-pub(super) async fn answer(
-    eng: &ConsoleEngine,
-    s: &Session,
-    dialog: Dialog,
-    line: String,
-) -> Reply {
-    let state = {
-        let mut g = match dialog.0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        let taken: Box<dyn std::any::Any + Send> = std::mem::replace(&mut *g, Box::new(()));
-        taken.downcast::<State>()
-    };
-    let Ok(st) = state else {
-        return Reply::failed("restore: the question was lost; start the restore again\n");
-    };
-    step(eng, s, *st, line.trim().to_string()).await
+/// The console answered a restore question.
+pub(super) async fn answer(eng: &ConsoleEngine, s: &Session, st: State, line: String) -> Reply {
+    step(eng, s, st, line.trim().to_string()).await
 }
 
 async fn step(eng: &ConsoleEngine, s: &Session, mut st: State, line: String) -> Reply {

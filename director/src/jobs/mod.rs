@@ -97,6 +97,7 @@ pub mod backup;
 pub mod estimate;
 pub mod fd;
 pub mod messages;
+pub mod prune;
 pub mod report;
 pub mod restore;
 
