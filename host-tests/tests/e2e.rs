@@ -765,3 +765,105 @@ fn interactive_restore_selects_two_files() {
     assert!(out.contains("Version: 26.0.0~barque"), "{out}");
     let _ = std::fs::remove_dir_all(&s.work);
 }
+
+#[test]
+fn third_backup_recycles_the_oldest_volume() {
+    // Pool: Maximum Volume Jobs = 1, Maximum Volumes = 2, Volume Retention = 20 s,
+    // Recycle and AutoPrune on. Two Fulls fill Vol-0001 and Vol-0002; once Vol-0001's
+    // retention has passed, the third Full finds no volume, prunes Vol-0001 (its job leaves
+    // the catalog), recycles it and the SD relabels it with the same name.
+    let retention = 20u64;
+    let s = start("recycle", true, &|t| {
+        t.replace(
+            "Recycle = no\n  AutoPrune = no\n  Volume Retention = 365 days",
+            &format!("Recycle = yes\n  AutoPrune = yes\n  Volume Retention = {retention} seconds"),
+        )
+        .replace("Maximum Volumes = 1000", "Maximum Volumes = 2")
+    });
+    let (j1, m1) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    let t1 = Instant::now();
+    assert!(m1.contains("Created new Volume \"Vol-0001\""), "{m1}");
+    let (j2, m2) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    assert!(
+        m2.contains("Created new Volume \"Vol-0002\""),
+        "the second Full must get a new volume (it ran {:?} after the first): {m2}",
+        t1.elapsed()
+    );
+    // Console: prune respects the retention; update volstatus; purge asks and can be
+    // declined.
+    let out = console(&s, &["prune volume=Vol-0002 yes"]);
+    assert!(
+        out.contains("Volume \"Vol-0002\" still contains jobs after pruning."),
+        "{out}"
+    );
+    let out = console(
+        &s,
+        &[
+            "update volume=Vol-0002 volstatus=Full",
+            "purge volume=Vol-0002",
+            "no",
+        ],
+    );
+    assert!(out.contains("New Volume status is: Full\n"), "{out}");
+    assert!(
+        out.contains("Found 1 Jobs for media \"Vol-0002\" in catalog.\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Purge (yes/no)? no\nPurge canceled.\n"),
+        "{out}"
+    );
+    let out = console(
+        &s,
+        &["update volume=Vol-0002 volstatus=Bogus", "prune stats"],
+    );
+    assert!(
+        out.contains("Invalid VolStatus specified: Bogus\n"),
+        "{out}"
+    );
+    // Wait out Vol-0001's retention (counted from its last write, before t1).
+    let wait = Duration::from_secs(retention + 2);
+    if let Some(rest) = wait.checked_sub(t1.elapsed()) {
+        std::thread::sleep(rest);
+    }
+    let (j3, m3) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    assert!(m3.contains(": Recycled volume \"Vol-0001\"\n"), "{m3}");
+    assert!(
+        m3.contains("Recycled volume \"Vol-0001\" on device"),
+        "the SD relabels it: {m3}"
+    );
+    let vols = console(&s, &["list volumes"]);
+    assert!(
+        vols.contains("| Vol-0001   |")
+            && vols.contains("| Vol-0002   |")
+            && !vols.contains("Vol-0003"),
+        "{vols}"
+    );
+    let jobs = console(&s, &["list jobs"]);
+    let ids: Vec<String> = jobs
+        .lines()
+        .filter_map(|l| l.strip_prefix("|"))
+        .filter_map(|l| l.split('|').next())
+        .map(|v| v.trim().to_string())
+        .collect();
+    assert!(
+        !ids.contains(&j1.to_string()),
+        "job {j1} was pruned: {jobs}"
+    );
+    // (Job 2 may be pruned too: Vol-0002's retention may have passed as well.)
+    assert!(ids.contains(&j3.to_string()), "{jobs}");
+    let _ = j2;
+    // The recycled volume holds the third backup, and it restores.
+    let target = s.work.join("restored-recycled");
+    let (_, msgs) = run_and_wait(
+        &s,
+        &format!("restore jobid={j3} where={} all done yes", target.display()),
+    );
+    assert!(
+        msgs.contains("Termination:            Restore OK"),
+        "{msgs}"
+    );
+    let rel = s.data.strip_prefix("/").expect("absolute");
+    assert_same_tree(&s.data, &target.join(rel));
+    let _ = std::fs::remove_dir_all(&s.work);
+}
