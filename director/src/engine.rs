@@ -21,8 +21,8 @@
 //! `name: value` lines. `status client=`/`status storage=` connect to the daemon as a job
 //! does and copy its status text (vectors/clear-status-client-storage: `status` to the FD,
 //! `status «device»⏎` to the SD); `status dir` shows the engine's running and terminated
-//! jobs. Scheduled jobs are started by the scheduler task barque-dir runs, but `status dir`
-//! does not list the upcoming ones yet.
+//! jobs and the next runs of the Schedules (`Scheduled Jobs:`, `days=`). Scheduled jobs are
+//! started by the scheduler task barque-dir runs.
 //!
 //! # How it is tested
 //!
@@ -780,6 +780,61 @@ impl JobEngine for ConsoleEngine {
 
     fn reload(&self, config: &Config) {
         self.jobs.reload(Arc::new(config.clone()));
+    }
+
+    fn scheduled(&self, days: u32) -> Vec<crate::ua::engine::ScheduledJob> {
+        let cfg = self.jobs.config();
+        let sched = jobs::scheduler::Scheduler::from_config(&cfg);
+        let now = self.jobs.clock().now();
+        let to = now + i64::from(days.max(1)) * 86_400 - 1;
+        let mut out = Vec::new();
+        for run in sched.next_runs(now, to) {
+            let Some(job) = cfg.dir_jobs().into_iter().find(|j| j.name == run.job) else {
+                continue;
+            };
+            let backup = job.job_type.eq_ignore_ascii_case("backup");
+            let level = if backup {
+                run.level
+                    .or_else(|| job.level.as_deref().and_then(jobs::level_from_name))
+                    .map(jobs::level_name)
+                    .unwrap_or("Full")
+                    .to_string()
+            } else {
+                " ".to_string()
+            };
+            // The volume a backup would get now, without creating or pruning one
+            // (PrtRuntime: FindNextVolumeForAppend with fnv_no_create_vol, fnv_no_prune).
+            let pool = run.spec.pool.clone().or(job.pool.clone());
+            let media_type = run
+                .spec
+                .storage
+                .clone()
+                .or_else(|| job.storage.first().cloned())
+                .and_then(|st| cfg.dir_storages().into_iter().find(|x| x.name == st))
+                .map(|st| st.media_type);
+            let volume = match (backup, pool, media_type, self.jobs.catalog().try_lock()) {
+                (true, Some(p), Some(mt), Ok(mut c)) => c
+                    .pool(&p)
+                    .ok()
+                    .flatten()
+                    .and_then(|p| c.find_appendable_media(p.pool_id, &mt).ok().flatten())
+                    .map(|m| m.volume_name),
+                _ => None,
+            };
+            let mut ty = job.job_type.to_ascii_lowercase();
+            if let Some(f) = ty.get_mut(..1) {
+                f.make_ascii_uppercase();
+            }
+            out.push(crate::ua::engine::ScheduledJob {
+                level,
+                job_type: ty,
+                priority: run.spec.priority.unwrap_or(job.priority),
+                time: run.time,
+                name: job.name.clone(),
+                volume: volume.unwrap_or_else(|| "*unknown*".into()),
+            });
+        }
+        out
     }
 
     fn status_jobs(&self) -> StatusJobs {

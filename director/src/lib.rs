@@ -58,8 +58,6 @@
 //!   available in this build ([`ua::engine::JobEngine`] is where it plugs in);
 //! - client-initiated File daemons are refused (no peer for `Hello Client`);
 //! - PAM consoles are refused at load;
-//! - times are printed in UTC, not the local time zone;
-//! - the scheduler does not run, so `status dir` shows no scheduled jobs;
 //! - `help` uses Barque's own one-line descriptions and no argument synopses; `show` prints
 //!   passwords as `[md5]` and its layout is Barque's;
 //! - `status` without arguments shows the Director's status (Bareos asks with a prompt
@@ -81,4 +79,5 @@ pub mod json;
 pub mod model;
 pub mod server;
 pub mod time;
+pub mod tz;
 pub mod ua;

@@ -194,7 +194,19 @@ async fn dir_binary_serves_the_console_binary() {
     assert!(!conf.contains("DbAddress"));
     let dconf = dir.path().join("bareos-dir.conf");
     std::fs::write(&dconf, conf).expect("write");
+    // Times in the Director's local zone (TZ), as the C library's `date` prints them.
+    let tz = "Europe/Berlin";
+    let date = || {
+        let o = Command::new("date")
+            .env("TZ", tz)
+            .arg("+%a %d-%b-%Y %H:%M")
+            .output()
+            .expect("date");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let before = date();
     let mut child = tokio::process::Command::new(DIR)
+        .env("TZ", tz)
         .args(["-f", "-c"])
         .arg(&dconf)
         .stderr(Stdio::piped())
@@ -221,8 +233,13 @@ async fn dir_binary_serves_the_console_binary() {
         ),
     )
     .expect("write");
-    let (ok, out, err) = console_stdin(&bconf, "version\n.clients\nreload\n").await;
+    let (ok, out, err) = console_stdin(&bconf, "version\n.clients\nreload\ntime\n").await;
     assert!(ok, "{out}\n{err}");
+    let after = date();
+    assert!(
+        out.contains(&format!("time\n{before}:")) || out.contains(&format!("time\n{after}:")),
+        "the time in {tz} is {before} or {after}:\n{out}"
+    );
     assert!(
         out.contains(".clients\nbareos-fd\nreload\nreloaded\n"),
         "{out}"

@@ -867,3 +867,60 @@ fn third_backup_recycles_the_oldest_volume() {
     assert_same_tree(&s.data, &target.join(rel));
     let _ = std::fs::remove_dir_all(&s.work);
 }
+
+#[test]
+fn scheduled_backup_is_listed_and_runs() {
+    // A Schedule `Run = Full hourly at 0:MM` for the next minute (at least 10 s away):
+    // `status dir` lists it under Scheduled Jobs, the scheduler starts it, it lands in the
+    // catalog. The daemons run in this machine's time zone; whole-hour zones share the
+    // minute with UTC.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let mm = ((now + 70) / 60) % 60;
+    let s = start("sched", true, &move |t| {
+        t.replace("Accurate = yes\n", "Accurate = yes\n  Schedule = Soon\n")
+            + &format!("\nSchedule {{\n  Name = Soon\n  Run = Full hourly at 0:{mm:02}\n}}\n")
+    });
+    let out = console(&s, &["status dir", "status dir days=3"]);
+    assert!(
+        out.contains(
+            "\nScheduled Jobs:\nLevel          Type     Pri  Scheduled          Name               Volume\n"
+        ),
+        "{out}"
+    );
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("Full           Backup    10  "))
+        .unwrap_or_else(|| panic!("no scheduled line in:\n{out}"));
+    assert!(line.contains(&format!(":{mm:02}    DemoBackup ")), "{line}");
+    assert!(line.ends_with(" *unknown*"), "no volume yet: {line}");
+    // Wait for the scheduler (it looks every 10 s): the job appears in the catalog.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let id = loop {
+        let jobs = console(&s, &["list jobs"]);
+        if let Some(id) = jobs
+            .lines()
+            .filter(|l| l.contains("| DemoBackup |"))
+            .filter_map(|l| l.strip_prefix('|'))
+            .filter_map(|l| l.split('|').next())
+            .find_map(|v| v.trim().parse::<u32>().ok())
+        {
+            break id;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scheduled job did not start:\n{jobs}\n{}",
+            s.daemons.logs()
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    let w = console(&s, &[&format!("wait jobid={id}"), "messages"]);
+    assert!(w.contains("JobStatus=OK (T)"), "{w}\n{}", s.daemons.logs());
+    assert!(w.contains("Job triggered by:       Scheduler"), "{w}");
+    let out = console(&s, &["status dir"]);
+    assert!(out.contains("\nTerminated Jobs:\n"), "{out}");
+    assert!(out.contains(" DemoBackup\n"), "{out}");
+    let _ = std::fs::remove_dir_all(&s.work);
+}

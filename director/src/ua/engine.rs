@@ -187,6 +187,29 @@ pub trait JobEngine: Send + Sync {
     fn status_jobs(&self) -> StatusJobs {
         StatusJobs::default()
     }
+
+    /// The next run of each Schedule `Run =` line of each enabled job within `days` days,
+    /// by time, for `status dir` (`ListScheduledJobs()`).
+    fn scheduled(&self, _days: u32) -> Vec<ScheduledJob> {
+        Vec::new()
+    }
+}
+
+/// One line of `status dir`'s `Scheduled Jobs:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledJob {
+    /// `Full`, `Incremental`, … (blank for restores and admin jobs).
+    pub level: String,
+    /// `Backup`, `Restore`, …
+    pub job_type: String,
+    /// Priority.
+    pub priority: u32,
+    /// When, Unix seconds.
+    pub time: i64,
+    /// The Job resource.
+    pub name: String,
+    /// The volume it would write, or `*unknown*`.
+    pub volume: String,
 }
 
 /// One job in `status dir`.

@@ -1145,13 +1145,62 @@ fn status_header(ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json) {
 // The `!ua->api` conditions of `core/src/dird/ua_status.cc`: in API modes 1 and 2 the
 // "No ... Jobs" lines, titles and decorations are left out; `plain` is API mode 0.
 
-fn status_scheduled(plain: bool, r: &mut Reply, json: &mut Json) {
-    // Nothing is scheduled: there is no scheduler without the job engine.
+/// `ListScheduledJobs()`: the next run of every Run line within `days` (default 1), by
+/// time: `%-14s %-8s %3d  %-18s %-18s %s` (level, type, priority, `dd-Mon-yy HH:MM`, job,
+/// volume) under Bareos' header.
+fn status_scheduled(plain: bool, ctx: &Ctx<'_>, days: u32, r: &mut Reply, json: &mut Json) {
+    let runs = ctx.engine.map(|e| e.scheduled(days)).unwrap_or_default();
     if plain {
-        r.text("No Scheduled Jobs.\n");
+        if runs.is_empty() {
+            r.text("No Scheduled Jobs.\n");
+        } else {
+            let mut t = String::from(
+                "\nScheduled Jobs:\nLevel          Type     Pri  Scheduled          Name               Volume\n",
+            );
+            t.push_str(&"=".repeat(83));
+            t.push('\n');
+            for j in &runs {
+                t.push_str(&format!(
+                    "{:<14} {:<8} {:>3}  {:<18} {:<18} {}\n",
+                    j.level,
+                    j.job_type,
+                    j.priority,
+                    short_time(j.time),
+                    j.name,
+                    j.volume
+                ));
+            }
+            r.text(t);
+        }
         r.text("====\n");
     }
-    json.set("scheduled", Json::Array(Vec::new()));
+    let arr = runs
+        .iter()
+        .map(|j| {
+            Json::object()
+                .with("name", Json::str(j.name.clone()))
+                .with("type", Json::str(j.job_type.clone()))
+                .with("level", Json::str(j.level.clone()))
+                .with("priority", Json::Int(i64::from(j.priority)))
+                .with("scheduled", Json::str(short_time(j.time)))
+                .with("volume", Json::str(j.volume.clone()))
+        })
+        .collect();
+    json.set("scheduled", Json::Array(arr));
+}
+
+/// `days=` of `status dir` (1 to 500, else 1 with Bareos' note).
+fn status_days(a: &Args, r: &mut Reply) -> u32 {
+    match a.value("days") {
+        None => 1,
+        Some(v) => match v.trim().parse::<u32>() {
+            Ok(d) if d <= 500 => d,
+            _ => {
+                r.text("Ignoring invalid value for days. Max is 500.\n");
+                1
+            }
+        },
+    }
 }
 
 fn status_jobs(ctx: &Ctx<'_>) -> engine::StatusJobs {
@@ -1281,12 +1330,13 @@ fn status_connections(plain: bool, r: &mut Reply, json: &mut Json) {
     json.set("client-connection", Json::Array(Vec::new()));
 }
 
-fn director_status(ctx: &Ctx<'_>, s: &Session) -> Reply {
+fn director_status(ctx: &Ctx<'_>, s: &Session, a: &Args) -> Reply {
     let plain = s.api == ApiMode::Off;
     let mut r = Reply::default();
     let mut json = Json::object();
+    let days = status_days(a, &mut r);
     status_header(ctx, &mut r, &mut json);
-    status_scheduled(plain, &mut r, &mut json);
+    status_scheduled(plain, ctx, days, &mut r, &mut json);
     status_running(plain, ctx, &mut r, &mut json);
     status_terminated(plain, ctx, &mut r, &mut json);
     status_connections(plain, &mut r, &mut json);
@@ -1301,7 +1351,7 @@ fn director_status(ctx: &Ctx<'_>, s: &Session) -> Reply {
 /// prompts yet and shows the Director's status.
 fn status(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
     let Some(first) = a.rest().first() else {
-        return director_status(ctx, s);
+        return director_status(ctx, s, a);
     };
     let k = first.key.to_ascii_lowercase();
     if k == "all" {
@@ -1310,7 +1360,7 @@ fn status(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
              this build\n",
         )
     } else if k.starts_with("dir") {
-        director_status(ctx, s)
+        director_status(ctx, s, a)
     } else if k == "client" {
         engine::dispatch(ctx, s, "status", a)
     } else if k.starts_with("sched") {
@@ -1353,7 +1403,10 @@ fn dot_status(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
         match a.key(2).map(str::to_ascii_lowercase).as_deref() {
             Some("current") | Some("last") => r.text("1000 OK .status\n"),
             Some("header") => status_header(ctx, &mut r, &mut json),
-            Some("scheduled") => status_scheduled(plain, &mut r, &mut json),
+            Some("scheduled") => {
+                let days = status_days(a, &mut r);
+                status_scheduled(plain, ctx, days, &mut r, &mut json)
+            }
             Some("running") => status_running(plain, ctx, &mut r, &mut json),
             Some("terminated") => status_terminated(plain, ctx, &mut r, &mut json),
             _ => return Reply::failed("1900 Bad .status command, wrong argument.\n"),
