@@ -77,6 +77,7 @@ pub mod init;
 pub mod jobs;
 pub mod json;
 pub mod model;
+pub mod progress;
 pub mod server;
 pub mod time;
 pub mod tz;

@@ -924,3 +924,63 @@ fn scheduled_backup_is_listed_and_runs() {
     assert!(out.contains(" DemoBackup\n"), "{out}");
     let _ = std::fs::remove_dir_all(&s.work);
 }
+
+#[test]
+fn wait_on_a_terminal_shows_progress() {
+    // A backup slowed to 400 kB/s (2 MB of data: about 5 s); barque-console on a pty
+    // (python3's pty module) runs `wait jobid=N` and draws the File daemon's counters.
+    let s = start("progress", true, &|t| {
+        t.replace(
+            "Accurate = yes\n",
+            "Accurate = yes\n  Maximum Bandwidth = 400 kb/s\n",
+        )
+    });
+    let out = console(&s, &["run job=DemoBackup level=Full yes"]);
+    let id = queued_id(&out);
+    let script = r#"
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], ["barque-console", "-c", sys.argv[2]])
+out = b""
+def rd(t, until=None):
+    global out
+    end = time.time() + t
+    while time.time() < end:
+        if until is not None and until in out:
+            return
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                return
+rd(10, b"cancel a command.")
+os.write(fd, ("wait jobid=%s\r" % sys.argv[3]).encode()); rd(120, b"JobStatus=")
+rd(1)
+os.write(fd, b"quit\r"); rd(5)
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+"#;
+    let home = s.work.join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let o = Command::new("python3")
+        .args(["-c", script])
+        .arg(bin("barque-console"))
+        .arg(s.work.join("etc/bconsole.conf"))
+        .arg(id.to_string())
+        .env("HOME", &home)
+        .output()
+        .expect("python3 (for a pty)");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("JobStatus=OK (T)"),
+        "{text}\n{}",
+        s.daemons.logs()
+    );
+    assert!(
+        text.contains(&format!("JobId {id} [")) && text.contains(" files, ") && text.contains("/s"),
+        "no progress line in:\n{text}"
+    );
+    let _ = std::fs::remove_dir_all(&s.work);
+}

@@ -107,7 +107,7 @@ fn main() -> ExitCode {
     let _ = out.flush();
     let interactive = std::io::stdin().is_terminal();
     if interactive {
-        interactive_loop(&rt, console)
+        interactive_loop(&rt, console, &target)
     } else {
         stdin_loop(&rt, console)
     }
@@ -122,6 +122,70 @@ fn run_one(
     line: &str,
 ) -> Result<Option<String>, String> {
     let reply = rt.block_on(console.command(line))?;
+    print_reply(&reply)
+}
+
+/// `wait` on a terminal: the reply is awaited while a second connection polls the job's
+/// progress once a second and redraws one line on stderr ([`director::progress`]).
+fn run_wait_with_progress(
+    rt: &tokio::runtime::Runtime,
+    console: &mut Console,
+    target: &director::client::Target,
+    line: &str,
+) -> Result<Option<String>, String> {
+    use director::progress::{job_client, parse_fd_running, render, running_job_ids};
+    let wanted: Option<u32> = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("jobid="))
+        .and_then(|v| v.parse().ok());
+    let reply = rt.block_on(async {
+        let mut second = Console::connect(target, &ConnOptions::default()).await.ok();
+        let cmd = console.command(line);
+        tokio::pin!(cmd);
+        let mut tick = 0usize;
+        let mut client: Option<(u32, String)> = None;
+        let mut drawn = false;
+        loop {
+            tokio::select! {
+                r = &mut cmd => {
+                    if drawn {
+                        eprint!("\r\x1b[K");
+                    }
+                    return r;
+                }
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+            let Some(c2) = second.as_mut() else { continue };
+            let id = match wanted {
+                Some(id) => Some(id),
+                None => match c2.command("status dir").await {
+                    Ok(r) => running_job_ids(&r.text()).first().copied(),
+                    Err(_) => None,
+                },
+            };
+            let Some(id) = id else { continue };
+            if client.as_ref().is_none_or(|(j, _)| *j != id) {
+                client = match c2.command(&format!("list jobid={id}")).await {
+                    Ok(r) => job_client(&r.text()).map(|c| (id, c)),
+                    Err(_) => None,
+                };
+            }
+            let progress = match &client {
+                Some((_, c)) => match c2.command(&format!("status client={c}")).await {
+                    Ok(r) => parse_fd_running(&r.text(), id),
+                    Err(_) => None,
+                },
+                None => None,
+            };
+            tick += 1;
+            eprint!("\r\x1b[K{}", render(id, progress.as_ref(), tick));
+            drawn = true;
+        }
+    })?;
+    print_reply(&reply)
+}
+
+fn print_reply(reply: &director::client::Response) -> Result<Option<String>, String> {
     let text = reply.text();
     let asked = reply.signals().last() == Some(&fd_core::wire::bnet::Signal::SubPrompt);
     let (body, prompt) = if asked {
@@ -175,7 +239,17 @@ fn stdin_loop(rt: &tokio::runtime::Runtime, mut console: Console) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn interactive_loop(rt: &tokio::runtime::Runtime, mut console: Console) -> ExitCode {
+fn is_wait(line: &str) -> bool {
+    line.split_whitespace()
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("wait"))
+}
+
+fn interactive_loop(
+    rt: &tokio::runtime::Runtime,
+    mut console: Console,
+    target: &director::client::Target,
+) -> ExitCode {
     let mut rl = match rustyline::DefaultEditor::new() {
         Ok(r) => r,
         Err(e) => {
@@ -199,7 +273,12 @@ fn interactive_loop(rt: &tokio::runtime::Runtime, mut console: Console) -> ExitC
                 if asked.is_none() && is_quit(&line) {
                     break;
                 }
-                match run_one(rt, &mut console, &line) {
+                let r = if asked.is_none() && is_wait(&line) && std::io::stderr().is_terminal() {
+                    run_wait_with_progress(rt, &mut console, target, &line)
+                } else {
+                    run_one(rt, &mut console, &line)
+                };
+                match r {
                     Ok(a) => asked = a,
                     Err(e) => {
                         eprintln!("barque-console: {e}");
