@@ -984,3 +984,64 @@ sys.stdout.write(out.decode(errors="replace"))
     );
     let _ = std::fs::remove_dir_all(&s.work);
 }
+
+#[test]
+fn verify_disk_to_catalog_against_barque_fd() {
+    // A Verify job (Level = DiskToCatalog) right after a Full finds nothing; after a file
+    // grows, one is added and one deleted, it reports each and ends "Verify Differences".
+    let s = start("verify", true, &|t| {
+        t + "\nJob {\n  Name = \"DemoVerify\"\n  Type = Verify\n  Level = DiskToCatalog\n  \
+             Client = barque-fd\n  FileSet = \"DemoSet\"\n  Storage = File\n  Pool = Full\n  \
+             Messages = Standard\n}\n\nJob {\n  Name = \"VolVerify\"\n  Type = Verify\n  \
+             Level = VolumeToCatalog\n  Client = barque-fd\n  FileSet = \"DemoSet\"\n  \
+             Storage = File\n  Pool = Full\n  Messages = Standard\n}\n"
+    });
+    let d = &s.data;
+    // A level Barque does not run is refused with a clear message.
+    let out = console(&s, &["run job=VolVerify yes"]);
+    assert!(
+        out.contains("Level \"VolumeToCatalog\" is not supported by Barque"),
+        "{out}"
+    );
+    let (full, _) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    let (_, msgs) = run_and_wait(&s, "run job=DemoVerify yes");
+    assert!(
+        msgs.contains(&format!("Verifying against JobId={full} Job=DemoBackup.")),
+        "{msgs}"
+    );
+    assert!(
+        msgs.contains("  Verify Level:           DiskToCatalog\n"),
+        "{msgs}"
+    );
+    assert!(msgs.contains("  Files Examined:         11\n"), "{msgs}");
+    assert!(
+        msgs.contains("  Termination:            Verify OK\n"),
+        "{msgs}"
+    );
+    assert!(!msgs.contains("New file:"), "{msgs}");
+
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(d.join("hello.txt"))
+        .expect("open");
+    f.write_all(b"grown\n").expect("append");
+    drop(f);
+    write(&d.join("sub/new.txt"), b"new\n");
+    std::fs::remove_file(d.join("sub/notes.txt")).expect("rm");
+    let out = console(&s, &["run job=DemoVerify yes"]);
+    let id = queued_id(&out);
+    let w = console(&s, &[&format!("wait jobid={id}"), "messages"]);
+    let dd = d.display();
+    for want in [
+        format!("File: {dd}/hello.txt\n"),
+        "      st_size  differ. Cat: 15 File: 21\n".to_string(),
+        format!("New file: {dd}/sub/new.txt\n"),
+        "The following files are in the Catalog but not on disk:\n".to_string(),
+        format!("      {dd}/sub/notes.txt\n"),
+        "  Termination:            Verify Differences\n".to_string(),
+    ] {
+        assert!(w.contains(&want), "missing {want:?} in:\n{w}");
+    }
+    let _ = std::fs::remove_dir_all(&s.work);
+}

@@ -66,7 +66,8 @@
 //!
 //! Compression and encryption streams, ACL and xattr streams (the walk reports none),
 //! plugins and restore objects (accepted and ignored), `Run`/`RunBeforeNow` scripts
-//! (refused with `2905 Failed RunScript`), `verify` (refused), `regexwhere` and `R` regex
+//! (refused with `2905 Failed RunScript`), `verify` levels other than init, catalog and
+//! disk_to_catalog ([`verify`]), `regexwhere` and `R` regex
 //! lines (reported), TLS itself (the platform's), the `.status terminated` API form.
 //!
 //! # Connection modes
@@ -95,6 +96,7 @@ pub mod restore;
 pub mod session;
 pub mod status;
 pub mod timefmt;
+pub mod verify;
 
 use crate::time::Duration;
 use crate::wire::hello::Version;
