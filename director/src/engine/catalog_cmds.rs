@@ -275,6 +275,9 @@ pub(super) async fn purge(eng: &ConsoleEngine, s: &Session, args: Words) -> Repl
     if yes {
         return purge_now(eng, r, confirm).await;
     }
+    if s.api != fd_core::wire::console::ApiMode::Off {
+        return Reply::failed("purge: add yes (no questions in API mode)\n");
+    }
     r.text("Purge (yes/no)? ");
     r.dialog = Some(Dialog::new(confirm));
     r
