@@ -14,15 +14,15 @@
 //!
 //! # What is simplified
 //!
-//! `restore` is the non-interactive form only (`jobid=…` or `current`, `all`/`select all
-//! done`, `file=`/`directory=` to narrow it, `yes`): it lists the selected backups and
-//! queues the job, without the directory tree dialogue. `list` knows `jobs`, `jobid=N`,
+//! `restore` asks what Bareos asks (the JobId menu, client and fileset lists, file
+//! selection mode, `OK to run?`) unless the command line already says it
+//! ([`restore_dialog`]). `list` knows `jobs`, `jobid=N`,
 //! `files jobid=N`, `volumes`, `pools`, `clients`; `llist` prints the same rows as
 //! `name: value` lines. `status client=`/`status storage=` connect to the daemon as a job
 //! does and copy its status text (vectors/clear-status-client-storage: `status` to the FD,
 //! `status «device»⏎` to the SD); `status dir` shows the engine's running and terminated
-//! jobs. Scheduled jobs are started by the scheduler task barque-dir runs, but `status dir`
-//! does not list the upcoming ones yet.
+//! jobs and the next runs of the Schedules (`Scheduled Jobs:`, `days=`). Scheduled jobs are
+//! started by the scheduler task barque-dir runs.
 //!
 //! # How it is tested
 //!
@@ -33,13 +33,16 @@
 
 use std::sync::Arc;
 
+mod catalog_cmds;
+mod restore_dialog;
+
 use barque_common::config::value::Value;
 use barque_common::config::Config;
 use fd_core::wire::bnet::{Frame, Signal};
 use fd_core::wire::codes::JobStatus;
 
 use crate::catalog::{Catalog, CatalogConfig};
-use crate::jobs::{self, time::sql_time, JobEngine as Jobs, RestoreSelect, RunOverrides};
+use crate::jobs::{self, time::sql_time, JobEngine as Jobs, RunOverrides};
 use crate::json::Json;
 use crate::ua::engine::{EngineFuture, JobEngine, JobSelector, Request, StatusJob, StatusJobs};
 use crate::ua::{Reply, Session};
@@ -152,190 +155,9 @@ impl ConsoleEngine {
         r
     }
 
-    /// The non-interactive `restore` (`core/src/dird/ua_restore.cc`): `jobid=…` or
-    /// `current`, optionally `file=`/`directory=` to narrow the selection, `yes`. Prints the
-    /// selected backups as Bareos does (vectors/clear-restore/bconsole-output.txt: the job
-    /// table, `You have selected the following JobIds:`, `N files selected to be
-    /// restored.`) and queues the job.
+    /// `restore` (`core/src/dird/ua_restore.cc`): see [`restore_dialog`].
     async fn restore(&self, s: &Session, req: crate::ua::engine::RestoreRequest) -> Reply {
-        let Some(client) = req.client.clone() else {
-            return Reply::failed("restore: client= is required (no prompts in Barque)\n");
-        };
-        let select = if !req.jobids.is_empty() {
-            RestoreSelect::JobIds(req.jobids.iter().map(|&j| i64::from(j)).collect())
-        } else if req.current {
-            RestoreSelect::Current
-        } else {
-            return Reply::failed("restore: give jobid=N[,M…] or current (no prompts in Barque)\n");
-        };
-        if !req.yes {
-            return Reply::failed("restore: add yes (no prompts in Barque)\n");
-        }
-        let cfg = self.jobs.config();
-        let job_name = match &req.restore_job {
-            Some(j) => j.clone(),
-            None => match cfg
-                .dir_jobs()
-                .into_iter()
-                .find(|j| j.job_type.eq_ignore_ascii_case("Restore"))
-            {
-                Some(j) => j.name,
-                None => return Reply::failed("restore: no Restore Job defined\n"),
-            },
-        };
-        let overrides = RunOverrides {
-            client: Some(client.clone()),
-            fileset: req.fileset.clone(),
-            ..Default::default()
-        };
-        let plan = match jobs::Plan::resolve(&cfg, &job_name, &overrides) {
-            Ok(p) => p,
-            Err(e) => return Reply::failed(format!("restore: {e}\n")),
-        };
-        let fileset = plan.fileset.as_ref().map(|fs| {
-            (
-                fs.name.clone(),
-                crate::catalog::fileset_md5(
-                    fs.includes
-                        .iter()
-                        .chain(fs.excludes.iter())
-                        .flat_map(|b| b.files.iter().chain(b.plugins.iter()))
-                        .map(String::as_str),
-                ),
-            )
-        });
-        // The selection as the job will make it (the job selects again from the catalog:
-        // nothing is written in between by this console).
-        let sel2 = select.clone();
-        let cl_name = client.clone();
-        let now = self.jobs.clock().now();
-        let preview = self
-            .cat(move |c| {
-                let ids = match sel2 {
-                    RestoreSelect::JobIds(ids) => ids,
-                    RestoreSelect::Current => {
-                        let Some(cl) = c.client(&cl_name)? else {
-                            return Ok(None);
-                        };
-                        let Some((fs_name, md5)) = fileset else {
-                            return Ok(None);
-                        };
-                        let fs = c.get_or_create_fileset(&fs_name, &md5, "", now)?;
-                        c.restore_jobids(cl.client_id, fs.fileset_id, now)?
-                    }
-                };
-                let mut rows = Vec::new();
-                for id in &ids {
-                    let Some(j) = c.list_jobs(Some(*id))?.into_iter().next() else {
-                        return Ok(None);
-                    };
-                    let mut vols = Vec::new();
-                    for jm in c.job_media(*id)? {
-                        if let Some(m) = c.media_by_id(jm.row.media_id)? {
-                            if !vols.contains(&m.volume_name) {
-                                vols.push(m.volume_name);
-                            }
-                        }
-                    }
-                    rows.push((j, vols));
-                }
-                let names: Vec<String> = c
-                    .select_files(&ids)?
-                    .files
-                    .iter()
-                    .map(|f| f.fname())
-                    .collect();
-                Ok(Some((ids, rows, names)))
-            })
-            .await;
-        let (ids, rows, names) = match preview {
-            Ok(Some(p)) => p,
-            Ok(None) => {
-                return Reply::failed(format!(
-                    "No Full backup or no such JobId in the catalog for Client \"{client}\".\n"
-                ))
-            }
-            Err(e) => return Reply::failed(format!("restore: catalog: {e}\n")),
-        };
-        if ids.is_empty() {
-            return Reply::failed(format!(
-                "No Full backup before {} found for Client \"{client}\".\n",
-                sql_time(now)
-            ));
-        }
-        let narrowed = !req.files.is_empty() || !req.directories.is_empty();
-        let chosen: Vec<String> = names
-            .iter()
-            .filter(|n| {
-                !narrowed
-                    || req.files.iter().any(|f| f == *n)
-                    || req.directories.iter().any(|d| {
-                        let d = d.trim_end_matches('/');
-                        n.as_str() == format!("{d}/") || n.starts_with(&format!("{d}/"))
-                    })
-            })
-            .cloned()
-            .collect();
-        if chosen.is_empty() {
-            return Reply::failed("No files selected to be restored.\n");
-        }
-        let mut r = Reply::default();
-        let plain = s.api != ApiMode::Json;
-        let list = ids
-            .iter()
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        if plain {
-            r.text(format!("Using Catalog \"{}\"\n", self.catalog_name));
-            let table: Vec<Vec<String>> = rows
-                .iter()
-                .map(|(j, vols)| {
-                    vec![
-                        j.job_id.to_string(),
-                        char::from(j.level.to_u8()).to_string(),
-                        j.job_files.to_string(),
-                        j.job_bytes.to_string(),
-                        j.start_time.map(sql_time).unwrap_or_default(),
-                        vols.join(","),
-                    ]
-                })
-                .collect();
-            r.text(render_table(
-                &[
-                    "jobid",
-                    "level",
-                    "jobfiles",
-                    "jobbytes",
-                    "starttime",
-                    "volumename",
-                ],
-                &table,
-            ));
-            r.text(format!(
-                "You have selected the following JobIds: {list}\n\n\
-                 Building directory tree for JobId(s) {list} ...  \n\
-                 {} files inserted into the tree and marked for extraction.\n\n\
-                 {} files selected to be restored.\n\n",
-                names.len(),
-                chosen.len()
-            ));
-        }
-        let jr = jobs::RestoreRequest {
-            job: Some(job_name),
-            client,
-            select,
-            fileset: req.fileset,
-            where_: req.where_,
-            files: narrowed.then_some(chosen),
-            replace: b'a',
-        };
-        self.using_catalog(&mut r, s);
-        match self.jobs.restore(jr).await {
-            Ok(id) => queued(&mut r, id),
-            Err(e) => r.error(format!("Job failed to start: {e}\n")),
-        }
-        r
+        restore_dialog::start(self, s, req).await
     }
 
     async fn estimate(
@@ -897,6 +719,31 @@ pub fn vertical(cols: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 impl JobEngine for ConsoleEngine {
+    fn answer<'a>(
+        &'a self,
+        session: &'a Session,
+        dialog: crate::ua::Dialog,
+        line: String,
+    ) -> EngineFuture<'a> {
+        Box::pin(async move {
+            let state = {
+                let mut g = match dialog.0.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                std::mem::replace(&mut *g, Box::new(()))
+            };
+            let state = match state.downcast::<restore_dialog::State>() {
+                Ok(st) => return restore_dialog::answer(self, session, *st, line).await,
+                Err(other) => other,
+            };
+            match state.downcast::<catalog_cmds::PurgeConfirm>() {
+                Ok(c) => catalog_cmds::purge_answer(self, *c, &line).await,
+                Err(_) => Reply::failed("the question was lost; run the command again\n"),
+            }
+        })
+    }
+
     fn execute<'a>(&'a self, session: &'a Session, request: Request) -> EngineFuture<'a> {
         Box::pin(async move {
             match request {
@@ -916,6 +763,15 @@ impl JobEngine for ConsoleEngine {
                     if crate::ua::devices::COMMANDS.contains(&command.as_str()) =>
                 {
                     crate::ua::devices::execute(&self.jobs, session, &command, &args).await
+                }
+                Request::Other { command, args } if command == "prune" => {
+                    catalog_cmds::prune(self, session, args).await
+                }
+                Request::Other { command, args } if command == "purge" => {
+                    catalog_cmds::purge(self, session, args).await
+                }
+                Request::Other { command, args } if command == "update" => {
+                    catalog_cmds::update(self, args).await
                 }
                 Request::Other { command, .. } => {
                     Reply::failed(format!("{command}: not implemented in Barque\n"))
@@ -938,6 +794,61 @@ impl JobEngine for ConsoleEngine {
 
     fn client_pool(&self) -> Option<Arc<jobs::pool::ClientPool>> {
         Some(self.jobs.client_pool())
+    }
+
+    fn scheduled(&self, days: u32) -> Vec<crate::ua::engine::ScheduledJob> {
+        let cfg = self.jobs.config();
+        let sched = jobs::scheduler::Scheduler::from_config(&cfg);
+        let now = self.jobs.clock().now();
+        let to = now + i64::from(days.max(1)) * 86_400 - 1;
+        let mut out = Vec::new();
+        for run in sched.next_runs(now, to) {
+            let Some(job) = cfg.dir_jobs().into_iter().find(|j| j.name == run.job) else {
+                continue;
+            };
+            let backup = job.job_type.eq_ignore_ascii_case("backup");
+            let level = if backup {
+                run.level
+                    .or_else(|| job.level.as_deref().and_then(jobs::level_from_name))
+                    .map(jobs::level_name)
+                    .unwrap_or("Full")
+                    .to_string()
+            } else {
+                " ".to_string()
+            };
+            // The volume a backup would get now, without creating or pruning one
+            // (PrtRuntime: FindNextVolumeForAppend with fnv_no_create_vol, fnv_no_prune).
+            let pool = run.spec.pool.clone().or(job.pool.clone());
+            let media_type = run
+                .spec
+                .storage
+                .clone()
+                .or_else(|| job.storage.first().cloned())
+                .and_then(|st| cfg.dir_storages().into_iter().find(|x| x.name == st))
+                .map(|st| st.media_type);
+            let volume = match (backup, pool, media_type, self.jobs.catalog().try_lock()) {
+                (true, Some(p), Some(mt), Ok(mut c)) => c
+                    .pool(&p)
+                    .ok()
+                    .flatten()
+                    .and_then(|p| c.find_appendable_media(p.pool_id, &mt).ok().flatten())
+                    .map(|m| m.volume_name),
+                _ => None,
+            };
+            let mut ty = job.job_type.to_ascii_lowercase();
+            if let Some(f) = ty.get_mut(..1) {
+                f.make_ascii_uppercase();
+            }
+            out.push(crate::ua::engine::ScheduledJob {
+                level,
+                job_type: ty,
+                priority: run.spec.priority.unwrap_or(job.priority),
+                time: run.time,
+                name: job.name.clone(),
+                volume: volume.unwrap_or_else(|| "*unknown*".into()),
+            });
+        }
+        out
     }
 
     fn status_jobs(&self) -> StatusJobs {

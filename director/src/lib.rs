@@ -58,13 +58,12 @@
 //!   available in this build ([`ua::engine::JobEngine`] is where it plugs in);
 //! - client-initiated File daemons are refused (no peer for `Hello Client`);
 //! - PAM consoles are refused at load;
-//! - times are printed in UTC, not the local time zone;
-//! - the scheduler does not run, so `status dir` shows no scheduled jobs;
 //! - `help` uses Barque's own one-line descriptions and no argument synopses; `show` prints
 //!   passwords as `[md5]` and its layout is Barque's;
 //! - `status` without arguments shows the Director's status (Bareos asks with a prompt
-//!   menu); commands that would prompt (`run` without `job=`) fail instead; no `SUB_PROMPT`
-//!   dialogues yet;
+//!   menu); commands that would prompt (`run` without `job=`) fail instead; `restore` is
+//!   the one command with `SUB_PROMPT` dialogues (JobId menu, selection lists, file
+//!   selection mode, `OK to run?`), in API mode 0 only;
 //! - `version` and the status header describe Barque (`26.0.0~barque`, `Barque (Rust)`), not
 //!   the host operating system.
 pub use fd_core;
@@ -78,6 +77,8 @@ pub mod init;
 pub mod jobs;
 pub mod json;
 pub mod model;
+pub mod progress;
 pub mod server;
 pub mod time;
+pub mod tz;
 pub mod ua;

@@ -388,7 +388,7 @@ impl Director {
         session: &mut Session,
     ) -> Result<(), ConnError> {
         loop {
-            if session.api != ApiMode::Off {
+            if session.api != ApiMode::Off && session.dialog.is_none() {
                 c.signal(Signal::MainPrompt).await?;
             }
             let line = match c.recv().await {
@@ -425,9 +425,28 @@ impl Director {
                 take_messages: &take,
             };
             let api_before = session.api;
-            let mut ex = ua::execute(&ctx, session, &line);
+            let mut ex = match (session.dialog.take(), self.engine.as_ref()) {
+                // The answer to a question (GetCmd): not a command of its own.
+                (Some(d), Some(engine)) => ua::Executed {
+                    command: Some(""),
+                    reply: engine.answer(session, d, line.clone()).await,
+                },
+                _ => ua::execute(&ctx, session, &line),
+            };
             if let (Some(req), Some(engine)) = (ex.reply.deferred.take(), self.engine.as_ref()) {
                 ex.reply = engine.execute(session, *req).await;
+            }
+            if let Some(d) = ex.reply.dialog.take() {
+                // GetCmd (core/src/dird/ua_input.cc): the prompt text, then SUB_PROMPT; the
+                // console's next line is the answer.
+                if session.api != ApiMode::Json {
+                    for piece in &ex.reply.text {
+                        c.send(piece.as_bytes()).await?;
+                    }
+                }
+                c.signal(Signal::SubPrompt).await?;
+                session.dialog = Some(d);
+                continue;
             }
             let is_command = ex.command.is_some_and(|k| !k.is_empty());
             if api_before != ApiMode::Off && is_command {

@@ -1,9 +1,8 @@
-//! Calendar formatting for console output, without a time-zone database.
+//! Calendar formatting for console output.
 //!
 //! Bareos prints times with `bstrftime_nc` (`%d-%b-%y %H:%M`, e.g. `22-Nov-26 15:47`,
-//! vectors/clear-bconsole conn 1 msgs 12 and 16) in the Director's local time zone. Barque
-//! prints **UTC** (the capture machine ran in UTC, so the captured texts agree); a local
-//! time zone is not applied.
+//! vectors/clear-bconsole conn 1 msgs 12 and 16) in the Director's local time zone; so does
+//! Barque ([`crate::tz`]: `TZ`, else `/etc/localtime`). The capture machine ran in UTC.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,11 +18,13 @@ pub fn civil(secs: i64) -> Civil {
     Civil::from_unix(secs, 0)
 }
 
+/// Unix seconds shifted by the local zone's offset: calendar fields of the result are local.
 fn epoch(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
+    let u = match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
-    }
+    };
+    u.saturating_add(crate::tz::offset(u))
 }
 
 fn month(c: &Civil) -> &'static str {
@@ -57,7 +58,7 @@ pub fn weekday(t: SystemTime) -> &'static str {
         .unwrap_or("???")
 }
 
-/// The calendar fields of a time (UTC).
+/// The calendar fields of a time (local).
 pub fn fields(t: SystemTime) -> Civil {
     civil(epoch(t))
 }

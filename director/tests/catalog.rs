@@ -940,6 +940,195 @@ fn media_selection_and_naming(o: Opener<'_>) {
     );
 }
 
+/// Pruning and recycling with explicit times (the "fake clock"): a pool with two volumes,
+/// `Maximum Volume Jobs = 1`, `Maximum Volumes = 2` and a 100 s Volume Retention. Two jobs
+/// fill both volumes; a third finds none appendable, cannot create one, prunes the expired
+/// oldest volume (its job and files are deleted, it becomes Purged) and recycles it. File
+/// and Job Retention prune a client's records; purge and volstatus updates.
+fn pruning_and_recycling(o: Opener<'_>) {
+    use director::catalog::NextVolume;
+    let mut cat = open(o);
+    let fx = fixture(&mut cat);
+    let mut spec = PoolSpec::backup("Small", "S-");
+    spec.max_vol_jobs = 1;
+    spec.max_vols = 2;
+    spec.vol_retention = 100;
+    let pool = cat.get_or_create_pool(&spec).unwrap();
+    let lstat = "P4A DwZD IGk B A A A G BAA I BrAw5j BpVzWl BrAw5j A A C";
+    let job = |cat: &mut Catalog, start: i64| -> (i64, NextVolume) {
+        let id = cat
+            .create_job(&NewJob {
+                job: &format!("P.{start}"),
+                name: "P",
+                job_type: JobType::Backup,
+                level: JobLevel::Full,
+                sched_time: start,
+            })
+            .unwrap();
+        cat.update_job_start(&JobStart {
+            job_id: id,
+            status: JobStatus::Running,
+            level: JobLevel::Full,
+            start_time: start,
+            client_id: fx.client_id,
+            pool_id: pool.pool_id,
+            fileset_id: fx.fileset_id,
+        })
+        .unwrap();
+        let next = cat
+            .next_volume_for_append(pool.pool_id, "File", fx.storage_id, start)
+            .unwrap();
+        let m = next.media().clone();
+        cat.insert_file_attributes(id, &[attr(1, "/p/", lstat), attr(2, "/p/f", lstat)])
+            .unwrap();
+        cat.create_job_media(&NewJobMedia {
+            job_id: id,
+            media_id: m.media_id,
+            first_index: 1,
+            last_index: 2,
+            start_file: 0,
+            end_file: 0,
+            start_block: 203,
+            end_block: 1000,
+            vol_index: 1,
+            job_bytes: 0,
+        })
+        .unwrap();
+        let after = cat
+            .update_media(&MediaUpdate {
+                vol_jobs: 1,
+                ..update(m.media_id, start)
+            })
+            .unwrap();
+        assert_eq!(after.vol_status, VolStatus::Used, "Maximum Volume Jobs = 1");
+        cat.update_job_end(&JobEnd {
+            job_id: id,
+            status: JobStatus::Terminated,
+            job_type: JobType::Backup,
+            level: JobLevel::Full,
+            end_time: start + 1,
+            real_end_time: start + 1,
+            job_files: 2,
+            job_bytes: 0,
+            read_bytes: 0,
+            job_errors: 0,
+            vol_session_id: 1,
+            vol_session_time: 1,
+            prior_job_id: 0,
+        })
+        .unwrap();
+        (id, next)
+    };
+    let (j1, n1) = job(&mut cat, 1000);
+    assert!(
+        matches!(&n1, NextVolume::Created(m) if m.volume_name == "S-0001"),
+        "{n1:?}"
+    );
+    let (j2, n2) = job(&mut cat, 1050);
+    assert!(
+        matches!(&n2, NextVolume::Created(m) if m.volume_name == "S-0002"),
+        "{n2:?}"
+    );
+    // At 1080 nothing has expired: no volume (MaxVols reached, nothing to recycle).
+    assert_eq!(
+        cat.next_volume_for_append(pool.pool_id, "File", fx.storage_id, 1080)
+            .map(|_| ()),
+        Err(Error::NoVolume)
+    );
+    assert_eq!(cat.list_jobs(Some(j1)).unwrap().len(), 1, "job 1 kept");
+    // At 1101 S-0001 (last written 1000, retention 100) is pruned and recycled.
+    let (j3, n3) = job(&mut cat, 1101);
+    match &n3 {
+        NextVolume::Recycled(m) => {
+            assert_eq!(m.volume_name, "S-0001");
+            assert_eq!(m.vol_status, VolStatus::Recycle);
+            assert_eq!((m.vol_jobs, m.vol_bytes), (0, 1));
+        }
+        other => panic!("expected S-0001 recycled, got {other:?}"),
+    }
+    assert!(cat.list_jobs(Some(j1)).unwrap().is_empty(), "job 1 pruned");
+    assert!(
+        cat.select_files(&[j1]).unwrap().files.is_empty(),
+        "its files too"
+    );
+    assert_eq!(cat.list_jobs(Some(j2)).unwrap().len(), 1, "job 2 kept");
+    assert_eq!(
+        cat.job_ids_on_volume(n3.media().media_id).unwrap(),
+        vec![j3]
+    );
+    assert_eq!(cat.pool("Small").unwrap().unwrap().num_vols, 2);
+
+    // prune volume: not before its retention, then Purged.
+    let v2 = cat.media("S-0002").unwrap().unwrap();
+    assert!(!cat.prune_volume(v2.media_id, 1100).unwrap());
+    assert!(cat.prune_volume(v2.media_id, 1151).unwrap());
+    assert_eq!(
+        cat.media("S-0002").unwrap().unwrap().vol_status,
+        VolStatus::Purged
+    );
+    assert!(cat.list_jobs(Some(j2)).unwrap().is_empty());
+
+    // File retention: files go, the job stays (PurgedFiles); job retention: the job goes.
+    assert_eq!(cat.prune_files(fx.client_id, 10, 1105).unwrap(), 0);
+    assert_eq!(cat.prune_files(fx.client_id, 10, 1200).unwrap(), 1);
+    assert!(cat.select_files(&[j3]).unwrap().files.is_empty());
+    assert_eq!(cat.list_jobs(Some(j3)).unwrap().len(), 1);
+    assert_eq!(cat.prune_jobs(fx.client_id, 1000, 1200).unwrap(), 0);
+    assert_eq!(cat.prune_jobs(fx.client_id, 10, 1200).unwrap(), 1);
+    assert!(cat.list_jobs(Some(j3)).unwrap().is_empty());
+
+    // purge volume ignores retention; a recycled volume is handed out before pruning.
+    let (j4, n4) = job(&mut cat, 1300);
+    assert!(
+        matches!(&n4, NextVolume::Recycled(m) if m.volume_name == "S-0002"),
+        "{n4:?}"
+    );
+    assert_eq!(cat.purge_volume(n4.media().media_id).unwrap(), 1);
+    assert!(cat.list_jobs(Some(j4)).unwrap().is_empty());
+    assert_eq!(
+        cat.media("S-0002").unwrap().unwrap().vol_status,
+        VolStatus::Purged
+    );
+    // Recycle = no keeps a purged volume out.
+    let mut keep = PoolSpec::backup("Keep", "K-");
+    keep.max_vols = 1;
+    keep.recycle = false;
+    let kp = cat.get_or_create_pool(&keep).unwrap();
+    let k = cat.create_volume(kp.pool_id, "File", 0).unwrap();
+    cat.set_media_status(k.media_id, &VolStatus::Purged)
+        .unwrap();
+    assert_eq!(
+        cat.next_volume_for_append(kp.pool_id, "File", 0, 5000)
+            .map(|_| ()),
+        Err(Error::NoVolume)
+    );
+    // Volume Use Duration turns an Append volume Used when a job looks for one.
+    let mut dur = PoolSpec::backup("Dur", "D-");
+    dur.vol_use_duration = 60;
+    let dp = cat.get_or_create_pool(&dur).unwrap();
+    let d1 = cat.create_volume(dp.pool_id, "File", 0).unwrap();
+    cat.update_media(&MediaUpdate {
+        vol_jobs: 1,
+        ..update(d1.media_id, 2000)
+    })
+    .unwrap();
+    let again = cat
+        .next_volume_for_append(dp.pool_id, "File", 0, 2030)
+        .unwrap();
+    assert_eq!(again.media().volume_name, d1.volume_name);
+    let fresh = cat
+        .next_volume_for_append(dp.pool_id, "File", 0, 2061)
+        .unwrap();
+    assert!(
+        matches!(&fresh, NextVolume::Created(m) if m.volume_name != d1.volume_name),
+        "{fresh:?}"
+    );
+    assert_eq!(
+        cat.media(&d1.volume_name).unwrap().unwrap().vol_status,
+        VolStatus::Used
+    );
+}
+
 /// `list jobs`, `list jobid=`, `list files jobid=`, `list volumes`, `list pools`,
 /// `list clients` over the captured Full and Incremental; the job rows match the captured
 /// `list jobs` output (`vectors/clear-bconsole/bconsole-output.txt`).
@@ -1144,6 +1333,7 @@ const SUITE: &[(&str, SuiteFn)] = &[
     ("media_selection_and_naming", media_selection_and_naming),
     ("list_queries", list_queries),
     ("invalid_input", invalid_input),
+    ("pruning_and_recycling", pruning_and_recycling),
 ];
 
 // ---- SQLite: one test per suite function ---------------------------------------------------
@@ -1173,6 +1363,7 @@ sqlite_tests!(
     media_selection_and_naming,
     list_queries,
     invalid_input,
+    pruning_and_recycling,
 );
 
 #[test]

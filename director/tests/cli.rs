@@ -181,11 +181,32 @@ async fn dir_binary_serves_the_console_binary() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
-    let conf = dir_conf(Variant::Clear).replace("port = 39201", &format!("port = {port}"));
+    // The catalog: SQLite in the temporary working directory (the capture's PostgreSQL
+    // server is not there, and barque-dir refuses to start without its catalog).
+    let conf = dir_conf(Variant::Clear)
+        .replace("port = 39201", &format!("port = {port}"))
+        .replace("  DbAddress = \"127.0.0.1\"\n  DbPort = 5432\n", "")
+        .replace(
+            "WorkingDirectory = \"/srv/bareos-capture/state/dir\"",
+            &format!("WorkingDirectory = \"{}\"", dir.path().display()),
+        );
     assert!(conf.contains(&format!("port = {port}")));
+    assert!(!conf.contains("DbAddress"));
     let dconf = dir.path().join("bareos-dir.conf");
     std::fs::write(&dconf, conf).expect("write");
+    // Times in the Director's local zone (TZ), as the C library's `date` prints them.
+    let tz = "Europe/Berlin";
+    let date = || {
+        let o = Command::new("date")
+            .env("TZ", tz)
+            .arg("+%a %d-%b-%Y %H:%M")
+            .output()
+            .expect("date");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let before = date();
     let mut child = tokio::process::Command::new(DIR)
+        .env("TZ", tz)
         .args(["-f", "-c"])
         .arg(&dconf)
         .stderr(Stdio::piped())
@@ -212,14 +233,70 @@ async fn dir_binary_serves_the_console_binary() {
         ),
     )
     .expect("write");
-    let (ok, out, err) = console_stdin(&bconf, "version\n.clients\nreload\n").await;
+    let (ok, out, err) = console_stdin(&bconf, "version\n.clients\nreload\ntime\n").await;
     assert!(ok, "{out}\n{err}");
+    let after = date();
+    assert!(
+        out.contains(&format!("time\n{before}:")) || out.contains(&format!("time\n{after}:")),
+        "the time in {tz} is {before} or {after}:\n{out}"
+    );
     assert!(
         out.contains(".clients\nbareos-fd\nreload\nreloaded\n"),
         "{out}"
     );
     child.start_kill().expect("kill barque-dir");
     let _ = child.wait().await;
+}
+
+/// A catalog that cannot be opened stops barque-dir at start with a message that names the
+/// Catalog resource, the database and the fix (and not the password).
+#[test]
+fn dir_refuses_to_start_without_its_catalog() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let conf = dir_conf(Variant::Clear).replace("DbPort = 5432", &format!("DbPort = {closed}"));
+    let dconf = dir.path().join("bareos-dir.conf");
+    std::fs::write(&dconf, conf).expect("write");
+    let out = Command::new(DIR)
+        .args(["-f", "-c"])
+        .arg(&dconf)
+        .output()
+        .expect("run barque-dir");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    for want in [
+        "cannot open Catalog \"MyCatalog\"",
+        &format!("PostgreSQL database \"bareos_capture\" at 127.0.0.1:{closed} as user \"bareos\""),
+        "start the database server or correct DB Address",
+        &dconf.display().to_string(),
+    ] {
+        assert!(err.contains(want), "missing {want:?} in: {err}");
+    }
+    assert!(!err.contains("ref-db-password"), "{err}");
+
+    // SQLite in a working directory that does not exist.
+    let conf = dir_conf(Variant::Clear)
+        .replace("  DbAddress = \"127.0.0.1\"\n  DbPort = 5432\n", "")
+        .replace(
+            "WorkingDirectory = \"/srv/bareos-capture/state/dir\"",
+            &format!("WorkingDirectory = \"{}/missing\"", dir.path().display()),
+        );
+    std::fs::write(&dconf, conf).expect("write");
+    let out = Command::new(DIR)
+        .args(["-f", "-c"])
+        .arg(&dconf)
+        .output()
+        .expect("run barque-dir");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("cannot open Catalog \"MyCatalog\" (the SQLite database ")
+            && err.contains("Working Directory exists and is writable"),
+        "{err}"
+    );
 }
 
 /// Interactive mode: on a terminal (a pty made by python3's `pty` module) barque-console

@@ -381,3 +381,388 @@ fn label_mount_unmount_release_from_the_console() {
     assert!(vols.contains("| Manual-0001 |"), "{vols}");
     assert!(!vols.contains("Vol-0001"), "{vols}");
 }
+
+/// Regular files under `root`, relative, sorted.
+fn regular_files(root: &Path) -> Vec<String> {
+    snapshot(root)
+        .into_iter()
+        .filter(|(_, e)| matches!(e, Entry::File { .. }))
+        .map(|(k, _)| k)
+        .collect()
+}
+
+#[test]
+fn interactive_restore_selects_two_files() {
+    // `restore` without `select all done`: the JobId menu (5: the most recent backup), the
+    // file selection mode (`cd`, `mark`, `lsmark`, `done`) and `OK to run?`, all answered
+    // through barque-console's stdin; exactly the two marked files come back.
+    let s = start("itree", true, &|t| t);
+    let d = &s.data;
+    let (full, _) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    let target = s.work.join("restored-marked");
+    let restore = format!(
+        "restore client=barque-fd fileset=DemoSet where={}",
+        target.display()
+    );
+    let cd_data = format!("cd {}", d.display());
+    let out = console(
+        &s,
+        &[
+            &restore,
+            "5",
+            &cd_data,
+            "ls",
+            "mark hello.txt",
+            "cd sub",
+            "mark notes.txt",
+            "cd ..",
+            "lsmark",
+            "count",
+            "bogus",
+            "done",
+            "yes",
+        ],
+    );
+    for want in [
+        "To select the JobIds, you have the following choices:\n 1: List last 20 Jobs run\n",
+        " 5: Select the most recent backup for a client\n",
+        "13: Cancel\nSelect item:  (1-13): 5\n",
+        "You have selected the following JobId",
+        "You are now entering file selection mode",
+        "cwd is: /\n$ ",
+        "1 file newly marked.\n",
+        "Invalid command \"bogus\". Enter \"done\" to exit.\n",
+        "*hello.txt\n",
+        "  *notes.txt\n",
+        "\n2 files selected to be restored.\n",
+        "Run Restore job\nJobName:         DemoRestore\n",
+        "OK to run? (yes/mod/no): yes\n",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert!(
+        out.contains(&format!("cwd is: {}/\n", d.display())),
+        "{out}"
+    );
+    let id = queued_id(&out);
+    let w = console(&s, &[&format!("wait jobid={id}")]);
+    assert!(w.contains("JobStatus=OK (T)"), "{w}\n{}", s.daemons.logs());
+    let rel = d.strip_prefix("/").expect("absolute");
+    let got = target.join(rel);
+    assert_eq!(regular_files(&got), ["hello.txt", "sub/notes.txt"], "{out}");
+    for f in ["hello.txt", "sub/notes.txt"] {
+        assert_eq!(
+            std::fs::read(got.join(f)).expect("restored"),
+            std::fs::read(d.join(f)).expect("original"),
+            "{f}"
+        );
+    }
+
+    // The non-interactive forms: `jobid=` (the client is the job's) with `fileregex=`.
+    let t2 = s.work.join("restored-regex");
+    let out = console(
+        &s,
+        &[&format!(
+            "restore jobid={full} fileregex=notes|stay where={} yes",
+            t2.display()
+        )],
+    );
+    let id = queued_id(&out);
+    let w = console(&s, &[&format!("wait jobid={id}")]);
+    assert!(w.contains("JobStatus=OK (T)"), "{w}\n{}", s.daemons.logs());
+    assert_eq!(
+        regular_files(&t2.join(rel)),
+        ["sub/deep/stay.txt", "sub/notes.txt"],
+        "{out}"
+    );
+
+    // quit leaves without a restore; a lone `.` aborts the menu; the Director keeps serving.
+    let out = console(&s, &[&restore, "5", "quit", "status dir"]);
+    assert!(out.contains("Restore not done.\n"), "{out}");
+    assert!(!out.contains("Job queued"), "{out}");
+    assert!(out.contains("Terminated Jobs:"), "{out}");
+    let out = console(&s, &[&restore, ".", "version"]);
+    assert!(out.contains("Selection aborted, nothing done.\n"), "{out}");
+    assert!(out.contains("Version: 26.0.0~barque"), "{out}");
+    let _ = std::fs::remove_dir_all(&s.work);
+}
+
+#[test]
+fn third_backup_recycles_the_oldest_volume() {
+    // Pool: Maximum Volume Jobs = 1, Maximum Volumes = 2, Volume Retention = 20 s,
+    // Recycle and AutoPrune on. Two Fulls fill Vol-0001 and Vol-0002; once Vol-0001's
+    // retention has passed, the third Full finds no volume, prunes Vol-0001 (its job leaves
+    // the catalog), recycles it and the SD relabels it with the same name.
+    let retention = 20u64;
+    let s = start("recycle", true, &|t| {
+        t.replace(
+            "Recycle = no\n  AutoPrune = no\n  Volume Retention = 365 days",
+            &format!("Recycle = yes\n  AutoPrune = yes\n  Volume Retention = {retention} seconds"),
+        )
+        .replace("Maximum Volumes = 1000", "Maximum Volumes = 2")
+    });
+    let (j1, m1) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    let t1 = Instant::now();
+    assert!(m1.contains("Created new Volume \"Vol-0001\""), "{m1}");
+    let (j2, m2) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    assert!(
+        m2.contains("Created new Volume \"Vol-0002\""),
+        "the second Full must get a new volume (it ran {:?} after the first): {m2}",
+        t1.elapsed()
+    );
+    // Console: prune respects the retention; update volstatus; purge asks and can be
+    // declined.
+    let out = console(&s, &["prune volume=Vol-0002 yes"]);
+    assert!(
+        out.contains("Volume \"Vol-0002\" still contains jobs after pruning."),
+        "{out}"
+    );
+    let out = console(
+        &s,
+        &[
+            "update volume=Vol-0002 volstatus=Full",
+            "purge volume=Vol-0002",
+            "no",
+        ],
+    );
+    assert!(out.contains("New Volume status is: Full\n"), "{out}");
+    assert!(
+        out.contains("Found 1 Jobs for media \"Vol-0002\" in catalog.\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Purge (yes/no)? no\nPurge canceled.\n"),
+        "{out}"
+    );
+    let out = console(
+        &s,
+        &["update volume=Vol-0002 volstatus=Bogus", "prune stats"],
+    );
+    assert!(
+        out.contains("Invalid VolStatus specified: Bogus\n"),
+        "{out}"
+    );
+    // Wait out Vol-0001's retention (counted from its last write, before t1).
+    let wait = Duration::from_secs(retention + 2);
+    if let Some(rest) = wait.checked_sub(t1.elapsed()) {
+        std::thread::sleep(rest);
+    }
+    let (j3, m3) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    assert!(m3.contains(": Recycled volume \"Vol-0001\"\n"), "{m3}");
+    assert!(
+        m3.contains("Recycled volume \"Vol-0001\" on device"),
+        "the SD relabels it: {m3}"
+    );
+    let vols = console(&s, &["list volumes"]);
+    assert!(
+        vols.contains("| Vol-0001   |")
+            && vols.contains("| Vol-0002   |")
+            && !vols.contains("Vol-0003"),
+        "{vols}"
+    );
+    let jobs = console(&s, &["list jobs"]);
+    let ids: Vec<String> = jobs
+        .lines()
+        .filter_map(|l| l.strip_prefix("|"))
+        .filter_map(|l| l.split('|').next())
+        .map(|v| v.trim().to_string())
+        .collect();
+    assert!(
+        !ids.contains(&j1.to_string()),
+        "job {j1} was pruned: {jobs}"
+    );
+    // (Job 2 may be pruned too: Vol-0002's retention may have passed as well.)
+    assert!(ids.contains(&j3.to_string()), "{jobs}");
+    let _ = j2;
+    // The recycled volume holds the third backup, and it restores.
+    let target = s.work.join("restored-recycled");
+    let (_, msgs) = run_and_wait(
+        &s,
+        &format!("restore jobid={j3} where={} all done yes", target.display()),
+    );
+    assert!(
+        msgs.contains("Termination:            Restore OK"),
+        "{msgs}"
+    );
+    let rel = s.data.strip_prefix("/").expect("absolute");
+    assert_same_tree(&s.data, &target.join(rel));
+    let _ = std::fs::remove_dir_all(&s.work);
+}
+
+#[test]
+fn scheduled_backup_is_listed_and_runs() {
+    // A Schedule `Run = Full hourly at 0:MM` for the next minute (at least 10 s away):
+    // `status dir` lists it under Scheduled Jobs, the scheduler starts it, it lands in the
+    // catalog. The daemons run in this machine's time zone; whole-hour zones share the
+    // minute with UTC.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let mm = ((now + 70) / 60) % 60;
+    let s = start("sched", true, &move |t| {
+        t.replace("Accurate = yes\n", "Accurate = yes\n  Schedule = Soon\n")
+            + &format!("\nSchedule {{\n  Name = Soon\n  Run = Full hourly at 0:{mm:02}\n}}\n")
+    });
+    let out = console(&s, &["status dir", "status dir days=3"]);
+    assert!(
+        out.contains(
+            "\nScheduled Jobs:\nLevel          Type     Pri  Scheduled          Name               Volume\n"
+        ),
+        "{out}"
+    );
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("Full           Backup    10  "))
+        .unwrap_or_else(|| panic!("no scheduled line in:\n{out}"));
+    assert!(line.contains(&format!(":{mm:02}    DemoBackup ")), "{line}");
+    assert!(line.ends_with(" *unknown*"), "no volume yet: {line}");
+    // Wait for the scheduler (it looks every 10 s): the job appears in the catalog.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let id = loop {
+        let jobs = console(&s, &["list jobs"]);
+        if let Some(id) = jobs
+            .lines()
+            .filter(|l| l.contains("| DemoBackup |"))
+            .filter_map(|l| l.strip_prefix('|'))
+            .filter_map(|l| l.split('|').next())
+            .find_map(|v| v.trim().parse::<u32>().ok())
+        {
+            break id;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scheduled job did not start:\n{jobs}\n{}",
+            s.daemons.logs()
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    let w = console(&s, &[&format!("wait jobid={id}"), "messages"]);
+    assert!(w.contains("JobStatus=OK (T)"), "{w}\n{}", s.daemons.logs());
+    assert!(w.contains("Job triggered by:       Scheduler"), "{w}");
+    let out = console(&s, &["status dir"]);
+    assert!(out.contains("\nTerminated Jobs:\n"), "{out}");
+    assert!(out.contains(" DemoBackup\n"), "{out}");
+    let _ = std::fs::remove_dir_all(&s.work);
+}
+
+#[test]
+fn wait_on_a_terminal_shows_progress() {
+    // A backup slowed to 400 kB/s (2 MB of data: about 5 s); barque-console on a pty
+    // (python3's pty module) runs `wait jobid=N` and draws the File daemon's counters.
+    let s = start("progress", true, &|t| {
+        t.replace(
+            "Accurate = yes\n",
+            "Accurate = yes\n  Maximum Bandwidth = 400 kb/s\n",
+        )
+    });
+    let out = console(&s, &["run job=DemoBackup level=Full yes"]);
+    let id = queued_id(&out);
+    let script = r#"
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], ["barque-console", "-c", sys.argv[2]])
+out = b""
+def rd(t, until=None):
+    global out
+    end = time.time() + t
+    while time.time() < end:
+        if until is not None and until in out:
+            return
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                return
+rd(10, b"cancel a command.")
+os.write(fd, ("wait jobid=%s\r" % sys.argv[3]).encode()); rd(120, b"JobStatus=")
+rd(1)
+os.write(fd, b"quit\r"); rd(5)
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+"#;
+    let home = s.work.join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let o = Command::new("python3")
+        .args(["-c", script])
+        .arg(bin("barque-console"))
+        .arg(s.work.join("etc/bconsole.conf"))
+        .arg(id.to_string())
+        .env("HOME", &home)
+        .output()
+        .expect("python3 (for a pty)");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("JobStatus=OK (T)"),
+        "{text}\n{}",
+        s.daemons.logs()
+    );
+    assert!(
+        text.contains(&format!("JobId {id} [")) && text.contains(" files, ") && text.contains("/s"),
+        "no progress line in:\n{text}"
+    );
+    let _ = std::fs::remove_dir_all(&s.work);
+}
+
+#[test]
+fn verify_disk_to_catalog_against_barque_fd() {
+    // A Verify job (Level = DiskToCatalog) right after a Full finds nothing; after a file
+    // grows, one is added and one deleted, it reports each and ends "Verify Differences".
+    let s = start("verify", true, &|t| {
+        t + "\nJob {\n  Name = \"DemoVerify\"\n  Type = Verify\n  Level = DiskToCatalog\n  \
+             Client = barque-fd\n  FileSet = \"DemoSet\"\n  Storage = File\n  Pool = Full\n  \
+             Messages = Standard\n}\n\nJob {\n  Name = \"VolVerify\"\n  Type = Verify\n  \
+             Level = VolumeToCatalog\n  Client = barque-fd\n  FileSet = \"DemoSet\"\n  \
+             Storage = File\n  Pool = Full\n  Messages = Standard\n}\n"
+    });
+    let d = &s.data;
+    // A level Barque does not run is refused with a clear message.
+    let out = console(&s, &["run job=VolVerify yes"]);
+    assert!(
+        out.contains("Level \"VolumeToCatalog\" is not supported by Barque"),
+        "{out}"
+    );
+    let (full, _) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    let (_, msgs) = run_and_wait(&s, "run job=DemoVerify yes");
+    assert!(
+        msgs.contains(&format!("Verifying against JobId={full} Job=DemoBackup.")),
+        "{msgs}"
+    );
+    assert!(
+        msgs.contains("  Verify Level:           DiskToCatalog\n"),
+        "{msgs}"
+    );
+    assert!(msgs.contains("  Files Examined:         11\n"), "{msgs}");
+    assert!(
+        msgs.contains("  Termination:            Verify OK\n"),
+        "{msgs}"
+    );
+    assert!(!msgs.contains("New file:"), "{msgs}");
+
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(d.join("hello.txt"))
+        .expect("open");
+    f.write_all(b"grown\n").expect("append");
+    drop(f);
+    write(&d.join("sub/new.txt"), b"new\n");
+    std::fs::remove_file(d.join("sub/notes.txt")).expect("rm");
+    let out = console(&s, &["run job=DemoVerify yes"]);
+    let id = queued_id(&out);
+    let w = console(&s, &[&format!("wait jobid={id}"), "messages"]);
+    let dd = d.display();
+    for want in [
+        format!("File: {dd}/hello.txt\n"),
+        "      st_size  differ. Cat: 15 File: 21\n".to_string(),
+        format!("New file: {dd}/sub/new.txt\n"),
+        "The following files are in the Catalog but not on disk:\n".to_string(),
+        format!("      {dd}/sub/notes.txt\n"),
+        "  Termination:            Verify Differences\n".to_string(),
+    ] {
+        assert!(w.contains(&want), "missing {want:?} in:\n{w}");
+    }
+    let _ = std::fs::remove_dir_all(&s.work);
+}

@@ -107,18 +107,103 @@ fn main() -> ExitCode {
     let _ = out.flush();
     let interactive = std::io::stdin().is_terminal();
     if interactive {
-        interactive_loop(&rt, console)
+        interactive_loop(&rt, console, &target)
     } else {
         stdin_loop(&rt, console)
     }
 }
 
-fn run_one(rt: &tokio::runtime::Runtime, console: &mut Console, line: &str) -> Result<(), String> {
+/// Send one line and print the reply. `Some(prompt)` when the Director asked a question
+/// (`BNET_SUB_PROMPT`): the reply's last line is the prompt, not yet printed, and the next
+/// line typed is the answer (so `quit` and `exit` go to the Director then).
+fn run_one(
+    rt: &tokio::runtime::Runtime,
+    console: &mut Console,
+    line: &str,
+) -> Result<Option<String>, String> {
     let reply = rt.block_on(console.command(line))?;
+    print_reply(&reply)
+}
+
+/// `wait` on a terminal: the reply is awaited while a second connection polls the job's
+/// progress once a second and redraws one line on stderr ([`director::progress`]).
+fn run_wait_with_progress(
+    rt: &tokio::runtime::Runtime,
+    console: &mut Console,
+    target: &director::client::Target,
+    line: &str,
+) -> Result<Option<String>, String> {
+    use director::progress::{job_client, parse_fd_running, render, running_job_ids};
+    let wanted: Option<u32> = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("jobid="))
+        .and_then(|v| v.parse().ok());
+    let reply = rt.block_on(async {
+        let mut second = Console::connect(target, &ConnOptions::default()).await.ok();
+        let cmd = console.command(line);
+        tokio::pin!(cmd);
+        let mut tick = 0usize;
+        let mut client: Option<(u32, String)> = None;
+        let mut drawn = false;
+        loop {
+            tokio::select! {
+                r = &mut cmd => {
+                    if drawn {
+                        eprint!("\r\x1b[K");
+                    }
+                    return r;
+                }
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+            let Some(c2) = second.as_mut() else { continue };
+            let id = match wanted {
+                Some(id) => Some(id),
+                None => match c2.command("status dir").await {
+                    Ok(r) => running_job_ids(&r.text()).first().copied(),
+                    Err(_) => None,
+                },
+            };
+            let Some(id) = id else { continue };
+            if client.as_ref().is_none_or(|(j, _)| *j != id) {
+                client = match c2.command(&format!("list jobid={id}")).await {
+                    Ok(r) => job_client(&r.text()).map(|c| (id, c)),
+                    Err(_) => None,
+                };
+            }
+            let progress = match &client {
+                Some((_, c)) => match c2.command(&format!("status client={c}")).await {
+                    Ok(r) => parse_fd_running(&r.text(), id),
+                    Err(_) => None,
+                },
+                None => None,
+            };
+            tick += 1;
+            eprint!("\r\x1b[K{}", render(id, progress.as_ref(), tick));
+            drawn = true;
+        }
+    })?;
+    print_reply(&reply)
+}
+
+fn print_reply(reply: &director::client::Response) -> Result<Option<String>, String> {
+    let text = reply.text();
+    let asked = reply.signals().last() == Some(&fd_core::wire::bnet::Signal::SubPrompt);
+    let (body, prompt) = if asked {
+        match text.rfind('\n') {
+            Some(i) => (
+                text.get(..=i).unwrap_or(""),
+                text.get(i + 1..).unwrap_or(""),
+            ),
+            None => ("", text.as_str()),
+        }
+    } else {
+        (text.as_str(), "")
+    };
     let mut out = std::io::stdout();
-    out.write_all(reply.text().as_bytes())
+    out.write_all(body.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|e| format!("cannot write the reply: {e}"))
+        .map_err(|e| format!("cannot write the reply: {e}"))?;
+    Ok(asked.then(|| prompt.to_string()))
 }
 
 fn is_quit(line: &str) -> bool {
@@ -127,26 +212,44 @@ fn is_quit(line: &str) -> bool {
 
 fn stdin_loop(rt: &tokio::runtime::Runtime, mut console: Console) -> ExitCode {
     let stdin = std::io::stdin();
+    let mut asked: Option<String> = None;
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
         let line = line.trim_end_matches('\r').to_string();
         let mut out = std::io::stdout();
-        if writeln!(out, "{line}").is_err() {
+        if writeln!(out, "{}{line}", asked.as_deref().unwrap_or("")).is_err() {
             break;
         }
-        if is_quit(&line) {
+        if asked.is_none() && is_quit(&line) {
             break;
         }
-        if let Err(e) = run_one(rt, &mut console, &line) {
-            eprintln!("barque-console: {e}");
-            return ExitCode::FAILURE;
+        match run_one(rt, &mut console, &line) {
+            Ok(a) => asked = a,
+            Err(e) => {
+                eprintln!("barque-console: {e}");
+                return ExitCode::FAILURE;
+            }
         }
+    }
+    if let Some(p) = asked {
+        // The input ended during a question: show it as bconsole would.
+        let _ = writeln!(std::io::stdout(), "{p}");
     }
     rt.block_on(console.close());
     ExitCode::SUCCESS
 }
 
-fn interactive_loop(rt: &tokio::runtime::Runtime, mut console: Console) -> ExitCode {
+fn is_wait(line: &str) -> bool {
+    line.split_whitespace()
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("wait"))
+}
+
+fn interactive_loop(
+    rt: &tokio::runtime::Runtime,
+    mut console: Console,
+    target: &director::client::Target,
+) -> ExitCode {
     let mut rl = match rustyline::DefaultEditor::new() {
         Ok(r) => r,
         Err(e) => {
@@ -160,18 +263,27 @@ fn interactive_loop(rt: &tokio::runtime::Runtime, mut console: Console) -> ExitC
     if let Some(h) = &history {
         let _ = rl.load_history(h);
     }
+    let mut asked: Option<String> = None;
     loop {
-        match rl.readline("*") {
+        match rl.readline(asked.as_deref().unwrap_or("*")) {
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = rl.add_history_entry(line.as_str());
                 }
-                if is_quit(&line) {
+                if asked.is_none() && is_quit(&line) {
                     break;
                 }
-                if let Err(e) = run_one(rt, &mut console, &line) {
-                    eprintln!("barque-console: {e}");
-                    return ExitCode::FAILURE;
+                let r = if asked.is_none() && is_wait(&line) && std::io::stderr().is_terminal() {
+                    run_wait_with_progress(rt, &mut console, target, &line)
+                } else {
+                    run_one(rt, &mut console, &line)
+                };
+                match r {
+                    Ok(a) => asked = a,
+                    Err(e) => {
+                        eprintln!("barque-console: {e}");
+                        return ExitCode::FAILURE;
+                    }
                 }
             }
             Err(rustyline::error::ReadlineError::Interrupted) => continue,

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use barque_common::config::{self, Daemon};
-use director::catalog::Catalog;
+use director::catalog::{Catalog, CatalogConfig};
 use director::cli::{init_logging, take_value};
 use director::engine::{catalog_config, ConsoleEngine};
 use director::init::InitOptions;
@@ -119,15 +119,13 @@ fn main() -> ExitCode {
     // The catalog is opened outside the runtime: the PostgreSQL client is synchronous and
     // runs its own runtime (it may not start inside tokio's); job tasks later use it from
     // `spawn_blocking` threads.
-    // Without a catalog (unreachable database server) the Director still serves consoles
-    // (status, show, configuration commands); the catalog and job commands then say that
-    // the catalog is not available. Bareos exits instead; Barque says why and keeps the
-    // console side up, so the configuration can be inspected.
+    // Without its catalog the Director refuses to start, as Bareos does: serving consoles
+    // and a scheduler that cannot record anything would only hide the problem.
     let engine = match start_engine(&model) {
         Ok(e) => Some(e),
         Err(e) => {
-            log::error!("{e}; running without the catalog and the job engine");
-            None
+            eprintln!("barque-dir: {e}");
+            return ExitCode::FAILURE;
         }
     };
     rt.block_on(run(model, engine))
@@ -203,8 +201,32 @@ fn init(args: &[String]) -> ExitCode {
 
 /// Open the catalog and start the job engine for a loaded configuration.
 fn start_engine(model: &Model) -> Result<Arc<ConsoleEngine>, String> {
-    let (name, cat_cfg) = catalog_config(&model.config)?;
-    let catalog = Catalog::open(&cat_cfg).map_err(|e| format!("catalog {name}: {e}"))?;
+    let (name, cat_cfg) = catalog_config(&model.config).map_err(|e| {
+        format!(
+            "{e}; add a Catalog resource to {} and start barque-dir again",
+            model.path.display()
+        )
+    })?;
+    let catalog = Catalog::open(&cat_cfg).map_err(|e| {
+        // No password in the message: the database, where it is, and what to check.
+        let (what, fix) = match &cat_cfg {
+            CatalogConfig::Sqlite { path } => (
+                format!("the SQLite database {}", path.display()),
+                "check that the Director's Working Directory exists and is writable, and                  that the file is an SQLite catalog",
+            ),
+            CatalogConfig::Postgres(p) => (
+                format!(
+                    "the PostgreSQL database \"{}\" at {}:{} as user \"{}\"",
+                    p.dbname, p.host, p.port, p.user
+                ),
+                "start the database server or correct DB Address, DB Port, DB Name, DB User                  and DB Password",
+            ),
+        };
+        format!(
+            "cannot open Catalog \"{name}\" ({what}): {e}. The Director does not run without              its catalog: {fix} in the Catalog resource of {}, then start barque-dir again",
+            model.path.display()
+        )
+    })?;
     let jobs = JobEngine::new(
         Arc::new(model.config.clone()),
         catalog,

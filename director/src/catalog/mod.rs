@@ -65,6 +65,7 @@
 
 mod ops;
 pub mod postgres;
+mod prune;
 mod restore;
 pub mod schema;
 pub mod sql;
@@ -83,6 +84,7 @@ pub use self::ops::{
     NewMedia, OwnedFileAttr, PoolRecord, PoolSpec, SinceTime,
 };
 pub use self::postgres::PgParams;
+pub use self::prune::NextVolume;
 pub use self::restore::{
     backup_bootstrap_comment, ranges, Bootstrap, BsrEntry, RestoreSelection, SelectedFile,
 };

@@ -752,7 +752,10 @@ impl Catalog {
     }
 
     /// Run `f` in one transaction; roll back on error.
-    fn in_tx<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, Error>) -> Result<T, Error> {
+    pub(super) fn in_tx<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         self.conn.batch("BEGIN")?;
         match f(self) {
             Ok(v) => {

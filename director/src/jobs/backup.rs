@@ -691,6 +691,9 @@ async fn finish_backup(
     if let Err(e) = r {
         log::warn!("JobId {}: cannot close the Job row: {e}", ctx.job_id);
     }
+    if matches!(status, JobStatus::Terminated | JobStatus::Warnings) {
+        super::prune::autoprune(ctx, &engine.config(), &plan.client.name, facts.client_id).await;
+    }
     // Write Bootstrap.
     if matches!(status, JobStatus::Terminated | JobStatus::Warnings) {
         if let Some(path) = &plan.job.write_bootstrap {

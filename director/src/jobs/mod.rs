@@ -114,12 +114,14 @@ pub mod estimate;
 pub mod fd;
 pub mod messages;
 pub mod pool;
+pub mod prune;
 pub mod report;
 pub mod restore;
 
 pub mod scheduler;
 pub mod sd;
 pub mod time;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -460,6 +462,7 @@ impl JobEngine {
         let level = level.unwrap_or(plan.level);
         match plan.job_type {
             JobType::Backup => {}
+            JobType::Verify => return self.run_verify(plan).await,
             other => {
                 return Err(JobError::Config(format!(
                     "Job \"{job}\" has type {:?}; use restore/estimate for those",
@@ -508,6 +511,36 @@ impl JobEngine {
                     _ = tokio::time::sleep(r.interval) => {}
                     _ = cancel.wait_for(|c| *c) => {}
                 }
+            };
+            engine.finish(job_id, &running, outcome);
+        });
+        Ok(job_id)
+    }
+
+    /// Start a Verify job (Level = DiskToCatalog); returns its JobId at once.
+    async fn run_verify(&self, plan: Plan) -> Result<u32, JobError> {
+        let level_name = plan.job.level.clone().unwrap_or_default();
+        let Some(level) = verify::verify_level(&level_name) else {
+            return Err(JobError::Config(format!(
+                "Verify Job \"{}\": Level \"{level_name}\" is not supported by Barque \
+                 (DiskToCatalog only)",
+                plan.job.name
+            )));
+        };
+        let (job_id, running, ctx) = self
+            .register(
+                &plan.job.name,
+                JobType::Verify,
+                level,
+                &plan.client.name,
+                &plan,
+            )
+            .await?;
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let outcome = {
+                let _permits = engine.acquire_slots(&plan).await;
+                verify::run_verify(&engine, &ctx, &plan).await
             };
             engine.finish(job_id, &running, outcome);
         });

@@ -12,7 +12,7 @@
 //! [`Scheduler::due`] is pure: it returns every (minute, job) that became due since the
 //! previous call, so it can be driven by a virtual clock in tests; [`run_scheduler`] is the
 //! task that polls the engine's clock and starts the jobs (`Job triggered by: Scheduler`).
-//! Times are UTC (see [`super::time`]).
+//! Run times are in the Director's local time zone (see [`super::time::local`]).
 
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use barque_common::config::Config;
 use fd_core::wire::codes::JobLevel;
 use tokio::sync::watch;
 
-use super::time::{civil, unix};
+use super::time::{civil, local, unix};
 use super::{level_from_name, JobEngine, RunOverrides};
 
 /// One scheduled start.
@@ -40,7 +40,7 @@ pub struct ScheduledRun {
 
 /// Bareos' week of the year (`TmWoy()`): weeks counted from the one holding January 4th.
 pub fn week_of_year(t: i64) -> u32 {
-    let c = civil(t);
+    let c = local(t);
     let jan4 = civil(unix(c.year, 1, 4, 0, 0, 0));
     let mut fty = 1 - i64::from(jan4.wday);
     if fty <= 0 {
@@ -66,7 +66,7 @@ fn days_in_month(year: i64, month: u32) -> u32 {
 
 /// Whether a Run line fires in the minute containing `t`.
 pub fn fires_at(spec: &RunSpec, t: i64) -> bool {
-    let c = civil(t);
+    let c = local(t);
     let bit32 = |mask: u32, b: u32| b < 32 && mask & (1 << b) != 0;
     let wom = (c.day - 1) / 7;
     let last7 = c.day + 7 > days_in_month(c.year, c.month);
@@ -162,6 +162,31 @@ impl Scheduler {
             }
             t += 60;
         }
+        out
+    }
+}
+
+impl Scheduler {
+    /// The first run of each (job, Run line) from minute `from` to `to` inclusive, by time
+    /// (`status dir`'s `Scheduled Jobs:`; Bareos' `NextScheduleTime()`).
+    pub fn next_runs(&self, from: i64, to: i64) -> Vec<ScheduledRun> {
+        let mut out = Vec::new();
+        for (job, spec) in &self.entries {
+            let mut t = from - from.rem_euclid(60);
+            while t <= to {
+                if fires_at(spec, t) {
+                    out.push(ScheduledRun {
+                        time: t,
+                        job: job.clone(),
+                        level: spec.level.as_deref().and_then(level_from_name),
+                        spec: spec.clone(),
+                    });
+                    break;
+                }
+                t += 60;
+            }
+        }
+        out.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.job.cmp(&b.job)));
         out
     }
 }

@@ -27,7 +27,7 @@ use fd_core::wire::sd_ctl::{CatReq, DirToSd, JobEnd, MediaInfo, SdToDir};
 
 use super::fd::encode;
 use super::{JobCtx, JobError};
-use crate::catalog::{MediaRecord, MediaUpdate, NewJobMedia, OwnedFileAttr, VolStatus};
+use crate::catalog::{MediaRecord, MediaUpdate, NewJobMedia, NextVolume, OwnedFileAttr, VolStatus};
 
 /// VolReadTime/VolWriteTime per MediaId, as last reported by an SD.
 pub type MediaTimes = Arc<Mutex<HashMap<i64, (u64, u64)>>>;
@@ -243,29 +243,34 @@ impl SdChannel {
                 let pool = String::from_utf8_lossy(f.pool_name).replace('\x01', " ");
                 let media_type = String::from_utf8_lossy(f.media_type).replace('\x01', " ");
                 let storage = self.storage.clone();
+                let now = ctx.now();
                 let r = ctx
                     .cat(move |c| {
                         let p = c
                             .pool(&pool)?
                             .ok_or(crate::catalog::Error::NotFound("pool"))?;
                         let sid = c.get_or_create_storage(&storage)?;
-                        let existing = c.find_appendable_media(p.pool_id, &media_type)?;
-                        match existing {
-                            Some(m) => Ok((m, false)),
-                            None => Ok((c.create_volume(p.pool_id, &media_type, sid)?, true)),
-                        }
+                        c.next_volume_for_append(p.pool_id, &media_type, sid, now)
                     })
                     .await;
                 match r {
-                    Ok((m, created)) => {
-                        if created {
-                            ctx.msg(&format!(
-                                "Created new Volume \"{}\" in catalog.",
-                                m.volume_name
-                            ))
-                            .await;
+                    Ok(next) => {
+                        match &next {
+                            NextVolume::Created(m) => {
+                                ctx.msg(&format!(
+                                    "Created new Volume \"{}\" in catalog.",
+                                    m.volume_name
+                                ))
+                                .await
+                            }
+                            // recycle.cc: `Recycled volume "%s"`.
+                            NextVolume::Recycled(m) => {
+                                ctx.msg(&format!("Recycled volume \"{}\"", m.volume_name))
+                                    .await
+                            }
+                            NextVolume::Existing(_) => {}
                         }
-                        media_reply(&m, times)
+                        media_reply(next.media(), times)
                     }
                     Err(e) => {
                         ctx.msg(&format!("Cannot find or create a volume: {e}"))

@@ -1,8 +1,11 @@
-//! Calendar arithmetic (UTC) and the clock the engine reads.
+//! Calendar arithmetic and the clock the engine reads.
 //!
-//! Barque prints times in UTC (the captures were taken on a UTC machine, so the formats can be
-//! compared byte for byte). The engine reads "now" through [`Clock`] so that the scheduler and
-//! the job names can be tested with a virtual clock.
+//! [`unix`] and [`civil`] are UTC arithmetic; [`local`] breaks a time down in the Director's
+//! local zone ([`crate::tz`]), which is what the printed times (reports, job names, lists)
+//! and the scheduler use, as Bareos' `localtime_r()`. The captures were taken on a UTC
+//! machine, so their formats compare byte for byte with `TZ=UTC`. The engine reads "now"
+//! through [`Clock`] so that the scheduler and the job names can be tested with a virtual
+//! clock.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -59,9 +62,14 @@ pub fn civil(t: i64) -> Civil {
     }
 }
 
+/// Break a unix time down in the local time zone.
+pub fn local(t: i64) -> Civil {
+    civil(t.saturating_add(crate::tz::offset(t)))
+}
+
 /// `22-Nov-2026 15:46:52` (the report's times, `bstrftime` with `%d-%b-%Y %H:%M:%S`).
 pub fn report_time(t: i64) -> String {
-    let c = civil(t);
+    let c = local(t);
     let mon = MONTHS.get(c.month as usize - 1).copied().unwrap_or("Jan");
     format!(
         "{:02}-{}-{} {:02}:{:02}:{:02}",
@@ -71,7 +79,7 @@ pub fn report_time(t: i64) -> String {
 
 /// `2026-11-22 15:46:52`.
 pub fn sql_time(t: i64) -> String {
-    let c = civil(t);
+    let c = local(t);
     format!(
         "{}-{:02}-{:02} {:02}:{:02}:{:02}",
         c.year, c.month, c.day, c.hour, c.minute, c.second
@@ -80,7 +88,7 @@ pub fn sql_time(t: i64) -> String {
 
 /// `2026-11-22_15.46.52` (the unique Job name's time part).
 pub fn job_name_time(t: i64) -> String {
-    let c = civil(t);
+    let c = local(t);
     format!(
         "{}-{:02}-{:02}_{:02}.{:02}.{:02}",
         c.year, c.month, c.day, c.hour, c.minute, c.second

@@ -72,6 +72,10 @@ pub struct RestoreRequest {
     pub files: Vec<String>,
     /// `directory=` (repeatable): only what is under these directories.
     pub directories: Vec<String>,
+    /// `fileregex=`: only the files whose full name matches.
+    pub file_regex: Option<String>,
+    /// `done`: do not enter file selection mode.
+    pub done: bool,
 }
 
 /// What a job is named by (`cancel`, `wait`).
@@ -154,6 +158,17 @@ pub trait JobEngine: Send + Sync {
     /// the reply is framed and sent as any other.
     fn execute<'a>(&'a self, session: &'a Session, request: Request) -> EngineFuture<'a>;
 
+    /// The console answered a question this engine asked (a reply with
+    /// [`Reply::dialog`]): continue the dialogue with `line` (a lone `.` cancels).
+    fn answer<'a>(
+        &'a self,
+        _session: &'a Session,
+        _dialog: crate::ua::Dialog,
+        _line: String,
+    ) -> EngineFuture<'a> {
+        Box::pin(async { Reply::failed("nothing was asked\n") })
+    }
+
     /// Take the job messages waiting for the consoles (the engine's `Console` message
     /// destination); the server shows them with its own queued messages.
     fn take_messages(&self) -> Vec<String> {
@@ -177,6 +192,29 @@ pub trait JobEngine: Send + Sync {
     fn client_pool(&self) -> Option<std::sync::Arc<crate::jobs::pool::ClientPool>> {
         None
     }
+
+    /// The next run of each Schedule `Run =` line of each enabled job within `days` days,
+    /// by time, for `status dir` (`ListScheduledJobs()`).
+    fn scheduled(&self, _days: u32) -> Vec<ScheduledJob> {
+        Vec::new()
+    }
+}
+
+/// One line of `status dir`'s `Scheduled Jobs:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledJob {
+    /// `Full`, `Incremental`, … (blank for restores and admin jobs).
+    pub level: String,
+    /// `Backup`, `Restore`, …
+    pub job_type: String,
+    /// Priority.
+    pub priority: u32,
+    /// When, Unix seconds.
+    pub time: i64,
+    /// The Job resource.
+    pub name: String,
+    /// The volume it would write, or `*unknown*`.
+    pub volume: String,
 }
 
 /// One job in `status dir`.
@@ -398,6 +436,8 @@ pub fn parse(ctx: &Ctx<'_>, s: &Session, command: &str, a: &Args) -> Result<Requ
                 },
                 files: all_values(a, "file"),
                 directories: all_values(a, "directory"),
+                file_regex: a.value("fileregex").map(str::to_string),
+                done: a.has("done"),
             })
         }
         "cancel" => Request::Cancel {

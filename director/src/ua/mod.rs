@@ -33,6 +33,7 @@ pub mod args;
 pub mod devices;
 pub mod engine;
 mod show;
+pub mod tree;
 
 use std::time::SystemTime;
 
@@ -76,6 +77,33 @@ pub struct Session {
     /// The console was told "You have messages." (or `BNET_MSGS_PENDING`) and has not read
     /// them yet (`user_notified_msg_pending`).
     pub notified: bool,
+    /// A dialogue waiting for the console's next line (a `SUB_PROMPT` was sent).
+    pub dialog: Option<Dialog>,
+}
+
+/// The state of a command that asked the console a question (Bareos' `GetCmd` with
+/// `BNET_SUB_PROMPT`): the engine keeps what it needs in here and gets it back with the
+/// console's answer ([`engine::JobEngine::answer`]).
+#[derive(Clone)]
+pub struct Dialog(pub std::sync::Arc<std::sync::Mutex<Box<dyn std::any::Any + Send>>>);
+
+impl Dialog {
+    /// Wrap the engine's state.
+    pub fn new(state: impl std::any::Any + Send) -> Dialog {
+        Dialog(std::sync::Arc::new(std::sync::Mutex::new(Box::new(state))))
+    }
+}
+
+impl std::fmt::Debug for Dialog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Dialog(..)")
+    }
+}
+
+impl PartialEq for Dialog {
+    fn eq(&self, other: &Dialog) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl Session {
@@ -90,6 +118,7 @@ impl Session {
             quit: false,
             autodisplay: false,
             notified: false,
+            dialog: None,
         }
     }
 }
@@ -125,6 +154,9 @@ pub struct Reply {
     /// A checked request for the job engine: the server replaces this reply with the
     /// engine's.
     pub deferred: Option<Box<engine::Request>>,
+    /// The command asks a question: the text ends with the prompt, the server sends
+    /// `BNET_SUB_PROMPT` instead of `BNET_EOD` and gives the next line to the engine.
+    pub dialog: Option<Dialog>,
 }
 
 impl Default for Reply {
@@ -135,6 +167,7 @@ impl Default for Reply {
             result: Json::object(),
             messages: Vec::new(),
             deferred: None,
+            dialog: None,
         }
     }
 }
@@ -156,6 +189,15 @@ impl Reply {
     pub fn error(&mut self, s: impl Into<String>) {
         let s = s.into();
         self.messages.push(("error".into(), s.clone()));
+        self.text.push(s);
+        self.ok = false;
+    }
+
+    /// A warning that ends the command without doing anything (`WarningMsg` before a
+    /// bail-out): text, a `warning` message, and the command fails.
+    pub fn warning(&mut self, s: impl Into<String>) {
+        let s = s.into();
+        self.messages.push(("warning".into(), s.clone()));
         self.text.push(s);
         self.ok = false;
     }
@@ -1104,13 +1146,62 @@ fn status_header(ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json) {
 // The `!ua->api` conditions of `core/src/dird/ua_status.cc`: in API modes 1 and 2 the
 // "No ... Jobs" lines, titles and decorations are left out; `plain` is API mode 0.
 
-fn status_scheduled(plain: bool, r: &mut Reply, json: &mut Json) {
-    // Nothing is scheduled: there is no scheduler without the job engine.
+/// `ListScheduledJobs()`: the next run of every Run line within `days` (default 1), by
+/// time: `%-14s %-8s %3d  %-18s %-18s %s` (level, type, priority, `dd-Mon-yy HH:MM`, job,
+/// volume) under Bareos' header.
+fn status_scheduled(plain: bool, ctx: &Ctx<'_>, days: u32, r: &mut Reply, json: &mut Json) {
+    let runs = ctx.engine.map(|e| e.scheduled(days)).unwrap_or_default();
     if plain {
-        r.text("No Scheduled Jobs.\n");
+        if runs.is_empty() {
+            r.text("No Scheduled Jobs.\n");
+        } else {
+            let mut t = String::from(
+                "\nScheduled Jobs:\nLevel          Type     Pri  Scheduled          Name               Volume\n",
+            );
+            t.push_str(&"=".repeat(83));
+            t.push('\n');
+            for j in &runs {
+                t.push_str(&format!(
+                    "{:<14} {:<8} {:>3}  {:<18} {:<18} {}\n",
+                    j.level,
+                    j.job_type,
+                    j.priority,
+                    short_time(j.time),
+                    j.name,
+                    j.volume
+                ));
+            }
+            r.text(t);
+        }
         r.text("====\n");
     }
-    json.set("scheduled", Json::Array(Vec::new()));
+    let arr = runs
+        .iter()
+        .map(|j| {
+            Json::object()
+                .with("name", Json::str(j.name.clone()))
+                .with("type", Json::str(j.job_type.clone()))
+                .with("level", Json::str(j.level.clone()))
+                .with("priority", Json::Int(i64::from(j.priority)))
+                .with("scheduled", Json::str(short_time(j.time)))
+                .with("volume", Json::str(j.volume.clone()))
+        })
+        .collect();
+    json.set("scheduled", Json::Array(arr));
+}
+
+/// `days=` of `status dir` (1 to 500, else 1 with Bareos' note).
+fn status_days(a: &Args, r: &mut Reply) -> u32 {
+    match a.value("days") {
+        None => 1,
+        Some(v) => match v.trim().parse::<u32>() {
+            Ok(d) if d <= 500 => d,
+            _ => {
+                r.text("Ignoring invalid value for days. Max is 500.\n");
+                1
+            }
+        },
+    }
 }
 
 fn status_jobs(ctx: &Ctx<'_>) -> engine::StatusJobs {
@@ -1277,12 +1368,13 @@ fn status_connections(plain: bool, ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json
     json.set("client-connection", Json::Array(arr));
 }
 
-fn director_status(ctx: &Ctx<'_>, s: &Session) -> Reply {
+fn director_status(ctx: &Ctx<'_>, s: &Session, a: &Args) -> Reply {
     let plain = s.api == ApiMode::Off;
     let mut r = Reply::default();
     let mut json = Json::object();
+    let days = status_days(a, &mut r);
     status_header(ctx, &mut r, &mut json);
-    status_scheduled(plain, &mut r, &mut json);
+    status_scheduled(plain, ctx, days, &mut r, &mut json);
     status_running(plain, ctx, &mut r, &mut json);
     status_terminated(plain, ctx, &mut r, &mut json);
     status_connections(plain, ctx, &mut r, &mut json);
@@ -1297,7 +1389,7 @@ fn director_status(ctx: &Ctx<'_>, s: &Session) -> Reply {
 /// prompts yet and shows the Director's status.
 fn status(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
     let Some(first) = a.rest().first() else {
-        return director_status(ctx, s);
+        return director_status(ctx, s, a);
     };
     let k = first.key.to_ascii_lowercase();
     if k == "all" {
@@ -1306,7 +1398,7 @@ fn status(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
              this build\n",
         )
     } else if k.starts_with("dir") {
-        director_status(ctx, s)
+        director_status(ctx, s, a)
     } else if k == "client" {
         engine::dispatch(ctx, s, "status", a)
     } else if k.starts_with("sched") {
@@ -1349,7 +1441,10 @@ fn dot_status(ctx: &Ctx<'_>, s: &mut Session, a: &Args) -> Reply {
         match a.key(2).map(str::to_ascii_lowercase).as_deref() {
             Some("current") | Some("last") => r.text("1000 OK .status\n"),
             Some("header") => status_header(ctx, &mut r, &mut json),
-            Some("scheduled") => status_scheduled(plain, &mut r, &mut json),
+            Some("scheduled") => {
+                let days = status_days(a, &mut r);
+                status_scheduled(plain, ctx, days, &mut r, &mut json)
+            }
             Some("running") => status_running(plain, ctx, &mut r, &mut json),
             Some("terminated") => status_terminated(plain, ctx, &mut r, &mut json),
             _ => return Reply::failed("1900 Bad .status command, wrong argument.\n"),

@@ -67,10 +67,11 @@
 //! Compression and encryption streams, ACL/xattr streams other than Linux's (1007, 1008,
 //! 1998; those are the platform's, [`platform::FileSource::acl`]),
 //! plugins and restore objects (accepted and ignored), `Run`/`RunBeforeNow` scripts
-//! (refused with `2905 Failed RunScript`), `verify` (refused), TLS itself (the platform's),
-//! the `.status terminated` API form. Regular expressions (`R` fileset lines, restore
-//! `regexwhere`) are the platform's: fd-linux has them, a platform without a regex engine
-//! refuses them with `REGEX … compile error` / `Bad where regexp`.
+//! (refused with `2905 Failed RunScript`), `verify` levels other than init, catalog and
+//! disk_to_catalog ([`verify`]), TLS itself (the platform's), the `.status terminated` API
+//! form. Regular expressions (`R` fileset lines, restore `regexwhere`) are the platform's:
+//! fd-linux has them, a platform without a regex engine refuses them with
+//! `REGEX … compile error` / `Bad where regexp`.
 //!
 //! # Connection modes
 //!
@@ -98,6 +99,7 @@ pub mod restore;
 pub mod session;
 pub mod status;
 pub mod timefmt;
+pub mod verify;
 
 use crate::time::Duration;
 use crate::wire::hello::Version;

@@ -771,11 +771,7 @@ where
                     .await?;
                 Ok(false)
             }
-            DirCommand::Verify { level } => {
-                self.reply(&FdReply::ErrorText(TextError::BadVerifyLevel, level))
-                    .await?;
-                Ok(false)
-            }
+            DirCommand::Verify { level } => self.verify_cmd(level).await,
             DirCommand::Level(Level::Since { .. })
             | DirCommand::Fileset { .. }
             | DirCommand::Accurate { .. }

@@ -273,6 +273,12 @@ impl Stat {
         Ok(st)
     }
 
+    /// Write the packet text (the base64 numbers separated by blanks), as in an attribute
+    /// record and a verify line.
+    pub fn write_to(&self, w: &mut Writer<'_>) -> Result<()> {
+        self.write(w)
+    }
+
     fn write(&self, w: &mut Writer<'_>) -> Result<()> {
         if !(STAT_MIN_FIELDS..=STAT_FIELDS).contains(&self.fields) {
             return Err(Error::Malformed);

@@ -1119,6 +1119,21 @@ async fn mount_volume(
         }
         break (media, path, existing);
     };
+    // A volume the Director recycled (`VolStatus=Recycle`, its jobs purged from the
+    // catalog): relabel it with the same name, dropping the old data, as Bareos' SD does.
+    let recycled = media.status == "Recycle" && existing > 0;
+    let existing = if recycled {
+        check_label(&path, &media.name)?;
+        std::fs::remove_file(&path).map_err(|e| {
+            Fail::Fatal(format!(
+                "cannot truncate recycled volume file {}: {e}",
+                path.display()
+            ))
+        })?;
+        0
+    } else {
+        existing
+    };
     if media.status == "Unlabeled" || existing == 0 {
         if existing > 0 {
             return Err(Fail::Fatal(format!(
@@ -1143,10 +1158,17 @@ async fn mount_volume(
             d,
             ctx,
             MessageType::Info,
-            &format!(
-                "Labeled new Volume \"{}\" on device {devdesc}.\n",
-                media.name
-            ),
+            &if recycled {
+                format!(
+                    "Recycled volume \"{}\" on device {devdesc}, all previous data lost.\n",
+                    media.name
+                )
+            } else {
+                format!(
+                    "Labeled new Volume \"{}\" on device {devdesc}.\n",
+                    media.name
+                )
+            },
         )
         .await;
         let get = get_vol_info(ctx, &media.name, true);
