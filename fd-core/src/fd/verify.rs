@@ -67,29 +67,25 @@ where
                 if self.svc.source.start(root, &opts).await.is_err() {
                     continue;
                 }
-                let mut suppress = 0u32;
+                let mut drop_dir = false;
                 while let Ok(Some(e)) = self.svc.source.next(&mut name, &mut link).await {
                     let path = name.get(..e.name_len).unwrap_or(&[]);
-                    match e.kind {
-                        EntryKind::DirBegin => {
-                            if view.excluded(b, path, true) {
-                                self.svc.source.skip_dir();
-                                suppress += 1;
-                            } else if flags.no_recursion && path != root {
-                                self.svc.source.skip_dir();
-                            }
-                            continue;
-                        }
-                        EntryKind::Dir if suppress > 0 && view.excluded(b, path, true) => {
-                            suppress -= 1;
-                            continue;
-                        }
-                        _ => {}
-                    }
-                    let Some(ft) = file_type(&e) else { continue };
-                    if e.kind != EntryKind::Dir && view.excluded(b, path, false) {
+                    if matches!(
+                        e.kind,
+                        EntryKind::Socket | EntryKind::NoStat | EntryKind::NoOpen
+                    ) {
                         continue;
                     }
+                    // The same selection as a backup (Options blocks, excludes, regexes,
+                    // Exclude Dir Containing), so verify compares what a backup saves.
+                    if self
+                        .filter_entry(&view, b, root, &e, path, &flags, &mut drop_dir)
+                        .await
+                        .is_none()
+                    {
+                        continue;
+                    }
+                    let Some(ft) = file_type(&e) else { continue };
                     self.job.files += 1;
                     let mut w = Writer::new(self.tx);
                     w.u64(u64::from(self.job.files));
