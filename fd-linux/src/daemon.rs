@@ -629,6 +629,44 @@ impl FileDaemon {
         }
     }
 
+    /// Passive SD: the hello and CRAM-MD5 with the job's session key, done here because the
+    /// real SD waits for them before it answers the Director (see [`crate::net`]).
+    async fn authenticate_passive<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        io: S,
+        job: &[u8],
+        tls: bool,
+    ) -> Result<(), String> {
+        let name = String::from_utf8_lossy(job);
+        let key = self.passive.key(job).ok_or_else(|| {
+            format!(
+                "passive Storage daemon for job {name}, which does not run here (an SD for \
+                 another File daemon, or the Director's job ended)"
+            )
+        })?;
+        let mut conn = fd_core::fd::conn::Conn::new(NetIo(io));
+        let mut rx = vec![0u8; 1024];
+        let ok = fd_core::fd::backup::accept_passive_sd(
+            &mut conn,
+            job,
+            &key,
+            self.settings.name.as_bytes(),
+            &TokioClock::new(),
+            random31(),
+            tls,
+            &mut rx,
+        )
+        .await
+        .map_err(|e| format!("passive Storage daemon for job {name}: {e}"))?;
+        if !ok {
+            return Err(format!(
+                "passive Storage daemon for job {name}: authentication failed (the hello names \
+                 another job, or the SD and this FD disagree on the job's session key)"
+            ));
+        }
+        Ok(())
+    }
+
     /// The transport part of accepting: peek, TLS or the cleartext gate.
     async fn accept(&self, tcp: TcpStream, who: &str) -> Result<Accepted, String> {
         let mut buf = [0u8; 300];
@@ -669,6 +707,8 @@ impl FileDaemon {
                             "{who}: passive Storage daemon for {}",
                             String::from_utf8_lossy(job)
                         );
+                        let mut tcp = tcp;
+                        self.authenticate_passive(&mut tcp, job, false).await?;
                         let std_tcp = tcp.into_std().map_err(|e| e.to_string())?;
                         self.passive.park(job, std_tcp);
                         Ok(Accepted::Passive)
@@ -705,6 +745,25 @@ impl FileDaemon {
                 }
             }
             FirstBytes::Tls => {
+                // A passive SD with TLS: its identity names a job, whose session registered
+                // the key; handshake here, park the stream for that session.
+                if let Some(job) = peek_job_identity(&tcp).await? {
+                    let name = String::from_utf8_lossy(&job).into_owned();
+                    log::debug!("{who}: passive Storage daemon (TLS-PSK) for {name}");
+                    let key = self.passive.key(&job).ok_or_else(|| {
+                        format!(
+                            "TLS-PSK identity names job {name}, which does not run here \
+                             (a passive Storage daemon for another File daemon?)"
+                        )
+                    })?;
+                    let mut s = crate::net::accept_passive_tls(tcp, &job, key).await?;
+                    self.authenticate_passive(s.as_mut(), &job, true).await?;
+                    s.get_mut()
+                        .detach()
+                        .map_err(|e| format!("passive Storage daemon of job {name}: {e}"))?;
+                    self.passive.park_tls(&job, s);
+                    return Ok(Accepted::Passive);
+                }
                 let slot: PskSlot = Arc::new(Mutex::new(PskOutcome::NotUsed));
                 let dirs: Vec<(String, Vec<u8>)> = self
                     .settings
@@ -899,4 +958,25 @@ pub fn check(path: &Path) -> Result<String, String> {
             .join(", ")
     ));
     Ok(out)
+}
+
+/// Peek the first TLS record; if it is a ClientHello whose first PSK identity is
+/// `R_JOB` RS «Job» (a passive Storage daemon), the job name. Nothing is consumed.
+async fn peek_job_identity(tcp: &TcpStream) -> Result<Option<Vec<u8>>, String> {
+    // OpenSSL's PSK ClientHello is well under this; a longer first record is not an SD's.
+    let mut buf = vec![0u8; 4096];
+    for _ in 0..2000 {
+        let n = tcp.peek(&mut buf).await.map_err(|e| format!("peek: {e}"))?;
+        match crate::net::client_hello_psk_identity(buf.get(..n).unwrap_or(&[])) {
+            Ok(id) => {
+                return Ok(PskIdentity::parse(id)
+                    .ok()
+                    .filter(|i| i.kind == ResourceType::Job)
+                    .map(|i| i.name.to_vec()));
+            }
+            Err(true) if n < buf.len() => tokio::time::sleep(Duration::from_millis(5)).await,
+            Err(_) => return Ok(None),
+        }
+    }
+    Err("the TLS ClientHello did not arrive within 10 s".into())
 }

@@ -455,42 +455,34 @@ where
 
     /// Passive mode (jobs.md §2.6, §3.7; vectors/clear-backup-passive conn 4): no `storage`
     /// command came, so the SD dials the FD. The platform hands over that connection
-    /// ([`Connector::accept_sd`]) with its hello unread; the FD checks
-    /// `Hello Storage calling Start Job «Job»` and authenticates as the inbound side with the
-    /// session key.
+    /// ([`Connector::accept_sd`]), either with its hello unread (the FD then checks it and
+    /// authenticates here, [`accept_passive_sd`]) or already authenticated by the platform's
+    /// accept loop ([`Connector::passive_authenticated`]).
     pub(crate) async fn passive_sd(&mut self) -> Result<bool, SessionError> {
         let Ok(stream) = self.svc.connector.accept_sd(&self.job.name).await else {
             return Ok(false);
         };
         let mut sd = Conn::new(stream);
-        let ok = match sd.recv(self.sd_rx).await? {
-            Msg::Data(h) => matches!(
-                Hello::parse_at(crate::wire::hello::Acceptor::FileDaemon, h),
-                Ok(Hello::StorageStartJob { job, .. }) if job == self.job.name.as_slice()
-            ),
-            Msg::Signal(_) => false,
-        };
-        if !ok {
-            return Ok(false);
-        }
-        let own = qualified_name(b"R_CLIENT::", self.cfg.name)?;
-        let random = self.next_random();
-        let acfg = auth::Config::new(
-            Role::Inbound,
-            &self.job.key,
-            &own,
-            TlsPolicy::None,
-            random,
-            u32::try_from(self.svc.clock.unix_time()).unwrap_or(0),
-        );
-        match authenticate(&mut sd, &self.svc.clock, acfg, self.sd_rx).await? {
-            auth::Event::Authenticated { .. } => {
-                self.sd = Some(sd);
-                self.sd_passive = true;
-                Ok(true)
+        if !self.svc.connector.passive_authenticated() {
+            let random = self.next_random();
+            let ok = accept_passive_sd(
+                &mut sd,
+                &self.job.name,
+                &self.job.key,
+                self.cfg.name,
+                &self.svc.clock,
+                random,
+                false,
+                self.sd_rx,
+            )
+            .await?;
+            if !ok {
+                return Ok(false);
             }
-            auth::Event::Failed(_) => Ok(false),
         }
+        self.sd = Some(sd);
+        self.sd_passive = true;
+        Ok(true)
     }
 
     /// `backup FileIndex=…`.
@@ -1149,6 +1141,58 @@ pub(crate) struct RunState {
 /// A path for a log line.
 pub(crate) fn show(p: &[u8]) -> &str {
     core::str::from_utf8(p).unwrap_or("<non-UTF-8 path>")
+}
+
+/// Passive mode, the FD's side of the connection a Storage daemon opened to it: read
+/// `Hello Storage calling Start Job «job»` and authenticate as the inbound side with the job's
+/// session key `key` (vectors/clear-backup-passive conn 4: the FD challenges first).
+/// `tls_active`: the platform already did the TLS-PSK handshake on `sd`. `Ok(false)`: another
+/// job's hello, or the authentication failed.
+///
+/// The real SD authenticates before it answers the Director's `passive client` command, and
+/// the Director sends the FD its `backup` command only after that answer, so a platform that
+/// accepts connections concurrently with the session runs this in its accept loop (and says
+/// so through [`Connector::passive_authenticated`]).
+pub async fn accept_passive_sd<S: embedded_io_async::Read + embedded_io_async::Write, T: Clock>(
+    sd: &mut Conn<S>,
+    job: &[u8],
+    key: &[u8],
+    client_name: &[u8],
+    clock: &T,
+    random: u32,
+    tls_active: bool,
+    rx: &mut [u8],
+) -> Result<bool, SessionError> {
+    let ok = match sd.recv(rx).await? {
+        Msg::Data(h) => matches!(
+            Hello::parse_at(crate::wire::hello::Acceptor::FileDaemon, h),
+            Ok(Hello::StorageStartJob { job: j, .. }) if j == job
+        ),
+        Msg::Signal(_) => false,
+    };
+    if !ok {
+        return Ok(false);
+    }
+    let own = qualified_name(b"R_CLIENT::", client_name)?;
+    // As on the active side: TLS-PSK first means `ssl=` only has to agree that TLS is fine
+    // (the real SD says ssl=2, required, and would be denied by our `none`).
+    let mut acfg = auth::Config::new(
+        Role::Inbound,
+        key,
+        &own,
+        if tls_active {
+            TlsPolicy::Auto
+        } else {
+            TlsPolicy::None
+        },
+        random,
+        u32::try_from(clock.unix_time()).unwrap_or(0),
+    );
+    acfg.tls_active = tls_active;
+    match authenticate(sd, clock, acfg, rx).await? {
+        auth::Event::Authenticated { .. } => Ok(true),
+        auth::Event::Failed(_) => Ok(false),
+    }
 }
 
 #[cfg(test)]

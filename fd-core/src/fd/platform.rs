@@ -275,6 +275,25 @@ pub trait Connector {
     /// platform without passive support returns an error at once; the FD then answers
     /// `2902 Bad backup`/`2902 Bad restore` as Bareos does without an SD connection.
     async fn accept_sd(&mut self, job: &[u8]) -> Result<Self::Stream, Self::Error>;
+
+    /// The Director named this session's job and its session key (`JobId=… Authorization=…`).
+    /// A passive SD with TLS enabled opens its connection with a TLS-PSK ClientHello whose
+    /// identity is `R_JOB` RS «Job» and whose key is this one, and it does so before the
+    /// `backup`/`restore` command reaches the FD; a platform that accepts such connections
+    /// keeps the key here for its accept loop. The default ignores it.
+    fn job_key(&mut self, job: &[u8], key: &[u8]) {
+        let _ = (job, key);
+    }
+
+    /// True if [`Connector::accept_sd`] hands over streams whose hello and CRAM-MD5 the
+    /// platform's accept loop already did ([`crate::fd::backup::accept_passive_sd`] with the
+    /// key from [`Connector::job_key`]). A real SD needs that: it authenticates before it
+    /// answers the Director's `passive client` command, and the Director sends the FD its
+    /// `backup` command only after that answer. The default (`false`): the session checks the
+    /// hello and authenticates after `accept_sd`.
+    fn passive_authenticated(&self) -> bool {
+        false
+    }
 }
 
 /// Time. The core reads the clock only through this trait, so tests run on a virtual clock.

@@ -629,6 +629,7 @@ where
                 self.job.sd_id = js.sd_id;
                 self.job.sd_time = js.sd_time;
                 self.set_key(js.authorization);
+                self.svc.connector.job_key(&self.job.name, &self.job.key);
                 if js.job_id != 0 && self.job.handle.is_none() {
                     let now = self.svc.clock.unix_time();
                     match self.jobs.start(js.job_id, js.job, now) {
