@@ -35,8 +35,6 @@
 //!   hook for it yet; such directories are backed up.
 //! - Cleartext-then-TLS upgrade after CRAM-MD5 on Director connections (certificate TLS
 //!   without TLS-first); TLS-first connections (PSK or certificates) are supported.
-//! - TLS-first passive SD connections (the PSK identity names a job whose session key the
-//!   accept loop does not know); cleartext passive connections work.
 //! - Running as a background daemon: barque-fd always stays in the foreground (`-f` is
 //!   accepted), as under systemd.
 #![forbid(unsafe_code)]
