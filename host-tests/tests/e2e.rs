@@ -252,22 +252,12 @@ fn run_and_wait(s: &Setup, cmd: &str) -> (u32, String) {
     (id, wait)
 }
 
-/// Rows of a one-column `+---+` table after the header.
-fn table_column(out: &str) -> Vec<String> {
-    let mut rows = Vec::new();
-    let mut seps = 0;
-    for l in out.lines() {
-        if l.starts_with("+-") {
-            seps += 1;
-            continue;
-        }
-        if seps == 2 {
-            if let Some(v) = l.strip_prefix("| ").and_then(|v| v.strip_suffix(" |")) {
-                rows.push(v.trim().to_string());
-            }
-        }
-    }
-    rows
+/// The ` «path»` lines of `list files` (an unframed list, as Bareos prints it).
+fn file_lines(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix(" /"))
+        .map(|l| format!("/{l}"))
+        .collect()
 }
 
 #[derive(Debug, PartialEq)]
@@ -350,7 +340,7 @@ fn full_incremental_restore(s: &Setup) {
     // Full.
     let (full, msgs) = run_and_wait(s, "run job=DemoBackup level=Full yes");
     assert!(msgs.contains("Termination:            Backup OK"), "{msgs}");
-    let files = table_column(&console(s, &[&format!("list files jobid={full}")]));
+    let files = file_lines(&console(s, &[&format!("list files jobid={full}")]));
     let want_full = [
         "",
         "big.bin",
@@ -388,7 +378,7 @@ fn full_incremental_restore(s: &Setup) {
     std::fs::remove_file(d.join("sub/deep/gone.txt")).expect("rm");
 
     let (incr, _) = run_and_wait(s, "run job=DemoBackup level=Incremental yes");
-    let files = table_column(&console(s, &[&format!("list files jobid={incr}")]));
+    let files = file_lines(&console(s, &[&format!("list files jobid={incr}")]));
     let mut got: Vec<String> = files
         .iter()
         .map(|f| {
