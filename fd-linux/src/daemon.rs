@@ -646,18 +646,16 @@ impl FileDaemon {
         })?;
         let mut conn = fd_core::fd::conn::Conn::new(NetIo(io));
         let mut rx = vec![0u8; 1024];
-        let ok = fd_core::fd::backup::accept_passive_sd(
-            &mut conn,
+        let p = fd_core::fd::backup::PassiveSdAuth {
             job,
-            &key,
-            self.settings.name.as_bytes(),
-            &TokioClock::new(),
-            random31(),
-            tls,
-            &mut rx,
-        )
-        .await
-        .map_err(|e| format!("passive Storage daemon for job {name}: {e}"))?;
+            key: &key,
+            client_name: self.settings.name.as_bytes(),
+            random: random31(),
+            tls_active: tls,
+        };
+        let ok = fd_core::fd::backup::accept_passive_sd(&mut conn, p, &TokioClock::new(), &mut rx)
+            .await
+            .map_err(|e| format!("passive Storage daemon for job {name}: {e}"))?;
         if !ok {
             return Err(format!(
                 "passive Storage daemon for job {name}: authentication failed (the hello names \

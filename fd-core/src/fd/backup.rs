@@ -465,17 +465,14 @@ where
         let mut sd = Conn::new(stream);
         if !self.svc.connector.passive_authenticated() {
             let random = self.next_random();
-            let ok = accept_passive_sd(
-                &mut sd,
-                &self.job.name,
-                &self.job.key,
-                self.cfg.name,
-                &self.svc.clock,
+            let p = PassiveSdAuth {
+                job: &self.job.name,
+                key: &self.job.key,
+                client_name: self.cfg.name,
                 random,
-                false,
-                self.sd_rx,
-            )
-            .await?;
+                tls_active: false,
+            };
+            let ok = accept_passive_sd(&mut sd, p, &self.svc.clock, self.sd_rx).await?;
             if !ok {
                 return Ok(false);
             }
@@ -1143,11 +1140,25 @@ pub(crate) fn show(p: &[u8]) -> &str {
     core::str::from_utf8(p).unwrap_or("<non-UTF-8 path>")
 }
 
+/// What [`accept_passive_sd`] checks and answers with.
+#[derive(Debug, Clone, Copy)]
+pub struct PassiveSdAuth<'a> {
+    /// The job the hello must name.
+    pub job: &'a [u8],
+    /// The job's session key (`Authorization=` of the Director's `JobId` command).
+    pub key: &'a [u8],
+    /// This FD's name (`R_CLIENT::«name»` in its challenge).
+    pub client_name: &'a [u8],
+    /// The challenge's random number.
+    pub random: u32,
+    /// The platform already did the TLS-PSK handshake on this connection.
+    pub tls_active: bool,
+}
+
 /// Passive mode, the FD's side of the connection a Storage daemon opened to it: read
 /// `Hello Storage calling Start Job «job»` and authenticate as the inbound side with the job's
-/// session key `key` (vectors/clear-backup-passive conn 4: the FD challenges first).
-/// `tls_active`: the platform already did the TLS-PSK handshake on `sd`. `Ok(false)`: another
-/// job's hello, or the authentication failed.
+/// session key (vectors/clear-backup-passive conn 4: the FD challenges first). `Ok(false)`:
+/// another job's hello, or the authentication failed.
 ///
 /// The real SD authenticates before it answers the Director's `passive client` command, and
 /// the Director sends the FD its `backup` command only after that answer, so a platform that
@@ -1155,14 +1166,17 @@ pub(crate) fn show(p: &[u8]) -> &str {
 /// so through [`Connector::passive_authenticated`]).
 pub async fn accept_passive_sd<S: embedded_io_async::Read + embedded_io_async::Write, T: Clock>(
     sd: &mut Conn<S>,
-    job: &[u8],
-    key: &[u8],
-    client_name: &[u8],
+    p: PassiveSdAuth<'_>,
     clock: &T,
-    random: u32,
-    tls_active: bool,
     rx: &mut [u8],
 ) -> Result<bool, SessionError> {
+    let PassiveSdAuth {
+        job,
+        key,
+        client_name,
+        random,
+        tls_active,
+    } = p;
     let ok = match sd.recv(rx).await? {
         Msg::Data(h) => matches!(
             Hello::parse_at(crate::wire::hello::Acceptor::FileDaemon, h),
