@@ -260,7 +260,36 @@ fn workdir(tag: &str) -> PathBuf {
     w
 }
 
-fn start(sbin: &Path, tag: &str, dir: Impl, sd: Impl, fd: Impl, cleartext: bool) -> Setup {
+/// Connection options of a scenario.
+#[derive(Clone, Copy, Default)]
+struct Mode {
+    cleartext: bool,
+    /// `Passive = yes` on the Client: the SD dials the FD.
+    passive: bool,
+    /// `Connection From Client To Director = yes` (and not the other way): the FD dials the
+    /// Director and keeps a connection waiting for jobs.
+    client_initiated: bool,
+}
+
+const PSK: Mode = Mode {
+    cleartext: false,
+    passive: false,
+    client_initiated: false,
+};
+const CLEAR: Mode = Mode {
+    cleartext: true,
+    ..PSK
+};
+const PSK_PASSIVE: Mode = Mode {
+    passive: true,
+    ..PSK
+};
+const PSK_CLIENT_INITIATED: Mode = Mode {
+    client_initiated: true,
+    ..PSK
+};
+
+fn start(sbin: &Path, tag: &str, dir: Impl, sd: Impl, fd: Impl, mode: Mode) -> Setup {
     let work = workdir(tag);
     let data = work.join("data");
     make_tree(&data);
@@ -272,7 +301,7 @@ fn start(sbin: &Path, tag: &str, dir: Impl, sd: Impl, fd: Impl, cleartext: bool)
         .arg(&data)
         .arg("--where")
         .arg(work.join("restore-default"));
-    if cleartext {
+    if mode.cleartext {
         init.arg("--cleartext");
     }
     let out = init.output().expect("barque-dir --init");
@@ -292,8 +321,50 @@ fn start(sbin: &Path, tag: &str, dir: Impl, sd: Impl, fd: Impl, cleartext: bool)
         children: Vec::new(),
         db: None,
     };
+    if mode.passive {
+        let conf = work.join("etc/bareos-dir.conf");
+        let text = std::fs::read_to_string(&conf).expect("read dir conf");
+        let client = "  Catalog = MyCatalog\n}";
+        assert!(text.contains(client), "generated Client changed:\n{text}");
+        std::fs::write(
+            &conf,
+            text.replacen(client, "  Catalog = MyCatalog\n  Passive = yes\n}", 1),
+        )
+        .expect("write dir conf");
+    }
+    if mode.client_initiated {
+        let edit = |file: &str, resource: &str, add: String| {
+            let conf = work.join("etc").join(file);
+            let text = std::fs::read_to_string(&conf).expect("read conf");
+            let at = text
+                .find(resource)
+                .and_then(|i| text[i..].find('}').map(|j| i + j))
+                .unwrap_or_else(|| panic!("no {resource} in {file}:\n{text}"));
+            std::fs::write(&conf, format!("{}{add}{}", &text[..at], &text[at..]))
+                .expect("write conf");
+        };
+        edit(
+            "bareos-fd.conf",
+            "Director {",
+            format!(
+                "  Address = 127.0.0.1\n  Port = {port}\n  Connection From Client To Director = \
+                 yes\n"
+            ),
+        );
+        edit(
+            "bareos-dir.conf",
+            "Client {",
+            "  Connection From Client To Director = yes\n  Connection From Director To Client = \
+             no\n"
+                .to_owned(),
+        );
+    }
     if dir == Real {
-        let db = Db::from_env(format!("barque_real_{tag}_{}", std::process::id()));
+        let db = Db::from_env(format!(
+            "barque_real_{}_{}",
+            tag.replace('-', "_"),
+            std::process::id()
+        ));
         db.create();
         let conf = work.join("etc/bareos-dir.conf");
         let text = std::fs::read_to_string(&conf).expect("read dir conf");
@@ -409,22 +480,12 @@ fn run_and_wait(s: &Setup, cmd: &str) -> (u32, String) {
     (id, wait)
 }
 
-/// Rows of a one-column `+---+` table after the header.
-fn table_column(out: &str) -> Vec<String> {
-    let mut rows = Vec::new();
-    let mut seps = 0;
-    for l in out.lines() {
-        if l.starts_with("+-") {
-            seps += 1;
-            continue;
-        }
-        if seps == 2 {
-            if let Some(v) = l.strip_prefix("| ").and_then(|v| v.strip_suffix(" |")) {
-                rows.push(v.trim().to_string());
-            }
-        }
-    }
-    rows
+/// The ` «path»` lines of `list files` (Bareos prints an unframed list).
+fn file_lines(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix(" /"))
+        .map(|l| format!("/{l}"))
+        .collect()
 }
 
 #[derive(Debug, PartialEq)]
@@ -480,8 +541,19 @@ fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
 }
 
 fn assert_same_tree(s: &Setup, want: &Path, got: &Path) {
-    let a = snapshot(want);
-    let b = snapshot(got);
+    let mut a = snapshot(want);
+    let mut b = snapshot(got);
+    if s.fd == Real {
+        // The real FD sets a directory's attributes when its record arrives; the top
+        // directory's record comes from the Full's volume, before the Incremental's files
+        // are restored into it, so its mtime ends up as the restore time. An all-real run
+        // (real Director, SD and FD) does the same; barque-fd sets directory attributes last.
+        for m in [&mut a, &mut b] {
+            if let Some(Entry::Dir { mtime, .. }) = m.get_mut("") {
+                *mtime = 0;
+            }
+        }
+    }
     let ka: Vec<_> = a.keys().collect();
     let kb: Vec<_> = b.keys().collect();
     assert_eq!(ka, kb, "restored tree has other names\n{}", s.logs());
@@ -512,7 +584,7 @@ fn short(e: &Entry) -> String {
 
 fn listed_files(s: &Setup, jobid: u32) -> Vec<String> {
     let out = console(s, &[&format!("list files jobid={jobid}")]);
-    let mut got: Vec<String> = table_column(&out)
+    let mut got: Vec<String> = file_lines(&out)
         .iter()
         .map(|f| {
             f.strip_prefix(&format!("{}/", s.data.display()))
@@ -614,9 +686,9 @@ fn estimate_and_status(s: &Setup) {
     );
 }
 
-fn scenario(tag: &str, dir: Impl, sd: Impl, fd: Impl, cleartext: bool) -> Option<Setup> {
+fn scenario(tag: &str, dir: Impl, sd: Impl, fd: Impl, mode: Mode) -> Option<Setup> {
     let sbin = bareos_sbin()?;
-    let s = start(&sbin, tag, dir, sd, fd, cleartext);
+    let s = start(&sbin, tag, dir, sd, fd, mode);
     let v = console(&s, &["version"]);
     assert!(v.contains("Version:"), "{v}\n{}", s.logs());
     full_incremental_restore(&s);
@@ -624,32 +696,71 @@ fn scenario(tag: &str, dir: Impl, sd: Impl, fd: Impl, cleartext: bool) -> Option
     Some(s)
 }
 
-// 1. real bareos-dir + real bareos-sd + barque-fd.
+/// The file lines of the real `bls` and of `barque-bls` for volume `vol` of this setup, with
+/// the program names taken off (`JobId n: …`), and the real one's whole output.
+fn bls_both(s: &Setup, vol: &str) -> (Vec<String>, Vec<String>, String) {
+    let real = Command::new(s.sbin.join("bls"))
+        .arg("-c")
+        .arg(s.work.join("etc/bareos-sd.conf"))
+        .args(["-V", vol, "FileStorage"])
+        .output()
+        .expect("run bls");
+    let ours = Command::new(barque_bin("barque-bls"))
+        .args(["-V", vol])
+        .arg(s.work.join("volumes"))
+        .output()
+        .expect("run barque-bls");
+    let real_text = String::from_utf8_lossy(&real.stdout).into_owned();
+    let files = |text: &str, prog: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(prog))
+            .filter(|l| l.starts_with("JobId "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let theirs = files(&real_text, "bls ");
+    let ours = files(&String::from_utf8_lossy(&ours.stdout), "barque-bls ");
+    (theirs, ours, real_text)
+}
+
+// 1. real bareos-dir + real bareos-sd + barque-fd; barque-bls reads the real SD's volume.
 #[test]
 fn real_dir_real_sd_barque_fd_tls_psk() {
-    scenario("rrb-psk", Real, Real, Barque, false);
+    let Some(s) = scenario("rrb-psk", Real, Real, Barque, PSK) else {
+        return;
+    };
+    let (theirs, ours, text) = bls_both(&s, "Vol-0001");
+    assert_eq!(
+        theirs.len(),
+        11,
+        "real bls on the real SD's volume:\n{text}"
+    );
+    assert_eq!(
+        ours, theirs,
+        "barque-bls and bls list the real SD's volume differently"
+    );
 }
 
 #[test]
 fn real_dir_real_sd_barque_fd_cleartext() {
-    scenario("rrb-clear", Real, Real, Barque, true);
+    scenario("rrb-clear", Real, Real, Barque, CLEAR);
 }
 
 // 2. barque-dir + barque-sd + real bareos-fd (and 3: the real bconsole drives barque-dir).
 #[test]
 fn barque_dir_barque_sd_real_fd_tls_psk() {
-    scenario("bbr-psk", Barque, Barque, Real, false);
+    scenario("bbr-psk", Barque, Barque, Real, PSK);
 }
 
 #[test]
 fn barque_dir_barque_sd_real_fd_cleartext() {
-    scenario("bbr-clear", Barque, Barque, Real, true);
+    scenario("bbr-clear", Barque, Barque, Real, CLEAR);
 }
 
 // 3. the real bconsole against barque-dir (all Barque daemons).
 #[test]
 fn real_bconsole_barque_dir() {
-    let Some(s) = scenario("bbb-psk", Barque, Barque, Barque, false) else {
+    let Some(s) = scenario("bbb-psk", Barque, Barque, Barque, PSK) else {
         return;
     };
     let out = console(&s, &["status dir", "list jobs"]);
@@ -660,14 +771,59 @@ fn real_bconsole_barque_dir() {
     );
 }
 
-// 4. real bareos-dir + barque-sd + real bareos-fd.
+// 4. real bareos-dir + barque-sd + real bareos-fd; the real bls reads barque-sd's volumes.
 #[test]
 fn real_dir_barque_sd_real_fd_tls_psk() {
-    scenario("rbr-psk", Real, Barque, Real, false);
+    let Some(s) = scenario("rbr-psk", Real, Barque, Real, PSK) else {
+        return;
+    };
+    // The Full's 11 entries; the Incremental's changed ones.
+    for (vol, n) in [("Vol-0001", 11..=11), ("Vol-0002", 3..=6)] {
+        let (theirs, ours, text) = bls_both(&s, vol);
+        assert!(
+            n.contains(&theirs.len()),
+            "real bls on barque-sd's {vol}:\n{text}"
+        );
+        assert_eq!(
+            ours, theirs,
+            "barque-bls and bls list barque-sd's {vol} differently"
+        );
+    }
 }
 
 // 5. barque-dir + real bareos-sd + barque-fd.
 #[test]
 fn barque_dir_real_sd_barque_fd_tls_psk() {
-    scenario("brb-psk", Barque, Real, Barque, false);
+    scenario("brb-psk", Barque, Real, Barque, PSK);
+}
+
+// 6. passive clients (the SD dials the FD), TLS-PSK.
+#[test]
+fn passive_real_dir_real_sd_barque_fd() {
+    scenario("rrb-passive", Real, Real, Barque, PSK_PASSIVE);
+}
+
+#[test]
+fn passive_barque_dir_real_sd_barque_fd() {
+    scenario("brb-passive", Barque, Real, Barque, PSK_PASSIVE);
+}
+
+#[test]
+fn passive_barque_dir_barque_sd_real_fd() {
+    scenario("bbr-passive", Barque, Barque, Real, PSK_PASSIVE);
+}
+
+// 6. client-initiated: barque-fd dials the real Director (no connection the other way).
+#[test]
+fn client_initiated_real_dir_real_sd_barque_fd() {
+    let Some(s) = scenario("rrb-ci", Real, Real, Barque, PSK_CLIENT_INITIATED) else {
+        return;
+    };
+    let out = console(&s, &["status dir"]);
+    assert!(
+        out.contains("Client Initiated Connections (waiting for jobs):")
+            && out.contains("barque-fd"),
+        "{out}\n{}",
+        s.logs()
+    );
 }
