@@ -447,6 +447,15 @@ pub struct SdConnector {
     pub passive: Arc<PassiveSd>,
     /// Jobs whose keys this connector registered (removed again on drop).
     registered: Vec<Vec<u8>>,
+    /// Cipher and protocol of the last TLS stream handed out (`None`: cleartext).
+    encryption: Option<String>,
+}
+
+/// `«cipher» «protocol»`, as Bareos prints a TLS connection in job messages.
+fn describe<S>(s: &SslStream<S>) -> String {
+    let ssl = s.ssl();
+    let cipher = ssl.current_cipher().map(|c| c.name()).unwrap_or("unknown");
+    format!("{cipher} {}", ssl.version_str())
 }
 
 impl Drop for SdConnector {
@@ -465,6 +474,7 @@ impl SdConnector {
             timeout: Duration::from_secs(30 * 60),
             passive,
             registered: Vec::new(),
+            encryption: None,
         }
     }
 }
@@ -497,6 +507,7 @@ impl Connector for SdConnector {
             }
         };
         let _ = tcp.set_nodelay(true);
+        self.encryption = None;
         let Some(psk) = psk else {
             return Ok(SdIo::new(NetStream::Plain(tcp)));
         };
@@ -511,6 +522,7 @@ impl Connector for SdConnector {
             .connect()
             .await
             .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        self.encryption = Some(describe(&s));
         Ok(SdIo::new(NetStream::Tls(Box::new(s))))
     }
 
@@ -521,10 +533,12 @@ impl Connector for SdConnector {
             match self.passive.take(job) {
                 Some(Parked::Plain(s)) => {
                     let s = TcpStream::from_std(s).map_err(ConnectError::Tcp)?;
+                    self.encryption = None;
                     return Ok(SdIo::new(NetStream::Plain(s)));
                 }
                 Some(Parked::Tls(mut s)) => {
                     s.get_mut().attach().map_err(ConnectError::Tcp)?;
+                    self.encryption = Some(describe(&s));
                     return Ok(SdIo::new(NetStream::TlsPassive(s)));
                 }
                 None => {}
@@ -544,6 +558,10 @@ impl Connector for SdConnector {
 
     fn passive_authenticated(&self) -> bool {
         true
+    }
+
+    fn encryption(&self) -> Option<&str> {
+        self.encryption.as_deref()
     }
 }
 

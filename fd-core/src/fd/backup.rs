@@ -362,10 +362,13 @@ where
                 .await?;
             return Ok(false);
         }
-        // Job message before the reply (vectors/clear-backup-full conn 3 msg 25).
-        self.jmsg(MessageType::Info, format_args!(" Encryption: None\n"))
+        let connected = self.connect_sd(&addr, port, st.ssl).await;
+        // Job message before the reply (vectors/clear-backup-full conn 3 msg 25; with TLS the
+        // cipher, vectors/psk-backup-full bconsole-output.txt).
+        let enc = self.sd_encryption();
+        self.jmsg(MessageType::Info, format_args!(" Encryption: {enc}\n"))
             .await?;
-        match self.connect_sd(&addr, port, st.ssl).await {
+        match connected {
             Ok(sd) => {
                 self.sd_addr = addr;
                 self.sd_port = port;
@@ -451,6 +454,17 @@ where
         };
         sd.send_with(self.tx, |b| cmd.emit(b)).await?;
         sd_reply(sd, self.sd_rx).await
+    }
+
+    /// The SD connection's encryption for job messages: the connector's description or
+    /// `None`.
+    pub(crate) fn sd_encryption(&self) -> heapless::String<64> {
+        let mut s = heapless::String::new();
+        let _ = s.push_str(self.svc.connector.encryption().unwrap_or("None"));
+        if s.is_empty() {
+            let _ = s.push_str("None");
+        }
+        s
     }
 
     /// Passive mode (jobs.md §2.6, §3.7; vectors/clear-backup-passive conn 4): no `storage`

@@ -294,6 +294,13 @@ pub trait Connector {
     fn passive_authenticated(&self) -> bool {
         false
     }
+
+    /// How the last stream [`Connector::connect`] or [`Connector::accept_sd`] returned is
+    /// encrypted, as Bareos names it in its job messages (`TLS_CHACHA20_POLY1305_SHA256
+    /// TLSv1.3`); `None` for cleartext (the default).
+    fn encryption(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Time. The core reads the clock only through this trait, so tests run on a virtual clock.

@@ -537,14 +537,15 @@ where
         Ok(())
     }
 
-    /// `Connected Storage daemon at «addr»:«port», encryption: None`.
+    /// `Connected Storage daemon at «addr»:«port», encryption: «None or the cipher»`.
     pub(crate) async fn connected_jmsg(&mut self) -> Result<(), SessionError> {
         let addr = self.sd_addr.clone();
         let port = self.sd_port;
+        let enc = self.sd_encryption();
         self.jmsg(
             MessageType::Info,
             format_args!(
-                "Connected Storage daemon at {}:{}, encryption: None\n",
+                "Connected Storage daemon at {}:{}, encryption: {enc}\n",
                 show(&addr),
                 port
             ),
