@@ -474,7 +474,16 @@ impl ConsoleEngine {
             return Reply::failed(format!("list {what}: not supported by Barque\n"));
         };
         if plain {
-            if long {
+            if key == "filenames" {
+                // Bareos lists files as an NF_LIST (`ListFilesForJob()` in cats/sql_list.cc):
+                // one ` «path»` line each, no frame; seen with the real bconsole against the
+                // real Director.
+                r.text(
+                    rows.iter()
+                        .map(|row| format!(" {}\n", row.join(" ")))
+                        .collect::<String>(),
+                );
+            } else if long {
                 r.text(vertical(&cols, &rows));
             } else {
                 r.text(render_table(&cols, &rows));

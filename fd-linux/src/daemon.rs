@@ -835,7 +835,7 @@ impl FileDaemon {
             .await
             .map_err(|e| format!("reading the hello: {e}"))?;
         let mut conn = Conn::new(NetIo(NetStream::Plain(tcp)));
-        self.cram_as_inbound(&mut conn, key, TlsPolicy::None)
+        self.cram_as_inbound(&mut conn, key, TlsPolicy::None, false)
             .await?;
         match conn.into_inner().0 {
             NetStream::Plain(t) => Ok(t),
@@ -850,11 +850,12 @@ impl FileDaemon {
         conn: &mut fd_core::fd::conn::Conn<NetIo<NetStream>>,
         key: &[u8],
         policy: TlsPolicy,
+        tls_active: bool,
     ) -> Result<(), String> {
         use fd_core::auth::{self, Role};
         let mut own = b"R_CLIENT::".to_vec();
         own.extend_from_slice(self.settings.name.as_bytes());
-        let acfg = auth::Config::new(
+        let mut acfg = auth::Config::new(
             Role::Inbound,
             key,
             &own,
@@ -862,6 +863,9 @@ impl FileDaemon {
             random31(),
             u32::try_from(unix_now()).unwrap_or(0),
         );
+        // Inside TLS-PSK (keyed with the job's session key) the ssl= comparison is moot, as
+        // in Bareos: the SD sends its own policy, which may differ from this Client's.
+        acfg.tls_active = tls_active;
         let mut rx = vec![0u8; 1024];
         let clock = TokioClock::new();
         match fd_core::fd::session::authenticate(conn, &clock, acfg, &mut rx).await {
@@ -902,7 +906,7 @@ impl FileDaemon {
             .ok_or_else(|| "the job is no longer running".to_string())?;
         // Inside TLS the challenge carries this Client's own policy (an SD speaking TLS says
         // Required; None here would deny).
-        self.cram_as_inbound(&mut conn, &key, self.settings.tls.policy())
+        self.cram_as_inbound(&mut conn, &key, self.settings.tls.policy(), true)
             .await?;
         let NetStream::Tls(mut tls) = conn.into_inner().0 else {
             return Err("unexpected plain stream".into());

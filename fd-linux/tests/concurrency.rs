@@ -175,6 +175,52 @@ async fn passive_backup_takes_the_sd_connection_from_the_fd_port() {
         .any(|(_, s, d)| *s == 2 && d.as_slice() == b"passive data\n"));
 }
 
+/// The real SD authenticates with the FD before it answers the Director's `passive client`
+/// command, and the Director sends `backup` only after that answer (found running barque-fd
+/// under a real bareos-dir and bareos-sd: it waited for `backup` and the three deadlocked).
+async fn passive_sd_authenticates_before_the_backup_command(tls: bool) {
+    let fd = start(&config_text(false), |_| {});
+    let work = tempfile::tempdir().unwrap();
+    let t = work.path().join("src");
+    std::fs::create_dir(&t).unwrap();
+    std::fs::write(t.join("a"), b"passive data\n").unwrap();
+    let root = t.to_str().unwrap().as_bytes().to_vec();
+    let cmds: Vec<Got> = backup_commands("full", 0, "S2", &[&root], 0, 0)
+        .into_iter()
+        .filter(|g| !matches!(g, Got::Data(x) if x.starts_with(b"storage ")))
+        .collect();
+    let port = fd.port;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let dir = async move {
+        let p = director_connect(port, false).await;
+        director_run_gated(p, cmds, rx).await
+    };
+    let sd = async move {
+        // After the Director's JobId command, as the real Director orders it.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sd_passive_append_real_order(port, tls, tx).await
+    };
+    let (frames, records) =
+        tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(dir, sd) })
+            .await
+            .expect("deadlock: the FD did not authenticate the passive SD before `backup`");
+    let ej = end_job(&frames);
+    assert_eq!(ej.term_code, JobStatus::Terminated, "{frames:?}");
+    assert!(records
+        .iter()
+        .any(|(_, s, d)| *s == 2 && d.as_slice() == b"passive data\n"));
+}
+
+#[tokio::test]
+async fn passive_sd_authenticates_before_the_backup_command_cleartext() {
+    passive_sd_authenticates_before_the_backup_command(false).await;
+}
+
+#[tokio::test]
+async fn passive_sd_authenticates_before_the_backup_command_tls_psk() {
+    passive_sd_authenticates_before_the_backup_command(true).await;
+}
+
 #[tokio::test]
 async fn heartbeats_reach_the_director_during_a_long_backup() {
     // Heartbeat Interval = 1 s, 1 MB/s per job, a 3 MiB file: about three seconds.

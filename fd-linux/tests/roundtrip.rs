@@ -308,6 +308,27 @@ async fn round_trip(tls: bool) {
         assert!(m.contains(", encryption: None\n"), "{m}");
     }
     assert_eq!(names(&b.records).len() as u32, entries);
+    // The job messages name the SD connection's cipher as the real FD does
+    // (vectors/psk-backup-full bconsole-output.txt), `None` in cleartext.
+    let jmsgs: String = b
+        .frames
+        .iter()
+        .filter_map(|g| match g {
+            Got::Data(x) if x.starts_with(b"Jmsg ") => Some(String::from_utf8_lossy(x)),
+            _ => None,
+        })
+        .collect();
+    let want = if tls {
+        "encryption: TLS_CHACHA20_POLY1305_SHA256 TLSv1.3\n"
+    } else {
+        "encryption: None\n"
+    };
+    assert!(
+        jmsgs.contains("Connected Storage daemon at 127.0.0.1:") && jmsgs.contains(want),
+        "{jmsgs}"
+    );
+    let enc = want.strip_prefix("encryption").unwrap_or(want);
+    assert!(jmsgs.contains(&format!(" Encryption{enc}")), "{jmsgs}");
     // Bareos order: a directory's record after its contents; the root last.
     let last_attr = b
         .records

@@ -34,7 +34,7 @@ fn full_incremental_restore(s: &Setup) {
     // Full.
     let (full, msgs) = run_and_wait(s, "run job=DemoBackup level=Full yes");
     assert!(msgs.contains("Termination:            Backup OK"), "{msgs}");
-    let files = table_column(&console(s, &[&format!("list files jobid={full}")]));
+    let files = file_lines(&console(s, &[&format!("list files jobid={full}")]));
     let want_full = [
         "",
         "big.bin",
@@ -72,7 +72,7 @@ fn full_incremental_restore(s: &Setup) {
     std::fs::remove_file(d.join("sub/deep/gone.txt")).expect("rm");
 
     let (incr, _) = run_and_wait(s, "run job=DemoBackup level=Incremental yes");
-    let files = table_column(&console(s, &[&format!("list files jobid={incr}")]));
+    let files = file_lines(&console(s, &[&format!("list files jobid={incr}")]));
     let mut got: Vec<String> = files
         .iter()
         .map(|f| {

@@ -32,7 +32,8 @@
 //!   machine, so the text is the same). User and group names come from a caller-supplied
 //!   lookup (the binary reads `/etc/passwd` and `/etc/group`).
 //! - Plain listing: bls sends each ls line as an M_RESTORED job message, whose text starts
-//!   `bls JobId 0: ` without a date; we print `barque-bls JobId 0: ` + the line. Not captured.
+//!   `bls JobId «n»: ` without a date, «n» the JobId of the session being read; we print
+//!   `barque-bls JobId «n»: ` + the line (compared with the real bls on a live volume).
 //! - A damaged block is reported with our own message (block ordinal, BlockNumber, offset, both
 //!   CRCs) instead of bls' `Volume data error at 0:«addr»!`.
 
@@ -159,6 +160,10 @@ pub struct Outcome {
     pub files: u32,
     /// Errors reported in the output.
     pub errors: Vec<String>,
+    /// The JobId plain listing lines carry, as bls' `jcr->JobId`: the Begin Job Session
+    /// label's JobId, 0 again after any other label (`GetSessionRecord()` in bls.cc; seen in
+    /// the real bls' listing of a live volume, `bls JobId 1: -rw-r--r-- …`).
+    pub session_job_id: u32,
 }
 
 const MONTHS: [&str; 12] = [
@@ -922,6 +927,12 @@ fn files_line(
     outcome: &mut Outcome,
 ) -> io::Result<()> {
     if rec.file_index < 0 {
+        outcome.session_job_id = match rec.label() {
+            Some(Label::SosLabel) => SessionLabel::parse(Label::SosLabel, &rec.data)
+                .map(|l| l.job_id)
+                .unwrap_or(0),
+            _ => 0,
+        };
         if o.verbose > 0 {
             writeln!(
                 out,
@@ -944,8 +955,9 @@ fn files_line(
                 match AttrRecord::parse(&rec.data) {
                     Ok(a) => writeln!(
                         out,
-                        "{} JobId 0: {}  {}",
+                        "{} JobId {}: {}  {}",
                         o.program,
+                        outcome.session_job_id,
                         attr_stat_str(&a, o.names),
                         attr_file_str(&a)
                     )?,

@@ -745,7 +745,8 @@ fn interleaved_sessions_reassemble() {
 
 #[test]
 fn uncaptured_formats_follow_the_source() {
-    // `bls -j` and plain `bls` were not captured; these lines follow the formats of
+    // `bls -j` and plain `bls` were not captured (see plain_listing_matches_real_bls for a
+    // later comparison with the real bls); these lines follow the formats of
     // DumpLabelRecord() (non-verbose) and PrintLsOutput() (an M_RESTORED job message: program
     // and JobId prefix, no date). The values are those of vectors/volume-full.
     let v = volume(&FULL);
@@ -760,10 +761,36 @@ fn uncaptured_formats_follow_the_source() {
     assert!(j.contains("Files=6 Bytes=1,062 Errors=0 Status=T\n"));
     assert!(!j.contains("End of physical tape."));
     let plain = run_list(&v, &FULL, Mode::Files, 0, None);
-    assert!(plain.contains(
-        "\nbarque-bls JobId 0: lrwxrwxrwx   1 root     root               9 2026-11-22 \
-         15:46:43  /srv/bareos-capture/testdata/tree/link-to-hello -> hello.txt\n"
-    ));
     assert!(plain.contains("\n6 files and directories found.\n"));
     assert!(!plain.contains("Stream="));
+}
+
+/// The file lines the real bls (26.0.0~pre1298.eda204c31, built from source) printed for
+/// `bls -V Cap-0001 FileStorage` on vectors/volume-full, run by hand on 2026-11-22: each ls
+/// line carries the JobId of the session it is in (bls sets its JobId from the Begin Job
+/// Session label), not 0 as the daemon messages do.
+const REAL_BLS_PLAIN_FULL: &str = "\
+bls JobId 1: -rw-r--r--   1 root     root               6 2026-11-22 15:46:43  /srv/bareos-capture/testdata/tree/hello.txt
+bls JobId 1: -rw-r--r--   1 root     root             256 2026-11-22 15:46:43  /srv/bareos-capture/testdata/tree/sub/bytes.bin
+bls JobId 1: -rw-r--r--   1 root     root              44 2026-11-22 15:46:43  /srv/bareos-capture/testdata/tree/sub/notes.txt
+bls JobId 1: drwxr-xr-x   2 root     root            4096 2026-11-22 15:46:43  /srv/bareos-capture/testdata/tree/sub/
+bls JobId 1: lrwxrwxrwx   1 root     root               9 2026-11-22 15:46:43  /srv/bareos-capture/testdata/tree/link-to-hello -> hello.txt
+bls JobId 1: drwxr-xr-x   3 root     root            4096 2026-11-22 15:46:43  /srv/bareos-capture/testdata/tree/
+";
+
+#[test]
+fn plain_listing_matches_real_bls() {
+    let v = volume(&FULL);
+    let plain = run_list(&v, &FULL, Mode::Files, 0, None);
+    let ours: String = plain
+        .lines()
+        .filter(|l| l.starts_with("barque-bls JobId "))
+        .map(|l| format!("{}\n", l.replacen("barque-bls", "bls", 1)))
+        .collect();
+    assert_eq!(ours, REAL_BLS_PLAIN_FULL);
+    // Daemon messages keep JobId 0, as bls' do.
+    assert!(
+        plain.contains(" barque-bls JobId 0: End of all volumes.\n"),
+        "{plain}"
+    );
 }

@@ -171,6 +171,86 @@ pub async fn director_run(mut p: Peer, cmds: Vec<Got>) -> Vec<Got> {
     }
 }
 
+/// [`director_run`], except that the `backup` command waits for `gate`: the real Director
+/// sends it only after the SD answered `passive client`, which the real SD does only after it
+/// has authenticated with the FD.
+pub async fn director_run_gated(
+    mut p: Peer,
+    cmds: Vec<Got>,
+    gate: tokio::sync::oneshot::Receiver<()>,
+) -> Vec<Got> {
+    let mut out = Vec::new();
+    let mut pending: VecDeque<Got> = cmds.into();
+    let mut gate = Some(gate);
+    let mut hold = false;
+    loop {
+        while !hold {
+            let Some(c) = pending.pop_front() else { break };
+            if matches!(&c, Got::Data(x) if x.starts_with(b"backup ")) {
+                if let Some(g) = gate.take() {
+                    g.await.expect("the SD gave up before authenticating");
+                }
+            }
+            hold = matches!(&c, Got::Data(x) if x.starts_with(b"level = since_utime"));
+            p.send(&c).await;
+        }
+        match p.recv().await {
+            None => return out,
+            Some(Got::Sig(Signal::Btime)) => {
+                p.send(&d(&format!("btime {}\n", now_micros()))).await;
+            }
+            Some(g) => {
+                if g == d("2000 OK level\n") {
+                    hold = false;
+                }
+                out.push(g);
+            }
+        }
+    }
+}
+
+/// A passive SD as the real one behaves: dial the FD port (TLS-PSK first with the identity
+/// `R_JOB` RS «Job» and the session key when `tls`), say hello, authenticate, and only then
+/// (`authenticated`) let the Director go on; then take the backup's records.
+pub async fn sd_passive_append_real_order(
+    fd_port: u16,
+    tls: bool,
+    authenticated: tokio::sync::oneshot::Sender<()>,
+) -> Records {
+    let tcp = TcpStream::connect(("127.0.0.1", fd_port))
+        .await
+        .expect("connect");
+    let s = if tls {
+        let ctx = tls::client_context(
+            &TlsSettings::default(),
+            Some((
+                format!("R_JOB\x1e{JOB}").into_bytes(),
+                Key::raw(KEY.as_bytes().to_vec()),
+            )),
+        )
+        .expect("ctx");
+        let mut s = SslStream::new(Ssl::new(&ctx).expect("ssl"), tcp).expect("ssl stream");
+        std::pin::Pin::new(&mut s)
+            .connect()
+            .await
+            .expect("TLS-PSK handshake with the FD as passive SD");
+        NetStream::Tls(Box::new(s))
+    } else {
+        NetStream::Plain(tcp)
+    };
+    let mut s = Peer::new(s);
+    s.send(&d(&format!(
+        "Hello Storage calling Start Job {JOB} Version=\"26.0.0\"\n"
+    )))
+    .await;
+    let ev = s
+        .auth(Role::Outbound, KEY.as_bytes(), b"File daemon", tls)
+        .await;
+    assert!(matches!(ev, auth::Event::Authenticated { .. }), "{ev:?}");
+    let _ = authenticated.send(());
+    append_loop(s).await
+}
+
 pub fn end_job(frames: &[Got]) -> EndJob {
     frames
         .iter()

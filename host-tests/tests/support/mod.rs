@@ -278,22 +278,12 @@ pub fn run_and_wait(s: &Setup, cmd: &str) -> (u32, String) {
     (id, wait)
 }
 
-/// Rows of a one-column `+---+` table after the header.
-pub fn table_column(out: &str) -> Vec<String> {
-    let mut rows = Vec::new();
-    let mut seps = 0;
-    for l in out.lines() {
-        if l.starts_with("+-") {
-            seps += 1;
-            continue;
-        }
-        if seps == 2 {
-            if let Some(v) = l.strip_prefix("| ").and_then(|v| v.strip_suffix(" |")) {
-                rows.push(v.trim().to_string());
-            }
-        }
-    }
-    rows
+/// The ` «path»` lines of `list files` (an unframed list, as Bareos prints it).
+pub fn file_lines(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix(" /"))
+        .map(|l| format!("/{l}"))
+        .collect()
 }
 
 #[derive(Debug, PartialEq)]

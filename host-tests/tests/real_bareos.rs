@@ -1,0 +1,829 @@
+//! Live interop with real Bareos daemons (opt-in): real `bareos-dir`, `bareos-sd`,
+//! `bareos-fd`, `bconsole` and `bls` started as processes next to Barque's daemons on
+//! 127.0.0.1, in every pairing, with TLS-PSK (Bareos' default) and in cleartext.
+//!
+//! These tests only *use* an already-installed Bareos; nothing here builds it. Without
+//! `BAREOS_SBIN` each test prints `SKIPPED: real Bareos not installed (set BAREOS_SBIN)` and
+//! passes, so CI (which has no Bareos) does not count them as proof.
+//!
+//! # Environment
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `BAREOS_SBIN` | directory holding `bareos-dir`, `bareos-sd`, `bareos-fd`, `bconsole`, `bls` | unset: skip |
+//! | `BAREOS_DB_HOST` | PostgreSQL server for the real Director's catalog | `127.0.0.1` |
+//! | `BAREOS_DB_PORT` | its port | `5432` |
+//! | `BAREOS_DB_USER` | a user allowed to `CREATE DATABASE` | `postgres` |
+//! | `BAREOS_DB_PASSWORD` | its password | empty |
+//! | `BAREOS_DB_TEMPLATE` | a catalog database made with Bareos' own `create_bareos_database`, `make_bareos_tables`, `grant_bareos_privileges`; each scenario copies it (`CREATE DATABASE … TEMPLATE …`) and drops the copy afterwards | `bareos` |
+//! | `BAREOS_DEBUG` | debug level (`-d N`) for the real daemons; their output is in the failure message | none |
+//!
+//! The Barque binaries come from `target/<profile>/` as in `e2e.rs` (`cargo build -p director
+//! -p storage -p fd-linux --bins` first, or set `BARQUE_BIN_DIR`).
+//!
+//! # What a scenario does
+//!
+//! `barque-dir --init` writes the four configuration files; they are plain Bareos
+//! configuration, so the real daemons load them unchanged, except that a real Director gets a
+//! PostgreSQL `Catalog`. Then the chosen mix of real and Barque daemons is started, and the
+//! real `bconsole` drives the Director: a Full backup, a change (one file modified, one added,
+//! one deleted), an Incremental, a restore of `current` that must equal the tree byte for byte
+//! (contents, modes, symlink targets, mtimes), an `estimate … listing` and `status client=`.
+
+#[path = "../../director/tests/common/pg.rs"]
+#[allow(dead_code)]
+mod pg;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SKIP: &str = "SKIPPED: real Bareos not installed (set BAREOS_SBIN)";
+
+/// The real Bareos binaries, or `None` (after printing the skip notice) when not installed.
+fn bareos_sbin() -> Option<PathBuf> {
+    match std::env::var_os("BAREOS_SBIN") {
+        Some(d) if !d.is_empty() => {
+            let d = PathBuf::from(d);
+            for b in ["bareos-dir", "bareos-sd", "bareos-fd", "bconsole", "bls"] {
+                assert!(
+                    d.join(b).is_file(),
+                    "BAREOS_SBIN={} has no {b}: point it at the sbin directory of a Bareos \
+                     installation",
+                    d.display()
+                );
+            }
+            Some(d)
+        }
+        _ => {
+            // Loud on both streams: cargo test captures stdout of passing tests.
+            // libtest captures `println!`/`eprintln!` of passing tests, not a direct write.
+            println!("{SKIP}");
+            let _ = writeln!(std::io::stderr(), "\n*** {SKIP} ***");
+            None
+        }
+    }
+}
+
+fn bin_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("BARQUE_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test executable in target/<profile>/deps")
+        .to_path_buf()
+}
+
+fn barque_bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: run `cargo build -p director -p storage -p fd-linux --bins` before this \
+         test, or set BARQUE_BIN_DIR",
+        p.display()
+    );
+    p
+}
+
+/// Which implementation runs a daemon.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Impl {
+    Real,
+    Barque,
+}
+use Impl::{Barque, Real};
+
+/// A base port with it and the next two free on 127.0.0.1.
+fn free_ports() -> u16 {
+    for _ in 0..200 {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = l.local_addr().expect("addr").port();
+        drop(l);
+        if base > 65000 {
+            continue;
+        }
+        if (0..3).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no three consecutive free ports on 127.0.0.1");
+}
+
+fn wait_port(port: u16, what: &str, logs: &dyn Fn() -> String) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(60) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "{what} does not listen on 127.0.0.1:{port} after 60 s\n{}",
+        logs()
+    );
+}
+
+/// PostgreSQL parameters for a real Director's catalog.
+struct Db {
+    host: String,
+    port: u16,
+    user: String,
+    password: String,
+    name: String,
+}
+
+impl Db {
+    fn from_env(name: String) -> Db {
+        let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+        let port = var("BAREOS_DB_PORT", "5432");
+        Db {
+            host: var("BAREOS_DB_HOST", "127.0.0.1"),
+            port: port
+                .parse()
+                .unwrap_or_else(|_| panic!("BAREOS_DB_PORT={port} is not a port number")),
+            user: var("BAREOS_DB_USER", "postgres"),
+            password: var("BAREOS_DB_PASSWORD", ""),
+            name,
+        }
+    }
+
+    fn admin(&self) -> postgres::Client {
+        postgres::Config::new()
+            .host(&self.host)
+            .port(self.port)
+            .user(&self.user)
+            .password(&self.password)
+            .dbname("postgres")
+            .connect(postgres::NoTls)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL at {}:{} as {}: {e} (set BAREOS_DB_HOST/PORT/USER/PASSWORD)",
+                    self.host, self.port, self.user
+                )
+            })
+    }
+
+    /// A fresh copy of the catalog made by Bareos' scripts.
+    fn create(&self) {
+        let template = std::env::var("BAREOS_DB_TEMPLATE").unwrap_or_else(|_| "bareos".into());
+        let mut c = self.admin();
+        let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\"", self.name));
+        c.batch_execute(&format!(
+            "CREATE DATABASE \"{}\" TEMPLATE \"{template}\"",
+            self.name
+        ))
+        .unwrap_or_else(|e| {
+            panic!(
+                "CREATE DATABASE {} TEMPLATE {template}: {e} (BAREOS_DB_TEMPLATE must name a \
+                 catalog made with Bareos' make_bareos_tables, with no open connections)",
+                self.name
+            )
+        });
+    }
+
+    fn catalog_resource(&self) -> String {
+        format!(
+            "Catalog {{\n  Name = MyCatalog\n  DB Name = \"{}\"\n  DB User = \"{}\"\n  \
+             DB Password = \"{}\"\n  DB Address = \"{}\"\n  DB Port = {}\n}}\n",
+            self.name, self.user, self.password, self.host, self.port
+        )
+    }
+}
+
+struct Setup {
+    sbin: PathBuf,
+    work: PathBuf,
+    data: PathBuf,
+    port: u16,
+    dir: Impl,
+    sd: Impl,
+    fd: Impl,
+    children: Vec<(String, Child)>,
+    db: Option<Db>,
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(db) = &self.db {
+            let _ = db
+                .admin()
+                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\"", db.name));
+        }
+    }
+}
+
+impl Setup {
+    fn logs(&self) -> String {
+        let mut s = format!(
+            "==== Director {:?}, SD {:?}, FD {:?}, ports {}..{} ====\n",
+            self.dir,
+            self.sd,
+            self.fd,
+            self.port,
+            self.port + 2
+        );
+        for n in ["dir", "sd", "fd"] {
+            let p = self.work.join(format!("log/{n}.out"));
+            let text = std::fs::read_to_string(p).unwrap_or_default();
+            // The last 200 lines: debug output of real daemons is long.
+            let lines: Vec<&str> = text.lines().collect();
+            let from = lines.len().saturating_sub(200);
+            s.push_str(&format!("---- {n} ----\n{}\n", lines[from..].join("\n")));
+        }
+        s.push_str(&format!(
+            "---- barque.log ----\n{}\n",
+            std::fs::read_to_string(self.work.join("log/barque.log")).unwrap_or_default()
+        ));
+        s
+    }
+
+    fn client(&self) -> &'static str {
+        "barque-fd"
+    }
+}
+
+fn workdir(tag: &str) -> PathBuf {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let w = base.join(format!("real-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&w);
+    std::fs::create_dir_all(&w).expect("mkdir work");
+    w
+}
+
+/// Connection options of a scenario.
+#[derive(Clone, Copy, Default)]
+struct Mode {
+    cleartext: bool,
+    /// `Passive = yes` on the Client: the SD dials the FD.
+    passive: bool,
+    /// `Connection From Client To Director = yes` (and not the other way): the FD dials the
+    /// Director and keeps a connection waiting for jobs.
+    client_initiated: bool,
+}
+
+const PSK: Mode = Mode {
+    cleartext: false,
+    passive: false,
+    client_initiated: false,
+};
+const CLEAR: Mode = Mode {
+    cleartext: true,
+    ..PSK
+};
+const PSK_PASSIVE: Mode = Mode {
+    passive: true,
+    ..PSK
+};
+const PSK_CLIENT_INITIATED: Mode = Mode {
+    client_initiated: true,
+    ..PSK
+};
+
+fn start(sbin: &Path, tag: &str, dir: Impl, sd: Impl, fd: Impl, mode: Mode) -> Setup {
+    let work = workdir(tag);
+    let data = work.join("data");
+    make_tree(&data);
+    let port = free_ports();
+    let mut init = Command::new(barque_bin("barque-dir"));
+    init.arg("--init")
+        .arg(&work)
+        .args(["--port", &port.to_string(), "--fileset"])
+        .arg(&data)
+        .arg("--where")
+        .arg(work.join("restore-default"));
+    if mode.cleartext {
+        init.arg("--cleartext");
+    }
+    let out = init.output().expect("barque-dir --init");
+    assert!(
+        out.status.success(),
+        "barque-dir --init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut s = Setup {
+        sbin: sbin.to_path_buf(),
+        work: work.clone(),
+        data,
+        port,
+        dir,
+        sd,
+        fd,
+        children: Vec::new(),
+        db: None,
+    };
+    if mode.passive {
+        let conf = work.join("etc/bareos-dir.conf");
+        let text = std::fs::read_to_string(&conf).expect("read dir conf");
+        let client = "  Catalog = MyCatalog\n}";
+        assert!(text.contains(client), "generated Client changed:\n{text}");
+        std::fs::write(
+            &conf,
+            text.replacen(client, "  Catalog = MyCatalog\n  Passive = yes\n}", 1),
+        )
+        .expect("write dir conf");
+    }
+    if mode.client_initiated {
+        let edit = |file: &str, resource: &str, add: String| {
+            let conf = work.join("etc").join(file);
+            let text = std::fs::read_to_string(&conf).expect("read conf");
+            let at = text
+                .find(resource)
+                .and_then(|i| text[i..].find('}').map(|j| i + j))
+                .unwrap_or_else(|| panic!("no {resource} in {file}:\n{text}"));
+            std::fs::write(&conf, format!("{}{add}{}", &text[..at], &text[at..]))
+                .expect("write conf");
+        };
+        edit(
+            "bareos-fd.conf",
+            "Director {",
+            format!(
+                "  Address = 127.0.0.1\n  Port = {port}\n  Connection From Client To Director = \
+                 yes\n"
+            ),
+        );
+        edit(
+            "bareos-dir.conf",
+            "Client {",
+            "  Connection From Client To Director = yes\n  Connection From Director To Client = \
+             no\n"
+                .to_owned(),
+        );
+    }
+    if dir == Real {
+        let db = Db::from_env(format!(
+            "barque_real_{}_{}",
+            tag.replace('-', "_"),
+            std::process::id()
+        ));
+        db.create();
+        let conf = work.join("etc/bareos-dir.conf");
+        let text = std::fs::read_to_string(&conf).expect("read dir conf");
+        let sqlite = "Catalog {\n  Name = MyCatalog\n  DB Name = \"barque\"\n  DB User = \
+                      \"barque\"\n  DB Password = \"\"\n}\n";
+        assert!(text.contains(sqlite), "generated Catalog changed:\n{text}");
+        std::fs::write(&conf, text.replace(sqlite, &db.catalog_resource()))
+            .expect("write dir conf");
+        s.db = Some(db);
+    }
+    let debug = std::env::var("BAREOS_DEBUG").ok();
+    for (name, imp, conf, p) in [
+        ("sd", sd, "bareos-sd.conf", port + 2),
+        ("fd", fd, "bareos-fd.conf", port + 1),
+        ("dir", dir, "bareos-dir.conf", port),
+    ] {
+        let log = std::fs::File::create(work.join(format!("log/{name}.out"))).expect("log");
+        let mut cmd = match imp {
+            Real => Command::new(sbin.join(format!("bareos-{name}"))),
+            Barque => Command::new(barque_bin(&format!("barque-{name}"))),
+        };
+        cmd.arg("-c").arg(work.join("etc").join(conf)).arg("-f");
+        if imp == Real {
+            if let Some(d) = &debug {
+                cmd.args(["-d", d]);
+            }
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log clone"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {imp:?} {name}: {e}"));
+        s.children.push((name.into(), child));
+        wait_port(p, &format!("{imp:?} {name}"), &|| s.logs());
+    }
+    s
+}
+
+fn write(p: &Path, content: &[u8]) {
+    std::fs::write(p, content).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+}
+
+fn make_tree(d: &Path) {
+    std::fs::create_dir_all(d.join("sub/deep")).expect("mkdir");
+    std::fs::create_dir_all(d.join("empty")).expect("mkdir");
+    write(&d.join("hello.txt"), b"Hello, Barque!\n");
+    // 2 MB that does not compress into something trivial: an LCG stream.
+    let mut x: u32 = 12345;
+    let big: Vec<u8> = (0..2_000_003)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (x >> 16) as u8
+        })
+        .collect();
+    write(&d.join("big.bin"), &big);
+    write(&d.join("sub/notes.txt"), b"notes\n");
+    write(&d.join("sub/secret.txt"), b"secret\n");
+    std::fs::set_permissions(
+        d.join("sub/secret.txt"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .expect("chmod");
+    write(&d.join("sub/deep/gone.txt"), b"to be deleted\n");
+    write(&d.join("sub/deep/stay.txt"), b"stays\n");
+    std::os::unix::fs::symlink("hello.txt", d.join("link-to-hello")).expect("symlink");
+}
+
+/// Run console commands (one per line) through the real bconsole; returns its output.
+fn console(s: &Setup, commands: &[&str]) -> String {
+    let mut child = Command::new(s.sbin.join("bconsole"))
+        .arg("-c")
+        .arg(s.work.join("etc/bconsole.conf"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn bconsole");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        for c in commands {
+            writeln!(stdin, "{c}").expect("write command");
+        }
+    }
+    let out = child.wait_with_output().expect("bconsole output");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "bconsole failed: {text}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s.logs()
+    );
+    text
+}
+
+fn queued_id(s: &Setup, out: &str) -> u32 {
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("Job queued. JobId="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `Job queued. JobId=` in:\n{out}\n{}", s.logs()))
+}
+
+/// Run a job command, wait for it, return (JobId, console output of wait+messages).
+fn run_and_wait(s: &Setup, cmd: &str) -> (u32, String) {
+    let out = console(s, &[cmd]);
+    let id = queued_id(s, &out);
+    let wait = console(s, &[&format!("wait jobid={id}"), "messages"]);
+    assert!(
+        wait.contains(&format!("JobId={id}\nJobStatus=OK (T)")),
+        "job {id} ({cmd}) did not end OK:\n{out}\n{wait}\n{}",
+        s.logs()
+    );
+    (id, wait)
+}
+
+/// The ` «path»` lines of `list files` (Bareos prints an unframed list).
+fn file_lines(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix(" /"))
+        .map(|l| format!("/{l}"))
+        .collect()
+}
+
+#[derive(Debug, PartialEq)]
+enum Entry {
+    File {
+        mode: u32,
+        mtime: i64,
+        data: Vec<u8>,
+    },
+    Dir {
+        mode: u32,
+        mtime: i64,
+    },
+    Link(PathBuf),
+}
+
+fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
+    fn walk(root: &Path, p: &Path, out: &mut BTreeMap<String, Entry>) {
+        let rel = p
+            .strip_prefix(root)
+            .expect("under root")
+            .to_string_lossy()
+            .into_owned();
+        let m =
+            std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("lstat {}: {e}", p.display()));
+        let e = if m.file_type().is_symlink() {
+            Entry::Link(std::fs::read_link(p).expect("readlink"))
+        } else if m.is_dir() {
+            let mut names: Vec<_> = std::fs::read_dir(p)
+                .expect("readdir")
+                .map(|e| e.expect("entry").path())
+                .collect();
+            names.sort();
+            for n in names {
+                walk(root, &n, out);
+            }
+            Entry::Dir {
+                mode: m.mode() & 0o7777,
+                mtime: m.mtime(),
+            }
+        } else {
+            Entry::File {
+                mode: m.mode() & 0o7777,
+                mtime: m.mtime(),
+                data: std::fs::read(p).expect("read"),
+            }
+        };
+        out.insert(rel, e);
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn assert_same_tree(s: &Setup, want: &Path, got: &Path) {
+    let mut a = snapshot(want);
+    let mut b = snapshot(got);
+    if s.fd == Real {
+        // The real FD sets a directory's attributes when its record arrives; the top
+        // directory's record comes from the Full's volume, before the Incremental's files
+        // are restored into it, so its mtime ends up as the restore time. An all-real run
+        // (real Director, SD and FD) does the same; barque-fd sets directory attributes last.
+        for m in [&mut a, &mut b] {
+            if let Some(Entry::Dir { mtime, .. }) = m.get_mut("") {
+                *mtime = 0;
+            }
+        }
+    }
+    let ka: Vec<_> = a.keys().collect();
+    let kb: Vec<_> = b.keys().collect();
+    assert_eq!(ka, kb, "restored tree has other names\n{}", s.logs());
+    let diffs: Vec<String> = a
+        .iter()
+        .filter_map(|(k, va)| {
+            let vb = b.get(k)?;
+            (va != vb).then(|| format!("{k:?}: {} vs restored {}", short(va), short(vb)))
+        })
+        .collect();
+    assert!(
+        diffs.is_empty(),
+        "restored entries differ:\n{}\n{}",
+        diffs.join("\n"),
+        s.logs()
+    );
+}
+
+fn short(e: &Entry) -> String {
+    match e {
+        Entry::File { mode, mtime, data } => {
+            format!("file mode={mode:o} mtime={mtime} len={}", data.len())
+        }
+        Entry::Dir { mode, mtime } => format!("dir mode={mode:o} mtime={mtime}"),
+        Entry::Link(t) => format!("link -> {}", t.display()),
+    }
+}
+
+fn listed_files(s: &Setup, jobid: u32) -> Vec<String> {
+    let out = console(s, &[&format!("list files jobid={jobid}")]);
+    let mut got: Vec<String> = file_lines(&out)
+        .iter()
+        .map(|f| {
+            f.strip_prefix(&format!("{}/", s.data.display()))
+                .unwrap_or(f)
+                .to_string()
+        })
+        .collect();
+    got.sort();
+    got
+}
+
+/// Full, change, Incremental, restore of `current`; returns the Full's JobId.
+fn full_incremental_restore(s: &Setup) -> u32 {
+    let d = &s.data;
+    let (full, msgs) = run_and_wait(s, "run job=DemoBackup level=Full yes");
+    assert!(
+        msgs.contains("Termination:            Backup OK"),
+        "{msgs}\n{}",
+        s.logs()
+    );
+    let want_full = [
+        "",
+        "big.bin",
+        "empty/",
+        "hello.txt",
+        "link-to-hello",
+        "sub/",
+        "sub/deep/",
+        "sub/deep/gone.txt",
+        "sub/deep/stay.txt",
+        "sub/notes.txt",
+        "sub/secret.txt",
+    ];
+    assert_eq!(listed_files(s, full), want_full, "list files of the Full");
+
+    // Sleep past the Full's start second so the changes are newer than the since time.
+    std::thread::sleep(Duration::from_millis(2100));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(d.join("hello.txt"))
+        .expect("open");
+    f.write_all(b"changed\n").expect("append");
+    drop(f);
+    write(&d.join("sub/added.txt"), b"added after the Full\n");
+    std::fs::remove_file(d.join("sub/deep/gone.txt")).expect("rm");
+
+    let (incr, _) = run_and_wait(s, "run job=DemoBackup level=Incremental yes");
+    let got = listed_files(s, incr);
+    for want in ["hello.txt", "sub/added.txt"] {
+        assert!(
+            got.iter().any(|g| g == want),
+            "the Incremental lacks {want}: {got:?}"
+        );
+    }
+    for not in ["big.bin", "sub/notes.txt", "sub/deep/stay.txt"] {
+        assert!(
+            !got.iter().any(|g| g == not),
+            "the Incremental holds the unchanged {not}: {got:?}"
+        );
+    }
+
+    let target = s.work.join("restored");
+    let (_, msgs) = run_and_wait(
+        s,
+        &format!(
+            "restore client={} fileset=DemoSet where={} select current all done yes",
+            s.client(),
+            target.display()
+        ),
+    );
+    assert!(
+        msgs.contains("Termination:            Restore OK"),
+        "{msgs}\n{}",
+        s.logs()
+    );
+    let rel = d.strip_prefix("/").expect("absolute");
+    assert_same_tree(s, d, &target.join(rel));
+    full
+}
+
+fn estimate_and_status(s: &Setup) {
+    let out = console(s, &["estimate job=DemoBackup level=Full listing"]);
+    assert!(
+        out.contains("2000 OK estimate files=") && out.contains("big.bin"),
+        "{out}\n{}",
+        s.logs()
+    );
+    let out = console(s, &[&format!("status client={}", s.client())]);
+    assert!(
+        out.contains(&format!("{} Version:", s.client())),
+        "no FD status text: {out}\n{}",
+        s.logs()
+    );
+    let out = console(s, &["status storage=File"]);
+    assert!(
+        out.contains("Device status:") || out.contains("Device "),
+        "no SD status text: {out}\n{}",
+        s.logs()
+    );
+}
+
+fn scenario(tag: &str, dir: Impl, sd: Impl, fd: Impl, mode: Mode) -> Option<Setup> {
+    let sbin = bareos_sbin()?;
+    let s = start(&sbin, tag, dir, sd, fd, mode);
+    let v = console(&s, &["version"]);
+    assert!(v.contains("Version:"), "{v}\n{}", s.logs());
+    full_incremental_restore(&s);
+    estimate_and_status(&s);
+    Some(s)
+}
+
+/// The file lines of the real `bls` and of `barque-bls` for volume `vol` of this setup, with
+/// the program names taken off (`JobId n: …`), and the real one's whole output.
+fn bls_both(s: &Setup, vol: &str) -> (Vec<String>, Vec<String>, String) {
+    let real = Command::new(s.sbin.join("bls"))
+        .arg("-c")
+        .arg(s.work.join("etc/bareos-sd.conf"))
+        .args(["-V", vol, "FileStorage"])
+        .output()
+        .expect("run bls");
+    let ours = Command::new(barque_bin("barque-bls"))
+        .args(["-V", vol])
+        .arg(s.work.join("volumes"))
+        .output()
+        .expect("run barque-bls");
+    let real_text = String::from_utf8_lossy(&real.stdout).into_owned();
+    let files = |text: &str, prog: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(prog))
+            .filter(|l| l.starts_with("JobId "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let theirs = files(&real_text, "bls ");
+    let ours = files(&String::from_utf8_lossy(&ours.stdout), "barque-bls ");
+    (theirs, ours, real_text)
+}
+
+// 1. real bareos-dir + real bareos-sd + barque-fd; barque-bls reads the real SD's volume.
+#[test]
+fn real_dir_real_sd_barque_fd_tls_psk() {
+    let Some(s) = scenario("rrb-psk", Real, Real, Barque, PSK) else {
+        return;
+    };
+    let (theirs, ours, text) = bls_both(&s, "Vol-0001");
+    assert_eq!(
+        theirs.len(),
+        11,
+        "real bls on the real SD's volume:\n{text}"
+    );
+    assert_eq!(
+        ours, theirs,
+        "barque-bls and bls list the real SD's volume differently"
+    );
+}
+
+#[test]
+fn real_dir_real_sd_barque_fd_cleartext() {
+    scenario("rrb-clear", Real, Real, Barque, CLEAR);
+}
+
+// 2. barque-dir + barque-sd + real bareos-fd (and 3: the real bconsole drives barque-dir).
+#[test]
+fn barque_dir_barque_sd_real_fd_tls_psk() {
+    scenario("bbr-psk", Barque, Barque, Real, PSK);
+}
+
+#[test]
+fn barque_dir_barque_sd_real_fd_cleartext() {
+    scenario("bbr-clear", Barque, Barque, Real, CLEAR);
+}
+
+// 3. the real bconsole against barque-dir (all Barque daemons).
+#[test]
+fn real_bconsole_barque_dir() {
+    let Some(s) = scenario("bbb-psk", Barque, Barque, Barque, PSK) else {
+        return;
+    };
+    let out = console(&s, &["status dir", "list jobs"]);
+    assert!(
+        out.contains("Terminated Jobs:") && out.contains("DemoBackup"),
+        "{out}\n{}",
+        s.logs()
+    );
+}
+
+// 4. real bareos-dir + barque-sd + real bareos-fd; the real bls reads barque-sd's volumes.
+#[test]
+fn real_dir_barque_sd_real_fd_tls_psk() {
+    let Some(s) = scenario("rbr-psk", Real, Barque, Real, PSK) else {
+        return;
+    };
+    // The Full's 11 entries; the Incremental's changed ones.
+    for (vol, n) in [("Vol-0001", 11..=11), ("Vol-0002", 3..=6)] {
+        let (theirs, ours, text) = bls_both(&s, vol);
+        assert!(
+            n.contains(&theirs.len()),
+            "real bls on barque-sd's {vol}:\n{text}"
+        );
+        assert_eq!(
+            ours, theirs,
+            "barque-bls and bls list barque-sd's {vol} differently"
+        );
+    }
+}
+
+// 5. barque-dir + real bareos-sd + barque-fd.
+#[test]
+fn barque_dir_real_sd_barque_fd_tls_psk() {
+    scenario("brb-psk", Barque, Real, Barque, PSK);
+}
+
+// 6. passive clients (the SD dials the FD), TLS-PSK.
+#[test]
+fn passive_real_dir_real_sd_barque_fd() {
+    scenario("rrb-passive", Real, Real, Barque, PSK_PASSIVE);
+}
+
+#[test]
+fn passive_barque_dir_real_sd_barque_fd() {
+    scenario("brb-passive", Barque, Real, Barque, PSK_PASSIVE);
+}
+
+#[test]
+fn passive_barque_dir_barque_sd_real_fd() {
+    scenario("bbr-passive", Barque, Barque, Real, PSK_PASSIVE);
+}
+
+// 6. client-initiated: barque-fd dials the real Director (no connection the other way).
+#[test]
+fn client_initiated_real_dir_real_sd_barque_fd() {
+    let Some(s) = scenario("rrb-ci", Real, Real, Barque, PSK_CLIENT_INITIATED) else {
+        return;
+    };
+    let out = console(&s, &["status dir"]);
+    assert!(
+        out.contains("Client Initiated Connections (waiting for jobs):")
+            && out.contains("barque-fd"),
+        "{out}\n{}",
+        s.logs()
+    );
+}
