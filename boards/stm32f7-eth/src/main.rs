@@ -134,7 +134,8 @@ async fn main(spawner: Spawner) {
         p.PA2,
         p.PC1,
     );
-    static RESOURCES: StaticCell<StackResources<4>> = StaticCell::new();
+    // Three sockets: DHCP, the Director's and the SD's.
+    static RESOURCES: StaticCell<StackResources<3>> = StaticCell::new();
     let (stack, runner) = embassy_net::new(
         device,
         embassy_net::Config::dhcpv4(Default::default()),
@@ -182,11 +183,11 @@ async fn main(spawner: Spawner) {
     let fileset = buf!(budget::FILESET);
     let accurate = buf!(budget::ACCURATE);
     let dir_tls_rx = buf!(budget::TLS_RECORD);
-    let dir_tls_tx = buf!(budget::TLS_RECORD_TX);
+    let dir_tls_tx = buf!(budget::TLS_RECORD_TX_DIR);
     let sd_tls_rx = buf!(budget::TLS_RECORD);
     let sd_tls_tx = buf!(budget::TLS_RECORD_TX);
-    let dir_tcp_rx = buf!(budget::TCP);
-    let dir_tcp_tx = buf!(budget::TCP);
+    let dir_tcp_rx = buf!(budget::TCP_DIR);
+    let dir_tcp_tx = buf!(budget::TCP_DIR);
     let sd_tcp_rx = buf!(budget::TCP);
     let sd_tcp_tx = buf!(budget::TCP);
 

@@ -450,7 +450,15 @@ where
             return Ok(None);
         };
         sd.send_with(self.tx, |b| cmd.emit(b)).await?;
-        sd_reply(sd, self.sd_rx).await
+        let deadline = self.svc.clock.now() + super::conn::DATA_PHASE_TIMEOUT;
+        match super::conn::until(&self.svc.clock, deadline, sd_reply(sd, self.sd_rx)).await {
+            Some(r) => r,
+            // A silent SD: no reply is a bad reply, the caller fails the job.
+            None => {
+                warn!("no reply from the Storage daemon within the data-phase timeout");
+                Ok(None)
+            }
+        }
     }
 
     /// Passive mode (jobs.md §2.6, §3.7; vectors/clear-backup-passive conn 4): no `storage`
