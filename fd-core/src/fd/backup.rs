@@ -467,6 +467,17 @@ where
     /// `Hello Storage calling Start Job «Job»` and authenticates as the inbound side with the
     /// session key.
     pub(crate) async fn passive_sd(&mut self) -> Result<bool, SessionError> {
+        #[cfg(feature = "passive")]
+        return self.passive_sd_built().await;
+        #[cfg(not(feature = "passive"))]
+        {
+            warn!("no storage command and passive mode is not in this build");
+            Ok(false)
+        }
+    }
+
+    #[cfg(feature = "passive")]
+    async fn passive_sd_built(&mut self) -> Result<bool, SessionError> {
         let Ok(stream) = self.svc.connector.accept_sd(&self.job.name).await else {
             return Ok(false);
         };
