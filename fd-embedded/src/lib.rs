@@ -29,21 +29,17 @@
 //! code itself uses fixed buffers on the stack (256 bytes for hashing and the store, up to
 //! 2 KiB in the store's compaction).
 //!
-//! boards/stm32f7-eth (embassy-stm32 Ethernet, embassy-net with DHCP, embedded-tls client,
-//! fd-core's whole session engine, defmt; thumbv7em, opt-level "z", fat LTO), `size -A`:
-//! `.text` 171,700 + `.rodata` 12,028 + `.data` 1,856 + vectors 504 = **181.7 KiB flash**,
-//! still **over** the 160 KiB target; `.data` 1,856 + `.bss` 62,584 + `.uninit` 1,024 =
-//! **63.9 KiB static RAM** (every session and TLS buffer included; the stack on top), within
-//! 64 KiB. What was cut: panic messages and locations (panic-probe without `print-defmt`)
-//! and the derived `Debug` text of embedded-tls errors, together −12 KiB of `.text` and
-//! −19.6 KiB of `.rodata`; the duplicated `Session` in fd-core's command-loop future
-//! (−3.4 KiB RAM); smaller Director-side socket and TLS transmit buffers (see [`budget`]). Where the flash goes:
-//! fd-core's session engine ≈ 59 KiB (the Director command dispatch future alone 32 KiB;
-//! estimate, status and accurate mode together ≈ 14 KiB, measured by stubbing them out),
-//! smoltcp 16 KiB, embedded-tls ≈ 24 KiB with its handshake future, P-256 ≈ 9 KiB, this
-//! crate 15 KiB. With estimate, status, accurate and passive mode stubbed out of fd-core and
-//! a static address instead of DHCP the image measured 159.2 KiB (boards/README.md): the
-//! way under the budget is cargo features for those, not yet done.
+//! boards/stm32f7-eth (embassy-stm32 Ethernet, embassy-net with a static address,
+//! embedded-tls client, fd-core's session engine without `estimate`, `status`, accurate and
+//! passive mode, defmt; thumbv7em, opt-level "z", fat LTO), `size -A`: `.text` 150,252 +
+//! `.rodata` 10,696 + `.data` 1,856 + vectors 504 = **159.5 KiB flash** and `.data` 1,856 +
+//! `.bss` 62,576 + `.uninit` 1,024 = **63.9 KiB static RAM** (every session and TLS buffer
+//! included; the stack on top): within the 160 KiB / 64 KiB target, which `scripts/boards`
+//! enforces. With this crate's default feature `full` (fd-core's whole command set) and DHCP
+//! the same board is 181.7 KiB of flash. Where the flash goes: fd-core's session engine (the
+//! Director command dispatch future is the largest function), embedded-tls ≈ 24 KiB with its
+//! handshake future, smoltcp ≈ 15 KiB, P-256 ≈ 9 KiB, this crate ≈ 15 KiB; boards/README.md
+//! lists what was cut.
 //!
 //! # Verified by
 //!

@@ -78,8 +78,11 @@ async fn net_task(mut runner: embassy_net::Runner<'static, EthDevice>) -> ! {
 }
 
 /// The device's address without the `dhcp` feature (set per site before building).
+#[cfg(not(feature = "dhcp"))]
 const STATIC_ADDR: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 50);
+#[cfg(not(feature = "dhcp"))]
 const STATIC_PREFIX: u8 = 24;
+#[cfg(not(feature = "dhcp"))]
 const STATIC_GATEWAY: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
 
 #[cfg(feature = "dhcp")]
