@@ -21,91 +21,13 @@
 #[path = "../../director/tests/common/pg.rs"]
 mod pg;
 
-mod common;
+mod support;
 
-use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{console, queued_id, run_and_wait, start, table_column, write, Setup};
-
-#[derive(Debug, PartialEq)]
-enum Entry {
-    File { mode: u32, mtime: i64, sha: Vec<u8> },
-    Dir { mode: u32, mtime: i64 },
-    Link(PathBuf),
-}
-
-fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
-    fn walk(root: &Path, p: &Path, out: &mut BTreeMap<String, Entry>) {
-        let rel = p
-            .strip_prefix(root)
-            .expect("under root")
-            .to_string_lossy()
-            .into_owned();
-        let m = std::fs::symlink_metadata(p).expect("lstat");
-        let e = if m.file_type().is_symlink() {
-            Entry::Link(std::fs::read_link(p).expect("readlink"))
-        } else if m.is_dir() {
-            let mut names: Vec<_> = std::fs::read_dir(p)
-                .expect("readdir")
-                .map(|e| e.expect("entry").path())
-                .collect();
-            names.sort();
-            for n in names {
-                walk(root, &n, out);
-            }
-            Entry::Dir {
-                mode: m.mode() & 0o7777,
-                mtime: m.mtime(),
-            }
-        } else {
-            // Content compared in full (small trees); keep it as the "hash".
-            Entry::File {
-                mode: m.mode() & 0o7777,
-                mtime: m.mtime(),
-                sha: std::fs::read(p).expect("read"),
-            }
-        };
-        out.insert(rel, e);
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
-
-fn assert_same_tree(want: &Path, got: &Path) {
-    let a = snapshot(want);
-    let b = snapshot(got);
-    let ka: Vec<_> = a.keys().collect();
-    let kb: Vec<_> = b.keys().collect();
-    assert_eq!(ka, kb, "restored tree has other names");
-    let diffs: Vec<String> = a
-        .iter()
-        .filter_map(|(k, va)| {
-            let vb = b.get(k)?;
-            (va != vb).then(|| format!("{k:?}: {} vs restored {}", short(va), short(vb)))
-        })
-        .collect();
-    assert!(
-        diffs.is_empty(),
-        "restored entries differ:\n{}",
-        diffs.join("\n")
-    );
-}
-
-fn short(e: &Entry) -> String {
-    match e {
-        Entry::File { mode, mtime, sha } => {
-            format!("file mode={mode:o} mtime={mtime} len={}", sha.len())
-        }
-        Entry::Dir { mode, mtime } => format!("dir mode={mode:o} mtime={mtime}"),
-        Entry::Link(t) => format!("link -> {}", t.display()),
-    }
-}
+use support::*;
 
 fn full_incremental_restore(s: &Setup) {
     let d = &s.data;
@@ -357,21 +279,6 @@ fn full_incremental_restore_postgresql() {
     assert_eq!(n, 3, "Full, Incremental, Restore");
     drop(s);
     drop(server);
-}
-
-fn python() -> PathBuf {
-    let py = std::env::var_os("BARQUE_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv/bin/python")
-        });
-    assert!(
-        py.is_file(),
-        "{}: no python with python-bareos (scripts/setup makes target/pyenv; or set \
-         BARQUE_PYTHON)",
-        py.display()
-    );
-    py
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! `fd_embedded::budget`, fd-embedded's network shell: fd-core's TLS-PSK server for the
 //! Director's connection and the embedded-tls client for the data channel) serves
 //! barque-dir and barque-sd, started as processes with a `barque-dir --init` configuration
-//! (the helpers of e2e.rs, `common/`), driven by barque-console.
+//! (the helpers of e2e.rs, `support/`), driven by barque-console.
 //!
 //! Only the transport differs from a board: the device's TCP sockets are tokio's instead of
 //! embassy-net's (`Dial` and `embedded-io-async` adapters below); every byte above TCP is
@@ -22,14 +22,12 @@
 //!
 //! Needs the barque-dir, barque-sd and barque-console binaries (see e2e.rs "Binaries").
 
-mod common;
+mod support;
 
 use std::cell::RefCell;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::time::SystemTime;
 
-use common::{console, run_and_wait, start_with, table_column, StartOptions};
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use fd_core::fd::jobs::JobTable;
 use fd_core::fd::platform::{Clock, Sha256Only};
@@ -44,6 +42,7 @@ use fd_embedded::flash::RamFlash;
 use fd_embedded::net::{self as fnet, Dial, NetError, TlsConnector};
 use fd_embedded::state::Slot;
 use sha2::Digest as _;
+use support::{console, run_and_wait, start_with, table_column};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 type Part = RamFlash<65536, 4096>;
@@ -329,17 +328,30 @@ fn serve(
 // The scenario
 // ---------------------------------------------------------------------------------------
 
+fn fileset_of_the_device(dir_conf: String) -> String {
+    let mut out = String::new();
+    for line in dir_conf.lines() {
+        if line.trim_start().starts_with("File = ") {
+            out.push_str("    File = \"/firmware\"\n    File = \"/data\"\n");
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(
+        out.contains("File = \"/firmware\""),
+        "no File line in:\n{dir_conf}"
+    );
+    out
+}
+
 fn backup_and_restore_slot_b(cleartext: bool) {
     let tag = if cleartext { "emb-clear" } else { "emb-psk" };
-    let s = start_with(
-        &StartOptions {
-            tag,
-            cleartext,
-            fileset: &[PathBuf::from("/firmware"), PathBuf::from("/data")],
-            spawn_fd: false,
-        },
-        &|t| t,
-    );
+    // The generated FileSet names the sample tree; the device's files are /firmware and
+    // /data instead.
+    let mut s = start_with(tag, cleartext, &fileset_of_the_device, &|t, _| t);
+    // barque-fd gives the FD port to the device.
+    s.daemons.kill("fd");
     let director = fd_director(&s.work);
     let t0 = unix_now();
     let mut dev = Box::new(

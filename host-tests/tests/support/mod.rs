@@ -1,11 +1,12 @@
-//! Helpers shared by the whole-system tests (e2e.rs, embedded_daemons.rs): locate the
-//! barque-* binaries, pick free ports, `barque-dir --init` a configuration, start the daemons
-//! as processes (killed on drop), drive barque-console.
+//! Helpers shared by the whole-system tests (e2e.rs, client_initiated.rs): the binaries of
+//! the workspace, configurations made by `barque-dir --init`, daemons as child processes,
+//! barque-console, the sample tree and its comparison.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -64,7 +65,50 @@ impl Drop for Daemons {
     }
 }
 
+/// (name, binary, configuration file, port offset from the Director's port) of each daemon,
+/// in start order.
+pub const DAEMONS: [(&str, &str, &str, u16); 3] = [
+    ("sd", "barque-sd", "bareos-sd.conf", 2),
+    ("fd", "barque-fd", "bareos-fd.conf", 1),
+    ("dir", "barque-dir", "bareos-dir.conf", 0),
+];
+
 impl Daemons {
+    /// Start daemon `name` (`dir`, `sd`, `fd`) with its configuration; its output is appended
+    /// to `log/<name>.out`.
+    pub fn spawn(&mut self, name: &str) {
+        let (_, exe, conf, _) = DAEMONS
+            .iter()
+            .find(|d| d.0 == name)
+            .unwrap_or_else(|| panic!("no daemon {name}"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.work.join(format!("log/{name}.out")))
+            .expect("log");
+        let child = Command::new(bin(exe))
+            .arg("-c")
+            .arg(self.work.join("etc").join(conf))
+            .arg("-f")
+            .stdout(log.try_clone().expect("log clone"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {exe}: {e}"));
+        self.children.retain(|(n, _)| n != name);
+        self.children.push((name.into(), child));
+    }
+
+    /// `kill -9` daemon `name` and reap it.
+    pub fn kill(&mut self, name: &str) {
+        for (n, c) in &mut self.children {
+            if n == name {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        self.children.retain(|(n, _)| n != name);
+    }
+
     pub fn logs(&self) -> String {
         let mut s = String::new();
         for n in ["dir", "sd", "fd"] {
@@ -91,9 +135,7 @@ pub fn wait_port(port: u16) {
 
 pub struct Setup {
     pub work: PathBuf,
-    /// The first `--fileset` path (the backed-up tree of the e2e tests).
     pub data: PathBuf,
-    /// The Director's port; the FD's is `port + 1`, the SD's `port + 2`.
     pub port: u16,
     pub daemons: Daemons,
 }
@@ -106,57 +148,30 @@ pub fn workdir(tag: &str) -> PathBuf {
     w
 }
 
-/// How [`start_with`] sets up the daemons.
-pub struct StartOptions<'a> {
-    /// Directory name tag under `CARGO_TARGET_TMPDIR`.
-    pub tag: &'a str,
-    /// `barque-dir --init --cleartext`.
-    pub cleartext: bool,
-    /// The paths of the generated FileSet (`--fileset`, the first one is [`Setup::data`]).
-    pub fileset: &'a [PathBuf],
-    /// Start barque-fd too (false: the test brings its own File Daemon on `port + 1`).
-    pub spawn_fd: bool,
+pub fn start(tag: &str, cleartext: bool, edit_dir_conf: &dyn Fn(String) -> String) -> Setup {
+    start_with(tag, cleartext, edit_dir_conf, &|t, _| t)
 }
 
-/// The e2e setup: the sample tree ([`make_tree`]) as the FileSet, a `barque-dir --init`
-/// configuration, barque-sd, barque-fd and barque-dir started.
-pub fn start(tag: &str, cleartext: bool, edit_dir_conf: &dyn Fn(String) -> String) -> Setup {
+/// [`start`] with an edit of the File daemon's configuration as well (`edit_fd_conf` gets
+/// the generated text and the work directory).
+pub fn start_with(
+    tag: &str,
+    cleartext: bool,
+    edit_dir_conf: &dyn Fn(String) -> String,
+    edit_fd_conf: &dyn Fn(String, &Path) -> String,
+) -> Setup {
     let work = workdir(tag);
     let data = work.join("data");
     make_tree(&data);
-    start_in(
-        work,
-        &StartOptions {
-            tag,
-            cleartext,
-            fileset: &[data],
-            spawn_fd: true,
-        },
-        edit_dir_conf,
-    )
-}
-
-/// [`start`] with options, in a fresh work directory.
-pub fn start_with(o: &StartOptions<'_>, edit_dir_conf: &dyn Fn(String) -> String) -> Setup {
-    start_in(workdir(o.tag), o, edit_dir_conf)
-}
-
-fn start_in(
-    work: PathBuf,
-    o: &StartOptions<'_>,
-    edit_dir_conf: &dyn Fn(String) -> String,
-) -> Setup {
-    let data = o.fileset.first().cloned().unwrap_or_default();
     let port = free_ports();
     let mut init = Command::new(bin("barque-dir"));
     init.arg("--init")
         .arg(&work)
-        .args(["--port", &port.to_string()]);
-    for f in o.fileset {
-        init.arg("--fileset").arg(f);
-    }
-    init.arg("--where").arg(work.join("restore-default"));
-    if o.cleartext {
+        .args(["--port", &port.to_string(), "--fileset"])
+        .arg(&data)
+        .arg("--where")
+        .arg(work.join("restore-default"));
+    if cleartext {
         init.arg("--cleartext");
     }
     let out = init.output().expect("barque-dir --init");
@@ -168,29 +183,16 @@ fn start_in(
     let dir_conf = work.join("etc/bareos-dir.conf");
     let text = std::fs::read_to_string(&dir_conf).expect("read dir conf");
     std::fs::write(&dir_conf, edit_dir_conf(text)).expect("write dir conf");
+    let fd_conf = work.join("etc/bareos-fd.conf");
+    let text = std::fs::read_to_string(&fd_conf).expect("read fd conf");
+    std::fs::write(&fd_conf, edit_fd_conf(text, &work)).expect("write fd conf");
     let mut daemons = Daemons {
         children: Vec::new(),
         work: work.clone(),
     };
-    for (name, exe, conf, p) in [
-        ("sd", "barque-sd", "bareos-sd.conf", port + 2),
-        ("fd", "barque-fd", "bareos-fd.conf", port + 1),
-        ("dir", "barque-dir", "bareos-dir.conf", port),
-    ] {
-        if name == "fd" && !o.spawn_fd {
-            continue;
-        }
-        let log = std::fs::File::create(work.join(format!("log/{name}.out"))).expect("log");
-        let child = Command::new(bin(exe))
-            .arg("-c")
-            .arg(work.join("etc").join(conf))
-            .arg("-f")
-            .stdout(log.try_clone().expect("log clone"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {exe}: {e}"));
-        daemons.children.push((name.into(), child));
-        wait_port(p);
+    for (name, _, _, off) in DAEMONS {
+        daemons.spawn(name);
+        wait_port(port + off);
     }
     Setup {
         work,
@@ -204,8 +206,6 @@ pub fn write(p: &Path, content: &[u8]) {
     std::fs::write(p, content).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
 }
 
-/// The e2e sample tree: files, a 2 MB file, a symlink, nested and empty directories, a
-/// mode 0640 file.
 pub fn make_tree(d: &Path) {
     std::fs::create_dir_all(d.join("sub/deep")).expect("mkdir");
     std::fs::create_dir_all(d.join("empty")).expect("mkdir");
@@ -230,6 +230,7 @@ pub fn make_tree(d: &Path) {
     write(&d.join("sub/deep/stay.txt"), b"stays\n");
     std::os::unix::fs::symlink("hello.txt", d.join("link-to-hello")).expect("symlink");
 }
+
 /// Run console commands (one per line) through barque-console; returns its output.
 pub fn console(s: &Setup, commands: &[&str]) -> String {
     let mut child = Command::new(bin("barque-console"))
@@ -293,4 +294,94 @@ pub fn table_column(out: &str) -> Vec<String> {
         }
     }
     rows
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Entry {
+    File { mode: u32, mtime: i64, sha: Vec<u8> },
+    Dir { mode: u32, mtime: i64 },
+    Link(PathBuf),
+}
+
+pub fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
+    fn walk(root: &Path, p: &Path, out: &mut BTreeMap<String, Entry>) {
+        let rel = p
+            .strip_prefix(root)
+            .expect("under root")
+            .to_string_lossy()
+            .into_owned();
+        let m = std::fs::symlink_metadata(p).expect("lstat");
+        let e = if m.file_type().is_symlink() {
+            Entry::Link(std::fs::read_link(p).expect("readlink"))
+        } else if m.is_dir() {
+            let mut names: Vec<_> = std::fs::read_dir(p)
+                .expect("readdir")
+                .map(|e| e.expect("entry").path())
+                .collect();
+            names.sort();
+            for n in names {
+                walk(root, &n, out);
+            }
+            Entry::Dir {
+                mode: m.mode() & 0o7777,
+                mtime: m.mtime(),
+            }
+        } else {
+            // Content compared in full (small trees); keep it as the "hash".
+            Entry::File {
+                mode: m.mode() & 0o7777,
+                mtime: m.mtime(),
+                sha: std::fs::read(p).expect("read"),
+            }
+        };
+        out.insert(rel, e);
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+pub fn assert_same_tree(want: &Path, got: &Path) {
+    let a = snapshot(want);
+    let b = snapshot(got);
+    let ka: Vec<_> = a.keys().collect();
+    let kb: Vec<_> = b.keys().collect();
+    assert_eq!(ka, kb, "restored tree has other names");
+    let diffs: Vec<String> = a
+        .iter()
+        .filter_map(|(k, va)| {
+            let vb = b.get(k)?;
+            (va != vb).then(|| format!("{k:?}: {} vs restored {}", short(va), short(vb)))
+        })
+        .collect();
+    assert!(
+        diffs.is_empty(),
+        "restored entries differ:\n{}",
+        diffs.join("\n")
+    );
+}
+
+pub fn short(e: &Entry) -> String {
+    match e {
+        Entry::File { mode, mtime, sha } => {
+            format!("file mode={mode:o} mtime={mtime} len={}", sha.len())
+        }
+        Entry::Dir { mode, mtime } => format!("dir mode={mode:o} mtime={mtime}"),
+        Entry::Link(t) => format!("link -> {}", t.display()),
+    }
+}
+
+pub fn python() -> PathBuf {
+    let py = std::env::var_os("BARQUE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv/bin/python")
+        });
+    assert!(
+        py.is_file(),
+        "{}: no python with python-bareos (scripts/setup makes target/pyenv; or set \
+         BARQUE_PYTHON)",
+        py.display()
+    );
+    py
 }
