@@ -698,7 +698,12 @@ impl ConsoleEngine {
                     "Connecting to Client {} at {}:{}\n",
                     c.name, c.address, c.port
                 ));
-                match self.jobs.connect_fd(&c).await {
+                // `status client` waits 15 s for a client-initiated connection (connect.md §5.3).
+                match self
+                    .jobs
+                    .connect_fd_within(&c, std::time::Duration::from_secs(15))
+                    .await
+                {
                     Ok((ch, _)) => {
                         let enc = ch
                             .conn
@@ -924,6 +929,10 @@ impl JobEngine for ConsoleEngine {
 
     fn reload(&self, config: &Config) {
         self.jobs.reload(Arc::new(config.clone()));
+    }
+
+    fn client_pool(&self) -> Option<Arc<jobs::pool::ClientPool>> {
+        Some(self.jobs.client_pool())
     }
 
     fn status_jobs(&self) -> StatusJobs {

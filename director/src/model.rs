@@ -138,8 +138,8 @@ impl Model {
         self.consoles.iter().find(|c| c.name == name)
     }
 
-    /// The peer the accept path authenticates: consoles only. Client-initiated File daemons
-    /// (`Hello Client`) are not served yet and get no peer, so the connection is refused.
+    /// The console the accept path authenticates (client-initiated File daemons are looked
+    /// up by the server, which knows whether they can be parked).
     pub fn peer(&self, kind: ResourceType, name: &str) -> Option<Peer> {
         match kind {
             ResourceType::Console => self.console(name).map(|c| Peer {

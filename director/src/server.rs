@@ -7,10 +7,15 @@
 //! console's password MD5) and a cleartext hello; the hello names the console; two-way
 //! CRAM-MD5 runs with the console's key. The [`PeerLookup`] answers **consoles only**: the
 //! default console `*UserAgent*` (Director password and TLS directives) and each named
-//! `Console`. A client-initiated File daemon (`Hello Client ...`, `Connection From Client To
-//! Director`, connect.md §5) is recognised by its hello but not served yet: the lookup has no
-//! peer for it, so accept sends `BNET_TERMINATE` and closes, and the log says why. A wrong
-//! password gets Bareos' failure frames from fd-core's authenticator and the connection ends.
+//! `Console`, and File daemons that dial in (`Hello Client ...`, connect.md §5.2): a Client
+//! resource of that name with `Connection From Client To Director = yes` (key = its password,
+//! TLS directives = its own). A client-initiated FD gets `1000 OK: «dir» Version: «full»
+//! («date»)⏎` after CRAM-MD5 (fd-core's `BannerForm::ClientInitiated`) and its connection is
+//! parked in the job engine's waiting list ([`crate::jobs::pool`]) with TCP keep-alive set
+//! to the Client's `Heartbeat Interval`; without the job engine (no catalog) or without that
+//! directive the lookup has no peer, accept sends `BNET_TERMINATE` and closes, and the log
+//! says why. A wrong password gets Bareos' failure frames from fd-core's authenticator
+//! (`1999 You are not authorized.` for a client) and the connection ends.
 //! `Maximum Console Connections` (default 20) counts the open console sessions: over it a
 //! named console is refused before CRAM-MD5 (Bareos closes; here accept's `BNET_TERMINATE`
 //! precedes the close), the default console is only logged, as in Bareos.
@@ -46,14 +51,17 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
-use barque_common::conn::{accept, ConnOptions, Local, Peer, PeerLookup, ProbeCache};
+use barque_common::conn::{
+    accept, AuthenticatedConnection, ConnOptions, Local, Peer, PeerIdentity, PeerLookup, ProbeCache,
+};
 use barque_common::error::ConnError;
 use fd_core::wire::bnet::{Frame, Signal};
 use fd_core::wire::console::{emit_response, ApiMode, Banner, BannerForm, ResponseId};
-use fd_core::wire::hello::VERSION_18_2;
+use fd_core::wire::hello::{Hello, VERSION_18_2};
 use fd_core::wire::psk::ResourceType;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::jobs::pool::{ClientPool, WaitingClient};
 use crate::json::{rpc_error, rpc_result};
 use crate::model::{Model, DEFAULT_CONSOLE};
 use crate::ua::engine::JobEngine;
@@ -77,15 +85,37 @@ struct Lookup {
     model: Arc<Model>,
     /// Console sessions open when this connection arrived.
     active: usize,
+    /// Client-initiated connections can be parked (the job engine runs).
+    pool: bool,
 }
 
 impl PeerLookup for Lookup {
     fn find(&self, kind: ResourceType, name: &str) -> Option<Peer> {
         if kind == ResourceType::Client {
-            log::warn!(
-                "client {name:?} dialled the Director (Connection From Client To Director): \
-                 client-initiated connections are not supported by barque-dir yet; refusing"
-            );
+            let c = self.model.clients.iter().find(|c| c.name == name)?;
+            if !c.connection_from_client_to_director {
+                log::warn!(
+                    "client {name:?} dialled the Director, but its Client resource does not \
+                     allow it; refusing. Set Connection From Client To Director = yes in the \
+                     Director's Client \"{name}\" to accept client-initiated connections"
+                );
+                return None;
+            }
+            if !self.pool {
+                log::warn!(
+                    "client {name:?} dialled the Director, but the job engine is not running \
+                     (no catalog), so there is nothing to wait for; refusing"
+                );
+                return None;
+            }
+            return Some(Peer {
+                kind,
+                name: c.name.clone(),
+                key: barque_common::tls::Key::raw(c.password.md5_hex().into_bytes()),
+                address: String::new(),
+                port: 0,
+                tls: c.tls.clone(),
+            });
         }
         if kind == ResourceType::Console {
             // authenticate_console.cc: the count includes this connection; over the limit a
@@ -221,11 +251,22 @@ impl Director {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .len();
+        let pool = self.engine.as_ref().and_then(|e| e.client_pool());
         let lookup: Arc<dyn PeerLookup> = Arc::new(Lookup {
             model: model.clone(),
             active,
+            pool: pool.is_some(),
         });
         let (ident, mut c) = accept(tcp, &local, lookup, &self.opts).await?;
+        if ident.kind == ResourceType::Client {
+            return match pool {
+                Some(pool) => Self::park_client(&model, &pool, ident, c).await,
+                None => {
+                    let _ = c.signal(Signal::Terminate).await;
+                    Ok(())
+                }
+            };
+        }
         let Some(console) = model.console(&ident.name).cloned() else {
             let _ = c.signal(Signal::Terminate).await;
             return Ok(());
@@ -290,6 +331,55 @@ impl Director {
             .retain(|(i, _)| *i != id);
         let _ = c.shutdown().await;
         r
+    }
+
+    /// A client-initiated File daemon authenticated: greet it (`1000 OK: …⏎`,
+    /// vectors/clear-client-initiated conn 1 msg 8) and park it until a job takes it.
+    async fn park_client(
+        model: &Model,
+        pool: &Arc<ClientPool>,
+        ident: PeerIdentity,
+        mut c: AuthenticatedConnection,
+    ) -> Result<(), ConnError> {
+        let banner = Banner {
+            form: BannerForm::ClientInitiated,
+            name: model.director.name.as_bytes(),
+            full_version: ua::VERSION.as_bytes(),
+            date: ua::BUILD_DATE.as_bytes(),
+        };
+        let mut buf = vec![0u8; banner.buffer_len()];
+        let n = banner.emit(&mut buf).unwrap_or(0);
+        c.send(buf.get(..n).unwrap_or(&[])).await?;
+        let protocol = match ident.hello() {
+            Some(Hello::Client { fd_protocol, .. }) => fd_protocol.unwrap_or(0),
+            _ => 0,
+        };
+        let heartbeat = model
+            .clients
+            .iter()
+            .find(|x| x.name == ident.name)
+            .map(|x| x.heartbeat_interval.as_duration());
+        if let Err(e) = c.set_keepalive(heartbeat) {
+            log::warn!(
+                "client {} ({}): cannot set TCP keep-alive: {e}",
+                ident.name,
+                ident.addr
+            );
+        }
+        let connected_at = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        pool.park(
+            WaitingClient {
+                name: ident.name,
+                protocol,
+                connected_at,
+                addr: ident.addr,
+            },
+            c,
+        );
+        Ok(())
     }
 
     async fn command_loop(

@@ -1077,7 +1077,14 @@ enum Damage {
     Truncate(usize),
 }
 
-async fn sd_read(connector: &MemConnector, records: &Records, damage: Damage) {
+/// The SD of a restore: sends `records` (all, or up to the damage); advances `clock` by
+/// 1 ms before each record when given.
+async fn sd_read_timed(
+    connector: &MemConnector,
+    records: &Records,
+    damage: Damage,
+    clock: Option<VClock>,
+) {
     let mut s = Peer::new(connector.accept().await);
     let _hello = s.recv().await.unwrap();
     let ev = s
@@ -1095,6 +1102,23 @@ async fn sd_read(connector: &MemConnector, records: &Records, damage: Damage) {
     for (k, (fi, stream, data)) in records.iter().enumerate() {
         if damage == Damage::Truncate(k) {
             return; // dropping the pipe closes it
+        }
+        if let Some(c) = &clock {
+            // Let the FD take what was sent so far, then let time pass.
+            for _ in 0..100 {
+                let mut yielded = false;
+                std::future::poll_fn(|cx| {
+                    if yielded {
+                        std::task::Poll::Ready(())
+                    } else {
+                        yielded = true;
+                        cx.waker().wake_by_ref();
+                        std::task::Poll::Pending
+                    }
+                })
+                .await;
+            }
+            c.advance(Duration::from_millis(1));
         }
         let h = RecHdr {
             vol_session_id: 1,
@@ -1132,8 +1156,22 @@ fn restore_commands() -> Vec<Got> {
 }
 
 fn run_restore(records: Records, damage: Damage) -> (Vec<Got>, MemSink) {
+    run_restore_with(records, damage, None)
+}
+
+/// [`run_restore`] with a Heartbeat Interval; the SD then takes 1 ms per record.
+fn run_restore_with(
+    records: Records,
+    damage: Damage,
+    heartbeat: Option<Duration>,
+) -> (Vec<Got>, MemSink) {
     let dirs = director_list();
-    let cfg = config(dirs);
+    let mut cfg = config(dirs);
+    if let Some(h) = heartbeat {
+        cfg.heartbeat_interval = h;
+    }
+    let clock = VClock::at(1_795_365_200);
+    let sd_clock = heartbeat.map(|_| clock.clone());
     let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
     let connector = MemConnector::default();
     let mut svc: Svc = Services {
@@ -1143,7 +1181,7 @@ fn run_restore(records: Records, damage: Damage) -> (Vec<Got>, MemSink) {
             ..MemSink::default()
         },
         connector: connector.clone(),
-        clock: VClock::at(1_795_365_200),
+        clock,
         digests: StandardDigests,
     };
     let mut bufs = Bufs::new();
@@ -1157,7 +1195,7 @@ fn run_restore(records: Records, damage: Damage) -> (Vec<Got>, MemSink) {
         Box::pin(async { *frames.borrow_mut() = director_run(dir_end, restore_commands()).await }),
         Box::pin(async {
             if damage2 == Damage::None {
-                sd_read(&connector, &records, damage2).await
+                sd_read_timed(&connector, &records, damage2, sd_clock).await
             } else {
                 // A truncated stream: the SD side just stops.
                 sd_read_truncated(&connector, &records, damage2).await
@@ -2213,6 +2251,43 @@ fn heartbeats_reach_the_director_during_a_long_backup() {
         .unwrap();
     assert!(first_hb > ok);
     assert_eq!(end_job(&frames).term_code, JobStatus::Terminated);
+}
+
+#[test]
+fn heartbeats_reach_the_director_during_a_long_restore() {
+    let fs = test_tree(1_795_365_050);
+    let run = run_backup(fs, backup_commands("full", "S2s0AX", "/t"));
+    let n = run.records.len();
+    let (frames, sink) = run_restore_with(
+        run.records.clone(),
+        Damage::None,
+        Some(Duration::from_millis(5)),
+    );
+    let hb = frames
+        .iter()
+        .filter(|g| **g == Got::Sig(Signal::Heartbeat))
+        .count();
+    // One record per virtual millisecond: about one heartbeat per 5 records.
+    assert!(
+        hb >= n / 5 - 1 && hb <= n / 5 + 1,
+        "{hb} heartbeats for {n} records"
+    );
+    // Between `2000 OK restore` and the End Job line; the restore is unchanged.
+    let ok = frames
+        .iter()
+        .position(|g| *g == d("2000 OK restore\n"))
+        .unwrap();
+    let first_hb = frames
+        .iter()
+        .position(|g| *g == Got::Sig(Signal::Heartbeat))
+        .unwrap();
+    assert!(first_hb > ok);
+    let ej = end_job(&frames);
+    assert_eq!((ej.term_code, ej.errors), (JobStatus::Terminated, 0));
+    assert!(sink.aborted.is_empty());
+    // Without a Heartbeat Interval none is sent.
+    let (frames, _) = run_restore(run.records, Damage::None);
+    assert!(!frames.contains(&Got::Sig(Signal::Heartbeat)));
 }
 
 #[test]

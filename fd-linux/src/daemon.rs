@@ -41,7 +41,15 @@
 //! side, `1000 OK:`, then the ordinary command loop. As soon as the Director sends the first
 //! command on that connection, a new idle connection is opened (the Director always finds one
 //! waiting, vectors/clear-client-initiated conns 1 and 5); failures back off from 1 s up to
-//! 60 s.
+//! 60 s (Bareos retries every 60 s), and the delay starts again at 1 s once a connection
+//! authenticated, so a restarted Director finds the FD back within a second or two. Each
+//! attempt and failure is logged (and so reaches the `Append` file, [`crate::msglog`]).
+//! The waiting connection stays silent, as Bareos' (a Bareos Director drops a parked
+//! connection that sends anything but data, heartbeats included); the socket has
+//! `SO_KEEPALIVE` with the Client's `Heartbeat Interval` as idle time and probe interval,
+//! which keeps it open through NAT and firewalls and detects a Director that vanished.
+//! During backups and restores fd-core sends `BNET_HEARTBEAT` to the Director every
+//! `Heartbeat Interval`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -137,6 +145,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// Text after `Version: ` in status and job messages ([`VERSION_TEXT`]).
     pub version_text: String,
+    /// The local log files (`Append` of the Client's Messages resource, [`crate::msglog`]).
+    pub log_files: Vec<crate::msglog::AppendTarget>,
 }
 
 fn first_error(e: impl std::fmt::Display) -> String {
@@ -243,6 +253,7 @@ impl Settings {
             job_version: JOB_VERSION.into(),
             version_text: VERSION_TEXT.into(),
             max_connections: 42,
+            log_files: crate::msglog::append_targets(cfg),
         })
     }
 }
@@ -277,31 +288,42 @@ enum Accepted {
     Passive,
 }
 
-/// Adapter: a tokio stream that calls `fired` when the peer starts frame number
-/// `fire_at_frame` + 1 (counting bsock frame headers in the byte stream it reads). Used to
-/// notice that the Director started to use a client-initiated connection: after the four
-/// frames of the handshake (its challenge, `1000 OK auth`, its response, `1000 OK:`), the
-/// next frame is its first command.
+/// A callback that runs once the peer starts frame number `.0` + 1.
+type Trigger = (usize, Box<dyn FnOnce() + Send>);
+
+/// Adapter: a tokio stream that runs each trigger `(n, f)` when the peer starts frame number
+/// n + 1 (counting bsock frame headers in the byte stream it reads). Used to notice that a
+/// client-initiated connection authenticated (frame 4 is the Director's `1000 OK:`, after its
+/// challenge, `1000 OK auth` and its response) and that the Director started to use it
+/// (frame 5 is its first command).
 struct Watch<T> {
     inner: T,
-    fire_at_frame: usize,
     frames: usize,
     hdr: [u8; 4],
     hdr_len: usize,
     remaining: usize,
-    fired: Option<Box<dyn FnOnce() + Send>>,
+    /// Pending triggers, sorted by frame number.
+    triggers: Vec<Trigger>,
+}
+
+/// Event of a client-initiated connection, for its dial loop.
+enum Dial {
+    /// The Director accepted it (`1000 OK:`).
+    Authenticated,
+    /// The Director sent its first command on it.
+    Used,
 }
 
 impl<T> Watch<T> {
-    fn new(inner: T, fire_at_frame: usize, fired: Box<dyn FnOnce() + Send>) -> Self {
+    fn new(inner: T, mut triggers: Vec<Trigger>) -> Self {
+        triggers.sort_by_key(|t| std::cmp::Reverse(t.0));
         Self {
             inner,
-            fire_at_frame,
             frames: 0,
             hdr: [0; 4],
             hdr_len: 0,
             remaining: 0,
-            fired: Some(fired),
+            triggers,
         }
     }
 
@@ -320,8 +342,8 @@ impl<T> Watch<T> {
             bytes = bytes.get(1..).unwrap_or(&[]);
             if self.hdr_len == 1 {
                 self.frames += 1;
-                if self.frames > self.fire_at_frame {
-                    if let Some(f) = self.fired.take() {
+                while self.triggers.last().is_some_and(|t| self.frames > t.0) {
+                    if let Some((_, f)) = self.triggers.pop() {
                         f();
                     }
                 }
@@ -343,7 +365,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watch<T> {
         let me = self.get_mut();
         let before = buf.filled().len();
         let r = Pin::new(&mut me.inner).poll_read(cx, buf);
-        if me.fired.is_some() {
+        if !me.triggers.is_empty() {
             let new = buf.filled().get(before..).unwrap_or(&[]).to_vec();
             me.feed(&new);
         }
@@ -455,6 +477,7 @@ impl FileDaemon {
 
     fn services(&self) -> Svc {
         let mut connector = SdConnector::new(self.passive.clone());
+        connector.heartbeat = Some(self.settings.heartbeat).filter(|h| !h.is_zero());
         connector.timeout = self.settings.sd_connect_timeout;
         connector.retry_interval = self.settings.sd_retry_interval;
         Services {
@@ -593,6 +616,8 @@ impl FileDaemon {
                 Err(e) => return log::warn!("{who}: {e}"),
             };
             let _ = tcp.set_nodelay(true);
+            // Accepted sockets: SO_KEEPALIVE as Bareos' `BnetThreadServerTcp` (connect.md §1.5).
+            let _ = barque_common::conn::set_keepalive(&tcp, None);
             let acc = tokio::time::timeout(Duration::from_secs(180), self.accept(tcp, &who)).await;
             match acc {
                 Err(_) => log::warn!("{who}: no hello within 180 s; closed"),
@@ -763,25 +788,59 @@ impl FileDaemon {
     }
 
     /// Keep one idle connection to Director `i`; when it gets used, open the next one.
+    /// Failures (refused, unreachable, authentication, or the Director closing the waiting
+    /// connection, e.g. because it restarted) are retried after 1 s, doubling up to 60 s;
+    /// the delay starts again at 1 s once a connection authenticated.
     fn dial_loop(self: Arc<Self>, i: usize) {
+        let name = self
+            .settings
+            .directors
+            .get(i)
+            .map(|d| d.name.clone())
+            .unwrap_or_default();
         let mut backoff = Duration::from_secs(1);
         while !self.stop.load(Ordering::SeqCst) {
-            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let (tx, rx) = std::sync::mpsc::channel::<Dial>();
             let me = self.clone();
             let handle = std::thread::spawn(move || me.client_session(i, tx));
             // Wait until the connection is used (or failed), then dial the next one.
-            match rx.recv() {
-                Ok(()) => backoff = Duration::from_secs(1),
-                Err(_) => {
-                    let _ = handle.join();
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
+            let mut authenticated = false;
+            loop {
+                match rx.recv() {
+                    Ok(Dial::Authenticated) => {
+                        authenticated = true;
+                        backoff = Duration::from_secs(1);
+                    }
+                    Ok(Dial::Used) => break,
+                    Err(_) => {
+                        let _ = handle.join();
+                        if self.stop.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        // Bareos: `Failed to connect to Director "%s". Retry in %ds.`
+                        // (filed/dir_cmd.cc, a fixed 60 s; here 1 s doubling up to 60 s).
+                        if authenticated {
+                            log::info!(
+                                "Director {name}: the waiting connection ended; connecting \
+                                 again in {}s",
+                                backoff.as_secs()
+                            );
+                        } else {
+                            log::error!(
+                                "Failed to connect to Director \"{name}\". Retry in {}s.",
+                                backoff.as_secs()
+                            );
+                        }
+                        std::thread::sleep(backoff);
+                        backoff = (backoff * 2).min(Duration::from_secs(60));
+                        break;
+                    }
                 }
             }
         }
     }
 
-    fn client_session(self: Arc<Self>, i: usize, used: std::sync::mpsc::Sender<()>) {
+    fn client_session(self: Arc<Self>, i: usize, used: std::sync::mpsc::Sender<Dial>) {
         let Some(d) = self.settings.directors.get(i).cloned() else {
             return;
         };
@@ -795,11 +854,26 @@ impl FileDaemon {
         rt.block_on(async move {
             let who = format!("Director {}", d.name);
             let addr = d.address.clone().unwrap_or_else(|| "127.0.0.1".into());
+            log::info!("{who}: connecting to {addr}:{} (client-initiated)", d.port);
             let tcp = match TcpStream::connect((addr.as_str(), d.port)).await {
                 Ok(t) => t,
-                Err(e) => return log::warn!("{who} ({addr}:{}): cannot connect: {e}", d.port),
+                Err(e) => {
+                    return log::warn!(
+                        "{who} ({addr}:{}): cannot connect: {e}; check that the Director runs \
+                         and that Address and Port of Director {} in this File daemon's \
+                         configuration reach it",
+                        d.port,
+                        d.name
+                    )
+                }
             };
             let _ = tcp.set_nodelay(true);
+            // connect.md §1.5: SO_KEEPALIVE, and the Client's Heartbeat Interval as the
+            // keep-alive idle time and interval; the waiting connection itself stays silent.
+            let hb = Some(self.settings.heartbeat).filter(|h| !h.is_zero());
+            if let Err(e) = barque_common::conn::set_keepalive(&tcp, hb) {
+                log::warn!("{who}: cannot set TCP keep-alive: {e}");
+            }
             // Keep a second handle until the restore sink is finished (see
             // connection_thread).
             let (tcp, keep) = match tcp.into_std() {
@@ -837,12 +911,27 @@ impl FileDaemon {
             } else {
                 NetStream::Plain(tcp)
             };
+            let authed = used.clone();
+            let name = d.name.clone();
             let watched = Watch::new(
                 stream,
-                4,
-                Box::new(move || {
-                    let _ = used.send(());
-                }),
+                vec![
+                    // Frame 4 is the Director's `1000 OK:`: authenticated and parked.
+                    (
+                        3,
+                        Box::new(move || {
+                            log::info!("Director {name}: connected, waiting for jobs");
+                            let _ = authed.send(Dial::Authenticated);
+                        }) as Box<dyn FnOnce() + Send>,
+                    ),
+                    // Frame 5 is its first command: this connection is in use.
+                    (
+                        4,
+                        Box::new(move || {
+                            let _ = used.send(Dial::Used);
+                        }),
+                    ),
+                ],
             );
             let policy = if tls {
                 self.settings.tls.policy()

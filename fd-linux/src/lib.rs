@@ -12,6 +12,7 @@
 //! | [`source`] | the walk (depth first, directory after contents, `readdir()` order, raw `OsStr` bytes, onefs) and large reads | `findlib/find_one.cc` |
 //! | [`sink`] | restore: `openat`-style creation that never leaves its root, temporary names, attributes | `findlib/create_file.cc`, `attribs.cc` |
 //! | [`clock`] | wall and monotonic time on tokio | `time()`, `bmicrosleep()` |
+//! | [`msglog`] | the local log file (`Append` of the Client's Messages resource) | `lib/message.cc` |
 //!
 //! # What is verified, and how
 //!
@@ -43,6 +44,7 @@
 
 pub mod clock;
 pub mod daemon;
+pub mod msglog;
 pub mod net;
 pub mod sink;
 pub mod source;

@@ -12,10 +12,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::OnceLock;
 
 use fd_linux::daemon::{self, FileDaemon, Settings};
+use fd_linux::msglog::AppendLog;
 
 static LEVEL: AtomicI32 = AtomicI32::new(0);
+/// The `Append` files of the Client's Messages resource, once the configuration is loaded.
+static APPEND: OnceLock<AppendLog> = OnceLock::new();
 
 struct StderrLog;
 
@@ -31,6 +35,16 @@ impl log::Log for StderrLog {
     fn log(&self, r: &log::Record<'_>) {
         if self.enabled(r.metadata()) {
             eprintln!("barque-fd: {}: {}", r.level(), r.args());
+            if let Some(a) = APPEND.get() {
+                let kind = match r.level() {
+                    log::Level::Error => "error",
+                    log::Level::Warn => "warning",
+                    log::Level::Info => "info",
+                    // Debug output stays on stderr (Bareos' `debug` type is not in `all`).
+                    _ => return,
+                };
+                a.write(kind, &r.args().to_string());
+            }
         }
     }
     fn flush(&self) {}
@@ -96,6 +110,10 @@ fn main() -> ExitCode {
         }
     };
     settings.debug_level = level;
+    let append = AppendLog::new(&settings.name, settings.log_files.clone());
+    if !append.is_empty() {
+        let _ = APPEND.set(append);
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -279,6 +279,9 @@ pub struct SdConnector {
     pub timeout: Duration,
     /// The table of passive connections (shared with the accept loop).
     pub passive: Arc<PassiveSd>,
+    /// Heartbeat Interval: TCP keep-alive idle time and interval of the data connection
+    /// (connect.md §1.5; `None`: `SO_KEEPALIVE` with the system's times).
+    pub heartbeat: Option<Duration>,
 }
 
 impl SdConnector {
@@ -288,6 +291,7 @@ impl SdConnector {
             retry_interval: Duration::from_secs(10),
             timeout: Duration::from_secs(30 * 60),
             passive,
+            heartbeat: None,
         }
     }
 }
@@ -320,6 +324,9 @@ impl Connector for SdConnector {
             }
         };
         let _ = tcp.set_nodelay(true);
+        if let Err(e) = barque_common::conn::set_keepalive(&tcp, self.heartbeat) {
+            log::warn!("Storage daemon {addr}:{port}: cannot set TCP keep-alive: {e}");
+        }
         let Some(psk) = psk else {
             return Ok(SdIo::new(NetStream::Plain(tcp)));
         };

@@ -157,6 +157,15 @@ impl AuthenticatedConnection {
         matches!(self.stream, Stream::Tls(_))
     }
 
+    /// Set the TCP keep-alive of the underlying socket ([`super::set_keepalive`]).
+    pub fn set_keepalive(&self, heartbeat: Option<Duration>) -> std::io::Result<()> {
+        match &self.stream {
+            Stream::Plain(t) => super::set_keepalive(t, heartbeat),
+            Stream::Tls(s) => super::set_keepalive(s.get_ref(), heartbeat),
+            Stream::Gone => Ok(()),
+        }
+    }
+
     /// Deadline for each read and write after the handshake (`None`: wait for ever, as the
     /// Bareos command loops do).
     pub fn set_io_timeout(&mut self, t: Option<Duration>) {

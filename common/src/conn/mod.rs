@@ -269,6 +269,9 @@ pub struct ConnOptions {
     pub auth_failure_delay: Duration,
     /// Largest frame payload accepted (at most 1,000,000, Bareos' `max_packet_size`).
     pub max_frame: usize,
+    /// Heartbeat Interval of outbound connections: TCP keep-alive idle time and interval
+    /// ([`set_keepalive`]); `None`: `SO_KEEPALIVE` with the system's times.
+    pub heartbeat: Option<Duration>,
 }
 
 impl Default for ConnOptions {
@@ -278,6 +281,7 @@ impl Default for ConnOptions {
             handshake_timeout: Duration::from_secs(180),
             auth_failure_delay: Duration::from_secs(5),
             max_frame: fd_core::wire::bnet::MAX_PACKET_SIZE,
+            heartbeat: None,
         }
     }
 }
@@ -298,6 +302,22 @@ fn daemon_config(kind: ResourceType) -> &'static str {
         ResourceType::Client => "bareos-fd.d",
         ResourceType::Storage => "bareos-sd.d",
         ResourceType::Console | ResourceType::Job => "bconsole.conf",
+    }
+}
+
+/// Socket options of a Bareos connection (connect.md §1.5, `BareosSocketTCP::open`,
+/// `BnetThreadServerTcp`): `SO_KEEPALIVE` always; with a heartbeat interval `H` (the relevant
+/// resource's `Heartbeat Interval`, `None` or zero: off) also `TCP_KEEPIDLE` = `TCP_KEEPINTVL`
+/// = `H`, so a silent peer behind a firewall or NAT is probed every `H` and a dead one is
+/// detected after the kernel's probe count. This changes nothing on the wire.
+pub fn set_keepalive(tcp: &TcpStream, heartbeat: Option<Duration>) -> std::io::Result<()> {
+    let s = socket2::SockRef::from(tcp);
+    match heartbeat.filter(|h| !h.is_zero()) {
+        Some(h) => {
+            let ka = socket2::TcpKeepalive::new().with_time(h).with_interval(h);
+            s.set_tcp_keepalive(&ka)
+        }
+        None => s.set_keepalive(true),
     }
 }
 
@@ -646,6 +666,7 @@ pub async fn connect(
         }
     };
     let _ = tcp.set_nodelay(true);
+    let _ = set_keepalive(&tcp, opts.heartbeat);
     let fut = connect_on(tcp, local, peer, kind, mode, opts, who.clone());
     with_deadline(&who, opts.handshake_timeout, fut).await
 }
@@ -773,6 +794,7 @@ pub async fn accept(
         .unwrap_or_else(|_| "?".into());
     let who = format!("connection from {addr}");
     let _ = tcp.set_nodelay(true);
+    let _ = set_keepalive(&tcp, None);
     let fut = accept_on(tcp, local, lookup, opts, addr);
     let r = with_deadline(&who, opts.handshake_timeout, fut).await;
     if let Err(e) = &r {
@@ -1044,6 +1066,12 @@ impl ProbeCache {
         self.modes.lock().ok().and_then(|m| m.get(client).copied())
     }
 
+    /// Remember `mode` for a client (the Director does so for a client it reached over a
+    /// client-initiated connection, as Bareos' `ConnectToFileDaemon` saves the tried mode).
+    pub fn remember(&self, client: &str, mode: HandshakeMode) {
+        self.set(client, Some(mode));
+    }
+
     fn set(&self, client: &str, mode: Option<HandshakeMode>) {
         if let Ok(mut m) = self.modes.lock() {
             match mode {
@@ -1113,4 +1141,28 @@ pub async fn connect_probing(
             "no connection attempt made",
         )
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel reports back what [`set_keepalive`] set (connect.md §1.5).
+    #[tokio::test]
+    async fn keepalive_follows_the_heartbeat_interval() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (b, _) = l.accept().await.unwrap();
+        set_keepalive(&a, Some(Duration::from_secs(5))).unwrap();
+        set_keepalive(&b, None).unwrap();
+        let sa = socket2::SockRef::from(&a);
+        let sb = socket2::SockRef::from(&b);
+        assert!(sa.keepalive().unwrap() && sb.keepalive().unwrap());
+        assert_eq!(sa.tcp_keepalive_time().unwrap(), Duration::from_secs(5));
+        assert_eq!(sa.tcp_keepalive_interval().unwrap(), Duration::from_secs(5));
+        // Zero means off: only SO_KEEPALIVE, with the system's times.
+        let before = sb.tcp_keepalive_time().unwrap();
+        set_keepalive(&b, Some(Duration::ZERO)).unwrap();
+        assert_eq!(sb.tcp_keepalive_time().unwrap(), before);
+    }
 }

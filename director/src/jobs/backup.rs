@@ -270,7 +270,7 @@ async fn backup_inner(
         ctx.msg("Probing client protocol... (result will be saved until config reload)")
             .await;
     }
-    for l in fd_lines(&plan.client, &fd.conn) {
+    for l in fd_lines(&plan.client, &fd) {
         ctx.msg(&l).await;
     }
     // The FD↔SD TLS policy (jobs.md MVP notes, §1.2): 4 (TLS-PSK with the session key) when
@@ -814,7 +814,10 @@ pub(crate) async fn cancel_on_daemons(
     let cfg = engine.config();
     let mut replies = Vec::new();
     if let Some(c) = cfg.dir_clients().into_iter().find(|c| c.name == client) {
-        match engine.connect_fd(&c).await {
+        match engine
+            .connect_fd_within(&c, std::time::Duration::from_secs(15))
+            .await
+        {
             Ok((mut fd, _)) => {
                 fd.send(&DirCommand::Cancel {
                     job: job.as_bytes(),

@@ -38,9 +38,20 @@ pub struct FdChannel {
     pub conn: AuthenticatedConnection,
     /// The client's name.
     pub client: String,
+    /// Taken from the waiting client-initiated connections (no hello was exchanged).
+    pub client_initiated: bool,
 }
 
 impl FdChannel {
+    /// A channel on a client-initiated connection taken from the pool.
+    pub fn client_initiated(conn: AuthenticatedConnection, client: &str) -> Self {
+        Self {
+            conn,
+            client: client.to_owned(),
+            client_initiated: true,
+        }
+    }
+
     /// Send one command.
     pub async fn send(&mut self, cmd: &DirCommand<'_>) -> Result<(), JobError> {
         let b = encode!(cmd)?;
@@ -191,8 +202,11 @@ pub fn fileset_lines(fs: &DirFileSet) -> Result<Vec<Vec<u8>>, JobError> {
     Ok(out)
 }
 
-/// `Connected Client: … at …:…, encryption: …` and the two lines after it.
-pub fn connected_lines(client: &DirClient, conn: &AuthenticatedConnection) -> Vec<String> {
+/// `Connected Client: … at …:…, encryption: …` and the two lines after it; on a
+/// client-initiated connection `Using Client Initiated Connection (…).` instead of the first
+/// (vectors/clear-client-initiated bconsole-output-backup.txt).
+pub fn connected_lines(client: &DirClient, ch: &FdChannel) -> Vec<String> {
+    let conn = &ch.conn;
     let enc = conn
         .tls()
         .map(|t| t.cipher.clone())
@@ -202,11 +216,16 @@ pub fn connected_lines(client: &DirClient, conn: &AuthenticatedConnection) -> Ve
     } else {
         "Cleartext"
     };
-    vec![
+    let first = if ch.client_initiated {
+        format!("Using Client Initiated Connection ({}).", client.name)
+    } else {
         format!(
             "Connected Client: {} at {}:{}, encryption: {enc}",
             client.name, client.address, client.port
-        ),
+        )
+    };
+    vec![
+        first,
         format!("   Handshake: {hs} "),
         format!(" Encryption: {enc}"),
     ]

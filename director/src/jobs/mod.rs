@@ -68,7 +68,20 @@
 //! semaphores a job takes in that order before it starts (it shows status `C` while it waits). The FD is
 //! reached with barque-common's `connect_probing`: the handshake mode that worked is kept per
 //! client until [`JobEngine::reload`] (Bareos: "Probing client protocol... (result will be
-//! saved until config reload)"). `Passive = yes` clients get `passive client …` on the SD
+//! saved until config reload)").
+//!
+//! **Client-initiated connections** (`Connection From Client To Director`, connect.md §5):
+//! the console server parks FDs that dial in ([`pool`]); `JobEngine::connect_fd` first takes
+//! a waiting connection of the client (`Using Client Initiated Connection (…).`, no new
+//! hello), else dials if the Client allows `Connection From Director To Client`, else (or
+//! after a failed dial) waits up to the Director's `FD Connect Timeout` for the client to
+//! connect (15 s for `status client` and `cancel`, as Bareos), then fails the job saying why.
+//! The Director never writes on a parked connection (Bareos drops a parked FD that sends a
+//! signal, heartbeats included); TCP keep-alive with the Client's `Heartbeat Interval` keeps
+//! it through firewalls, and the FD sends `BNET_HEARTBEAT` during a job, which the job's
+//! channel skips.
+//!
+//! `Passive = yes` clients get `passive client …` on the SD
 //! instead of `storage …` on the FD; `Lan Address` on both Client and Storage switches the
 //! data channel to those addresses ([`data_addresses`]). Accurate Incremental/Differential
 //! jobs send the `accurate files=N` list of the current backup set.
@@ -83,13 +96,14 @@
 //! wire), estimate (clear-estimate), cancel (clear-cancel conns 6/7), a passive client
 //! (clear-backup-passive); the catalog rows are compared with vectors/catalog-dump.txt. A
 //! vanishing FD, a refusing SD, an unreachable SD, connect retries, concurrency limits and the
-//! scheduler on a virtual clock are tested the same way.
+//! scheduler on a virtual clock are tested the same way. Client-initiated connections are
+//! tested with the real daemons as processes in `host-tests/tests/client_initiated.rs`.
 //!
 //! # What is not here
 //!
 //! Copy/migrate/verify/consolidate/admin jobs, run scripts, spooling, changing a running
 //! job's bandwidth (only the Job/Client limit is sent at start), plugin options and restore objects, multiple storages per job,
-//! client-initiated connections (the engine always dials the FD), accurate checksums (entries go with an empty
+//! accurate checksums (entries go with an empty
 //! checksum and DeltaSeq 0), pruning. Times are printed in UTC. The report's
 //! `Bareos binary info:` line and the version strings are Barque's own.
 
@@ -97,6 +111,7 @@ pub mod backup;
 pub mod estimate;
 pub mod fd;
 pub mod messages;
+pub mod pool;
 pub mod report;
 pub mod restore;
 
@@ -336,6 +351,8 @@ pub(crate) struct Inner {
     console: Arc<ConsoleQueue>,
     media_times: sd::MediaTimes,
     seq: AtomicU32,
+    /// Client-initiated connections waiting for a job.
+    pool: Arc<pool::ClientPool>,
 }
 
 /// The Director's job engine (see the module docs). Cheap to clone.
@@ -380,6 +397,7 @@ impl JobEngine {
                 console: Arc::new(ConsoleQueue::default()),
                 media_times: Arc::new(Mutex::new(HashMap::new())),
                 seq: AtomicU32::new(0),
+                pool: pool::ClientPool::new(),
             }),
         })
     }
@@ -405,6 +423,12 @@ impl JobEngine {
     /// The handshake-mode cache (for tests and `status`).
     pub fn probe_cache(&self) -> &ProbeCache {
         &self.inner.probe
+    }
+
+    /// The client-initiated connections waiting for jobs (the console server parks them
+    /// here, `status dir` lists them, `JobEngine::connect_fd` takes them).
+    pub fn client_pool(&self) -> Arc<pool::ClientPool> {
+        Arc::clone(&self.inner.pool)
     }
 
     /// The catalog, shared with the console.
@@ -851,30 +875,113 @@ impl JobEngine {
         Err(last.unwrap_or_else(|| JobError::Connection("no connection attempt".into())))
     }
 
-    /// Connect to a client with handshake probing (and retries), read `2000 OK Hello`.
-    /// Returns the channel and whether this attempt probed the protocol.
+    /// Reach a client for a job: [`JobEngine::connect_fd_within`] with the Director's `FD
+    /// Connect Timeout` as the wait for a client-initiated connection.
     pub(crate) async fn connect_fd(
         &self,
         client: &DirClient,
     ) -> Result<(fd::FdChannel, bool), JobError> {
+        let wait = self
+            .config()
+            .dir_director()
+            .map_or(Duration::from_secs(180), |d| {
+                d.fd_connect_timeout.as_duration()
+            });
+        self.connect_fd_within(client, wait).await
+    }
+
+    /// Reach a client (`core/src/dird/fd_cmds.cc` `ConnectToFileDaemon`, job.cc
+    /// `UseWaitingClient`; connect.md §5.3), in three steps:
+    ///
+    /// 1. a client-initiated connection waiting in the [`pool`] (taken without a new hello);
+    /// 2. else, if the Client allows `Connection From Director To Client` (the default),
+    ///    connect with handshake probing and retries and read `2000 OK Hello`;
+    /// 3. else, or if that failed and the Client has `Connection From Client To Director`,
+    ///    wait up to `wait` for the client to connect; then the job fails saying so.
+    ///
+    /// Returns the channel and whether this attempt probed the protocol.
+    pub(crate) async fn connect_fd_within(
+        &self,
+        client: &DirClient,
+        wait: Duration,
+    ) -> Result<(fd::FdChannel, bool), JobError> {
+        let pool = &self.inner.pool;
+        // `SetConnectionHandshakeMode`: the first connection to a client after a (re)load says
+        // "Probing client protocol..." whichever way it is reached (vectors/clear-client-
+        // initiated bconsole-output-backup.txt), and the mode is then kept.
+        let taken = |conn| {
+            let probed = self.inner.probe.get(&client.name).is_none();
+            if probed {
+                let mode = HandshakeMode::for_peer(&client_peer(client));
+                self.inner.probe.remember(&client.name, mode);
+            }
+            (fd::FdChannel::client_initiated(conn, &client.name), probed)
+        };
+        if let Some((_, conn)) = pool.take(&client.name, Duration::ZERO).await {
+            return Ok(taken(conn));
+        }
+        let mut last = None;
+        if client.connection_from_director_to_client {
+            match self.dial_fd(client).await {
+                Ok(r) => return Ok(r),
+                Err(e) if client.connection_from_client_to_director => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        if !client.connection_from_client_to_director {
+            return Err(JobError::Config(format!(
+                "Client \"{}\" has Connection From Director To Client = no and Connection From \
+                 Client To Director = no: the Director can never reach it; enable one of them",
+                client.name
+            )));
+        }
+        if let Some(e) = &last {
+            log::info!(
+                "{e}; waiting up to {} s for client {} to connect (Connection From Client To \
+                 Director)",
+                wait.as_secs(),
+                client.name
+            );
+        }
+        if let Some((_, conn)) = pool.take(&client.name, wait).await {
+            return Ok(taken(conn));
+        }
+        let tried = match &last {
+            Some(e) => format!("connecting to it failed ({e}) and "),
+            None => "the Director does not dial it (Connection From Director To Client = no) \
+                     and "
+                .to_string(),
+        };
+        Err(JobError::Connection(format!(
+            "Client \"{}\": {tried}no client-initiated connection arrived within {} s; check \
+             that its File daemon runs with Connection From Client To Director = yes in its \
+             Director resource \"{}\" and can reach this Director's address and port",
+            client.name,
+            wait.as_secs(),
+            self.inner.local.name
+        )))
+    }
+
+    /// Step 2 of [`JobEngine::connect_fd_within`]: dial the client with handshake probing
+    /// (and retries), read `2000 OK Hello`.
+    async fn dial_fd(&self, client: &DirClient) -> Result<(fd::FdChannel, bool), JobError> {
         let peer = client_peer(client);
+        let mut opts = self.inner.opts.conn.clone();
+        let hb = client.heartbeat_interval.as_duration();
+        if !hb.is_zero() {
+            opts.heartbeat = Some(hb);
+        }
         let mut last = None;
         for attempt in 0..=self.inner.opts.connect_retries {
             if attempt > 0 {
                 tokio::time::sleep(self.inner.opts.retry_delay).await;
             }
-            match connect_probing(
-                &self.inner.probe,
-                &self.inner.local,
-                &peer,
-                &self.inner.opts.conn,
-            )
-            .await
-            {
+            match connect_probing(&self.inner.probe, &self.inner.local, &peer, &opts).await {
                 Ok((conn, probed)) => {
                     let mut ch = fd::FdChannel {
                         conn,
                         client: client.name.clone(),
+                        client_initiated: false,
                     };
                     let hello = ch
                         .conn

@@ -346,7 +346,7 @@ async fn inner(
         ctx.msg("Probing client protocol... (result will be saved until config reload)")
             .await;
     }
-    for l in fd_lines(&plan.client, &fd.conn) {
+    for l in fd_lines(&plan.client, &fd) {
         ctx.msg(&l).await;
     }
     let tls = fd.conn.is_tls();

@@ -172,6 +172,11 @@ pub trait JobEngine: Send + Sync {
     fn status_jobs(&self) -> StatusJobs {
         StatusJobs::default()
     }
+
+    /// Where client-initiated connections wait for jobs (`None`: they are refused).
+    fn client_pool(&self) -> Option<std::sync::Arc<crate::jobs::pool::ClientPool>> {
+        None
+    }
 }
 
 /// One job in `status dir`.

@@ -1221,22 +1221,59 @@ fn status_terminated(plain: bool, ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json)
     json.set("terminated", Json::Array(arr));
 }
 
-fn status_connections(plain: bool, r: &mut Reply, json: &mut Json) {
-    // ListConnectedClients: "\n" as its own piece, then title, header and separator in one
-    // (vectors/clear-bconsole conn 1 msgs 24-25), all decoration (API mode 0 only). No
-    // client-initiated connections are kept.
+/// `ListConnectedClients()` (`core/src/dird/ua_status.cc`, connect.md §5.5): the
+/// client-initiated connections waiting for jobs, in the frames Bareos' output formatter
+/// produces: decorations (title, header, separator; API mode 0 only) and `"\n"` after each row
+/// are buffered, each row (`%-20s%-20d%-20d%-40s`, modes 0 and 1) flushes the buffer with it,
+/// and what is left goes out before the closing `====`. So with rows: `«block»«row 1»`, then
+/// `"\n«row 2»"` ..., then `"\n"` (vectors/clear-client-initiated conn 2 msgs 26-27); without
+/// rows: the block alone (vectors/clear-bconsole conn 1 msg 25). The `"\n"` before the block
+/// ends the terminated-jobs list. JSON: `client-connection`.
+fn status_connections(plain: bool, ctx: &Ctx<'_>, r: &mut Reply, json: &mut Json) {
+    let waiting = ctx
+        .engine
+        .and_then(|e| e.client_pool())
+        .map(|p| p.list())
+        .unwrap_or_default();
+    let mut buffered = String::new();
     if plain {
         r.text("\n");
-        r.text(format!(
+        buffered = format!(
             "\nClient Initiated Connections (waiting for jobs):\n{:<20}{:<20}{:<20}{:<40}\n{}\n",
             "Connect time",
             "Protocol",
             "Authenticated",
             "Name",
             "=".repeat(100)
-        ));
+        );
     }
-    json.set("client-connection", Json::Array(Vec::new()));
+    for w in &waiting {
+        buffered.push_str(&format!(
+            "{:<20}{:<20}{:<20}{:<40}",
+            short_time(w.connected_at),
+            w.protocol,
+            1,
+            w.name
+        ));
+        r.text(std::mem::take(&mut buffered));
+        if plain {
+            buffered.push('\n');
+        }
+    }
+    if !buffered.is_empty() {
+        r.text(buffered);
+    }
+    let arr = waiting
+        .iter()
+        .map(|w| {
+            Json::object()
+                .with("ConnectTime", Json::str(short_time(w.connected_at)))
+                .with("protocol_version", Json::Int(i64::from(w.protocol)))
+                .with("authenticated", Json::Int(1))
+                .with("name", Json::str(w.name.clone()))
+        })
+        .collect();
+    json.set("client-connection", Json::Array(arr));
 }
 
 fn director_status(ctx: &Ctx<'_>, s: &Session) -> Reply {
@@ -1247,7 +1284,7 @@ fn director_status(ctx: &Ctx<'_>, s: &Session) -> Reply {
     status_scheduled(plain, &mut r, &mut json);
     status_running(plain, ctx, &mut r, &mut json);
     status_terminated(plain, ctx, &mut r, &mut json);
-    status_connections(plain, &mut r, &mut json);
+    status_connections(plain, ctx, &mut r, &mut json);
     r.text("====\n");
     r.result = json;
     r

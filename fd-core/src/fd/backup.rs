@@ -826,7 +826,7 @@ where
         self.jmsg(msg_type, text).await
     }
 
-    fn next_heartbeat(&self) -> Option<Instant> {
+    pub(super) fn next_heartbeat(&self) -> Option<Instant> {
         let iv = self.cfg.heartbeat_interval;
         (iv.total_micros() > 0).then(|| self.svc.clock.now() + iv)
     }

@@ -217,10 +217,21 @@ where
         let mut tracker = RestoreTracker::new();
         let mut cur: Option<Open<D::Hasher>> = None;
         let mut ok = true;
+        let mut next_heartbeat = self.next_heartbeat();
         loop {
             if self.job.canceled() {
                 ok = false;
                 break;
+            }
+            // `heartbeat_dir` (`core/src/filed/heartbeat.cc`): with a Heartbeat Interval the
+            // Director hears from the FD at least that often while the records stream in
+            // (checked per SD message, as the backup side checks per message to the SD).
+            if let Some(hb) = next_heartbeat {
+                let now = self.svc.clock.now();
+                if now >= hb {
+                    self.dir.signal(Signal::Heartbeat).await?;
+                    next_heartbeat = Some(now + self.cfg.heartbeat_interval);
+                }
             }
             let deadline = self.svc.clock.now() + DATA_PHASE_TIMEOUT;
             let msg = match until(&self.svc.clock, deadline, sd.recv(rx)).await {
