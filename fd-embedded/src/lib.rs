@@ -31,8 +31,8 @@
 //!
 //! boards/stm32f7-eth (embassy-stm32 Ethernet, embassy-net with a static address,
 //! embedded-tls client, fd-core's session engine without `estimate`, `status`, accurate and
-//! passive mode, defmt; thumbv7em, opt-level "z", fat LTO), `size -A`: `.text` 150,252 +
-//! `.rodata` 10,696 + `.data` 1,856 + vectors 504 = **159.5 KiB flash** and `.data` 1,856 +
+//! passive mode, defmt; thumbv7em, opt-level "z", fat LTO), `size -A`: `.text` 150,048 +
+//! `.rodata` 10,696 + `.data` 1,856 + vectors 504 = **159.3 KiB flash** and `.data` 1,856 +
 //! `.bss` 62,576 + `.uninit` 1,024 = **63.9 KiB static RAM** (every session and TLS buffer
 //! included; the stack on top): within the 160 KiB / 64 KiB target, which `scripts/boards`
 //! enforces. With this crate's default feature `full` (fd-core's whole command set) and DHCP
