@@ -25,19 +25,21 @@
 //! # Memory and flash, measured
 //!
 //! No allocator. One job at a time: the session buffers ([`fd_core::fd::Buffers`]) are
-//! sized by the board (see [`budget`], ≈ 38 KiB including both TLS connections); the device
+//! sized by the board (see [`budget`], ≈ 35 KiB including both TLS connections); the device
 //! code itself uses fixed buffers on the stack (256 bytes for hashing and the store, up to
 //! 2 KiB in the store's compaction).
 //!
-//! boards/stm32f7-eth (embassy-stm32 Ethernet, embassy-net with DHCP, embedded-tls client,
-//! fd-core's whole session engine, defmt; thumbv7em, opt-level "z", fat LTO), `size -A`:
-//! `.text` 183,528 + `.rodata` 31,528 + `.data` 1,856 = **212 KiB flash** and `.data` 1,856 +
-//! `.bss` 69,472 + `.uninit` 1,024 = **70.7 KiB RAM** plus the stack. Both are **over** the
-//! target of 160 KiB / 64 KiB. Where it goes: fd-core's session engine (backup, restore,
-//! estimate, status, codecs) ≈ 61 KiB of code, smoltcp 19 KiB, embedded-tls + P-256 + AES
-//! ≈ 27 KiB, this crate 16 KiB, `.rodata` 31 KiB (format strings, tables); in RAM the
-//! buffers above, the main task's future (≈ 23 KiB: the nested session, job and TLS
-//! futures) and 2 + 2 Ethernet packet buffers (6 KiB).
+//! boards/stm32f7-eth (embassy-stm32 Ethernet, embassy-net with a static address,
+//! embedded-tls client, fd-core's session engine without `estimate`, `status`, accurate and
+//! passive mode, defmt; thumbv7em, opt-level "z", fat LTO), `size -A`: `.text` 150,048 +
+//! `.rodata` 10,696 + `.data` 1,856 + vectors 504 = **159.3 KiB flash** and `.data` 1,856 +
+//! `.bss` 62,576 + `.uninit` 1,024 = **63.9 KiB static RAM** (every session and TLS buffer
+//! included; the stack on top): within the 160 KiB / 64 KiB target, which `scripts/boards`
+//! enforces. With this crate's default feature `full` (fd-core's whole command set) and DHCP
+//! the same board is 181.7 KiB of flash. Where the flash goes: fd-core's session engine (the
+//! Director command dispatch future is the largest function), embedded-tls ≈ 24 KiB with its
+//! handshake future, smoltcp ≈ 15 KiB, P-256 ≈ 9 KiB, this crate ≈ 15 KiB; boards/README.md
+//! lists what was cut.
 //!
 //! # Verified by
 //!

@@ -75,11 +75,28 @@ impl core::fmt::Display for NetError {
             NetError::Tcp => f.write_str("TCP error"),
             NetError::BadAddress => f.write_str("not an IPv4 address"),
             NetError::NoBuffers => f.write_str("socket buffers in use"),
-            NetError::Tls(e) => write!(f, "TLS: {e:?}"),
+            NetError::Tls(e) => f.write_str(tls_error_text(e)),
             NetError::TlsServer(e) => write!(f, "TLS: {e}"),
             NetError::Closed => f.write_str("connection closed"),
             NetError::NotSupported => f.write_str("not supported"),
         }
+    }
+}
+
+/// A fixed text per class of embedded-tls error. Not `{:?}`: the derived `Debug` of
+/// `TlsError` pulls the names of every nested enum (DER tags, I/O kinds) into the firmware.
+fn tls_error_text(e: &TlsError) -> &'static str {
+    match e {
+        TlsError::HandshakeAborted(..) | TlsError::AbortHandshake(..) => {
+            "TLS-PSK handshake refused (alert): check that both sides have the same password \
+             and that TLS-PSK is enabled on the peer"
+        }
+        TlsError::ConnectionClosed | TlsError::IoError | TlsError::Io(_) => "TLS: connection lost",
+        TlsError::InsufficientSpace | TlsError::OutOfMemory => {
+            "TLS: a record is larger than the device's buffer (the peer ignored \
+             max_fragment_length)"
+        }
+        _ => "TLS protocol error",
     }
 }
 

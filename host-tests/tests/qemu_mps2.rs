@@ -9,8 +9,11 @@
 //!   127.0.0.1 (threads, std sockets, fd-core codecs); the firmware, through its LAN9118
 //!   driver, embassy-net and fd-embedded, dials the Director at 10.0.2.2 (QEMU's alias of the
 //!   host) in client-initiated mode, and the Director orders a Full backup of `/firmware`
-//!   whose data must equal the images the firmware provisioned. Plain TCP (no TLS on this
-//!   board: no trusted entropy in QEMU).
+//!   whose data must equal the images the firmware provisioned. Plain TCP.
+//! - `qemu_mps2_firmware_backs_up_over_tls_psk`: the same with TLS-PSK on both connections,
+//!   the firmware's embedded-tls client against fd-core's TLS server as the test Director
+//!   and SD; the host passes 32 bytes of entropy on the command line (mps2-an386 has no
+//!   RNG).
 //!
 //! Needs `qemu-system-arm` (scripts/setup installs it) and the thumbv7em target; fails, not
 //! skips, when either is missing.
@@ -100,6 +103,55 @@ use fd_core::fd::conn::{Conn, Msg};
 use fd_core::time::Instant;
 use fd_core::wire::bnet::{Frame, Signal};
 use fd_core::wire::tls_policy::TlsPolicy;
+use fd_embedded::net::TlsServerStream;
+
+/// The one PSK a test peer accepts.
+struct OnePsk {
+    identity: Vec<u8>,
+    key: Vec<u8>,
+}
+
+impl fd_core::tls::PskStore for OnePsk {
+    fn lookup(&mut self, identity: &[u8], key: &mut [u8]) -> Option<usize> {
+        let out = key.get_mut(..self.key.len())?;
+        (identity == self.identity.as_slice()).then(|| {
+            out.copy_from_slice(&self.key);
+            self.key.len()
+        })
+    }
+}
+
+/// A test peer's connection: plain, or fd-core's TLS server over it.
+enum PeerIo {
+    Plain(StdStream),
+    Tls(Box<TlsServerStream<'static, StdStream, OnePsk, rand_core::OsRng>>),
+}
+
+impl ErrorType for PeerIo {
+    type Error = ErrorKind;
+}
+impl Read for PeerIo {
+    async fn read(&mut self, b: &mut [u8]) -> Result<usize, ErrorKind> {
+        match self {
+            PeerIo::Plain(s) => s.read(b).await,
+            PeerIo::Tls(t) => t.read(b).await.map_err(|_| ErrorKind::Other),
+        }
+    }
+}
+impl Write for PeerIo {
+    async fn write(&mut self, b: &[u8]) -> Result<usize, ErrorKind> {
+        match self {
+            PeerIo::Plain(s) => s.write(b).await,
+            PeerIo::Tls(t) => t.write(b).await.map_err(|_| ErrorKind::Other),
+        }
+    }
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        match self {
+            PeerIo::Plain(s) => s.flush().await,
+            PeerIo::Tls(t) => t.flush().await.map_err(|_| ErrorKind::Other),
+        }
+    }
+}
 
 /// A blocking std socket as an embedded-io-async stream (each peer runs on its own thread).
 struct StdStream(std::net::TcpStream);
@@ -142,12 +194,12 @@ enum Got {
     Sig(Signal),
 }
 
-struct Peer {
-    conn: Conn<StdStream>,
+struct Peer<S = StdStream> {
+    conn: Conn<S>,
     buf: Vec<u8>,
 }
 
-impl Peer {
+impl<S: Read + Write> Peer<S> {
     async fn recv(&mut self) -> Option<Got> {
         match self.conn.recv(&mut self.buf).await {
             Ok(Msg::Data(d)) => Some(Got::Data(d.to_vec())),
@@ -204,19 +256,67 @@ const FD_KEY: &[u8] = b"8a0b4b4ee8bcb1f5d4d36af1e2a0e3cb";
 
 #[test]
 fn qemu_mps2_firmware_backs_up_to_a_host_director() {
+    backup_to_host_director(false);
+}
+
+/// The same backup with TLS-PSK on both connections: the firmware's embedded-tls client
+/// (max_fragment_length 4096, entropy from the host on the command line) against fd-core's
+/// TLS server (`TlsServerStream`) as the test Director (identity `R_CLIENT` 0x1E `qemu-fd`)
+/// and as the test SD (identity `R_JOB` 0x1E «Job», the job's key).
+#[test]
+fn qemu_mps2_firmware_backs_up_over_tls_psk() {
+    backup_to_host_director(true);
+}
+
+/// Serve `s` as a TLS-PSK server when `tls` (fd-core's TLS server), or in cleartext.
+fn accept_as<R>(
+    s: std::net::TcpStream,
+    tls: bool,
+    identity: Vec<u8>,
+    key: Vec<u8>,
+    run: impl AsyncFnOnce(&mut Peer<PeerIo>) -> R,
+) -> R {
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    block_on(async {
+        let io = if tls {
+            // Leaked: a few test buffers, for the 'static of the stream type.
+            let bufs = fd_core::tls::Buffers {
+                rx: Box::leak(vec![0u8; 17_000].into_boxed_slice()),
+                tx: Box::leak(vec![0u8; 17_000].into_boxed_slice()),
+                handshake: Box::leak(vec![0u8; 4096].into_boxed_slice()),
+            };
+            let mut t = TlsServerStream::new(
+                StdStream(s),
+                fd_core::tls::ServerConfig::default(),
+                OnePsk { identity, key },
+                rand_core::OsRng,
+                bufs,
+            );
+            t.handshake()
+                .await
+                .expect("TLS-PSK handshake with the firmware");
+            PeerIo::Tls(Box::new(t))
+        } else {
+            PeerIo::Plain(StdStream(s))
+        };
+        let mut p = Peer {
+            conn: Conn::new(io),
+            buf: vec![0; 70_000],
+        };
+        run(&mut p).await
+    })
+}
+
+fn backup_to_host_director(tls: bool) {
     let elf = firmware();
     let dir_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let sd_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dir_port = dir_l.local_addr().unwrap().port();
     let sd_port = sd_l.local_addr().unwrap().port();
     let director = std::thread::spawn(move || {
-        let (s, _) = dir_l.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        block_on(async {
-            let mut p = Peer {
-                conn: Conn::new(StdStream(s)),
-                buf: vec![0; 70_000],
-            };
+        let s = accept_within(&dir_l, "Director");
+        let id = b"R_CLIENT\x1eqemu-fd".to_vec();
+        accept_as(s, tls, id, FD_KEY.to_vec(), async |p| {
             assert_eq!(
                 p.recv().await,
                 Some(Got::Data(
@@ -243,8 +343,12 @@ fn qemu_mps2_firmware_backs_up_to_a_host_director() {
             }
             p.conn.signal(Signal::Eod).await.unwrap();
             p.send("getSecureEraseCmd\n").await;
-            p.send(&format!("storage address=10.0.2.2 port={sd_port} ssl=0\n"))
-                .await;
+            let storage = if tls {
+                format!("storage address=10.0.2.2 port={sd_port} ssl=4 Authorization={KEY}\n")
+            } else {
+                format!("storage address=10.0.2.2 port={sd_port} ssl=0\n")
+            };
+            p.send(&storage).await;
             p.send("backup FileIndex=0\n").await;
             let mut out = Vec::new();
             while let Some(g) = p.recv().await {
@@ -259,13 +363,9 @@ fn qemu_mps2_firmware_backs_up_to_a_host_director() {
         })
     });
     let sd = std::thread::spawn(move || {
-        let (s, _) = sd_l.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        block_on(async {
-            let mut p = Peer {
-                conn: Conn::new(StdStream(s)),
-                buf: vec![0; 70_000],
-            };
+        let s = accept_within(&sd_l, "SD");
+        let id = format!("R_JOB\x1e{JOB}").into_bytes();
+        accept_as(s, tls, id, KEY.as_bytes().to_vec(), async |p| {
             assert_eq!(
                 p.recv().await,
                 Some(Got::Data(
@@ -317,6 +417,14 @@ fn qemu_mps2_firmware_backs_up_to_a_host_director() {
             records
         })
     });
+    // With TLS, 32 bytes of entropy from the host (the board has no RNG).
+    let append = if tls {
+        let mut seed = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
+        format!("{dir_port} seed={}", hex::encode(seed))
+    } else {
+        dir_port.to_string()
+    };
     let child = Command::new("qemu-system-arm")
         .args([
             "-M",
@@ -331,7 +439,7 @@ fn qemu_mps2_firmware_backs_up_to_a_host_director() {
             "-kernel",
         ])
         .arg(&elf)
-        .args(["-append", &dir_port.to_string()])
+        .args(["-append", &append])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -369,12 +477,41 @@ fn qemu_mps2_firmware_backs_up_to_a_host_director() {
         data.len()
     );
     assert!(text.contains("lan9118: up"), "{text}");
+    let mode = if tls {
+        "net: TLS-PSK"
+    } else {
+        "net: plain TCP"
+    };
+    assert!(text.contains(mode), "{text}");
     assert!(text.contains("NET=ok JobId=9 files=3 errors=0"), "{text}");
     assert!(
         out.status.success(),
         "firmware exit status {:?}:\n{text}",
         out.status
     );
+}
+
+/// Accept one connection, or panic after 120 s (a firmware that never dials must fail the
+/// test, not hang it).
+fn accept_within(l: &std::net::TcpListener, who: &str) -> std::net::TcpStream {
+    l.set_nonblocking(true).expect("nonblocking listener");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        match l.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).expect("blocking stream");
+                return s;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the firmware did not connect to the test {who} within 120 s"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("accept on the test {who}'s port: {e}"),
+        }
+    }
 }
 
 fn wait_or_kill(mut child: std::process::Child, limit: Duration) -> std::process::Output {

@@ -27,8 +27,11 @@
 //!   in-memory Ethernet wire (embassy-net-driver-channel) on embassy-time's std clock;
 //! - estimate and status on the device.
 //!
-//! Not injected: stalls without a close (fd-core has no receive timeout on the SD
-//! connection during a restore, so a silent SD would hang a real device's job too).
+//! - a Storage daemon that goes silent during a restore (before `read data` is answered, or
+//!   before any record) fails the job through fd-core's data-phase timeout, never a hang.
+//!
+//! Not injected: stalls of the SD during a backup (a full TCP window blocks the FD's writes;
+//! fd-core's timeout covers the SD's replies, not writes) and of the Director.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -521,6 +524,10 @@ enum Fault {
     Corrupt(usize, usize),
     /// The Director hangs up after receiving `n` frames.
     DropDirector(usize),
+    /// Go silent (connection open, nothing sent) before record `k`.
+    Stall(usize),
+    /// Go silent instead of answering `read data`.
+    StallBeforeData,
 }
 
 /// An SD serving one read session of `records`; never panics on what the FD does (fault
@@ -548,9 +555,18 @@ async fn sd_read(connector: &MemConnector, records: &Records, fault: Fault, fd_d
     if s.recv().await.is_none() {
         return;
     }
+    if fault == Fault::StallBeforeData {
+        while s.recv().await.is_some() {}
+        return;
+    }
     s.send(&d("3000 OK data\n")).await;
     for (k, (fi, stream, data)) in records.iter().enumerate() {
         if fault == Fault::CutBefore(k) {
+            return;
+        }
+        if fault == Fault::Stall(k) {
+            // Silent until the FD gives up and hangs up.
+            while s.recv().await.is_some() {}
             return;
         }
         let h = RecHdr {
@@ -984,6 +1000,38 @@ fn fault_injection_on_the_sd_and_director_connections() {
     });
 }
 
+/// A Storage daemon that stops sending in the data phase without closing the connection
+/// (before `read data` is answered, or before any record of the restore): fd-core's
+/// data-phase timeout (`fd_core::fd::conn::DATA_PHASE_TIMEOUT`, on the session's clock;
+/// virtual here) ends the job with an error instead of hanging, and nothing is bootable.
+#[test]
+fn a_stalled_sd_during_restore_fails_the_job_and_nothing_is_bootable() {
+    big_stack(|| {
+        let records = only(&full_backup(), &[b"/firmware/slot-b.bin"]);
+        let mut faults = vec![Fault::StallBeforeData];
+        faults.extend((0..records.len()).map(Fault::Stall));
+        for f in &faults {
+            let dev = RefCell::new(restore_device());
+            let out = run_restore(&dev, &records, *f);
+            let completed = check_invariant(dev.into_inner(), &out, &format!("{f:?}"));
+            assert!(!completed, "{f:?}: a stalled restore completed");
+            let ej = end_job(&out.frames).unwrap_or_else(|| panic!("{f:?}: {:?}", out.frames));
+            assert!(
+                ej.term_code != JobStatus::Terminated || ej.errors > 0,
+                "{f:?}: {ej:?}"
+            );
+            if let Fault::Stall(_) = f {
+                assert!(
+                    out.frames.iter().any(|g| matches!(g, Got::Data(x)
+                        if String::from_utf8_lossy(x).contains("Storage daemon sent nothing"))),
+                    "{f:?}: no timeout message: {:?}",
+                    out.frames
+                );
+            }
+        }
+    });
+}
+
 #[test]
 fn power_loss_during_a_firmware_restore_never_leaves_a_bootable_partial_image() {
     big_stack(|| {
@@ -1230,7 +1278,7 @@ fn client_initiated_tls_restore_of_the_inactive_slot() {
         let mut bufs = Bufs::new();
         let dial = MemDial::default();
         let mut rec_rx = vec![0u8; budget::TLS_RECORD];
-        let mut rec_tx = vec![0u8; budget::TLS_RECORD_TX];
+        let mut rec_tx = vec![0u8; budget::TLS_RECORD_TX_DIR];
         let frames = RefCell::new(Vec::new());
         let result = RefCell::new(None);
         let fd_done = Cell::new(false);

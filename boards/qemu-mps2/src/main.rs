@@ -10,10 +10,17 @@
 //! Then the network phase: a polled LAN9118 driver ([`lan9118`], embassy-net-driver) under
 //! embassy-net (static 10.0.2.15/24, QEMU user networking), embassy-executor and a SysTick
 //! embassy-time driver ([`time_driver`]). The firmware dials the Director at 10.0.2.2 (the
-//! host, through QEMU's user network) on the port given as the last word of the semihosting
-//! command line (`-append 9101`), runs fd-embedded's client-initiated session (plain TCP,
-//! no TLS: QEMU has no entropy source this firmware trusts) and prints `NET=ok …` or why
-//! not, then exits QEMU. Without a Director it prints `NET=no Director` after 5 s.
+//! host, through QEMU's user network) on the port given in the semihosting command line
+//! (`-append "9101"`), runs fd-embedded's client-initiated session and prints `NET=ok …` or
+//! why not, then exits QEMU. Without a Director it prints `NET=no Director` after 5 s.
+//!
+//! TLS-PSK (`-append "9101 seed=<64 hex digits>"`): the Director connection is an
+//! embedded-tls client (identity `R_CLIENT` 0x1E `qemu-fd`, the Director's key,
+//! max_fragment_length 4096) and the data channel to the SD too when the Director asks for
+//! it (`ssl=` in the `storage` command). mps2-an386 has no hardware RNG, so the host passes
+//! 32 bytes of entropy on the command line ([`SeededRng`], SHA-256 in counter mode): test
+//! entropy for an emulated board, not a design for a device. Without a seed the run is
+//! plain TCP.
 //! Flash partitions are emulated in RAM (`RamFlash`).
 #![no_std]
 #![no_main]
@@ -172,9 +179,16 @@ fn selftest() {
     hprintln!("RESULT=ok");
 }
 
-/// The port of the Director: the last word of the semihosting command line, else 9101.
-fn director_port() -> u16 {
-    let mut buf = [0u8; 128];
+/// What the semihosting command line asks for: the Director's port (the last number, else
+/// 9101) and, with `seed=<64 hex digits>`, TLS-PSK seeded with those bytes.
+struct Args {
+    port: u16,
+    seed: Option<[u8; 32]>,
+}
+
+fn args() -> Args {
+    // The kernel path, the port and a 64-digit seed.
+    let mut buf = [0u8; 512];
     let mut block = [buf.as_mut_ptr() as usize, buf.len()];
     // SAFETY: SYS_GET_CMDLINE writes at most block[1] bytes into buf and the length back
     // into block[1]; both live for the call.
@@ -184,38 +198,83 @@ fn director_port() -> u16 {
             block.as_mut_ptr() as usize,
         )
     };
+    let mut a = Args {
+        port: 9101,
+        seed: None,
+    };
     if r != 0 {
-        return 9101;
+        return a;
     }
     let line = buf.get(..block[1].min(buf.len())).unwrap_or(&[]);
-    let word = line
-        .split(|&b| b == b' ')
-        .rfind(|w| !w.is_empty())
-        .unwrap_or(&[]);
-    core::str::from_utf8(word)
-        .ok()
-        .and_then(|w| w.parse().ok())
-        .unwrap_or(9101)
+    for word in line.split(|&b| b == b' ').filter(|w| !w.is_empty()) {
+        if let Some(hex) = word.strip_prefix(b"seed=") {
+            a.seed = parse_seed(hex);
+        } else if let Some(p) = core::str::from_utf8(word).ok().and_then(|w| w.parse().ok()) {
+            a.port = p;
+        }
+    }
+    a
 }
 
-/// Not a cryptographic generator: QEMU offers no entropy this firmware trusts, so the
-/// network phase runs without TLS; this only seeds smoltcp's ports and the CRAM-MD5
-/// challenge of a test run.
-struct TestOnlyRng(u64);
+fn parse_seed(hex: &[u8]) -> Option<[u8; 32]> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(hex.chunks(2)) {
+        let s = core::str::from_utf8(pair).ok()?;
+        *o = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
 
-impl rand_core::RngCore for TestOnlyRng {
+/// SHA-256 in counter mode over a 32-byte seed given by the host (see the crate doc: test
+/// entropy for an emulated board without an RNG). Each instance takes its own `stream`
+/// label so the Director's and the SD's TLS clients never share output.
+struct SeededRng {
+    seed: [u8; 32],
+    stream: u8,
+    counter: u64,
+    block: [u8; 32],
+    used: usize,
+}
+
+impl SeededRng {
+    fn new(seed: [u8; 32], stream: u8) -> Self {
+        SeededRng {
+            seed,
+            stream,
+            counter: 0,
+            block: [0; 32],
+            used: 32,
+        }
+    }
+}
+
+impl rand_core::RngCore for SeededRng {
     fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
     }
     fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
     }
     fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for b in dest {
-            *b = self.next_u64() as u8;
+        for d in dest {
+            if self.used == self.block.len() {
+                let mut h = sha2::Sha256::new();
+                h.update(self.seed);
+                h.update([self.stream]);
+                h.update(self.counter.to_le_bytes());
+                self.block = h.finalize().into();
+                self.counter += 1;
+                self.used = 0;
+            }
+            *d = self.block[self.used];
+            self.used += 1;
         }
     }
     fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
@@ -223,7 +282,7 @@ impl rand_core::RngCore for TestOnlyRng {
         Ok(())
     }
 }
-impl rand_core::CryptoRng for TestOnlyRng {}
+impl rand_core::CryptoRng for SeededRng {}
 
 /// A [`Dial`] that hands out one connection made beforehand.
 struct Connected<S>(Option<S>);
@@ -280,7 +339,7 @@ async fn net_main(spawner: embassy_executor::Spawner) {
         Err(_) => fail("spawn net"),
     }
     stack.wait_config_up().await;
-    let port = director_port();
+    let Args { port, seed } = args();
     hprintln!(
         "net: 10.0.2.15 up, dialling the Director at 10.0.2.2:{}",
         port
@@ -356,7 +415,7 @@ async fn net_main(spawner: embassy_executor::Spawner) {
                     tx: buf!(budget::TCP),
                 },
             ),
-            TestOnlyRng(0x1234_5678_9abc_def1),
+            SeededRng::new(seed.unwrap_or([0x5a; 32]), 1),
             buf!(budget::TLS_RECORD),
             buf!(budget::TLS_RECORD_TX),
         ),
@@ -373,12 +432,22 @@ async fn net_main(spawner: embassy_executor::Spawner) {
         fileset: buf!(budget::FILESET),
         accurate: buf!(budget::ACCURATE),
     };
-    let mut rng = TestOnlyRng(0x0fed_cba9_8765_4321);
+    // The Director connection's TLS record buffers (used with a seed only).
+    let dir_tls = seed.map(|_| (buf!(budget::TLS_RECORD), buf!(budget::TLS_RECORD_TX_DIR)));
+    hprintln!(
+        "net: {}",
+        if dir_tls.is_some() {
+            "TLS-PSK"
+        } else {
+            "plain TCP"
+        }
+    );
+    let mut rng = SeededRng::new(seed.unwrap_or([0xa5; 32]), 0);
     let r = net::client_initiated(
         &mut Connected(Some(socket)),
         Ipv4Addr::new(10, 0, 2, 2),
         port,
-        None,
+        dir_tls,
         &mut rng,
         &cfg,
         &directors[0],

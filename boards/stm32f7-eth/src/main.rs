@@ -1,9 +1,12 @@
 //! Barque File Daemon on an STM32F767ZI with RMII Ethernet (NUCLEO-F767ZI pinout, LAN8742A
-//! PHY): embassy-stm32's Ethernet driver under embassy-net (DHCP), fd-embedded's device layer
-//! over the internal flash, and client-initiated mode: the device dials its Director with
-//! TLS-PSK (embedded-tls, max_fragment_length 4096) and serves the Director's jobs (backup,
-//! estimate, status, cancel, restore) through fd-core's command loop; the data channel to
-//! the SD is a second TLS-PSK client connection with the job's session key.
+//! PHY): embassy-stm32's Ethernet driver under embassy-net (a static address; DHCP with
+//! `--features dhcp`), fd-embedded's device layer over the internal flash, and
+//! client-initiated mode: the device dials its Director with TLS-PSK (embedded-tls,
+//! max_fragment_length 4096) and serves the Director's jobs (backup, restore, cancel)
+//! through fd-core's command loop; the data channel to the SD is a second TLS-PSK client
+//! connection with the job's session key. This is the budget firmware: fd-core is built
+//! without `estimate`, the `status` reports, accurate and passive mode (refused as unknown
+//! commands), so that the image fits 160 KiB of flash (`scripts/boards` enforces it).
 //!
 //! Built in CI for thumbv7em-none-eabihf; `size` reports its flash and RAM. Not run on
 //! hardware in this repository's CI (no board attached).
@@ -74,6 +77,28 @@ async fn net_task(mut runner: embassy_net::Runner<'static, EthDevice>) -> ! {
     runner.run().await
 }
 
+/// The device's address without the `dhcp` feature (set per site before building).
+#[cfg(not(feature = "dhcp"))]
+const STATIC_ADDR: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 50);
+#[cfg(not(feature = "dhcp"))]
+const STATIC_PREFIX: u8 = 24;
+#[cfg(not(feature = "dhcp"))]
+const STATIC_GATEWAY: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
+
+#[cfg(feature = "dhcp")]
+fn net_config() -> embassy_net::Config {
+    embassy_net::Config::dhcpv4(Default::default())
+}
+
+#[cfg(not(feature = "dhcp"))]
+fn net_config() -> embassy_net::Config {
+    embassy_net::Config::ipv4_static(embassy_net::StaticConfigV4 {
+        address: embassy_net::Ipv4Cidr::new(STATIC_ADDR, STATIC_PREFIX),
+        gateway: Some(STATIC_GATEWAY),
+        dns_servers: Default::default(),
+    })
+}
+
 /// The Director's password key (MD5 hex of the password), provisioned with the device.
 const DIRECTOR_KEY: &[u8] = b"00000000000000000000000000000000";
 
@@ -134,10 +159,11 @@ async fn main(spawner: Spawner) {
         p.PA2,
         p.PC1,
     );
-    static RESOURCES: StaticCell<StackResources<4>> = StaticCell::new();
+    // The Director's and the SD's sockets, and DHCP's with the `dhcp` feature.
+    static RESOURCES: StaticCell<StackResources<3>> = StaticCell::new();
     let (stack, runner) = embassy_net::new(
         device,
-        embassy_net::Config::dhcpv4(Default::default()),
+        net_config(),
         RESOURCES.init(StackResources::new()),
         u64::from_le_bytes(seed),
     );
@@ -182,11 +208,11 @@ async fn main(spawner: Spawner) {
     let fileset = buf!(budget::FILESET);
     let accurate = buf!(budget::ACCURATE);
     let dir_tls_rx = buf!(budget::TLS_RECORD);
-    let dir_tls_tx = buf!(budget::TLS_RECORD_TX);
+    let dir_tls_tx = buf!(budget::TLS_RECORD_TX_DIR);
     let sd_tls_rx = buf!(budget::TLS_RECORD);
     let sd_tls_tx = buf!(budget::TLS_RECORD_TX);
-    let dir_tcp_rx = buf!(budget::TCP);
-    let dir_tcp_tx = buf!(budget::TCP);
+    let dir_tcp_rx = buf!(budget::TCP_DIR);
+    let dir_tcp_tx = buf!(budget::TCP_DIR);
     let sd_tcp_rx = buf!(budget::TCP);
     let sd_tcp_tx = buf!(budget::TCP);
 

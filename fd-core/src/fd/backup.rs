@@ -617,7 +617,15 @@ where
             return Ok(None);
         };
         sd.send_with(self.tx, |b| cmd.emit(b)).await?;
-        sd_reply(sd, self.sd_rx).await
+        let deadline = self.svc.clock.now() + super::conn::DATA_PHASE_TIMEOUT;
+        match super::conn::until(&self.svc.clock, deadline, sd_reply(sd, self.sd_rx)).await {
+            Some(r) => r,
+            // A silent SD: no reply is a bad reply, the caller fails the job.
+            None => {
+                warn!("no reply from the Storage daemon within the data-phase timeout");
+                Ok(None)
+            }
+        }
     }
 
     /// Passive mode (jobs.md §2.6, §3.7; vectors/clear-backup-passive conn 4): no `storage`
@@ -626,6 +634,17 @@ where
     /// `Hello Storage calling Start Job «Job»` and authenticates as the inbound side with the
     /// session key.
     pub(crate) async fn passive_sd(&mut self) -> Result<bool, SessionError> {
+        #[cfg(feature = "passive")]
+        return self.passive_sd_built().await;
+        #[cfg(not(feature = "passive"))]
+        {
+            warn!("no storage command and passive mode is not in this build");
+            Ok(false)
+        }
+    }
+
+    #[cfg(feature = "passive")]
+    async fn passive_sd_built(&mut self) -> Result<bool, SessionError> {
         let Ok(stream) = self.svc.connector.accept_sd(&self.job.name).await else {
             return Ok(false);
         };

@@ -6,9 +6,37 @@
 //! (`core/src/lib/bsock_tcp.cc` `send()` refuses on `IsTerminated()`), which is why the FD
 //! sends no TERMINATE back at the end of a `status` or `estimate` session (connect.md §8).
 
+use core::future::Future;
+use core::task::Poll;
+
 use embedded_io_async::{Error as _, ErrorKind, Read, ReadExactError, Write};
 
+use super::platform::Clock;
+use crate::time::{Duration, Instant};
 use crate::wire::bnet::{self, Header, Signal};
+
+/// How long the FD waits for the Storage daemon during a job's data phase (a reply to a
+/// data-channel command, the next record of a restore) before it fails the job instead of
+/// hanging. Heartbeats count as traffic. Bareos has no such limit on this path (a silent SD
+/// holds its FD until TCP keepalive gives up); a device cannot wait that long.
+pub const DATA_PHASE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Run `f` until `deadline` on `clock`: `Some(output)`, or `None` when the deadline came
+/// first (`f` is then dropped, so whatever it was reading is abandoned).
+pub async fn until<F: Future, T: Clock>(clock: &T, deadline: Instant, f: F) -> Option<F::Output> {
+    let mut f = core::pin::pin!(f);
+    let mut sleep = core::pin::pin!(clock.sleep_until(deadline));
+    core::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = f.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        if sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
 
 /// What went wrong on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,8 @@
 //! **ctime** as date, vectors/clear-estimate conn 2 msgs 23–29); then
 //! `2000 OK estimate files=%s bytes=%s⏎` with thousands separators, and EOD. The session
 //! continues; the Director ends it with TERMINATE.
+// Without the `estimate` feature the command is refused and this module is unused.
+#![cfg_attr(not(feature = "estimate"), allow(dead_code))]
 
 use embedded_io_async::{Read, Write};
 

@@ -36,7 +36,7 @@ use embedded_io_async::{Read, Write};
 use heapless::Vec;
 
 use super::backup::show;
-use super::conn::{ConnError, Msg};
+use super::conn::{until, ConnError, Msg, DATA_PHASE_TIMEOUT};
 use super::platform::{
     Clock, Connector, CreateKind, Created, DigestProvider, FileSink, FileSource, Hasher, MetaStream,
 };
@@ -241,9 +241,23 @@ where
                     next_heartbeat = Some(now + self.cfg.heartbeat_interval);
                 }
             }
-            let msg = match sd.recv(rx).await {
-                Ok(m) => m,
-                Err(e) => {
+            let deadline = self.svc.clock.now() + DATA_PHASE_TIMEOUT;
+            let msg = match until(&self.svc.clock, deadline, sd.recv(rx)).await {
+                Some(Ok(m)) => m,
+                None => {
+                    self.jmsg(
+                        MessageType::Error,
+                        format_args!(
+                            "Storage daemon sent nothing for {} s during restore; giving up \
+                             (check the Storage daemon and the network to it)\n",
+                            DATA_PHASE_TIMEOUT.secs()
+                        ),
+                    )
+                    .await?;
+                    ok = false;
+                    break;
+                }
+                Some(Err(e)) => {
                     self.jmsg(
                         MessageType::Error,
                         format_args!("Storage daemon connection lost during restore: {}\n", e),

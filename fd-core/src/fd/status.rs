@@ -23,6 +23,8 @@
 //!
 //! `boffset_t` and `size_t` are reported as 8 (the values a 64-bit Bareos prints; the
 //! Director only displays them).
+// Without the `status` feature the reports are refused and this module is unused.
+#![cfg_attr(not(feature = "status"), allow(dead_code))]
 
 use embedded_io_async::{Read, Write};
 
