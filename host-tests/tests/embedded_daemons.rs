@@ -240,6 +240,7 @@ fn serve(
             name: dir_name.as_bytes(),
             key: key.as_bytes(),
             monitor: false,
+            max_bandwidth: 0,
         }];
         let cfg = FdConfig {
             name: b"barque-fd",
