@@ -476,12 +476,17 @@ impl FileSink for LinuxSink {
             let _ = rfs::unlinkat(&p.dir, p.tmp.as_slice(), AtFlags::empty());
         }
     }
+
+    async fn end_restore(&mut self) {
+        self.finish();
+    }
 }
 
 impl LinuxSink {
     /// Apply the attributes of the directories restored so far, deepest first (Bareos sets
-    /// directory attributes after the last file). Called when the session ends, before the
-    /// Director connection is closed; also on drop.
+    /// directory attributes after the last file). Called at the end of each restore, before
+    /// `2800 End Job` ([`FileSink::end_restore`]), and again when the session ends (a no-op
+    /// then unless a restore was cut short).
     pub fn finish(&mut self) {
         let mut dirs = std::mem::take(&mut self.dirs);
         dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.iter().filter(|&&b| b == b'/').count()));

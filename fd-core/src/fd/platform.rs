@@ -348,6 +348,11 @@ pub trait FileSink {
     /// Drop the regular file being created (remove the temporary name).
     async fn abort(&mut self);
 
+    /// The restore's last record has been handled: apply what waits for the end (Bareos
+    /// sets directory attributes after the last file). Called before the job's `2800 End
+    /// Job` reply. The default does nothing.
+    async fn end_restore(&mut self) {}
+
     /// Apply an ACL or xattr stream to the entry just created at `path` (before
     /// [`FileSink::commit`] when `open` is true: the regular file still under its temporary
     /// name). `Ok(false)`: this platform cannot apply it (the default; the core then reports

@@ -166,6 +166,9 @@ where
         .await?;
         self.job.set_status(JobStatus::Running);
         let ok = self.read_session(&wh, r.replace).await?;
+        // Directory attributes (set after the last file, deepest first) before the job is
+        // reported: `2800 End Job … OK` means the tree is complete.
+        self.svc.sink.end_restore().await;
         if !ok && self.job.errors == 0 {
             self.job.errors += 1;
         }
