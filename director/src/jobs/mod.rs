@@ -94,6 +94,7 @@
 //! `Bareos binary info:` line and the version strings are Barque's own.
 
 pub mod backup;
+pub mod copy;
 pub mod estimate;
 pub mod fd;
 pub mod messages;
@@ -222,6 +223,9 @@ pub struct RunOverrides {
     pub triggered_by: Option<String>,
     /// `accurate=yes|no` (default: the Job's `Accurate`).
     pub accurate: Option<bool>,
+    /// `jobid=` of a Copy or Migrate job: the source backups (instead of its Selection
+    /// Type).
+    pub job_ids: Vec<i64>,
 }
 
 /// What to restore.
@@ -434,6 +438,7 @@ impl JobEngine {
         let level = level.unwrap_or(plan.level);
         match plan.job_type {
             JobType::Backup => {}
+            JobType::Copy | JobType::Migrate => return copy::start(self, plan, overrides).await,
             other => {
                 return Err(JobError::Config(format!(
                     "Job \"{job}\" has type {:?}; use restore/estimate for those",
@@ -1187,6 +1192,8 @@ impl Plan {
             "restore" => JobType::Restore,
             "verify" => JobType::Verify,
             "admin" => JobType::Admin,
+            "copy" => JobType::Copy,
+            "migrate" => JobType::Migrate,
             _ => JobType::Backup,
         };
         let level = j
