@@ -1,0 +1,357 @@
+//! Helpers shared by the host tests that run the daemons as processes (e2e.rs,
+//! copy_migrate.rs): binaries, free ports, `barque-dir --init` set-ups, barque-console, tree
+//! snapshots. Each test binary uses a subset.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("BARQUE_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    // target/<profile>/deps/e2e-<hash> → target/<profile>
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test executable in target/<profile>/deps")
+        .to_path_buf()
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: run `cargo build -p director -p storage -p fd-linux --bins` (scripts/test \
+         does) before this test, or set BARQUE_BIN_DIR",
+        p.display()
+    );
+    p
+}
+
+/// A base port with it and the next two free on 127.0.0.1.
+pub fn free_ports() -> u16 {
+    for _ in 0..200 {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = l.local_addr().expect("addr").port();
+        drop(l);
+        if base > 65000 {
+            continue;
+        }
+        let ok = (0..3).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if ok {
+            return base;
+        }
+    }
+    panic!("no three consecutive free ports");
+}
+
+pub struct Daemons {
+    pub children: Vec<(String, Child)>,
+    pub work: PathBuf,
+}
+
+impl Drop for Daemons {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Daemons {
+    /// The daemons' logs.
+    pub fn logs(&self) -> String {
+        let mut s = String::new();
+        for n in ["dir", "sd", "fd"] {
+            let p = self.work.join(format!("log/{n}.out"));
+            s.push_str(&format!(
+                "---- {n} ----\n{}\n",
+                std::fs::read_to_string(p).unwrap_or_default()
+            ));
+        }
+        s
+    }
+}
+
+pub fn wait_port(port: u16) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on port {port}");
+}
+
+pub struct Setup {
+    pub work: PathBuf,
+    pub data: PathBuf,
+    pub port: u16,
+    pub daemons: Daemons,
+}
+
+pub fn workdir(tag: &str) -> PathBuf {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let w = base.join(format!("e2e-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&w);
+    std::fs::create_dir_all(&w).expect("mkdir work");
+    w
+}
+
+pub fn start(tag: &str, cleartext: bool, edit_dir_conf: &dyn Fn(String) -> String) -> Setup {
+    start_with(tag, cleartext, edit_dir_conf, &|t| t)
+}
+
+/// [`start`] with an edit of the SD configuration too (more Devices).
+pub fn start_with(
+    tag: &str,
+    cleartext: bool,
+    edit_dir_conf: &dyn Fn(String) -> String,
+    edit_sd_conf: &dyn Fn(String) -> String,
+) -> Setup {
+    let work = workdir(tag);
+    let data = work.join("data");
+    make_tree(&data);
+    let port = free_ports();
+    let mut init = Command::new(bin("barque-dir"));
+    init.arg("--init")
+        .arg(&work)
+        .args(["--port", &port.to_string(), "--fileset"])
+        .arg(&data)
+        .arg("--where")
+        .arg(work.join("restore-default"));
+    if cleartext {
+        init.arg("--cleartext");
+    }
+    let out = init.output().expect("barque-dir --init");
+    assert!(
+        out.status.success(),
+        "barque-dir --init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir_conf = work.join("etc/bareos-dir.conf");
+    let text = std::fs::read_to_string(&dir_conf).expect("read dir conf");
+    std::fs::write(&dir_conf, edit_dir_conf(text)).expect("write dir conf");
+    let sd_conf = work.join("etc/bareos-sd.conf");
+    let text = std::fs::read_to_string(&sd_conf).expect("read sd conf");
+    std::fs::write(&sd_conf, edit_sd_conf(text)).expect("write sd conf");
+    let mut daemons = Daemons {
+        children: Vec::new(),
+        work: work.clone(),
+    };
+    for (name, exe, conf, p) in [
+        ("sd", "barque-sd", "bareos-sd.conf", port + 2),
+        ("fd", "barque-fd", "bareos-fd.conf", port + 1),
+        ("dir", "barque-dir", "bareos-dir.conf", port),
+    ] {
+        let log = std::fs::File::create(work.join(format!("log/{name}.out"))).expect("log");
+        let child = Command::new(bin(exe))
+            .arg("-c")
+            .arg(work.join("etc").join(conf))
+            .arg("-f")
+            .stdout(log.try_clone().expect("log clone"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {exe}: {e}"));
+        daemons.children.push((name.into(), child));
+        wait_port(p);
+    }
+    Setup {
+        work,
+        data,
+        port,
+        daemons,
+    }
+}
+
+pub fn write(p: &Path, content: &[u8]) {
+    std::fs::write(p, content).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+}
+
+pub fn make_tree(d: &Path) {
+    std::fs::create_dir_all(d.join("sub/deep")).expect("mkdir");
+    std::fs::create_dir_all(d.join("empty")).expect("mkdir");
+    write(&d.join("hello.txt"), b"Hello, Barque!\n");
+    // 2 MB, not compressible into something trivial: an LCG stream.
+    let mut x: u32 = 12345;
+    let big: Vec<u8> = (0..2_000_003)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (x >> 16) as u8
+        })
+        .collect();
+    write(&d.join("big.bin"), &big);
+    write(&d.join("sub/notes.txt"), b"notes\n");
+    write(&d.join("sub/secret.txt"), b"secret\n");
+    std::fs::set_permissions(
+        d.join("sub/secret.txt"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .expect("chmod");
+    write(&d.join("sub/deep/gone.txt"), b"to be deleted\n");
+    write(&d.join("sub/deep/stay.txt"), b"stays\n");
+    std::os::unix::fs::symlink("hello.txt", d.join("link-to-hello")).expect("symlink");
+}
+
+/// Run console commands (one per line) through barque-console; returns its output.
+pub fn console(s: &Setup, commands: &[&str]) -> String {
+    let mut child = Command::new(bin("barque-console"))
+        .arg("-c")
+        .arg(s.work.join("etc/bconsole.conf"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn barque-console");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        for c in commands {
+            writeln!(stdin, "{c}").expect("write command");
+        }
+    }
+    let out = child.wait_with_output().expect("console output");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "barque-console failed: {text}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s.daemons.logs()
+    );
+    text
+}
+
+pub fn queued_id(out: &str) -> u32 {
+    out.lines()
+        .find_map(|l| l.strip_prefix("Job queued. JobId="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `Job queued. JobId=` in:\n{out}"))
+}
+
+/// Run a job command, wait for it, return (JobId, console output of wait+messages).
+pub fn run_and_wait(s: &Setup, cmd: &str) -> (u32, String) {
+    let out = console(s, &[cmd]);
+    let id = queued_id(&out);
+    let wait = console(s, &[&format!("wait jobid={id}"), "messages"]);
+    assert!(
+        wait.contains(&format!("JobId={id}\nJobStatus=OK (T)")),
+        "job {id} ({cmd}) did not end OK:\n{out}\n{wait}\n{}",
+        s.daemons.logs()
+    );
+    (id, wait)
+}
+
+/// Rows of a one-column `+---+` table after the header.
+pub fn table_column(out: &str) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut seps = 0;
+    for l in out.lines() {
+        if l.starts_with("+-") {
+            seps += 1;
+            continue;
+        }
+        if seps == 2 {
+            if let Some(v) = l.strip_prefix("| ").and_then(|v| v.strip_suffix(" |")) {
+                rows.push(v.trim().to_string());
+            }
+        }
+    }
+    rows
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Entry {
+    File { mode: u32, mtime: i64, sha: Vec<u8> },
+    Dir { mode: u32, mtime: i64 },
+    Link(PathBuf),
+}
+
+pub fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
+    fn walk(root: &Path, p: &Path, out: &mut BTreeMap<String, Entry>) {
+        let rel = p
+            .strip_prefix(root)
+            .expect("under root")
+            .to_string_lossy()
+            .into_owned();
+        let m = std::fs::symlink_metadata(p).expect("lstat");
+        let e = if m.file_type().is_symlink() {
+            Entry::Link(std::fs::read_link(p).expect("readlink"))
+        } else if m.is_dir() {
+            let mut names: Vec<_> = std::fs::read_dir(p)
+                .expect("readdir")
+                .map(|e| e.expect("entry").path())
+                .collect();
+            names.sort();
+            for n in names {
+                walk(root, &n, out);
+            }
+            Entry::Dir {
+                mode: m.mode() & 0o7777,
+                mtime: m.mtime(),
+            }
+        } else {
+            // Content compared in full (small trees); keep it as the "hash".
+            Entry::File {
+                mode: m.mode() & 0o7777,
+                mtime: m.mtime(),
+                sha: std::fs::read(p).expect("read"),
+            }
+        };
+        out.insert(rel, e);
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+pub fn assert_same_tree(want: &Path, got: &Path) {
+    let a = snapshot(want);
+    let b = snapshot(got);
+    let ka: Vec<_> = a.keys().collect();
+    let kb: Vec<_> = b.keys().collect();
+    assert_eq!(ka, kb, "restored tree has other names");
+    let diffs: Vec<String> = a
+        .iter()
+        .filter_map(|(k, va)| {
+            let vb = b.get(k)?;
+            (va != vb).then(|| format!("{k:?}: {} vs restored {}", short(va), short(vb)))
+        })
+        .collect();
+    assert!(
+        diffs.is_empty(),
+        "restored entries differ:\n{}",
+        diffs.join("\n")
+    );
+}
+
+pub fn short(e: &Entry) -> String {
+    match e {
+        Entry::File { mode, mtime, sha } => {
+            format!("file mode={mode:o} mtime={mtime} len={}", sha.len())
+        }
+        Entry::Dir { mode, mtime } => format!("dir mode={mode:o} mtime={mtime}"),
+        Entry::Link(t) => format!("link -> {}", t.display()),
+    }
+}
+
+pub fn python() -> PathBuf {
+    let py = std::env::var_os("BARQUE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv/bin/python")
+        });
+    assert!(
+        py.is_file(),
+        "{}: no python with python-bareos (scripts/setup makes target/pyenv; or set \
+         BARQUE_PYTHON)",
+        py.display()
+    );
+    py
+}
