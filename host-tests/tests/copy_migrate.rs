@@ -49,10 +49,10 @@ fn job_row(s: &Setup, job_id: &str) -> String {
         .to_string()
 }
 
-fn setup(tag: &str) -> Setup {
+fn setup(tag: &str, cleartext: bool) -> Setup {
     start_with(
         tag,
-        true,
+        cleartext,
         &|dir| {
             let (st, st_name) = block(&dir, "Storage {");
             let (_, pool) = block(&dir, "Pool {");
@@ -104,18 +104,28 @@ fn setup(tag: &str) -> Setup {
 }
 
 #[test]
-fn copy_then_restore_from_the_copy_and_migrate() {
-    let s = setup("copymig");
+fn copy_then_restore_from_the_copy_and_migrate_cleartext() {
+    scenario(&setup("copymig-clear", true));
+}
+
+/// The generated configuration has no TLS directives: every connection, the SD → SD one
+/// included (`replicate … ssl=4`), uses TLS-PSK.
+#[test]
+fn copy_then_restore_from_the_copy_and_migrate_tls_psk() {
+    scenario(&setup("copymig-psk", false));
+}
+
+fn scenario(s: &Setup) {
     let d = s.data.clone();
     let rel = d.strip_prefix("/").expect("absolute").to_path_buf();
 
     // The source backup.
-    let (full, _) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
-    let want = files_of(&s, &full.to_string());
+    let (full, _) = run_and_wait(s, "run job=DemoBackup level=Full yes");
+    let want = files_of(s, &full.to_string());
     assert!(want.len() > 5, "{want:?}");
 
     // Copy: PoolUncopiedJobs selects the Full.
-    let (copy_ctl, msgs) = run_and_wait(&s, "run job=CopyJob yes");
+    let (copy_ctl, msgs) = run_and_wait(s, "run job=CopyJob yes");
     assert!(
         msgs.contains("Termination:            Copying OK"),
         "{msgs}\n{}",
@@ -133,11 +143,11 @@ fn copy_then_restore_from_the_copy_and_migrate() {
         "{msgs}"
     );
     // Catalog: the copy is Type C and has the Full's files; the Full is still a Backup.
-    let row = job_row(&s, &copy);
+    let row = job_row(s, &copy);
     assert!(row.contains("| C "), "{row}");
-    let row = job_row(&s, &full.to_string());
+    let row = job_row(s, &full.to_string());
     assert!(row.contains("| B "), "{row}");
-    assert_eq!(files_of(&s, &copy), want, "list files of the copy");
+    assert_eq!(files_of(s, &copy), want, "list files of the copy");
 
     // Restore from the copy's volume (Storage File2).
     let target = s.work.join("restored-copy");
@@ -156,28 +166,28 @@ fn copy_then_restore_from_the_copy_and_migrate() {
     assert_same_tree(&d, &target.join(&rel));
 
     // Nothing left to copy.
-    let (_, msgs) = run_and_wait(&s, "run job=CopyJob yes");
+    let (_, msgs) = run_and_wait(s, "run job=CopyJob yes");
     assert!(msgs.contains("No JobIds found to copy."), "{msgs}");
 
     // Migrate a second Full.
-    let (full2, _) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
-    let want2 = files_of(&s, &full2.to_string());
-    let (_, msgs) = run_and_wait(&s, &format!("run job=MigrateJob jobid={full2} yes"));
+    let (full2, _) = run_and_wait(s, "run job=DemoBackup level=Full yes");
+    let want2 = files_of(s, &full2.to_string());
+    let (_, msgs) = run_and_wait(s, &format!("run job=MigrateJob jobid={full2} yes"));
     assert!(
         msgs.contains("Termination:            Migration OK"),
         "{msgs}\n{}",
         s.daemons.logs()
     );
     let migrated = value_after(&msgs, "New Backup JobId:").to_string();
-    let row = job_row(&s, &full2.to_string());
+    let row = job_row(s, &full2.to_string());
     assert!(row.contains("| M "), "the source becomes Type M: {row}");
     assert!(
-        files_of(&s, &full2.to_string()).is_empty(),
+        files_of(s, &full2.to_string()).is_empty(),
         "the migrated source's File rows are purged"
     );
-    let row = job_row(&s, &migrated);
+    let row = job_row(s, &migrated);
     assert!(row.contains("| B "), "the new job is the backup now: {row}");
-    assert_eq!(files_of(&s, &migrated), want2);
+    assert_eq!(files_of(s, &migrated), want2);
     let target = s.work.join("restored-migrated");
     let (_, msgs) = run_and_wait(
         &s,

@@ -98,3 +98,123 @@ impl Catalog {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{FileAttr, JobEnd, JobLevel, JobStart, JobStatus, NewJob, PoolSpec};
+    use super::*;
+
+    fn job(c: &mut Catalog, name: &str, t: JobType, pool_id: i64, prior: i64, at: i64) -> i64 {
+        let id = c
+            .create_job(&NewJob {
+                job: &format!("{name}.{at}"),
+                name,
+                job_type: t,
+                level: JobLevel::Full,
+                sched_time: at,
+            })
+            .unwrap();
+        c.update_job_start(&JobStart {
+            job_id: id,
+            status: JobStatus::Running,
+            level: JobLevel::Full,
+            start_time: at,
+            client_id: 0,
+            pool_id,
+            fileset_id: 0,
+        })
+        .unwrap();
+        c.update_job_end(&JobEnd {
+            job_id: id,
+            status: JobStatus::Terminated,
+            job_type: t,
+            level: JobLevel::Full,
+            end_time: at + 5,
+            real_end_time: at + 5,
+            job_files: 2,
+            job_bytes: 100,
+            read_bytes: 100,
+            job_errors: 0,
+            vol_session_id: 1,
+            vol_session_time: 2,
+            prior_job_id: prior,
+        })
+        .unwrap();
+        id
+    }
+
+    fn setup() -> (Catalog, i64) {
+        let mut c = Catalog::open_in_memory().unwrap();
+        let pool = c
+            .get_or_create_pool(&PoolSpec::backup("Full", "Vol-"))
+            .unwrap();
+        let src = job(&mut c, "B", JobType::Backup, pool.pool_id, 0, 1_000);
+        c.insert_file_attributes(
+            src,
+            &[
+                FileAttr::from_fname(1, "/t/", "A", "x"),
+                FileAttr::from_fname(2, "/t/a", "A", "y"),
+            ],
+        )
+        .unwrap();
+        c.insert_log(src, 1_000, "source log line\n").unwrap();
+        (c, src)
+    }
+
+    #[test]
+    fn copy_marks_the_new_job_c_and_the_source_as_copied() {
+        let (mut c, src) = setup();
+        assert_eq!(c.pool_uncopied_jobs("Full").unwrap(), vec![src]);
+        assert_eq!(c.pool_uncopied_jobs("Other").unwrap(), Vec::<i64>::new());
+        let ctl = job(&mut c, "CopyJob", JobType::Copy, 0, 0, 2_000);
+        let new = job(&mut c, "B", JobType::Backup, 0, src, 2_000);
+        c.finish_copy(&CopyDone {
+            control: ctl,
+            source: src,
+            new,
+            migrate: false,
+            purge_job: false,
+        })
+        .unwrap();
+        let n = c.job(new).unwrap().unwrap();
+        assert_eq!(n.job_type, JobType::JobCopy);
+        assert_eq!((n.prior_job_id, n.job_tdate), (src, 1_000));
+        assert_eq!(c.job(ctl).unwrap().unwrap().prior_job_id, new);
+        assert_eq!(c.job(src).unwrap().unwrap().job_type, JobType::Backup);
+        assert_eq!(c.list_files(src).unwrap().len(), 2);
+        // Copied now: PoolUncopiedJobs no longer selects it.
+        assert_eq!(c.pool_uncopied_jobs("Full").unwrap(), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn migrate_marks_the_source_m_and_purges_its_files() {
+        let (mut c, src) = setup();
+        let ctl = job(&mut c, "MigrateJob", JobType::Migrate, 0, 0, 2_000);
+        let new = job(&mut c, "B", JobType::Backup, 0, src, 2_000);
+        c.finish_copy(&CopyDone {
+            control: ctl,
+            source: src,
+            new,
+            migrate: true,
+            purge_job: false,
+        })
+        .unwrap();
+        let s = c.job(src).unwrap().unwrap();
+        assert_eq!(s.job_type, JobType::MigratedJob);
+        assert!(c.list_files(src).unwrap().is_empty());
+        assert_eq!(c.job(new).unwrap().unwrap().job_type, JobType::Backup);
+
+        // Purge Migration Job = yes: the source row goes too.
+        let (mut c, src) = setup();
+        let new = job(&mut c, "B", JobType::Backup, 0, src, 2_000);
+        c.finish_copy(&CopyDone {
+            control: new,
+            source: src,
+            new,
+            migrate: true,
+            purge_job: true,
+        })
+        .unwrap();
+        assert!(c.job(src).unwrap().is_none());
+    }
+}

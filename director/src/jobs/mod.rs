@@ -87,7 +87,7 @@
 //!
 //! # What is not here
 //!
-//! Copy/migrate/verify/consolidate/admin jobs, run scripts, spooling, changing a running
+//! Verify/consolidate/admin jobs (Copy and Migrate are in [`copy`]), run scripts, spooling, changing a running
 //! job's bandwidth (only the Job/Client limit is sent at start), plugin options and restore objects, multiple storages per job,
 //! client-initiated connections (the engine always dials the FD), accurate checksums (entries go with an empty
 //! checksum and DeltaSeq 0), pruning. Times are printed in UTC. The report's

@@ -445,6 +445,13 @@ async fn inner(
         f.sd_end = Some(*e);
     }
     f.fd_end = Some(fd_res?);
+    // After `2800 End Job` the FD sends TERMINATE and closes (vectors/clear-restore conn 3
+    // msgs 22-23); barque-fd sets the directory attributes before it closes, so the restored
+    // tree is complete only then. Wait for the close (bounded) before the job ends.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while fd.conn.recv().await.is_ok() {}
+    })
+    .await;
     sd_res?;
     Ok(())
 }
