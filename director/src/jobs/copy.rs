@@ -912,3 +912,50 @@ fn selection_report(
     s.push('\n');
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use barque_common::config::{check_str, Daemon};
+
+    fn cfg(job_extra: &str, pool_extra: &str) -> Config {
+        let text = format!(
+            "Director {{ Name = d; Password = p }}\n\
+             Client {{ Name = c; Address = fd; Password = p }}\n\
+             Storage {{ Name = s; Address = sd; Password = p; Device = d; Media Type = f }}\n\
+             Storage {{ Name = s2; Address = sd2; Password = p; Device = d2; Media Type = f2 }}\n\
+             Pool {{ Name = p; Pool Type = Backup; {pool_extra} }}\n\
+             Pool {{ Name = copies; Pool Type = Backup; Storage = s2 }}\n\
+             Pool {{ Name = other; Pool Type = Backup }}\n\
+             FileSet {{ Name = fs; Include {{ File = /x }} }}\n\
+             Messages {{ Name = m; console = all }}\n\
+             Catalog {{ Name = cat; DbName = x; DbUser = u }}\n\
+             Job {{ Name = C; Type = Copy; Client = c; FileSet = fs; Storage = s; Pool = p; \
+             Messages = m; {job_extra} }}\n"
+        );
+        let r = check_str("t.conf", text.as_bytes(), Daemon::Director);
+        assert!(r.is_ok(), "{r}");
+        r.config
+    }
+
+    #[test]
+    fn destination_is_the_next_pool_and_its_storage() {
+        let c = cfg("", "Next Pool = copies");
+        let plan = Plan::resolve(&c, "C", &RunOverrides::default()).unwrap();
+        assert_eq!(plan.job_type, JobType::Copy);
+        let (pool, st) = destination(&c, &plan).unwrap();
+        assert_eq!((pool.as_str(), st.name.as_str()), ("copies", "s2"));
+        // The Job's Next Pool wins; a pool without Storage writes to the Job's Storage.
+        let c = cfg("Next Pool = other", "Next Pool = copies");
+        let plan = Plan::resolve(&c, "C", &RunOverrides::default()).unwrap();
+        let (pool, st) = destination(&c, &plan).unwrap();
+        assert_eq!((pool.as_str(), st.name.as_str()), ("other", "s"));
+        // No Next Pool anywhere: a configuration error that says where to add it.
+        let c = cfg("", "");
+        let plan = Plan::resolve(&c, "C", &RunOverrides::default()).unwrap();
+        match destination(&c, &plan) {
+            Err(JobError::Config(m)) => assert!(m.contains("Next Pool"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
