@@ -152,7 +152,7 @@ fn scenario(s: &Setup) {
     // Restore from the copy's volume (Storage File2).
     let target = s.work.join("restored-copy");
     let (_, msgs) = run_and_wait(
-        &s,
+        s,
         &format!(
             "restore client=barque-fd jobid={copy} where={} all yes",
             target.display()
@@ -190,7 +190,7 @@ fn scenario(s: &Setup) {
     assert_eq!(files_of(s, &migrated), want2);
     let target = s.work.join("restored-migrated");
     let (_, msgs) = run_and_wait(
-        &s,
+        s,
         &format!(
             "restore client=barque-fd jobid={migrated} where={} all yes",
             target.display()

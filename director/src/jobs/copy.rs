@@ -355,7 +355,6 @@ fn bash(s: &str) -> String {
 }
 
 /// Send `JobId=`, `getSecureEraseCmd`, `use storage`/`use device`; returns (SDid, SDtime, key).
-#[allow(clippy::too_many_arguments)]
 async fn define_sd_job(
     ctx: &JobCtx,
     sd: &mut SdChannel,
