@@ -145,6 +145,7 @@ impl ConsoleEngine {
             pool: req.pool,
             triggered_by: None,
             accurate: req.accurate,
+            job_ids: req.jobids.iter().map(|&j| i64::from(j)).collect(),
         };
         let mut r = Reply::default();
         self.using_catalog(&mut r, s);

@@ -63,6 +63,7 @@
 //! base jobs, the bvfs cache tables, `RestoreObject`, non-UTF-8 file names (the API takes
 //! `&str`; Bareos stores raw bytes in an `SQL_ASCII` database).
 
+mod copy;
 mod ops;
 pub mod postgres;
 mod prune;
@@ -78,6 +79,7 @@ use std::path::{Path, PathBuf};
 
 pub use fd_core::wire::codes::{JobLevel, JobStatus, JobType};
 
+pub use self::copy::CopyDone;
 pub use self::ops::{
     fileset_md5, status_after_limits, ClientRecord, FileAttr, FileSetRecord, JobEnd, JobListRow,
     JobMediaRecord, JobRecord, JobStart, MediaRecord, MediaUpdate, NewClient, NewJob, NewJobMedia,

@@ -103,13 +103,14 @@
 //!
 //! # What is not here
 //!
-//! Copy/migrate/verify/consolidate/admin jobs, run scripts, spooling, changing a running
+//! Verify/consolidate/admin jobs (Copy and Migrate are in [`copy`]), run scripts, spooling, changing a running
 //! job's bandwidth (only the Job/Client limit is sent at start), plugin options and restore objects, multiple storages per job,
 //! accurate checksums (entries go with an empty
 //! checksum and DeltaSeq 0), pruning. Times are printed in UTC. The report's
 //! `Bareos binary info:` line and the version strings are Barque's own.
 
 pub mod backup;
+pub mod copy;
 pub mod estimate;
 pub mod fd;
 pub mod messages;
@@ -241,6 +242,9 @@ pub struct RunOverrides {
     pub triggered_by: Option<String>,
     /// `accurate=yes|no` (default: the Job's `Accurate`).
     pub accurate: Option<bool>,
+    /// `jobid=` of a Copy or Migrate job: the source backups (instead of its Selection
+    /// Type).
+    pub job_ids: Vec<i64>,
 }
 
 /// What to restore.
@@ -463,6 +467,7 @@ impl JobEngine {
         match plan.job_type {
             JobType::Backup => {}
             JobType::Verify => return self.run_verify(plan).await,
+            JobType::Copy | JobType::Migrate => return copy::start(self, plan, overrides).await,
             other => {
                 return Err(JobError::Config(format!(
                     "Job \"{job}\" has type {:?}; use restore/estimate for those",
@@ -1329,6 +1334,8 @@ impl Plan {
             "restore" => JobType::Restore,
             "verify" => JobType::Verify,
             "admin" => JobType::Admin,
+            "copy" => JobType::Copy,
+            "migrate" => JobType::Migrate,
             _ => JobType::Backup,
         };
         let level = j

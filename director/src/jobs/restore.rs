@@ -151,6 +151,19 @@ pub async fn bootstrap_lines(
     plan: &Plan,
     req: &RestoreRequest,
 ) -> Result<(Vec<Vec<u8>>, u64), JobError> {
+    let (lines, expected, _) = bootstrap_with_storage(ctx, plan, req, &[]).await?;
+    Ok((lines, expected))
+}
+
+/// [`bootstrap_lines`] with the `Device=` of every Storage in `storages` (besides the Job's)
+/// and the Storage name of the first entry: the volume of a copy is read where it was
+/// written, as Bareos reads from the Storage recorded with the volume.
+pub async fn bootstrap_with_storage(
+    ctx: &JobCtx,
+    plan: &Plan,
+    req: &RestoreRequest,
+    storages: &[barque_common::config::typed::DirStorage],
+) -> Result<(Vec<Vec<u8>>, u64, Option<String>), JobError> {
     let client = plan.client.name.clone();
     let fileset = plan.fileset.as_ref().map(|fs| {
         (
@@ -170,6 +183,7 @@ pub async fn bootstrap_lines(
     let devices: Vec<(String, Option<String>)> = plan
         .storage
         .iter()
+        .chain(storages.iter())
         .map(|s| (s.name.clone(), s.devices.first().cloned()))
         .collect();
     ctx.cat(move |c| {
@@ -191,13 +205,14 @@ pub async fn bootstrap_lines(
         }
         let bsr = c.build_bootstrap(&sel)?;
         let expected = bsr.expected_files();
+        let first = bsr.entries.first().map(|e| e.storage.clone());
         let lines = bsr.restore_lines(|st| {
             devices
                 .iter()
                 .find(|(n, _)| n == st)
                 .and_then(|(_, d)| d.clone())
         })?;
-        Ok((lines, expected))
+        Ok((lines, expected, first))
     })
     .await
 }
@@ -212,12 +227,15 @@ async fn inner(
     if ctx.is_canceled() {
         return Err(JobError::Canceled);
     }
-    let storage = plan
-        .storage
-        .clone()
-        .ok_or_else(|| JobError::Config(format!("Job \"{}\" has no Storage", plan.job.name)))?;
     ctx.msg(&engine.inner.opts.version_line).await;
-    let (lines, expected) = bootstrap_lines(ctx, plan, req).await?;
+    let storages = engine.config().dir_storages();
+    let (lines, expected, first) = bootstrap_with_storage(ctx, plan, req, &storages).await?;
+    // The Storage recorded with the volume if it is configured (a copy's volume is on the
+    // copy's Storage), else the Job's.
+    let storage = first
+        .and_then(|n| storages.iter().find(|s| s.name == n).cloned())
+        .or_else(|| plan.storage.clone())
+        .ok_or_else(|| JobError::Config(format!("Job \"{}\" has no Storage", plan.job.name)))?;
     if lines.is_empty() {
         return Err(JobError::Config("no files selected for the restore".into()));
     }
@@ -453,6 +471,13 @@ async fn inner(
         f.sd_end = Some(*e);
     }
     f.fd_end = Some(fd_res?);
+    // After `2800 End Job` the FD sends TERMINATE and closes (vectors/clear-restore conn 3
+    // msgs 22-23); barque-fd sets the directory attributes before it closes, so the restored
+    // tree is complete only then. Wait for the close (bounded) before the job ends.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while fd.conn.recv().await.is_ok() {}
+    })
+    .await;
     sd_res?;
     Ok(())
 }

@@ -45,6 +45,8 @@ pub struct RunRequest {
     pub plugin_options: Option<String>,
     /// `yes`: do not ask.
     pub yes: bool,
+    /// `jobid=` (comma-separated list): the source jobs of a Copy or Migrate job.
+    pub jobids: Vec<u32>,
 }
 
 /// `restore` (the keywords a scripted restore uses).
@@ -357,7 +359,17 @@ fn run_request(ctx: &Ctx<'_>, s: &Session, a: &Args) -> Result<RunRequest, Reply
     check_where_and_plugin_options(s, a)?;
     let where_ = a.value("where").map(str::to_string);
     let _ = opt_check(ctx, s, a, "catalog", AclKind::Catalog, "Catalog", "Catalog")?;
+    let mut jobids = Vec::new();
+    if let Some(list) = a.value("jobid") {
+        for id in list.split(',') {
+            match id.trim().parse::<u32>() {
+                Ok(n) if n > 0 => jobids.push(n),
+                _ => return Err(Reply::failed(format!("Invalid JobId {id}\n"))),
+            }
+        }
+    }
     Ok(RunRequest {
+        jobids,
         plugin_options: a.value("pluginoptions").map(str::to_string),
         client: opt_check(ctx, s, a, "client", AclKind::Client, "Client", "Client")?,
         fileset: opt_check(ctx, s, a, "fileset", AclKind::FileSet, "FileSet", "FileSet")?,

@@ -237,6 +237,14 @@ fn engine_requests_are_typed() {
         Ok(engine::Request::Restore(r)) => assert_eq!(r.jobids, vec![1, 2]),
         other => panic!("{other:?}"),
     }
+    // A Copy/Migrate job's source backups.
+    let a = Args::parse("run job=CapBackup jobid=3,4 yes").unwrap();
+    match engine::parse(&c, &s, "run", &a) {
+        Ok(engine::Request::Run(r)) => assert_eq!(r.jobids, vec![3, 4]),
+        other => panic!("{other:?}"),
+    }
+    let a = Args::parse("run job=CapBackup jobid=x yes").unwrap();
+    assert!(engine::parse(&c, &s, "run", &a).is_err());
 }
 
 #[test]

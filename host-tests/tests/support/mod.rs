@@ -152,6 +152,16 @@ pub fn start(tag: &str, cleartext: bool, edit_dir_conf: &dyn Fn(String) -> Strin
     start_with(tag, cleartext, edit_dir_conf, &|t, _| t)
 }
 
+/// [`start`] with an edit of the Storage daemon's configuration too (more Devices).
+pub fn start_with_sd(
+    tag: &str,
+    cleartext: bool,
+    edit_dir_conf: &dyn Fn(String) -> String,
+    edit_sd_conf: &dyn Fn(String) -> String,
+) -> Setup {
+    start_edited(tag, cleartext, edit_dir_conf, &|t, _| t, edit_sd_conf)
+}
+
 /// [`start`] with an edit of the File daemon's configuration as well (`edit_fd_conf` gets
 /// the generated text and the work directory).
 pub fn start_with(
@@ -159,6 +169,16 @@ pub fn start_with(
     cleartext: bool,
     edit_dir_conf: &dyn Fn(String) -> String,
     edit_fd_conf: &dyn Fn(String, &Path) -> String,
+) -> Setup {
+    start_edited(tag, cleartext, edit_dir_conf, edit_fd_conf, &|t| t)
+}
+
+fn start_edited(
+    tag: &str,
+    cleartext: bool,
+    edit_dir_conf: &dyn Fn(String) -> String,
+    edit_fd_conf: &dyn Fn(String, &Path) -> String,
+    edit_sd_conf: &dyn Fn(String) -> String,
 ) -> Setup {
     let work = workdir(tag);
     let data = work.join("data");
@@ -186,6 +206,9 @@ pub fn start_with(
     let fd_conf = work.join("etc/bareos-fd.conf");
     let text = std::fs::read_to_string(&fd_conf).expect("read fd conf");
     std::fs::write(&fd_conf, edit_fd_conf(text, &work)).expect("write fd conf");
+    let sd_conf = work.join("etc/bareos-sd.conf");
+    let text = std::fs::read_to_string(&sd_conf).expect("read sd conf");
+    std::fs::write(&sd_conf, edit_sd_conf(text)).expect("write sd conf");
     let mut daemons = Daemons {
         children: Vec::new(),
         work: work.clone(),
