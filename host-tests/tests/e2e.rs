@@ -24,8 +24,9 @@ mod pg;
 mod support;
 
 use std::io::Write;
+use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::*;
 

@@ -42,7 +42,7 @@ use fd_embedded::flash::RamFlash;
 use fd_embedded::net::{self as fnet, Dial, NetError, TlsConnector};
 use fd_embedded::state::Slot;
 use sha2::Digest as _;
-use support::{console, run_and_wait, start_with, table_column};
+use support::{console, file_lines, run_and_wait, start_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 type Part = RamFlash<65536, 4096>;
@@ -371,7 +371,7 @@ fn backup_and_restore_slot_b(cleartext: bool) {
         "{msgs}\n{}",
         s.daemons.logs()
     );
-    let mut files = table_column(&console(&s, &[&format!("list files jobid={full}")]));
+    let mut files = file_lines(&console(&s, &[&format!("list files jobid={full}")]));
     files.sort();
     assert_eq!(
         files,
