@@ -154,7 +154,7 @@ fn scenario(s: &Setup) {
     let (_, msgs) = run_and_wait(
         s,
         &format!(
-            "restore client=barque-fd jobid={copy} where={} all yes",
+            "restore client=barque-fd jobid={copy} where={} all done yes",
             target.display()
         ),
     );
@@ -192,7 +192,7 @@ fn scenario(s: &Setup) {
     let (_, msgs) = run_and_wait(
         s,
         &format!(
-            "restore client=barque-fd jobid={migrated} where={} all yes",
+            "restore client=barque-fd jobid={migrated} where={} all done yes",
             target.display()
         ),
     );

@@ -219,7 +219,7 @@ async fn play(tcp: tokio::net::TcpStream, script: Script) -> Replay {
             return rep;
         }
     };
-    conn.set_io_timeout(Some(Duration::from_secs(20)));
+    conn.set_io_timeout(Some(Duration::from_secs(60)));
     let actual_job: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     for m in script.msgs.iter().filter(|m| m.i >= 8) {
         if script.pause_before == Some(m.i) {
