@@ -827,3 +827,19 @@ fn client_initiated_real_dir_real_sd_barque_fd() {
         s.logs()
     );
 }
+
+// 6. client-initiated the other way: the real bareos-fd dials barque-dir, which parks the
+// connection, lists it and runs the jobs over it.
+#[test]
+fn client_initiated_barque_dir_barque_sd_real_fd() {
+    let Some(s) = scenario("bbr-ci", Barque, Barque, Real, PSK_CLIENT_INITIATED) else {
+        return;
+    };
+    let out = console(&s, &["status dir"]);
+    assert!(
+        out.contains("Client Initiated Connections (waiting for jobs):")
+            && out.contains("barque-fd"),
+        "{out}\n{}",
+        s.logs()
+    );
+}
