@@ -40,7 +40,11 @@ pub const DATA: usize = 4096 + 8;
 /// Fileset store.
 pub const FILESET: usize = 512;
 /// Accurate list store.
+#[cfg(feature = "full")]
 pub const ACCURATE: usize = 512;
+/// Without accurate mode (feature `full` off) the file list is never kept.
+#[cfg(not(feature = "full"))]
+pub const ACCURATE: usize = 0;
 /// An embedded-tls receive record buffer with max_fragment_length 4,096.
 pub const TLS_RECORD: usize = 4608;
 /// An embedded-tls send record buffer (writes are split into records that fit).

@@ -58,8 +58,8 @@ use heapless::Vec;
 use super::conn::{Conn, Msg};
 use super::pattern::{basename, wild_match_with, WildFlags};
 use super::platform::{
-    Clock, Connector, DigestProvider, Entry, EntryKind, FileSink, FileSource, Hasher, MetaStream,
-    PskParams, WalkOptions,
+    Clock, Connector, DigestProvider, Entry, EntryKind, FileSink, FileSource, Hasher, PskParams,
+    WalkOptions,
 };
 use super::session::{authenticate, qualified_name, Session, SessionError};
 use super::MAX_PATH;
@@ -1202,16 +1202,18 @@ where
         }
         // ACL and xattr streams come after the data and before the digest
         // (`core/src/filed/backup.cc` `SaveFile()`); no ACL for a symbolic link.
+        #[cfg(feature = "acl-xattr")]
         if flags.acl && ft != FileType::Lnk && self.svc.source.acl_support() {
-            self.send_meta(fi, path, MetaStream::AccessAcl, flags, st)
+            self.send_meta(fi, path, super::platform::MetaStream::AccessAcl, flags, st)
                 .await?;
             if ft == FileType::DirEnd {
-                self.send_meta(fi, path, MetaStream::DefaultAcl, flags, st)
+                self.send_meta(fi, path, super::platform::MetaStream::DefaultAcl, flags, st)
                     .await?;
             }
         }
+        #[cfg(feature = "acl-xattr")]
         if flags.xattr && self.svc.source.xattr_support() {
-            self.send_meta(fi, path, MetaStream::Xattr, flags, st)
+            self.send_meta(fi, path, super::platform::MetaStream::Xattr, flags, st)
                 .await?;
         }
         if let (Some(kind), Some((d, n))) = (flags.signature, digest) {
@@ -1237,6 +1239,7 @@ where
         Ok(true)
     }
 
+    #[cfg(feature = "acl-xattr")]
     /// Send one ACL or xattr stream of `path`, if the platform reports one. A read error is
     /// an M_ERROR job message counted in `Errors=` (as `DoBackupAcl()`/`DoBackupXattr()`);
     /// the job goes on.
@@ -1244,7 +1247,7 @@ where
         &mut self,
         fi: i32,
         path: &[u8],
-        kind: MetaStream,
+        kind: super::platform::MetaStream,
         flags: &Flags,
         st: &mut RunState,
     ) -> Result<(), SessionError> {
@@ -1255,15 +1258,17 @@ where
             .saturating_sub(1);
         let out = self.data.get_mut(..cap).unwrap_or(&mut []);
         let r = match kind {
-            MetaStream::AccessAcl => self.svc.source.acl(path, false, out).await,
-            MetaStream::DefaultAcl => self.svc.source.acl(path, true, out).await,
-            MetaStream::Xattr => self.svc.source.xattrs(path, flags.acl, out).await,
+            super::platform::MetaStream::AccessAcl => self.svc.source.acl(path, false, out).await,
+            super::platform::MetaStream::DefaultAcl => self.svc.source.acl(path, true, out).await,
+            super::platform::MetaStream::Xattr => {
+                self.svc.source.xattrs(path, flags.acl, out).await
+            }
         };
         let n = match r {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) => {
-                let what = if kind == MetaStream::Xattr {
+                let what = if kind == super::platform::MetaStream::Xattr {
                     "extended attributes"
                 } else {
                     "ACL"
@@ -1282,7 +1287,7 @@ where
             }
         };
         // The ACL text goes with its terminating NUL (`SendAclStream()`).
-        let len = if kind == MetaStream::Xattr {
+        let len = if kind == super::platform::MetaStream::Xattr {
             n
         } else {
             if let Some(z) = self.data.get_mut(n) {

@@ -99,6 +99,7 @@ pub mod restore;
 pub mod session;
 pub mod status;
 pub mod timefmt;
+#[cfg(feature = "verify")]
 pub mod verify;
 
 use crate::time::Duration;

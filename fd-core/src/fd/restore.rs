@@ -129,9 +129,15 @@ where
             },
             RestoreTarget::RegexWhere(spec) => {
                 // `core/src/filed/dir_cmd.cc` `RestoreCmd()`: the list is compiled before the
-                // reply; a bad one is fatal.
+                // reply; a bad one is fatal. Without the `regexwhere` feature every list is
+                // refused that way.
                 let spec = crate::wire::hello::unbash(spec, &mut where_buf).unwrap_or(spec);
-                if let Err(e) = self.svc.sink.set_regexwhere(spec) {
+                #[cfg(feature = "regexwhere")]
+                let compiled = self.svc.sink.set_regexwhere(spec);
+                #[cfg(not(feature = "regexwhere"))]
+                let compiled: Result<(), super::platform::RegexError> =
+                    Err(super::platform::RegexError::Unsupported);
+                if let Err(e) = compiled {
                     self.jmsg(
                         MessageType::Fatal,
                         format_args!("Bad where regexp. where={} ({})\n", show(spec), e),
@@ -506,11 +512,14 @@ where
         replace: Replace,
     ) -> Result<Option<Open<D::Hasher>>, SessionError> {
         let mut out = [0u8; MAX_PATH];
+        #[cfg(feature = "regexwhere")]
         let mut rw = [0u8; MAX_PATH];
+        #[cfg(feature = "regexwhere")]
         let mut rwl = [0u8; MAX_PATH];
         // With `regexwhere` the sink rewrites the name (and a hard link's target, as
         // `core/src/lib/attr.cc` `BuildAttrOutputFnames()`); the result is checked like any
         // other output name.
+        #[cfg(feature = "regexwhere")]
         let (fname, link): (&[u8], &[u8]) = if self.job.regexwhere {
             let f = match self.svc.sink.apply_regexwhere(rec.fname, &mut rw) {
                 Some(n) => rw.get(..n).unwrap_or(&[]),
@@ -528,6 +537,9 @@ where
         } else {
             (rec.fname, rec.link)
         };
+        // Without the feature no `regexwhere` is ever accepted (restore_cmd refuses it).
+        #[cfg(not(feature = "regexwhere"))]
+        let (fname, link): (&[u8], &[u8]) = (rec.fname, rec.link);
         let path = match output_path(where_, fname, &mut out) {
             Ok(p) => p,
             Err(e) => {

@@ -786,7 +786,10 @@ where
                     .await?;
                 Ok(false)
             }
+            #[cfg(feature = "verify")]
             DirCommand::Verify { level } => self.verify_cmd(level).await,
+            #[cfg(not(feature = "verify"))]
+            DirCommand::Verify { .. } => self.not_built().await,
             DirCommand::Level(Level::Since { .. })
             | DirCommand::Fileset { .. }
             | DirCommand::Accurate { .. }
