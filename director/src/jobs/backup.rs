@@ -302,14 +302,7 @@ async fn backup_inner(
     let accurate = since.is_some() && facts.accurate;
     send_level(ctx, &mut fd, level, accurate, since.as_ref(), engine).await?;
 
-    fd.send(&DirCommand::Fileset {
-        vss: fileset.enable_vss,
-    })
-    .await?;
-    for l in fileset_lines(&fileset)? {
-        fd.send_raw(&l).await?;
-    }
-    fd.signal(Signal::Eod).await?;
+    fd.send_fileset(&fileset).await?;
     fd.expect_ok(ctx, OkReply::Include, "the fileset").await?;
 
     fd.send(&DirCommand::GetSecureEraseCmd).await?;
