@@ -21,4 +21,5 @@
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod messages;
 pub mod tls;

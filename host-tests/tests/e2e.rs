@@ -36,19 +36,6 @@ fn full_incremental_restore(s: &Setup) {
     let (full, msgs) = run_and_wait(s, "run job=DemoBackup level=Full yes");
     assert!(msgs.contains("Termination:            Backup OK"), "{msgs}");
     let files = file_lines(&console(s, &[&format!("list files jobid={full}")]));
-    let want_full = [
-        "",
-        "big.bin",
-        "empty/",
-        "hello.txt",
-        "link-to-hello",
-        "sub/",
-        "sub/deep/",
-        "sub/deep/gone.txt",
-        "sub/deep/stay.txt",
-        "sub/notes.txt",
-        "sub/secret.txt",
-    ];
     let mut got: Vec<String> = files
         .iter()
         .map(|f| {
@@ -58,19 +45,9 @@ fn full_incremental_restore(s: &Setup) {
         })
         .collect();
     got.sort();
-    assert_eq!(got, want_full, "list files of the Full");
+    assert_eq!(got, TREE_FULL_FILES, "list files of the Full");
 
-    // Change: one modified, one added, one deleted. Sleep past the Full's start second so
-    // the changes are newer than the since time.
-    std::thread::sleep(Duration::from_millis(2100));
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(d.join("hello.txt"))
-        .expect("open");
-    f.write_all(b"changed\n").expect("append");
-    drop(f);
-    write(&d.join("sub/added.txt"), b"added after the Full\n");
-    std::fs::remove_file(d.join("sub/deep/gone.txt")).expect("rm");
+    change_tree(d);
 
     let (incr, _) = run_and_wait(s, "run job=DemoBackup level=Incremental yes");
     let files = file_lines(&console(s, &[&format!("list files jobid={incr}")]));

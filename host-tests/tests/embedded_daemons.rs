@@ -22,6 +22,7 @@
 //!
 //! Needs the barque-dir, barque-sd and barque-console binaries (see e2e.rs "Binaries").
 
+mod embedded_support;
 mod support;
 
 use std::cell::RefCell;
@@ -29,6 +30,7 @@ use std::net::Ipv4Addr;
 use std::time::SystemTime;
 
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use embedded_support::image;
 use fd_core::fd::jobs::JobTable;
 use fd_core::fd::platform::{Clock, Sha256Only};
 use fd_core::fd::{Buffers, DirectorAuth, FdConfig, Services};
@@ -48,18 +50,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 type Part = RamFlash<65536, 4096>;
 type KvFlash = RamFlash<8192, 1024>;
 type Dev = Device<Part, KvFlash>;
-
-fn image(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 /// Slot images spanning several 4 KiB data records, not multiples of the record size.
 fn fw_a() -> Vec<u8> {

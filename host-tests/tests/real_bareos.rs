@@ -33,14 +33,14 @@
 #[path = "../../director/tests/common/pg.rs"]
 #[allow(dead_code)]
 mod pg;
+mod support;
 
-use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::TcpListener;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use support::{bin as barque_bin, file_lines, free_ports, make_tree, Entry};
 
 const SKIP: &str = "SKIPPED: real Bareos not installed (set BAREOS_SBIN)";
 
@@ -69,28 +69,6 @@ fn bareos_sbin() -> Option<PathBuf> {
     }
 }
 
-fn bin_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("BARQUE_BIN_DIR") {
-        return PathBuf::from(d);
-    }
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("test executable in target/<profile>/deps")
-        .to_path_buf()
-}
-
-fn barque_bin(name: &str) -> PathBuf {
-    let p = bin_dir().join(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: run `cargo build -p director -p storage -p fd-linux --bins` before this \
-         test, or set BARQUE_BIN_DIR",
-        p.display()
-    );
-    p
-}
-
 /// Which implementation runs a daemon.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Impl {
@@ -99,34 +77,13 @@ enum Impl {
 }
 use Impl::{Barque, Real};
 
-/// A base port with it and the next two free on 127.0.0.1.
-fn free_ports() -> u16 {
-    for _ in 0..200 {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base = l.local_addr().expect("addr").port();
-        drop(l);
-        if base > 65000 {
-            continue;
-        }
-        if (0..3).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no three consecutive free ports on 127.0.0.1");
-}
-
 fn wait_port(port: u16, what: &str, logs: &dyn Fn() -> String) {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(60) {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    if !support::port_listens_within(port, Duration::from_secs(60)) {
+        panic!(
+            "{what} does not listen on 127.0.0.1:{port} after 60 s\n{}",
+            logs()
+        );
     }
-    panic!(
-        "{what} does not listen on 127.0.0.1:{port} after 60 s\n{}",
-        logs()
-    );
 }
 
 /// PostgreSQL parameters for a real Director's catalog.
@@ -404,145 +361,24 @@ fn start(sbin: &Path, tag: &str, dir: Impl, sd: Impl, fd: Impl, mode: Mode) -> S
     s
 }
 
-fn write(p: &Path, content: &[u8]) {
-    std::fs::write(p, content).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
-}
-
-fn make_tree(d: &Path) {
-    std::fs::create_dir_all(d.join("sub/deep")).expect("mkdir");
-    std::fs::create_dir_all(d.join("empty")).expect("mkdir");
-    write(&d.join("hello.txt"), b"Hello, Barque!\n");
-    // 2 MB that does not compress into something trivial: an LCG stream.
-    let mut x: u32 = 12345;
-    let big: Vec<u8> = (0..2_000_003)
-        .map(|_| {
-            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-            (x >> 16) as u8
-        })
-        .collect();
-    write(&d.join("big.bin"), &big);
-    write(&d.join("sub/notes.txt"), b"notes\n");
-    write(&d.join("sub/secret.txt"), b"secret\n");
-    std::fs::set_permissions(
-        d.join("sub/secret.txt"),
-        std::fs::Permissions::from_mode(0o640),
-    )
-    .expect("chmod");
-    write(&d.join("sub/deep/gone.txt"), b"to be deleted\n");
-    write(&d.join("sub/deep/stay.txt"), b"stays\n");
-    std::os::unix::fs::symlink("hello.txt", d.join("link-to-hello")).expect("symlink");
-}
-
 /// Run console commands (one per line) through the real bconsole; returns its output.
 fn console(s: &Setup, commands: &[&str]) -> String {
-    let mut child = Command::new(s.sbin.join("bconsole"))
-        .arg("-c")
-        .arg(s.work.join("etc/bconsole.conf"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn bconsole");
-    {
-        let mut stdin = child.stdin.take().expect("stdin");
-        for c in commands {
-            writeln!(stdin, "{c}").expect("write command");
-        }
-    }
-    let out = child.wait_with_output().expect("bconsole output");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "bconsole failed: {text}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        s.logs()
-    );
-    text
-}
-
-fn queued_id(s: &Setup, out: &str) -> u32 {
-    out.lines()
-        .find_map(|l| l.trim().strip_prefix("Job queued. JobId="))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no `Job queued. JobId=` in:\n{out}\n{}", s.logs()))
+    support::run_console(
+        &s.sbin.join("bconsole"),
+        &s.work.join("etc/bconsole.conf"),
+        commands,
+        &|| s.logs(),
+    )
 }
 
 /// Run a job command, wait for it, return (JobId, console output of wait+messages).
 fn run_and_wait(s: &Setup, cmd: &str) -> (u32, String) {
-    let out = console(s, &[cmd]);
-    let id = queued_id(s, &out);
-    let wait = console(s, &[&format!("wait jobid={id}"), "messages"]);
-    assert!(
-        wait.contains(&format!("JobId={id}\nJobStatus=OK (T)")),
-        "job {id} ({cmd}) did not end OK:\n{out}\n{wait}\n{}",
-        s.logs()
-    );
-    (id, wait)
-}
-
-/// The ` «path»` lines of `list files` (Bareos prints an unframed list).
-fn file_lines(out: &str) -> Vec<String> {
-    out.lines()
-        .filter_map(|l| l.strip_prefix(" /"))
-        .map(|l| format!("/{l}"))
-        .collect()
-}
-
-#[derive(Debug, PartialEq)]
-enum Entry {
-    File {
-        mode: u32,
-        mtime: i64,
-        data: Vec<u8>,
-    },
-    Dir {
-        mode: u32,
-        mtime: i64,
-    },
-    Link(PathBuf),
-}
-
-fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
-    fn walk(root: &Path, p: &Path, out: &mut BTreeMap<String, Entry>) {
-        let rel = p
-            .strip_prefix(root)
-            .expect("under root")
-            .to_string_lossy()
-            .into_owned();
-        let m =
-            std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("lstat {}: {e}", p.display()));
-        let e = if m.file_type().is_symlink() {
-            Entry::Link(std::fs::read_link(p).expect("readlink"))
-        } else if m.is_dir() {
-            let mut names: Vec<_> = std::fs::read_dir(p)
-                .expect("readdir")
-                .map(|e| e.expect("entry").path())
-                .collect();
-            names.sort();
-            for n in names {
-                walk(root, &n, out);
-            }
-            Entry::Dir {
-                mode: m.mode() & 0o7777,
-                mtime: m.mtime(),
-            }
-        } else {
-            Entry::File {
-                mode: m.mode() & 0o7777,
-                mtime: m.mtime(),
-                data: std::fs::read(p).expect("read"),
-            }
-        };
-        out.insert(rel, e);
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
+    support::run_and_wait_with(&|c| console(s, c), cmd, &|| s.logs())
 }
 
 fn assert_same_tree(s: &Setup, want: &Path, got: &Path) {
-    let mut a = snapshot(want);
-    let mut b = snapshot(got);
+    let mut a = support::snapshot(want);
+    let mut b = support::snapshot(got);
     if s.fd == Real {
         // The real FD sets a directory's attributes when its record arrives; the top
         // directory's record comes from the Full's volume, before the Incremental's files
@@ -554,32 +390,7 @@ fn assert_same_tree(s: &Setup, want: &Path, got: &Path) {
             }
         }
     }
-    let ka: Vec<_> = a.keys().collect();
-    let kb: Vec<_> = b.keys().collect();
-    assert_eq!(ka, kb, "restored tree has other names\n{}", s.logs());
-    let diffs: Vec<String> = a
-        .iter()
-        .filter_map(|(k, va)| {
-            let vb = b.get(k)?;
-            (va != vb).then(|| format!("{k:?}: {} vs restored {}", short(va), short(vb)))
-        })
-        .collect();
-    assert!(
-        diffs.is_empty(),
-        "restored entries differ:\n{}\n{}",
-        diffs.join("\n"),
-        s.logs()
-    );
-}
-
-fn short(e: &Entry) -> String {
-    match e {
-        Entry::File { mode, mtime, data } => {
-            format!("file mode={mode:o} mtime={mtime} len={}", data.len())
-        }
-        Entry::Dir { mode, mtime } => format!("dir mode={mode:o} mtime={mtime}"),
-        Entry::Link(t) => format!("link -> {}", t.display()),
-    }
+    support::assert_same_snapshots(&a, &b, &s.logs());
 }
 
 fn listed_files(s: &Setup, jobid: u32) -> Vec<String> {
@@ -605,31 +416,13 @@ fn full_incremental_restore(s: &Setup) -> u32 {
         "{msgs}\n{}",
         s.logs()
     );
-    let want_full = [
-        "",
-        "big.bin",
-        "empty/",
-        "hello.txt",
-        "link-to-hello",
-        "sub/",
-        "sub/deep/",
-        "sub/deep/gone.txt",
-        "sub/deep/stay.txt",
-        "sub/notes.txt",
-        "sub/secret.txt",
-    ];
-    assert_eq!(listed_files(s, full), want_full, "list files of the Full");
+    assert_eq!(
+        listed_files(s, full),
+        support::TREE_FULL_FILES,
+        "list files of the Full"
+    );
 
-    // Sleep past the Full's start second so the changes are newer than the since time.
-    std::thread::sleep(Duration::from_millis(2100));
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(d.join("hello.txt"))
-        .expect("open");
-    f.write_all(b"changed\n").expect("append");
-    drop(f);
-    write(&d.join("sub/added.txt"), b"added after the Full\n");
-    std::fs::remove_file(d.join("sub/deep/gone.txt")).expect("rm");
+    support::change_tree(d);
 
     let (incr, _) = run_and_wait(s, "run job=DemoBackup level=Incremental yes");
     let got = listed_files(s, incr);

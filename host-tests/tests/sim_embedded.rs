@@ -33,6 +33,8 @@
 //! Not injected: stalls of the SD during a backup (a full TCP window blocks the FD's writes;
 //! fd-core's timeout covers the SD's replies, not writes) and of the Director.
 
+mod embedded_support;
+
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -40,6 +42,7 @@ use std::task::{Context, Poll};
 
 use barque_testkit::pipe::{pipe_with, End, OnDrop, Task};
 use embedded_io_async::{Read, Write};
+use embedded_support::image;
 use fd_core::auth::{self, Authenticator, Role};
 use fd_core::fd::conn::{Conn, Msg};
 use fd_core::fd::jobs::JobTable;
@@ -235,18 +238,6 @@ const FD_PASSWORD: &[u8] = b"device-fd-password";
 const KEY: &str = "ABCD-EFGH-IJKL-MNOP-ABCD-EFGH-IJKL-MNOP";
 const JOB: &str = "Device.2026-11-22_16.00.00_01";
 const T0: i64 = 1_795_365_000;
-
-fn image(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 fn fw_a() -> Vec<u8> {
     image(1, 20_000)

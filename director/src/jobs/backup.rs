@@ -21,11 +21,11 @@ use fd_core::wire::codes::{JobLevel, JobStatus, JobType, MessageType};
 use fd_core::wire::dir_cmd::{
     DirCommand, FdReply, FdVersionInfo, JobStart, Level, LevelWord, OkReply, Storage,
 };
-use fd_core::wire::sd_ctl::{DirToSd, JobCmd, PassiveClient, SdToDir, UseStorage};
+use fd_core::wire::sd_ctl::{DirToSd, JobCmd, PassiveClient, SdToDir};
 
 use super::fd::{connected_lines as fd_lines, fileset_lines, FdChannel};
 use super::report::BackupReport;
-use super::sd::{connected_lines as sd_lines, sd_failed, SdEnd, SdJobState};
+use super::sd::{bash, connected_lines as sd_lines, sd_failed, SdEnd, SdJobState};
 use super::{level_name, JobCtx, JobEngine, JobError, JobOutcome, Plan, RunOverrides};
 use crate::catalog::{
     fileset_md5, JobEnd as CatJobEnd, JobStart as CatJobStart, NewClient, SinceTime,
@@ -221,7 +221,6 @@ async fn backup_inner(
     for l in sd_lines(&storage, &sd.conn) {
         ctx.msg(&l).await;
     }
-    let bash = |s: &str| s.replace(' ', "\x01");
     let (jn, cn, fsn) = (
         bash(&plan.job.name),
         bash(&plan.client.name),
@@ -249,21 +248,10 @@ async fn backup_inner(
         backup_format: b"Native",
     }))
     .await?;
-    let r = sd.reply(ctx, "JobId").await?;
-    let (sd_id, sd_time, key) = match SdToDir::parse(&r) {
-        Ok(SdToDir::JobReply(j)) => (j.sd_id, j.sd_time, j.authorization.to_vec()),
-        _ => {
-            return Err(JobError::Refused(format!(
-                "Storage daemon \"{}\" refused the job: {}",
-                storage.name,
-                String::from_utf8_lossy(&r).trim_end()
-            )))
-        }
-    };
+    let (sd_id, sd_time, key) = sd.job_reply(ctx, &storage).await?;
     facts.sd_id = sd_id;
     facts.sd_time = sd_time;
-    sd.send(&DirToSd::GetSecureEraseCmd).await?;
-    let _ = sd.reply(ctx, "getSecureEraseCmd").await?;
+    sd.secure_erase(ctx).await?;
 
     // File daemon.
     let (mut fd, probed) = engine.connect_fd(&plan.client).await?;
@@ -314,14 +302,7 @@ async fn backup_inner(
     let accurate = since.is_some() && facts.accurate;
     send_level(ctx, &mut fd, level, accurate, since.as_ref(), engine).await?;
 
-    fd.send(&DirCommand::Fileset {
-        vss: fileset.enable_vss,
-    })
-    .await?;
-    for l in fileset_lines(&fileset)? {
-        fd.send_raw(&l).await?;
-    }
-    fd.signal(Signal::Eod).await?;
+    fd.send_fileset(&fileset).await?;
     fd.expect_ok(ctx, OkReply::Include, "the fileset").await?;
 
     fd.send(&DirCommand::GetSecureEraseCmd).await?;
@@ -348,41 +329,8 @@ async fn backup_inner(
     }
 
     // Device reservation.
-    let (sn, mt, pn) = (
-        bash(&storage.name),
-        bash(&storage.media_type),
-        bash(&pool.name),
-    );
-    sd.send(&DirToSd::UseStorage(UseStorage {
-        storage: sn.as_bytes(),
-        media_type: mt.as_bytes(),
-        pool_name: pn.as_bytes(),
-        pool_type: pool.pool_type.as_str().as_bytes(),
-        append: 1,
-        copy: 0,
-        stripe: 0,
-    }))
-    .await?;
-    for d in &storage.devices {
-        let d = bash(d);
-        sd.send(&DirToSd::UseDevice(d.as_bytes())).await?;
-    }
-    sd.signal(Signal::Eod).await?;
-    sd.signal(Signal::Eod).await?;
-    let r = sd.reply(ctx, "use storage").await?;
-    match SdToDir::parse(&r) {
-        Ok(SdToDir::UseDeviceOk(dev)) => {
-            let dev = String::from_utf8_lossy(dev).replace('\x01', " ");
-            ctx.msg(&format!("Using Device \"{dev}\" to write.")).await;
-        }
-        _ => {
-            return Err(JobError::Refused(format!(
-                "Storage daemon \"{}\" could not reserve a device: {}",
-                storage.name,
-                String::from_utf8_lossy(&r).trim_end()
-            )))
-        }
-    }
+    sd.reserve_device(ctx, &storage, &pool.name, pool.pool_type.as_str(), true)
+        .await?;
 
     if plan.client.passive {
         let a = plan.fd_data_address.clone();

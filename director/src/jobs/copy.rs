@@ -35,12 +35,12 @@ use barque_common::config::value::Value;
 use barque_common::config::Config;
 use fd_core::wire::bnet::Signal;
 use fd_core::wire::codes::{JobLevel, JobStatus, JobType, MessageType};
-use fd_core::wire::sd_ctl::{DirToSd, JobCmd, SdToDir, UseStorage};
+use fd_core::wire::sd_ctl::{DirToSd, JobCmd, SdToDir};
 use fd_core::wire::sd_dev::{Replicate, LISTEN, REPLICATE_OK};
 
 use super::fd::encode;
 use super::report::{term_word, utime, with_commas, with_suffix};
-use super::sd::{connected_lines, flush_rows, sd_failed, SdChannel, SdEnd, SdJobState};
+use super::sd::{bash, connected_lines, flush_rows, sd_failed, SdChannel, SdEnd, SdJobState};
 use super::time::report_time;
 use super::{
     job_directive, level_name, pool_spec, JobCtx, JobEngine, JobError, JobOutcome, Plan,
@@ -350,10 +350,6 @@ async fn select(
     }
 }
 
-fn bash(s: &str) -> String {
-    s.replace(' ', "\x01")
-}
-
 /// Send `JobId=`, `getSecureEraseCmd`, `use storage`/`use device`; returns (SDid, SDtime, key).
 async fn define_sd_job(
     ctx: &JobCtx,
@@ -364,50 +360,11 @@ async fn define_sd_job(
     append: bool,
 ) -> Result<(u32, u32, Vec<u8>), JobError> {
     sd.send(&DirToSd::Job(cmd)).await?;
-    let r = sd.reply(ctx, "JobId").await?;
-    let (id, time, key) = match SdToDir::parse(&r) {
-        Ok(SdToDir::JobReply(j)) => (j.sd_id, j.sd_time, j.authorization.to_vec()),
-        _ => {
-            return Err(JobError::Refused(format!(
-                "Storage daemon \"{}\" refused the job: {}",
-                storage.name,
-                String::from_utf8_lossy(&r).trim_end()
-            )))
-        }
-    };
-    sd.send(&DirToSd::GetSecureEraseCmd).await?;
-    let _ = sd.reply(ctx, "getSecureEraseCmd").await?;
-    let (sn, mt, pn) = (bash(&storage.name), bash(&storage.media_type), bash(pool));
-    sd.send(&DirToSd::UseStorage(UseStorage {
-        storage: sn.as_bytes(),
-        media_type: mt.as_bytes(),
-        pool_name: pn.as_bytes(),
-        pool_type: b"Backup",
-        append: i32::from(append),
-        copy: 0,
-        stripe: 0,
-    }))
-    .await?;
-    for d in &storage.devices {
-        let d = bash(d);
-        sd.send(&DirToSd::UseDevice(d.as_bytes())).await?;
-    }
-    sd.signal(Signal::Eod).await?;
-    sd.signal(Signal::Eod).await?;
-    let r = sd.reply(ctx, "use storage").await?;
-    match SdToDir::parse(&r) {
-        Ok(SdToDir::UseDeviceOk(dev)) => {
-            let dev = String::from_utf8_lossy(dev).replace('\x01', " ");
-            let what = if append { "write" } else { "read" };
-            ctx.msg(&format!("Using Device \"{dev}\" to {what}.")).await;
-            Ok((id, time, key))
-        }
-        _ => Err(JobError::Refused(format!(
-            "Storage daemon \"{}\" could not reserve a device: {}",
-            storage.name,
-            String::from_utf8_lossy(&r).trim_end()
-        ))),
-    }
+    let (id, time, key) = sd.job_reply(ctx, storage).await?;
+    sd.secure_erase(ctx).await?;
+    sd.reserve_device(ctx, storage, pool, "Backup", append)
+        .await?;
+    Ok((id, time, key))
 }
 
 /// Copy one source job (see the module docs).

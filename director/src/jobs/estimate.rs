@@ -8,7 +8,6 @@ use fd_core::wire::bnet::Signal;
 use fd_core::wire::codes::JobLevel;
 use fd_core::wire::dir_cmd::{DirCommand, FdReply, JobStart, OkReply};
 
-use super::fd::fileset_lines;
 use super::{JobEngine, JobError, Plan};
 
 /// What an estimate found.
@@ -70,14 +69,7 @@ pub async fn run_estimate(
     };
     let ctx = engine.console_ctx(&job);
     super::backup::send_level(&ctx, &mut fd, level, false, since.as_ref(), engine).await?;
-    fd.send(&DirCommand::Fileset {
-        vss: fileset.enable_vss,
-    })
-    .await?;
-    for l in fileset_lines(&fileset)? {
-        fd.send_raw(&l).await?;
-    }
-    fd.signal(Signal::Eod).await?;
+    fd.send_fileset(&fileset).await?;
     expect(&mut fd, OkReply::Include).await?;
     fd.send(&DirCommand::Estimate {
         listing: i32::from(listing),
@@ -149,35 +141,9 @@ async fn since_for(
 }
 
 async fn reply(fd: &mut super::fd::FdChannel) -> Result<Vec<u8>, JobError> {
-    loop {
-        match fd
-            .conn
-            .recv()
-            .await
-            .map_err(|e| super::fd::fd_err(&fd.client, e))?
-        {
-            fd_core::wire::bnet::Frame::Data(d) => return Ok(d.to_vec()),
-            fd_core::wire::bnet::Frame::Signal(Signal::Heartbeat) => continue,
-            fd_core::wire::bnet::Frame::Signal(s) => {
-                return Err(JobError::Protocol(format!(
-                    "Client \"{}\" sent {} during the estimate",
-                    fd.client,
-                    s.name()
-                )))
-            }
-            fd_core::wire::bnet::Frame::Chunk(_) => continue,
-        }
-    }
+    fd.next_data("estimate").await
 }
 
 async fn expect(fd: &mut super::fd::FdChannel, ok: OkReply) -> Result<(), JobError> {
-    let b = reply(fd).await?;
-    match FdReply::parse(&b) {
-        Ok(FdReply::Ok(k)) if k == ok => Ok(()),
-        _ => Err(JobError::Refused(format!(
-            "Client \"{}\": {}",
-            fd.client,
-            String::from_utf8_lossy(&b).trim_end()
-        ))),
-    }
+    fd.expect_data_ok(ok, "estimate").await
 }

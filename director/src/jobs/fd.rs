@@ -74,6 +74,55 @@ impl FdChannel {
             .map_err(|e| fd_err(&self.client, e))
     }
 
+    /// Send `fileset` (the command, its lines, EOD); the caller reads the `2000 OK include`.
+    pub async fn send_fileset(&mut self, fileset: &DirFileSet) -> Result<(), JobError> {
+        self.send(&DirCommand::Fileset {
+            vss: fileset.enable_vss,
+        })
+        .await?;
+        for l in fileset_lines(fileset)? {
+            self.send_raw(&l).await?;
+        }
+        self.signal(Signal::Eod).await
+    }
+
+    /// The next data frame, skipping heartbeats and chunked frames; a signal is an error
+    /// "during the «what»".
+    pub async fn next_data(&mut self, what: &str) -> Result<Vec<u8>, JobError> {
+        loop {
+            match self
+                .conn
+                .recv()
+                .await
+                .map_err(|e| fd_err(&self.client, e))?
+            {
+                Frame::Data(d) => return Ok(d.to_vec()),
+                Frame::Signal(Signal::Heartbeat) | Frame::Chunk(_) => continue,
+                Frame::Signal(s) => {
+                    return Err(JobError::Protocol(format!(
+                        "Client \"{}\" sent {} during the {what}",
+                        self.client,
+                        s.name()
+                    )))
+                }
+            }
+        }
+    }
+
+    /// The next data frame (as [`Self::next_data`]) must be the `ok` reply; anything else is
+    /// the Client's refusal.
+    pub async fn expect_data_ok(&mut self, ok: OkReply, what: &str) -> Result<(), JobError> {
+        let b = self.next_data(what).await?;
+        match FdReply::parse(&b) {
+            Ok(FdReply::Ok(k)) if k == ok => Ok(()),
+            _ => Err(JobError::Refused(format!(
+                "Client \"{}\": {}",
+                self.client,
+                String::from_utf8_lossy(&b).trim_end()
+            ))),
+        }
+    }
+
     /// Receive the next non-Jmsg frame: `Ok(Some(bytes))` for data, `Ok(None)` for a signal
     /// (returned in `sig`). Jmsgs go to the job's messages.
     pub async fn next(&mut self, ctx: &JobCtx) -> Result<Result<Vec<u8>, Signal>, JobError> {

@@ -25,51 +25,7 @@ use crate::catalog::Catalog;
 
 use super::time::{civil, MONTHS};
 
-/// Bareos' name of a message type as written in a Messages resource.
-pub fn type_name(t: MessageType) -> &'static str {
-    match t {
-        MessageType::Abort => "abort",
-        MessageType::Debug => "debug",
-        MessageType::Fatal => "fatal",
-        MessageType::Error => "error",
-        MessageType::Warning => "warning",
-        MessageType::Info => "info",
-        MessageType::Saved => "saved",
-        MessageType::NotSaved => "notsaved",
-        MessageType::Skipped => "skipped",
-        MessageType::Mount => "mount",
-        MessageType::ErrorTerm => "error",
-        MessageType::Term => "terminate",
-        MessageType::Restored => "restored",
-        MessageType::Security => "security",
-        MessageType::Alert => "alert",
-        MessageType::VolMgmt => "volmgmt",
-        MessageType::Audit => "audit",
-        _ => "info",
-    }
-}
-
-/// Whether a destination's type list admits `t`.
-pub fn admits(types: &[String], t: MessageType) -> bool {
-    let name = type_name(t);
-    let mut ok = false;
-    for entry in types {
-        let (neg, word) = match entry.strip_prefix('!') {
-            Some(w) => (true, w),
-            None => (false, entry.as_str()),
-        };
-        let word = word.trim().to_ascii_lowercase();
-        if word == "all" {
-            // `all` stands for every type but debug; later `!type` entries remove types.
-            if t != MessageType::Debug {
-                ok = !neg;
-            }
-        } else if word == name {
-            ok = !neg;
-        }
-    }
-    ok
-}
+pub use barque_common::messages::{admits, type_name};
 
 /// `22-Nov 15:46 ` — the prefix Bareos puts before each dispatched message.
 pub fn time_prefix(unix: i64) -> String {

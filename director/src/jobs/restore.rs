@@ -26,11 +26,11 @@ use fd_core::wire::codes::{JobLevel, JobStatus, JobType, MessageType};
 use fd_core::wire::dir_cmd::{
     DirCommand, FdReply, JobStart, OkReply, Replace, Restore, RestoreTarget, Storage,
 };
-use fd_core::wire::sd_ctl::{DirToSd, JobCmd, PassiveClient, SdToDir, UseStorage};
+use fd_core::wire::sd_ctl::{DirToSd, JobCmd, PassiveClient, SdToDir};
 
 use super::fd::{connected_lines as fd_lines, FdChannel};
 use super::report::RestoreReport;
-use super::sd::{connected_lines as sd_lines, sd_failed, SdEnd, SdJobState};
+use super::sd::{bash, connected_lines as sd_lines, sd_failed, SdEnd, SdJobState};
 use super::{JobCtx, JobEngine, JobError, JobOutcome, Plan, RestoreRequest, RestoreSelect};
 use crate::catalog::{fileset_md5, JobEnd as CatJobEnd, SelectedFile};
 
@@ -263,7 +263,6 @@ async fn inner(
     for l in sd_lines(&storage, &sd.conn) {
         ctx.msg(&l).await;
     }
-    let bash = |s: &str| s.replace(' ', "\x01");
     let (jn, cn) = (bash(&plan.job.name), bash(&plan.client.name));
     let (fsn, md5) = match &plan.fileset {
         Some(fs) => (
@@ -300,23 +299,10 @@ async fn inner(
         backup_format: b"Native",
     }))
     .await?;
-    let r = sd.reply(ctx, "JobId").await?;
-    let key = match SdToDir::parse(&r) {
-        Ok(SdToDir::JobReply(j)) => {
-            f.sd_id = j.sd_id;
-            f.sd_time = j.sd_time;
-            j.authorization.to_vec()
-        }
-        _ => {
-            return Err(JobError::Refused(format!(
-                "Storage daemon \"{}\" refused the job: {}",
-                storage.name,
-                String::from_utf8_lossy(&r).trim_end()
-            )))
-        }
-    };
-    sd.send(&DirToSd::GetSecureEraseCmd).await?;
-    let _ = sd.reply(ctx, "getSecureEraseCmd").await?;
+    let (sd_id, sd_time, key) = sd.job_reply(ctx, &storage).await?;
+    f.sd_id = sd_id;
+    f.sd_time = sd_time;
+    sd.secure_erase(ctx).await?;
     let pool = plan
         .pool
         .as_ref()
@@ -327,37 +313,8 @@ async fn inner(
         .as_ref()
         .map(|p| p.pool_type.as_str().to_owned())
         .unwrap_or_else(|| "Backup".into());
-    let (sn, mt, pn) = (bash(&storage.name), bash(&storage.media_type), bash(&pool));
-    sd.send(&DirToSd::UseStorage(UseStorage {
-        storage: sn.as_bytes(),
-        media_type: mt.as_bytes(),
-        pool_name: pn.as_bytes(),
-        pool_type: pool_type.as_bytes(),
-        append: 0,
-        copy: 0,
-        stripe: 0,
-    }))
-    .await?;
-    for d in &storage.devices {
-        let d = bash(d);
-        sd.send(&DirToSd::UseDevice(d.as_bytes())).await?;
-    }
-    sd.signal(Signal::Eod).await?;
-    sd.signal(Signal::Eod).await?;
-    let r = sd.reply(ctx, "use storage").await?;
-    match SdToDir::parse(&r) {
-        Ok(SdToDir::UseDeviceOk(dev)) => {
-            let dev = String::from_utf8_lossy(dev).replace('\x01', " ");
-            ctx.msg(&format!("Using Device \"{dev}\" to read.")).await;
-        }
-        _ => {
-            return Err(JobError::Refused(format!(
-                "Storage daemon \"{}\" could not reserve a device: {}",
-                storage.name,
-                String::from_utf8_lossy(&r).trim_end()
-            )))
-        }
-    }
+    sd.reserve_device(ctx, &storage, &pool, &pool_type, false)
+        .await?;
 
     let (mut fd, probed) = engine.connect_fd(&plan.client).await?;
     if probed {

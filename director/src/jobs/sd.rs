@@ -23,11 +23,16 @@ use barque_common::conn::AuthenticatedConnection;
 use fd_core::wire::attr::Record;
 use fd_core::wire::bnet::{Frame, Signal};
 use fd_core::wire::codes::JobStatus;
-use fd_core::wire::sd_ctl::{CatReq, DirToSd, JobEnd, MediaInfo, SdToDir};
+use fd_core::wire::sd_ctl::{CatReq, DirToSd, JobEnd, MediaInfo, SdToDir, UseStorage};
 
 use super::fd::encode;
 use super::{JobCtx, JobError};
 use crate::catalog::{MediaRecord, MediaUpdate, NewJobMedia, NextVolume, OwnedFileAttr, VolStatus};
+
+/// A name as Bareos' `bash_spaces` sends it: spaces as `\x01`.
+pub fn bash(s: &str) -> String {
+    s.replace(' ', "\x01")
+}
 
 /// VolReadTime/VolWriteTime per MediaId, as last reported by an SD.
 pub type MediaTimes = Arc<Mutex<HashMap<i64, (u64, u64)>>>;
@@ -120,6 +125,79 @@ impl SdChannel {
                     )))
                 }
             }
+        }
+    }
+
+    /// Read the SD's answer to `JobId=`: (SDid, SDtime, authorization key), or the refusal
+    /// naming Storage `storage`.
+    pub async fn job_reply(
+        &mut self,
+        ctx: &JobCtx,
+        storage: &DirStorage,
+    ) -> Result<(u32, u32, Vec<u8>), JobError> {
+        let r = self.reply(ctx, "JobId").await?;
+        match SdToDir::parse(&r) {
+            Ok(SdToDir::JobReply(j)) => Ok((j.sd_id, j.sd_time, j.authorization.to_vec())),
+            _ => Err(JobError::Refused(format!(
+                "Storage daemon \"{}\" refused the job: {}",
+                storage.name,
+                String::from_utf8_lossy(&r).trim_end()
+            ))),
+        }
+    }
+
+    /// `getSecureEraseCmd`; the answer is read and not used.
+    pub async fn secure_erase(&mut self, ctx: &JobCtx) -> Result<(), JobError> {
+        self.send(&DirToSd::GetSecureEraseCmd).await?;
+        let _ = self.reply(ctx, "getSecureEraseCmd").await?;
+        Ok(())
+    }
+
+    /// Reserve a device: `use storage` with Storage `storage`'s devices (names with spaces
+    /// sent as Bareos' `bash_spaces` does), then the `Using Device … to read/write.` job
+    /// message, or the refusal naming the Storage.
+    pub async fn reserve_device(
+        &mut self,
+        ctx: &JobCtx,
+        storage: &DirStorage,
+        pool_name: &str,
+        pool_type: &str,
+        append: bool,
+    ) -> Result<(), JobError> {
+        let (sn, mt, pn) = (
+            bash(&storage.name),
+            bash(&storage.media_type),
+            bash(pool_name),
+        );
+        self.send(&DirToSd::UseStorage(UseStorage {
+            storage: sn.as_bytes(),
+            media_type: mt.as_bytes(),
+            pool_name: pn.as_bytes(),
+            pool_type: pool_type.as_bytes(),
+            append: i32::from(append),
+            copy: 0,
+            stripe: 0,
+        }))
+        .await?;
+        for d in &storage.devices {
+            let d = bash(d);
+            self.send(&DirToSd::UseDevice(d.as_bytes())).await?;
+        }
+        self.signal(Signal::Eod).await?;
+        self.signal(Signal::Eod).await?;
+        let r = self.reply(ctx, "use storage").await?;
+        match SdToDir::parse(&r) {
+            Ok(SdToDir::UseDeviceOk(dev)) => {
+                let dev = String::from_utf8_lossy(dev).replace('\x01', " ");
+                let what = if append { "write" } else { "read" };
+                ctx.msg(&format!("Using Device \"{dev}\" to {what}.")).await;
+                Ok(())
+            }
+            _ => Err(JobError::Refused(format!(
+                "Storage daemon \"{}\" could not reserve a device: {}",
+                storage.name,
+                String::from_utf8_lossy(&r).trim_end()
+            ))),
         }
     }
 

@@ -24,7 +24,7 @@ use fd_core::wire::bnet::{Frame, Signal};
 use fd_core::wire::codes::{JobLevel, JobStatus, JobType, MessageType};
 use fd_core::wire::dir_cmd::{DirCommand, FdReply, JobStart, OkReply};
 
-use super::fd::{fd_err, fileset_lines, FdChannel};
+use super::fd::{fd_err, FdChannel};
 use super::{JobCtx, JobEngine, JobError, JobOutcome, Plan};
 use crate::catalog::{fileset_md5, JobEnd as CatJobEnd, JobStart as CatJobStart, NewClient};
 
@@ -236,14 +236,7 @@ async fn verify_inner(
             String::from_utf8_lossy(&r).trim_end()
         )));
     }
-    fd.send(&DirCommand::Fileset {
-        vss: fileset.enable_vss,
-    })
-    .await?;
-    for l in fileset_lines(&fileset)? {
-        fd.send_raw(&l).await?;
-    }
-    fd.signal(Signal::Eod).await?;
+    fd.send_fileset(&fileset).await?;
     expect(&mut fd, OkReply::Include).await?;
     fd.send(&DirCommand::Verify {
         level: b"disk_to_catalog",
@@ -385,31 +378,11 @@ fn compare(cat: &str, file: &str) -> Vec<String> {
 }
 
 async fn data(fd: &mut FdChannel) -> Result<Vec<u8>, JobError> {
-    loop {
-        match fd.conn.recv().await.map_err(|e| fd_err(&fd.client, e))? {
-            Frame::Data(d) => return Ok(d.to_vec()),
-            Frame::Signal(Signal::Heartbeat) | Frame::Chunk(_) => continue,
-            Frame::Signal(s) => {
-                return Err(JobError::Protocol(format!(
-                    "Client \"{}\" sent {} during the verify",
-                    fd.client,
-                    s.name()
-                )))
-            }
-        }
-    }
+    fd.next_data("verify").await
 }
 
 async fn expect(fd: &mut FdChannel, ok: OkReply) -> Result<(), JobError> {
-    let b = data(fd).await?;
-    match FdReply::parse(&b) {
-        Ok(FdReply::Ok(k)) if k == ok => Ok(()),
-        _ => Err(JobError::Refused(format!(
-            "Client \"{}\": {}",
-            fd.client,
-            String::from_utf8_lossy(&b).trim_end()
-        ))),
-    }
+    fd.expect_data_ok(ok, "verify").await
 }
 
 #[cfg(test)]

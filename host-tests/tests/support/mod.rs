@@ -123,14 +123,21 @@ impl Daemons {
 }
 
 pub fn wait_port(port: u16) {
+    if !port_listens_within(port, Duration::from_secs(20)) {
+        panic!("nothing listens on port {port}");
+    }
+}
+
+/// Polls 127.0.0.1:`port` until something accepts a connection or `limit` passes.
+pub fn port_listens_within(port: u16, limit: Duration) -> bool {
     let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(20) {
+    while t.elapsed() < limit {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+            return true;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("nothing listens on port {port}");
+    false
 }
 
 pub struct Setup {
@@ -254,16 +261,66 @@ pub fn make_tree(d: &Path) {
     std::os::unix::fs::symlink("hello.txt", d.join("link-to-hello")).expect("symlink");
 }
 
+/// What `list files` of a Full of the `make_tree` tree holds, relative to the tree, sorted.
+pub const TREE_FULL_FILES: [&str; 11] = [
+    "",
+    "big.bin",
+    "empty/",
+    "hello.txt",
+    "link-to-hello",
+    "sub/",
+    "sub/deep/",
+    "sub/deep/gone.txt",
+    "sub/deep/stay.txt",
+    "sub/notes.txt",
+    "sub/secret.txt",
+];
+
+/// The change between the Full and the Incremental: one file modified, one added, one
+/// deleted. Sleeps past the Full's start second first so the changes are newer than the
+/// since time.
+pub fn change_tree(d: &Path) {
+    std::thread::sleep(Duration::from_millis(2100));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(d.join("hello.txt"))
+        .expect("open");
+    f.write_all(b"changed\n").expect("append");
+    drop(f);
+    write(&d.join("sub/added.txt"), b"added after the Full\n");
+    std::fs::remove_file(d.join("sub/deep/gone.txt")).expect("rm");
+}
+
 /// Run console commands (one per line) through barque-console; returns its output.
 pub fn console(s: &Setup, commands: &[&str]) -> String {
-    let mut child = Command::new(bin("barque-console"))
+    run_console(
+        &bin("barque-console"),
+        &s.work.join("etc/bconsole.conf"),
+        commands,
+        &|| s.daemons.logs(),
+    )
+}
+
+/// Feed `commands` (one per line) to the console `program` with configuration `conf`;
+/// returns its output. On failure the panic shows `logs()`.
+pub fn run_console(
+    program: &Path,
+    conf: &Path,
+    commands: &[&str],
+    logs: &dyn Fn() -> String,
+) -> String {
+    let name = program
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut child = Command::new(program)
         .arg("-c")
-        .arg(s.work.join("etc/bconsole.conf"))
+        .arg(conf)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn barque-console");
+        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
     {
         let mut stdin = child.stdin.take().expect("stdin");
         for c in commands {
@@ -274,29 +331,43 @@ pub fn console(s: &Setup, commands: &[&str]) -> String {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "barque-console failed: {text}\n{}\n{}",
+        "{name} failed: {text}\n{}\n{}",
         String::from_utf8_lossy(&out.stderr),
-        s.daemons.logs()
+        logs()
     );
     text
 }
 
 pub fn queued_id(out: &str) -> u32 {
+    queued_id_or(out, &String::new)
+}
+
+/// The JobId of `Job queued. JobId=` in `out`; on failure the panic shows `logs()`.
+pub fn queued_id_or(out: &str, logs: &dyn Fn() -> String) -> u32 {
     out.lines()
-        .find_map(|l| l.strip_prefix("Job queued. JobId="))
+        .find_map(|l| l.trim().strip_prefix("Job queued. JobId="))
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no `Job queued. JobId=` in:\n{out}"))
+        .unwrap_or_else(|| panic!("no `Job queued. JobId=` in:\n{out}\n{}", logs()))
 }
 
 /// Run a job command, wait for it, return (JobId, console output of wait+messages).
 pub fn run_and_wait(s: &Setup, cmd: &str) -> (u32, String) {
-    let out = console(s, &[cmd]);
-    let id = queued_id(&out);
-    let wait = console(s, &[&format!("wait jobid={id}"), "messages"]);
+    run_and_wait_with(&|c| console(s, c), cmd, &|| s.daemons.logs())
+}
+
+/// `run_and_wait` through any console: `console` runs commands and returns the output.
+pub fn run_and_wait_with(
+    console: &dyn Fn(&[&str]) -> String,
+    cmd: &str,
+    logs: &dyn Fn() -> String,
+) -> (u32, String) {
+    let out = console(&[cmd]);
+    let id = queued_id_or(&out, logs);
+    let wait = console(&[&format!("wait jobid={id}"), "messages"]);
     assert!(
         wait.contains(&format!("JobId={id}\nJobStatus=OK (T)")),
         "job {id} ({cmd}) did not end OK:\n{out}\n{wait}\n{}",
-        s.daemons.logs()
+        logs()
     );
     (id, wait)
 }
@@ -323,7 +394,8 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
             .expect("under root")
             .to_string_lossy()
             .into_owned();
-        let m = std::fs::symlink_metadata(p).expect("lstat");
+        let m =
+            std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("lstat {}: {e}", p.display()));
         let e = if m.file_type().is_symlink() {
             Entry::Link(std::fs::read_link(p).expect("readlink"))
         } else if m.is_dir() {
@@ -355,11 +427,19 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
 }
 
 pub fn assert_same_tree(want: &Path, got: &Path) {
-    let a = snapshot(want);
-    let b = snapshot(got);
+    assert_same_snapshots(&snapshot(want), &snapshot(got), "");
+}
+
+/// Panics with the differing entries when `a` (the original) and `b` (the restored tree)
+/// differ; `context` (e.g. daemon logs) ends the message.
+pub fn assert_same_snapshots(
+    a: &BTreeMap<String, Entry>,
+    b: &BTreeMap<String, Entry>,
+    context: &str,
+) {
     let ka: Vec<_> = a.keys().collect();
     let kb: Vec<_> = b.keys().collect();
-    assert_eq!(ka, kb, "restored tree has other names");
+    assert_eq!(ka, kb, "restored tree has other names\n{context}");
     let diffs: Vec<String> = a
         .iter()
         .filter_map(|(k, va)| {
@@ -369,7 +449,7 @@ pub fn assert_same_tree(want: &Path, got: &Path) {
         .collect();
     assert!(
         diffs.is_empty(),
-        "restored entries differ:\n{}",
+        "restored entries differ:\n{}\n{context}",
         diffs.join("\n")
     );
 }

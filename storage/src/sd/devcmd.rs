@@ -217,17 +217,19 @@ fn label(dev: &DeviceRes, c: &LabelCmd<'_>) -> String {
     }
 }
 
-fn write_label(
+/// Write the `VOL_LABEL` of a new volume `name` into `file` (just created) and sync it;
+/// returns the volume's length. `sd_id`/`sd_time` are the session of the job labelling it
+/// (0/0 for the console's `label`).
+pub(super) fn write_label_to(
+    file: std::fs::File,
     dev: &DeviceRes,
-    path: &std::path::Path,
     name: &str,
     pool: &str,
+    pool_type: &str,
+    sd_id: u32,
+    sd_time: u32,
 ) -> std::io::Result<u64> {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into());
+    let host = hostname();
     let now = now_micros();
     let version = format!("Ver. {} barque", super::VERSION);
     let label = VolumeLabel {
@@ -240,17 +242,35 @@ fn write_label(
         volume_name: name.as_bytes(),
         prev_volume_name: b"",
         pool_name: pool.as_bytes(),
-        pool_type: b"Backup",
+        pool_type: pool_type.as_bytes(),
         media_type: dev.media_type.as_bytes(),
         host_name: host.as_bytes(),
         label_prog: LABEL_PROG.as_bytes(),
         prog_version: version.as_bytes(),
         prog_date: b"Build barque",
     };
-    let file = OpenOptions::new().create_new(true).write(true).open(path)?;
     let mut w = VolumeWriter::new(file, dev.block_size, 0)?;
-    w.write_volume_label(&label, 0, 0, 0)?;
+    w.write_volume_label(&label, 0, sd_id, sd_time)?;
     let len = w.offset();
     w.into_inner().sync_all()?;
     Ok(len)
+}
+
+/// This host's name as written into volume labels (`localhost` when unknown).
+pub(super) fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn write_label(
+    dev: &DeviceRes,
+    path: &std::path::Path,
+    name: &str,
+    pool: &str,
+) -> std::io::Result<u64> {
+    let file = OpenOptions::new().create_new(true).write(true).open(path)?;
+    write_label_to(file, dev, name, pool, "Backup", 0, 0)
 }

@@ -96,9 +96,10 @@ use fd_core::wire::sd_dev::{
 use fd_core::wire::stream::{AppendEvent, AppendTracker, Label, RecHdr, Stream};
 use tokio::sync::{oneshot, watch};
 
+use super::devcmd::write_label_to;
 use super::device::{Claim, DeviceState, DeviceUse, VolumeFile, VolumeSink};
 use super::dir::{emit, printable};
-use super::{lock, now_micros, now_unix, DeviceRes, Finished, RunningInfo, Shared, LABEL_PROG};
+use super::{lock, now_micros, now_unix, DeviceRes, Finished, RunningInfo, Shared};
 use crate::volume::label::{EosTrailer, SessionLabel, VolumeLabel, BAREOS_TAPE_VERSION};
 use crate::volume::{Reassembler, RecordReader, VolumeReader, VolumeWriter};
 
@@ -513,14 +514,6 @@ struct Run {
     started: Instant,
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}
-
 fn version_line() -> String {
     format!(
         "Version: {} (barque) {} {}\n",
@@ -528,6 +521,20 @@ fn version_line() -> String {
         std::env::consts::OS,
         std::env::consts::ARCH
     )
+}
+
+/// The job starts running: `JobStart`, status `R`, the messages queued before, the version.
+async fn announce_running(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, ctx: &mut JobCtx) {
+    lock(&ctx.info).status = b'R';
+    let start = SdToDir::JobStart(JobStart {
+        job: ctx.job.as_bytes(),
+    });
+    let _ = d.send(&emit(&start)).await;
+    send_status(d, ctx, b'R').await;
+    for (t, text, time) in std::mem::take(&mut ctx.queued) {
+        jmsg_at(sh, d, ctx, t, &text, time).await;
+    }
+    jmsg(sh, d, ctx, MessageType::Info, &version_line()).await;
 }
 
 /// Run the job after `run`: the whole FD session and the end-of-job reports.
@@ -548,16 +555,7 @@ pub(crate) async fn run(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, mut c
     }
     if let Some(mut sd) = ctx.replicate.take() {
         // Copy/migrate, reading side (`core/src/stored/mac.cc` `DoMacRun()`).
-        lock(&ctx.info).status = b'R';
-        let start = SdToDir::JobStart(JobStart {
-            job: ctx.job.as_bytes(),
-        });
-        let _ = d.send(&emit(&start)).await;
-        send_status(d, &ctx, b'R').await;
-        for (t, text, time) in std::mem::take(&mut ctx.queued) {
-            jmsg_at(sh, d, &ctx, t, &text, time).await;
-        }
-        jmsg(sh, d, &ctx, MessageType::Info, &version_line()).await;
+        announce_running(sh, d, &mut ctx).await;
         if let Err(f) = replicate_out(sh, d, &mut ctx, &mut sd, &mut r).await {
             fail(sh, d, &ctx, &mut r, f).await;
         }
@@ -578,16 +576,7 @@ pub(crate) async fn run(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, mut c
         }
     };
     if let Some(mut fd) = fd {
-        lock(&ctx.info).status = b'R';
-        let start = SdToDir::JobStart(JobStart {
-            job: ctx.job.as_bytes(),
-        });
-        let _ = d.send(&emit(&start)).await;
-        send_status(d, &ctx, b'R').await;
-        for (t, text, time) in std::mem::take(&mut ctx.queued) {
-            jmsg_at(sh, d, &ctx, t, &text, time).await;
-        }
-        jmsg(sh, d, &ctx, MessageType::Info, &version_line()).await;
+        announce_running(sh, d, &mut ctx).await;
         if let Err(f) = fd_session(sh, d, &mut ctx, &mut fd, &mut r).await {
             fail(sh, d, &ctx, &mut r, f).await;
         }
@@ -1242,38 +1231,20 @@ fn write_label(
     name: &str,
     sd_time: u32,
 ) -> Result<u64, Fail> {
-    let host = hostname();
-    let now = now_micros();
-    let version = format!("Ver. {} barque", super::VERSION);
-    let label = VolumeLabel {
-        label_type: Label::VolLabel,
-        ver_num: BAREOS_TAPE_VERSION,
-        label_btime: now,
-        write_btime: now,
-        write_date: 0,
-        write_time: 0,
-        volume_name: name.as_bytes(),
-        prev_volume_name: b"",
-        pool_name: ctx.pool.as_bytes(),
-        pool_type: ctx.pool_type.as_bytes(),
-        media_type: dev.media_type.as_bytes(),
-        host_name: host.as_bytes(),
-        label_prog: LABEL_PROG.as_bytes(),
-        prog_version: version.as_bytes(),
-        prog_date: b"Build barque",
-    };
     let file = OpenOptions::new()
         .create_new(true)
         .write(true)
         .open(path)
         .map_err(|e| Fail::Fatal(format!("cannot create volume file {}: {e}", path.display())))?;
-    let written = (|| -> io::Result<u64> {
-        let mut w = VolumeWriter::new(file, dev.block_size, 0)?;
-        w.write_volume_label(&label, 0, ctx.sd_id, sd_time)?;
-        let len = w.offset();
-        w.into_inner().sync_all()?;
-        Ok(len)
-    })();
+    let written = write_label_to(
+        file,
+        dev,
+        name,
+        &ctx.pool,
+        &ctx.pool_type,
+        ctx.sd_id,
+        sd_time,
+    );
     written.map_err(|e| {
         // A label that did not fit (a full file system) must not leave a torn volume file.
         let _ = std::fs::remove_file(path);

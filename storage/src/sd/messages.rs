@@ -23,48 +23,7 @@ use std::io::Write as _;
 use barque_common::config::typed::Messages;
 use fd_core::wire::codes::MessageType;
 
-/// Bareos' name of a message type as written in a Messages resource.
-pub fn type_name(t: MessageType) -> &'static str {
-    match t {
-        MessageType::Abort => "abort",
-        MessageType::Debug => "debug",
-        MessageType::Fatal => "fatal",
-        MessageType::Error | MessageType::ErrorTerm => "error",
-        MessageType::Warning => "warning",
-        MessageType::Saved => "saved",
-        MessageType::NotSaved => "notsaved",
-        MessageType::Skipped => "skipped",
-        MessageType::Mount => "mount",
-        MessageType::Term => "terminate",
-        MessageType::Restored => "restored",
-        MessageType::Security => "security",
-        MessageType::Alert => "alert",
-        MessageType::VolMgmt => "volmgmt",
-        MessageType::Audit => "audit",
-        _ => "info",
-    }
-}
-
-/// Whether a destination's type list admits `t`.
-pub fn admits(types: &[String], t: MessageType) -> bool {
-    let name = type_name(t);
-    let mut ok = false;
-    for entry in types {
-        let (neg, word) = match entry.trim().strip_prefix('!') {
-            Some(w) => (true, w),
-            None => (false, entry.trim()),
-        };
-        let word = word.to_ascii_lowercase();
-        if word == "all" {
-            if t != MessageType::Debug {
-                ok = !neg;
-            }
-        } else if word == name {
-            ok = !neg;
-        }
-    }
-    ok
-}
+pub use barque_common::messages::{admits, type_name};
 
 /// `22-Nov 15:46 `: the prefix of a message written to a file.
 pub fn time_prefix(unix: i64) -> String {
