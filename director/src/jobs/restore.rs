@@ -429,8 +429,9 @@ async fn inner(
     }
     f.fd_end = Some(fd_res?);
     // After `2800 End Job` the FD sends TERMINATE and closes (vectors/clear-restore conn 3
-    // msgs 22-23); barque-fd sets the directory attributes before it closes, so the restored
-    // tree is complete only then. Wait for the close (bounded) before the job ends.
+    // msgs 22-23): read to the close (bounded) so the connection ends as in the capture. The
+    // restored tree is already complete at `2800` (the FD applies directory attributes
+    // before it reports, fd-core `FileSink::end_restore`).
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), async {
         while fd.conn.recv().await.is_ok() {}
     })
