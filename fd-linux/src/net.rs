@@ -64,8 +64,8 @@ impl NetStream {
             NetStream::Plain(_) => None,
             NetStream::Tls(s) => {
                 let ssl = s.ssl();
-                let c = ssl.current_cipher()?;
-                Some(format!("{} {}", c.name(), ssl.version_str()))
+                ssl.current_cipher()?;
+                Some(barque_common::tls::TlsInfo::from_ssl(ssl, None).encryption_text())
             }
         }
     }
