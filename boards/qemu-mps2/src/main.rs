@@ -44,6 +44,7 @@ use fd_core::time::Duration;
 use fd_core::wire::attr::Stat;
 use fd_core::wire::dir_cmd::Replace;
 use fd_core::wire::hello::Version;
+use fd_core::wire::psk::PasswordKey;
 use fd_core::wire::tls_policy::TlsPolicy;
 use fd_embedded::budget;
 use fd_embedded::device::FlashSource;
@@ -179,16 +180,31 @@ fn selftest() {
     hprintln!("RESULT=ok");
 }
 
-/// What the semihosting command line asks for: the Director's port (the last number, else
-/// 9101) and, with `seed=<64 hex digits>`, TLS-PSK seeded with those bytes.
+/// What the semihosting command line asks for (words separated by spaces, any order):
+///
+/// - a number: the Director's port (else 9101);
+/// - `seed=<64 hex digits>`: TLS-PSK, seeded with those bytes;
+/// - `name=<client>`: this File daemon's name (else `qemu-fd`);
+/// - `dir=<director>`: the Director's name (else `bareos-dir`);
+/// - `password=<cleartext>`: the Director's password for this client (CRAM-MD5 and TLS-PSK
+///   key = its MD5 in hex, as Bareos); else the board's built-in key;
+/// - `sessions=<n>`: serve `n` client-initiated sessions, dialling again after each (else 1);
+/// - `bad-update`: after the first session, overwrite slot B from the device itself (a bad
+///   local update), so that a later restore of slot B has something to repair.
 struct Args {
     port: u16,
     seed: Option<[u8; 32]>,
+    name: &'static [u8],
+    director: &'static [u8],
+    password: Option<&'static [u8]>,
+    sessions: u32,
+    bad_update: bool,
 }
 
 fn args() -> Args {
-    // The kernel path, the port and a 64-digit seed.
-    let mut buf = [0u8; 512];
+    // The kernel path and the words above.
+    static LINE: StaticCell<[u8; 512]> = StaticCell::new();
+    let buf: &'static mut [u8; 512] = LINE.init([0; 512]);
     let mut block = [buf.as_mut_ptr() as usize, buf.len()];
     // SAFETY: SYS_GET_CMDLINE writes at most block[1] bytes into buf and the length back
     // into block[1]; both live for the call.
@@ -201,14 +217,32 @@ fn args() -> Args {
     let mut a = Args {
         port: 9101,
         seed: None,
+        name: b"qemu-fd",
+        director: b"bareos-dir",
+        password: None,
+        sessions: 1,
+        bad_update: false,
     };
     if r != 0 {
         return a;
     }
-    let line = buf.get(..block[1].min(buf.len())).unwrap_or(&[]);
+    let len = block[1].min(buf.len());
+    let line: &'static [u8] = buf.get(..len).unwrap_or(&[]);
     for word in line.split(|&b| b == b' ').filter(|w| !w.is_empty()) {
         if let Some(hex) = word.strip_prefix(b"seed=") {
             a.seed = parse_seed(hex);
+        } else if let Some(v) = word.strip_prefix(b"name=") {
+            a.name = v;
+        } else if let Some(v) = word.strip_prefix(b"dir=") {
+            a.director = v;
+        } else if let Some(v) = word.strip_prefix(b"password=") {
+            a.password = Some(v);
+        } else if let Some(v) = word.strip_prefix(b"sessions=") {
+            if let Some(n) = core::str::from_utf8(v).ok().and_then(|v| v.parse().ok()) {
+                a.sessions = n;
+            }
+        } else if word == b"bad-update" {
+            a.bad_update = true;
         } else if let Some(p) = core::str::from_utf8(word).ok().and_then(|w| w.parse().ok()) {
             a.port = p;
         }
@@ -339,33 +373,16 @@ async fn net_main(spawner: embassy_executor::Spawner) {
         Err(_) => fail("spawn net"),
     }
     stack.wait_config_up().await;
-    let Args { port, seed } = args();
+    let a = args();
+    let (port, seed) = (a.port, a.seed);
     hprintln!(
         "net: 10.0.2.15 up, dialling the Director at 10.0.2.2:{}",
         port
     );
 
-    let mut dial = EmbassyDial::new(
-        stack,
-        SocketBuffers {
-            rx: buf!(budget::TCP),
-            tx: buf!(budget::TCP),
-        },
-    );
-    let socket = match with_timeout(
-        embassy_time::Duration::from_secs(5),
-        dial.dial(Ipv4Addr::new(10, 0, 2, 2), port),
-    )
-    .await
-    {
-        Ok(Ok(s)) => s,
-        _ => {
-            hprintln!("NET=no Director");
-            debug::exit(debug::EXIT_SUCCESS);
-            return;
-        }
-    };
-
+    // The Director connection's socket buffers, lent to one socket per session.
+    let dir_sock_rx = buf!(budget::TCP);
+    let dir_sock_tx = buf!(budget::TCP);
     static DEV: StaticCell<RefCell<Device<Part, KvFlash>>> = StaticCell::new();
     let Ok(d) = Device::open([Part::new(), Part::new(), Part::new()], KvFlash::new()) else {
         fail("open device")
@@ -379,17 +396,28 @@ async fn net_main(spawner: embassy_executor::Spawner) {
     let _ = dev
         .borrow_mut()
         .provision(2, b"director=10.0.2.2:9101\n", 1_795_365_000);
+    print_state(dev);
 
-    let directors = [DirectorAuth {
-        name: b"bareos-dir",
-        // The CRAM-MD5 key shared with the host test (host-tests/tests/qemu_mps2.rs).
-        key: b"8a0b4b4ee8bcb1f5d4d36af1e2a0e3cb",
+    static KEY: StaticCell<PasswordKey> = StaticCell::new();
+    let key: &'static [u8] = match a.password {
+        Some(p) => {
+            let k: &'static PasswordKey = KEY.init(PasswordKey::from_cleartext(p));
+            k.as_bytes()
+        }
+        // The CRAM-MD5 key shared with the host test's own Director
+        // (host-tests/tests/qemu_mps2.rs) when the command line names no password.
+        None => b"8a0b4b4ee8bcb1f5d4d36af1e2a0e3cb",
+    };
+    static DIRECTORS: StaticCell<[DirectorAuth<'static>; 1]> = StaticCell::new();
+    let directors: &'static [DirectorAuth<'static>] = DIRECTORS.init([DirectorAuth {
+        name: a.director,
+        key,
         monitor: false,
         max_bandwidth: 0,
-    }];
+    }]);
     let cfg = FdConfig {
-        name: b"qemu-fd",
-        directors: &directors,
+        name: a.name,
+        directors,
         version: Version::new(26, 0, 0),
         job_version: b"26.0.0 (barque fd-embedded qemu-mps2)",
         version_text: b"26.0.0 (barque fd-embedded qemu-mps2)",
@@ -404,36 +432,20 @@ async fn net_main(spawner: embassy_executor::Spawner) {
         utc_offset: 0,
         debug_level: 0,
     };
-    let mut svc = Services {
-        source: FlashSource::new(dev),
-        sink: FlashSink::new(dev),
-        connector: TlsConnector::new(
-            EmbassyDial::new(
-                stack,
-                SocketBuffers {
-                    rx: buf!(budget::TCP),
-                    tx: buf!(budget::TCP),
-                },
-            ),
-            SeededRng::new(seed.unwrap_or([0x5a; 32]), 1),
-            buf!(budget::TLS_RECORD),
-            buf!(budget::TLS_RECORD_TX),
-        ),
-        clock: EmbassyClock {
-            unix_at_boot: 1_795_365_100,
-        },
-        digests: Sha256Only,
-    };
-    let bufs = Buffers {
-        dir_rx: buf!(budget::DIR_RX),
-        tx: buf!(budget::TX),
-        sd_rx: buf!(budget::SD_RX),
-        data: buf!(budget::DATA),
-        fileset: buf!(budget::FILESET),
-        accurate: buf!(budget::ACCURATE),
-    };
+    // The data channel's socket and TLS record buffers, and the session buffers: lent to
+    // each session in turn.
+    let sd_sock_rx = buf!(budget::TCP);
+    let sd_sock_tx = buf!(budget::TCP);
+    let sd_rec_rx = buf!(budget::TLS_RECORD);
+    let sd_rec_tx = buf!(budget::TLS_RECORD_TX);
+    let dir_rx = buf!(budget::DIR_RX);
+    let tx = buf!(budget::TX);
+    let sd_rx = buf!(budget::SD_RX);
+    let data = buf!(budget::DATA);
+    let fileset = buf!(budget::FILESET);
+    let accurate = buf!(budget::ACCURATE);
     // The Director connection's TLS record buffers (used with a seed only).
-    let dir_tls = seed.map(|_| (buf!(budget::TLS_RECORD), buf!(budget::TLS_RECORD_TX_DIR)));
+    let mut dir_tls = seed.map(|_| (buf!(budget::TLS_RECORD), buf!(budget::TLS_RECORD_TX_DIR)));
     hprintln!(
         "net: {}",
         if dir_tls.is_some() {
@@ -442,34 +454,145 @@ async fn net_main(spawner: embassy_executor::Spawner) {
             "plain TCP"
         }
     );
-    let mut rng = SeededRng::new(seed.unwrap_or([0xa5; 32]), 0);
-    let r = net::client_initiated(
-        &mut Connected(Some(socket)),
-        Ipv4Addr::new(10, 0, 2, 2),
-        port,
-        dir_tls,
-        &mut rng,
-        &cfg,
-        &directors[0],
-        &JOBS,
-        &mut svc,
-        bufs,
-    )
-    .await;
-    match r {
-        Ok(end) => {
-            hprintln!(
+    for session in 0..a.sessions {
+        // The first dial gives up after 5 s (no Director: a clean exit); later ones, once
+        // the Director has been seen, after 30 s.
+        let limit = if session == 0 { 5 } else { 30 };
+        let socket = match with_timeout(
+            embassy_time::Duration::from_secs(limit),
+            dial_director(stack, &mut *dir_sock_rx, &mut *dir_sock_tx, port),
+        )
+        .await
+        {
+            Ok(Ok(s)) => s,
+            _ if session == 0 => {
+                hprintln!("NET=no Director");
+                debug::exit(debug::EXIT_SUCCESS);
+                return;
+            }
+            _ => {
+                hprintln!("NET=failed: the Director at 10.0.2.2:{} is gone", port);
+                debug::exit(debug::EXIT_FAILURE);
+                return;
+            }
+        };
+        // Each session its own entropy streams (labels 2n for the Director connection,
+        // 2n + 1 for the data channel).
+        let label = (session as u8).wrapping_mul(2);
+        let mut svc = Services {
+            source: FlashSource::new(dev),
+            sink: FlashSink::new(dev),
+            connector: TlsConnector::new(
+                EmbassyDial::new(
+                    stack,
+                    SocketBuffers {
+                        rx: &mut *sd_sock_rx,
+                        tx: &mut *sd_sock_tx,
+                    },
+                ),
+                SeededRng::new(seed.unwrap_or([0x5a; 32]), label.wrapping_add(1)),
+                &mut *sd_rec_rx,
+                &mut *sd_rec_tx,
+            ),
+            clock: EmbassyClock {
+                unix_at_boot: 1_795_365_100,
+            },
+            digests: Sha256Only,
+        };
+        let bufs = Buffers {
+            dir_rx: &mut *dir_rx,
+            tx: &mut *tx,
+            sd_rx: &mut *sd_rx,
+            data: &mut *data,
+            fileset: &mut *fileset,
+            accurate: &mut *accurate,
+        };
+        let mut rng = SeededRng::new(seed.unwrap_or([0xa5; 32]), label);
+        let r = net::client_initiated(
+            &mut Connected(Some(socket)),
+            Ipv4Addr::new(10, 0, 2, 2),
+            port,
+            dir_tls.as_mut().map(|(r, t)| (&mut **r, &mut **t)),
+            &mut rng,
+            &cfg,
+            &directors[0],
+            &JOBS,
+            &mut svc,
+            bufs,
+        )
+        .await;
+        match r {
+            Ok(end) => hprintln!(
                 "NET=ok JobId={} files={} errors={}",
                 end.job_id,
                 end.files,
                 end.errors
-            );
-            debug::exit(debug::EXIT_SUCCESS);
+            ),
+            Err(e) => {
+                hprintln!("NET=failed {:?}", e);
+                debug::exit(debug::EXIT_FAILURE);
+                return;
+            }
         }
-        Err(e) => {
-            hprintln!("NET=failed {:?}", e);
-            debug::exit(debug::EXIT_FAILURE);
+        print_state(dev);
+        if session == 0 && a.bad_update {
+            // A bad local update of slot B (by other means than a restore).
+            image(99, &mut img[..10_000]);
+            let r = dev
+                .borrow_mut()
+                .write_local(1, &img[..10_000], 1_795_365_200);
+            check(r.is_ok(), "bad local update of slot B");
+            print_state(dev);
         }
+    }
+    // The bootloader's decision at the next reset.
+    match dev.borrow_mut().boot_select() {
+        Ok(s) => hprintln!("BOOT={:?}", s),
+        Err(e) => hprintln!("BOOT=failed {:?}", e),
+    }
+    print_state(dev);
+    debug::exit(debug::EXIT_SUCCESS);
+}
+
+/// Dial the Director at 10.0.2.2:`port` with the given socket buffers.
+async fn dial_director<'a>(
+    stack: embassy_net::Stack<'a>,
+    rx: &'a mut [u8],
+    tx: &'a mut [u8],
+    port: u16,
+) -> Result<embassy_net::tcp::TcpSocket<'a>, NetError> {
+    EmbassyDial::new(stack, SocketBuffers { rx, tx })
+        .dial(Ipv4Addr::new(10, 0, 2, 2), port)
+        .await
+}
+
+/// The device's state as the host test reads it back: the boot record and, per partition,
+/// its length and SHA-256.
+fn print_state(dev: &RefCell<Device<Part, KvFlash>>) {
+    let mut d = dev.borrow_mut();
+    let b = d.boot_record();
+    hprintln!(
+        "STATE boot active={:?} pending={:?} len={} sha256={}",
+        b.active,
+        b.pending,
+        b.len,
+        Hex(&b.digest)
+    );
+    for i in 0..3 {
+        let len = d.meta(i).map(|m| m.len).unwrap_or(0);
+        match d.hash(i, len) {
+            Ok(h) => hprintln!("STATE part{} len={} sha256={}", i, len, Hex(&h)),
+            Err(e) => hprintln!("STATE part{} unreadable {:?}", i, e),
+        }
+    }
+}
+
+/// Lower-case hex of a byte string.
+struct Hex<'a>(&'a [u8]);
+
+impl core::fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
     }
 }
 
