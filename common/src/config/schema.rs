@@ -508,6 +508,7 @@ pub fn is_implemented(daemon: Daemon, resource: &str, directive: &str) -> bool {
         ],
         (Daemon::Director, "Client") => &[
             "Address",
+            "LanAddress",
             "Port",
             "Password",
             "Catalog",
@@ -521,6 +522,7 @@ pub fn is_implemented(daemon: Daemon, resource: &str, directive: &str) -> bool {
         ],
         (Daemon::Director, "Storage") => &[
             "Address",
+            "LanAddress",
             "Port",
             "Password",
             "Device",

@@ -1,0 +1,464 @@
+//! QEMU tier 2 against the real daemons (issue #9): boards/qemu-mps2 booted in
+//! `qemu-system-arm -M mps2-an386 -nic user`, barque-dir (SQLite catalog) and barque-sd (disk
+//! volumes) as processes with TLS-PSK on every connection (a `barque-dir --init`
+//! configuration, edited), driven by barque-console.
+//!
+//! - The Director's Client `qemu-fd` only dials in (`Connection From Client To Director =
+//!   yes`, `Connection From Director To Client = no`); the firmware dials barque-dir at
+//!   10.0.2.2 (QEMU's user network maps it to the host's 127.0.0.1) with the name, Director
+//!   and password the test gives on its command line (`-append`).
+//! - The Director reaches barque-sd at 127.0.0.1, which the guest cannot: the Storage and the
+//!   Client both have a `Lan Address`, so the Director tells the FD the Storage's
+//!   (10.0.2.2). Every data byte the test checks went over that address.
+//!
+//! Scenario:
+//! 1. a Full backup of the device's partitions (`/firmware`, `/data`) ends OK; `list files`
+//!    names exactly the device's files; barque-bls extracts from the volume exactly the
+//!    images the firmware provisioned;
+//! 2. the firmware then overwrites slot B itself (`bad-update`: a bad local update) and
+//!    prints the new SHA-256;
+//! 3. a restore of `/firmware/slot-b.bin` from the Full (`where=/`) ends OK; the device's state
+//!    read back from its semihosting console shows slot B holding the backed-up image again,
+//!    the boot record naming B as pending with that image's SHA-256 and length, and the
+//!    bootloader's `boot_select` switching to B.
+//!
+//! Needs `qemu-system-arm` (scripts/setup installs it), the thumbv7em target and the
+//! barque-dir, barque-sd, barque-console and barque-bls binaries (see e2e.rs "Binaries");
+//! fails, not skips, when one is missing.
+
+mod support;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sha2::Digest as _;
+use support::{bin, console, file_lines, free_ports, run_and_wait, wait_port, workdir};
+use support::{Daemons, Setup};
+
+fn firmware() -> PathBuf {
+    let board = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../boards/qemu-mps2"));
+    let build = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--locked"])
+        .current_dir(&board)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .expect("cargo build of boards/qemu-mps2");
+    assert!(build.success(), "boards/qemu-mps2 does not build");
+    board.join("target/thumbv7em-none-eabihf/release/barque-qemu-mps2")
+}
+
+/// The images the firmware provisions and writes (its `image()` xorshift).
+fn image(seed: u32, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// What the firmware provisions: slot A, slot B, the configuration partition.
+fn slot_a() -> Vec<u8> {
+    image(1, 12_000)
+}
+fn slot_b() -> Vec<u8> {
+    image(2, 12_000)
+}
+const CONFIG: &[u8] = b"director=10.0.2.2:9101\n";
+/// What its `bad-update` writes to slot B.
+fn bad_update() -> Vec<u8> {
+    image(99, 10_000)
+}
+
+/// The device's Client, a FileSet of its partitions and a Full backup Job; `Lan Address` on
+/// the Storage (the host as the guest sees it) and on the Client.
+fn dir_conf(t: String, password: &str) -> String {
+    // The Director reaches the SD by a host name, which the firmware (no DNS, IPv4
+    // literals only) cannot use: only the Lan Address gets the device to the SD.
+    let storage = "Storage {\n  Name = File\n  Address = 127.0.0.1\n";
+    assert!(t.contains(storage), "{t}");
+    let mut t = t.replacen(
+        storage,
+        "Storage {\n  Name = File\n  Address = localhost\n  Lan Address = 10.0.2.2\n",
+        1,
+    );
+    t.push_str(&format!(
+        r#"
+Client {{
+  Name = qemu-fd
+  Address = 10.0.2.15
+  Lan Address = 10.0.2.15
+  Password = "{password}"
+  Catalog = MyCatalog
+  Connection From Client To Director = yes
+  Connection From Director To Client = no
+}}
+
+FileSet {{
+  Name = "DeviceSet"
+  Include {{
+    Options {{
+      Signature = SHA256
+    }}
+    File = "/firmware"
+    File = "/data"
+  }}
+}}
+
+Job {{
+  Name = "DeviceBackup"
+  Type = Backup
+  Level = Full
+  Client = qemu-fd
+  FileSet = "DeviceSet"
+  Storage = File
+  Pool = Full
+  Messages = Standard
+}}
+"#
+    ));
+    t
+}
+
+/// barque-sd and barque-dir as processes, with a `barque-dir --init` configuration (TLS-PSK
+/// everywhere, SQLite catalog, disk volumes under the work directory) and [`dir_conf`]'s
+/// edits. The generated File daemon is not started: the device is the File daemon.
+fn start_dir_and_sd(password: &str) -> Setup {
+    let work = workdir("qemu-daemons");
+    let port = free_ports();
+    let out = Command::new(bin("barque-dir"))
+        .arg("--init")
+        .arg(&work)
+        .args(["--port", &port.to_string(), "--fileset"])
+        .arg(work.join("unused"))
+        .output()
+        .expect("barque-dir --init");
+    assert!(
+        out.status.success(),
+        "barque-dir --init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conf = work.join("etc/bareos-dir.conf");
+    let text = std::fs::read_to_string(&conf).expect("read the Director's configuration");
+    std::fs::write(&conf, dir_conf(text, password)).expect("write the Director's configuration");
+    let mut daemons = Daemons {
+        children: Vec::new(),
+        work: work.clone(),
+    };
+    // barque-sd on port + 2, barque-dir on port.
+    daemons.spawn("sd");
+    wait_port(port + 2);
+    daemons.spawn("dir");
+    wait_port(port);
+    Setup {
+        data: work.join("unused"),
+        work,
+        port,
+        daemons,
+    }
+}
+
+/// QEMU running the firmware; its semihosting output collected by a thread.
+struct Qemu {
+    child: Child,
+    out: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Qemu {
+    fn start(elf: &Path, append: &str) -> Qemu {
+        let mut child = Command::new("qemu-system-arm")
+            .args([
+                "-M",
+                "mps2-an386",
+                "-nographic",
+                "-monitor",
+                "none",
+                "-nic",
+                "user",
+                "-semihosting-config",
+                "enable=on,target=native",
+                "-kernel",
+            ])
+            .arg(elf)
+            .args(["-append", append])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("qemu-system-arm (apt-get install qemu-system-arm)");
+        let stdout = child.stdout.take().expect("QEMU's stdout");
+        let out = Arc::new(Mutex::new(String::new()));
+        let sink = out.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let mut o = sink.lock().unwrap_or_else(|e| e.into_inner());
+                o.push_str(&line);
+                o.push('\n');
+            }
+        });
+        Qemu {
+            child,
+            out,
+            reader: Some(reader),
+        }
+    }
+
+    fn text(&self) -> String {
+        self.out.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Poll the output until `cond` holds; panics with the output and the daemons' logs
+    /// after `limit`.
+    fn wait_for(&mut self, s: &Setup, what: &str, limit: Duration, cond: impl Fn(&str) -> bool) {
+        let t = Instant::now();
+        loop {
+            let text = self.text();
+            if cond(&text) {
+                return;
+            }
+            let exited = self.child.try_wait().ok().flatten();
+            assert!(
+                t.elapsed() < limit && exited.is_none(),
+                "{what}: not seen within {} s (QEMU exit status {exited:?}); firmware said:\n\
+                 {text}\n{}",
+                limit.as_secs(),
+                s.daemons.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Wait (up to `limit`) for the firmware to exit QEMU; returns its exit status.
+    fn wait_exit(&mut self, s: &Setup, limit: Duration) -> std::process::ExitStatus {
+        let t = Instant::now();
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                if let Some(r) = self.reader.take() {
+                    let _ = r.join();
+                }
+                return st;
+            }
+            assert!(
+                t.elapsed() < limit,
+                "the firmware did not exit within {} s; it said:\n{}\n{}",
+                limit.as_secs(),
+                self.text(),
+                s.daemons.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `STATE …` lines the firmware printed after `marker` (up to the next non-STATE line).
+fn state_after(text: &str, marker: &str) -> Vec<String> {
+    let Some((_, rest)) = text.split_once(marker) else {
+        panic!("no {marker:?} in the firmware's output:\n{text}");
+    };
+    rest.lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("STATE "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The rows under `Client Initiated Connections (waiting for jobs):` of `status dir`.
+fn waiting_clients(s: &Setup) -> Vec<String> {
+    let out = console(s, &["status dir"]);
+    let Some((_, block)) = out.split_once("Client Initiated Connections (waiting for jobs):\n")
+    else {
+        panic!("no waiting-connections block in status dir:\n{out}");
+    };
+    block
+        .lines()
+        .skip(2) // header, separator
+        .take_while(|l| !l.starts_with("===="))
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn poll(s: &Setup, what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!(
+        "{what}: not seen within {} s\n{}",
+        limit.as_secs(),
+        s.daemons.logs()
+    );
+}
+
+#[test]
+fn qemu_firmware_backup_and_slot_b_restore_through_barque_dir_and_sd() {
+    let elf = firmware();
+    let mut pw = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut pw);
+    let password = hex::encode(pw);
+    let s = start_dir_and_sd(&password);
+    // The firmware: the Director's port, 32 bytes of entropy (the board has no RNG), its
+    // identity, two sessions (the backup, the restore) and a bad local update in between.
+    let mut seed = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
+    let append = format!(
+        "{} seed={} name=qemu-fd dir=barque-dir password={password} sessions=2 bad-update",
+        s.port,
+        hex::encode(seed)
+    );
+    let mut qemu = Qemu::start(&elf, &append);
+    poll(
+        &s,
+        "the firmware's client-initiated connection waiting in barque-dir",
+        Duration::from_secs(90),
+        || {
+            waiting_clients(&s)
+                .iter()
+                .any(|r| r.trim_end().ends_with("qemu-fd"))
+        },
+    );
+    let text = qemu.text();
+    assert!(
+        text.contains("net: TLS-PSK") && text.contains("RESULT=ok"),
+        "{text}"
+    );
+
+    // 1. Full backup of the partitions.
+    let (full, msgs) = run_and_wait(&s, "run job=DeviceBackup level=Full yes");
+    assert!(
+        msgs.contains("Termination:            Backup OK")
+            && msgs.contains("Using Client Initiated Connection (qemu-fd)."),
+        "{msgs}\n{}\n{}",
+        qemu.text(),
+        s.daemons.logs()
+    );
+    let mut files = file_lines(&console(&s, &[&format!("list files jobid={full}")]));
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "/data/",
+            "/data/config.bin",
+            "/firmware/",
+            "/firmware/slot-a.bin",
+            "/firmware/slot-b.bin"
+        ],
+        "the catalog lists the device's partitions"
+    );
+    // The volume holds exactly what the firmware provisioned.
+    let vols: Vec<PathBuf> = std::fs::read_dir(s.work.join("volumes"))
+        .expect("volumes")
+        .map(|e| e.expect("volume entry").path())
+        .collect();
+    assert_eq!(vols.len(), 1, "{vols:?}");
+    let ex = s.work.join("extracted");
+    let out = Command::new(bin("barque-bls"))
+        .arg("--extract")
+        .arg("-w")
+        .arg(&ex)
+        .arg(&vols[0])
+        .output()
+        .expect("barque-bls");
+    assert!(
+        out.status.success(),
+        "barque-bls --extract {}: {}{}",
+        vols[0].display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |p: &str| std::fs::read(ex.join(p)).unwrap_or_else(|e| panic!("extracted {p}: {e}"));
+    assert!(
+        read("firmware/slot-a.bin") == slot_a(),
+        "slot A on the volume"
+    );
+    assert!(
+        read("firmware/slot-b.bin") == slot_b(),
+        "slot B on the volume"
+    );
+    assert_eq!(read("data/config.bin"), CONFIG, "config on the volume");
+
+    // 2. The firmware's bad local update of slot B, after the backup session.
+    let done = format!("NET=ok JobId={full} files=5 errors=0");
+    qemu.wait_for(
+        &s,
+        "the backup session's end and the bad update",
+        Duration::from_secs(60),
+        |t| t.contains(&done) && t.contains("ok: bad local update of slot B"),
+    );
+    let text = qemu.text();
+    let after = state_after(&text, "ok: bad local update of slot B");
+    assert!(
+        after.contains(&format!(
+            "STATE part1 len=10000 sha256={}",
+            sha256_hex(&bad_update())
+        )),
+        "slot B overwritten on the device: {after:?}\n{text}"
+    );
+
+    // 3. Restore slot B from the Full.
+    let (restore, msgs) = run_and_wait(
+        &s,
+        &format!(
+            "restore client=qemu-fd fileset=DeviceSet jobid={full} where=/ \
+             file=/firmware/slot-b.bin yes"
+        ),
+    );
+    assert!(
+        msgs.contains("Termination:            Restore OK"),
+        "{msgs}\n{}\n{}",
+        qemu.text(),
+        s.daemons.logs()
+    );
+    let status = qemu.wait_exit(&s, Duration::from_secs(60));
+    let text = qemu.text();
+    assert!(status.success(), "firmware exit status {status:?}:\n{text}");
+    // The state the device read back after the restore session.
+    let after = state_after(&text, &format!("NET=ok JobId={restore} "));
+    let b = sha256_hex(&slot_b());
+    assert_eq!(
+        after,
+        [
+            format!("STATE boot active=A pending=Some(B) len=12000 sha256={b}"),
+            format!("STATE part0 len=12000 sha256={}", sha256_hex(&slot_a())),
+            format!("STATE part1 len=12000 sha256={b}"),
+            format!(
+                "STATE part2 len={} sha256={}",
+                CONFIG.len(),
+                sha256_hex(CONFIG)
+            ),
+        ],
+        "the device after the restore:\n{text}"
+    );
+    // The bootloader verifies slot B against the boot record and switches to it.
+    let boot = state_after(&text, "BOOT=B");
+    assert_eq!(
+        boot.first().map(String::as_str),
+        Some(format!("STATE boot active=B pending=None len=12000 sha256={b}").as_str()),
+        "{text}"
+    );
+    eprintln!("firmware:\n{text}");
+    let _ = std::fs::remove_dir_all(&s.work);
+}
