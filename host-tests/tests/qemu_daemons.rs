@@ -427,7 +427,8 @@ fn qemu_firmware_backup_and_slot_b_restore_through_barque_dir_and_sd() {
         ),
     );
     assert!(
-        msgs.contains("Termination:            Restore OK"),
+        msgs.contains("Termination:            Restore OK")
+            && msgs.contains("Using Client Initiated Connection (qemu-fd)."),
         "{msgs}\n{}\n{}",
         qemu.text(),
         s.daemons.logs()

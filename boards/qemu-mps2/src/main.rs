@@ -12,7 +12,13 @@
 //! embassy-time driver ([`time_driver`]). The firmware dials the Director at 10.0.2.2 (the
 //! host, through QEMU's user network) on the port given in the semihosting command line
 //! (`-append "9101"`), runs fd-embedded's client-initiated session and prints `NET=ok …` or
-//! why not, then exits QEMU. Without a Director it prints `NET=no Director` after 5 s.
+//! why not, then the device's state (`STATE …`: the boot record, each partition's length
+//! and SHA-256). With `sessions=<n>` it dials again after each session, `n` times; then the
+//! bootloader's `boot_select` runs (`BOOT=…`, the state again) and the firmware exits QEMU.
+//! Without a Director it prints `NET=no Director` after 5 s. The client's name, the
+//! Director's name and password and a bad local update of slot B after the first session
+//! come from the command line too ([`Args`]); host-tests/tests/qemu_daemons.rs drives it
+//! against barque-dir and barque-sd.
 //!
 //! TLS-PSK (`-append "9101 seed=<64 hex digits>"`): the Director connection is an
 //! embedded-tls client (identity `R_CLIENT` 0x1E `qemu-fd`, the Director's key,
