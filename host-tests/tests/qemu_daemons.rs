@@ -270,16 +270,27 @@ impl Drop for Qemu {
     }
 }
 
-/// The `STATE …` lines the firmware printed after `marker` (up to the next non-STATE line).
-fn state_after(text: &str, marker: &str) -> Vec<String> {
-    let Some((_, rest)) = text.split_once(marker) else {
-        panic!("no {marker:?} in the firmware's output:\n{text}");
-    };
-    rest.lines()
-        .skip(1)
-        .take_while(|l| l.starts_with("STATE "))
-        .map(str::to_string)
-        .collect()
+/// The `STATE …` lines the firmware printed after `marker`, once their block is complete
+/// (`STATE end`).
+fn state_after(text: &str, marker: &str) -> Option<Vec<String>> {
+    let (_, rest) = text.split_once(marker)?;
+    let mut lines = Vec::new();
+    for l in rest.lines().skip(1) {
+        if l == "STATE end" {
+            return Some(lines);
+        }
+        if !l.starts_with("STATE ") {
+            break;
+        }
+        lines.push(l.to_string());
+    }
+    None
+}
+
+/// [`state_after`] of a finished output: panics when the block is missing.
+fn state_block(text: &str, marker: &str) -> Vec<String> {
+    state_after(text, marker)
+        .unwrap_or_else(|| panic!("no complete STATE block after {marker:?} in:\n{text}"))
 }
 
 /// The rows under `Client Initiated Connections (waiting for jobs):` of `status dir`.
@@ -406,10 +417,10 @@ fn qemu_firmware_backup_and_slot_b_restore_through_barque_dir_and_sd() {
         &s,
         "the backup session's end and the bad update",
         Duration::from_secs(60),
-        |t| t.contains(&done) && t.contains("ok: bad local update of slot B"),
+        |t| t.contains(&done) && state_after(t, "ok: bad local update of slot B").is_some(),
     );
     let text = qemu.text();
-    let after = state_after(&text, "ok: bad local update of slot B");
+    let after = state_block(&text, "ok: bad local update of slot B");
     assert!(
         after.contains(&format!(
             "STATE part1 len=10000 sha256={}",
@@ -437,7 +448,7 @@ fn qemu_firmware_backup_and_slot_b_restore_through_barque_dir_and_sd() {
     let text = qemu.text();
     assert!(status.success(), "firmware exit status {status:?}:\n{text}");
     // The state the device read back after the restore session.
-    let after = state_after(&text, &format!("NET=ok JobId={restore} "));
+    let after = state_block(&text, &format!("NET=ok JobId={restore} "));
     let b = sha256_hex(&slot_b());
     assert_eq!(
         after,
@@ -454,7 +465,7 @@ fn qemu_firmware_backup_and_slot_b_restore_through_barque_dir_and_sd() {
         "the device after the restore:\n{text}"
     );
     // The bootloader verifies slot B against the boot record and switches to it.
-    let boot = state_after(&text, "BOOT=B");
+    let boot = state_block(&text, "BOOT=B");
     assert_eq!(
         boot.first().map(String::as_str),
         Some(format!("STATE boot active=B pending=None len=12000 sha256={b}").as_str()),

@@ -573,7 +573,7 @@ async fn dial_director<'a>(
 }
 
 /// The device's state as the host test reads it back: the boot record and, per partition,
-/// its length and SHA-256.
+/// its length and SHA-256, then `STATE end`.
 fn print_state(dev: &RefCell<Device<Part, KvFlash>>) {
     let mut d = dev.borrow_mut();
     let b = d.boot_record();
@@ -591,6 +591,7 @@ fn print_state(dev: &RefCell<Device<Part, KvFlash>>) {
             Err(e) => hprintln!("STATE part{} unreadable {:?}", i, e),
         }
     }
+    hprintln!("STATE end");
 }
 
 /// Lower-case hex of a byte string.
