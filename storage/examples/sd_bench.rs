@@ -135,6 +135,18 @@ fn start_sd_process() -> SdProcess {
         );
         std::process::exit(2);
     }
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let (Some(sd), Some(me)) = (
+        mtime(&bin),
+        std::env::current_exe().ok().as_deref().and_then(mtime),
+    ) {
+        if sd < me && std::env::var_os("BARQUE_SD").is_none() {
+            eprintln!(
+                "sd_bench: warning: {} is older than this benchmark; `cargo run --example` does not rebuild it, `cargo build --release -p storage --bins --examples` does",
+                bin.display()
+            );
+        }
+    }
     // The volume directory: $SD_BENCH_DIR (to measure another disk) or a temporary one.
     let dir = match std::env::var_os("SD_BENCH_DIR") {
         Some(d) => tempfile::tempdir_in(d),

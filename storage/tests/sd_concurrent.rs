@@ -23,6 +23,9 @@ use storage::volume::VolumeReader;
 
 const REC: usize = 50_000;
 
+/// A JobMedia range: (FirstIndex, LastIndex, VolAddr start, VolAddr end).
+type Media = (u32, u32, u64, u64);
+
 /// Blocks per VolSessionId on the volume, and the session of every block in order.
 fn blocks(vol: &std::path::Path) -> (HashMap<u32, usize>, Vec<u32>) {
     let Ok(f) = std::fs::File::open(vol) else {
@@ -200,7 +203,7 @@ async fn restore_from(
     cat: &Arc<Mutex<Catalog>>,
     sd_id: u32,
     sd_time: u32,
-    parts: &[(String, (u32, u32, u64, u64))],
+    parts: &[(String, Media)],
 ) -> Vec<(i32, i32, Vec<u8>)> {
     let name = format!("CapRestore.2026-11-22_18.00.00_{sd_id:02}");
     let mut d = connect_dir(sd.port, false).await;
@@ -401,7 +404,7 @@ async fn test_two_jobs_interleave_on_one_device_and_restore() {
 }
 
 /// Every JobMedia of a job with records: (MediaId, FileIndex range, VolAddr range).
-fn job_medias(seen: &[Vec<u8>]) -> Vec<(u64, (u32, u32, u64, u64))> {
+fn job_medias(seen: &[Vec<u8>]) -> Vec<(u64, Media)> {
     seen.iter()
         .filter_map(|m| match SdToDir::parse(m) {
             Ok(SdToDir::CatReq(CatReq::CreateJobMedia(c))) if c.first_index > 0 => Some((
@@ -548,7 +551,7 @@ async fn test_jobs_sharing_a_device_follow_a_volume_switch() {
                 k + 1
             );
         }
-        let parts: Vec<(String, (u32, u32, u64, u64))> = jm
+        let parts: Vec<(String, Media)> = jm
             .iter()
             .enumerate()
             .map(|(k, (_, m))| (format!("Cap-000{}", k + 1), *m))
@@ -654,7 +657,7 @@ async fn test_concurrent_writers_across_many_volume_switches() {
                 "session {sid} JobMedia on Cap-{id:04}"
             );
         }
-        let parts: Vec<(String, (u32, u32, u64, u64))> = jm
+        let parts: Vec<(String, Media)> = jm
             .iter()
             .map(|(id, m)| (format!("Cap-{id:04}"), *m))
             .collect();
