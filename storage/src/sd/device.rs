@@ -189,7 +189,7 @@ impl VolumeSink {
 /// device waits until one is released. Bareos' default limit for a Device is 1, which makes
 /// jobs on one device run one after another.
 ///
-/// A claimed place is *reserved* until the job has its volume ready ([`DeviceState::acquired`]),
+/// A claimed place is *reserved* until the job has its volume ready ([`DeviceUse::acquired`]),
 /// then the job is a *writer*: Bareos' `num_reserved`/`num_writers` (`core/src/stored/acquire.cc`
 /// `AcquireDeviceForAppend()` counts the writer and clears the reservation), which the
 /// `3937 … busy with writers=N reserved=M.` reply reports.
@@ -197,7 +197,7 @@ impl VolumeSink {
 /// # Volume switches
 ///
 /// When the volume fills, one job switches the device to the next volume
-/// ([`DeviceState::volume_for_block`] returns [`BlockPlace::Switch`] to exactly one job; the
+/// ([`DeviceUse::volume_for_block`] returns [`BlockPlace::Switch`] to exactly one job; the
 /// others wait, as Bareos blocks the device in `FixupDeviceBlockWriteError()`) and announces
 /// the new volume with [`DeviceState::mounted`]. Every other job writing to the device then
 /// follows before its next block ([`BlockPlace::Follow`]): it reports the JobMedia of its part

@@ -48,8 +48,11 @@
 //! may continue from one volume into the next (the restore path joins it). Differences from
 //! Bareos: the switch happens between records, so a volume can pass its limit by one record
 //! (at most one data message, < 1,000,000 bytes), and the first block a job writes on a
-//! volume is always written there. None of this was captured; the messages are from the
-//! Bareos source.
+//! volume is always written there. Other jobs writing to the same device
+//! (`Maximum Concurrent Jobs`) wait while one job switches, then follow it before their next
+//! block: `CreateJobMedia` for their part on the old volume, `GetVolInfo … write=1` of the
+//! new one, and their sessions go on there (`place_block`, [`DeviceState`]). None of this
+//! was captured; the messages are from the Bareos source.
 //!
 //! # Copy and migrate (SD → SD)
 //!
