@@ -527,10 +527,9 @@ async fn test_jobs_sharing_a_device_follow_a_volume_switch() {
         SdToDir::parse(m),
         Ok(SdToDir::CatReq(CatReq::GetVolInfo(g))) if g.vol_name == b"Cap-0002" && g.write == 1
     )));
-    assert!(!seen_b.iter().any(|m| matches!(
-        SdToDir::parse(m),
-        Ok(SdToDir::CatReq(CatReq::FindMedia(_)))
-    ) && show(m).contains("FindMedia=2")));
+    assert!(!seen_b
+        .iter()
+        .any(|m| matches!(SdToDir::parse(m), Ok(SdToDir::CatReq(CatReq::FindMedia(_))))));
 
     // One JobMedia per volume per job, each exactly covering the job's blocks there.
     let spans = [session_spans(&v1), session_spans(&v2)];
