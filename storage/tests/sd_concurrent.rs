@@ -23,6 +23,9 @@ use storage::volume::VolumeReader;
 
 const REC: usize = 50_000;
 
+/// A JobMedia range: (FirstIndex, LastIndex, VolAddr start, VolAddr end).
+type Media = (u32, u32, u64, u64);
+
 /// Blocks per VolSessionId on the volume, and the session of every block in order.
 fn blocks(vol: &std::path::Path) -> (HashMap<u32, usize>, Vec<u32>) {
     let Ok(f) = std::fs::File::open(vol) else {
@@ -138,7 +141,14 @@ async fn send_records(j: &mut Job, from: usize, n: usize) {
 
 /// End the data, the session and the job; returns the Director-side messages.
 async fn end_job(mut j: Job) -> Vec<Vec<u8>> {
-    j.fd.signal(Signal::Eod).await.unwrap();
+    if let Err(e) = j.fd.signal(Signal::Eod).await {
+        drop(j.fd);
+        let seen = j.dir.await;
+        let texts: Vec<String> = seen
+            .map(|v| v.iter().map(|m| show(m)).collect())
+            .unwrap_or_else(|e| vec![format!("{e}")]);
+        panic!("job {} failed: {e}: {texts:#?}", j.name);
+    }
     j.fd.signal(Signal::Eod).await.unwrap();
     assert_eq!(recv_data(&mut j.fd).await, b"3000 OK append data\n");
     j.fd.send(format!("append end session {}\n", j.sd_id).as_bytes())
@@ -184,6 +194,17 @@ async fn restore(
     sd_time: u32,
     media: (u32, u32, u64, u64),
 ) -> Vec<(i32, i32, Vec<u8>)> {
+    restore_from(sd, cat, sd_id, sd_time, &[("Cap-0001".into(), media)]).await
+}
+
+/// [`restore`] from one bootstrap entry per (volume, JobMedia range).
+async fn restore_from(
+    sd: &Sd,
+    cat: &Arc<Mutex<Catalog>>,
+    sd_id: u32,
+    sd_time: u32,
+    parts: &[(String, Media)],
+) -> Vec<(i32, i32, Vec<u8>)> {
     let name = format!("CapRestore.2026-11-22_18.00.00_{sd_id:02}");
     let mut d = connect_dir(sd.port, false).await;
     let line = show(&cap_msg("clear-restore", 2, 9));
@@ -205,17 +226,19 @@ async fn restore(
         b"3000 OK use device device=FileStorage\n"
     );
     d.send(b"bootstrap\n").await.unwrap();
-    for l in [
-        "Storage=\"File\"\n".to_string(),
-        "Volume=\"Cap-0001\"\n".into(),
-        "MediaType=\"File\"\n".into(),
-        "Device=\"FileStorage\"\n".into(),
-        format!("VolSessionId={sd_id}\n"),
-        format!("VolSessionTime={sd_time}\n"),
-        format!("VolAddr={}-{}\n", media.2, media.3),
-        format!("FileIndex={}-{}\n", media.0, media.1),
-    ] {
-        d.send(l.as_bytes()).await.unwrap();
+    for (volume, media) in parts {
+        for l in [
+            "Storage=\"File\"\n".to_string(),
+            format!("Volume=\"{volume}\"\n"),
+            "MediaType=\"File\"\n".into(),
+            "Device=\"FileStorage\"\n".into(),
+            format!("VolSessionId={sd_id}\n"),
+            format!("VolSessionTime={sd_time}\n"),
+            format!("VolAddr={}-{}\n", media.2, media.3),
+            format!("FileIndex={}-{}\n", media.0, media.1),
+        ] {
+            d.send(l.as_bytes()).await.unwrap();
+        }
     }
     d.signal(Signal::Eod).await.unwrap();
     assert_eq!(recv_data(&mut d).await, b"3000 OK bootstrap\n");
@@ -375,6 +398,271 @@ async fn test_two_jobs_interleave_on_one_device_and_restore() {
         assert_eq!(recs[0].2, cap_msg("clear-backup-full", 4, 13));
         for (k, r) in recs[1..].iter().enumerate() {
             assert_eq!((r.0, r.1), (1, 2));
+            assert!(r.2 == record(fill, k), "session {sid} record {k} differs");
+        }
+    }
+}
+
+/// Every JobMedia of a job with records: (MediaId, FileIndex range, VolAddr range).
+fn job_medias(seen: &[Vec<u8>]) -> Vec<(u64, Media)> {
+    seen.iter()
+        .filter_map(|m| match SdToDir::parse(m) {
+            Ok(SdToDir::CatReq(CatReq::CreateJobMedia(c))) if c.first_index > 0 => Some((
+                c.media_id,
+                (
+                    c.first_index,
+                    c.last_index,
+                    (u64::from(c.start_file) << 32) | u64::from(c.start_block),
+                    (u64::from(c.end_file) << 32) | u64::from(c.end_block),
+                ),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The byte range (first byte of its first block, last byte of its last block) of each
+/// session's blocks on a volume.
+fn session_spans(vol: &std::path::Path) -> HashMap<u32, (u64, u64)> {
+    let f = std::fs::File::open(vol).unwrap();
+    let mut r = VolumeReader::new(std::io::BufReader::new(f));
+    let mut spans: HashMap<u32, (u64, u64)> = HashMap::new();
+    while let Ok(Some(b)) = r.next_block() {
+        let sid = b.header.vol_session_id;
+        if b.pos.index == 0 {
+            // The volume label.
+            continue;
+        }
+        let end = b.pos.offset + u64::from(b.header.block_len) - 1;
+        spans
+            .entry(sid)
+            .and_modify(|s| s.1 = end)
+            .or_insert((b.pos.offset, end));
+    }
+    spans
+}
+
+/// Two jobs write to one volume; it fills (the Pool's Maximum Volume Bytes) while job A
+/// writes, A switches the device to the next volume, and job B, which shares the device,
+/// follows: its next block goes to the new volume, not to the full one. Each job reports
+/// one JobMedia per volume covering exactly its blocks there, and restores byte for byte
+/// from both volumes. Bareos: `FixupDeviceBlockWriteError()` sets `NewVol` on every DCR
+/// attached to the device; `DoWriteBlockToDevice()` then creates the JobMedia of the old
+/// volume and continues on the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_jobs_sharing_a_device_follow_a_volume_switch() {
+    let sd = start_sd_edited(|t| {
+        t.replace(
+            "  Always Open = no\n",
+            "  Always Open = no\n  Maximum Block Size = 65536\n  Maximum Concurrent Jobs = 2\n",
+        )
+    })
+    .await;
+    let (v1, v2) = (sd.archive.join("Cap-0001"), sd.archive.join("Cap-0002"));
+    const LIMIT: u64 = 600_000;
+    let cat = Arc::new(Mutex::new({
+        let mut c = Catalog::new("Cap-0001");
+        c.max_vol_bytes = LIMIT;
+        c.auto_next = true;
+        c
+    }));
+    let mut a = start_job(sd.port, &cat, 1, "CapBackup.2026-11-22_20.00.00_01", 0x20).await;
+    send_records(&mut a, 0, 3).await;
+    wait_blocks(&v1, a.sd_id, 2).await;
+    let mut b = start_job(sd.port, &cat, 2, "CapBackup.2026-11-22_20.00.00_02", 0x90).await;
+    send_records(&mut b, 0, 3).await;
+    wait_blocks(&v1, b.sd_id, 2).await;
+    // A fills Cap-0001 and moves the device to Cap-0002.
+    send_records(&mut a, 3, 8).await;
+    wait_blocks(&v2, a.sd_id, 1).await;
+    let full_len = std::fs::metadata(&v1).unwrap().len();
+    assert!(full_len < LIMIT + 65_536, "Cap-0001 is {full_len} bytes");
+    // B's next blocks go to Cap-0002; Cap-0001 gets nothing more.
+    send_records(&mut b, 3, 5).await;
+    wait_blocks(&v2, b.sd_id, 2).await;
+    assert_eq!(
+        std::fs::metadata(&v1).unwrap().len(),
+        full_len,
+        "job B wrote to the full volume after the switch"
+    );
+    let seen_a = end_job(a).await;
+    let seen_b = end_job(b).await;
+    assert_eq!(
+        std::fs::metadata(&v1).unwrap().len(),
+        full_len,
+        "a job wrote to the full volume after the switch"
+    );
+    for s in [&seen_a, &seen_b] {
+        assert!(
+            show(s.last().unwrap()).contains("end JobStatus=84 JobFiles=1 "),
+            "{}",
+            show(s.last().unwrap())
+        );
+    }
+    let texts = |seen: &[Vec<u8>]| -> Vec<String> {
+        seen.iter()
+            .filter_map(|m| match SdToDir::parse(m) {
+                Ok(SdToDir::Jmsg(j)) => Some(show(j.text)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(
+        texts(&seen_a)
+            .iter()
+            .any(|t| t.contains("New volume \"Cap-0002\" mounted")),
+        "{:?}",
+        texts(&seen_a)
+    );
+    assert!(
+        texts(&seen_b)
+            .iter()
+            .any(|t| t.contains("continues on Volume \"Cap-0002\"")),
+        "{:?}",
+        texts(&seen_b)
+    );
+    // B asked for the new volume's record for writing (SetNewVolumeParameters()) and
+    // mounted nothing itself.
+    assert!(seen_b.iter().any(|m| matches!(
+        SdToDir::parse(m),
+        Ok(SdToDir::CatReq(CatReq::GetVolInfo(g))) if g.vol_name == b"Cap-0002" && g.write == 1
+    )));
+    assert!(!seen_b
+        .iter()
+        .any(|m| matches!(SdToDir::parse(m), Ok(SdToDir::CatReq(CatReq::FindMedia(_))))));
+
+    // One JobMedia per volume per job, each exactly covering the job's blocks there.
+    let spans = [session_spans(&v1), session_spans(&v2)];
+    let sd_time = sd.server.shared().sd_time;
+    for (seen, sid, fill, n) in [(&seen_a, 1u32, 0x20u8, 11), (&seen_b, 2, 0x90, 8)] {
+        let jm = job_medias(seen);
+        assert_eq!(
+            jm.iter().map(|j| j.0).collect::<Vec<_>>(),
+            vec![1, 2],
+            "session {sid}: {jm:?}"
+        );
+        for (k, (_, m)) in jm.iter().enumerate() {
+            assert_eq!((m.0, m.1), (1, 1), "session {sid}");
+            assert_eq!(
+                (m.2, m.3),
+                spans[k][&sid],
+                "session {sid} JobMedia on Cap-000{}",
+                k + 1
+            );
+        }
+        let parts: Vec<(String, Media)> = jm
+            .iter()
+            .enumerate()
+            .map(|(k, (_, m))| (format!("Cap-000{}", k + 1), *m))
+            .collect();
+        let recs = restore_from(&sd, &cat, sid, sd_time, &parts).await;
+        assert_eq!(recs.len(), 1 + n, "session {sid}");
+        assert_eq!(recs[0].2, cap_msg("clear-backup-full", 4, 13));
+        for (k, r) in recs[1..].iter().enumerate() {
+            assert_eq!((r.0, r.1), (1, 2));
+            assert!(r.2 == record(fill, k), "session {sid} record {k} differs");
+        }
+    }
+}
+
+/// Two jobs stream records into one device at the same time while small volumes fill one
+/// after another: whichever job finds the volume full switches, the other waits or follows.
+/// No volume ends up with two successors (one FindMedia for the next volume per switch),
+/// every JobMedia matches the job's blocks on its volume, and both jobs restore byte for
+/// byte across all volumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_concurrent_writers_across_many_volume_switches() {
+    let sd = start_sd_edited(|t| {
+        t.replace(
+            "  Always Open = no\n",
+            "  Always Open = no\n  Maximum Block Size = 65536\n  Maximum Concurrent Jobs = 2\n",
+        )
+    })
+    .await;
+    const LIMIT: u64 = 300_000;
+    const N: usize = 24;
+    let cat = Arc::new(Mutex::new({
+        let mut c = Catalog::new("Cap-0001");
+        c.max_vol_bytes = LIMIT;
+        c.auto_next = true;
+        c
+    }));
+    let mut a = start_job(sd.port, &cat, 1, "CapBackup.2026-11-22_21.00.00_01", 0x30).await;
+    let mut b = start_job(sd.port, &cat, 2, "CapBackup.2026-11-22_21.00.00_02", 0xa0).await;
+    async fn send_all(j: &mut Job, n: usize) -> bool {
+        for k in 0..n {
+            if j.fd.send(&record(j.fill, k)).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+    let (oka, okb) = tokio::join!(send_all(&mut a, N), send_all(&mut b, N));
+    if !(oka && okb) {
+        drop(a.fd);
+        drop(b.fd);
+        let (da, db) = (a.dir.await, b.dir.await);
+        let text = |r: Result<Vec<Vec<u8>>, tokio::task::JoinError>| -> Vec<String> {
+            r.map(|v| v.iter().map(|m| show(m)).collect())
+                .unwrap_or_else(|e| vec![format!("{e}")])
+        };
+        panic!(
+            "a job failed while writing:\nA: {:#?}\nB: {:#?}",
+            text(da),
+            text(db)
+        );
+    }
+    let seen_a = end_job(a).await;
+    let seen_b = end_job(b).await;
+    for s in [&seen_a, &seen_b] {
+        assert!(
+            show(s.last().unwrap()).contains("end JobStatus=84 JobFiles=1 "),
+            "{}",
+            show(s.last().unwrap())
+        );
+    }
+    let last = cat.lock().unwrap().media_id;
+    assert!(
+        last >= 4,
+        "only {last} volumes for {} MB",
+        2 * N * REC / 1_000_000
+    );
+    let vols: Vec<std::path::PathBuf> = (1..=last)
+        .map(|k| sd.archive.join(format!("Cap-{k:04}")))
+        .collect();
+    for v in &vols[..vols.len() - 1] {
+        let len = std::fs::metadata(v).unwrap().len();
+        // The switch comes before the block that would pass the limit; a block another job
+        // had already checked may still land (at most one per job).
+        assert!(len < LIMIT + 2 * 65_536, "{} is {len} bytes", v.display());
+    }
+    let spans: Vec<_> = vols.iter().map(|v| session_spans(v)).collect();
+    let sd_time = sd.server.shared().sd_time;
+    for (seen, sid, fill) in [(&seen_a, 1u32, 0x30u8), (&seen_b, 2, 0xa0)] {
+        let jm = job_medias(seen);
+        // One JobMedia per volume holding blocks of the session, in volume order.
+        let on: Vec<u64> = (1..=last)
+            .filter(|k| spans[*k as usize - 1].contains_key(&sid))
+            .collect();
+        assert_eq!(
+            jm.iter().map(|j| j.0).collect::<Vec<_>>(),
+            on,
+            "session {sid}: {jm:?}"
+        );
+        for (id, m) in &jm {
+            assert_eq!(
+                (m.2, m.3),
+                spans[*id as usize - 1][&sid],
+                "session {sid} JobMedia on Cap-{id:04}"
+            );
+        }
+        let parts: Vec<(String, Media)> = jm
+            .iter()
+            .map(|(id, m)| (format!("Cap-{id:04}"), *m))
+            .collect();
+        let recs = restore_from(&sd, &cat, sid, sd_time, &parts).await;
+        assert_eq!(recs.len(), 1 + N, "session {sid}");
+        for (k, r) in recs[1..].iter().enumerate() {
             assert!(r.2 == record(fill, k), "session {sid} record {k} differs");
         }
     }

@@ -137,9 +137,32 @@ async fn test_device_commands_while_a_job_writes() {
     let mut fd = connect_fd(p, job, &key, false).await.unwrap();
     d.send(b"run").await.unwrap();
     // The Director side answers catalog requests in the background.
+    // The Director side holds its answer to the job's first FindMedia until told, so that
+    // the job is caught while it has reserved the device but not mounted a volume yet.
+    let (held_tx, held_rx) = tokio::sync::oneshot::channel();
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
     let dir = tokio::spawn(async move {
         let mut cat = Catalog::new("Cap-0001");
-        finish_job(&mut d, &mut cat).await
+        let mut seen = Vec::new();
+        let find = loop {
+            let Got::Data(m) = recv(&mut d).await else {
+                panic!("signal before FindMedia")
+            };
+            if show(&m).starts_with("CatReq ") && show(&m).contains(" FindMedia=") {
+                break m;
+            }
+            if let Some(r) = cat.answer(&m) {
+                d.send(&r).await.unwrap();
+            }
+            seen.push(m);
+        };
+        held_tx.send(()).unwrap();
+        go_rx.await.unwrap();
+        let r = cat.answer(&find).unwrap();
+        d.send(&r).await.unwrap();
+        seen.push(find);
+        seen.extend(finish_job(&mut d, &mut cat).await);
+        seen
     });
     fd.send(b"append open session\n").await.unwrap();
     recv_data(&mut fd).await;
@@ -150,10 +173,23 @@ async fn test_device_commands_while_a_job_writes() {
     fd.send(b"1 1 0").await.unwrap();
     fd.send(&cap_msg("clear-backup-full", 4, 13)).await.unwrap();
     fd.signal(Signal::Eod).await.unwrap();
-    // The volume is mounted once the job has reserved the device.
+    // Reserved, not writing yet: Bareos' `num_reserved` (dir_cmd.cc SendDirBusyMessage()).
+    tokio::time::timeout(std::time::Duration::from_secs(60), held_rx)
+        .await
+        .expect("no FindMedia within 60 s")
+        .unwrap();
+    assert_eq!(sd.server.shared().device_counts("FileStorage"), (0, 1));
+    assert_eq!(
+        cmd(p, b"release FileStorage drive=0\n").await,
+        vec![format!(
+            "3937 Device \"{print}\" is busy with writers=0 reserved=1.\n"
+        )]
+    );
+    go_tx.send(()).unwrap();
+    // The volume is mounted and the job writes.
     let vol = sd.archive.join("Cap-0001");
-    for _ in 0..2000 {
-        if vol.exists() && sd.server.shared().devices_busy("FileStorage") {
+    for _ in 0..6000 {
+        if vol.exists() && sd.server.shared().device_counts("FileStorage") == (1, 0) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;

@@ -14,7 +14,9 @@
 //!   `3001 Device … is mounted with Volume "…"` while a job writes;
 //! * `unmount` of an idle device is `3901 … is already unmounted.`, `release` of an idle
 //!   device `3921 … already released.`; while a job uses the device both answer
-//!   `3937 Device … is busy with writers=N reserved=0.` (or `3936 … busy reading.`).
+//!   `3937 Device … is busy with writers=N reserved=M.` (or `3936 … busy reading.`): N jobs
+//!   write, M more hold a place but are still mounting their volume (Bareos' `num_writers`
+//!   and `NumReserved()`).
 //!
 //! Bareos prints the device as `"Name" (archive)` and some formats quote that again
 //! (`Device ""FileStorage" (/dir)" already released.`); barque-sd keeps those bytes.
@@ -43,10 +45,13 @@ fn print_name(dev: &DeviceRes) -> String {
 
 /// Why the device cannot be used now, in Bareos' words, or `None` when it is idle.
 fn busy(sh: &Shared, dev: &DeviceRes) -> Option<String> {
-    let writers = sh.device_state(&dev.name).map(|s| s.writers()).unwrap_or(0);
-    if writers > 0 {
+    let (writers, reserved) = sh
+        .device_state(&dev.name)
+        .map(|s| (s.writers(), s.reserved()))
+        .unwrap_or((0, 0));
+    if writers > 0 || reserved > 0 {
         return Some(format!(
-            "3937 Device \"{}\" is busy with writers={writers} reserved=0.\n",
+            "3937 Device \"{}\" is busy with writers={writers} reserved={reserved}.\n",
             print_name(dev)
         ));
     }

@@ -43,6 +43,12 @@ pub struct VolumeFile {
     pub cat_blocks: u32,
     /// The catalog's VolWrites, counting every block written here.
     pub cat_writes: u32,
+    /// Set when a job switched the device to another volume because this one is full;
+    /// blocks written here afterwards (by a job that had checked just before) are counted
+    /// in `late_blocks` so that the catalog learns about them.
+    pub retired: bool,
+    /// Blocks written after `retired` was set.
+    pub late_blocks: u32,
 }
 
 impl VolumeFile {
@@ -65,6 +71,8 @@ impl VolumeFile {
             cat_jobs: 0,
             cat_blocks: 0,
             cat_writes: 0,
+            retired: false,
+            late_blocks: 0,
         }
     }
 
@@ -119,6 +127,9 @@ impl VolumeFile {
         self.len = start + block.len() as u64;
         self.cat_blocks = self.cat_blocks.saturating_add(1);
         self.cat_writes = self.cat_writes.saturating_add(1);
+        if self.retired {
+            self.late_blocks = self.late_blocks.saturating_add(1);
+        }
         Ok(start)
     }
 
@@ -162,6 +173,11 @@ impl VolumeSink {
     pub fn with<T>(&self, f: impl FnOnce(&mut VolumeFile) -> T) -> T {
         f(&mut lock(&self.0))
     }
+
+    /// True if both handles are on the same open volume.
+    pub fn same(&self, other: &VolumeSink) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// Who writes to one device (`Maximum Concurrent Jobs`).
@@ -172,6 +188,21 @@ impl VolumeSink {
 /// (interleaved, as bareos-sd with `Maximum Concurrent Jobs > 1`). A job that can use no
 /// device waits until one is released. Bareos' default limit for a Device is 1, which makes
 /// jobs on one device run one after another.
+///
+/// A claimed place is *reserved* until the job has its volume ready ([`DeviceUse::acquired`]),
+/// then the job is a *writer*: Bareos' `num_reserved`/`num_writers` (`core/src/stored/acquire.cc`
+/// `AcquireDeviceForAppend()` counts the writer and clears the reservation), which the
+/// `3937 … busy with writers=N reserved=M.` reply reports.
+///
+/// # Volume switches
+///
+/// When the volume fills, one job switches the device to the next volume
+/// ([`DeviceUse::volume_for_block`] returns [`BlockPlace::Switch`] to exactly one job; the
+/// others wait, as Bareos blocks the device in `FixupDeviceBlockWriteError()`) and announces
+/// the new volume with [`DeviceState::mounted`]. Every other job writing to the device then
+/// follows before its next block ([`BlockPlace::Follow`]): it reports the JobMedia of its part
+/// on the old volume and goes on with its session on the new one, as Bareos' `NewVol` flag
+/// makes each attached DCR do in `DoWriteBlockToDevice()`.
 #[derive(Debug)]
 pub struct DeviceState {
     /// Device name.
@@ -184,33 +215,121 @@ pub struct DeviceState {
 #[derive(Debug, Default)]
 struct DevInner {
     writers: u32,
+    reserved: u32,
     mounting: bool,
+    /// A job is switching the device to the next volume.
+    switching: bool,
     volume: Option<(VolumeSink, String)>,
 }
 
 /// A job's place on a device; dropping it frees the place (and the volume with the last job).
 #[derive(Debug)]
-pub struct DeviceUse(Arc<DeviceState>);
+pub struct DeviceUse {
+    dev: Arc<DeviceState>,
+    /// Counted as a writer (else as a reservation).
+    writer: bool,
+    /// This job is switching volumes.
+    switching: bool,
+}
 
 impl Drop for DeviceUse {
     fn drop(&mut self) {
         {
-            let mut g = lock(&self.0.inner);
-            g.writers = g.writers.saturating_sub(1);
-            if g.writers == 0 {
+            let mut g = lock(&self.dev.inner);
+            if self.writer {
+                g.writers = g.writers.saturating_sub(1);
+            } else {
+                g.reserved = g.reserved.saturating_sub(1);
+            }
+            if self.switching {
+                g.switching = false;
+            }
+            if g.writers == 0 && g.reserved == 0 {
                 g.mounting = false;
+                g.switching = false;
                 g.volume = None;
             }
         }
-        self.0.changed.notify_waiters();
+        self.dev.changed.notify_waiters();
     }
 }
 
 impl DeviceUse {
+    fn new(dev: &Arc<DeviceState>) -> Self {
+        DeviceUse {
+            dev: dev.clone(),
+            writer: false,
+            switching: false,
+        }
+    }
+
     /// The device.
     pub fn device(&self) -> &Arc<DeviceState> {
-        &self.0
+        &self.dev
     }
+
+    /// The job has its volume ready and writes: count it as a writer, no longer as a
+    /// reservation.
+    pub fn acquired(&mut self) {
+        if self.writer {
+            return;
+        }
+        self.writer = true;
+        let mut g = lock(&self.dev.inner);
+        g.reserved = g.reserved.saturating_sub(1);
+        g.writers += 1;
+    }
+
+    /// Where the job's next block goes, given the volume `mine` it writes to now and
+    /// whether that volume is full (`full`).
+    pub fn volume_for_block(&mut self, mine: &VolumeSink, full: bool) -> BlockPlace {
+        let mut g = lock(&self.dev.inner);
+        match &g.volume {
+            Some((current, _)) if !current.same(mine) => {
+                return BlockPlace::Follow(current.clone());
+            }
+            None if g.switching => return BlockPlace::Wait,
+            _ => {}
+        }
+        if g.switching {
+            // Another job is mounting the next volume (it has not announced it yet).
+            return if self.switching {
+                BlockPlace::Switch
+            } else {
+                BlockPlace::Wait
+            };
+        }
+        if !full {
+            return BlockPlace::Here;
+        }
+        g.switching = true;
+        self.switching = true;
+        mine.with(|v| v.retired = true);
+        BlockPlace::Switch
+    }
+
+    /// The switch this job started failed: let another job try.
+    pub fn switch_failed(&mut self) {
+        if self.switching {
+            self.switching = false;
+            lock(&self.dev.inner).switching = false;
+            self.dev.changed.notify_waiters();
+        }
+    }
+}
+
+/// The answer of [`DeviceUse::volume_for_block`].
+#[derive(Debug)]
+pub enum BlockPlace {
+    /// Write the block to the job's volume.
+    Here,
+    /// The volume is full and this job mounts the next one, then calls
+    /// [`DeviceState::mounted`] (other jobs wait meanwhile).
+    Switch,
+    /// Another job is switching volumes: wait for [`DeviceState::changed`] and ask again.
+    Wait,
+    /// Another job switched the device to this volume: go on writing there.
+    Follow(VolumeSink),
 }
 
 /// The outcome of [`DeviceState::try_claim`].
@@ -233,9 +352,20 @@ impl DeviceState {
         })
     }
 
-    /// Jobs writing to the device now.
+    /// Jobs writing to the device now (Bareos' `num_writers`).
     pub fn writers(&self) -> u32 {
         lock(&self.inner).writers
+    }
+
+    /// Jobs that hold a place on the device but do not write yet (Bareos' `NumReserved()`).
+    pub fn reserved(&self) -> u32 {
+        lock(&self.inner).reserved
+    }
+
+    /// Jobs holding a place on the device, writing or reserved.
+    pub fn places(&self) -> u32 {
+        let g = lock(&self.inner);
+        g.writers + g.reserved
     }
 
     /// The volume mounted for writing, if any.
@@ -246,30 +376,39 @@ impl DeviceState {
     /// Claim a place for a job writing to `pool`, if there is one now.
     pub fn try_claim(self: &Arc<Self>, pool: &str) -> Option<Claim> {
         let mut g = lock(&self.inner);
-        if g.writers == 0 {
-            g.writers = 1;
+        if g.writers == 0 && g.reserved == 0 {
+            g.reserved = 1;
             g.mounting = true;
+            g.switching = false;
             g.volume = None;
-            return Some(Claim::Mount(DeviceUse(self.clone())));
+            return Some(Claim::Mount(DeviceUse::new(self)));
         }
-        if g.mounting || (self.max_jobs > 0 && g.writers >= self.max_jobs) {
+        if g.mounting
+            || g.switching
+            || (self.max_jobs > 0 && g.writers + g.reserved >= self.max_jobs)
+        {
             return None;
         }
         match &g.volume {
             Some((sink, p)) if p == pool => {
                 let sink = sink.clone();
-                g.writers += 1;
-                Some(Claim::Join(DeviceUse(self.clone()), sink))
+                g.reserved += 1;
+                Some(Claim::Join(DeviceUse::new(self), sink))
             }
             _ => None,
         }
     }
 
-    /// The volume now mounted for `pool` (after [`Claim::Mount`] or a volume change).
-    pub fn mounted(&self, sink: VolumeSink, pool: &str) {
+    /// The volume now mounted for `pool` (after [`Claim::Mount`] or a volume switch by
+    /// `by`, which ends the switch).
+    pub fn mounted(&self, sink: VolumeSink, pool: &str, by: &mut DeviceUse) {
         {
             let mut g = lock(&self.inner);
             g.mounting = false;
+            if by.switching {
+                g.switching = false;
+                by.switching = false;
+            }
             g.volume = Some((sink, pool.to_string()));
         }
         self.changed.notify_waiters();

@@ -48,8 +48,11 @@
 //! may continue from one volume into the next (the restore path joins it). Differences from
 //! Bareos: the switch happens between records, so a volume can pass its limit by one record
 //! (at most one data message, < 1,000,000 bytes), and the first block a job writes on a
-//! volume is always written there. None of this was captured; the messages are from the
-//! Bareos source.
+//! volume is always written there. Other jobs writing to the same device
+//! (`Maximum Concurrent Jobs`) wait while one job switches, then follow it before their next
+//! block: `CreateJobMedia` for their part on the old volume, `GetVolInfo … write=1` of the
+//! new one, and their sessions go on there (`place_block`, [`DeviceState`]). None of this
+//! was captured; the messages are from the Bareos source.
 //!
 //! # Copy and migrate (SD → SD)
 //!
@@ -97,7 +100,7 @@ use fd_core::wire::stream::{AppendEvent, AppendTracker, Label, RecHdr, Stream};
 use tokio::sync::{oneshot, watch};
 
 use super::devcmd::write_label_to;
-use super::device::{Claim, DeviceState, DeviceUse, VolumeFile, VolumeSink};
+use super::device::{BlockPlace, Claim, DeviceState, DeviceUse, VolumeFile, VolumeSink};
 use super::dir::{emit, printable};
 use super::{lock, now_micros, now_unix, DeviceRes, Finished, RunningInfo, Shared};
 use crate::volume::label::{EosTrailer, SessionLabel, VolumeLabel, BAREOS_TAPE_VERSION};
@@ -832,12 +835,11 @@ async fn append_data(
     if let Some(a) = r.append.as_mut() {
         let eos_len = session_label(ctx, Some(EosTrailer::default())).buffer_len();
         let vol_end = a.sink.len();
-        if needs_switch(a, |w| {
+        let full = needs_switch(a, |w| {
             vol_end.saturating_add((w.buffered_len() + 2 * 24 + 12 + eos_len) as u64)
                 >= a.media.max_vol_bytes
-        }) {
-            switch_volume(sh, d, ctx, a).await?;
-        }
+        });
+        place_block(sh, d, ctx, a, full).await?;
         close_session(ctx, a, b'T', r.files)?;
         let end = a.media.bytes;
         check_limit(sh, d, ctx, a, end).await;
@@ -913,7 +915,7 @@ async fn reserve(
                     format!(
                         "\"{}\" ({} of {} jobs)",
                         dev.name,
-                        st.writers(),
+                        st.places(),
                         dev.maximum_concurrent_jobs
                     )
                 })
@@ -939,7 +941,7 @@ async fn reserve(
     };
     let devdesc = format!("\"{}\" ({})", dev.name, dev.archive.display());
     let (use_, media, path, sink, size) = match claim {
-        Claim::Mount(use_) => {
+        Claim::Mount(mut use_) => {
             let (media, path, file, size) =
                 mount_volume(sh, d, ctx, &dev, Vec::new(), true).await?;
             let mut vf = VolumeFile::new(
@@ -954,10 +956,12 @@ async fn reserve(
             vf.cat_blocks = media.blocks;
             vf.cat_writes = media.writes;
             let sink = VolumeSink::new(vf);
-            use_.device().mounted(sink.clone(), &ctx.pool);
+            let st = use_.device().clone();
+            st.mounted(sink.clone(), &ctx.pool, &mut use_);
+            use_.acquired();
             (use_, media, path, sink, size)
         }
-        Claim::Join(use_, sink) => {
+        Claim::Join(mut use_, sink) => {
             // The volume is mounted and being written by other jobs: count this job on it.
             let name = sink.name();
             jmsg(
@@ -993,10 +997,11 @@ async fn reserve(
                 MessageType::Info,
                 &format!(
                     "Volume \"{name}\" on device {devdesc} is shared with {} other running job(s); appending at {size}.\n",
-                    use_.device().writers().saturating_sub(1)
+                    use_.device().places().saturating_sub(1)
                 ),
             )
             .await;
+            use_.acquired();
             send_status(d, ctx, b'R').await;
             (use_, media, path, sink, size)
         }
@@ -1332,8 +1337,9 @@ async fn write_record(
     stream: Stream,
     data: &[u8],
 ) -> Result<(), Fail> {
-    if needs_switch(a, |w| w.would_flush(data.len())) {
-        switch_volume(sh, d, ctx, a).await?;
+    if a.writer.as_ref().is_some_and(|w| w.would_flush(data.len())) {
+        let full = needs_switch(a, |_| true);
+        place_block(sh, d, ctx, a, full).await?;
     }
     let w = a
         .writer
@@ -1368,6 +1374,100 @@ fn needs_switch(a: &Append, writes_block: impl Fn(&VolumeWriter<VolumeSink>) -> 
         && writes_block(w)
 }
 
+/// Before a block of this job is written: write it where the device is (`full`: this
+/// job's volume has no room for it). One job switches a full volume ([`switch_volume`]);
+/// while it does, the device's other jobs wait, then follow it to the new volume
+/// ([`follow_volume`]) (see [`DeviceState`]).
+async fn place_block(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    a: &mut Append,
+    full: bool,
+) -> Result<(), Fail> {
+    let st = a.use_.device().clone();
+    let mut cancel = ctx.cancel.clone();
+    loop {
+        let changed = st.changed();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        match a.use_.volume_for_block(&a.sink, full) {
+            BlockPlace::Here => return Ok(()),
+            BlockPlace::Switch => {
+                let r = switch_volume(sh, d, ctx, a).await;
+                if r.is_err() {
+                    a.use_.switch_failed();
+                }
+                return r;
+            }
+            BlockPlace::Follow(sink) => return follow_volume(sh, d, ctx, a, sink).await,
+            BlockPlace::Wait => {
+                tokio::select! {
+                    _ = changed => {}
+                    _ = cancel.wait_for(|v| *v) => return Err(Fail::Canceled),
+                }
+            }
+        }
+    }
+}
+
+/// Another job on the device switched it to the volume `sink`: report the JobMedia of the
+/// part of this job's session on the old volume (if it wrote a block there), read the new
+/// volume's catalog record (`GetVolInfo … write=1`) and go on writing the session there,
+/// no new SOS label (`core/src/stored/block.cc` `DoWriteBlockToDevice()` with `NewVol` set
+/// by `FixupDeviceBlockWriteError()` for every attached DCR, then
+/// `SetNewVolumeParameters()`). The new volume's VolJobs is not raised for a job that
+/// follows (Bareos counts the job that mounted it only).
+async fn follow_volume(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    a: &mut Append,
+    sink: VolumeSink,
+) -> Result<(), Fail> {
+    let old_name = a.media.name.clone();
+    // Blocks this job wrote to the old volume after the switch began, which the switching
+    // job's `VolStatus=Full` update did not count.
+    let late = a.sink.with(|v| std::mem::take(&mut v.late_blocks));
+    if late > 0 {
+        sync_counters(a);
+        let upd = a.media.update_msg(&ctx.job, "Full", false);
+        catreq(d, &upd).await?;
+    }
+    let name = sink.name();
+    let get = get_vol_info(ctx, &name, true);
+    let media = Media::from_reply(&catreq(d, &get).await?, "GetVolInfo")?;
+    let (size, path) = sink.with(|v| (v.len(), v.path.clone()));
+    let w = a
+        .writer
+        .as_mut()
+        .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
+    let (old, part) = w.switch_output(sink.clone(), size)?;
+    if late > 0 {
+        old.sync()?;
+    }
+    if part.blocks > 0 {
+        send_job_media(d, ctx, a.media.media_id, &part).await?;
+    }
+    let devdesc = format!("\"{}\" ({})", a.dev.name, a.dev.archive.display());
+    jmsg(
+        sh,
+        d,
+        ctx,
+        MessageType::Info,
+        &format!(
+            "Volume \"{old_name}\" is full; the job continues on Volume \"{name}\", which another job mounted on device {devdesc}, at {size}.\n"
+        ),
+    )
+    .await;
+    a.sink = sink;
+    lock(&ctx.info).volume = media.name.clone();
+    a.media = media;
+    a.path = path;
+    a.over_limit = false;
+    Ok(())
+}
+
 /// The volume is full: report it (`UpdateMedia … VolStatus=Full`, the JobMedia of the part
 /// written to it), mount the next one the Director gives (labelling it), and go on writing
 /// the session there (`core/src/stored/device.cc` `FixupDeviceBlockWriteError()`: the next
@@ -1396,6 +1496,8 @@ async fn switch_volume(
         .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
     let part = w.session_summary().unwrap_or_default();
     sync_counters(a);
+    // Blocks other jobs wrote after the switch began are in these counters.
+    a.sink.with(|v| v.late_blocks = 0);
     let upd = a.media.update_msg(&ctx.job, "Full", false);
     catreq(d, &upd).await?;
     send_job_media(d, ctx, a.media.media_id, &part).await?;
@@ -1445,8 +1547,10 @@ async fn switch_volume(
     let sink = VolumeSink::new(vf);
     let (old, _) = w.switch_output(sink.clone(), size)?;
     old.sync()?;
-    // Jobs that start on this device from now on join the new volume.
-    a.use_.device().mounted(sink.clone(), &ctx.pool);
+    // Jobs that start on this device from now on join the new volume; those writing to it
+    // follow before their next block.
+    let st = a.use_.device().clone();
+    st.mounted(sink.clone(), &ctx.pool, &mut a.use_);
     a.sink = sink;
     lock(&ctx.info).volume = media.name.clone();
     a.media = media;

@@ -198,7 +198,16 @@ impl Shared {
 
     /// True while a job writes to the device `name` (for tests and status).
     pub fn devices_busy(&self, name: &str) -> bool {
-        self.devices.get(name).is_some_and(|d| d.writers() > 0)
+        self.devices.get(name).is_some_and(|d| d.places() > 0)
+    }
+
+    /// Jobs writing to the device `name` and jobs holding a place on it that do not write
+    /// yet (the `writers=` and `reserved=` of `3937`).
+    pub fn device_counts(&self, name: &str) -> (u32, u32) {
+        self.devices
+            .get(name)
+            .map(|d| (d.writers(), d.reserved()))
+            .unwrap_or((0, 0))
     }
 
     pub(crate) fn record_finished(&self, f: Finished) {

@@ -246,7 +246,10 @@ fn device_lines(sh: &Shared, d: &DeviceRes) -> Vec<String> {
             yes(busy, "OPENED"),
             yes(busy, "APPEND")
         ),
-        format!("  num_writers={} reserves=0 block=0\n", u32::from(busy)),
+        {
+            let (writers, reserved) = sh.device_counts(&d.name);
+            format!("  num_writers={writers} reserves={reserved} block=0\n")
+        },
         "Attached Jobs: ".into(),
         "\n".into(),
         "Device parameters:\n".into(),

@@ -42,47 +42,6 @@ pub const DEFAULT_BLOCK_SIZE: usize = 1_048_576;
 /// `core/src/stored/block.h`, 64,512 bytes); a label block is far smaller in practice.
 pub const LABEL_BLOCK_SIZE: usize = 64_512;
 
-const fn make_crc_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut n = 0;
-    while n < 256 {
-        let mut c = n as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xedb8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[n] = c;
-        n += 1;
-    }
-    table
-}
-
-/// Slicing-by-8 tables: `CRC_TABLES[k][b]` is the CRC of byte `b` followed by `k` zero
-/// bytes, so eight input bytes are folded per step (same result as the byte-wise loop,
-/// several times faster; the CRC is computed over every block written and read).
-const fn make_crc_tables() -> [[u32; 256]; 8] {
-    let mut t = [[0u32; 256]; 8];
-    t[0] = make_crc_table();
-    let mut i = 0;
-    while i < 256 {
-        let mut k = 1;
-        while k < 8 {
-            let prev = t[k - 1][i];
-            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
-            k += 1;
-        }
-        i += 1;
-    }
-    t
-}
-
-static CRC_TABLES: [[u32; 256]; 8] = make_crc_tables();
-
 /// A running CRC-32 (zlib's `crc32`), so a caller can checksum a block in pieces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Crc32(u32);
@@ -90,38 +49,21 @@ pub struct Crc32(u32);
 impl Crc32 {
     /// A fresh CRC.
     pub const fn new() -> Self {
-        Self(0xffff_ffff)
+        Self(0)
     }
 
-    /// Feed bytes.
+    /// Feed bytes. `crc32fast` uses the CPU's carry-less multiply (PCLMULQDQ on x86-64,
+    /// PMULL on aarch64) where it has one and falls back to table slicing: the CRC is
+    /// computed over every block written and read, and was the SD's largest CPU cost.
     pub fn update(&mut self, data: &[u8]) {
-        // Every table index below is masked to 8 bits, so it is always inside a
-        // 256-entry table.
-        let [t0, t1, t2, t3, t4, t5, t6, t7] = &CRC_TABLES;
-        let mut c = self.0;
-        let mut chunks = data.chunks_exact(8);
-        for ch in &mut chunks {
-            let w: [u8; 8] = ch.try_into().unwrap_or([0; 8]);
-            let lo = u32::from_le_bytes([w[0], w[1], w[2], w[3]]) ^ c;
-            let hi = u32::from_le_bytes([w[4], w[5], w[6], w[7]]);
-            c = t7[(lo & 0xff) as usize]
-                ^ t6[((lo >> 8) & 0xff) as usize]
-                ^ t5[((lo >> 16) & 0xff) as usize]
-                ^ t4[(lo >> 24) as usize]
-                ^ t3[(hi & 0xff) as usize]
-                ^ t2[((hi >> 8) & 0xff) as usize]
-                ^ t1[((hi >> 16) & 0xff) as usize]
-                ^ t0[(hi >> 24) as usize];
-        }
-        for &b in chunks.remainder() {
-            c = t0[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
-        }
-        self.0 = c;
+        let mut h = crc32fast::Hasher::new_with_initial(self.0);
+        h.update(data);
+        self.0 = h.finalize();
     }
 
     /// The CRC of everything fed so far.
     pub const fn finish(self) -> u32 {
-        !self.0
+        self.0
     }
 }
 
@@ -275,6 +217,40 @@ impl<'a> Block<'a> {
         Ok(len)
     }
 
+    /// Fill in the header of the block `buf`, whose first [`BLOCK_HEADER_LEN`] bytes are
+    /// reserved for it and the rest is the payload (the writer builds blocks in place this
+    /// way, saving [`Block::emit_new`]'s copy); returns the block's length.
+    pub fn seal_in_place(
+        block_number: u32,
+        vol_session_id: u32,
+        vol_session_time: u32,
+        buf: &mut [u8],
+    ) -> Result<usize> {
+        let len = buf.len();
+        if len < BLOCK_HEADER_LEN {
+            return Err(Error::BufferTooSmall);
+        }
+        let block_len = u32::try_from(len).map_err(|_| Error::FieldTooLong)?;
+        if block_len > MAX_BLOCK_LEN {
+            return Err(Error::FieldTooLong);
+        }
+        let (head, body) = buf.split_at_mut(BLOCK_HEADER_LEN);
+        let mut header = BlockHeader {
+            checksum: 0,
+            block_len,
+            block_number,
+            vol_session_id,
+            vol_session_time,
+        };
+        header.emit(head)?;
+        let mut crc = Crc32::new();
+        crc.update(head.get(4..).unwrap_or(&[]));
+        crc.update(body);
+        header.checksum = crc.finish();
+        header.emit(head)?;
+        Ok(len)
+    }
+
     /// Write this block with its header's number and session, a freshly computed length and
     /// checksum, and its payload.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
@@ -306,9 +282,21 @@ mod tests {
         assert_eq!(crc32(b""), 0);
     }
 
-    /// The byte-wise definition the slicing-by-8 tables must agree with.
+    /// The byte-wise definition (reflected polynomial 0xEDB88320) the fast CRC must agree
+    /// with.
     fn crc32_bytewise(data: &[u8]) -> u32 {
-        let t = make_crc_table();
+        let mut t = [0u32; 256];
+        for (n, e) in t.iter_mut().enumerate() {
+            let mut c = n as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+            *e = c;
+        }
         let mut c = 0xffff_ffffu32;
         for &b in data {
             c = t[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
@@ -317,11 +305,13 @@ mod tests {
     }
 
     #[test]
-    fn test_crc32_slicing_matches_bytewise() {
+    fn test_crc32_fast_matches_bytewise() {
         let data: Vec<u8> = (0..4099u32)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
             .collect();
-        for len in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000, 4099] {
+        for len in [
+            0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 127, 128, 129, 1000, 4099,
+        ] {
             assert_eq!(
                 crc32(&data[..len]),
                 crc32_bytewise(&data[..len]),

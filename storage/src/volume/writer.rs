@@ -96,11 +96,12 @@ struct OpenSession {
 pub struct VolumeWriter<W> {
     out: W,
     block_size: usize,
-    /// Payload of the block being filled (records only; the header is added at flush).
-    payload: Vec<u8>,
+    /// The block being filled: [`BLOCK_HEADER_LEN`] bytes reserved for its header (written
+    /// in place at flush), then the records.
+    block: Vec<u8>,
     offset: u64,
     session: Option<OpenSession>,
-    /// FileIndex of the first record piece in `payload` (for the JobMedia of a volume the
+    /// FileIndex of the first record piece in `block` (for the JobMedia of a volume the
     /// session continues on).
     payload_first_index: i32,
 }
@@ -120,7 +121,11 @@ impl<W: BlockSink> VolumeWriter<W> {
         Ok(Self {
             out,
             block_size,
-            payload: Vec::with_capacity(block_size - BLOCK_HEADER_LEN),
+            block: {
+                let mut b = Vec::with_capacity(block_size);
+                b.resize(BLOCK_HEADER_LEN, 0);
+                b
+            },
             offset,
             session: None,
             payload_first_index: 0,
@@ -149,13 +154,18 @@ impl<W: BlockSink> VolumeWriter<W> {
 
     /// Bytes of records buffered for the block being filled.
     pub fn buffered_len(&self) -> usize {
-        self.payload.len()
+        self.payload_len()
+    }
+
+    /// Bytes of records in the block being filled.
+    fn payload_len(&self) -> usize {
+        self.block.len().saturating_sub(BLOCK_HEADER_LEN)
     }
 
     /// True if writing a record of `len` bytes now could write a block (the buffered records
     /// plus this one do not fit in the block being filled).
     pub fn would_flush(&self, len: usize) -> bool {
-        self.payload.len() + RECORD_HEADER_LEN + len + BLOCK_HEADER_LEN >= self.block_size
+        self.payload_len() + RECORD_HEADER_LEN + len + BLOCK_HEADER_LEN >= self.block_size
     }
 
     /// Continue the open session on another volume, as a Storage daemon does when a volume
@@ -166,6 +176,7 @@ impl<W: BlockSink> VolumeWriter<W> {
     /// session summary then restarts its addresses, blocks and first index for the new
     /// volume (JobBytes keep counting for the EOS label).
     pub fn switch_output(&mut self, out: W, offset: u64) -> io::Result<(W, SessionSummary)> {
+        let buffered = self.payload_len() > 0;
         let s = self
             .session
             .as_mut()
@@ -176,7 +187,7 @@ impl<W: BlockSink> VolumeWriter<W> {
         s.summary.end_addr = 0;
         s.summary.blocks = 0;
         // Records already buffered (the first possibly continued) go to the new volume.
-        s.summary.first_index = if self.payload.is_empty() || self.payload_first_index <= 0 {
+        s.summary.first_index = if !buffered || self.payload_first_index <= 0 {
             0
         } else {
             self.payload_first_index
@@ -190,17 +201,28 @@ impl<W: BlockSink> VolumeWriter<W> {
     fn free(&self) -> usize {
         self.block_size
             .saturating_sub(BLOCK_HEADER_LEN)
-            .saturating_sub(self.payload.len())
+            .saturating_sub(self.payload_len())
     }
 
-    fn write_block(
+    /// Write the block being filled, its header filled in place.
+    fn write_block(&mut self, number: u32, id: u32, time: u32) -> io::Result<u64> {
+        let n = Block::seal_in_place(number, id, time, &mut self.block)
+            .map_err(|e| invalid(&format!("cannot build block: {e}")))?;
+        let start = self
+            .out
+            .put_block(self.block.get(..n).unwrap_or(&[]), self.offset)?;
+        self.offset = start + n as u64;
+        Ok(start)
+    }
+
+    /// Write a block of `payload` alone (the volume label).
+    fn write_block_of(
         &mut self,
         number: u32,
         id: u32,
         time: u32,
-        payload_override: Option<&[u8]>,
+        payload: &[u8],
     ) -> io::Result<u64> {
-        let payload = payload_override.unwrap_or(&self.payload);
         let mut buf = vec![0u8; BLOCK_HEADER_LEN + payload.len()];
         let n = Block::emit_new(number, id, time, payload, &mut buf)
             .map_err(|e| invalid(&format!("cannot build block: {e}")))?;
@@ -240,7 +262,7 @@ impl<W: BlockSink> VolumeWriter<W> {
         if payload.len() + BLOCK_HEADER_LEN > self.block_size {
             return Err(invalid("volume label larger than a block"));
         }
-        self.write_block(0, id, time, Some(&payload))
+        self.write_block_of(0, id, time, &payload)
     }
 
     /// Start a session (`id`, `time`) with its SOS label; the block counter restarts at 0.
@@ -262,7 +284,7 @@ impl<W: BlockSink> VolumeWriter<W> {
             },
             started: false,
         });
-        self.payload.clear();
+        self.block.truncate(BLOCK_HEADER_LEN);
         let data = sos.to_vec().map_err(|e| invalid(&format!("SOS: {e}")))?;
         self.write_label_record(Label::SosLabel, sos.job_id, &data)
     }
@@ -318,12 +340,12 @@ impl<W: BlockSink> VolumeWriter<W> {
             self.flush_block()?;
         }
         self.push_header(label.file_index(), Stream(job_id as i32), data.len() as u32);
-        self.payload.extend_from_slice(data);
+        self.block.extend_from_slice(data);
         Ok(())
     }
 
     fn push_header(&mut self, file_index: i32, stream: Stream, remaining: u32) {
-        if self.payload.is_empty() {
+        if self.payload_len() == 0 {
             self.payload_first_index = file_index;
         }
         let mut h = [0u8; RECORD_HEADER_LEN];
@@ -333,7 +355,7 @@ impl<W: BlockSink> VolumeWriter<W> {
             data_len: remaining,
         }
         .emit(&mut h);
-        self.payload.extend_from_slice(&h);
+        self.block.extend_from_slice(&h);
     }
 
     /// `WriteRecordToBlock()`'s state machine.
@@ -369,7 +391,7 @@ impl<W: BlockSink> VolumeWriter<W> {
             }
             let n = rest.len().min(self.free());
             let (now, later) = rest.split_at(n);
-            self.payload.extend_from_slice(now);
+            self.block.extend_from_slice(now);
             rest = later;
             if rest.is_empty() {
                 return Ok(());
@@ -380,12 +402,12 @@ impl<W: BlockSink> VolumeWriter<W> {
     }
 
     fn flush_block(&mut self) -> io::Result<()> {
-        if self.payload.is_empty() {
+        if self.payload_len() == 0 {
             return Ok(());
         }
         let s = self.session.ok_or_else(|| invalid("no open session"))?;
-        let start = self.write_block(s.block_number, s.id, s.time, None)?;
-        self.payload.clear();
+        let start = self.write_block(s.block_number, s.id, s.time)?;
+        self.block.truncate(BLOCK_HEADER_LEN);
         let end = self.offset.saturating_sub(1);
         if let Some(s) = self.session.as_mut() {
             if !s.started {

@@ -278,6 +278,8 @@ pub struct Catalog {
     pub next: Option<String>,
     /// Without `next`, create `Cap-«n+1»` then.
     pub auto_next: bool,
+    /// The volumes this catalog moved on from, as they were then.
+    pub full: Vec<Catalog>,
 }
 
 impl Catalog {
@@ -297,6 +299,7 @@ impl Catalog {
             max_vol_bytes: 0,
             next: None,
             auto_next: false,
+            full: Vec::new(),
         }
     }
 
@@ -345,10 +348,15 @@ impl Catalog {
                             .then(|| format!("Cap-{:04}", self.media_id + 1))
                     });
                     if let Some(next) = next {
+                        // The full volume stays in the catalog (GetVolInfo of it still works).
+                        let mut full = std::mem::take(&mut self.full);
+                        full.push(self.clone());
                         *self = Catalog {
                             media_id: self.media_id + 1,
                             max_vol_bytes: self.max_vol_bytes,
                             auto_next: self.auto_next,
+                            known: std::mem::take(&mut self.known),
+                            full,
                             ..Catalog::new(&next)
                         };
                     } else {
@@ -360,6 +368,8 @@ impl Catalog {
             SdToDir::CatReq(CatReq::GetVolInfo(g)) => {
                 if g.vol_name == self.name.as_bytes() {
                     Some(self.media_reply())
+                } else if let Some(f) = self.full.iter().find(|f| f.name.as_bytes() == g.vol_name) {
+                    Some(f.media_reply())
                 } else if self.known.iter().any(|k| k.as_bytes() == g.vol_name) {
                     let mut other = self.clone();
                     other.name = show(g.vol_name);
