@@ -39,7 +39,7 @@ pub fn time_prefix(unix: i64) -> String {
 
 /// At Director start: mark the jobs a previous instance left created or running as failed
 /// ([`Catalog::fail_orphaned_jobs`], Bareos' `CheckCatalog`) and give each a job log line
-/// saying why (Bareos writes none; `list joblog` then explains the `f`). Returns them.
+/// saying why in the `Log` table (Bareos writes none). Returns them.
 pub fn fail_orphaned_jobs(
     catalog: &mut Catalog,
     director: &str,
