@@ -728,6 +728,18 @@ impl FileDaemon {
                                  here (the Director must send JobId= first); closed"
                             ));
                         };
+                        // Bareos (`R_JOB`, try_tls_handshake_as_a_server.cc): a cleartext
+                        // hello only when the Director gave the job ssl=0.
+                        let ssl = self.passive.ssl(&job);
+                        if ssl != 0 {
+                            return Err(format!(
+                                "passive Storage daemon for job {shown}: cleartext hello refused: \
+                                 the Director gave this job ssl={ssl}, so the Storage daemon must \
+                                 start with TLS-PSK; check the TLS settings of the Storage \
+                                 daemon's Director resource and of the Director's Storage \
+                                 resource; closed"
+                            ));
+                        }
                         let tcp = self
                             .authenticate_passive_sd(tcp, hello.len(), &key)
                             .await
