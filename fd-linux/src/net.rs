@@ -255,6 +255,9 @@ impl Write for SdIo {
     }
 }
 
+/// A passive job's session key and the `ssl=` its `JobId=` carried.
+type SdKey = (Vec<u8>, u32);
+
 /// Connections from Storage daemons in passive mode, waiting for the session of their job.
 #[derive(Debug, Default)]
 pub struct PassiveSd {
@@ -264,7 +267,7 @@ pub struct PassiveSd {
     /// Session keys of the jobs that may get a passive SD connection (job name → key and
     /// the `ssl=` of `JobId=`), from [`Connector::expect_sd_tls`]; the accept loop
     /// authenticates with them.
-    keys: Mutex<HashMap<Vec<u8>, (Vec<u8>, u32)>>,
+    keys: Mutex<HashMap<Vec<u8>, SdKey>>,
     notify: tokio::sync::Notify,
 }
 
