@@ -1079,17 +1079,67 @@ fn nat_gateway_topologies() {
     // connection). Both ends notice within 4 x Heartbeat Interval (TCP keep-alive, 3 probes;
     // the kernel's default 9 probes would take 10 x): the Director drops the waiting
     // connection from `status dir`, the FD's connection fails; once the link is back the FD
-    // dials again and the next job uses the new connection.
+    // dials again and the next job uses the new connection. 6. The gateway's NAT forgets idle
+    // connections quickly; keep-alive keeps the waiting one.
     if !netns {
         eprintln!(
             "\n**********************************************************************\n\
-             * netns: dead-peer step SKIPPED (no namespaces, no nftables: nothing can\n\
-             * silently drop packets on loopback)\n\
+             * netns: dead-peer and NAT-idle steps SKIPPED (no namespaces, no\n\
+             * nftables: nothing can drop packets or forget NAT state on loopback)\n\
              **********************************************************************\n"
         );
         return;
     }
     dead_peer(&t);
+    nat_state_kept(&t);
+}
+
+/// Step 6 of [`nat_gateway_topologies`] (namespaces only): the gateway forgets idle TCP
+/// connections after 2 x Heartbeat Interval (conntrack's established timeout, as a NAT
+/// router with a short idle timeout does). fd-nat's waiting connection stays idle for
+/// several times that; TCP keep-alive (every Heartbeat Interval, both ends) keeps the
+/// gateway's state, so the next job runs over the same connection (the FD did not have to
+/// dial again).
+fn nat_state_kept(t: &Topology) {
+    let fd = t.fd_nat.name;
+    let gw = format!("{}-gw", t.prefix.as_deref().expect("netns"));
+    wait_for(
+        t,
+        "fd-nat's waiting connection",
+        Duration::from_secs(60),
+        || waiting(t, fd),
+    );
+    let idle_timeout = 2 * NAT_HEARTBEAT;
+    run(Command::new("ip").args([
+        "netns",
+        "exec",
+        &gw,
+        "sysctl",
+        "-qw",
+        &format!("net.netfilter.nf_conntrack_tcp_timeout_established={idle_timeout}"),
+    ]));
+    let dialled = |t: &Topology| t.log(fd).matches("connected, waiting for jobs").count();
+    let before = dialled(t);
+    // The scenario is the idle time itself: nothing to poll for.
+    std::thread::sleep(Duration::from_secs(4 * idle_timeout));
+    let (_, msgs) = t.run_job(&format!("run job={} yes", job_name(&t.fd_nat, &t.sd_wan)));
+    assert!(
+        msgs.contains("Using Client Initiated Connection (fd-nat).")
+            && msgs.contains("Termination:            Backup OK"),
+        "{msgs}"
+    );
+    // The job used the connection that waited through the idle time: the FD dialled only the
+    // spare connection that replaces it.
+    wait_for(
+        t,
+        "fd-nat's spare connection",
+        Duration::from_secs(60),
+        || dialled(t) == before + 1,
+    );
+    eprintln!(
+        "netns: the waiting connection survived {} s idle behind a NAT that forgets after {idle_timeout} s",
+        4 * idle_timeout
+    );
 }
 
 /// Whether `status dir` lists a waiting connection of `client`.
