@@ -32,7 +32,14 @@
 //! - fd-nat, behind the NAT with no forward, works with client-initiated connections;
 //! - fd-fw, completely firewalled, works as a passive client over TLS-PSK (`ssl=4`, identity
 //!   `R_JOB` RS «Job») for backups and a restore: the SD dials it through the forward; the firewall's counter shows the FD
-//!   never tried to open a connection, and its log that it never dialled a Storage daemon.
+//!   never tried to open a connection, and its log that it never dialled a Storage daemon;
+//! - dead-peer detection: the gateway silently drops every packet between fd-nat and the
+//!   Director (no RST); both ends notice within 4 x Heartbeat Interval (TCP keep-alive, 3
+//!   probes), the Director drops the waiting connection from `status dir`, the FD dials again
+//!   once the link is back and the next job runs;
+//! - NAT idle expiry: the gateway forgets idle connections after 2 x Heartbeat Interval; the
+//!   keep-alive keeps fd-nat's waiting connection through a longer idle time and the next
+//!   job runs over it.
 //!
 //! Needs root (CAP_NET_ADMIN), `ip` and `nft`. Where namespaces cannot be made, the test says
 //! so loudly on stderr and runs the pairs on loopback aliases (127.0.x.y) instead, checking
