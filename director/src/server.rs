@@ -354,11 +354,15 @@ impl Director {
             Some(Hello::Client { fd_protocol, .. }) => fd_protocol.unwrap_or(0),
             _ => 0,
         };
+        // The Client's Heartbeat Interval, else the Director's (Bareos'
+        // `get_heartbeat_interval`, dird/fd_cmds.cc).
         let heartbeat = model
             .clients
             .iter()
             .find(|x| x.name == ident.name)
-            .map(|x| x.heartbeat_interval.as_duration());
+            .map(|x| x.heartbeat_interval.as_duration())
+            .filter(|h| !h.is_zero())
+            .or(Some(model.director.heartbeat_interval.as_duration()));
         if let Err(e) = c.set_keepalive(heartbeat) {
             log::warn!(
                 "client {} ({}): cannot set TCP keep-alive: {e}",

@@ -1320,6 +1320,98 @@ fn invalid_input(o: Opener<'_>) {
     assert!(cat.build_bootstrap(&sel).unwrap().entries.is_empty());
 }
 
+/// A Director killed mid-job leaves `C`/`R` rows; at start they become `f` as in Bareos'
+/// `CheckCatalog` (created: Start = End = SchedTime; running: End = Start), each with a job
+/// log line saying why; finished jobs are untouched and a second pass finds nothing.
+fn orphaned_jobs_fail_at_start(o: Opener<'_>) {
+    let mut cat = open(o);
+    let new = |cat: &mut Catalog, name: &str, sched: i64| {
+        cat.create_job(&NewJob {
+            job: name,
+            name: "DemoBackup",
+            job_type: JobType::Backup,
+            level: JobLevel::Full,
+            sched_time: sched,
+        })
+        .unwrap()
+    };
+    let start = |cat: &mut Catalog, id: i64, at: i64| {
+        cat.update_job_start(&JobStart {
+            job_id: id,
+            status: JobStatus::Running,
+            level: JobLevel::Full,
+            start_time: at,
+            client_id: 0,
+            pool_id: 0,
+            fileset_id: 0,
+        })
+        .unwrap()
+    };
+    let done = new(&mut cat, "done.1", 1_000);
+    start(&mut cat, done, 1_010);
+    cat.update_job_end(&JobEnd {
+        job_id: done,
+        status: JobStatus::Terminated,
+        job_type: JobType::Backup,
+        level: JobLevel::Full,
+        end_time: 1_020,
+        real_end_time: 1_020,
+        job_files: 1,
+        job_bytes: 1,
+        read_bytes: 1,
+        job_errors: 0,
+        vol_session_id: 1,
+        vol_session_time: 1,
+        prior_job_id: 0,
+    })
+    .unwrap();
+    let running = new(&mut cat, "running.2", 2_000);
+    start(&mut cat, running, 2_010);
+    let created = new(&mut cat, "created.3", 3_000);
+
+    let now = 4_000;
+    let got = director::jobs::messages::fail_orphaned_jobs(&mut cat, "barque-dir", now).unwrap();
+    let ids: Vec<(i64, JobStatus)> = got.iter().map(|j| (j.job_id, j.was)).collect();
+    assert_eq!(
+        ids,
+        vec![(running, JobStatus::Running), (created, JobStatus::Created)]
+    );
+    let r = cat.job(running).unwrap().unwrap();
+    assert_eq!(r.status, JobStatus::FatalError);
+    assert_eq!((r.start_time, r.end_time), (Some(2_010), Some(2_010)));
+    let c = cat.job(created).unwrap().unwrap();
+    assert_eq!(c.status, JobStatus::FatalError);
+    assert_eq!((c.start_time, c.end_time), (Some(3_000), Some(3_000)));
+    assert_eq!(
+        cat.job(done).unwrap().unwrap().status,
+        JobStatus::Terminated
+    );
+    // `list jobs` shows no running job any more.
+    assert!(cat
+        .list_jobs(None)
+        .unwrap()
+        .iter()
+        .all(|j| j.job_id == done || j.status == JobStatus::FatalError));
+    // The job log says why.
+    let mut conn = o();
+    let rows = conn
+        .query("SELECT JobId, LogText FROM Log ORDER BY JobId", &[])
+        .unwrap();
+    let logs: Vec<(i64, String)> = rows
+        .iter()
+        .map(|r| (r.int(0).unwrap(), r.text(1).unwrap()))
+        .collect();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert_eq!(logs[0].0, running);
+    assert!(
+        logs[0].1.contains(&format!("barque-dir JobId {running}: Fatal error: Job running.2 was running when the Director stopped")),
+        "{logs:?}"
+    );
+    assert!(logs[1].1.contains("was waiting to start"), "{logs:?}");
+    // Nothing left for a second start.
+    assert!(cat.fail_orphaned_jobs().unwrap().is_empty());
+}
+
 type SuiteFn = fn(Opener<'_>);
 
 const SUITE: &[(&str, SuiteFn)] = &[
@@ -1334,6 +1426,7 @@ const SUITE: &[(&str, SuiteFn)] = &[
     ("list_queries", list_queries),
     ("invalid_input", invalid_input),
     ("pruning_and_recycling", pruning_and_recycling),
+    ("orphaned_jobs_fail_at_start", orphaned_jobs_fail_at_start),
 ];
 
 // ---- SQLite: one test per suite function ---------------------------------------------------
@@ -1364,6 +1457,7 @@ sqlite_tests!(
     list_queries,
     invalid_input,
     pruning_and_recycling,
+    orphaned_jobs_fail_at_start,
 );
 
 #[test]

@@ -47,7 +47,10 @@
 //! The waiting connection stays silent, as Bareos' (a Bareos Director drops a parked
 //! connection that sends anything but data, heartbeats included); the socket has
 //! `SO_KEEPALIVE` with the Client's `Heartbeat Interval` as idle time and probe interval,
-//! which keeps it open through NAT and firewalls and detects a Director that vanished.
+//! which keeps it open through NAT and firewalls, and three probes
+//! ([`barque_common::conn::set_keepalive`]): a Director that vanished without FIN or RST
+//! (host down, NAT state dropped) fails the socket at most 4 × `Heartbeat Interval` after
+//! its last packet, and the FD dials again (each dial waits at most 15 s for the SYN-ACK).
 //! During backups and restores fd-core sends `BNET_HEARTBEAT` to the Director every
 //! `Heartbeat Interval`.
 
@@ -397,6 +400,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watch<T> {
     }
 }
 
+/// How long one client-initiated dial waits for the Director's SYN-ACK.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
+
 fn random31() -> u32 {
     let mut b = [0u8; 4];
     if openssl::rand::rand_bytes(&mut b).is_err() {
@@ -722,6 +728,18 @@ impl FileDaemon {
                                  here (the Director must send JobId= first); closed"
                             ));
                         };
+                        // Bareos (`R_JOB`, try_tls_handshake_as_a_server.cc): a cleartext
+                        // hello only when the Director gave the job ssl=0.
+                        let ssl = self.passive.ssl(&job);
+                        if ssl != 0 {
+                            return Err(format!(
+                                "passive Storage daemon for job {shown}: cleartext hello refused: \
+                                 the Director gave this job ssl={ssl}, so the Storage daemon must \
+                                 start with TLS-PSK; check the TLS settings of the Storage \
+                                 daemon's Director resource and of the Director's Storage \
+                                 resource; closed"
+                            ));
+                        }
                         let tcp = self
                             .authenticate_passive_sd(tcp, hello.len(), &key)
                             .await
@@ -1013,9 +1031,20 @@ impl FileDaemon {
             let who = format!("Director {}", d.name);
             let addr = d.address.clone().unwrap_or_else(|| "127.0.0.1".into());
             log::info!("{who}: connecting to {addr}:{} (client-initiated)", d.port);
-            let tcp = match TcpStream::connect((addr.as_str(), d.port)).await {
-                Ok(t) => t,
-                Err(e) => {
+            // A dropped SYN (the Director's host down, a firewall that drops) would otherwise
+            // wait for the kernel's SYN retries (about two minutes) before the next attempt.
+            let connect = TcpStream::connect((addr.as_str(), d.port));
+            let tcp = match tokio::time::timeout(DIAL_TIMEOUT, connect).await {
+                Ok(Ok(t)) => t,
+                Err(_) => {
+                    return log::warn!(
+                        "{who} ({addr}:{}): no answer within {} s; check that the Director's \
+                         host is up and that no firewall drops the connection",
+                        d.port,
+                        DIAL_TIMEOUT.as_secs()
+                    )
+                }
+                Ok(Err(e)) => {
                     return log::warn!(
                         "{who} ({addr}:{}): cannot connect: {e}; check that the Director runs \
                          and that Address and Port of Director {} in this File daemon's \

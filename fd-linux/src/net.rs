@@ -255,33 +255,49 @@ impl Write for SdIo {
     }
 }
 
+/// A passive job's session key and the `ssl=` its `JobId=` carried.
+type SdKey = (Vec<u8>, u32);
+
 /// Connections from Storage daemons in passive mode, waiting for the session of their job.
 #[derive(Debug, Default)]
 pub struct PassiveSd {
     /// Parked as std sockets: the tokio runtime of the accepting thread ends when it has
     /// parked the connection, so the session re-registers it with its own runtime.
     waiting: Mutex<HashMap<Vec<u8>, Vec<std::net::TcpStream>>>,
-    /// Session keys of the jobs that may get a passive SD connection (job name → key),
-    /// from [`Connector::expect_sd`]; the accept loop authenticates with them.
-    keys: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
+    /// Session keys of the jobs that may get a passive SD connection (job name → key and
+    /// the `ssl=` of `JobId=`), from [`Connector::expect_sd_tls`]; the accept loop
+    /// authenticates with them.
+    keys: Mutex<HashMap<Vec<u8>, SdKey>>,
     notify: tokio::sync::Notify,
 }
 
 impl PassiveSd {
-    /// Remember the session key of `job` (replacing an older one of the same name).
-    pub fn expect(&self, job: &[u8], key: &[u8]) {
+    /// Remember the session key of `job` (replacing an older one of the same name) and the
+    /// `ssl=` the Director gave the job (`None`: keep the one known, else 0).
+    pub fn expect(&self, job: &[u8], key: &[u8], ssl: Option<u32>) {
         if let Ok(mut m) = self.keys.lock() {
+            let ssl = ssl.unwrap_or_else(|| m.get(job).map_or(0, |(_, s)| *s));
             // Bounded: a Director that starts jobs that never run must not grow this.
             if m.len() >= 256 {
                 m.clear();
             }
-            m.insert(job.to_vec(), key.to_vec());
+            m.insert(job.to_vec(), (key.to_vec(), ssl));
         }
     }
 
     /// The session key of `job`, if its session announced one.
     pub fn key(&self, job: &[u8]) -> Option<Vec<u8>> {
-        self.keys.lock().ok()?.get(job).cloned()
+        self.keys.lock().ok()?.get(job).map(|(k, _)| k.clone())
+    }
+
+    /// The `ssl=` the Director gave `job` (0 when unknown): anything but 0 means its passive
+    /// SD must start with TLS-PSK (Bareos' `R_JOB` rule).
+    pub fn ssl(&self, job: &[u8]) -> u32 {
+        self.keys
+            .lock()
+            .ok()
+            .and_then(|m| m.get(job).map(|(_, s)| *s))
+            .unwrap_or(0)
     }
 
     /// Park a connection whose hello names `job` (hello unread).
@@ -429,7 +445,12 @@ impl Connector for SdConnector {
     }
 
     fn expect_sd(&mut self, job: &[u8], key: &[u8]) {
-        self.passive.expect(job, key);
+        self.passive.expect(job, key, None);
+    }
+
+    fn expect_sd_tls(&mut self, job: &[u8], key: &[u8], ssl: Option<u32>) {
+        // A Director before 18.2 sends no `ssl=`: Bareos treats that as 0.
+        self.passive.expect(job, key, Some(ssl.unwrap_or(0)));
     }
 
     /// The accept loop reads the hello and runs the CRAM-MD5 when the SD connects

@@ -278,3 +278,46 @@ async fn connections_beyond_the_limit_are_closed_and_served_again_after() {
     let st = status_text(fd.port).await;
     assert!(st.contains("bareos-fd Version:"), "{st}");
 }
+
+/// Bareos' FD lets a passive SD start in cleartext only when the Director gave the job
+/// `ssl=0` (`R_JOB` in `try_tls_handshake_as_a_server.cc`): with `ssl=4` (TLS-PSK) the
+/// cleartext hello is refused and the connection closed before any challenge; with `ssl=0`
+/// the FD challenges and the SD authenticates.
+#[tokio::test]
+async fn passive_cleartext_sd_is_refused_when_the_job_says_tls() {
+    for ssl in [4u32, 0] {
+        let fd = start(&config_text(false), |_| {});
+        let mut dir = director_connect(fd.port, false).await;
+        dir.send(&d(&format!(
+            "JobId=7 Job={JOB} SDid=3 SDtime=1795365000 Authorization={KEY} ssl={ssl}\n"
+        )))
+        .await;
+        match dir.recv().await {
+            Some(Got::Data(x)) => assert!(x.starts_with(b"2000 OK Job"), "{x:?}"),
+            other => panic!("no reply to JobId: {other:?}"),
+        }
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", fd.port))
+            .await
+            .expect("connect");
+        let mut sd = Peer::new(NetStream::Plain(tcp));
+        sd.send(&d(&format!(
+            "Hello Storage calling Start Job {JOB} Version=\"26.0.0\"\n"
+        )))
+        .await;
+        if ssl == 0 {
+            let ev = tokio::time::timeout(
+                Duration::from_secs(60),
+                sd.auth(Role::Outbound, KEY.as_bytes(), b"File daemon", false),
+            )
+            .await
+            .expect("no CRAM-MD5 from the FD");
+            assert!(matches!(ev, auth::Event::Authenticated { .. }), "{ev:?}");
+        } else {
+            let got = tokio::time::timeout(Duration::from_secs(60), sd.recv())
+                .await
+                .expect("the FD neither challenged nor closed");
+            assert_eq!(got, None, "ssl={ssl}: the FD answered a cleartext SD");
+        }
+        fd.fd.stop();
+    }
+}

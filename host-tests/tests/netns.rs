@@ -32,7 +32,14 @@
 //! - fd-nat, behind the NAT with no forward, works with client-initiated connections;
 //! - fd-fw, completely firewalled, works as a passive client over TLS-PSK (`ssl=4`, identity
 //!   `R_JOB` RS «Job») for backups and a restore: the SD dials it through the forward; the firewall's counter shows the FD
-//!   never tried to open a connection, and its log that it never dialled a Storage daemon.
+//!   never tried to open a connection, and its log that it never dialled a Storage daemon;
+//! - dead-peer detection: the gateway silently drops every packet between fd-nat and the
+//!   Director (no RST); both ends notice within 4 x Heartbeat Interval (TCP keep-alive, 3
+//!   probes), the Director drops the waiting connection from `status dir`, the FD dials again
+//!   once the link is back and the next job runs;
+//! - NAT idle expiry: the gateway forgets idle connections after 2 x Heartbeat Interval; the
+//!   keep-alive keeps fd-nat's waiting connection through a longer idle time and the next
+//!   job runs over it.
 //!
 //! Needs root (CAP_NET_ADMIN), `ip` and `nft`. Where namespaces cannot be made, the test says
 //! so loudly on stderr and runs the pairs on loopback aliases (127.0.x.y) instead, checking
@@ -655,9 +662,10 @@ fn configure(t: &Topology, data: &Path) -> Passwords {
         (&t.fd_wan, String::new()),
         (
             &t.fd_nat,
-            "  Connection From Client To Director = yes\n  Connection From Director To Client = no\n  \
-             Heartbeat Interval = 5\n"
-                .to_string(),
+            format!(
+                "  Connection From Client To Director = yes\n  Connection From Director To Client = no\n  \
+                 Heartbeat Interval = {NAT_HEARTBEAT}\n"
+            )
         ),
         // TLS-PSK (no TLS directive): reached TLS-first, the SD is told ssl=4 and dials
         // TLS-PSK with the job's identity.
@@ -728,9 +736,14 @@ fn configure(t: &Topology, data: &Path) -> Passwords {
         } else {
             String::new()
         };
+        let hb = if f.name == t.fd_nat.name {
+            NAT_HEARTBEAT
+        } else {
+            5
+        };
         let conf = format!(
             "Client {{\n  Name = {}\n  FdAddresses = {{ ip = {{ addr = {}; port = {} }} }}\n  \
-             WorkingDirectory = \"{}\"\n  Messages = Standard\n  Heartbeat Interval = 5\n  \
+             WorkingDirectory = \"{}\"\n  Messages = Standard\n  Heartbeat Interval = {hb}\n  \
              SD Connect Timeout = 60 s\n}}\n\n\
              Director {{\n  Name = barque-dir\n  Password = \"{}\"\n{director_extra}}}\n\n\
              Messages {{\n  Name = Standard\n  Director = barque-dir = all, !skipped, !restored\n}}\n",
@@ -767,6 +780,10 @@ fn configure(t: &Topology, data: &Path) -> Passwords {
     }
     pw
 }
+
+/// fd-nat's Heartbeat Interval (s), in its own and in the Director's configuration: small, so
+/// that the dead-peer step (5.) is quick.
+const NAT_HEARTBEAT: u64 = 3;
 
 /// The (FD, SD) pairs that get a backup Job.
 fn pairs(t: &Topology) -> Vec<(&Node, &Node)> {
@@ -1063,4 +1080,152 @@ fn nat_gateway_topologies() {
             "the firewalled FD tried to open a connection"
         );
     }
+
+    // 5. Dead-peer detection: the link between fd-nat and the Director goes silent (the
+    // gateway drops every packet, no RST, as a host that went down or a NAT that forgot the
+    // connection). Both ends notice within 4 x Heartbeat Interval (TCP keep-alive, 3 probes;
+    // the kernel's default 9 probes would take 10 x): the Director drops the waiting
+    // connection from `status dir`, the FD's connection fails; once the link is back the FD
+    // dials again and the next job uses the new connection. 6. The gateway's NAT forgets idle
+    // connections quickly; keep-alive keeps the waiting one.
+    if !netns {
+        eprintln!(
+            "\n**********************************************************************\n\
+             * netns: dead-peer and NAT-idle steps SKIPPED (no namespaces, no\n\
+             * nftables: nothing can drop packets or forget NAT state on loopback)\n\
+             **********************************************************************\n"
+        );
+        return;
+    }
+    dead_peer(&t);
+    nat_state_kept(&t);
+}
+
+/// Step 6 of [`nat_gateway_topologies`] (namespaces only): the gateway forgets idle TCP
+/// connections after 2 x Heartbeat Interval (conntrack's established timeout, as a NAT
+/// router with a short idle timeout does). fd-nat's waiting connection stays idle for
+/// several times that; TCP keep-alive (every Heartbeat Interval, both ends) keeps the
+/// gateway's state, so the next job runs over the same connection (the FD did not have to
+/// dial again).
+fn nat_state_kept(t: &Topology) {
+    let fd = t.fd_nat.name;
+    let gw = format!("{}-gw", t.prefix.as_deref().expect("netns"));
+    wait_for(
+        t,
+        "fd-nat's waiting connection",
+        Duration::from_secs(60),
+        || waiting(t, fd),
+    );
+    let idle_timeout = 2 * NAT_HEARTBEAT;
+    run(Command::new("ip").args([
+        "netns",
+        "exec",
+        &gw,
+        "sysctl",
+        "-qw",
+        &format!("net.netfilter.nf_conntrack_tcp_timeout_established={idle_timeout}"),
+    ]));
+    let dialled = |t: &Topology| t.log(fd).matches("connected, waiting for jobs").count();
+    let before = dialled(t);
+    // The scenario is the idle time itself: nothing to poll for.
+    std::thread::sleep(Duration::from_secs(4 * idle_timeout));
+    let (_, msgs) = t.run_job(&format!("run job={} yes", job_name(&t.fd_nat, &t.sd_wan)));
+    assert!(
+        msgs.contains("Using Client Initiated Connection (fd-nat).")
+            && msgs.contains("Termination:            Backup OK"),
+        "{msgs}"
+    );
+    // The job used the connection that waited through the idle time: the FD dialled only the
+    // spare connection that replaces it.
+    wait_for(
+        t,
+        "fd-nat's spare connection",
+        Duration::from_secs(60),
+        || dialled(t) == before + 1,
+    );
+    eprintln!(
+        "netns: the waiting connection survived {} s idle behind a NAT that forgets after {idle_timeout} s",
+        4 * idle_timeout
+    );
+}
+
+/// Whether `status dir` lists a waiting connection of `client`.
+fn waiting(t: &Topology, client: &str) -> bool {
+    t.console(&["status dir"])
+        .split_once("Client Initiated Connections (waiting for jobs):")
+        .is_some_and(|(_, b)| b.contains(client))
+}
+
+/// Step 5 of [`nat_gateway_topologies`] (namespaces only).
+fn dead_peer(t: &Topology) {
+    let fd = t.fd_nat.name;
+    wait_for(
+        t,
+        "fd-nat's waiting connection",
+        Duration::from_secs(60),
+        || waiting(t, fd),
+    );
+    let gw = format!("{}-gw", t.prefix.as_deref().expect("netns"));
+    let ended = |t: &Topology| t.log(fd).matches("the waiting connection ended").count();
+    let ended_before = ended(t);
+    // fd-nat dials from the LAN namespace's first address, not its listening one: cut every
+    // packet between the LAN and the Director's port (only fd-nat dials it from there).
+    let cut_rules = format!(
+        "table inet cut {{\n chain forward {{\n type filter hook forward priority -10; \
+         policy accept;\n iifname \"glan\" ip daddr {a} tcp dport {p} counter drop\n \
+         oifname \"glan\" ip saddr {a} tcp sport {p} counter drop\n }}\n}}\n",
+        a = t.dir.address,
+        p = t.dir.dport
+    );
+    let dropped_before = t.nft_counter("gw", "forward");
+    nft(&gw, &cut_rules);
+    let cut = Instant::now();
+    // 4 x 3 s after the last packet; generous slack, still well below the kernel default's
+    // 10 x 3 s.
+    let bound = Duration::from_secs(4 * NAT_HEARTBEAT + 10);
+    wait_for(
+        t,
+        "the Director dropping fd-nat's dead waiting connection",
+        Duration::from_secs(120),
+        || !waiting(t, fd),
+    );
+    let dir_took = cut.elapsed();
+    wait_for(
+        t,
+        "fd-nat noticing its dead waiting connection",
+        Duration::from_secs(120),
+        || ended(t) > ended_before,
+    );
+    let fd_took = cut.elapsed();
+    eprintln!(
+        "netns: dead peer: the Director dropped the waiting connection after {} ms, the FD \
+         noticed after {} ms (Heartbeat Interval {NAT_HEARTBEAT} s)",
+        dir_took.as_millis(),
+        fd_took.as_millis()
+    );
+    assert!(
+        dir_took <= bound && fd_took <= bound,
+        "dead peer noticed after {dir_took:?} (Director) / {fd_took:?} (FD), more than {bound:?}"
+    );
+    assert!(
+        t.nft_counter("gw", "forward") > dropped_before,
+        "the cut dropped nothing"
+    );
+    run(Command::new("ip").args([
+        "netns", "exec", &gw, "nft", "delete", "table", "inet", "cut",
+    ]));
+    // Back: the FD dials again (its back-off is at most 2 x 15 s dial time + a few seconds
+    // here) and the next job uses the new connection.
+    wait_for(
+        t,
+        "fd-nat's new waiting connection after the link came back",
+        Duration::from_secs(120),
+        || waiting(t, fd),
+    );
+    let (_, msgs) = t.run_job(&format!("run job={} yes", job_name(&t.fd_nat, &t.sd_wan)));
+    assert!(
+        msgs.contains("Using Client Initiated Connection (fd-nat).")
+            && msgs.contains("Termination:            Backup OK"),
+        "{msgs}"
+    );
 }

@@ -319,16 +319,41 @@ fn daemon_config(kind: ResourceType) -> &'static str {
     }
 }
 
+/// Unanswered keep-alive probes before the kernel declares the peer dead ([`set_keepalive`]).
+pub const KEEPALIVE_PROBES: u32 = 3;
+
+/// The longest a connection with Heartbeat Interval `h` survives a silently vanished peer:
+/// `h` idle, then [`KEEPALIVE_PROBES`] probes `h` apart.
+pub fn dead_peer_after(h: Duration) -> Duration {
+    h * (1 + KEEPALIVE_PROBES)
+}
+
 /// Socket options of a Bareos connection (connect.md §1.5, `BareosSocketTCP::open`,
 /// `BnetThreadServerTcp`): `SO_KEEPALIVE` always; with a heartbeat interval `H` (the relevant
 /// resource's `Heartbeat Interval`, `None` or zero: off) also `TCP_KEEPIDLE` = `TCP_KEEPINTVL`
-/// = `H`, so a silent peer behind a firewall or NAT is probed every `H` and a dead one is
-/// detected after the kernel's probe count. This changes nothing on the wire.
+/// = `H`, so a silent peer behind a firewall or NAT is probed every `H`.
+///
+/// Dead-peer detection: Bareos leaves the probe count to the kernel (Linux: 9, so a parked
+/// client-initiated connection whose peer vanished without FIN/RST is noticed after `10 × H`;
+/// Bareos' connection pool and the FD's `handle_connection_to_director` only see the socket
+/// error). Here `TCP_KEEPCNT` is [`KEEPALIVE_PROBES`] as well, so the socket fails with
+/// `ETIMEDOUT` at most [`dead_peer_after`]`(H)` after the peer's last packet; both daemons
+/// then drop the connection (barque-dir's waiting list, barque-fd dials again). Probes are
+/// empty ACKs: this changes nothing in the Bareos protocol.
 pub fn set_keepalive(tcp: &TcpStream, heartbeat: Option<Duration>) -> std::io::Result<()> {
     let s = socket2::SockRef::from(tcp);
     match heartbeat.filter(|h| !h.is_zero()) {
         Some(h) => {
             let ka = socket2::TcpKeepalive::new().with_time(h).with_interval(h);
+            #[cfg(any(
+                target_os = "linux",
+                target_os = "android",
+                target_os = "macos",
+                target_os = "freebsd",
+                target_os = "netbsd",
+                target_os = "ios"
+            ))]
+            let ka = ka.with_retries(KEEPALIVE_PROBES);
             s.set_tcp_keepalive(&ka)
         }
         None => s.set_keepalive(true),
@@ -1174,6 +1199,7 @@ mod tests {
         assert!(sa.keepalive().unwrap() && sb.keepalive().unwrap());
         assert_eq!(sa.tcp_keepalive_time().unwrap(), Duration::from_secs(5));
         assert_eq!(sa.tcp_keepalive_interval().unwrap(), Duration::from_secs(5));
+        assert_eq!(sa.tcp_keepalive_retries().unwrap(), KEEPALIVE_PROBES);
         // Zero means off: only SO_KEEPALIVE, with the system's times.
         let before = sb.tcp_keepalive_time().unwrap();
         set_keepalive(&b, Some(Duration::ZERO)).unwrap();

@@ -19,6 +19,7 @@ use director::catalog::{Catalog, CatalogConfig};
 use director::cli::{init_logging, take_value};
 use director::engine::{catalog_config, ConsoleEngine};
 use director::init::InitOptions;
+use director::jobs::messages::fail_orphaned_jobs;
 use director::jobs::scheduler::run_scheduler;
 use director::jobs::{EngineOptions, JobEngine, SystemClock};
 use director::model::Model;
@@ -227,6 +228,29 @@ fn start_engine(model: &Model) -> Result<Arc<ConsoleEngine>, String> {
             model.path.display()
         )
     })?;
+    let mut catalog = catalog;
+    // Bareos' CheckCatalog: jobs the previous instance left created or running are over.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    match fail_orphaned_jobs(&mut catalog, &model.director.name, now) {
+        Ok(jobs) => {
+            for j in jobs {
+                log::warn!(
+                    "JobId {} ({}) was {:?} in Catalog \"{name}\" when this Director started: \
+                     marked failed (f), the previous barque-dir ended without finishing it",
+                    j.job_id,
+                    j.job,
+                    j.was
+                );
+            }
+        }
+        Err(e) => log::warn!(
+            "Catalog \"{name}\": cannot mark the jobs left running by the previous barque-dir \
+             as failed: {e}; `list jobs` may show them as running"
+        ),
+    }
     let jobs = JobEngine::new(
         Arc::new(model.config.clone()),
         catalog,

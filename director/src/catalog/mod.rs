@@ -83,7 +83,7 @@ pub use self::copy::CopyDone;
 pub use self::ops::{
     fileset_md5, status_after_limits, ClientRecord, FileAttr, FileSetRecord, JobEnd, JobListRow,
     JobMediaRecord, JobRecord, JobStart, MediaRecord, MediaUpdate, NewClient, NewJob, NewJobMedia,
-    NewMedia, OwnedFileAttr, PoolRecord, PoolSpec, SinceTime,
+    NewMedia, OrphanedJob, OwnedFileAttr, PoolRecord, PoolSpec, SinceTime,
 };
 pub use self::postgres::PgParams;
 pub use self::prune::NextVolume;

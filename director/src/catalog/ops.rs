@@ -596,6 +596,17 @@ impl JobListRow {
     }
 }
 
+/// A job found created or running when the Director started ([`Catalog::fail_orphaned_jobs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrphanedJob {
+    /// JobId.
+    pub job_id: i64,
+    /// The unique job name (`Job` column).
+    pub job: String,
+    /// `Created` or `Running`: what the catalog said before.
+    pub was: JobStatus,
+}
+
 fn code(row: &Row, i: usize) -> Result<u8, Error> {
     let s = row.text(i)?;
     match s.as_bytes() {
@@ -1260,6 +1271,37 @@ impl Catalog {
             return Err(Error::NotFound("job"));
         }
         Ok(())
+    }
+
+    /// Mark the jobs a previous Director left created (`C`) or running (`R`) as failed
+    /// (`f`), as Bareos' `CheckCatalog` does at start (`cleanup_created_job`,
+    /// `cleanup_running_job`): a created job gets StartTime = EndTime = SchedTime, a running
+    /// one EndTime = StartTime. Returns them (JobId order) so the caller can log why.
+    pub fn fail_orphaned_jobs(&mut self) -> Result<Vec<OrphanedJob>, Error> {
+        let rows = self.conn.query(
+            "SELECT JobId, Job, JobStatus FROM Job WHERE JobStatus IN ('C', 'R') \
+             ORDER BY JobId",
+            &[],
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let job = OrphanedJob {
+                job_id: r.int(0)?,
+                job: r.text(1)?,
+                was: JobStatus::from_u8(code(r, 2)?),
+            };
+            let sql = if job.was == JobStatus::Created {
+                "UPDATE Job SET JobStatus = 'f', StartTime = SchedTime, EndTime = SchedTime \
+                 WHERE JobId = ? AND JobStatus = 'C'"
+            } else {
+                "UPDATE Job SET JobStatus = 'f', EndTime = StartTime \
+                 WHERE JobId = ? AND JobStatus = 'R'"
+            };
+            if self.conn.execute(sql, &[job.job_id.into()])? == 1 {
+                out.push(job);
+            }
+        }
+        Ok(out)
     }
 
     /// The job `job_id`.

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use barque_common::config::typed::Messages;
 use fd_core::wire::codes::MessageType;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, JobStatus, OrphanedJob};
 
 use super::time::{civil, MONTHS};
 
@@ -35,6 +35,34 @@ pub fn time_prefix(unix: i64) -> String {
         .copied()
         .unwrap_or("Jan");
     format!("{:02}-{} {:02}:{:02} ", c.day, mon, c.hour, c.minute)
+}
+
+/// At Director start: mark the jobs a previous instance left created or running as failed
+/// ([`Catalog::fail_orphaned_jobs`], Bareos' `CheckCatalog`) and give each a job log line
+/// saying why in the `Log` table (Bareos writes none). Returns them.
+pub fn fail_orphaned_jobs(
+    catalog: &mut Catalog,
+    director: &str,
+    now: i64,
+) -> Result<Vec<OrphanedJob>, crate::catalog::Error> {
+    let jobs = catalog.fail_orphaned_jobs()?;
+    for j in &jobs {
+        let what = if j.was == JobStatus::Created {
+            "waiting to start"
+        } else {
+            "running"
+        };
+        let text = format!(
+            "{}{director} JobId {}: Fatal error: Job {} was {what} when the Director stopped \
+             (killed, crashed or its host went down); marked failed at the Director's restart. \
+             Run the job again.\n",
+            time_prefix(now),
+            j.job_id,
+            j.job
+        );
+        catalog.insert_log(j.job_id, now, &text)?;
+    }
+    Ok(jobs)
 }
 
 /// One delivered message.

@@ -1007,7 +1007,14 @@ impl JobEngine {
     async fn dial_fd(&self, client: &DirClient) -> Result<(fd::FdChannel, bool), JobError> {
         let peer = client_peer(client);
         let mut opts = self.inner.opts.conn.clone();
-        let hb = client.heartbeat_interval.as_duration();
+        // Bareos' `get_heartbeat_interval` (dird/fd_cmds.cc): the Client's, else the
+        // Director's own.
+        let mut hb = client.heartbeat_interval.as_duration();
+        if hb.is_zero() {
+            if let Some(d) = self.config().dir_director() {
+                hb = d.heartbeat_interval.as_duration();
+            }
+        }
         if !hb.is_zero() {
             opts.heartbeat = Some(hb);
         }

@@ -21,8 +21,10 @@
 //! things at once: a frame from the FD (handled as above, so a dead or closing FD leaves the
 //! list at once) and a request to hand the connection over ([`ClientPool::take`]). The
 //! Director never writes to a parked connection; TCP keep-alive (the Client resource's
-//! `Heartbeat Interval` as idle time and probe interval, [`barque_common::conn::set_keepalive`])
-//! keeps it alive through firewalls and detects a peer that vanished without a FIN.
+//! `Heartbeat Interval` as idle time and probe interval, three probes,
+//! [`barque_common::conn::set_keepalive`]) keeps it alive through firewalls and detects a
+//! peer that vanished without FIN or RST at most 4 × `Heartbeat Interval` after its last
+//! packet: the socket fails, the watcher below drops the entry (Bareos: the kernel's 9 probes).
 //! [`ClientPool::take`] waits on a [`Notify`] for a connection to arrive, up to a deadline,
 //! which is step 3 of the job dispatch (`JobEngine::connect_fd`).
 

@@ -455,6 +455,17 @@ pub trait Connector {
     /// it. The default ignores it.
     fn expect_sd(&mut self, _job: &[u8], _key: &[u8]) {}
 
+    /// [`Connector::expect_sd`] from `JobId=`, with its `ssl=` (`None`: a Director before
+    /// 18.2 that sends none, which Bareos treats as 0). Bareos' FD lets a passive SD start
+    /// in cleartext only when that value is 0 (`try_tls_handshake_as_a_server.cc`, `R_JOB`
+    /// and `JcrGetTlsPolicy`); a platform that authenticates passive SDs itself enforces it.
+    /// `setauthorization` keeps the value (it calls [`Connector::expect_sd`]). The default
+    /// forgets `ssl`.
+    fn expect_sd_tls(&mut self, job: &[u8], key: &[u8], ssl: Option<u32>) {
+        let _ = ssl;
+        self.expect_sd(job, key);
+    }
+
     /// True if [`Connector::accept_sd`] returns connections whose hello was read and whose
     /// CRAM-MD5 (inbound, with the key of [`Connector::expect_sd`]) is done; the session then
     /// uses them as they are. False (the default): the session reads the hello and

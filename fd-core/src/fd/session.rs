@@ -651,7 +651,9 @@ where
                 self.job.sd_time = js.sd_time;
                 self.set_key(js.authorization);
                 if !js.authorization.is_empty() {
-                    self.svc.connector.expect_sd(js.job, js.authorization);
+                    self.svc
+                        .connector
+                        .expect_sd_tls(js.job, js.authorization, js.ssl);
                 }
                 if js.job_id != 0 && self.job.handle.is_none() {
                     let now = self.svc.clock.unix_time();
