@@ -27,8 +27,10 @@
 //!
 //! # Limits
 //!
-//! - Passive mode (SD → FD) is plain TCP only: fd-core's `Connector::accept_sd` is not given
-//!   the session key that a TLS-PSK server would need for the `R_JOB` identity.
+//! - Passive mode (SD → FD) is plain TCP only (`ssl=0` in the Director's `passive client`).
+//!   The SD is accepted and authenticated by fd-core while the session waits for the
+//!   Director's next command (`Connector::accepted_sd_authenticated` is false here), so the
+//!   SD can answer the Director's `passive client` before `backup`/`restore` arrives.
 //! - Addresses must be IPv4 literals (no DNS on the device).
 //! - One job at a time: each [`EmbassyDial`] owns one set of socket buffers and hands them to
 //!   its first connection.
@@ -137,6 +139,10 @@ pub trait Dial {
     /// Dial `addr:port`.
     async fn dial(&mut self, addr: Ipv4Addr, port: u16) -> Result<Self::Socket, NetError>;
     /// Accept one connection on the FD port (passive SD).
+    ///
+    /// Contract: cancel-safe. fd-core listens for a passive SD while it waits for the
+    /// Director's next command and drops this future when the command comes first, then
+    /// calls again; dropping it must lose neither a connection nor the socket's buffers.
     async fn accept(&mut self) -> Result<Self::Socket, NetError>;
 }
 
@@ -152,6 +158,9 @@ pub struct SocketBuffers<'a> {
 pub struct EmbassyDial<'a> {
     stack: Stack<'a>,
     bufs: Option<SocketBuffers<'a>>,
+    /// The socket built from `bufs` and not handed out yet: listening (an `accept` that was
+    /// dropped, [`Dial::accept`]'s contract) or closed (a failed dial).
+    spare: Option<TcpSocket<'a>>,
     /// The FD port for passive connections (9102).
     pub listen_port: u16,
 }
@@ -162,8 +171,17 @@ impl<'a> EmbassyDial<'a> {
         EmbassyDial {
             stack,
             bufs: Some(bufs),
+            spare: None,
             listen_port: 9102,
         }
+    }
+
+    fn socket(&mut self) -> Result<&mut TcpSocket<'a>, NetError> {
+        if self.spare.is_none() {
+            let b = self.bufs.take().ok_or(NetError::NoBuffers)?;
+            self.spare = Some(TcpSocket::new(self.stack, b.rx, b.tx));
+        }
+        self.spare.as_mut().ok_or(NetError::NoBuffers)
     }
 }
 
@@ -171,19 +189,20 @@ impl<'a> Dial for EmbassyDial<'a> {
     type Socket = TcpSocket<'a>;
 
     async fn dial(&mut self, addr: Ipv4Addr, port: u16) -> Result<TcpSocket<'a>, NetError> {
-        let b = self.bufs.take().ok_or(NetError::NoBuffers)?;
-        let mut s = TcpSocket::new(self.stack, b.rx, b.tx);
+        let s = self.socket()?;
+        // A socket left listening by a dropped accept: back to closed before connecting.
+        s.abort();
         s.connect((addr, port)).await.map_err(|_| NetError::Tcp)?;
-        Ok(s)
+        self.spare.take().ok_or(NetError::NoBuffers)
     }
 
     async fn accept(&mut self) -> Result<TcpSocket<'a>, NetError> {
-        let b = self.bufs.take().ok_or(NetError::NoBuffers)?;
-        let mut s = TcpSocket::new(self.stack, b.rx, b.tx);
-        s.accept(self.listen_port)
-            .await
-            .map_err(|_| NetError::Tcp)?;
-        Ok(s)
+        let port = self.listen_port;
+        let s = self.socket()?;
+        // Listening again on the same port is a no-op for smoltcp, so a dropped accept
+        // resumes here without losing a connection that arrived meanwhile.
+        s.accept(port).await.map_err(|_| NetError::Tcp)?;
+        self.spare.take().ok_or(NetError::NoBuffers)
     }
 }
 
@@ -293,6 +312,7 @@ where
         }
     }
 
+    /// Cancel-safe as [`Dial::accept`] is (fd-core calls it while waiting for the Director).
     async fn accept_sd(&mut self, _job: &[u8]) -> Result<Self::Stream, NetError> {
         Ok(SdStream::Plain(self.dial.accept().await?))
     }

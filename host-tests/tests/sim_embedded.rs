@@ -402,6 +402,18 @@ fn restore_commands() -> Vec<Got> {
 /// Send `cmds` (answering BTIME), then read until the FD closes, or until `drop_after`
 /// frames were received (a dropped Director connection).
 async fn director_run(e: End, cmds: Vec<Got>, drop_after: Option<usize>) -> Vec<Got> {
+    director_run_gated(e, cmds, drop_after, None).await
+}
+
+/// [`director_run`], but `backup`/`restore` is sent only once `sd_ready` is set, as a
+/// Director in passive mode does: it sends them after the SD answered `passive client`,
+/// which the SD does only after its CRAM-MD5 with the FD (jobs.md §2.6).
+async fn director_run_gated(
+    e: End,
+    cmds: Vec<Got>,
+    drop_after: Option<usize>,
+    sd_ready: Option<&Cell<bool>>,
+) -> Vec<Got> {
     let Some(mut p) = director_connect(e).await else {
         return Vec::new();
     };
@@ -412,6 +424,17 @@ async fn director_run(e: End, cmds: Vec<Got>, drop_after: Option<usize>) -> Vec<
         while !hold {
             let Some(c) = pending.pop_front() else { break };
             hold = matches!(&c, Got::Data(x) if x.starts_with(b"level = since_utime"));
+            let run = matches!(&c, Got::Data(x) if x.starts_with(b"backup ") || x.starts_with(b"restore "));
+            if let (true, Some(ready)) = (run, sd_ready) {
+                std::future::poll_fn(|_| {
+                    if ready.get() {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
+                })
+                .await;
+            }
             if !p.send(&c).await {
                 return out;
             }
@@ -1674,7 +1697,9 @@ fn estimate_and_status_on_the_device() {
 /// Passive mode (vectors/clear-backup-passive conns 3/4): the Director sends no `storage`
 /// command; the SD dials the device (`TlsConnector::accept_sd` through `Dial::accept`),
 /// sends `Hello Storage calling Start Job …` (conn 4 msg 1 shape), the device authenticates
-/// it with the session key as the inbound side, and the append session follows.
+/// it with the session key as the inbound side *while it waits for the Director's next
+/// command*, and only then does the Director send `backup` (as a real Director does after
+/// the SD's `2000 OK passive client`); the append session follows.
 #[test]
 fn passive_backup_through_the_connector_accept() {
     big_stack(|| {
@@ -1705,11 +1730,15 @@ fn passive_backup_through_the_connector_accept() {
             .into_iter()
             .filter(|c| !matches!(c, Got::Data(x) if x.starts_with(b"storage ")))
             .collect();
+        let sd_ready = Cell::new(false);
         let finished = run_all(vec![
             Box::pin(async {
                 let _ = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 7).await;
             }),
-            Box::pin(async { *frames.borrow_mut() = director_run(dir_end, cmds, None).await }),
+            Box::pin(async {
+                *frames.borrow_mut() =
+                    director_run_gated(dir_end, cmds, None, Some(&sd_ready)).await
+            }),
             Box::pin(async {
                 let mut s = Peer::new(sd_end);
                 s.send(&d(&format!(
@@ -1721,6 +1750,9 @@ fn passive_backup_through_the_connector_accept() {
                     matches!(ev, Some(auth::Event::Authenticated { .. })),
                     "{ev:?}"
                 );
+                // The SD answers the Director's `passive client` now; only then does the
+                // Director send `backup` (the FD must have authenticated the SD before).
+                sd_ready.set(true);
                 sd_append_loop(s, &records).await;
             }),
         ]);

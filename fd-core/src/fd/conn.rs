@@ -21,6 +21,14 @@ use crate::wire::bnet::{self, Header, Signal};
 /// holds its FD until TCP keepalive gives up); a device cannot wait that long.
 pub const DATA_PHASE_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// How long the FD waits for the Director's next frame once a job is open (after a
+/// `JobId=` ≠ 0, until the session ends): a Director that stalls mid-job fails the job
+/// instead of holding the session forever. Generous, because the Director may legitimately
+/// pause between commands (a Storage daemon reserving a busy device, a passive SD being
+/// told to dial). Between jobs there is no limit: Bareos File daemons wait for their
+/// Director indefinitely (an idle or parked client-initiated connection).
+pub const DIRECTOR_JOB_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// Run `f` until `deadline` on `clock`: `Some(output)`, or `None` when the deadline came
 /// first (`f` is then dropped, so whatever it was reading is abandoned).
 pub async fn until<F: Future, T: Clock>(clock: &T, deadline: Instant, f: F) -> Option<F::Output> {
