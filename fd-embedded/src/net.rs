@@ -160,6 +160,7 @@ pub struct EmbassyDial<'a> {
     bufs: Option<SocketBuffers<'a>>,
     /// The socket built from `bufs` and not handed out yet: listening (an `accept` that was
     /// dropped, [`Dial::accept`]'s contract) or closed (a failed dial).
+    #[cfg(feature = "passive")]
     spare: Option<TcpSocket<'a>>,
     /// The FD port for passive connections (9102).
     pub listen_port: u16,
@@ -171,11 +172,13 @@ impl<'a> EmbassyDial<'a> {
         EmbassyDial {
             stack,
             bufs: Some(bufs),
+            #[cfg(feature = "passive")]
             spare: None,
             listen_port: 9102,
         }
     }
 
+    #[cfg(feature = "passive")]
     fn socket(&mut self) -> Result<&mut TcpSocket<'a>, NetError> {
         if self.spare.is_none() {
             let b = self.bufs.take().ok_or(NetError::NoBuffers)?;
@@ -188,6 +191,7 @@ impl<'a> EmbassyDial<'a> {
 impl<'a> Dial for EmbassyDial<'a> {
     type Socket = TcpSocket<'a>;
 
+    #[cfg(feature = "passive")]
     async fn dial(&mut self, addr: Ipv4Addr, port: u16) -> Result<TcpSocket<'a>, NetError> {
         let s = self.socket()?;
         // A socket left listening by a dropped accept: back to closed before connecting.
@@ -196,6 +200,30 @@ impl<'a> Dial for EmbassyDial<'a> {
         self.spare.take().ok_or(NetError::NoBuffers)
     }
 
+    /// Without passive mode nothing listens on these buffers (fd-core never accepts an SD),
+    /// so the socket is made for the dial alone, as before passive mode needed `spare`: the
+    /// budget firmware (boards/stm32f7-eth) has no flash for the difference.
+    #[cfg(not(feature = "passive"))]
+    async fn dial(&mut self, addr: Ipv4Addr, port: u16) -> Result<TcpSocket<'a>, NetError> {
+        let b = self.bufs.take().ok_or(NetError::NoBuffers)?;
+        let mut s = TcpSocket::new(self.stack, b.rx, b.tx);
+        s.connect((addr, port)).await.map_err(|_| NetError::Tcp)?;
+        Ok(s)
+    }
+
+    /// Without passive mode only a Director is accepted (Director → FD), never
+    /// concurrently with anything else, so the plain accept is enough.
+    #[cfg(not(feature = "passive"))]
+    async fn accept(&mut self) -> Result<TcpSocket<'a>, NetError> {
+        let b = self.bufs.take().ok_or(NetError::NoBuffers)?;
+        let mut s = TcpSocket::new(self.stack, b.rx, b.tx);
+        s.accept(self.listen_port)
+            .await
+            .map_err(|_| NetError::Tcp)?;
+        Ok(s)
+    }
+
+    #[cfg(feature = "passive")]
     async fn accept(&mut self) -> Result<TcpSocket<'a>, NetError> {
         let port = self.listen_port;
         let s = self.socket()?;

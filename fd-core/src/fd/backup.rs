@@ -617,15 +617,7 @@ where
             return Ok(None);
         };
         sd.send_with(self.tx, |b| cmd.emit(b)).await?;
-        let deadline = self.svc.clock.now() + super::conn::DATA_PHASE_TIMEOUT;
-        match super::conn::until(&self.svc.clock, deadline, sd_reply(sd, self.sd_rx)).await {
-            Some(r) => r,
-            // A silent SD: no reply is a bad reply, the caller fails the job.
-            None => {
-                warn!("no reply from the Storage daemon within the data-phase timeout");
-                Ok(None)
-            }
-        }
+        sd_reply(sd, &self.svc.clock, self.sd_rx).await
     }
 
     /// Passive mode (jobs.md §2.6, §3.7; vectors/clear-backup-passive conn 4): no `storage`
@@ -962,7 +954,7 @@ where
             return Ok(false);
         };
         sd.signal(Signal::Eod).await?;
-        let r = sd_reply(sd, self.sd_rx).await?;
+        let r = sd_reply(sd, &self.svc.clock, self.sd_rx).await?;
         if r != Some(SdDataReply::AppendData) {
             return self.sd_failed("append data").await;
         }
@@ -1513,12 +1505,22 @@ where
 }
 
 /// Read one SD reply (skipping heartbeats), without borrowing the buffer in the result.
-pub(crate) async fn sd_reply<X: Read + Write>(
+pub(crate) async fn sd_reply<X: Read + Write, T: Clock>(
     sd: &mut Conn<X>,
+    clock: &T,
     rx: &mut [u8],
 ) -> Result<Option<SdDataReply<'static>>, SessionError> {
+    let deadline = clock.now() + super::conn::DATA_PHASE_TIMEOUT;
     loop {
-        match sd.recv(rx).await? {
+        let m = match super::conn::recv_by(sd, clock, deadline, rx).await {
+            // A silent SD: no reply is a bad reply, the caller fails the job.
+            Err(super::conn::ConnError::Io(embedded_io_async::ErrorKind::TimedOut)) => {
+                warn!("no reply from the Storage daemon within the data-phase timeout");
+                return Ok(None);
+            }
+            m => m?,
+        };
+        match m {
             Msg::Signal(Signal::Heartbeat) => continue,
             Msg::Signal(_) => return Ok(None),
             Msg::Data(d) => {

@@ -46,6 +46,21 @@ pub async fn until<F: Future, T: Clock>(clock: &T, deadline: Instant, f: F) -> O
     .await
 }
 
+/// Receive one frame on `conn` before `deadline`; `ConnError::Io(TimedOut)` when the
+/// deadline comes first (whatever the frame had delivered so far is abandoned, so the caller
+/// must give the connection up). Every bounded wait of the session goes through this one
+/// function, which keeps one copy of the timer logic per stream type in a firmware.
+pub async fn recv_by<'b, S: Read + Write, T: Clock>(
+    conn: &mut Conn<S>,
+    clock: &T,
+    deadline: Instant,
+    buf: &'b mut [u8],
+) -> Result<Msg<'b>, ConnError> {
+    until(clock, deadline, conn.recv(buf))
+        .await
+        .unwrap_or(Err(ConnError::Io(ErrorKind::TimedOut)))
+}
+
 /// What went wrong on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -534,17 +534,14 @@ pub(crate) async fn recv_within<'b, IO: Read + Write, T: Clock>(
     job_open: bool,
     rx: &'b mut [u8],
 ) -> Result<Msg<'b>, ConnError> {
-    if !job_open {
-        return dir.recv(rx).await;
-    }
-    let deadline = clock.now() + super::conn::DIRECTOR_JOB_TIMEOUT;
-    match super::conn::until(clock, deadline, dir.recv(rx)).await {
-        Some(r) => r,
-        None => {
-            warn!("the Director sent nothing within the mid-job timeout; the job fails");
-            Err(ConnError::Io(embedded_io_async::ErrorKind::TimedOut))
-        }
-    }
+    // One path for both cases (the firmware's flash): between jobs the deadline is ≈ 285
+    // years after boot (not `i64::MAX`: embassy-time's tick conversion would overflow).
+    let deadline = if job_open {
+        clock.now() + super::conn::DIRECTOR_JOB_TIMEOUT
+    } else {
+        crate::time::Instant::from_micros(i64::MAX >> 10)
+    };
+    super::conn::recv_by(dir, clock, deadline, rx).await
 }
 
 /// Thousands separators, as `edit_uint64_with_commas()`.
