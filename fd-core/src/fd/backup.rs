@@ -1031,7 +1031,8 @@ where
                 let Some(sd) = self.sd.as_mut() else {
                     return Err(SessionError::Conn(super::conn::ConnError::Closed));
                 };
-                sd.send(self.tx.get(..n).unwrap_or(&[])).await?;
+                super::conn::send_within(sd, &self.svc.clock, self.tx.get(..n).unwrap_or(&[]))
+                    .await?;
             }
             self.pace(n + 4, st).await?;
             self.sd_eod(st).await?;
@@ -1139,7 +1140,7 @@ where
         let Some(sd) = self.sd.as_mut() else {
             return Err(SessionError::Conn(super::conn::ConnError::Closed));
         };
-        sd.send(payload).await?;
+        super::conn::send_within(sd, &self.svc.clock, payload).await?;
         self.pace(payload.len() + 4, st).await
     }
 
@@ -1257,7 +1258,7 @@ where
             let Some(sd) = self.sd.as_mut() else {
                 return Err(SessionError::Conn(super::conn::ConnError::Closed));
             };
-            sd.send(self.tx.get(..n).unwrap_or(&[])).await?;
+            super::conn::send_within(sd, &self.svc.clock, self.tx.get(..n).unwrap_or(&[])).await?;
         }
         self.pace(n + 4, st).await?;
         self.sd_eod(st).await?;
@@ -1389,7 +1390,8 @@ where
             let Some(sd) = self.sd.as_mut() else {
                 return Err(SessionError::Conn(super::conn::ConnError::Closed));
             };
-            sd.send(self.data.get(..len).unwrap_or(&[])).await?;
+            super::conn::send_within(sd, &self.svc.clock, self.data.get(..len).unwrap_or(&[]))
+                .await?;
         }
         self.job.job_bytes += len as u64;
         self.pace(len + 4, st).await?;
@@ -1485,7 +1487,8 @@ where
                 let Some(sd) = self.sd.as_mut() else {
                     return Err(SessionError::Conn(super::conn::ConnError::Closed));
                 };
-                sd.send(self.data.get(..len).unwrap_or(&[])).await?;
+                super::conn::send_within(sd, &self.svc.clock, self.data.get(..len).unwrap_or(&[]))
+                    .await?;
                 self.job.job_bytes += len as u64;
                 self.pace(len + 4, st).await?;
             }

@@ -48,7 +48,7 @@ pub async fn until<F: Future, T: Clock>(clock: &T, deadline: Instant, f: F) -> O
 
 /// Receive one frame on `conn` before `deadline`; `ConnError::Io(TimedOut)` when the
 /// deadline comes first (whatever the frame had delivered so far is abandoned, so the caller
-/// must give the connection up). Every bounded wait of the session goes through this one
+/// must give the connection up). Every bounded wait for a frame goes through this one
 /// function, which keeps one copy of the timer logic per stream type in a firmware.
 pub async fn recv_by<'b, S: Read + Write, T: Clock>(
     conn: &mut Conn<S>,
@@ -59,6 +59,35 @@ pub async fn recv_by<'b, S: Read + Write, T: Clock>(
     until(clock, deadline, conn.recv(buf))
         .await
         .unwrap_or(Err(ConnError::Io(ErrorKind::TimedOut)))
+}
+
+/// Send one frame on the data channel within [`DATA_PHASE_TIMEOUT`];
+/// `ConnError::Io(TimedOut)` when the SD stopped reading (its TCP window stays shut, so the
+/// write never completes). Bareos has no such limit (a stalled SD holds its FD until TCP
+/// gives up).
+#[cfg(feature = "sd-write-timeout")]
+pub async fn send_within<S: Read + Write, T: Clock>(
+    conn: &mut Conn<S>,
+    clock: &T,
+    payload: &[u8],
+) -> Result<(), ConnError> {
+    let deadline = clock.now() + DATA_PHASE_TIMEOUT;
+    until(clock, deadline, conn.send(payload))
+        .await
+        .unwrap_or(Err(ConnError::Io(ErrorKind::TimedOut)))
+}
+
+/// Without the feature `sd-write-timeout` (the budget firmware: 168 bytes of flash it does
+/// not have) a write to a stalled SD waits as long as the stream's own timeouts allow.
+/// (Not an `async fn`: returning `Conn::send`'s own future costs nothing.)
+#[cfg(not(feature = "sd-write-timeout"))]
+#[inline(always)]
+pub fn send_within<'a, S: Read + Write, T: Clock>(
+    conn: &'a mut Conn<S>,
+    _clock: &T,
+    payload: &'a [u8],
+) -> impl Future<Output = Result<(), ConnError>> + 'a {
+    conn.send(payload)
 }
 
 /// What went wrong on a connection.

@@ -1092,7 +1092,20 @@ where
         result: Result<(), SessionError>,
     ) -> Result<SessionEnd, SessionError> {
         if let Some(mut sd) = self.sd.take() {
-            let _ = sd.terminate().await;
+            // After a timeout the SD may have stopped reading: a TERMINATE could then block
+            // for ever, so the connection is just closed.
+            #[cfg(feature = "sd-write-timeout")]
+            let skip = matches!(
+                result,
+                Err(SessionError::Conn(ConnError::Io(
+                    embedded_io_async::ErrorKind::TimedOut
+                )))
+            );
+            #[cfg(not(feature = "sd-write-timeout"))]
+            let skip = false;
+            if !skip {
+                let _ = sd.terminate().await;
+            }
         }
         if self.job.canceled() {
             self.job.status = JobStatus::Canceled;
