@@ -11,7 +11,7 @@
 //! | client-initiated (`Connection From Client To Director`) | FD → Director | client, embedded-tls | `R_CLIENT` 0x1E «fd name» / the Director's password key |
 //! | Director → FD (port 9102) | Director | server, [`fd_core::tls::ServerConnection`] via [`TlsServerStream`] | `R_DIRECTOR` 0x1E «dir name» / that Director's key |
 //! | data channel, active | FD → SD | client, embedded-tls ([`TlsConnector`]) | `R_JOB` 0x1E «Job» / the session key |
-//! | data channel, passive (`Passive = yes`) | SD → FD | (plain only here, see below) | — |
+//! | data channel, passive (`Passive = yes`) | SD → FD | server, [`fd_core::tls::ServerConnection`] via [`PassiveSd`] | `R_JOB` 0x1E «Job» / the session key |
 //!
 //! The embedded-tls client is used as ecosystem.md §2 measured it against OpenSSL (Bareos):
 //! `default-features = false`, `Aes128GcmSha256` (the only suite that works with OpenSSL's
@@ -27,10 +27,12 @@
 //!
 //! # Limits
 //!
-//! - Passive mode (SD → FD) is plain TCP only (`ssl=0` in the Director's `passive client`).
+//! - Passive mode (SD → FD, feature `passive`): cleartext, or TLS-PSK with fd-core's TLS
+//!   server when the connector was given its buffers ([`TlsConnector::with_passive_tls`]).
 //!   The SD is accepted and authenticated by fd-core while the session waits for the
 //!   Director's next command (`Connector::accepted_sd_authenticated` is false here), so the
-//!   SD can answer the Director's `passive client` before `backup`/`restore` arrives.
+//!   SD can answer the Director's `passive client` before `backup`/`restore` arrives. One
+//!   attempt per job: a connection refused early (wrong hello or key) uses up the buffers.
 //! - Addresses must be IPv4 literals (no DNS on the device).
 //! - One job at a time: each [`EmbassyDial`] owns one set of socket buffers and hands them to
 //!   its first connection.
@@ -242,6 +244,10 @@ pub enum SdStream<'a, S: Read + Write> {
     Plain(S),
     /// TLS-PSK (`ssl=4`, identity `R_JOB` 0x1E «Job»).
     Tls(TlsConnection<'a, S, Aes128GcmSha256>),
+    /// A passive SD's connection (the SD dialled the device): cleartext or TLS-PSK with the
+    /// device as the server, told apart by the first byte ([`PassiveSd`]).
+    #[cfg(feature = "passive")]
+    Passive(PassiveSd<'a, S>),
 }
 
 impl<S: Read + Write> ErrorType for SdStream<'_, S> {
@@ -253,6 +259,8 @@ impl<S: Read + Write> Read for SdStream<'_, S> {
         match self {
             SdStream::Plain(s) => s.read(buf).await.map_err(|_| NetError::Tcp),
             SdStream::Tls(t) => t.read(buf).await.map_err(NetError::Tls),
+            #[cfg(feature = "passive")]
+            SdStream::Passive(p) => p.read(buf).await,
         }
     }
 }
@@ -262,12 +270,168 @@ impl<S: Read + Write> Write for SdStream<'_, S> {
         match self {
             SdStream::Plain(s) => s.write(buf).await.map_err(|_| NetError::Tcp),
             SdStream::Tls(t) => t.write(buf).await.map_err(NetError::Tls),
+            #[cfg(feature = "passive")]
+            SdStream::Passive(p) => p.write(buf).await,
         }
     }
     async fn flush(&mut self) -> Result<(), NetError> {
         match self {
             SdStream::Plain(s) => s.flush().await.map_err(|_| NetError::Tcp),
             SdStream::Tls(t) => t.flush().await.map_err(NetError::Tls),
+            #[cfg(feature = "passive")]
+            SdStream::Passive(p) => p.flush().await,
+        }
+    }
+}
+
+/// The PSK of a passive SD's TLS: identity `R_JOB` 0x1E «Job» → the job's session key (from
+/// the Director's `JobId=`/`setauthorization`, [`Connector::expect_sd`]).
+#[cfg(feature = "passive")]
+#[derive(Clone)]
+pub struct JobPsk {
+    identity: heapless::Vec<u8, 140>,
+    key: heapless::Vec<u8, 100>,
+}
+
+#[cfg(feature = "passive")]
+impl PskStore for JobPsk {
+    fn lookup(&mut self, identity: &[u8], key: &mut [u8]) -> Option<usize> {
+        if identity != self.identity.as_slice() {
+            return None;
+        }
+        let out = key.get_mut(..self.key.len())?;
+        out.copy_from_slice(&self.key);
+        Some(self.key.len())
+    }
+}
+
+/// Random numbers for the passive TLS server, drawn from the connector's generator when the
+/// SD connects: SHA-256 in counter mode over a 32-byte seed.
+#[cfg(feature = "passive")]
+pub struct HashRng {
+    seed: [u8; 32],
+    counter: u64,
+}
+
+#[cfg(feature = "passive")]
+impl HashRng {
+    fn from_rng<R: RngCore + CryptoRng>(rng: &mut R) -> Self {
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        HashRng { seed, counter: 0 }
+    }
+}
+
+#[cfg(feature = "passive")]
+impl RngCore for HashRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        use sha2::Digest as _;
+        for chunk in dest.chunks_mut(32) {
+            let mut h = sha2::Sha256::new();
+            h.update(self.seed);
+            h.update(self.counter.to_le_bytes());
+            self.counter = self.counter.wrapping_add(1);
+            let d = h.finalize();
+            for (o, i) in chunk.iter_mut().zip(d.iter()) {
+                *o = *i;
+            }
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+#[cfg(feature = "passive")]
+impl CryptoRng for HashRng {}
+
+/// A passive SD's connection. A Bareos SD opens it with TLS-PSK (a TLS record, first byte
+/// 0x16) when the Director's `passive client` said `ssl=4`, else with its cleartext hello
+/// (a frame length, first byte 0x00). The first read or write decides: TLS runs fd-core's
+/// TLS server ([`TlsServerStream`], key from [`JobPsk`]) over the socket, with the byte
+/// already read handed to it. Deciding on first use, not in `accept_sd`, keeps that
+/// cancel-safe (fd-core may drop it while it waits for the Director).
+#[cfg(feature = "passive")]
+pub struct PassiveSd<'a, S: Read + Write> {
+    io: Option<S>,
+    first: Option<u8>,
+    decided: bool,
+    tls: Option<TlsServerStream<'a, S, JobPsk, HashRng>>,
+    server: Option<(fd_core::tls::Buffers<'a>, JobPsk, HashRng)>,
+}
+
+#[cfg(feature = "passive")]
+impl<'a, S: Read + Write> PassiveSd<'a, S> {
+    /// True once the connection turned out to be TLS-PSK.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    async fn decide(&mut self) -> Result<(), NetError> {
+        if self.decided {
+            return Ok(());
+        }
+        self.decided = true;
+        let io = self.io.as_mut().ok_or(NetError::Closed)?;
+        let mut b = [0u8; 1];
+        if io.read(&mut b).await.map_err(|_| NetError::Tcp)? == 0 {
+            return Err(NetError::Closed);
+        }
+        if b[0] != 0x16 {
+            self.first = Some(b[0]);
+            return Ok(());
+        }
+        let (bufs, psk, rng) = self.server.take().ok_or(NetError::NotSupported)?;
+        let io = self.io.take().ok_or(NetError::Closed)?;
+        let mut t = TlsServerStream::new(io, ServerConfig::default(), psk, rng, bufs);
+        t.pend_received(&b);
+        t.handshake().await?;
+        debug!("passive Storage daemon: TLS-PSK established");
+        self.tls = Some(t);
+        Ok(())
+    }
+
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+        self.decide().await?;
+        if let Some(t) = self.tls.as_mut() {
+            return t.read(buf).await;
+        }
+        if let (Some(b), Some(o)) = (self.first, buf.first_mut()) {
+            *o = b;
+            self.first = None;
+            return Ok(1);
+        }
+        let io = self.io.as_mut().ok_or(NetError::Closed)?;
+        io.read(buf).await.map_err(|_| NetError::Tcp)
+    }
+
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, NetError> {
+        self.decide().await?;
+        if let Some(t) = self.tls.as_mut() {
+            return t.write(buf).await;
+        }
+        let io = self.io.as_mut().ok_or(NetError::Closed)?;
+        io.write(buf).await.map_err(|_| NetError::Tcp)
+    }
+
+    async fn flush(&mut self) -> Result<(), NetError> {
+        if let Some(t) = self.tls.as_mut() {
+            return t.flush().await;
+        }
+        match self.io.as_mut() {
+            Some(io) => io.flush().await.map_err(|_| NetError::Tcp),
+            None => Ok(()),
         }
     }
 }
@@ -301,6 +465,12 @@ pub struct TlsConnector<'a, D, R> {
     dial: D,
     rng: R,
     tls: Option<(&'a mut [u8], &'a mut [u8])>,
+    /// Passive mode: the TLS server's buffers for an SD that dials with TLS-PSK.
+    #[cfg(feature = "passive")]
+    passive_tls: Option<fd_core::tls::Buffers<'a>>,
+    /// Passive mode: the job's PSK (from [`Connector::expect_sd`]).
+    #[cfg(feature = "passive")]
+    job_psk: Option<JobPsk>,
 }
 
 impl<'a, D, R> TlsConnector<'a, D, R> {
@@ -310,7 +480,20 @@ impl<'a, D, R> TlsConnector<'a, D, R> {
             dial,
             rng,
             tls: Some((record_rx, record_tx)),
+            #[cfg(feature = "passive")]
+            passive_tls: None,
+            #[cfg(feature = "passive")]
+            job_psk: None,
         }
+    }
+
+    /// Passive mode with TLS-PSK (`ssl=4`): buffers for fd-core's TLS server on the SD's
+    /// connection (the SD's OpenSSL does not ask for max_fragment_length: `rx` must hold a
+    /// 16 KiB record plus overhead). Without them a TLS-PSK SD is refused.
+    #[cfg(feature = "passive")]
+    pub fn with_passive_tls(mut self, bufs: fd_core::tls::Buffers<'a>) -> Self {
+        self.passive_tls = Some(bufs);
+        self
     }
 }
 
@@ -341,8 +524,54 @@ where
     }
 
     /// Cancel-safe as [`Dial::accept`] is (fd-core calls it while waiting for the Director).
+    #[cfg(not(feature = "passive"))]
     async fn accept_sd(&mut self, _job: &[u8]) -> Result<Self::Stream, NetError> {
         Ok(SdStream::Plain(self.dial.accept().await?))
+    }
+
+    /// Cancel-safe as [`Dial::accept`] is (fd-core calls it while waiting for the Director);
+    /// cleartext or TLS-PSK is decided on the connection's first use ([`PassiveSd`]).
+    #[cfg(feature = "passive")]
+    async fn accept_sd(&mut self, _job: &[u8]) -> Result<Self::Stream, NetError> {
+        let io = self.dial.accept().await?;
+        let server = match (self.passive_tls.take(), self.job_psk.clone()) {
+            (Some(b), Some(p)) => Some((b, p, HashRng::from_rng(&mut self.rng))),
+            _ => None,
+        };
+        Ok(SdStream::Passive(PassiveSd {
+            io: Some(io),
+            first: None,
+            decided: false,
+            tls: None,
+            server,
+        }))
+    }
+
+    #[cfg(feature = "passive")]
+    fn expect_sd(&mut self, job: &[u8], key: &[u8]) {
+        let mut identity = heapless::Vec::new();
+        let mut k = heapless::Vec::new();
+        if identity.extend_from_slice(b"R_JOB\x1e").is_ok()
+            && identity.extend_from_slice(job).is_ok()
+            && k.extend_from_slice(key).is_ok()
+        {
+            self.job_psk = Some(JobPsk { identity, key: k });
+        }
+    }
+
+    #[cfg(feature = "passive")]
+    fn cipher(&self, stream: &Self::Stream, out: &mut [u8]) -> usize {
+        const NAME: &[u8] = b"TLS-PSK";
+        match stream {
+            SdStream::Passive(p) if p.is_tls() => match out.get_mut(..NAME.len()) {
+                Some(o) => {
+                    o.copy_from_slice(NAME);
+                    NAME.len()
+                }
+                None => 0,
+            },
+            _ => 0,
+        }
     }
 }
 
@@ -379,6 +608,16 @@ impl<'b, IO: Read + Write, P: PskStore, R: RngCore + CryptoRng> TlsServerStream<
     /// The PSK identity the client used (after the handshake).
     pub fn psk_identity(&self) -> Option<&[u8]> {
         self.conn.psk_identity()
+    }
+
+    /// Bytes already read from the socket (at most 256), handed to the TLS server before
+    /// anything else (a passive SD's first byte, read to tell TLS from cleartext).
+    pub fn pend_received(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(CHUNK);
+        if let (Some(d), Some(b)) = (self.net.get_mut(..n), bytes.get(..n)) {
+            d.copy_from_slice(b);
+            self.pend = (0, n);
+        }
     }
 
     async fn flush_tls(&mut self) -> Result<(), NetError> {

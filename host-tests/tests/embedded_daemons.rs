@@ -166,8 +166,9 @@ fn fd_director(work: &std::path::Path) -> (String, String) {
 enum Mode {
     /// The Director dials the device (TLS-PSK: fd-core's TLS server), the device dials the SD.
     Active { tls: bool },
-    /// The Director dials the device (cleartext), the SD dials the device too (`Passive = yes`).
-    Passive,
+    /// The Director dials the device, the SD dials the device too (`Passive = yes`); TLS-PSK
+    /// on both (fd-core's TLS server) or cleartext.
+    Passive { tls: bool },
     /// The device dials the Director at this port (TLS-PSK: embedded-tls) and waits there for
     /// jobs; it dials the SD.
     ClientInitiated { dir_port: u16 },
@@ -287,22 +288,33 @@ fn serve(
         // max_fragment_length 2^12, so the device's record buffers suffice).
         let mut dir_rec = vec![0u8; budget::TLS_RECORD];
         let mut dir_trec = vec![0u8; budget::TLS_RECORD_TX_DIR];
+        // Passive with TLS-PSK: fd-core's TLS server on the SD's connection (a full record).
+        let (mut p_rx, mut p_tx, mut p_hs) =
+            (vec![0u8; 17_000], vec![0u8; 17_000], vec![0u8; 4096]);
         let mut challenge = 1000u32;
         loop {
             // Passive: the SD's connection comes in on the device's FD port.
             let sd_accept = match mode {
-                Mode::Passive => listener.as_ref(),
+                Mode::Passive { .. } => listener.as_ref(),
                 _ => None,
             };
+            let mut connector = TlsConnector::new(
+                TokioDial(sd_accept),
+                rand_core::OsRng,
+                &mut sd_rec,
+                &mut sd_trec,
+            );
+            if mode == (Mode::Passive { tls: true }) {
+                connector = connector.with_passive_tls(fd_core::tls::Buffers {
+                    rx: &mut p_rx,
+                    tx: &mut p_tx,
+                    handshake: &mut p_hs,
+                });
+            }
             let mut svc = Services {
                 source: FlashSource::new(&dev),
                 sink: FlashSink::new(&dev),
-                connector: TlsConnector::new(
-                    TokioDial(sd_accept),
-                    rand_core::OsRng,
-                    &mut sd_rec,
-                    &mut sd_trec,
-                ),
+                connector,
                 clock: HostClock(std::time::Instant::now()),
                 digests: Sha256Only,
             };
@@ -341,7 +353,11 @@ fn serve(
                 }
                 continue;
             }
-            let tls_bufs = (mode == Mode::Active { tls: true }).then(|| {
+            let tls_bufs = matches!(
+                mode,
+                Mode::Active { tls: true } | Mode::Passive { tls: true }
+            )
+            .then(|| {
                 (
                     fd_core::tls::Buffers {
                         rx: &mut t_rx,
@@ -393,7 +409,7 @@ fn client_edit(scenario: Scenario) -> &'static str {
     match scenario {
         Scenario::Active { .. } => "",
         // The SD dials the device (Director → SD `passive client …`).
-        Scenario::Passive => "  Passive = yes\n",
+        Scenario::Passive { .. } => "  Passive = yes\n",
         // Every job must use the connection the device opened.
         Scenario::ClientInitiated => {
             "  Connection From Client To Director = yes\n  \
@@ -405,7 +421,7 @@ fn client_edit(scenario: Scenario) -> &'static str {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Scenario {
     Active { cleartext: bool },
-    Passive,
+    Passive { cleartext: bool },
     ClientInitiated,
 }
 
@@ -441,8 +457,8 @@ fn backup_and_restore_slot_b(scenario: Scenario) {
     let (tag, cleartext) = match scenario {
         Scenario::Active { cleartext: true } => ("emb-clear", true),
         Scenario::Active { cleartext: false } => ("emb-psk", false),
-        // Passive: cleartext (the device's accept side has no TLS-PSK server for the SD).
-        Scenario::Passive => ("emb-passive", true),
+        Scenario::Passive { cleartext: true } => ("emb-passive", true),
+        Scenario::Passive { cleartext: false } => ("emb-passive-psk", false),
         Scenario::ClientInitiated => ("emb-ci", false),
     };
     // The generated FileSet names the sample tree; the device's files are /firmware and
@@ -459,7 +475,7 @@ fn backup_and_restore_slot_b(scenario: Scenario) {
     let director = fd_director(&s.work);
     let mode = match scenario {
         Scenario::Active { cleartext } => Mode::Active { tls: !cleartext },
-        Scenario::Passive => Mode::Passive,
+        Scenario::Passive { cleartext } => Mode::Passive { tls: !cleartext },
         Scenario::ClientInitiated => Mode::ClientInitiated { dir_port: s.port },
     };
     let t0 = unix_now();
@@ -495,7 +511,23 @@ fn backup_and_restore_slot_b(scenario: Scenario) {
                 && !msgs.contains("Connected Client:"),
             "{msgs}"
         ),
-        Scenario::Passive => {
+        Scenario::Passive { cleartext } => {
+            // barque-sd dialled the device: TLS-PSK (fd-core's TLS server on the device) or
+            // cleartext, as the Director's `passive client … ssl=` said.
+            let line = format!(
+                "Connected File Daemon at 127.0.0.1:{}, encryption: ",
+                s.port + 1
+            );
+            let enc = msgs
+                .split(&line)
+                .nth(1)
+                .and_then(|r| r.lines().next())
+                .unwrap_or_else(|| panic!("no `{line}` in:\n{msgs}"));
+            if cleartext {
+                assert_eq!(enc, "None", "{msgs}");
+            } else {
+                assert!(enc.starts_with("TLS"), "{msgs}");
+            }
             // The SD reached the device: the Director's `passive client` was answered.
             let log = std::fs::read_to_string(s.work.join("log/barque.log")).unwrap_or_default();
             assert!(!log.contains("could not reach the passive client"), "{log}");
@@ -567,7 +599,10 @@ fn backup_and_restore_slot_b(scenario: Scenario) {
     assert_eq!(dev.boot_select().expect("boot_select"), Slot::B);
     assert_eq!(dev.boot_record().active, Slot::B);
     assert_eq!(dev.boot_record().pending, None);
-    if scenario == (Scenario::Active { cleartext: false }) {
+    if matches!(
+        scenario,
+        Scenario::Active { cleartext: false } | Scenario::Passive { cleartext: false }
+    ) {
         // The jobs went over TLS-PSK to the device (fd-core's TLS server).
         let log = std::fs::read_to_string(s.work.join("log/barque.log")).unwrap_or_default();
         assert!(
@@ -603,7 +638,15 @@ fn device_backup_and_ab_restore_through_barque_dir_and_sd_cleartext() {
 /// `backup`/`restore` only after the SD's `2000 OK passive client`.
 #[test]
 fn device_passive_backup_and_ab_restore_through_barque_dir_and_sd_cleartext() {
-    big_stack(|| backup_and_restore_slot_b(Scenario::Passive));
+    big_stack(|| backup_and_restore_slot_b(Scenario::Passive { cleartext: true }));
+}
+
+/// Passive mode with TLS-PSK as Bareos' default (`passive client … ssl=4`): barque-sd opens
+/// its connection to the device with TLS-PSK (`R_JOB` identity, session key), which
+/// fd-core's TLS server on the device accepts; the Director's connection is TLS-PSK too.
+#[test]
+fn device_passive_backup_and_ab_restore_through_barque_dir_and_sd_tls_psk() {
+    big_stack(|| backup_and_restore_slot_b(Scenario::Passive { cleartext: false }));
 }
 
 /// Client-initiated (`Connection From Client To Director = yes`, and the Director may not

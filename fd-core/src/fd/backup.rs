@@ -651,6 +651,7 @@ where
         let random = self.next_random();
         let ok = passive_hello_and_auth(
             &mut sd,
+            &self.svc.connector,
             &self.svc.clock,
             &self.job.name,
             &self.job.key,
@@ -710,7 +711,8 @@ where
             accepted.set(true);
             let mut sd = Conn::new(stream);
             let deadline = clock.now() + super::conn::DATA_PHASE_TIMEOUT;
-            let auth = passive_hello_and_auth(&mut sd, clock, job, key, &own, random, sd_rx);
+            let auth =
+                passive_hello_and_auth(&mut sd, &*connector, clock, job, key, &own, random, sd_rx);
             match super::conn::until(clock, deadline, auth).await {
                 Some(Ok(true)) => Some(sd),
                 _ => {
@@ -1576,10 +1578,14 @@ pub(crate) fn show(p: &[u8]) -> &str {
 
 /// A passive SD's hello (`Hello Storage calling Start Job «job»`, vectors/clear-backup-passive
 /// conn 4 msg 1) and the FD's CRAM-MD5 as the inbound side with the session key (msgs 2-7):
-/// true when both passed.
+/// true when both passed. Over TLS-PSK (the connector's [`Connector::cipher`] names one once
+/// the hello came through it) the `ssl=` comparison is moot, as in Bareos, and the FD's
+/// challenge says `ssl=2` (an SD speaking TLS requires it).
 #[cfg(feature = "passive")]
-async fn passive_hello_and_auth<IO: Read + Write, T: Clock>(
-    sd: &mut Conn<IO>,
+#[allow(clippy::too_many_arguments)]
+async fn passive_hello_and_auth<C: Connector, T: Clock>(
+    sd: &mut Conn<C::Stream>,
+    connector: &C,
     clock: &T,
     job: &[u8],
     key: &[u8],
@@ -1597,14 +1603,20 @@ async fn passive_hello_and_auth<IO: Read + Write, T: Clock>(
     if !ok {
         return Ok(false);
     }
-    let acfg = auth::Config::new(
+    let tls = connector.cipher(sd.get_ref(), &mut [0u8; 64]) > 0;
+    let mut acfg = auth::Config::new(
         Role::Inbound,
         key,
         own,
-        TlsPolicy::None,
+        if tls {
+            TlsPolicy::Required
+        } else {
+            TlsPolicy::None
+        },
         random,
         u32::try_from(clock.unix_time()).unwrap_or(0),
     );
+    acfg.tls_active = tls;
     Ok(matches!(
         authenticate(sd, clock, acfg, rx).await?,
         auth::Event::Authenticated { .. }

@@ -149,6 +149,11 @@ impl<S: Read + Write> Conn<S> {
         self.io
     }
 
+    /// The stream, borrowed (e.g. for [`super::platform::Connector::cipher`]).
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
     /// True once the peer sent TERMINATE (nothing is sent any more).
     pub fn is_terminated(&self) -> bool {
         self.terminated
