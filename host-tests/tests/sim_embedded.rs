@@ -1906,10 +1906,11 @@ fn run_stalled_backup(stall: BackupStall) -> (bool, Vec<Got>, String) {
             let mut in_data = false;
             while let Some(g) = s.recv().await {
                 match g {
-                    Got::Data(x) if x == b"append open session\n" => {
-                        if stall != BackupStall::NoOpenReply {
-                            s.send(&d("3000 OK open ticket = 3\n")).await;
-                        }
+                    // NoOpenReply: read on, never answer.
+                    Got::Data(x)
+                        if x == b"append open session\n" && stall != BackupStall::NoOpenReply =>
+                    {
+                        s.send(&d("3000 OK open ticket = 3\n")).await;
                     }
                     Got::Data(x) if x == b"append data 3\n" => {
                         s.send(&d("3000 OK data\n")).await;
