@@ -11,7 +11,7 @@
 //! | client-initiated (`Connection From Client To Director`) | FD → Director | client, embedded-tls | `R_CLIENT` 0x1E «fd name» / the Director's password key |
 //! | Director → FD (port 9102) | Director | server, [`fd_core::tls::ServerConnection`] via [`TlsServerStream`] | `R_DIRECTOR` 0x1E «dir name» / that Director's key |
 //! | data channel, active | FD → SD | client, embedded-tls ([`TlsConnector`]) | `R_JOB` 0x1E «Job» / the session key |
-//! | data channel, passive (`Passive = yes`) | SD → FD | server, [`fd_core::tls::ServerConnection`] via [`PassiveSd`] | `R_JOB` 0x1E «Job» / the session key |
+//! | data channel, passive (`Passive = yes`) | SD → FD | server (feature `passive-tls`), [`fd_core::tls::ServerConnection`] via `PassiveSd` | `R_JOB` 0x1E «Job» / the session key |
 //!
 //! The embedded-tls client is used as ecosystem.md §2 measured it against OpenSSL (Bareos):
 //! `default-features = false`, `Aes128GcmSha256` (the only suite that works with OpenSSL's
@@ -27,8 +27,9 @@
 //!
 //! # Limits
 //!
-//! - Passive mode (SD → FD, feature `passive`): cleartext, or TLS-PSK with fd-core's TLS
-//!   server when the connector was given its buffers ([`TlsConnector::with_passive_tls`]).
+//! - Passive mode (SD → FD, feature `passive`): cleartext; with the feature `passive-tls`
+//!   also TLS-PSK, with fd-core's TLS server when the connector was given its buffers
+//!   (`TlsConnector::with_passive_tls`).
 //!   The SD is accepted and authenticated by fd-core while the session waits for the
 //!   Director's next command (`Connector::accepted_sd_authenticated` is false here), so the
 //!   SD can answer the Director's `passive client` before `backup`/`restore` arrives. One
@@ -246,7 +247,7 @@ pub enum SdStream<'a, S: Read + Write> {
     Tls(TlsConnection<'a, S, Aes128GcmSha256>),
     /// A passive SD's connection (the SD dialled the device): cleartext or TLS-PSK with the
     /// device as the server, told apart by the first byte ([`PassiveSd`]).
-    #[cfg(feature = "passive")]
+    #[cfg(feature = "passive-tls")]
     Passive(PassiveSd<'a, S>),
 }
 
@@ -259,7 +260,7 @@ impl<S: Read + Write> Read for SdStream<'_, S> {
         match self {
             SdStream::Plain(s) => s.read(buf).await.map_err(|_| NetError::Tcp),
             SdStream::Tls(t) => t.read(buf).await.map_err(NetError::Tls),
-            #[cfg(feature = "passive")]
+            #[cfg(feature = "passive-tls")]
             SdStream::Passive(p) => p.read(buf).await,
         }
     }
@@ -270,7 +271,7 @@ impl<S: Read + Write> Write for SdStream<'_, S> {
         match self {
             SdStream::Plain(s) => s.write(buf).await.map_err(|_| NetError::Tcp),
             SdStream::Tls(t) => t.write(buf).await.map_err(NetError::Tls),
-            #[cfg(feature = "passive")]
+            #[cfg(feature = "passive-tls")]
             SdStream::Passive(p) => p.write(buf).await,
         }
     }
@@ -278,7 +279,7 @@ impl<S: Read + Write> Write for SdStream<'_, S> {
         match self {
             SdStream::Plain(s) => s.flush().await.map_err(|_| NetError::Tcp),
             SdStream::Tls(t) => t.flush().await.map_err(NetError::Tls),
-            #[cfg(feature = "passive")]
+            #[cfg(feature = "passive-tls")]
             SdStream::Passive(p) => p.flush().await,
         }
     }
@@ -286,14 +287,14 @@ impl<S: Read + Write> Write for SdStream<'_, S> {
 
 /// The PSK of a passive SD's TLS: identity `R_JOB` 0x1E «Job» → the job's session key (from
 /// the Director's `JobId=`/`setauthorization`, [`Connector::expect_sd`]).
-#[cfg(feature = "passive")]
+#[cfg(feature = "passive-tls")]
 #[derive(Clone)]
 pub struct JobPsk {
     identity: heapless::Vec<u8, 140>,
     key: heapless::Vec<u8, 100>,
 }
 
-#[cfg(feature = "passive")]
+#[cfg(feature = "passive-tls")]
 impl PskStore for JobPsk {
     fn lookup(&mut self, identity: &[u8], key: &mut [u8]) -> Option<usize> {
         if identity != self.identity.as_slice() {
@@ -307,13 +308,13 @@ impl PskStore for JobPsk {
 
 /// Random numbers for the passive TLS server, drawn from the connector's generator when the
 /// SD connects: SHA-256 in counter mode over a 32-byte seed.
-#[cfg(feature = "passive")]
+#[cfg(feature = "passive-tls")]
 pub struct HashRng {
     seed: [u8; 32],
     counter: u64,
 }
 
-#[cfg(feature = "passive")]
+#[cfg(feature = "passive-tls")]
 impl HashRng {
     fn from_rng<R: RngCore + CryptoRng>(rng: &mut R) -> Self {
         let mut seed = [0u8; 32];
@@ -322,7 +323,7 @@ impl HashRng {
     }
 }
 
-#[cfg(feature = "passive")]
+#[cfg(feature = "passive-tls")]
 impl RngCore for HashRng {
     fn next_u32(&mut self) -> u32 {
         let mut b = [0u8; 4];
@@ -353,7 +354,7 @@ impl RngCore for HashRng {
     }
 }
 
-#[cfg(feature = "passive")]
+#[cfg(feature = "passive-tls")]
 impl CryptoRng for HashRng {}
 
 /// A passive SD's connection. A Bareos SD opens it with TLS-PSK (a TLS record, first byte
@@ -362,7 +363,7 @@ impl CryptoRng for HashRng {}
 /// TLS server ([`TlsServerStream`], key from [`JobPsk`]) over the socket, with the byte
 /// already read handed to it. Deciding on first use, not in `accept_sd`, keeps that
 /// cancel-safe (fd-core may drop it while it waits for the Director).
-#[cfg(feature = "passive")]
+#[cfg(feature = "passive-tls")]
 pub struct PassiveSd<'a, S: Read + Write> {
     io: Option<S>,
     first: Option<u8>,
@@ -371,7 +372,7 @@ pub struct PassiveSd<'a, S: Read + Write> {
     server: Option<(fd_core::tls::Buffers<'a>, JobPsk, HashRng)>,
 }
 
-#[cfg(feature = "passive")]
+#[cfg(feature = "passive-tls")]
 impl<'a, S: Read + Write> PassiveSd<'a, S> {
     /// True once the connection turned out to be TLS-PSK.
     pub fn is_tls(&self) -> bool {
@@ -466,10 +467,10 @@ pub struct TlsConnector<'a, D, R> {
     rng: R,
     tls: Option<(&'a mut [u8], &'a mut [u8])>,
     /// Passive mode: the TLS server's buffers for an SD that dials with TLS-PSK.
-    #[cfg(feature = "passive")]
+    #[cfg(feature = "passive-tls")]
     passive_tls: Option<fd_core::tls::Buffers<'a>>,
     /// Passive mode: the job's PSK (from [`Connector::expect_sd`]).
-    #[cfg(feature = "passive")]
+    #[cfg(feature = "passive-tls")]
     job_psk: Option<JobPsk>,
 }
 
@@ -480,9 +481,9 @@ impl<'a, D, R> TlsConnector<'a, D, R> {
             dial,
             rng,
             tls: Some((record_rx, record_tx)),
-            #[cfg(feature = "passive")]
+            #[cfg(feature = "passive-tls")]
             passive_tls: None,
-            #[cfg(feature = "passive")]
+            #[cfg(feature = "passive-tls")]
             job_psk: None,
         }
     }
@@ -490,7 +491,7 @@ impl<'a, D, R> TlsConnector<'a, D, R> {
     /// Passive mode with TLS-PSK (`ssl=4`): buffers for fd-core's TLS server on the SD's
     /// connection (the SD's OpenSSL does not ask for max_fragment_length: `rx` must hold a
     /// 16 KiB record plus overhead). Without them a TLS-PSK SD is refused.
-    #[cfg(feature = "passive")]
+    #[cfg(feature = "passive-tls")]
     pub fn with_passive_tls(mut self, bufs: fd_core::tls::Buffers<'a>) -> Self {
         self.passive_tls = Some(bufs);
         self
@@ -524,14 +525,14 @@ where
     }
 
     /// Cancel-safe as [`Dial::accept`] is (fd-core calls it while waiting for the Director).
-    #[cfg(not(feature = "passive"))]
+    #[cfg(not(feature = "passive-tls"))]
     async fn accept_sd(&mut self, _job: &[u8]) -> Result<Self::Stream, NetError> {
         Ok(SdStream::Plain(self.dial.accept().await?))
     }
 
     /// Cancel-safe as [`Dial::accept`] is (fd-core calls it while waiting for the Director);
     /// cleartext or TLS-PSK is decided on the connection's first use ([`PassiveSd`]).
-    #[cfg(feature = "passive")]
+    #[cfg(feature = "passive-tls")]
     async fn accept_sd(&mut self, _job: &[u8]) -> Result<Self::Stream, NetError> {
         let io = self.dial.accept().await?;
         let server = match (self.passive_tls.take(), self.job_psk.clone()) {
@@ -547,7 +548,7 @@ where
         }))
     }
 
-    #[cfg(feature = "passive")]
+    #[cfg(feature = "passive-tls")]
     fn expect_sd(&mut self, job: &[u8], key: &[u8]) {
         let mut identity = heapless::Vec::new();
         let mut k = heapless::Vec::new();
@@ -559,7 +560,7 @@ where
         }
     }
 
-    #[cfg(feature = "passive")]
+    #[cfg(feature = "passive-tls")]
     fn cipher(&self, stream: &Self::Stream, out: &mut [u8]) -> usize {
         const NAME: &[u8] = b"TLS-PSK";
         match stream {
