@@ -49,7 +49,14 @@
 //!   sessions at this crate's buffer budget; A/B refusals; seeded fault injection and power
 //!   cuts during a firmware restore; TLS-PSK Director → FD (fd-core's server) and FD → SD
 //!   (embedded-tls); client-initiated with TLS; and a backup over two embassy-net stacks
-//!   joined by an in-memory Ethernet wire;
+//!   joined by an in-memory Ethernet wire; stalls of the SD (no reply, no reading) and of
+//!   the Director mid-job end the job within fd-core's timeouts, an idle Director is waited
+//!   for;
+//! - host-tests/tests/embedded_daemons.rs: the device against barque-dir and barque-sd as
+//!   processes: Director → FD (TLS-PSK and cleartext), passive (`Passive = yes`, TLS-PSK
+//!   and cleartext: the SD is authenticated while the session waits for `backup`) and
+//!   client-initiated (TLS-PSK, parked at the Director), each a Full backup and an A/B
+//!   restore of slot B, byte-identical;
 //! - host-tests/tests/qemu_mps2.rs: boards/qemu-mps2 in QEMU (Cortex-M4, LAN9118 driver,
 //!   embassy-net): the device layer's self-test, then a Full backup over QEMU's user network
 //!   to a host-side test Director and SD, byte-identical.

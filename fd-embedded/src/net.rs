@@ -11,7 +11,7 @@
 //! | client-initiated (`Connection From Client To Director`) | FD → Director | client, embedded-tls | `R_CLIENT` 0x1E «fd name» / the Director's password key |
 //! | Director → FD (port 9102) | Director | server, [`fd_core::tls::ServerConnection`] via [`TlsServerStream`] | `R_DIRECTOR` 0x1E «dir name» / that Director's key |
 //! | data channel, active | FD → SD | client, embedded-tls ([`TlsConnector`]) | `R_JOB` 0x1E «Job» / the session key |
-//! | data channel, passive (`Passive = yes`) | SD → FD | (plain only here, see below) | — |
+//! | data channel, passive (`Passive = yes`) | SD → FD | server (feature `passive-tls`), [`fd_core::tls::ServerConnection`] via `PassiveSd` | `R_JOB` 0x1E «Job» / the session key |
 //!
 //! The embedded-tls client is used as ecosystem.md §2 measured it against OpenSSL (Bareos):
 //! `default-features = false`, `Aes128GcmSha256` (the only suite that works with OpenSSL's
@@ -27,8 +27,13 @@
 //!
 //! # Limits
 //!
-//! - Passive mode (SD → FD) is plain TCP only: fd-core's `Connector::accept_sd` is not given
-//!   the session key that a TLS-PSK server would need for the `R_JOB` identity.
+//! - Passive mode (SD → FD, feature `passive`): cleartext; with the feature `passive-tls`
+//!   also TLS-PSK, with fd-core's TLS server when the connector was given its buffers
+//!   (`TlsConnector::with_passive_tls`).
+//!   The SD is accepted and authenticated by fd-core while the session waits for the
+//!   Director's next command (`Connector::accepted_sd_authenticated` is false here), so the
+//!   SD can answer the Director's `passive client` before `backup`/`restore` arrives. One
+//!   attempt per job: a connection refused early (wrong hello or key) uses up the buffers.
 //! - Addresses must be IPv4 literals (no DNS on the device).
 //! - One job at a time: each [`EmbassyDial`] owns one set of socket buffers and hands them to
 //!   its first connection.
@@ -137,6 +142,10 @@ pub trait Dial {
     /// Dial `addr:port`.
     async fn dial(&mut self, addr: Ipv4Addr, port: u16) -> Result<Self::Socket, NetError>;
     /// Accept one connection on the FD port (passive SD).
+    ///
+    /// Contract: cancel-safe. fd-core listens for a passive SD while it waits for the
+    /// Director's next command and drops this future when the command comes first, then
+    /// calls again; dropping it must lose neither a connection nor the socket's buffers.
     async fn accept(&mut self) -> Result<Self::Socket, NetError>;
 }
 
@@ -152,6 +161,10 @@ pub struct SocketBuffers<'a> {
 pub struct EmbassyDial<'a> {
     stack: Stack<'a>,
     bufs: Option<SocketBuffers<'a>>,
+    /// The socket built from `bufs` and not handed out yet: listening (an `accept` that was
+    /// dropped, [`Dial::accept`]'s contract) or closed (a failed dial).
+    #[cfg(feature = "passive")]
+    spare: Option<TcpSocket<'a>>,
     /// The FD port for passive connections (9102).
     pub listen_port: u16,
 }
@@ -162,14 +175,38 @@ impl<'a> EmbassyDial<'a> {
         EmbassyDial {
             stack,
             bufs: Some(bufs),
+            #[cfg(feature = "passive")]
+            spare: None,
             listen_port: 9102,
         }
+    }
+
+    #[cfg(feature = "passive")]
+    fn socket(&mut self) -> Result<&mut TcpSocket<'a>, NetError> {
+        if self.spare.is_none() {
+            let b = self.bufs.take().ok_or(NetError::NoBuffers)?;
+            self.spare = Some(TcpSocket::new(self.stack, b.rx, b.tx));
+        }
+        self.spare.as_mut().ok_or(NetError::NoBuffers)
     }
 }
 
 impl<'a> Dial for EmbassyDial<'a> {
     type Socket = TcpSocket<'a>;
 
+    #[cfg(feature = "passive")]
+    async fn dial(&mut self, addr: Ipv4Addr, port: u16) -> Result<TcpSocket<'a>, NetError> {
+        let s = self.socket()?;
+        // A socket left listening by a dropped accept: back to closed before connecting.
+        s.abort();
+        s.connect((addr, port)).await.map_err(|_| NetError::Tcp)?;
+        self.spare.take().ok_or(NetError::NoBuffers)
+    }
+
+    /// Without passive mode nothing listens on these buffers (fd-core never accepts an SD),
+    /// so the socket is made for the dial alone, as before passive mode needed `spare`: the
+    /// budget firmware (boards/stm32f7-eth) has no flash for the difference.
+    #[cfg(not(feature = "passive"))]
     async fn dial(&mut self, addr: Ipv4Addr, port: u16) -> Result<TcpSocket<'a>, NetError> {
         let b = self.bufs.take().ok_or(NetError::NoBuffers)?;
         let mut s = TcpSocket::new(self.stack, b.rx, b.tx);
@@ -177,6 +214,9 @@ impl<'a> Dial for EmbassyDial<'a> {
         Ok(s)
     }
 
+    /// Without passive mode only a Director is accepted (Director → FD), never
+    /// concurrently with anything else, so the plain accept is enough.
+    #[cfg(not(feature = "passive"))]
     async fn accept(&mut self) -> Result<TcpSocket<'a>, NetError> {
         let b = self.bufs.take().ok_or(NetError::NoBuffers)?;
         let mut s = TcpSocket::new(self.stack, b.rx, b.tx);
@@ -184,6 +224,16 @@ impl<'a> Dial for EmbassyDial<'a> {
             .await
             .map_err(|_| NetError::Tcp)?;
         Ok(s)
+    }
+
+    #[cfg(feature = "passive")]
+    async fn accept(&mut self) -> Result<TcpSocket<'a>, NetError> {
+        let port = self.listen_port;
+        let s = self.socket()?;
+        // Listening again on the same port is a no-op for smoltcp, so a dropped accept
+        // resumes here without losing a connection that arrived meanwhile.
+        s.accept(port).await.map_err(|_| NetError::Tcp)?;
+        self.spare.take().ok_or(NetError::NoBuffers)
     }
 }
 
@@ -195,6 +245,10 @@ pub enum SdStream<'a, S: Read + Write> {
     Plain(S),
     /// TLS-PSK (`ssl=4`, identity `R_JOB` 0x1E «Job»).
     Tls(TlsConnection<'a, S, Aes128GcmSha256>),
+    /// A passive SD's connection (the SD dialled the device): cleartext or TLS-PSK with the
+    /// device as the server, told apart by the first byte ([`PassiveSd`]).
+    #[cfg(feature = "passive-tls")]
+    Passive(PassiveSd<'a, S>),
 }
 
 impl<S: Read + Write> ErrorType for SdStream<'_, S> {
@@ -206,6 +260,8 @@ impl<S: Read + Write> Read for SdStream<'_, S> {
         match self {
             SdStream::Plain(s) => s.read(buf).await.map_err(|_| NetError::Tcp),
             SdStream::Tls(t) => t.read(buf).await.map_err(NetError::Tls),
+            #[cfg(feature = "passive-tls")]
+            SdStream::Passive(p) => p.read(buf).await,
         }
     }
 }
@@ -215,12 +271,168 @@ impl<S: Read + Write> Write for SdStream<'_, S> {
         match self {
             SdStream::Plain(s) => s.write(buf).await.map_err(|_| NetError::Tcp),
             SdStream::Tls(t) => t.write(buf).await.map_err(NetError::Tls),
+            #[cfg(feature = "passive-tls")]
+            SdStream::Passive(p) => p.write(buf).await,
         }
     }
     async fn flush(&mut self) -> Result<(), NetError> {
         match self {
             SdStream::Plain(s) => s.flush().await.map_err(|_| NetError::Tcp),
             SdStream::Tls(t) => t.flush().await.map_err(NetError::Tls),
+            #[cfg(feature = "passive-tls")]
+            SdStream::Passive(p) => p.flush().await,
+        }
+    }
+}
+
+/// The PSK of a passive SD's TLS: identity `R_JOB` 0x1E «Job» → the job's session key (from
+/// the Director's `JobId=`/`setauthorization`, [`Connector::expect_sd`]).
+#[cfg(feature = "passive-tls")]
+#[derive(Clone)]
+pub struct JobPsk {
+    identity: heapless::Vec<u8, 140>,
+    key: heapless::Vec<u8, 100>,
+}
+
+#[cfg(feature = "passive-tls")]
+impl PskStore for JobPsk {
+    fn lookup(&mut self, identity: &[u8], key: &mut [u8]) -> Option<usize> {
+        if identity != self.identity.as_slice() {
+            return None;
+        }
+        let out = key.get_mut(..self.key.len())?;
+        out.copy_from_slice(&self.key);
+        Some(self.key.len())
+    }
+}
+
+/// Random numbers for the passive TLS server, drawn from the connector's generator when the
+/// SD connects: SHA-256 in counter mode over a 32-byte seed.
+#[cfg(feature = "passive-tls")]
+pub struct HashRng {
+    seed: [u8; 32],
+    counter: u64,
+}
+
+#[cfg(feature = "passive-tls")]
+impl HashRng {
+    fn from_rng<R: RngCore + CryptoRng>(rng: &mut R) -> Self {
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        HashRng { seed, counter: 0 }
+    }
+}
+
+#[cfg(feature = "passive-tls")]
+impl RngCore for HashRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        use sha2::Digest as _;
+        for chunk in dest.chunks_mut(32) {
+            let mut h = sha2::Sha256::new();
+            h.update(self.seed);
+            h.update(self.counter.to_le_bytes());
+            self.counter = self.counter.wrapping_add(1);
+            let d = h.finalize();
+            for (o, i) in chunk.iter_mut().zip(d.iter()) {
+                *o = *i;
+            }
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+#[cfg(feature = "passive-tls")]
+impl CryptoRng for HashRng {}
+
+/// A passive SD's connection. A Bareos SD opens it with TLS-PSK (a TLS record, first byte
+/// 0x16) when the Director's `passive client` said `ssl=4`, else with its cleartext hello
+/// (a frame length, first byte 0x00). The first read or write decides: TLS runs fd-core's
+/// TLS server ([`TlsServerStream`], key from [`JobPsk`]) over the socket, with the byte
+/// already read handed to it. Deciding on first use, not in `accept_sd`, keeps that
+/// cancel-safe (fd-core may drop it while it waits for the Director).
+#[cfg(feature = "passive-tls")]
+pub struct PassiveSd<'a, S: Read + Write> {
+    io: Option<S>,
+    first: Option<u8>,
+    decided: bool,
+    tls: Option<TlsServerStream<'a, S, JobPsk, HashRng>>,
+    server: Option<(fd_core::tls::Buffers<'a>, JobPsk, HashRng)>,
+}
+
+#[cfg(feature = "passive-tls")]
+impl<'a, S: Read + Write> PassiveSd<'a, S> {
+    /// True once the connection turned out to be TLS-PSK.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    async fn decide(&mut self) -> Result<(), NetError> {
+        if self.decided {
+            return Ok(());
+        }
+        self.decided = true;
+        let io = self.io.as_mut().ok_or(NetError::Closed)?;
+        let mut b = [0u8; 1];
+        if io.read(&mut b).await.map_err(|_| NetError::Tcp)? == 0 {
+            return Err(NetError::Closed);
+        }
+        if b[0] != 0x16 {
+            self.first = Some(b[0]);
+            return Ok(());
+        }
+        let (bufs, psk, rng) = self.server.take().ok_or(NetError::NotSupported)?;
+        let io = self.io.take().ok_or(NetError::Closed)?;
+        let mut t = TlsServerStream::new(io, ServerConfig::default(), psk, rng, bufs);
+        t.pend_received(&b);
+        t.handshake().await?;
+        debug!("passive Storage daemon: TLS-PSK established");
+        self.tls = Some(t);
+        Ok(())
+    }
+
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+        self.decide().await?;
+        if let Some(t) = self.tls.as_mut() {
+            return t.read(buf).await;
+        }
+        if let (Some(b), Some(o)) = (self.first, buf.first_mut()) {
+            *o = b;
+            self.first = None;
+            return Ok(1);
+        }
+        let io = self.io.as_mut().ok_or(NetError::Closed)?;
+        io.read(buf).await.map_err(|_| NetError::Tcp)
+    }
+
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, NetError> {
+        self.decide().await?;
+        if let Some(t) = self.tls.as_mut() {
+            return t.write(buf).await;
+        }
+        let io = self.io.as_mut().ok_or(NetError::Closed)?;
+        io.write(buf).await.map_err(|_| NetError::Tcp)
+    }
+
+    async fn flush(&mut self) -> Result<(), NetError> {
+        if let Some(t) = self.tls.as_mut() {
+            return t.flush().await;
+        }
+        match self.io.as_mut() {
+            Some(io) => io.flush().await.map_err(|_| NetError::Tcp),
+            None => Ok(()),
         }
     }
 }
@@ -254,6 +466,12 @@ pub struct TlsConnector<'a, D, R> {
     dial: D,
     rng: R,
     tls: Option<(&'a mut [u8], &'a mut [u8])>,
+    /// Passive mode: the TLS server's buffers for an SD that dials with TLS-PSK.
+    #[cfg(feature = "passive-tls")]
+    passive_tls: Option<fd_core::tls::Buffers<'a>>,
+    /// Passive mode: the job's PSK (from [`Connector::expect_sd`]).
+    #[cfg(feature = "passive-tls")]
+    job_psk: Option<JobPsk>,
 }
 
 impl<'a, D, R> TlsConnector<'a, D, R> {
@@ -263,7 +481,20 @@ impl<'a, D, R> TlsConnector<'a, D, R> {
             dial,
             rng,
             tls: Some((record_rx, record_tx)),
+            #[cfg(feature = "passive-tls")]
+            passive_tls: None,
+            #[cfg(feature = "passive-tls")]
+            job_psk: None,
         }
+    }
+
+    /// Passive mode with TLS-PSK (`ssl=4`): buffers for fd-core's TLS server on the SD's
+    /// connection (the SD's OpenSSL does not ask for max_fragment_length: `rx` must hold a
+    /// 16 KiB record plus overhead). Without them a TLS-PSK SD is refused.
+    #[cfg(feature = "passive-tls")]
+    pub fn with_passive_tls(mut self, bufs: fd_core::tls::Buffers<'a>) -> Self {
+        self.passive_tls = Some(bufs);
+        self
     }
 }
 
@@ -293,8 +524,55 @@ where
         }
     }
 
+    /// Cancel-safe as [`Dial::accept`] is (fd-core calls it while waiting for the Director).
+    #[cfg(not(feature = "passive-tls"))]
     async fn accept_sd(&mut self, _job: &[u8]) -> Result<Self::Stream, NetError> {
         Ok(SdStream::Plain(self.dial.accept().await?))
+    }
+
+    /// Cancel-safe as [`Dial::accept`] is (fd-core calls it while waiting for the Director);
+    /// cleartext or TLS-PSK is decided on the connection's first use ([`PassiveSd`]).
+    #[cfg(feature = "passive-tls")]
+    async fn accept_sd(&mut self, _job: &[u8]) -> Result<Self::Stream, NetError> {
+        let io = self.dial.accept().await?;
+        let server = match (self.passive_tls.take(), self.job_psk.clone()) {
+            (Some(b), Some(p)) => Some((b, p, HashRng::from_rng(&mut self.rng))),
+            _ => None,
+        };
+        Ok(SdStream::Passive(PassiveSd {
+            io: Some(io),
+            first: None,
+            decided: false,
+            tls: None,
+            server,
+        }))
+    }
+
+    #[cfg(feature = "passive-tls")]
+    fn expect_sd(&mut self, job: &[u8], key: &[u8]) {
+        let mut identity = heapless::Vec::new();
+        let mut k = heapless::Vec::new();
+        if identity.extend_from_slice(b"R_JOB\x1e").is_ok()
+            && identity.extend_from_slice(job).is_ok()
+            && k.extend_from_slice(key).is_ok()
+        {
+            self.job_psk = Some(JobPsk { identity, key: k });
+        }
+    }
+
+    #[cfg(feature = "passive-tls")]
+    fn cipher(&self, stream: &Self::Stream, out: &mut [u8]) -> usize {
+        const NAME: &[u8] = b"TLS-PSK";
+        match stream {
+            SdStream::Passive(p) if p.is_tls() => match out.get_mut(..NAME.len()) {
+                Some(o) => {
+                    o.copy_from_slice(NAME);
+                    NAME.len()
+                }
+                None => 0,
+            },
+            _ => 0,
+        }
     }
 }
 
@@ -331,6 +609,16 @@ impl<'b, IO: Read + Write, P: PskStore, R: RngCore + CryptoRng> TlsServerStream<
     /// The PSK identity the client used (after the handshake).
     pub fn psk_identity(&self) -> Option<&[u8]> {
         self.conn.psk_identity()
+    }
+
+    /// Bytes already read from the socket (at most 256), handed to the TLS server before
+    /// anything else (a passive SD's first byte, read to tell TLS from cleartext).
+    pub fn pend_received(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(CHUNK);
+        if let (Some(d), Some(b)) = (self.net.get_mut(..n), bytes.get(..n)) {
+            d.copy_from_slice(b);
+            self.pend = (0, n);
+        }
     }
 
     async fn flush_tls(&mut self) -> Result<(), NetError> {

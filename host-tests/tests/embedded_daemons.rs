@@ -161,21 +161,35 @@ fn fd_director(work: &std::path::Path) -> (String, String) {
     (value("Name"), value("Password"))
 }
 
-/// A running device: serves Director connections on `127.0.0.1:port` until stopped.
+/// How the device meets the Director and the SD.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    /// The Director dials the device (TLS-PSK: fd-core's TLS server), the device dials the SD.
+    Active { tls: bool },
+    /// The Director dials the device, the SD dials the device too (`Passive = yes`); TLS-PSK
+    /// on both (fd-core's TLS server) or cleartext.
+    Passive { tls: bool },
+    /// The device dials the Director at this port (TLS-PSK: embedded-tls) and waits there for
+    /// jobs; it dials the SD.
+    ClientInitiated { dir_port: u16 },
+}
+
+/// A running device: serves Director connections on `127.0.0.1:port` (or, client-initiated,
+/// keeps one connection to the Director) until stopped.
 struct DeviceFd {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<Box<Dev>>>,
 }
 
 impl DeviceFd {
-    fn start(dev: Box<Dev>, port: u16, director: (String, String), tls: bool) -> DeviceFd {
+    fn start(dev: Box<Dev>, port: u16, director: (String, String), mode: Mode) -> DeviceFd {
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("device-fd".into())
             // The emulated flashes move by value in debug builds.
             .stack_size(64 << 20)
-            .spawn(move || serve(dev, port, director, tls, stopped, ready_tx))
+            .spawn(move || serve(dev, port, director, mode, stopped, ready_tx))
             .expect("spawn the device thread");
         ready_rx
             .recv_timeout(std::time::Duration::from_secs(60))
@@ -211,7 +225,7 @@ fn serve(
     dev: Box<Dev>,
     port: u16,
     (dir_name, password): (String, String),
-    tls: bool,
+    mode: Mode,
     mut stopped: tokio::sync::oneshot::Receiver<()>,
     ready: std::sync::mpsc::Sender<()>,
 ) -> Box<Dev> {
@@ -221,9 +235,14 @@ fn serve(
         .expect("tokio runtime");
     let dev = RefCell::new(*dev);
     rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap_or_else(|e| panic!("device: bind 127.0.0.1:{port}: {e}"));
+        let listener = match mode {
+            Mode::ClientInitiated { .. } => None,
+            _ => Some(
+                tokio::net::TcpListener::bind(("127.0.0.1", port))
+                    .await
+                    .unwrap_or_else(|e| panic!("device: bind 127.0.0.1:{port}: {e}")),
+            ),
+        };
         let _ = ready.send(());
         let key = PasswordKey::from_cleartext(password.as_bytes());
         let directors = [DirectorAuth {
@@ -265,17 +284,37 @@ fn serve(
             (vec![0u8; 17_000], vec![0u8; 17_000], vec![0u8; 4096]);
         let mut sd_rec = vec![0u8; budget::TLS_RECORD];
         let mut sd_trec = vec![0u8; budget::TLS_RECORD_TX];
+        // Client-initiated: the embedded-tls client's records to the Director (it accepts
+        // max_fragment_length 2^12, so the device's record buffers suffice).
+        let mut dir_rec = vec![0u8; budget::TLS_RECORD];
+        let mut dir_trec = vec![0u8; budget::TLS_RECORD_TX_DIR];
+        // Passive with TLS-PSK: fd-core's TLS server on the SD's connection (a full record).
+        let (mut p_rx, mut p_tx, mut p_hs) =
+            (vec![0u8; 17_000], vec![0u8; 17_000], vec![0u8; 4096]);
         let mut challenge = 1000u32;
         loop {
+            // Passive: the SD's connection comes in on the device's FD port.
+            let sd_accept = match mode {
+                Mode::Passive { .. } => listener.as_ref(),
+                _ => None,
+            };
+            let mut connector = TlsConnector::new(
+                TokioDial(sd_accept),
+                rand_core::OsRng,
+                &mut sd_rec,
+                &mut sd_trec,
+            );
+            if mode == (Mode::Passive { tls: true }) {
+                connector = connector.with_passive_tls(fd_core::tls::Buffers {
+                    rx: &mut p_rx,
+                    tx: &mut p_tx,
+                    handshake: &mut p_hs,
+                });
+            }
             let mut svc = Services {
                 source: FlashSource::new(&dev),
                 sink: FlashSink::new(&dev),
-                connector: TlsConnector::new(
-                    TokioDial(None),
-                    rand_core::OsRng,
-                    &mut sd_rec,
-                    &mut sd_trec,
-                ),
+                connector,
                 clock: HostClock(std::time::Instant::now()),
                 digests: Sha256Only,
             };
@@ -288,7 +327,37 @@ fn serve(
                 fileset,
                 accurate,
             };
-            let tls_bufs = tls.then(|| {
+            challenge += 1;
+            if let Mode::ClientInitiated { dir_port } = mode {
+                let mut rng = rand_core::OsRng;
+                let mut dial = TokioDial(None);
+                tokio::select! {
+                    r = fnet::client_initiated(
+                        &mut dial,
+                        Ipv4Addr::LOCALHOST,
+                        dir_port,
+                        Some((&mut dir_rec, &mut dir_trec)),
+                        &mut rng,
+                        &cfg,
+                        &directors[0],
+                        jobs,
+                        &mut svc,
+                        bufs,
+                    ) => {
+                        if let Err(e) = r {
+                            eprintln!("device: client-initiated session failed: {e:?}");
+                            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                        }
+                    }
+                    _ = &mut stopped => break,
+                }
+                continue;
+            }
+            let tls_bufs = matches!(
+                mode,
+                Mode::Active { tls: true } | Mode::Passive { tls: true }
+            )
+            .then(|| {
                 (
                     fd_core::tls::Buffers {
                         rx: &mut t_rx,
@@ -298,8 +367,7 @@ fn serve(
                     rand_core::OsRng,
                 )
             });
-            challenge += 1;
-            let mut dial = TokioDial(Some(&listener));
+            let mut dial = TokioDial(listener.as_ref());
             tokio::select! {
                 r = fnet::director_to_client(
                     &mut dial, tls_bufs, challenge, &cfg, jobs, &mut svc, bufs,
@@ -336,14 +404,80 @@ fn fileset_of_the_device(dir_conf: String) -> String {
     out
 }
 
-fn backup_and_restore_slot_b(cleartext: bool) {
-    let tag = if cleartext { "emb-clear" } else { "emb-psk" };
+/// The device's Client resource in the Director's configuration, edited for `scenario`.
+fn client_edit(scenario: Scenario) -> &'static str {
+    match scenario {
+        Scenario::Active { .. } => "",
+        // The SD dials the device (Director → SD `passive client …`).
+        Scenario::Passive { .. } => "  Passive = yes\n",
+        // Every job must use the connection the device opened.
+        Scenario::ClientInitiated => {
+            "  Connection From Client To Director = yes\n  \
+             Connection From Director To Client = no\n"
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scenario {
+    Active { cleartext: bool },
+    Passive { cleartext: bool },
+    ClientInitiated,
+}
+
+/// The rows under `Client Initiated Connections (waiting for jobs):` of `status dir`.
+fn waiting(s: &support::Setup) -> Vec<String> {
+    let out = console(s, &["status dir"]);
+    let Some((_, block)) = out.split_once("Client Initiated Connections (waiting for jobs):\n")
+    else {
+        panic!("no waiting-connections block in status dir:\n{out}");
+    };
+    block
+        .lines()
+        .skip(2) // header, separator
+        .take_while(|l| !l.starts_with("===="))
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Poll `status dir` until the device's connection waits there (at most 60 s).
+fn wait_parked(s: &support::Setup) -> Vec<String> {
+    let t = std::time::Instant::now();
+    loop {
+        let rows = waiting(s);
+        if !rows.is_empty() || t.elapsed() > std::time::Duration::from_secs(60) {
+            return rows;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+fn backup_and_restore_slot_b(scenario: Scenario) {
+    let (tag, cleartext) = match scenario {
+        Scenario::Active { cleartext: true } => ("emb-clear", true),
+        Scenario::Active { cleartext: false } => ("emb-psk", false),
+        Scenario::Passive { cleartext: true } => ("emb-passive", true),
+        Scenario::Passive { cleartext: false } => ("emb-passive-psk", false),
+        Scenario::ClientInitiated => ("emb-ci", false),
+    };
     // The generated FileSet names the sample tree; the device's files are /firmware and
     // /data instead.
-    let mut s = start_with(tag, cleartext, &fileset_of_the_device, &|t, _| t);
-    // barque-fd gives the FD port to the device.
+    let edit_dir = |t: String| {
+        let t = fileset_of_the_device(t);
+        let client = "  Catalog = MyCatalog\n";
+        assert!(t.contains(client), "{t}");
+        t.replacen(client, &format!("{client}{}", client_edit(scenario)), 1)
+    };
+    let mut s = start_with(tag, cleartext, &edit_dir, &|t, _| t);
+    // barque-fd gives the FD port (and its place at the Director) to the device.
     s.daemons.kill("fd");
     let director = fd_director(&s.work);
+    let mode = match scenario {
+        Scenario::Active { cleartext } => Mode::Active { tls: !cleartext },
+        Scenario::Passive { cleartext } => Mode::Passive { tls: !cleartext },
+        Scenario::ClientInitiated => Mode::ClientInitiated { dir_port: s.port },
+    };
     let t0 = unix_now();
     let mut dev = Box::new(
         Dev::open([Part::new(), Part::new(), Part::new()], KvFlash::new()).expect("open device"),
@@ -354,13 +488,52 @@ fn backup_and_restore_slot_b(cleartext: bool) {
         .expect("provision config");
 
     // 1. Full backup.
-    let fd = DeviceFd::start(dev, s.port + 1, director.clone(), !cleartext);
+    let fd = DeviceFd::start(dev, s.port + 1, director.clone(), mode);
+    if scenario == Scenario::ClientInitiated {
+        // The device's TLS-PSK connection waits at the Director before any job:
+        // `22-Nov-26 15:48     54                  1                   barque-fd`.
+        let rows = wait_parked(&s);
+        assert_eq!(rows.len(), 1, "{rows:?}\n{}", s.daemons.logs());
+        let r = &rows[0];
+        assert_eq!(r.get(20..40).map(str::trim_end), Some("54"), "{r:?}");
+        assert_eq!(r.get(40..60).map(str::trim_end), Some("1"), "{r:?}");
+        assert_eq!(r.get(60..).map(str::trim_end), Some("barque-fd"), "{r:?}");
+    }
     let (full, msgs) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
     assert!(
         msgs.contains("Termination:            Backup OK"),
         "{msgs}\n{}",
         s.daemons.logs()
     );
+    match scenario {
+        Scenario::ClientInitiated => assert!(
+            msgs.contains("Using Client Initiated Connection (barque-fd).")
+                && !msgs.contains("Connected Client:"),
+            "{msgs}"
+        ),
+        Scenario::Passive { cleartext } => {
+            // barque-sd dialled the device: TLS-PSK (fd-core's TLS server on the device) or
+            // cleartext, as the Director's `passive client … ssl=` said.
+            let line = format!(
+                "Connected File Daemon at 127.0.0.1:{}, encryption: ",
+                s.port + 1
+            );
+            let enc = msgs
+                .split(&line)
+                .nth(1)
+                .and_then(|r| r.lines().next())
+                .unwrap_or_else(|| panic!("no `{line}` in:\n{msgs}"));
+            if cleartext {
+                assert_eq!(enc, "None", "{msgs}");
+            } else {
+                assert!(enc.starts_with("TLS"), "{msgs}");
+            }
+            // The SD reached the device: the Director's `passive client` was answered.
+            let log = std::fs::read_to_string(s.work.join("log/barque.log")).unwrap_or_default();
+            assert!(!log.contains("could not reach the passive client"), "{log}");
+        }
+        Scenario::Active { .. } => {}
+    }
     let mut files = file_lines(&console(&s, &[&format!("list files jobid={full}")]));
     files.sort();
     assert_eq!(
@@ -382,7 +555,12 @@ fn backup_and_restore_slot_b(cleartext: bool) {
     assert_ne!(content(&mut dev, 1), fw_b());
 
     // 3. Restore slot B from the Full.
-    let fd = DeviceFd::start(dev, s.port + 1, director, !cleartext);
+    let fd = DeviceFd::start(dev, s.port + 1, director, mode);
+    if scenario == Scenario::ClientInitiated {
+        // The device dialled again once its first connection was used.
+        let rows = wait_parked(&s);
+        assert_eq!(rows.len(), 1, "{rows:?}\n{}", s.daemons.logs());
+    }
     let where_ = s.work.join("restore");
     let (_, msgs) = run_and_wait(
         &s,
@@ -421,7 +599,10 @@ fn backup_and_restore_slot_b(cleartext: bool) {
     assert_eq!(dev.boot_select().expect("boot_select"), Slot::B);
     assert_eq!(dev.boot_record().active, Slot::B);
     assert_eq!(dev.boot_record().pending, None);
-    if !cleartext {
+    if matches!(
+        scenario,
+        Scenario::Active { cleartext: false } | Scenario::Passive { cleartext: false }
+    ) {
         // The jobs went over TLS-PSK to the device (fd-core's TLS server).
         let log = std::fs::read_to_string(s.work.join("log/barque.log")).unwrap_or_default();
         assert!(
@@ -444,10 +625,35 @@ fn big_stack(f: impl FnOnce() + Send + 'static) {
 
 #[test]
 fn device_backup_and_ab_restore_through_barque_dir_and_sd_tls_psk() {
-    big_stack(|| backup_and_restore_slot_b(false));
+    big_stack(|| backup_and_restore_slot_b(Scenario::Active { cleartext: false }));
 }
 
 #[test]
 fn device_backup_and_ab_restore_through_barque_dir_and_sd_cleartext() {
-    big_stack(|| backup_and_restore_slot_b(true));
+    big_stack(|| backup_and_restore_slot_b(Scenario::Active { cleartext: true }));
+}
+
+/// Passive mode (`Passive = yes` on the Director's Client): barque-sd dials the device,
+/// which authenticates it while waiting for the Director's next command; barque-dir sends
+/// `backup`/`restore` only after the SD's `2000 OK passive client`.
+#[test]
+fn device_passive_backup_and_ab_restore_through_barque_dir_and_sd_cleartext() {
+    big_stack(|| backup_and_restore_slot_b(Scenario::Passive { cleartext: true }));
+}
+
+/// Passive mode with TLS-PSK as Bareos' default (`passive client … ssl=4`): barque-sd opens
+/// its connection to the device with TLS-PSK (`R_JOB` identity, session key), which
+/// fd-core's TLS server on the device accepts; the Director's connection is TLS-PSK too.
+#[test]
+fn device_passive_backup_and_ab_restore_through_barque_dir_and_sd_tls_psk() {
+    big_stack(|| backup_and_restore_slot_b(Scenario::Passive { cleartext: false }));
+}
+
+/// Client-initiated (`Connection From Client To Director = yes`, and the Director may not
+/// dial the device): the device dials barque-dir with TLS-PSK (embedded-tls, `R_CLIENT`
+/// identity), waits in `status dir`'s list, and the Full backup and the restore of slot B
+/// run over its parked connections.
+#[test]
+fn device_client_initiated_tls_psk_backup_and_ab_restore_through_barque_dir() {
+    big_stack(|| backup_and_restore_slot_b(Scenario::ClientInitiated));
 }

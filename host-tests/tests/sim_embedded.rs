@@ -30,8 +30,11 @@
 //! - a Storage daemon that goes silent during a restore (before `read data` is answered, or
 //!   before any record) fails the job through fd-core's data-phase timeout, never a hang.
 //!
-//! Not injected: stalls of the SD during a backup (a full TCP window blocks the FD's writes;
-//! fd-core's timeout covers the SD's replies, not writes) and of the Director.
+//! - stalls during a backup (fd-core's `DATA_PHASE_TIMEOUT`, `DIRECTOR_JOB_TIMEOUT`): an SD
+//!   that stops answering, an SD that stops reading (the FD's writes block as on a full TCP
+//!   window) and a Director that goes silent mid-job all end the session within a bounded
+//!   time with the job failed; a Director that stays silent *between* jobs is waited for
+//!   without limit (as Bareos does) and its job afterwards runs normally.
 
 mod embedded_support;
 
@@ -173,7 +176,9 @@ impl Clock for VClock {
                 return Poll::Ready(());
             }
             polls += 1;
-            if polls > 2000 {
+            // A wait nobody ends: jump to its deadline (a timeout fires). Not for the FD's
+            // idle wait for the Director (a deadline centuries away): that one never fires.
+            if polls > 2000 && deadline.total_micros() - self.0.get() <= 10 * 86_400_000_000 {
                 self.0.set(deadline.total_micros());
                 return Poll::Ready(());
             }
@@ -402,6 +407,18 @@ fn restore_commands() -> Vec<Got> {
 /// Send `cmds` (answering BTIME), then read until the FD closes, or until `drop_after`
 /// frames were received (a dropped Director connection).
 async fn director_run(e: End, cmds: Vec<Got>, drop_after: Option<usize>) -> Vec<Got> {
+    director_run_gated(e, cmds, drop_after, None).await
+}
+
+/// [`director_run`], but `backup`/`restore` is sent only once `sd_ready` is set, as a
+/// Director in passive mode does: it sends them after the SD answered `passive client`,
+/// which the SD does only after its CRAM-MD5 with the FD (jobs.md §2.6).
+async fn director_run_gated(
+    e: End,
+    cmds: Vec<Got>,
+    drop_after: Option<usize>,
+    sd_ready: Option<&Cell<bool>>,
+) -> Vec<Got> {
     let Some(mut p) = director_connect(e).await else {
         return Vec::new();
     };
@@ -412,6 +429,17 @@ async fn director_run(e: End, cmds: Vec<Got>, drop_after: Option<usize>) -> Vec<
         while !hold {
             let Some(c) = pending.pop_front() else { break };
             hold = matches!(&c, Got::Data(x) if x.starts_with(b"level = since_utime"));
+            let run = matches!(&c, Got::Data(x) if x.starts_with(b"backup ") || x.starts_with(b"restore "));
+            if let (true, Some(ready)) = (run, sd_ready) {
+                std::future::poll_fn(|_| {
+                    if ready.get() {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
+                })
+                .await;
+            }
             if !p.send(&c).await {
                 return out;
             }
@@ -1478,7 +1506,11 @@ fn backup_over_two_embassy_net_stacks() {
                 leak(budget::TLS_RECORD),
                 leak(budget::TLS_RECORD_TX),
             ),
-            clock: VClock::at(T0 + 100),
+            // Real time (embassy-time's std driver), as the stacks run on: the virtual
+            // clock would jump to a deadline while a send waits for the TCP window.
+            clock: fd_embedded::net::EmbassyClock {
+                unix_at_boot: T0 + 100,
+            },
             digests: Sha256Only,
         };
         let mut bufs = Bufs::new();
@@ -1674,7 +1706,9 @@ fn estimate_and_status_on_the_device() {
 /// Passive mode (vectors/clear-backup-passive conns 3/4): the Director sends no `storage`
 /// command; the SD dials the device (`TlsConnector::accept_sd` through `Dial::accept`),
 /// sends `Hello Storage calling Start Job …` (conn 4 msg 1 shape), the device authenticates
-/// it with the session key as the inbound side, and the append session follows.
+/// it with the session key as the inbound side *while it waits for the Director's next
+/// command*, and only then does the Director send `backup` (as a real Director does after
+/// the SD's `2000 OK passive client`); the append session follows.
 #[test]
 fn passive_backup_through_the_connector_accept() {
     big_stack(|| {
@@ -1705,11 +1739,15 @@ fn passive_backup_through_the_connector_accept() {
             .into_iter()
             .filter(|c| !matches!(c, Got::Data(x) if x.starts_with(b"storage ")))
             .collect();
+        let sd_ready = Cell::new(false);
         let finished = run_all(vec![
             Box::pin(async {
                 let _ = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 7).await;
             }),
-            Box::pin(async { *frames.borrow_mut() = director_run(dir_end, cmds, None).await }),
+            Box::pin(async {
+                *frames.borrow_mut() =
+                    director_run_gated(dir_end, cmds, None, Some(&sd_ready)).await
+            }),
             Box::pin(async {
                 let mut s = Peer::new(sd_end);
                 s.send(&d(&format!(
@@ -1721,6 +1759,9 @@ fn passive_backup_through_the_connector_accept() {
                     matches!(ev, Some(auth::Event::Authenticated { .. })),
                     "{ev:?}"
                 );
+                // The SD answers the Director's `passive client` now; only then does the
+                // Director send `backup` (the FD must have authenticated the SD before).
+                sd_ready.set(true);
                 sd_append_loop(s, &records).await;
             }),
         ]);
@@ -1737,5 +1778,312 @@ fn passive_backup_through_the_connector_accept() {
         let mut want = fw_a();
         want.extend(fw_b());
         assert_eq!(data, want);
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Stalls during a backup, and the idle Director
+// ---------------------------------------------------------------------------------------
+
+/// A stream whose writes stop completing after `left` bytes, as a socket whose peer no
+/// longer reads (the TCP window stays shut).
+struct Choke {
+    inner: End,
+    left: usize,
+}
+
+impl embedded_io_async::ErrorType for Choke {
+    type Error = embedded_io_async::ErrorKind;
+}
+
+impl Read for Choke {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        self.inner.read(buf).await
+    }
+}
+
+impl Write for Choke {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        if self.left == 0 && !buf.is_empty() {
+            std::future::pending::<()>().await;
+        }
+        let n = buf.len().min(self.left);
+        self.left -= n;
+        self.inner.write(&buf[..n]).await
+    }
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// A connector whose SD connection chokes after `limit` bytes from the FD.
+#[derive(Clone)]
+struct ChokeConnector {
+    accepted: Rc<RefCell<Vec<End>>>,
+    limit: usize,
+}
+
+impl Connector for ChokeConnector {
+    type Stream = Choke;
+    type Error = &'static str;
+    async fn connect(
+        &mut self,
+        _a: &[u8],
+        _p: u16,
+        _psk: Option<PskParams<'_>>,
+    ) -> Result<Choke, &'static str> {
+        let (a, b) = pipe();
+        self.accepted.borrow_mut().push(b);
+        Ok(Choke {
+            inner: a,
+            left: self.limit,
+        })
+    }
+    async fn accept_sd(&mut self, _job: &[u8]) -> Result<Choke, &'static str> {
+        Err("passive mode not used in this test")
+    }
+}
+
+/// How the test SD of [`run_stalled_backup`] stalls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum BackupStall {
+    /// Never answers `append open session` (reads on).
+    NoOpenReply,
+    /// Never answers the end of the data (`3000 OK append data`; reads on).
+    NoEndOfDataReply,
+    /// Stops reading after this many bytes of the data channel.
+    StopsReading(usize),
+}
+
+/// A Full backup of the provisioned device against an SD that stalls as `stall`; returns
+/// whether everything ended in time, the Director's frames and the session's result.
+fn run_stalled_backup(stall: BackupStall) -> (bool, Vec<Got>, String) {
+    let dev = RefCell::new(provisioned());
+    let dirs = director_list();
+    let cfg = config(dirs);
+    let jobs: &'static JobTable<2> = Box::leak(Box::new(JobTable::new()));
+    let limit = match stall {
+        BackupStall::StopsReading(n) => n,
+        _ => usize::MAX,
+    };
+    let connector = ChokeConnector {
+        accepted: Rc::default(),
+        limit,
+    };
+    let mut svc = Services {
+        source: FlashSource::new(&dev),
+        sink: FlashSink::new(&dev),
+        connector: connector.clone(),
+        clock: VClock::at(T0 + 100),
+        digests: Sha256Only,
+    };
+    let mut bufs = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    let frames = RefCell::new(Vec::new());
+    let result = RefCell::new(String::new());
+    let finished = run_all(vec![
+        Box::pin(async {
+            let r = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 7).await;
+            *result.borrow_mut() = format!("{r:?}");
+        }),
+        Box::pin(async {
+            *frames.borrow_mut() = director_run(dir_end, backup_commands("full", "/"), None).await
+        }),
+        Box::pin(async {
+            let e = std::future::poll_fn(|_| match connector.accepted.borrow_mut().pop() {
+                Some(e) => Poll::Ready(e),
+                None => Poll::Pending,
+            })
+            .await;
+            let mut s = Peer::new(e);
+            if s.recv().await.is_none() {
+                return;
+            }
+            let ev = s
+                .auth(Role::Inbound, KEY.as_bytes(), b"R_STORAGE::bareos-sd")
+                .await;
+            assert!(matches!(ev, Some(auth::Event::Authenticated { .. })));
+            let mut in_data = false;
+            while let Some(g) = s.recv().await {
+                match g {
+                    // NoOpenReply: read on, never answer.
+                    Got::Data(x)
+                        if x == b"append open session\n" && stall != BackupStall::NoOpenReply =>
+                    {
+                        s.send(&d("3000 OK open ticket = 3\n")).await;
+                    }
+                    Got::Data(x) if x == b"append data 3\n" => {
+                        s.send(&d("3000 OK data\n")).await;
+                        in_data = true;
+                    }
+                    Got::Sig(Signal::Eod) if in_data => {
+                        in_data = false;
+                        if stall != BackupStall::NoEndOfDataReply {
+                            s.send(&d("3000 OK append data\n")).await;
+                        }
+                    }
+                    Got::Data(x) if x == b"append end session 3\n" => {
+                        s.send(&d("3000 OK end\n")).await;
+                    }
+                    Got::Data(x) if x == b"append close session 3\n" => {
+                        s.send(&d("3000 OK close Status = 84\n")).await;
+                        s.send(&Got::Sig(Signal::Eod)).await;
+                    }
+                    _ => {}
+                }
+            }
+        }),
+    ]);
+    (finished, frames.into_inner(), result.into_inner())
+}
+
+/// A Storage daemon that stalls during a backup (stops answering, or stops reading so the
+/// FD's writes block): the job fails within fd-core's data-phase timeout (virtual clock),
+/// the Director gets an End Job that is not OK, nothing hangs.
+#[test]
+fn a_stalled_sd_during_backup_fails_the_job() {
+    big_stack(|| {
+        for stall in [
+            BackupStall::NoOpenReply,
+            BackupStall::NoEndOfDataReply,
+            // Inside the first data records, and deep inside slot A's image.
+            BackupStall::StopsReading(2_000),
+            BackupStall::StopsReading(30_000),
+        ] {
+            let (finished, frames, result) = run_stalled_backup(stall);
+            assert!(finished, "{stall:?}: the backup hung: {frames:?}");
+            let ej = end_job(&frames).unwrap_or_else(|| panic!("{stall:?}: {frames:?}"));
+            assert!(
+                ej.term_code != JobStatus::Terminated || ej.errors > 0,
+                "{stall:?}: {ej:?} {result}"
+            );
+            if let BackupStall::StopsReading(_) = stall {
+                assert!(result.contains("TimedOut"), "{stall:?}: {result}");
+            }
+        }
+    });
+}
+
+/// A Director that goes silent in the middle of a job (after the fileset, before
+/// `backup`): the session ends with a timeout (`DIRECTOR_JOB_TIMEOUT`, virtual clock)
+/// instead of holding the device for ever; a Director silent between jobs is waited for
+/// (no `JobId=` yet: unbounded, as Bareos), and the job it then sends runs.
+#[test]
+fn a_director_stalled_mid_job_ends_the_session_but_an_idle_one_is_waited_for() {
+    big_stack(|| {
+        // Mid-job: everything up to the fileset, then silence.
+        let dev = RefCell::new(provisioned());
+        let dirs = director_list();
+        let cfg = config(dirs);
+        let jobs: &'static JobTable<2> = Box::leak(Box::new(JobTable::new()));
+        let clock = VClock::at(T0 + 100);
+        let mut svc = Services {
+            source: FlashSource::new(&dev),
+            sink: FlashSink::new(&dev),
+            connector: MemConnector::default(),
+            clock: clock.clone(),
+            digests: Sha256Only,
+        };
+        let mut bufs = Bufs::new();
+        let (fd_end, dir_end) = pipe();
+        let result = RefCell::new(None);
+        let cmds: Vec<Got> = backup_commands("full", "/")
+            .into_iter()
+            .take_while(|c| !matches!(c, Got::Data(x) if x.starts_with(b"getSecureEraseCmd")))
+            .collect();
+        let fd_done = Cell::new(false);
+        let finished = run_all(vec![
+            Box::pin(async {
+                let r = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 7).await;
+                *result.borrow_mut() = Some(r);
+                fd_done.set(true);
+            }),
+            Box::pin(async {
+                let mut p = director_connect(dir_end).await.expect("Director connect");
+                for c in &cmds {
+                    p.send(c).await;
+                }
+                // Silent, the connection open, until the FD gives up.
+                std::future::poll_fn(|_| {
+                    if fd_done.get() {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
+                })
+                .await;
+                drop(p);
+            }),
+        ]);
+        assert!(finished, "the session hung on a silent Director");
+        let r = result.into_inner().expect("session result");
+        assert!(
+            matches!(
+                r,
+                Err(fd_core::fd::session::SessionError::Conn(
+                    fd_core::fd::conn::ConnError::Io(embedded_io_async::ErrorKind::TimedOut)
+                ))
+            ),
+            "{r:?}"
+        );
+        assert!(
+            clock.now().total_micros() - Instant::from_secs(T0 + 100).total_micros()
+                >= fd_core::fd::conn::DIRECTOR_JOB_TIMEOUT.total_micros() as i64,
+            "the FD gave up before the mid-job timeout"
+        );
+
+        // Idle: authenticated, then silent for twice the mid-job timeout; then a Full backup.
+        let dev = RefCell::new(provisioned());
+        let clock = VClock::at(T0 + 100);
+        let connector = MemConnector::default();
+        let mut svc = Services {
+            source: FlashSource::new(&dev),
+            sink: FlashSink::new(&dev),
+            connector: connector.clone(),
+            clock: clock.clone(),
+            digests: Sha256Only,
+        };
+        let mut bufs = Bufs::new();
+        let (fd_end, dir_end) = pipe();
+        let frames = RefCell::new(Vec::new());
+        let records = RefCell::new(Vec::new());
+        let result = RefCell::new(None);
+        let finished = run_all(vec![
+            Box::pin(async {
+                let r = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 7).await;
+                *result.borrow_mut() = Some(r);
+            }),
+            Box::pin(async {
+                let mut p = director_connect(dir_end).await.expect("Director connect");
+                // Many rounds of silence while the virtual clock passes 2 × the timeout.
+                let mut rounds = 0;
+                std::future::poll_fn(|_| {
+                    rounds += 1;
+                    clock.0.set(clock.0.get() + 1_000_000);
+                    if rounds > 2 * 3600 + 10 {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
+                })
+                .await;
+                let mut out = Vec::new();
+                for c in backup_commands("full", "/") {
+                    p.send(&c).await;
+                }
+                while let Some(g) = p.recv().await {
+                    out.push(g);
+                }
+                *frames.borrow_mut() = out;
+            }),
+            Box::pin(sd_append(&connector, &records)),
+        ]);
+        assert!(finished, "hang");
+        let frames = frames.into_inner();
+        let r = result.into_inner().expect("session result");
+        assert!(r.is_ok(), "{r:?} {frames:?}");
+        let ej = end_job(&frames).unwrap_or_else(|| panic!("{frames:?}"));
+        assert_eq!(ej.term_code, JobStatus::Terminated, "{frames:?}");
+        assert_eq!(ej.errors, 0, "{frames:?}");
     });
 }

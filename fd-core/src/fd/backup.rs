@@ -617,22 +617,15 @@ where
             return Ok(None);
         };
         sd.send_with(self.tx, |b| cmd.emit(b)).await?;
-        let deadline = self.svc.clock.now() + super::conn::DATA_PHASE_TIMEOUT;
-        match super::conn::until(&self.svc.clock, deadline, sd_reply(sd, self.sd_rx)).await {
-            Some(r) => r,
-            // A silent SD: no reply is a bad reply, the caller fails the job.
-            None => {
-                warn!("no reply from the Storage daemon within the data-phase timeout");
-                Ok(None)
-            }
-        }
+        sd_reply(sd, &self.svc.clock, self.sd_rx).await
     }
 
     /// Passive mode (jobs.md §2.6, §3.7; vectors/clear-backup-passive conn 4): no `storage`
-    /// command came, so the SD dials the FD. The platform hands over that connection
-    /// ([`Connector::accept_sd`]) with its hello unread; the FD checks
-    /// `Hello Storage calling Start Job «Job»` and authenticates as the inbound side with the
-    /// session key.
+    /// command came, so the SD dials the FD. Normally the SD has already been accepted and
+    /// authenticated while the session waited for this command ([`Session::next_command`]);
+    /// otherwise the platform hands over that connection now ([`Connector::accept_sd`]) with
+    /// its hello unread, and the FD checks `Hello Storage calling Start Job «Job»` and
+    /// authenticates as the inbound side with the session key.
     pub(crate) async fn passive_sd(&mut self) -> Result<bool, SessionError> {
         #[cfg(feature = "passive")]
         return self.passive_sd_built().await;
@@ -654,34 +647,129 @@ where
             self.sd_passive = true;
             return Ok(true);
         }
-        let ok = match sd.recv(self.sd_rx).await? {
-            Msg::Data(h) => matches!(
-                Hello::parse_at(crate::wire::hello::Acceptor::FileDaemon, h),
-                Ok(Hello::StorageStartJob { job, .. }) if job == self.job.name.as_slice()
-            ),
-            Msg::Signal(_) => false,
-        };
-        if !ok {
-            return Ok(false);
+        let own = qualified_name(b"R_CLIENT::", self.cfg.name)?;
+        let random = self.next_random();
+        let ok = passive_hello_and_auth(
+            &mut sd,
+            &self.svc.connector,
+            &self.svc.clock,
+            &self.job.name,
+            &self.job.key,
+            &own,
+            random,
+            self.sd_rx,
+        )
+        .await?;
+        if ok {
+            self.sd = Some(sd);
+            self.sd_passive = true;
+        }
+        Ok(ok)
+    }
+
+    /// The next frame from the Director. While a job with a session key waits for its
+    /// Storage daemon and the platform does not authenticate passive SDs itself
+    /// ([`Connector::accepted_sd_authenticated`] false), a passive SD is accepted and
+    /// authenticated *while* waiting, as Bareos does in its accepting thread
+    /// (`core/src/filed/socket_server.cc`): the SD answers the Director's `passive client`
+    /// only after its CRAM-MD5 with the FD, and only then does the Director send `backup` or
+    /// `restore`. An SD whose TCP connection was accepted is authenticated to the end before
+    /// the Director's frame is returned, so no half-authenticated connection is dropped; an
+    /// accept still waiting is dropped (the connector's `accept_sd` is cancel-safe) and
+    /// started again for the next command. A failed attempt (wrong hello, wrong key, no
+    /// passive support) is not repeated early; `backup`/`restore` then try once more
+    /// ([`Self::passive_sd`]).
+    #[cfg(feature = "passive")]
+    pub(crate) async fn next_command<'b>(
+        &mut self,
+        dir_rx: &'b mut [u8],
+    ) -> Result<Msg<'b>, SessionError> {
+        use core::cell::Cell;
+        use core::future::Future as _;
+        use core::task::Poll;
+        let job_open = self.job.id != 0;
+        if !job_open
+            || self.sd.is_some()
+            || self.early_sd_failed
+            || self.monitor
+            || self.job.key.is_empty()
+            || !self.sd_addr.is_empty()
+            || self.svc.connector.accepted_sd_authenticated()
+        {
+            return super::session::recv_within(&mut self.dir, &self.svc.clock, job_open, dir_rx)
+                .await
+                .map_err(SessionError::Conn);
         }
         let own = qualified_name(b"R_CLIENT::", self.cfg.name)?;
         let random = self.next_random();
-        let acfg = auth::Config::new(
-            Role::Inbound,
-            &self.job.key,
-            &own,
-            TlsPolicy::None,
-            random,
-            u32::try_from(self.svc.clock.unix_time()).unwrap_or(0),
-        );
-        match authenticate(&mut sd, &self.svc.clock, acfg, self.sd_rx).await? {
-            auth::Event::Authenticated { .. } => {
+        let accepted = Cell::new(false);
+        let svc = &mut *self.svc;
+        let (connector, clock) = (&mut svc.connector, &svc.clock);
+        let (job, key, sd_rx) = (&self.job.name, &self.job.key, &mut *self.sd_rx);
+        let early = async {
+            let stream = connector.accept_sd(job).await.ok()?;
+            accepted.set(true);
+            let mut sd = Conn::new(stream);
+            let deadline = clock.now() + super::conn::DATA_PHASE_TIMEOUT;
+            let auth =
+                passive_hello_and_auth(&mut sd, &*connector, clock, job, key, &own, random, sd_rx);
+            match super::conn::until(clock, deadline, auth).await {
+                Some(Ok(true)) => Some(sd),
+                _ => {
+                    warn!(
+                        "a passive Storage daemon connection was refused (hello, key or timeout)"
+                    );
+                    None
+                }
+            }
+        };
+        let dir = super::session::recv_within(&mut self.dir, clock, job_open, dir_rx);
+        let mut early = core::pin::pin!(early);
+        let mut dir = core::pin::pin!(dir);
+        let mut sd_out = None;
+        let mut dir_out = None;
+        let r = core::future::poll_fn(|cx| {
+            if sd_out.is_none() {
+                if let Poll::Ready(s) = early.as_mut().poll(cx) {
+                    sd_out = Some(s);
+                }
+            }
+            if dir_out.is_none() {
+                if let Poll::Ready(m) = dir.as_mut().poll(cx) {
+                    dir_out = Some(m);
+                }
+            }
+            match dir_out.take() {
+                Some(m) if sd_out.is_some() || !accepted.get() => Poll::Ready(m),
+                m => {
+                    dir_out = m;
+                    Poll::Pending
+                }
+            }
+        })
+        .await;
+        match sd_out {
+            Some(Some(sd)) => {
+                debug!("passive Storage daemon authenticated");
                 self.sd = Some(sd);
                 self.sd_passive = true;
-                Ok(true)
             }
-            auth::Event::Failed(_) => Ok(false),
+            Some(None) => self.early_sd_failed = true,
+            None => {}
         }
+        r.map_err(SessionError::Conn)
+    }
+
+    /// The next frame from the Director (a mid-job wait is bounded,
+    /// [`super::conn::DIRECTOR_JOB_TIMEOUT`]).
+    #[cfg(not(feature = "passive"))]
+    pub(crate) async fn next_command<'b>(
+        &mut self,
+        dir_rx: &'b mut [u8],
+    ) -> Result<Msg<'b>, SessionError> {
+        super::session::recv_within(&mut self.dir, &self.svc.clock, self.job.id != 0, dir_rx)
+            .await
+            .map_err(SessionError::Conn)
     }
 
     /// `backup FileIndex=…`.
@@ -868,7 +956,7 @@ where
             return Ok(false);
         };
         sd.signal(Signal::Eod).await?;
-        let r = sd_reply(sd, self.sd_rx).await?;
+        let r = sd_reply(sd, &self.svc.clock, self.sd_rx).await?;
         if r != Some(SdDataReply::AppendData) {
             return self.sd_failed("append data").await;
         }
@@ -945,7 +1033,8 @@ where
                 let Some(sd) = self.sd.as_mut() else {
                     return Err(SessionError::Conn(super::conn::ConnError::Closed));
                 };
-                sd.send(self.tx.get(..n).unwrap_or(&[])).await?;
+                super::conn::send_within(sd, &self.svc.clock, self.tx.get(..n).unwrap_or(&[]))
+                    .await?;
             }
             self.pace(n + 4, st).await?;
             self.sd_eod(st).await?;
@@ -1053,7 +1142,7 @@ where
         let Some(sd) = self.sd.as_mut() else {
             return Err(SessionError::Conn(super::conn::ConnError::Closed));
         };
-        sd.send(payload).await?;
+        super::conn::send_within(sd, &self.svc.clock, payload).await?;
         self.pace(payload.len() + 4, st).await
     }
 
@@ -1171,7 +1260,7 @@ where
             let Some(sd) = self.sd.as_mut() else {
                 return Err(SessionError::Conn(super::conn::ConnError::Closed));
             };
-            sd.send(self.tx.get(..n).unwrap_or(&[])).await?;
+            super::conn::send_within(sd, &self.svc.clock, self.tx.get(..n).unwrap_or(&[])).await?;
         }
         self.pace(n + 4, st).await?;
         self.sd_eod(st).await?;
@@ -1303,7 +1392,8 @@ where
             let Some(sd) = self.sd.as_mut() else {
                 return Err(SessionError::Conn(super::conn::ConnError::Closed));
             };
-            sd.send(self.data.get(..len).unwrap_or(&[])).await?;
+            super::conn::send_within(sd, &self.svc.clock, self.data.get(..len).unwrap_or(&[]))
+                .await?;
         }
         self.job.job_bytes += len as u64;
         self.pace(len + 4, st).await?;
@@ -1399,7 +1489,8 @@ where
                 let Some(sd) = self.sd.as_mut() else {
                     return Err(SessionError::Conn(super::conn::ConnError::Closed));
                 };
-                sd.send(self.data.get(..len).unwrap_or(&[])).await?;
+                super::conn::send_within(sd, &self.svc.clock, self.data.get(..len).unwrap_or(&[]))
+                    .await?;
                 self.job.job_bytes += len as u64;
                 self.pace(len + 4, st).await?;
             }
@@ -1419,12 +1510,22 @@ where
 }
 
 /// Read one SD reply (skipping heartbeats), without borrowing the buffer in the result.
-pub(crate) async fn sd_reply<X: Read + Write>(
+pub(crate) async fn sd_reply<X: Read + Write, T: Clock>(
     sd: &mut Conn<X>,
+    clock: &T,
     rx: &mut [u8],
 ) -> Result<Option<SdDataReply<'static>>, SessionError> {
+    let deadline = clock.now() + super::conn::DATA_PHASE_TIMEOUT;
     loop {
-        match sd.recv(rx).await? {
+        let m = match super::conn::recv_by(sd, clock, deadline, rx).await {
+            // A silent SD: no reply is a bad reply, the caller fails the job.
+            Err(super::conn::ConnError::Io(embedded_io_async::ErrorKind::TimedOut)) => {
+                warn!("no reply from the Storage daemon within the data-phase timeout");
+                return Ok(None);
+            }
+            m => m?,
+        };
+        match m {
             Msg::Signal(Signal::Heartbeat) => continue,
             Msg::Signal(_) => return Ok(None),
             Msg::Data(d) => {
@@ -1473,6 +1574,53 @@ pub(crate) fn cipher_text(c: &[u8]) -> &str {
 /// A path for a log line.
 pub(crate) fn show(p: &[u8]) -> &str {
     core::str::from_utf8(p).unwrap_or("<non-UTF-8 path>")
+}
+
+/// A passive SD's hello (`Hello Storage calling Start Job «job»`, vectors/clear-backup-passive
+/// conn 4 msg 1) and the FD's CRAM-MD5 as the inbound side with the session key (msgs 2-7):
+/// true when both passed. Over TLS-PSK (the connector's [`Connector::cipher`] names one once
+/// the hello came through it) the `ssl=` comparison is moot, as in Bareos, and the FD's
+/// challenge says `ssl=2` (an SD speaking TLS requires it).
+#[cfg(feature = "passive")]
+#[allow(clippy::too_many_arguments)]
+async fn passive_hello_and_auth<C: Connector, T: Clock>(
+    sd: &mut Conn<C::Stream>,
+    connector: &C,
+    clock: &T,
+    job: &[u8],
+    key: &[u8],
+    own: &[u8],
+    random: u32,
+    rx: &mut [u8],
+) -> Result<bool, SessionError> {
+    let ok = match sd.recv(rx).await? {
+        Msg::Data(h) => matches!(
+            Hello::parse_at(crate::wire::hello::Acceptor::FileDaemon, h),
+            Ok(Hello::StorageStartJob { job: j, .. }) if j == job
+        ),
+        Msg::Signal(_) => false,
+    };
+    if !ok {
+        return Ok(false);
+    }
+    let tls = connector.cipher(sd.get_ref(), &mut [0u8; 64]) > 0;
+    let mut acfg = auth::Config::new(
+        Role::Inbound,
+        key,
+        own,
+        if tls {
+            TlsPolicy::Required
+        } else {
+            TlsPolicy::None
+        },
+        random,
+        u32::try_from(clock.unix_time()).unwrap_or(0),
+    );
+    acfg.tls_active = tls;
+    Ok(matches!(
+        authenticate(sd, clock, acfg, rx).await?,
+        auth::Event::Authenticated { .. }
+    ))
 }
 
 #[cfg(test)]

@@ -21,6 +21,14 @@ use crate::wire::bnet::{self, Header, Signal};
 /// holds its FD until TCP keepalive gives up); a device cannot wait that long.
 pub const DATA_PHASE_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// How long the FD waits for the Director's next frame once a job is open (after a
+/// `JobId=` ≠ 0, until the session ends): a Director that stalls mid-job fails the job
+/// instead of holding the session forever. Generous, because the Director may legitimately
+/// pause between commands (a Storage daemon reserving a busy device, a passive SD being
+/// told to dial). Between jobs there is no limit: Bareos File daemons wait for their
+/// Director indefinitely (an idle or parked client-initiated connection).
+pub const DIRECTOR_JOB_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// Run `f` until `deadline` on `clock`: `Some(output)`, or `None` when the deadline came
 /// first (`f` is then dropped, so whatever it was reading is abandoned).
 pub async fn until<F: Future, T: Clock>(clock: &T, deadline: Instant, f: F) -> Option<F::Output> {
@@ -36,6 +44,50 @@ pub async fn until<F: Future, T: Clock>(clock: &T, deadline: Instant, f: F) -> O
         Poll::Pending
     })
     .await
+}
+
+/// Receive one frame on `conn` before `deadline`; `ConnError::Io(TimedOut)` when the
+/// deadline comes first (whatever the frame had delivered so far is abandoned, so the caller
+/// must give the connection up). Every bounded wait for a frame goes through this one
+/// function, which keeps one copy of the timer logic per stream type in a firmware.
+pub async fn recv_by<'b, S: Read + Write, T: Clock>(
+    conn: &mut Conn<S>,
+    clock: &T,
+    deadline: Instant,
+    buf: &'b mut [u8],
+) -> Result<Msg<'b>, ConnError> {
+    until(clock, deadline, conn.recv(buf))
+        .await
+        .unwrap_or(Err(ConnError::Io(ErrorKind::TimedOut)))
+}
+
+/// Send one frame on the data channel within [`DATA_PHASE_TIMEOUT`];
+/// `ConnError::Io(TimedOut)` when the SD stopped reading (its TCP window stays shut, so the
+/// write never completes). Bareos has no such limit (a stalled SD holds its FD until TCP
+/// gives up).
+#[cfg(feature = "sd-write-timeout")]
+pub async fn send_within<S: Read + Write, T: Clock>(
+    conn: &mut Conn<S>,
+    clock: &T,
+    payload: &[u8],
+) -> Result<(), ConnError> {
+    let deadline = clock.now() + DATA_PHASE_TIMEOUT;
+    until(clock, deadline, conn.send(payload))
+        .await
+        .unwrap_or(Err(ConnError::Io(ErrorKind::TimedOut)))
+}
+
+/// Without the feature `sd-write-timeout` (the budget firmware: 168 bytes of flash it does
+/// not have) a write to a stalled SD waits as long as the stream's own timeouts allow.
+/// (Not an `async fn`: returning `Conn::send`'s own future costs nothing.)
+#[cfg(not(feature = "sd-write-timeout"))]
+#[inline(always)]
+pub fn send_within<'a, S: Read + Write, T: Clock>(
+    conn: &'a mut Conn<S>,
+    _clock: &T,
+    payload: &'a [u8],
+) -> impl Future<Output = Result<(), ConnError>> + 'a {
+    conn.send(payload)
 }
 
 /// What went wrong on a connection.
@@ -95,6 +147,11 @@ impl<S: Read + Write> Conn<S> {
     /// The stream.
     pub fn into_inner(self) -> S {
         self.io
+    }
+
+    /// The stream, borrowed (e.g. for [`super::platform::Connector::cipher`]).
+    pub fn get_ref(&self) -> &S {
+        &self.io
     }
 
     /// True once the peer sent TERMINATE (nothing is sent any more).

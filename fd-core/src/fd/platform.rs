@@ -444,6 +444,13 @@ pub trait Connector {
     /// hello unread** to the session whose job it names (TLS-PSK, if any, already done). A
     /// platform without passive support returns an error at once; the FD then answers
     /// `2902 Bad backup`/`2902 Bad restore` as Bareos does without an SD connection.
+    ///
+    /// When [`Connector::accepted_sd_authenticated`] is false, the session calls this as soon
+    /// as a job has its session key, *while* it waits for the Director's next command, and
+    /// authenticates the SD at once (the SD answers the Director's `passive client` only
+    /// after that, and `backup`/`restore` come only after the answer). If the Director's
+    /// command comes first, the future is dropped and the call repeated later: it must then
+    /// be cancel-safe (dropping it loses no connection and no resources).
     async fn accept_sd(&mut self, job: &[u8]) -> Result<Self::Stream, Self::Error>;
 
     /// Passive mode: the session of job `job` got its session key from the Director

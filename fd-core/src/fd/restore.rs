@@ -36,7 +36,7 @@ use embedded_io_async::{Read, Write};
 use heapless::Vec;
 
 use super::backup::show;
-use super::conn::{until, ConnError, Msg, DATA_PHASE_TIMEOUT};
+use super::conn::{recv_by, ConnError, Msg, DATA_PHASE_TIMEOUT};
 use super::platform::{
     Clock, Connector, CreateKind, Created, DigestProvider, FileSink, FileSource, Hasher, MetaStream,
 };
@@ -251,9 +251,9 @@ where
                 }
             }
             let deadline = self.svc.clock.now() + DATA_PHASE_TIMEOUT;
-            let msg = match until(&self.svc.clock, deadline, sd.recv(rx)).await {
-                Some(Ok(m)) => m,
-                None => {
+            let msg = match recv_by(&mut sd, &self.svc.clock, deadline, rx).await {
+                Ok(m) => m,
+                Err(ConnError::Io(embedded_io_async::ErrorKind::TimedOut)) => {
                     self.jmsg(
                         MessageType::Error,
                         format_args!(
@@ -266,7 +266,7 @@ where
                     ok = false;
                     break;
                 }
-                Some(Err(e)) => {
+                Err(e) => {
                     self.jmsg(
                         MessageType::Error,
                         format_args!("Storage daemon connection lost during restore: {}\n", e),

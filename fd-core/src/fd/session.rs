@@ -226,6 +226,9 @@ where
     pub(crate) sd_port: u16,
     /// The SD connection came in passively (the SD dialled the FD).
     pub(crate) sd_passive: bool,
+    /// An early attempt to accept a passive SD failed (not repeated before `backup`).
+    #[cfg_attr(not(feature = "passive"), allow(dead_code))]
+    pub(crate) early_sd_failed: bool,
     /// Seed and counter for the challenge numbers of later CRAM-MD5 exchanges.
     pub(crate) seed: u32,
     pub(crate) draws: u32,
@@ -341,6 +344,7 @@ where
         sd_addr: Vec::new(),
         sd_port: 0,
         sd_passive: false,
+        early_sd_failed: false,
         seed: challenge_random,
         draws: 0,
     };
@@ -401,6 +405,7 @@ where
         sd_addr: Vec::new(),
         sd_port: 0,
         sd_passive: false,
+        early_sd_failed: false,
         seed,
         draws: 0,
     };
@@ -517,6 +522,28 @@ pub async fn authenticate<IO: Read + Write, T: Clock>(
     }
 }
 
+/// Receive the Director's next frame. Between jobs (`job_open` false) the FD waits as long
+/// as the Director likes, as Bareos does (an idle connection, a parked client-initiated
+/// one). Once a job is open (a `JobId=` ≠ 0 came) every wait for the Director is bounded by
+/// [`super::conn::DIRECTOR_JOB_TIMEOUT`]: a Director that stalls mid-job (or vanished
+/// without a FIN, which a device's TCP may never notice) fails the job with
+/// `ConnError::Io(TimedOut)` instead of holding the device's only session forever.
+pub(crate) async fn recv_within<'b, IO: Read + Write, T: Clock>(
+    dir: &mut Conn<IO>,
+    clock: &T,
+    job_open: bool,
+    rx: &'b mut [u8],
+) -> Result<Msg<'b>, ConnError> {
+    // One path for both cases (the firmware's flash): between jobs the deadline is ≈ 285
+    // years after boot (not `i64::MAX`: embassy-time's tick conversion would overflow).
+    let deadline = if job_open {
+        clock.now() + super::conn::DIRECTOR_JOB_TIMEOUT
+    } else {
+        crate::time::Instant::from_micros(i64::MAX >> 10)
+    };
+    super::conn::recv_by(dir, clock, deadline, rx).await
+}
+
 /// Thousands separators, as `edit_uint64_with_commas()`.
 pub(crate) fn write_commas(w: &mut Writer<'_>, v: u64) {
     let mut digits = [0u8; 20];
@@ -554,14 +581,14 @@ where
     async fn run(&mut self, dir_rx: &mut [u8]) -> Result<SessionEnd, SessionError> {
         let mut result = Ok(());
         loop {
-            let data = match self.dir.recv(dir_rx).await {
+            let data = match self.next_command(dir_rx).await {
                 Ok(Msg::Data(d)) => d,
                 Ok(Msg::Signal(s)) => {
                     debug!("Director signal {} ends the command loop", s.code());
                     break;
                 }
                 Err(e) => {
-                    result = Err(SessionError::Conn(e));
+                    result = Err(e);
                     break;
                 }
             };
@@ -599,6 +626,11 @@ where
         self.finish(result).await
     }
 
+    /// The Director's next frame inside a command (see [`recv_within`]).
+    async fn recv_dir<'b>(&mut self, dir_rx: &'b mut [u8]) -> Result<Msg<'b>, ConnError> {
+        recv_within(&mut self.dir, &self.svc.clock, self.job.id != 0, dir_rx).await
+    }
+
     /// Handle a command that reads more frames from the Director; false ends the loop.
     async fn dispatch_reading(
         &mut self,
@@ -618,7 +650,7 @@ where
             Reads::RestoreObject => {
                 // Object name and data follow as two raw frames; no plugins here.
                 for _ in 0..2 {
-                    if let Msg::Signal(_) = self.dir.recv(dir_rx).await? {
+                    if let Msg::Signal(_) = self.recv_dir(dir_rx).await? {
                         return Ok(false);
                     }
                 }
@@ -627,7 +659,7 @@ where
             Reads::Bootstrap => {
                 // Deprecated: the Director sends the bootstrap to the SD. Skip the lines.
                 loop {
-                    if let Msg::Signal(_) = self.dir.recv(dir_rx).await? {
+                    if let Msg::Signal(_) = self.recv_dir(dir_rx).await? {
                         break;
                     }
                 }
@@ -901,7 +933,7 @@ where
         for i in 0..10 {
             let start = self.svc.clock.unix_micros();
             self.dir.signal(Signal::Btime).await?;
-            let his = match self.dir.recv(dir_rx).await? {
+            let his = match self.recv_dir(dir_rx).await? {
                 Msg::Data(d) => match DirCommand::parse(d) {
                     Ok(DirCommand::Btime { micros }) => i64::try_from(micros).unwrap_or(0),
                     _ => {
@@ -950,7 +982,7 @@ where
         self.job.fileset_overflow = false;
         let mut bad = false;
         loop {
-            match self.dir.recv(dir_rx).await? {
+            match self.recv_dir(dir_rx).await? {
                 Msg::Signal(Signal::Eod) => break,
                 Msg::Signal(_) => return Ok(false),
                 Msg::Data(line) => {
@@ -1026,7 +1058,7 @@ where
         self.job.accurate_len = 0;
         self.job.accurate_overflow = false;
         loop {
-            match self.dir.recv(dir_rx).await? {
+            match self.recv_dir(dir_rx).await? {
                 Msg::Signal(Signal::Eod) => break,
                 Msg::Signal(_) => return Ok(false),
                 Msg::Data(entry) => {
@@ -1062,7 +1094,20 @@ where
         result: Result<(), SessionError>,
     ) -> Result<SessionEnd, SessionError> {
         if let Some(mut sd) = self.sd.take() {
-            let _ = sd.terminate().await;
+            // After a timeout the SD may have stopped reading: a TERMINATE could then block
+            // for ever, so the connection is just closed.
+            #[cfg(feature = "sd-write-timeout")]
+            let skip = matches!(
+                result,
+                Err(SessionError::Conn(ConnError::Io(
+                    embedded_io_async::ErrorKind::TimedOut
+                )))
+            );
+            #[cfg(not(feature = "sd-write-timeout"))]
+            let skip = false;
+            if !skip {
+                let _ = sd.terminate().await;
+            }
         }
         if self.job.canceled() {
             self.job.status = JobStatus::Canceled;
