@@ -9,9 +9,18 @@
 //! is per data set. Then it prints `openssl speed` single-core figures for SHA-256 and
 //! ChaCha20-Poly1305 to relate the FD's throughput to what one core can hash and encrypt.
 //!
+//! The CPU seconds of the test Storage daemon (this process: the sink, plus the Director
+//! side, which costs next to nothing) are printed too, per GB of file data for both, because
+//! on a loaded machine CPU seconds per GB vary far less than wall time. Data set (a)'s MB/s
+//! is related to min(SHA-256, ChaCha20-Poly1305) of `openssl speed` (issue #5's target (a):
+//! at least 60 %).
+//!
 //! Environment: `FD_BENCH_DIR` (where the data sets are generated, default a temp dir under
 //! the target dir), `FD_BENCH_BIG_MIB` (size of data set (a), default 2048),
-//! `FD_BENCH_FILES` (file count of data set (b), default 100000).
+//! `FD_BENCH_FILES` (file count of data set (b), default 100000), `FD_BENCH_SETS` (which
+//! data sets to run, default `abc`), `FD_BENCH_BIN` (the `barque-fd` binary, default
+//! `target/release/barque-fd`; several separated by commas run alternately, for A/B runs of
+//! two builds), `FD_BENCH_REPEAT` (runs per data set and binary, default 1), `FD_BENCH_NO_SPEED` (set: skip `openssl speed`).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -152,7 +161,7 @@ fn proc_hwm_mib(pid: u32) -> f64 {
         / 1024.0
 }
 
-fn spawn_fd(work: &Path) -> (Child, u16) {
+fn spawn_fd(work: &Path, bin: &Path) -> (Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -161,7 +170,6 @@ fn spawn_fd(work: &Path) -> (Child, u16) {
     let conf = work.join("bench-fd.conf");
     let text = support::config_text(true).replace("port = 9102", &format!("port = {port}"));
     std::fs::write(&conf, text).unwrap();
-    let bin = target_dir().join("release/barque-fd");
     assert!(
         bin.exists(),
         "{} missing: run `cargo build --release -p fd-linux` first",
@@ -190,15 +198,18 @@ struct Row {
     bytes: u64,
     wall: f64,
     cpu: f64,
+    sink_cpu: f64,
     rss: f64,
 }
 
-async fn run(name: &str, root: &Path, files: u64, work: &Path) -> Row {
-    let (mut child, port) = spawn_fd(work);
+async fn run(name: &str, root: &Path, files: u64, work: &Path, bin: &Path) -> Row {
+    let (mut child, port) = spawn_fd(work, bin);
     let pid = child.id();
     let sd = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sd_port = sd.local_addr().unwrap().port();
     let cpu0 = proc_cpu(pid);
+    let me = std::process::id();
+    let sink0 = proc_cpu(me);
     let t0 = Instant::now();
     let root_b = root.as_os_str().as_encoded_bytes().to_vec();
     let cmds = backup_commands("full", 0, "S2", &[&root_b], sd_port, 4);
@@ -209,6 +220,7 @@ async fn run(name: &str, root: &Path, files: u64, work: &Path) -> Row {
     let (frames, (_records, bytes)) = tokio::join!(dir, sd_append_discard(&sd, true));
     let wall = t0.elapsed().as_secs_f64();
     let cpu = proc_cpu(pid) - cpu0;
+    let sink_cpu = proc_cpu(me) - sink0;
     let rss = proc_hwm_mib(pid);
     let ej = end_job(&frames);
     assert_eq!(ej.errors, 0, "backup of {name} had errors");
@@ -221,21 +233,33 @@ async fn run(name: &str, root: &Path, files: u64, work: &Path) -> Row {
         bytes,
         wall,
         cpu,
+        sink_cpu,
         rss,
     }
 }
 
-fn openssl_speed(alg: &str) -> String {
+/// `openssl speed` of `alg` on 16 KiB blocks: its result line and bytes/s.
+fn openssl_speed(alg: &str) -> (String, Option<f64>) {
     let out = Command::new("openssl")
         .args(["speed", "-seconds", "2", "-bytes", "16384", "-evp", alg])
         .output();
     match out {
-        Ok(o) => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .rfind(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .to_string(),
-        Err(e) => format!("openssl speed failed: {e}"),
+        Ok(o) => {
+            let line = String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .to_string();
+            // `sha256   1728000.00k`: thousands of bytes per second.
+            let rate = line
+                .split_whitespace()
+                .last()
+                .and_then(|v| v.strip_suffix('k'))
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|k| k * 1000.0);
+            (line, rate)
+        }
+        Err(e) => (format!("openssl speed failed: {e}"), None),
     }
 }
 
@@ -269,24 +293,46 @@ async fn main() {
     }
     let _ = (fa, fb, fc);
     let (fa, fb, fc) = (count_entries(&a), count_entries(&b), count_entries(&c));
-    let rows = vec![
-        run(&format!("(a) one {big_mib} MiB file"), &a, fa, &base).await,
-        run(&format!("(b) {nfiles} files of 1-16 KiB"), &b, fb, &base).await,
-        run(
-            "(c) mixed tree (2000 files 0-4 MiB, symlinks)",
-            &c,
-            fc,
-            &base,
-        )
-        .await,
-    ];
+    let sets = std::env::var("FD_BENCH_SETS").unwrap_or_else(|_| "abc".into());
+    let repeat = env_num("FD_BENCH_REPEAT", 1).max(1);
+    let bins: Vec<PathBuf> = match std::env::var("FD_BENCH_BIN") {
+        Ok(v) => v.split(',').map(PathBuf::from).collect(),
+        Err(_) => vec![target_dir().join("release/barque-fd")],
+    };
+    // With several binaries, name each row after its binary.
+    let tag = |bin: &Path| {
+        if bins.len() > 1 {
+            format!(" [{}]", bin.display())
+        } else {
+            String::new()
+        }
+    };
+    let mut rows = Vec::new();
+    for _ in 0..repeat {
+        for bin in &bins {
+            let t = tag(bin);
+            if sets.contains('a') {
+                let name = format!("(a) one {big_mib} MiB file{t}");
+                rows.push(run(&name, &a, fa, &base, bin).await);
+            }
+            if sets.contains('b') {
+                let name = format!("(b) {nfiles} files of 1-16 KiB{t}");
+                rows.push(run(&name, &b, fb, &base, bin).await);
+            }
+            if sets.contains('c') {
+                let name = format!("(c) mixed tree (2000 files 0-4 MiB, symlinks){t}");
+                rows.push(run(&name, &c, fc, &base, bin).await);
+            }
+        }
+    }
     println!();
     println!("barque-fd backup, TLS-PSK (Director and SD connections), SHA-256, loopback, page cache warm");
-    println!("| data set | files | MiB | wall s | MB/s | files/s | FD CPU s | FD peak RSS MiB |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| data set | files | MiB | wall s | MB/s | files/s | FD CPU s | FD CPU s/GB | sink CPU s/GB | FD peak RSS MiB |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
+        let gb = r.bytes as f64 / 1e9;
         println!(
-            "| {} | {} | {:.1} | {:.2} | {:.1} | {:.0} | {:.2} | {:.1} |",
+            "| {} | {} | {:.1} | {:.2} | {:.1} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} |",
             r.name,
             r.files,
             r.bytes as f64 / 1048576.0,
@@ -294,14 +340,36 @@ async fn main() {
             r.bytes as f64 / 1e6 / r.wall,
             r.files as f64 / r.wall,
             r.cpu,
+            r.cpu / gb,
+            r.sink_cpu / gb,
             r.rss
         );
     }
+    if std::env::var_os("FD_BENCH_NO_SPEED").is_some() {
+        return;
+    }
     println!();
     println!("openssl speed, one core, 16 KiB blocks (bytes/s in 1000s):");
-    println!("  sha256:            {}", openssl_speed("sha256"));
-    println!(
-        "  chacha20-poly1305: {}",
-        openssl_speed("chacha20-poly1305")
-    );
+    let (sha_line, sha) = openssl_speed("sha256");
+    let (chacha_line, chacha) = openssl_speed("chacha20-poly1305");
+    println!("  sha256:            {sha_line}");
+    println!("  chacha20-poly1305: {chacha_line}");
+    if let (Some(sha), Some(chacha)) = (sha, chacha) {
+        let floor = sha.min(chacha);
+        println!(
+            "  min = {:.0} MB/s; per GB: SHA-256 {:.2} CPU s, ChaCha20-Poly1305 {:.2} CPU s",
+            floor / 1e6,
+            1e9 / sha,
+            1e9 / chacha
+        );
+        for r in rows.iter().filter(|r| r.name.starts_with("(a)")) {
+            let mbs = r.bytes as f64 / r.wall;
+            println!(
+                "  {}: {:.0} MB/s = {:.0} % of min(SHA-256, ChaCha20-Poly1305) (target >= 60 %)",
+                r.name,
+                mbs / 1e6,
+                100.0 * mbs / floor
+            );
+        }
+    }
 }

@@ -857,7 +857,7 @@ impl FileDaemon {
             .await?;
         match conn.into_inner().0 {
             NetStream::Plain(t) => Ok(t),
-            NetStream::Tls(_) => Err("unexpected TLS stream".into()),
+            NetStream::Tls(_) | NetStream::TlsBuffered(_) => Err("unexpected TLS stream".into()),
         }
     }
 

@@ -43,6 +43,7 @@ pub mod daemon;
 pub mod digest;
 pub mod msglog;
 pub mod net;
+pub mod readahead;
 pub mod sink;
 pub mod source;
 pub mod xattr;

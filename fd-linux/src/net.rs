@@ -43,7 +43,7 @@ use barque_common::tls::{self, Key, TlsSettings};
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use fd_core::fd::platform::{Connector, PskParams};
 use openssl::ssl::Ssl;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufStream, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
@@ -54,6 +54,29 @@ pub enum NetStream {
     Plain(TcpStream),
     /// TLS (PSK or certificates) over TCP.
     Tls(Box<SslStream<TcpStream>>),
+    /// TLS over a buffered TCP stream: OpenSSL writes (and, with read-ahead, reads) one TLS
+    /// record of at most 16 KiB per call, so a bulk stream unbuffered costs one system call
+    /// per record. The buffers coalesce records into few large `send()`/`recv()` calls; the
+    /// bytes on the wire are the same. Written data leaves only on `flush` (or when the
+    /// write buffer is full): the owner must flush before it waits for the peer.
+    TlsBuffered(Box<SslStream<BufStream<TcpStream>>>),
+}
+
+/// Write buffer under TLS of a bulk sender: 16 TLS records.
+pub const TLS_WRITE_BUFFER: usize = 16 * (16 * 1024 + 256);
+
+/// Read buffer under TLS of a bulk receiver.
+pub const TLS_READ_BUFFER: usize = 256 * 1024;
+
+/// Wrap `tcp` for a TLS stream that mostly sends (`BufStream` with a small read buffer and a
+/// [`TLS_WRITE_BUFFER`] write buffer) or mostly receives ([`TLS_READ_BUFFER`] to read, small
+/// write buffer).
+pub fn bulk_buffered(tcp: TcpStream, sending: bool) -> BufStream<TcpStream> {
+    if sending {
+        BufStream::with_capacity(16 * 1024 + 256, TLS_WRITE_BUFFER, tcp)
+    } else {
+        BufStream::with_capacity(TLS_READ_BUFFER, 16 * 1024 + 256, tcp)
+    }
 }
 
 impl NetStream {
@@ -62,12 +85,14 @@ impl NetStream {
     pub fn cipher(&self) -> Option<String> {
         match self {
             NetStream::Plain(_) => None,
-            NetStream::Tls(s) => {
-                let ssl = s.ssl();
-                ssl.current_cipher()?;
-                Some(barque_common::tls::TlsInfo::from_ssl(ssl, None).encryption_text())
-            }
+            NetStream::Tls(s) => Self::cipher_of(s.ssl()),
+            NetStream::TlsBuffered(s) => Self::cipher_of(s.ssl()),
         }
+    }
+
+    fn cipher_of(ssl: &openssl::ssl::SslRef) -> Option<String> {
+        ssl.current_cipher()?;
+        Some(barque_common::tls::TlsInfo::from_ssl(ssl, None).encryption_text())
     }
 }
 
@@ -80,6 +105,7 @@ impl AsyncRead for NetStream {
         match self.get_mut() {
             NetStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             NetStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            NetStream::TlsBuffered(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -93,18 +119,21 @@ impl AsyncWrite for NetStream {
         match self.get_mut() {
             NetStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             NetStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            NetStream::TlsBuffered(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             NetStream::Plain(s) => Pin::new(s).poll_flush(cx),
             NetStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            NetStream::TlsBuffered(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             NetStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             NetStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            NetStream::TlsBuffered(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -179,15 +208,22 @@ impl<T: AsyncWrite + Unpin> Write for NetIo<T> {
 /// fd-core flushes after every frame; on the data channel of a backup that is three to nine
 /// frames per file (attributes, data, digest, each followed by an EOD), which on TLS means
 /// one TLS record and one `write()` per frame. [`SdIo`] collects frames up to
-/// [`SdIo::FLUSH_AT`] bytes and writes them together. It is safe because the FD never waits
-/// on the SD without reading from it: every read first writes out what is pending; and the
-/// one frame that is followed by closing the connection, TERMINATE, is written at once.
-/// A canceled or failed job may drop up to `FLUSH_AT` unsent bytes, which Bareos' SD treats
+/// [`SdIo::FLUSH_AT`] bytes and writes them together; a frame of at least `FLUSH_AT` bytes
+/// (file data) goes straight to the stream after what is pending. With TLS the stream is
+/// [`NetStream::TlsBuffered`], so OpenSSL's 16 KiB records leave in `send()` calls of up to
+/// [`TLS_WRITE_BUFFER`] bytes rather than one call per record.
+///
+/// It is safe because the FD never waits on the SD without reading from it: every read
+/// first writes out and flushes what is pending or buffered; and the one frame that is
+/// followed by closing the connection, TERMINATE, is written at once. A canceled or failed
+/// job may drop up to `FLUSH_AT` + `TLS_WRITE_BUFFER` unsent bytes, which Bareos' SD treats
 /// like the connection closing in the middle of the data (vectors/clear-cancel).
 #[derive(Debug)]
 pub struct SdIo {
     inner: NetStream,
     pending: Vec<u8>,
+    /// Bytes went to `inner` since its last flush (they may sit in its write buffer).
+    unflushed: bool,
 }
 
 impl SdIo {
@@ -205,17 +241,29 @@ impl SdIo {
         Self {
             inner,
             pending: Vec::with_capacity(Self::FLUSH_AT + 64 * 1024),
+            unflushed: false,
         }
     }
 
-    async fn write_out(&mut self) -> Result<(), NetError> {
+    /// Hand what is pending to the stream (without flushing it).
+    async fn write_pending(&mut self) -> Result<(), NetError> {
         if !self.pending.is_empty() {
+            self.unflushed = true;
             self.inner
                 .write_all(&self.pending)
                 .await
                 .map_err(|e| map_err(&e))?;
             self.pending.clear();
+        }
+        Ok(())
+    }
+
+    /// Write out what is pending and flush the stream.
+    async fn write_out(&mut self) -> Result<(), NetError> {
+        self.write_pending().await?;
+        if self.unflushed {
             self.inner.flush().await.map_err(|e| map_err(&e))?;
+            self.unflushed = false;
         }
         Ok(())
     }
@@ -238,7 +286,9 @@ const TERMINATE_HEADER: [u8; 4] = (-4i32).to_be_bytes();
 impl Write for SdIo {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, NetError> {
         if buf.len() >= Self::FLUSH_AT {
-            self.write_out().await?;
+            // The frame header before it is pending: both go out together.
+            self.write_pending().await?;
+            self.unflushed = true;
             return self.inner.write(buf).await.map_err(|e| map_err(&e));
         }
         self.pending.extend_from_slice(buf);
@@ -409,12 +459,13 @@ impl Connector for SdConnector {
         )
         .map_err(|e| ConnectError::Tls(e.to_string()))?;
         let ssl = Ssl::new(&ctx).map_err(|e| ConnectError::Tls(e.to_string()))?;
-        let mut s = SslStream::new(ssl, tcp).map_err(|e| ConnectError::Tls(e.to_string()))?;
+        let mut s = SslStream::new(ssl, bulk_buffered(tcp, true))
+            .map_err(|e| ConnectError::Tls(e.to_string()))?;
         Pin::new(&mut s)
             .connect()
             .await
             .map_err(|e| ConnectError::Tls(e.to_string()))?;
-        Ok(SdIo::new(NetStream::Tls(Box::new(s))))
+        Ok(SdIo::new(NetStream::TlsBuffered(Box::new(s))))
     }
 
     fn cipher(&self, stream: &SdIo, out: &mut [u8]) -> usize {

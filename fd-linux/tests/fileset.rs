@@ -139,6 +139,54 @@ async fn signature_sha1_sends_stream_10_with_the_files_sha1() {
     assert_eq!(got, want);
 }
 
+/// A file large enough for both helper threads (read-ahead after 1 MiB, SHA-256 after
+/// 4 MiB): the data records are the file's bytes and the SHA-256 record
+/// (`STREAM_SHA256_DIGEST`, 17) is the system's `sha256sum`.
+#[tokio::test]
+async fn signature_sha256_of_a_large_file_read_on_helper_threads() {
+    let fd = start(&config_text(false), |_| {});
+    let w = tempfile::tempdir().unwrap();
+    let f = w.path().join("large.bin");
+    let body: Vec<u8> = (0..9_437_184u32 + 4_321)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    fs::write(&f, &body).unwrap();
+    let lines = vec![
+        "I".into(),
+        "O S2".into(),
+        "N".into(),
+        format!("F {}", b(&f)),
+        "N".into(),
+    ];
+    let (frames, records) = run_backup(fd.port, lines).await;
+    assert_eq!(
+        end_job(&frames).term_code,
+        JobStatus::Terminated,
+        "{frames:?}"
+    );
+    // Stream 2 (file data): the file's bytes in order.
+    let data: Vec<u8> = records
+        .iter()
+        .filter(|(_, s, _)| *s == 2)
+        .flat_map(|(_, _, d)| d.iter().copied())
+        .collect();
+    assert!(data == body, "data records differ from the file");
+    let digests: Vec<&Vec<u8>> = records
+        .iter()
+        .filter(|(_, s, _)| *s == 17)
+        .map(|(_, _, d)| d)
+        .collect();
+    assert_eq!(digests.len(), 1, "one SHA-256 record (stream 17)");
+    let out = std::process::Command::new("sha256sum")
+        .arg(&f)
+        .output()
+        .unwrap();
+    let hex = String::from_utf8(out.stdout).unwrap();
+    let want = hex.split_whitespace().next().unwrap().to_string();
+    let got: String = digests[0].iter().map(|x| format!("{x:02x}")).collect();
+    assert_eq!(got, want);
+}
+
 #[tokio::test]
 async fn exclude_dir_containing_and_wildcard_excludes() {
     let fd = start(&config_text(false), |_| {});
