@@ -6,7 +6,8 @@
 //! and that then stays resident. DT_RELR encodes the same relocations as bitmaps in a few KB.
 //! The running code is unchanged. glibc loads DT_RELR since 2.36; a linker that does not
 //! know the option (or a glibc without `GLIBC_ABI_DT_RELR`) leaves the executable as it was,
-//! with a warning. Measured in issue #5's data set (b): peak RSS, see the crate docs.
+//! with a warning. Issue #5, data set (b): peak RSS 9.8-9.9 MiB before, 9.3-9.5 MiB after
+//! (fd_bench, A/B alternated; the binary's resident file pages drop by about 300 KB).
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
