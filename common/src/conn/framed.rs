@@ -1,6 +1,6 @@
 //! bsock frames over plain TCP or TLS: the transport of an [`AuthenticatedConnection`].
 //!
-//! Framing is fd-core's ([`Decoder`] / [`Encoder`], `wire::bnet`): a 4-byte big-endian length,
+//! Framing is fd-core's (`wire::bnet`: [`Header`] to read, [`Encoder`] to write): a 4-byte big-endian length,
 //! then the payload, or a negative length for a signal; payloads up to 1,000,000 bytes
 //! (connect.md §1). Each frame is written with one `write_all` so that it leaves in one TCP
 //! segment where possible, as `SendPacket` does (the accepting C++ side needs the whole hello
@@ -24,9 +24,22 @@ pub(crate) enum Stream {
     /// Cleartext TCP.
     Plain(TcpStream),
     /// TLS over TCP.
-    Tls(Box<SslStream<TcpStream>>),
+    Tls(Box<SslStream<TlsIo>>),
     /// Taken out for a TLS upgrade.
     Gone,
+}
+
+/// What OpenSSL reads from and writes to: the TCP stream behind a read buffer, so that
+/// one `recv()` takes in several TLS records (OpenSSL's read-ahead asks for about one
+/// record at a time); writes pass straight through.
+pub(crate) type TlsIo = tokio::io::BufReader<TcpStream>;
+
+/// Bytes of TCP input [`TlsIo`] takes in per `recv()` at most.
+const TLS_READ_BUFFER: usize = 128 * 1024;
+
+/// Wrap a TCP stream for [`Stream::Tls`].
+pub(crate) fn tls_io(tcp: TcpStream) -> TlsIo {
+    tokio::io::BufReader::with_capacity(TLS_READ_BUFFER, tcp)
 }
 
 fn gone() -> std::io::Error {
@@ -170,7 +183,7 @@ impl AuthenticatedConnection {
     pub fn set_keepalive(&self, heartbeat: Option<Duration>) -> std::io::Result<()> {
         match &self.stream {
             Stream::Plain(t) => super::set_keepalive(t, heartbeat),
-            Stream::Tls(s) => super::set_keepalive(s.get_ref(), heartbeat),
+            Stream::Tls(s) => super::set_keepalive(s.get_ref().get_ref(), heartbeat),
             Stream::Gone => Ok(()),
         }
     }
