@@ -320,8 +320,7 @@ impl AuthenticatedConnection {
             .next_frame(&mut buf)
             .map_err(|e| self.err(ErrorKind::Protocol, format!("cannot frame message: {e}")))?
         {
-            let frame = buf.get(..n).unwrap_or(&[]).to_vec();
-            self.write(&frame).await?;
+            self.write(buf.get(..n).unwrap_or(&[])).await?;
         }
         Ok(())
     }
