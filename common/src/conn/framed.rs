@@ -1,6 +1,6 @@
 //! bsock frames over plain TCP or TLS: the transport of an [`AuthenticatedConnection`].
 //!
-//! Framing is fd-core's ([`Decoder`] / [`Encoder`], `wire::bnet`): a 4-byte big-endian length,
+//! Framing is fd-core's (`wire::bnet`: [`Header`] to read, [`Encoder`] to write): a 4-byte big-endian length,
 //! then the payload, or a negative length for a signal; payloads up to 1,000,000 bytes
 //! (connect.md §1). Each frame is written with one `write_all` so that it leaves in one TCP
 //! segment where possible, as `SendPacket` does (the accepting C++ side needs the whole hello
@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use fd_core::wire::bnet::{self, Decoder, Encoder, Frame, Oversize, Signal};
+use fd_core::wire::bnet::{self, Encoder, Frame, Header, Signal};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
@@ -24,9 +24,22 @@ pub(crate) enum Stream {
     /// Cleartext TCP.
     Plain(TcpStream),
     /// TLS over TCP.
-    Tls(Box<SslStream<TcpStream>>),
+    Tls(Box<SslStream<TlsIo>>),
     /// Taken out for a TLS upgrade.
     Gone,
+}
+
+/// What OpenSSL reads from and writes to: the TCP stream behind a read buffer, so that
+/// one `recv()` takes in several TLS records (OpenSSL's read-ahead asks for about one
+/// record at a time); writes pass straight through.
+pub(crate) type TlsIo = tokio::io::BufReader<TcpStream>;
+
+/// Bytes of TCP input [`TlsIo`] takes in per `recv()` at most.
+const TLS_READ_BUFFER: usize = 128 * 1024;
+
+/// Wrap a TCP stream for [`Stream::Tls`].
+pub(crate) fn tls_io(tcp: TcpStream) -> TlsIo {
+    tokio::io::BufReader::with_capacity(TLS_READ_BUFFER, tcp)
 }
 
 fn gone() -> std::io::Error {
@@ -79,9 +92,20 @@ impl AsyncWrite for Stream {
 
 /// Which frame [`AuthenticatedConnection::recv`] got, without the borrow.
 enum Got {
-    Data,
+    /// The payload is `inbuf[from..to]`.
+    Data {
+        from: usize,
+        to: usize,
+    },
     Signal(Signal),
 }
+
+/// The receive buffer's first size; it grows to hold the largest frame seen (with room for
+/// a few more of that size, so that reads stay large and moving a partial frame to the
+/// buffer's start is rare).
+const INBUF_START: usize = 16 * 1024;
+/// How far the receive buffer grows beyond one frame.
+const INBUF_ROOM: usize = 256 * 1024;
 
 /// Who is on the other end and how we talk to them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,11 +138,13 @@ impl PeerIdentity {
 #[derive(Debug)]
 pub struct AuthenticatedConnection {
     pub(crate) stream: Stream,
-    decoder: Decoder<Vec<u8>>,
+    /// Largest payload accepted (≤ [`bnet::MAX_PACKET_SIZE`]).
+    max_frame: usize,
+    /// Received bytes; `inbuf[start..end]` are not yet returned. A whole frame is collected
+    /// here and its payload handed out in place (no copy per frame).
     inbuf: Vec<u8>,
     start: usize,
     end: usize,
-    payload: Vec<u8>,
     pub(crate) io_timeout: Option<Duration>,
     pub(crate) who: String,
     pub(crate) peer: Option<PeerIdentity>,
@@ -128,14 +154,10 @@ impl AuthenticatedConnection {
     pub(crate) fn new(stream: Stream, max_frame: usize, who: String) -> Self {
         Self {
             stream,
-            decoder: Decoder::new(
-                vec![0; max_frame.min(bnet::MAX_PACKET_SIZE)],
-                Oversize::Reject,
-            ),
-            inbuf: vec![0; 16 * 1024],
+            max_frame: max_frame.min(bnet::MAX_PACKET_SIZE),
+            inbuf: vec![0; INBUF_START],
             start: 0,
             end: 0,
-            payload: Vec::new(),
             io_timeout: None,
             who,
             peer: None,
@@ -161,7 +183,7 @@ impl AuthenticatedConnection {
     pub fn set_keepalive(&self, heartbeat: Option<Duration>) -> std::io::Result<()> {
         match &self.stream {
             Stream::Plain(t) => super::set_keepalive(t, heartbeat),
-            Stream::Tls(s) => super::set_keepalive(s.get_ref(), heartbeat),
+            Stream::Tls(s) => super::set_keepalive(s.get_ref().get_ref(), heartbeat),
             Stream::Gone => Ok(()),
         }
     }
@@ -179,46 +201,41 @@ impl AuthenticatedConnection {
     /// Receive one frame: a payload (≤ 1,000,000 bytes) or a signal.
     pub async fn recv(&mut self) -> Result<Frame<'_>, ConnError> {
         let got = loop {
-            if self.start < self.end {
-                let input = self.inbuf.get(self.start..self.end).unwrap_or(&[]);
-                let (used, frame) = match self.decoder.decode(input) {
-                    Ok(x) => x,
-                    Err(fd_core::wire::Error::FrameTooLong) => {
-                        return Err(ConnError::new(
-                            self.who.clone(),
-                            ErrorKind::FrameTooLong,
-                            "frame header announces more than 1,000,000 bytes; closing",
-                        ))
-                    }
-                    Err(_) => {
-                        return Err(ConnError::new(
-                            self.who.clone(),
-                            ErrorKind::FrameTooLong,
-                            "frame larger than this connection's configured limit; closing",
-                        ))
-                    }
-                };
-                self.start += used;
-                match frame {
-                    Some(Frame::Data(d)) => {
-                        self.payload.clear();
-                        self.payload.extend_from_slice(d);
-                        break Got::Data;
-                    }
-                    Some(Frame::Signal(s)) => break Got::Signal(s),
-                    Some(Frame::Chunk(_)) => {
-                        return Err(ConnError::new(
-                            self.who.clone(),
-                            ErrorKind::Protocol,
-                            "unexpected chunked frame",
-                        ))
-                    }
-                    None => continue,
+            // Bytes this frame needs in the buffer, header included, once known.
+            let avail = self.inbuf.get(self.start..self.end).unwrap_or(&[]);
+            let need = match Header::parse(avail) {
+                Ok(Header::Signal(s)) => {
+                    self.start += bnet::HEADER_LEN;
+                    break Got::Signal(s);
                 }
-            }
-            self.start = 0;
-            self.end = 0;
-            let read = self.stream.read(&mut self.inbuf);
+                Ok(Header::Data(n)) if n > self.max_frame => {
+                    return Err(ConnError::new(
+                        self.who.clone(),
+                        ErrorKind::FrameTooLong,
+                        "frame larger than this connection's configured limit; closing",
+                    ))
+                }
+                Ok(Header::Data(n)) => {
+                    let need = bnet::HEADER_LEN + n;
+                    if avail.len() >= need {
+                        let from = self.start + bnet::HEADER_LEN;
+                        self.start += need;
+                        break Got::Data { from, to: from + n };
+                    }
+                    need
+                }
+                Err(fd_core::wire::Error::Truncated) => bnet::HEADER_LEN,
+                Err(_) => {
+                    return Err(ConnError::new(
+                        self.who.clone(),
+                        ErrorKind::FrameTooLong,
+                        "frame header announces more than 1,000,000 bytes; closing",
+                    ))
+                }
+            };
+            self.make_room(need);
+            let space = self.inbuf.get_mut(self.end..).unwrap_or(&mut []);
+            let read = self.stream.read(space);
             let n = match self.io_timeout {
                 Some(t) => match tokio::time::timeout(t, read).await {
                     Ok(r) => r,
@@ -233,19 +250,38 @@ impl AuthenticatedConnection {
             }
             .map_err(|e| self.err(ErrorKind::Io, format!("read failed: {e}")))?;
             if n == 0 {
-                let detail = if self.decoder.is_idle() {
+                let detail = if self.start == self.end {
                     "peer closed the connection"
                 } else {
                     "peer closed the connection in the middle of a frame"
                 };
                 return Err(self.err(ErrorKind::Io, detail));
             }
-            self.end = n;
+            self.end += n;
         };
         Ok(match got {
-            Got::Data => Frame::Data(&self.payload),
+            Got::Data { from, to } => Frame::Data(self.inbuf.get(from..to).unwrap_or(&[])),
             Got::Signal(s) => Frame::Signal(s),
         })
+    }
+
+    /// Make `inbuf[start..]` able to hold `need` bytes and leave room to read into: move
+    /// the unreturned bytes to the front when the frame would not fit behind them, grow the
+    /// buffer when it is smaller than the frame.
+    fn make_room(&mut self, need: usize) {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.inbuf.len() - self.start < need {
+            self.inbuf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.inbuf.len() < need {
+            let want = need.max(INBUF_ROOM.min(need.saturating_mul(4)));
+            self.inbuf.resize(want, 0);
+        }
     }
 
     /// Receive a data frame; a signal is an error naming `what` was expected.
@@ -284,8 +320,7 @@ impl AuthenticatedConnection {
             .next_frame(&mut buf)
             .map_err(|e| self.err(ErrorKind::Protocol, format!("cannot frame message: {e}")))?
         {
-            let frame = buf.get(..n).unwrap_or(&[]).to_vec();
-            self.write(&frame).await?;
+            self.write(buf.get(..n).unwrap_or(&[])).await?;
         }
         Ok(())
     }
@@ -308,6 +343,74 @@ impl AuthenticatedConnection {
 
     /// True if bytes are buffered but not yet decoded (must be false before a TLS upgrade).
     pub(crate) fn has_buffered_input(&self) -> bool {
-        self.start < self.end || !self.decoder.is_idle()
+        self.start < self.end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames of every size class, written in odd-sized pieces so headers and payloads
+    /// straddle reads, come back intact and in order; then an oversized header is refused.
+    #[tokio::test]
+    async fn test_recv_reassembles_frames_across_reads() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sizes = [
+            0usize,
+            1,
+            5,
+            16 * 1024,
+            65_536,
+            70_001,
+            3,
+            1_000_000,
+            65_536,
+            2,
+        ];
+        let mut wire = Vec::new();
+        for (i, &n) in sizes.iter().enumerate() {
+            wire.extend_from_slice(&(n as i32).to_be_bytes());
+            wire.extend((0..n).map(|k| (k * 7 + i) as u8));
+            if i == 4 {
+                wire.extend_from_slice(&Signal::Eod.code().to_be_bytes());
+            }
+        }
+        // One byte over Bareos' limit.
+        wire.extend_from_slice(&1_000_001i32.to_be_bytes());
+        let writer = tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            let mut piece = 1;
+            let mut rest = &wire[..];
+            while !rest.is_empty() {
+                let n = piece.min(rest.len());
+                s.write_all(&rest[..n]).await.unwrap();
+                s.flush().await.unwrap();
+                rest = &rest[n..];
+                piece = piece * 3 % 40_009 + 1;
+            }
+            s
+        });
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut c = AuthenticatedConnection::new(Stream::Plain(tcp), 1_000_000, "test".into());
+        for (i, &n) in sizes.iter().enumerate() {
+            match c.recv().await.unwrap() {
+                Frame::Data(d) => {
+                    assert_eq!(d.len(), n, "frame {i}");
+                    assert!(d.iter().enumerate().all(|(k, &b)| b == (k * 7 + i) as u8));
+                }
+                other => panic!("frame {i}: {other:?}"),
+            }
+            if i == 4 {
+                assert!(matches!(
+                    c.recv().await.unwrap(),
+                    Frame::Signal(Signal::Eod)
+                ));
+            }
+        }
+        let e = c.recv().await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::FrameTooLong, "{e}");
+        drop(writer.await.unwrap());
     }
 }

@@ -630,7 +630,7 @@ async fn upgrade(
         )?,
     };
     let ssl = Ssl::new(&ctx).map_err(|e| tls_err(&c.who, e))?;
-    let mut s = SslStream::new(ssl, tcp).map_err(|e| tls_err(&c.who, e))?;
+    let mut s = SslStream::new(ssl, framed::tls_io(tcp)).map_err(|e| tls_err(&c.who, e))?;
     let r = match role {
         Role::Client => std::pin::Pin::new(&mut s).connect().await,
         Role::Server => std::pin::Pin::new(&mut s).accept().await,
@@ -725,7 +725,7 @@ async fn connect_on(
         HandshakeMode::TlsFirst => {
             let ctx = tls::client_context(&peer.tls, Some((identity.clone(), peer.key.clone())))?;
             let ssl = Ssl::new(&ctx).map_err(|e| tls_err(&who, e))?;
-            let mut s = SslStream::new(ssl, tcp).map_err(|e| tls_err(&who, e))?;
+            let mut s = SslStream::new(ssl, framed::tls_io(tcp)).map_err(|e| tls_err(&who, e))?;
             if let Err(e) = std::pin::Pin::new(&mut s).connect().await {
                 return Err(tls_err(&who, e).hint(format!(
                     "the peer did not accept TLS-PSK identity {}: {}, or it has TLS disabled",
@@ -889,7 +889,7 @@ async fn accept_on(
             let psk_lookup: tls::PskLookup = Arc::new(move |k, n| l2.find(k, n).map(|p| p.key));
             let ctx = tls::server_context(&local.tls, psk_lookup, slot.clone())?;
             let ssl = Ssl::new(&ctx).map_err(|e| tls_err(&who, e))?;
-            let mut s = SslStream::new(ssl, tcp).map_err(|e| tls_err(&who, e))?;
+            let mut s = SslStream::new(ssl, framed::tls_io(tcp)).map_err(|e| tls_err(&who, e))?;
             let res = std::pin::Pin::new(&mut s).accept().await;
             let outcome = slot.lock().map(|g| g.clone()).unwrap_or_default();
             if let Err(e) = res {
