@@ -1373,6 +1373,65 @@ fn truncated_restore_stream_never_leaves_a_final_file() {
     assert!(frames.iter().any(|g| matches!(g, Got::Data(x) if x.starts_with(b"Jmsg") && String::from_utf8_lossy(x).contains("Storage daemon connection lost"))));
 }
 
+/// A Storage daemon that opens the append session, takes the first data-phase frame and
+/// then drops the connection (a crashed SD).
+async fn sd_append_then_vanish(connector: &MemConnector, got_data: &Cell<bool>) {
+    let mut s = Peer::new(connector.accept().await);
+    let _hello = s.recv().await.unwrap();
+    let ev = s
+        .auth(Role::Inbound, KEY.as_bytes(), b"R_STORAGE::bareos-sd")
+        .await;
+    assert!(matches!(ev, auth::Event::Authenticated { .. }));
+    assert_eq!(s.recv().await, Some(d("append open session\n")));
+    s.send(&d("3000 OK open ticket = 3\n")).await;
+    assert_eq!(s.recv().await, Some(d("append data 3\n")));
+    s.send(&d("3000 OK data\n")).await;
+    assert!(s.recv().await.is_some());
+    got_data.set(true);
+}
+
+/// An SD that goes away in the middle of the data phase fails the session; the End Job line
+/// then carries a failing TermCode (bareos-fd: `E`, 69, `core/src/filed/dir_cmd.cc`
+/// BackupCmd), not the `R` (82) of a job still running.
+#[test]
+fn backup_whose_sd_vanishes_ends_with_termcode_69() {
+    let cfg = config(director_list());
+    let jobs: &'static JobTable<4> = Box::leak(Box::new(JobTable::new()));
+    let connector = MemConnector::default();
+    let mut svc: Svc = Services {
+        source: test_tree(1_795_365_050),
+        sink: MemSink::default(),
+        connector: connector.clone(),
+        clock: VClock::at(1_795_365_100),
+        digests: StandardDigests,
+    };
+    let mut bufs = Bufs::new();
+    let (fd_end, dir_end) = pipe();
+    let result = RefCell::new(None);
+    let frames = RefCell::new(Vec::new());
+    let got_data = Cell::new(false);
+    run_all(vec![
+        Box::pin(async {
+            let r = run_director_session(fd_end, &cfg, jobs, &mut svc, bufs.get(), 7).await;
+            *result.borrow_mut() = Some(r);
+        }),
+        Box::pin(async {
+            *frames.borrow_mut() =
+                director_run(dir_end, backup_commands("full", "S2s0AX", "/t")).await
+        }),
+        Box::pin(sd_append_then_vanish(&connector, &got_data)),
+    ]);
+    assert!(got_data.get(), "the SD never reached the data phase");
+    let r = result.into_inner().expect("session did not finish");
+    assert!(r.is_err(), "the session should fail: {r:?}");
+    let ej = end_job(&frames.into_inner());
+    assert_eq!(ej.term_code, JobStatus::ErrorTerminated);
+    assert_eq!(u8::from(ej.term_code), 69);
+    // The terminated-jobs list (`status`) records the same status.
+    let done = jobs.terminated_job(0).expect("no terminated job");
+    assert_eq!(done.status, JobStatus::ErrorTerminated);
+}
+
 #[test]
 fn unknown_stream_and_dotdot_paths_are_refused() {
     let attr = |fi: i32, name: &str| {

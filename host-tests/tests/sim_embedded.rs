@@ -1939,7 +1939,7 @@ fn run_stalled_backup(stall: BackupStall) -> (bool, Vec<Got>, String) {
 
 /// A Storage daemon that stalls during a backup (stops answering, or stops reading so the
 /// FD's writes block): the job fails within fd-core's data-phase timeout (virtual clock),
-/// the Director gets an End Job that is not OK, nothing hangs.
+/// the Director gets an End Job with TermCode=69 (`E`), nothing hangs.
 #[test]
 fn a_stalled_sd_during_backup_fails_the_job() {
     big_stack(|| {
@@ -1953,8 +1953,10 @@ fn a_stalled_sd_during_backup_fails_the_job() {
             let (finished, frames, result) = run_stalled_backup(stall);
             assert!(finished, "{stall:?}: the backup hung: {frames:?}");
             let ej = end_job(&frames).unwrap_or_else(|| panic!("{stall:?}: {frames:?}"));
-            assert!(
-                ej.term_code != JobStatus::Terminated || ej.errors > 0,
+            // A failed session ends its job `E` (69), as bareos-fd, never `R` (82).
+            assert_eq!(
+                ej.term_code,
+                JobStatus::ErrorTerminated,
                 "{stall:?}: {ej:?} {result}"
             );
             if let BackupStall::StopsReading(_) = stall {

@@ -77,8 +77,8 @@ pub async fn send_within<S: Read + Write, T: Clock>(
         .unwrap_or(Err(ConnError::Io(ErrorKind::TimedOut)))
 }
 
-/// Without the feature `sd-write-timeout` (the budget firmware: 168 bytes of flash it does
-/// not have) a write to a stalled SD waits as long as the stream's own timeouts allow.
+/// Without the feature `sd-write-timeout` (96 B of flash in boards/stm32f7-eth, which has
+/// it) a write to a stalled SD waits as long as the stream's own timeouts allow.
 /// (Not an `async fn`: returning `Conn::send`'s own future costs nothing.)
 #[cfg(not(feature = "sd-write-timeout"))]
 #[inline(always)]

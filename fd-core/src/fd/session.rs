@@ -1109,6 +1109,12 @@ where
                 let _ = sd.terminate().await;
             }
         }
+        // A session that ended on an error (a connection lost or timed out) while the job
+        // was still running ends it as failed: bareos-fd sets `E` (JS_ErrorTerminated) when
+        // sending to the SD fails (`core/src/filed/dir_cmd.cc` BackupCmd), never leaves `R`.
+        if result.is_err() && self.job.status == JobStatus::Running {
+            self.job.status = JobStatus::ErrorTerminated;
+        }
         if self.job.canceled() {
             self.job.status = JobStatus::Canceled;
         }
