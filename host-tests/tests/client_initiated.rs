@@ -19,7 +19,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::*;
 
@@ -108,40 +108,9 @@ fn setup_edited(tag: &str, cleartext: bool, more: &dyn Fn(String, u16) -> String
         &s,
         "a waiting client-initiated connection",
         Duration::from_secs(60),
-        || !waiting(&s).is_empty(),
+        || !waiting_clients(&s).is_empty(),
     );
     s
-}
-
-/// The rows under `Client Initiated Connections (waiting for jobs):` of `status dir`.
-fn waiting(s: &Setup) -> Vec<String> {
-    let out = console(s, &["status dir"]);
-    let Some((_, block)) = out.split_once("Client Initiated Connections (waiting for jobs):\n")
-    else {
-        panic!("no waiting-connections block in status dir:\n{out}");
-    };
-    block
-        .lines()
-        .skip(2) // header, separator
-        .take_while(|l| !l.starts_with("===="))
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn wait_for(s: &Setup, what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!(
-        "{what}: not seen within {} s\n{}",
-        limit.as_secs(),
-        s.daemons.logs()
-    );
 }
 
 /// Wait for a job and return the output of `wait` and `messages`.
@@ -193,7 +162,7 @@ fn assert_readable(s: &Setup, vol: &Path) {
 #[test]
 fn backup_restore_status_and_timeout_over_client_initiated_connections() {
     let mut s = setup("ci", false);
-    let rows = waiting(&s);
+    let rows = waiting_clients(&s);
     assert_eq!(rows.len(), 1, "{rows:?}");
     // `22-Nov-26 15:48     54                  1                   barque-fd` (100 columns).
     let r = &rows[0];
@@ -219,7 +188,7 @@ fn backup_restore_status_and_timeout_over_client_initiated_connections() {
         &s,
         "a spare waiting connection",
         Duration::from_secs(30),
-        || waiting(&s).len() == 1,
+        || waiting_clients(&s).len() == 1,
     );
 
     let target = s.work.join("restored");
@@ -265,7 +234,7 @@ fn backup_restore_status_and_timeout_over_client_initiated_connections() {
         &s,
         "a spare waiting connection",
         Duration::from_secs(30),
-        || waiting(&s).len() == 1,
+        || waiting_clients(&s).len() == 1,
     );
 
     // The FD's own log file (Messages Append) tells what it did.
@@ -282,7 +251,7 @@ fn backup_restore_status_and_timeout_over_client_initiated_connections() {
         &s,
         "the waiting connection dropped",
         Duration::from_secs(30),
-        || waiting(&s).is_empty(),
+        || waiting_clients(&s).is_empty(),
     );
     let id = queued_id(&console(&s, &["run job=DemoBackup level=Full yes"]));
     let out = wait_job(&s, id);
@@ -299,7 +268,7 @@ fn backup_restore_status_and_timeout_over_client_initiated_connections() {
         &s,
         "the FD dialling in again",
         Duration::from_secs(60),
-        || waiting(&s).len() == 1,
+        || waiting_clients(&s).len() == 1,
     );
     run_and_wait(&s, "run job=DemoBackup level=Incremental yes");
     for v in volumes(&s) {
@@ -328,7 +297,7 @@ fn backup_restore_status_and_timeout_over_client_initiated_connections() {
         &s,
         "the FD back in the waiting list",
         Duration::from_secs(90),
-        || waiting(&s).len() == 1,
+        || waiting_clients(&s).len() == 1,
     );
     if std::env::var_os("BARQUE_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&s.work);
@@ -349,7 +318,7 @@ fn each_daemon_killed_during_a_client_initiated_backup() {
         &s,
         "the FD reconnecting to the new Director",
         Duration::from_secs(90),
-        || waiting(&s).len() == 1,
+        || waiting_clients(&s).len() == 1,
     );
     std::fs::remove_file(s.data.join("sparse.img")).expect("rm");
     // The orphaned job ends on the FD and the SD (the FD's next heartbeat hits the closed
@@ -374,7 +343,7 @@ fn each_daemon_killed_during_a_client_initiated_backup() {
         &s,
         "the FD dialling in again",
         Duration::from_secs(60),
-        || waiting(&s).len() == 1,
+        || waiting_clients(&s).len() == 1,
     );
     run_and_wait(&s, "run job=DemoBackup level=Full yes");
     wait_for(&s, "the SD idle", Duration::from_secs(60), || {
@@ -401,7 +370,7 @@ fn each_daemon_killed_during_a_client_initiated_backup() {
         &s,
         "a waiting FD connection",
         Duration::from_secs(60),
-        || waiting(&s).len() == 1,
+        || waiting_clients(&s).len() == 1,
     );
     run_and_wait(&s, "run job=DemoBackup level=Full yes");
     // The volumes written before the SD died are intact, and so is the newest one.
@@ -440,7 +409,7 @@ fn a_job_that_cannot_dial_the_client_waits_for_it_to_dial_in() {
         &s,
         "the waiting connection dropped",
         Duration::from_secs(30),
-        || waiting(&s).is_empty(),
+        || waiting_clients(&s).is_empty(),
     );
     let id = queued_id(&console(&s, &["run job=DemoBackup level=Full yes"]));
     // Once the dial has failed (after its retries), the FD comes up and dials in.

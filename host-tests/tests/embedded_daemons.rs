@@ -425,27 +425,11 @@ enum Scenario {
     ClientInitiated,
 }
 
-/// The rows under `Client Initiated Connections (waiting for jobs):` of `status dir`.
-fn waiting(s: &support::Setup) -> Vec<String> {
-    let out = console(s, &["status dir"]);
-    let Some((_, block)) = out.split_once("Client Initiated Connections (waiting for jobs):\n")
-    else {
-        panic!("no waiting-connections block in status dir:\n{out}");
-    };
-    block
-        .lines()
-        .skip(2) // header, separator
-        .take_while(|l| !l.starts_with("===="))
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 /// Poll `status dir` until the device's connection waits there (at most 60 s).
 fn wait_parked(s: &support::Setup) -> Vec<String> {
     let t = std::time::Instant::now();
     loop {
-        let rows = waiting(s);
+        let rows = support::waiting_clients(s);
         if !rows.is_empty() || t.elapsed() > std::time::Duration::from_secs(60) {
             return rows;
         }

@@ -15,7 +15,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::*;
 
@@ -40,21 +40,6 @@ fn fd_conf(t: String) -> String {
         "  Messages = Standard\n  Heartbeat Interval = 2\n",
         1,
     )
-}
-
-fn wait_for(s: &Setup, what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!(
-        "{what}: not seen within {} s\n{}",
-        limit.as_secs(),
-        s.daemons.logs()
-    );
 }
 
 /// A passive backup that must end OK; returns its JobId.

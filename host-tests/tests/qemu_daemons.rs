@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use sha2::Digest as _;
 use support::{bin, console, file_lines, free_ports, run_and_wait, wait_port, workdir};
-use support::{Daemons, Setup};
+use support::{wait_for, waiting_clients, Daemons, Setup};
 
 fn firmware() -> PathBuf {
     let board = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../boards/qemu-mps2"));
@@ -293,37 +293,6 @@ fn state_block(text: &str, marker: &str) -> Vec<String> {
         .unwrap_or_else(|| panic!("no complete STATE block after {marker:?} in:\n{text}"))
 }
 
-/// The rows under `Client Initiated Connections (waiting for jobs):` of `status dir`.
-fn waiting_clients(s: &Setup) -> Vec<String> {
-    let out = console(s, &["status dir"]);
-    let Some((_, block)) = out.split_once("Client Initiated Connections (waiting for jobs):\n")
-    else {
-        panic!("no waiting-connections block in status dir:\n{out}");
-    };
-    block
-        .lines()
-        .skip(2) // header, separator
-        .take_while(|l| !l.starts_with("===="))
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn poll(s: &Setup, what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!(
-        "{what}: not seen within {} s\n{}",
-        limit.as_secs(),
-        s.daemons.logs()
-    );
-}
-
 #[test]
 fn qemu_firmware_backup_and_slot_b_restore_through_barque_dir_and_sd() {
     let elf = firmware();
@@ -341,7 +310,7 @@ fn qemu_firmware_backup_and_slot_b_restore_through_barque_dir_and_sd() {
         hex::encode(seed)
     );
     let mut qemu = Qemu::start(&elf, &append);
-    poll(
+    wait_for(
         &s,
         "the firmware's client-initiated connection waiting in barque-dir",
         Duration::from_secs(90),

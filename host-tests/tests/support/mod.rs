@@ -478,3 +478,35 @@ pub fn python() -> PathBuf {
     );
     py
 }
+
+/// The rows under `Client Initiated Connections (waiting for jobs):` of `status dir`.
+pub fn waiting_clients(s: &Setup) -> Vec<String> {
+    let out = console(s, &["status dir"]);
+    let Some((_, block)) = out.split_once("Client Initiated Connections (waiting for jobs):\n")
+    else {
+        panic!("no waiting-connections block in status dir:\n{out}");
+    };
+    block
+        .lines()
+        .skip(2) // header, separator
+        .take_while(|l| !l.starts_with("===="))
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Poll `cond` every 250 ms until it holds; after `limit`, panic with the daemons' logs.
+pub fn wait_for(s: &Setup, what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let t = std::time::Instant::now();
+    while t.elapsed() < limit {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!(
+        "{what}: not seen within {} s\n{}",
+        limit.as_secs(),
+        s.daemons.logs()
+    );
+}

@@ -199,22 +199,10 @@ impl<'a> Block<'a> {
             return Err(Error::FieldTooLong);
         }
         let out = buf.get_mut(..len).ok_or(Error::BufferTooSmall)?;
-        let (head, body) = out.split_at_mut(BLOCK_HEADER_LEN);
-        body.copy_from_slice(payload);
-        let mut header = BlockHeader {
-            checksum: 0,
-            block_len,
-            block_number,
-            vol_session_id,
-            vol_session_time,
-        };
-        header.emit(head)?;
-        let mut crc = Crc32::new();
-        crc.update(head.get(4..).unwrap_or(&[]));
-        crc.update(body);
-        header.checksum = crc.finish();
-        header.emit(head)?;
-        Ok(len)
+        out.get_mut(BLOCK_HEADER_LEN..)
+            .ok_or(Error::BufferTooSmall)?
+            .copy_from_slice(payload);
+        Self::seal_in_place(block_number, vol_session_id, vol_session_time, out)
     }
 
     /// Fill in the header of the block `buf`, whose first [`BLOCK_HEADER_LEN`] bytes are
