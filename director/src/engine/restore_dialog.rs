@@ -93,6 +93,19 @@ fn ask(mut r: Reply, st: State, prompt: impl Into<String>) -> Reply {
     r
 }
 
+/// The name a 1-based menu answer picks, if the answer is a number in range.
+fn pick<'a>(line: &str, names: &'a [String]) -> Option<&'a String> {
+    line.parse::<usize>()
+        .ok()
+        .and_then(|n| names.get(n.wrapping_sub(1)))
+}
+
+/// An answer out of range: say so and ask `what` again, as Bareos does.
+fn ask_again(mut r: Reply, st: State, n: usize, what: &str) -> Reply {
+    r.text(format!("Please enter a number between 1 and {n}\n"));
+    ask(r, st, format!("{what} (1-{n}): "))
+}
+
 fn menu(mut r: Reply, st: State) -> Reply {
     let items: Vec<String> = MENU.iter().map(|s| s.to_string()).collect();
     r.text(format!(
@@ -235,28 +248,15 @@ async fn step(eng: &ConsoleEngine, s: &Session, mut st: State, line: String) -> 
             if cancel {
                 return aborted(r);
             }
-            match line
-                .parse::<usize>()
-                .ok()
-                .and_then(|n| names.get(n.wrapping_sub(1)))
-            {
+            match pick(&line, &names) {
                 Some(c) => {
                     st.req.client = Some(c.clone());
                     client_then(eng, s, st, r, then).await
                 }
                 None => {
-                    let mut r = r;
-                    r.text(format!(
-                        "Please enter a number between 1 and {}\n",
-                        names.len()
-                    ));
                     let n = names.len();
                     st.step = Step::Client(names, then);
-                    ask(
-                        r,
-                        st,
-                        format!("Select Client (File daemon) resource (1-{n}): "),
-                    )
+                    ask_again(r, st, n, "Select Client (File daemon) resource")
                 }
             }
         }
@@ -264,24 +264,15 @@ async fn step(eng: &ConsoleEngine, s: &Session, mut st: State, line: String) -> 
             if cancel {
                 return aborted(r);
             }
-            match line
-                .parse::<usize>()
-                .ok()
-                .and_then(|n| names.get(n.wrapping_sub(1)))
-            {
+            match pick(&line, &names) {
                 Some(f) => {
                     st.req.fileset = Some(f.clone());
                     client_then(eng, s, st, r, then).await
                 }
                 None => {
-                    let mut r = r;
-                    r.text(format!(
-                        "Please enter a number between 1 and {}\n",
-                        names.len()
-                    ));
                     let n = names.len();
                     st.step = Step::FileSet(names, then);
-                    ask(r, st, format!("Select FileSet resource (1-{n}): "))
+                    ask_again(r, st, n, "Select FileSet resource")
                 }
             }
         }

@@ -21,11 +21,11 @@ use fd_core::wire::codes::{JobLevel, JobStatus, JobType, MessageType};
 use fd_core::wire::dir_cmd::{
     DirCommand, FdReply, FdVersionInfo, JobStart, Level, LevelWord, OkReply, Storage,
 };
-use fd_core::wire::sd_ctl::{DirToSd, JobCmd, PassiveClient, SdToDir};
+use fd_core::wire::sd_ctl::{DirToSd, PassiveClient, SdToDir};
 
 use super::fd::{connected_lines as fd_lines, fileset_lines, FdChannel};
 use super::report::BackupReport;
-use super::sd::{bash, connected_lines as sd_lines, sd_failed, SdEnd, SdJobState};
+use super::sd::{bash, connected_lines as sd_lines, sd_failed, sd_job_cmd, SdEnd, SdJobState};
 use super::{level_name, JobCtx, JobEngine, JobError, JobOutcome, Plan, RunOverrides};
 use crate::catalog::{
     fileset_md5, JobEnd as CatJobEnd, JobStart as CatJobStart, NewClient, SinceTime,
@@ -226,27 +226,16 @@ async fn backup_inner(
         bash(&plan.client.name),
         bash(&fileset.name),
     );
-    sd.send(&DirToSd::Job(JobCmd {
-        job_id: ctx.job_id,
-        job: ctx.job.as_bytes(),
-        job_name: jn.as_bytes(),
-        client_name: cn.as_bytes(),
-        job_type: JobType::Backup,
+    sd.send(&DirToSd::Job(sd_job_cmd(
+        ctx.job_id,
+        &ctx.job,
+        &jn,
+        &cn,
+        JobType::Backup,
         level,
-        file_set: fsn.as_bytes(),
-        no_attr: 0,
-        spool_attr: 0,
-        file_set_md5: md5.as_bytes(),
-        spool_data: 0,
-        prefer_mounted_vols: 1,
-        spool_size: 0,
-        rerunning: 0,
-        vol_session_id: 0,
-        vol_session_time: 0,
-        quota: 0,
-        protocol: 0,
-        backup_format: b"Native",
-    }))
+        &fsn,
+        &md5,
+    )))
     .await?;
     let (sd_id, sd_time, key) = sd.job_reply(ctx, &storage).await?;
     facts.sd_id = sd_id;

@@ -40,7 +40,9 @@ use fd_core::wire::sd_dev::{Replicate, LISTEN, REPLICATE_OK};
 
 use super::fd::encode;
 use super::report::{term_word, utime, with_commas, with_suffix};
-use super::sd::{bash, connected_lines, flush_rows, sd_failed, SdChannel, SdEnd, SdJobState};
+use super::sd::{
+    bash, connected_lines, flush_rows, sd_failed, sd_job_cmd, SdChannel, SdEnd, SdJobState,
+};
 use super::time::report_time;
 use super::{
     job_directive, level_name, pool_spec, JobCtx, JobEngine, JobError, JobOutcome, Plan,
@@ -601,27 +603,16 @@ async fn drive(
     for l in connected_lines(wst, &w.conn) {
         nctx.msg(&l).await;
     }
-    let cmd = JobCmd {
-        job_id: nctx.job_id,
-        job: nctx.job.as_bytes(),
-        job_name: jn.as_bytes(),
-        client_name: cn.as_bytes(),
-        job_type: JobType::Backup,
-        level: job.level,
-        file_set: fsn.as_bytes(),
-        no_attr: 0,
-        spool_attr: 0,
-        file_set_md5: fs_md5.as_bytes(),
-        spool_data: 0,
-        prefer_mounted_vols: 1,
-        spool_size: 0,
-        rerunning: 0,
-        vol_session_id: 0,
-        vol_session_time: 0,
-        quota: 0,
-        protocol: 0,
-        backup_format: b"Native",
-    };
+    let cmd = sd_job_cmd(
+        nctx.job_id,
+        &nctx.job,
+        &jn,
+        &cn,
+        JobType::Backup,
+        job.level,
+        &fsn,
+        fs_md5,
+    );
     let (wid, wtime, wkey) = define_sd_job(nctx, &mut w, cmd, wst, &one.write_pool, true).await?;
     one.w_session = (wid, wtime);
     w.send_raw(LISTEN).await?;
@@ -632,31 +623,20 @@ async fn drive(
         ctx.msg(&l).await;
     }
     let cjob = ctx.job.clone();
-    let cmd = JobCmd {
-        job_id: ctx.job_id,
-        job: cjob.as_bytes(),
-        job_name: jn.as_bytes(),
-        client_name: cn.as_bytes(),
-        job_type: if migrate {
+    let cmd = sd_job_cmd(
+        ctx.job_id,
+        &cjob,
+        &jn,
+        &cn,
+        if migrate {
             JobType::Migrate
         } else {
             JobType::Copy
         },
-        level: job.level,
-        file_set: fsn.as_bytes(),
-        no_attr: 0,
-        spool_attr: 0,
-        file_set_md5: fs_md5.as_bytes(),
-        spool_data: 0,
-        prefer_mounted_vols: 1,
-        spool_size: 0,
-        rerunning: 0,
-        vol_session_id: 0,
-        vol_session_time: 0,
-        quota: 0,
-        protocol: 0,
-        backup_format: b"Native",
-    };
+        job.level,
+        &fsn,
+        fs_md5,
+    );
     let _ = define_sd_job(ctx, &mut r, cmd, rst, &one.read_pool, false).await?;
     r.send(&DirToSd::Bootstrap).await?;
     for l in lines {

@@ -22,12 +22,48 @@ use barque_common::config::typed::DirStorage;
 use barque_common::conn::AuthenticatedConnection;
 use fd_core::wire::attr::Record;
 use fd_core::wire::bnet::{Frame, Signal};
-use fd_core::wire::codes::JobStatus;
-use fd_core::wire::sd_ctl::{CatReq, DirToSd, JobEnd, MediaInfo, SdToDir, UseStorage};
+use fd_core::wire::codes::{JobLevel, JobStatus, JobType};
+use fd_core::wire::sd_ctl::{CatReq, DirToSd, JobCmd, JobEnd, MediaInfo, SdToDir, UseStorage};
 
 use super::fd::encode;
 use super::{JobCtx, JobError};
 use crate::catalog::{MediaRecord, MediaUpdate, NewJobMedia, NextVolume, OwnedFileAttr, VolStatus};
+
+/// The `JobId=` command to the SD for one job, with the values the Director always sends
+/// there (no spooling, prefer mounted volumes, native format, no session to continue).
+#[allow(clippy::too_many_arguments)]
+pub fn sd_job_cmd<'a>(
+    job_id: u32,
+    job: &'a str,
+    job_name: &'a str,
+    client_name: &'a str,
+    job_type: JobType,
+    level: JobLevel,
+    file_set: &'a str,
+    file_set_md5: &'a str,
+) -> JobCmd<'a> {
+    JobCmd {
+        job_id,
+        job: job.as_bytes(),
+        job_name: job_name.as_bytes(),
+        client_name: client_name.as_bytes(),
+        job_type,
+        level,
+        file_set: file_set.as_bytes(),
+        no_attr: 0,
+        spool_attr: 0,
+        file_set_md5: file_set_md5.as_bytes(),
+        spool_data: 0,
+        prefer_mounted_vols: 1,
+        spool_size: 0,
+        rerunning: 0,
+        vol_session_id: 0,
+        vol_session_time: 0,
+        quota: 0,
+        protocol: 0,
+        backup_format: b"Native",
+    }
+}
 
 /// A name as Bareos' `bash_spaces` sends it: spaces as `\x01`.
 pub fn bash(s: &str) -> String {

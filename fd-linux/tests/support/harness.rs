@@ -146,42 +146,28 @@ fn now_micros() -> i64 {
 
 /// Send `cmds` (answering BTIME signals after a since_utime line), then collect the FD's
 /// frames until it closes.
-pub async fn director_run(mut p: Peer, cmds: Vec<Got>) -> Vec<Got> {
-    let mut out = Vec::new();
-    let mut pending: VecDeque<Got> = cmds.into();
-    let mut hold = false;
-    loop {
-        while !hold {
-            let Some(c) = pending.pop_front() else { break };
-            hold = matches!(&c, Got::Data(x) if x.starts_with(b"level = since_utime"));
-            p.send(&c).await;
-        }
-        match p.recv().await {
-            None => return out,
-            Some(Got::Sig(Signal::Btime)) => {
-                p.send(&d(&format!("btime {}\n", now_micros()))).await;
-            }
-            Some(g) => {
-                if g == d("2000 OK level\n") {
-                    hold = false;
-                }
-                out.push(g);
-            }
-        }
-    }
+pub async fn director_run(p: Peer, cmds: Vec<Got>) -> Vec<Got> {
+    director_run_inner(p, cmds, None).await
 }
 
 /// [`director_run`], except that the `backup` command waits for `gate`: the real Director
 /// sends it only after the SD answered `passive client`, which the real SD does only after it
 /// has authenticated with the FD.
 pub async fn director_run_gated(
-    mut p: Peer,
+    p: Peer,
     cmds: Vec<Got>,
     gate: tokio::sync::oneshot::Receiver<()>,
 ) -> Vec<Got> {
+    director_run_inner(p, cmds, Some(gate)).await
+}
+
+async fn director_run_inner(
+    mut p: Peer,
+    cmds: Vec<Got>,
+    mut gate: Option<tokio::sync::oneshot::Receiver<()>>,
+) -> Vec<Got> {
     let mut out = Vec::new();
     let mut pending: VecDeque<Got> = cmds.into();
-    let mut gate = Some(gate);
     let mut hold = false;
     loop {
         while !hold {
