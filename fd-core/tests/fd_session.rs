@@ -18,13 +18,13 @@ use fd_core::auth::{self, Authenticator, Role};
 use fd_core::fd::conn::{Conn, Msg};
 use fd_core::fd::jobs::JobTable;
 use fd_core::fd::platform::{
-    Clock, Connector, CreateKind, Created, Entry, EntryKind, FileSink, FileSource, PskParams,
-    StandardDigests, WalkOptions,
+    Clock, Connector, CreateKind, Created, DigestProvider, Entry, EntryKind, FileSink, FileSource,
+    Hasher, PskParams, StandardDigests, WalkOptions,
 };
 use fd_core::fd::session::{run_director_session, SessionEnd};
 use fd_core::fd::{Buffers, DirectorAuth, FdConfig, Services};
 use fd_core::time::{Duration, Instant};
-use fd_core::wire::attr::{AttrRecord, FileType, Stat};
+use fd_core::wire::attr::{AttrRecord, DigestKind, FileType, Stat};
 use fd_core::wire::bnet::{Frame, Signal};
 use fd_core::wire::codes::JobStatus;
 use fd_core::wire::dir_cmd::{EndJob, FdReply};
@@ -195,6 +195,11 @@ struct MemFs {
     open: Option<(usize, usize)>,
     /// Read delay per read call (bandwidth/cancel tests).
     clock: Option<VClock>,
+    /// Accept [`FileSource::hash_reads`]: hash what `read` returns here.
+    hash_reads: bool,
+    hasher: Option<<StandardDigests as DigestProvider>::Hasher>,
+    /// Bytes hashed by the source (shared with the test).
+    hashed: Rc<Cell<u64>>,
 }
 
 fn parent(p: &[u8]) -> &[u8] {
@@ -293,10 +298,26 @@ impl FileSource for MemFs {
         let n = buf.len().min(d.len() - off).min(100_000);
         buf[..n].copy_from_slice(&d[off..off + n]);
         self.open = Some((i, off + n));
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+            self.hashed.set(self.hashed.get() + n as u64);
+        }
         Ok(n)
+    }
+    fn hash_reads(&mut self, kind: DigestKind) -> bool {
+        assert!(
+            self.open.is_some_and(|(_, off)| off == 0),
+            "asked after a read"
+        );
+        self.hasher = StandardDigests.hasher(kind).filter(|_| self.hash_reads);
+        self.hasher.is_some()
+    }
+    async fn read_digest(&mut self, out: &mut [u8]) -> usize {
+        self.hasher.take().map_or(0, |h| h.finish(out))
     }
     async fn close(&mut self) {
         self.open = None;
+        self.hasher = None;
     }
     fn acl_support(&self) -> bool {
         true
@@ -619,9 +640,24 @@ fn captured_tree(conn4: &[CapMsg]) -> MemFs {
 
 #[test]
 fn backup_full_replays_clear_backup_full() {
+    assert_eq!(replay_clear_backup_full(false), 0);
+}
+
+#[test]
+fn backup_full_replays_clear_backup_full_with_the_source_hashing() {
+    // The digests come from the source's hash of what it read (FileSource::hash_reads) and
+    // are byte for byte the real FD's; the source hashed every byte of file data the job
+    // read (ReadBytes 306: hello.txt, sub/bytes.bin, sub/notes.txt).
+    assert_eq!(replay_clear_backup_full(true), 306);
+}
+
+/// Replay vectors/clear-backup-full; returns the bytes the source hashed.
+fn replay_clear_backup_full(source_hashes: bool) -> u64 {
     let conn3 = capture("clear-backup-full", 3);
     let conn4 = capture("clear-backup-full", 4);
-    let fs = captured_tree(&conn4);
+    let mut fs = captured_tree(&conn4);
+    fs.hash_reads = source_hashes;
+    let hashed = fs.hashed.clone();
     // Sanity: the tree holds the six captured entries.
     assert_eq!(fs.nodes.len(), 6);
 
@@ -703,6 +739,7 @@ fn backup_full_replays_clear_backup_full() {
     let t = jobs.terminated_job(0).unwrap();
     assert_eq!(t.name(), b"CapBackup.2026-11-22_15.46.52_03");
     assert_eq!(t.bytes, 306);
+    hashed.get()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2106,6 +2143,11 @@ fn sparse_and_hardlink_backup_replays_clear_backup_multiblock() {
         .find(b"/srv/bareos-capture2/testdata/tree/sparse.bin")
         .unwrap();
     fs.nodes[sp].data = sparse;
+    // The source offers to hash; with Sparse = yes every file goes as a sparse stream, whose
+    // digest covers only the chunks sent, so the core must not take the offer (sparse.bin's
+    // digest record would then be the hash of the whole file, 686c51a0…, not the capture's).
+    fs.hash_reads = true;
+    let hashed = fs.hashed.clone();
     let (end, _) = replay(
         "clear-backup-multiblock",
         3,
@@ -2118,6 +2160,7 @@ fn sparse_and_hardlink_backup_replays_clear_backup_multiblock() {
     );
     assert_eq!(end.status, JobStatus::Terminated);
     assert_eq!(end.files, 8);
+    assert_eq!(hashed.get(), 0);
 }
 
 /// Content of a file for rebuilding cut records: (name, offset, length) → bytes.

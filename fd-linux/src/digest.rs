@@ -7,6 +7,12 @@
 //! buffer and handed over through a bounded channel, so the digest of chunk *n* runs while
 //! the session encrypts and sends chunk *n* and reads chunk *n + 1*. The result is the same
 //! digest ([`StandardHasher`] does the work either way).
+//!
+//! Since the source hashes what it reads itself ([`crate::source::LinuxSource`] accepts
+//! fd-core's `FileSource::hash_reads`; a large file is then hashed on its read-ahead thread,
+//! without this copy), the core uses these hashers only where it must hash what it sends
+//! rather than what it reads: sparse streams, whose all-zero chunks are left out of the
+//! digest.
 
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;

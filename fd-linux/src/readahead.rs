@@ -9,6 +9,12 @@
 //! from the shared cache, not from main memory). The bytes and their order are those of the
 //! plain `read()` loop; a read error arrives after the bytes read before it, as it would.
 //!
+//! When the session asked the source to hash what it reads ([`fd_core::fd::platform::FileSource::hash_reads`]),
+//! the helper hashes each block right after reading it, while the block is still in the
+//! cache, and hands the hash state back at the end of the file
+//! ([`ReadAhead::finish_hash`]): the digest then costs no copy to a hashing thread and runs in
+//! parallel with the session's encryption and sending.
+//!
 //! Only regular files get a helper ([`crate::source::LinuxSource`] decides, after the file has
 //! delivered [`START_AFTER`] bytes), so a FIFO never leaves a thread blocked in `read()`, and
 //! the many small files of a typical tree cost no thread. Dropping the [`ReadAhead`] (file
@@ -17,12 +23,15 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::thread::JoinHandle;
+
+use fd_core::fd::platform::{Hasher, StandardHasher};
 
 /// Bytes a file delivers through plain reads before its reads move to a helper thread.
 pub const START_AFTER: u64 = 1 << 20;
 
 /// Blocks in flight (filled or being filled) per file.
-pub const DEPTH: usize = 4;
+pub const DEPTH: usize = 8;
 
 enum Block {
     Data(Vec<u8>),
@@ -38,6 +47,8 @@ pub struct ReadAhead {
     pos: usize,
     failed: Option<io::Error>,
     eof: bool,
+    /// The helper; it returns the hash state when it hashed every byte of the file.
+    helper: Option<JoinHandle<Option<StandardHasher>>>,
 }
 
 impl std::fmt::Debug for Block {
@@ -78,18 +89,27 @@ fn fill(f: &mut File, buf: &mut Vec<u8>, block: usize) -> Option<io::Error> {
 
 impl ReadAhead {
     /// Continue reading `file` (from its current offset) on a helper thread, in blocks of
-    /// `block` bytes. `None` if no thread could be started (the caller keeps reading itself;
-    /// the file is then lost, so it is passed back).
-    pub fn start(file: File, block: usize) -> Result<Self, File> {
+    /// `block` bytes, feeding every block to `hasher` if there is one. `Err` if no thread
+    /// could be started: the caller keeps reading (and hashing) itself, so the file and the
+    /// hasher are passed back.
+    pub fn start(
+        file: File,
+        block: usize,
+        hasher: Option<StandardHasher>,
+    ) -> Result<Self, (File, Option<StandardHasher>)> {
         let block = block.max(64 * 1024);
         let (filled_tx, filled) = mpsc::sync_channel::<Block>(DEPTH);
         let (free, free_rx) = mpsc::sync_channel::<Vec<u8>>(DEPTH + 1);
         // The file moves to the thread; keep a handle to give it back if spawning fails.
         let spare = file.try_clone();
+        // The hasher moves to the thread too (it comes back through the thread's end); keep
+        // a copy of its state to give back if spawning fails.
+        let spare_hasher = hasher.clone();
         let spawned = std::thread::Builder::new()
             .name("fd-read".into())
             .spawn(move || {
                 let mut f = file;
+                let mut hasher = hasher;
                 let mut allocated = 0;
                 loop {
                     let mut buf = match free_rx.try_recv() {
@@ -100,35 +120,39 @@ impl ReadAhead {
                         }
                         Err(TryRecvError::Empty) => match free_rx.recv() {
                             Ok(b) => b,
-                            // The session dropped the file.
-                            Err(_) => return,
+                            // The session dropped the file before its end.
+                            Err(_) => return None,
                         },
-                        Err(TryRecvError::Disconnected) => return,
+                        Err(TryRecvError::Disconnected) => return None,
                     };
                     let failed = fill(&mut f, &mut buf, block);
                     let last = buf.len() < block;
+                    if let Some(h) = hasher.as_mut() {
+                        h.update(&buf);
+                    }
                     if !buf.is_empty() && filled_tx.send(Block::Data(buf)).is_err() {
-                        return;
+                        return None;
                     }
                     if let Some(e) = failed {
                         let _ = filled_tx.send(Block::Failed(e));
-                        return;
+                        return None;
                     }
                     if last {
-                        return;
+                        return hasher;
                     }
                 }
             });
         match (spawned, spare) {
-            (Ok(_), _) => Ok(ReadAhead {
+            (Ok(helper), _) => Ok(ReadAhead {
                 filled,
                 free,
                 cur: Vec::new(),
                 pos: 0,
                 failed: None,
                 eof: false,
+                helper: Some(helper),
             }),
-            (Err(_), Ok(f)) => Err(f),
+            (Err(_), Ok(f)) => Err((f, spare_hasher)),
             // Neither a thread nor a second handle: report it as a read error.
             (Err(e), Err(_)) => Ok(ReadAhead {
                 filled: mpsc::sync_channel(0).1,
@@ -137,8 +161,20 @@ impl ReadAhead {
                 pos: 0,
                 failed: Some(e),
                 eof: false,
+                helper: None,
             }),
         }
+    }
+
+    /// The hash state after the helper hashed every byte of the file, once [`read`](Self::read)
+    /// has returned the end of the file; `None` if there was no hasher, the file was not read
+    /// to its end, or reading failed.
+    pub fn finish_hash(mut self) -> Option<StandardHasher> {
+        if !self.eof {
+            return None;
+        }
+        // At the end of the file the helper has returned (it closed `filled`).
+        self.helper.take()?.join().ok().flatten()
     }
 
     /// Fill `buf` as a `read()` loop would: as many bytes as the file has, up to
@@ -206,7 +242,7 @@ mod tests {
             let mut f = File::open(&p).unwrap();
             let mut got = vec![0u8; skip];
             f.read_exact(&mut got).unwrap();
-            let mut ra = ReadAhead::start(f, block).unwrap();
+            let mut ra = ReadAhead::start(f, block, None).unwrap();
             let mut buf = vec![0u8; call];
             loop {
                 let n = ra.read(&mut buf).unwrap();
@@ -221,6 +257,53 @@ mod tests {
         }
     }
 
+    fn sha256(d: &[u8]) -> Vec<u8> {
+        use fd_core::fd::platform::DigestProvider;
+        let mut h = fd_core::fd::platform::StandardDigests
+            .hasher(fd_core::wire::attr::DigestKind::Sha256)
+            .unwrap();
+        h.update(d);
+        let mut out = [0u8; 64];
+        let n = h.finish(&mut out);
+        out[..n].to_vec()
+    }
+
+    #[test]
+    fn the_helper_hashes_every_byte_it_hands_over() {
+        use fd_core::fd::platform::DigestProvider;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let want = data(2 * 262_144 + 999);
+        std::fs::File::create(&p).unwrap().write_all(&want).unwrap();
+        // The caller hashed the first 1000 bytes itself, the helper hashes the rest.
+        for block in [262_144usize, 65_536] {
+            let mut f = File::open(&p).unwrap();
+            let mut head = vec![0u8; 1000];
+            f.read_exact(&mut head).unwrap();
+            let mut h = fd_core::fd::platform::StandardDigests
+                .hasher(fd_core::wire::attr::DigestKind::Sha256)
+                .unwrap();
+            h.update(&head);
+            let mut ra = ReadAhead::start(f, block, Some(h)).unwrap();
+            let mut buf = vec![0u8; 100_000];
+            while ra.read(&mut buf).unwrap() == buf.len() {}
+            let h = ra.finish_hash().expect("hashed to the end");
+            let mut out = [0u8; 64];
+            let n = h.finish(&mut out);
+            assert_eq!(out[..n], sha256(&want)[..], "block {block}");
+        }
+        // Not read to the end: no digest.
+        let mut ra = ReadAhead::start(
+            File::open(&p).unwrap(),
+            65_536,
+            fd_core::fd::platform::StandardDigests.hasher(fd_core::wire::attr::DigestKind::Sha256),
+        )
+        .unwrap();
+        let mut buf = vec![0u8; 1000];
+        assert_eq!(ra.read(&mut buf).unwrap(), 1000);
+        assert!(ra.finish_hash().is_none());
+    }
+
     #[test]
     fn dropping_it_midway_stops_the_helper() {
         let dir = tempfile::tempdir().unwrap();
@@ -229,7 +312,7 @@ mod tests {
             .unwrap()
             .write_all(&data(8 << 20))
             .unwrap();
-        let mut ra = ReadAhead::start(File::open(&p).unwrap(), 65_536).unwrap();
+        let mut ra = ReadAhead::start(File::open(&p).unwrap(), 65_536, None).unwrap();
         let mut buf = vec![0u8; 1000];
         assert_eq!(ra.read(&mut buf).unwrap(), 1000);
         drop(ra);

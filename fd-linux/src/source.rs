@@ -21,7 +21,9 @@
 //! `posix_fadvise(POSIX_FADV_SEQUENTIAL)` (a larger read-ahead window from disk); smaller
 //! files, most of a typical tree, cost no extra system call. A regular file that delivered
 //! [`crate::readahead::START_AFTER`] bytes is read on from a helper thread
-//! ([`crate::readahead`]). With `keep_atime` the file is opened with
+//! ([`crate::readahead`]). When the core asks for it (`hash_reads`, every non-sparse data
+//! stream with a signature), the source hashes what it reads: inline for the first bytes,
+//! then on the helper thread, which hashes each block as it reads it. With `keep_atime` the file is opened with
 //! `O_NOATIME` where permitted (Bareos `k`/`K` option), falling back to a normal open.
 //!
 //! # Errors
@@ -37,8 +39,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use fd_core::fd::platform::{Entry, EntryKind, FileSource, RegexError, WalkOptions};
-use fd_core::wire::attr::{Stat, STAT_FIELDS};
+use fd_core::fd::platform::{
+    DigestProvider, Entry, EntryKind, FileSource, Hasher, RegexError, StandardDigests,
+    StandardHasher, WalkOptions,
+};
+use fd_core::wire::attr::{DigestKind, Stat, STAT_FIELDS};
 
 /// An I/O error with Bareos' `ERR=` text.
 #[derive(Debug)]
@@ -127,6 +132,9 @@ pub struct LinuxSource {
     plain_read: u64,
     /// The open file's reads on a helper thread (large regular files).
     ahead: Option<crate::readahead::ReadAhead>,
+    /// The digest of the open file's bytes, fed by `read` (until the reads move to the helper
+    /// thread, which takes it along), when the core asked for it ([`FileSource::hash_reads`]).
+    hasher: Option<StandardHasher>,
     names: HashMap<(bool, i64), Vec<u8>>,
     /// Compiled fileset regular expressions by (pattern, ignore case); `None` = invalid.
     regexes: HashMap<(Vec<u8>, bool), Option<regex::bytes::Regex>>,
@@ -238,6 +246,7 @@ impl FileSource for LinuxSource {
         self.stack.clear();
         self.file = None;
         self.ahead = None;
+        self.hasher = None;
         self.opts = *options;
         let mut r = root.to_vec();
         while r.len() > 1 && r.last() == Some(&b'/') {
@@ -395,7 +404,24 @@ impl FileSource for LinuxSource {
         self.advised = false;
         self.plain_read = 0;
         self.ahead = None;
+        self.hasher = None;
         Ok(())
+    }
+
+    fn hash_reads(&mut self, kind: DigestKind) -> bool {
+        if self.file.is_none() || self.plain_read > 0 || self.ahead.is_some() {
+            return false;
+        }
+        self.hasher = StandardDigests.hasher(kind);
+        self.hasher.is_some()
+    }
+
+    async fn read_digest(&mut self, out: &mut [u8]) -> usize {
+        let h = match self.ahead.take() {
+            Some(ra) => ra.finish_hash(),
+            None => self.hasher.take(),
+        };
+        h.map_or(0, |h| h.finish(out))
     }
 
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
@@ -405,12 +431,16 @@ impl FileSource for LinuxSource {
         if self.plain_read >= crate::readahead::START_AFTER {
             if let Some(f) = self.file.take() {
                 if f.metadata().map(|m| m.is_file()).unwrap_or(false) {
-                    match crate::readahead::ReadAhead::start(f, buf.len()) {
+                    let h = self.hasher.take();
+                    match crate::readahead::ReadAhead::start(f, buf.len(), h) {
                         Ok(ra) => {
                             let ra = self.ahead.insert(ra);
                             return Ok(ra.read(buf)?);
                         }
-                        Err(f) => self.file = Some(f),
+                        Err((f, h)) => {
+                            self.file = Some(f);
+                            self.hasher = h;
+                        }
                     }
                 } else {
                     self.file = Some(f);
@@ -444,12 +474,16 @@ impl FileSource for LinuxSource {
             let _ = rustix::fs::fadvise(&*f, 0, None, rustix::fs::Advice::Sequential);
         }
         self.plain_read += n as u64;
+        if let (Some(h), Some(read)) = (self.hasher.as_mut(), buf.get(..n)) {
+            h.update(read);
+        }
         Ok(n)
     }
 
     async fn close(&mut self) {
         self.file = None;
         self.ahead = None;
+        self.hasher = None;
     }
 
     fn user_name(&self, uid: i64, out: &mut [u8]) -> usize {

@@ -1271,11 +1271,27 @@ where
             FileType::Reg | FileType::RegE => {
                 let mut hasher = flags.signature.and_then(|k| self.svc.digests.hasher(k));
                 if ft == FileType::Reg && e.stat.size > 0 {
+                    let kind = flags.signature.filter(|_| hasher.is_some());
                     match self
-                        .send_data(path, data_stream, fi, e.stat.size, hasher.as_mut(), st)
+                        .send_data(
+                            path,
+                            data_stream,
+                            fi,
+                            e.stat.size,
+                            kind,
+                            hasher.as_mut(),
+                            st,
+                        )
                         .await?
                     {
                         DataOutcome::Sent => {}
+                        #[cfg(feature = "source-digest")]
+                        DataOutcome::Hashed { digest: d, len } => {
+                            hasher = None;
+                            if len > 0 {
+                                digest = Some((d, len));
+                            }
+                        }
                         DataOutcome::Failed => hasher = None,
                         DataOutcome::Canceled => return Ok(false),
                     }
@@ -1407,6 +1423,7 @@ where
         kind: StreamType,
         fi: i32,
         size: i64,
+        kind_wanted: Option<DigestKind>,
         mut hasher: Option<&mut D::Hasher>,
         st: &mut RunState,
     ) -> Result<DataOutcome, SessionError> {
@@ -1421,6 +1438,15 @@ where
         }
         self.send_header(fi, kind, st).await?;
         let sparse = kind == StreamType::SparseData;
+        // Every byte read is sent unless the stream is sparse: the source may hash them.
+        #[cfg(feature = "source-digest")]
+        let source_hashes = !sparse && kind_wanted.is_some_and(|k| self.svc.source.hash_reads(k));
+        #[cfg(feature = "source-digest")]
+        if source_hashes {
+            hasher = None;
+        }
+        #[cfg(not(feature = "source-digest"))]
+        let _ = kind_wanted;
         let hdr = if sparse { SPARSE_OFFSET_LEN } else { 0 };
         let chunk = self
             .cfg
@@ -1500,6 +1526,12 @@ where
                 break;
             }
         }
+        #[cfg(feature = "source-digest")]
+        if source_hashes && outcome == DataOutcome::Sent {
+            let mut digest = [0u8; MAX_DIGEST_LEN];
+            let len = self.svc.source.read_digest(&mut digest).await;
+            outcome = DataOutcome::Hashed { digest, len };
+        }
         self.svc.source.close().await;
         if outcome == DataOutcome::Canceled {
             return Ok(outcome);
@@ -1551,6 +1583,13 @@ pub(crate) async fn sd_reply<X: Read + Write, T: Clock>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DataOutcome {
     Sent,
+    /// Sent, and the source hashed what it read ([`FileSource::hash_reads`]); `len` 0: the
+    /// digest was lost.
+    #[cfg(feature = "source-digest")]
+    Hashed {
+        digest: [u8; MAX_DIGEST_LEN],
+        len: usize,
+    },
     Failed,
     Canceled,
 }

@@ -118,6 +118,29 @@ pub trait FileSource {
     /// Read the next bytes of the open file; 0 = end of file.
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error>;
 
+    /// Offer to compute the open file's `kind` digest where its bytes are read. The core
+    /// asks right after a successful [`open`](Self::open), before the first `read`, when the
+    /// fileset wants a digest and every byte read is sent (not for sparse streams, whose
+    /// all-zero chunks Bareos leaves out of the digest). Answering `true` promises that
+    /// every byte `read` returns from then on is hashed, in order, and that
+    /// [`read_digest`](Self::read_digest) gives the result; the core then does not hash the
+    /// data itself. A platform that reads ahead on another thread hashes there, which saves
+    /// handing every byte to a hashing thread. The default declines: the core hashes.
+    /// Only a build with fd-core's `source-digest` feature asks.
+    fn hash_reads(&mut self, kind: crate::wire::attr::DigestKind) -> bool {
+        let _ = kind;
+        false
+    }
+
+    /// The digest of every byte `read` returned since [`hash_reads`](Self::hash_reads)
+    /// answered `true`, written into `out` (at least [`crate::wire::attr::MAX_DIGEST_LEN`]
+    /// bytes). The core calls it once, after the last `read` and before `close`. Returns its
+    /// length; 0 when it was lost (the core then sends no digest record).
+    async fn read_digest(&mut self, out: &mut [u8]) -> usize {
+        let _ = out;
+        0
+    }
+
     /// Close the open file.
     async fn close(&mut self);
 
@@ -565,6 +588,18 @@ pub enum StandardHasher {
     Sha256(sha2::Sha256),
     /// SHA-512.
     Sha512(sha2::Sha512),
+}
+
+impl core::fmt::Debug for StandardHasher {
+    /// The algorithm only, not the state.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            StandardHasher::Md5(_) => "StandardHasher::Md5",
+            StandardHasher::Sha1(_) => "StandardHasher::Sha1",
+            StandardHasher::Sha256(_) => "StandardHasher::Sha256",
+            StandardHasher::Sha512(_) => "StandardHasher::Sha512",
+        })
+    }
 }
 
 impl Hasher for StandardHasher {
