@@ -6,17 +6,33 @@
 //! sessions, one job per block, as `core/src/stored/block.cc` `DoWriteBlockToDevice()` writes
 //! each DCR's block under the device lock).
 //!
+//! # Writing on a thread of its own
+//!
+//! Each open [`VolumeFile`] has a writer thread ([`BlockWriter`]): `append` copies the block
+//! into a recycled buffer, queues it ([`WRITE_QUEUE`] blocks at most, so a slow disk slows the
+//! jobs down rather than filling memory) and returns the offset the block will have, which is
+//! known because blocks are written in the order they are queued. The job's task thus goes on
+//! receiving, decrypting and packing the next block while the kernel copies this one into the
+//! page cache, and no tokio worker waits in `write()`. [`VolumeFile::sync`] waits until every
+//! queued block is written and the file is on the disk: a job reports its end, and the
+//! Director records it, only after that (`end_session`). If no thread can be started the
+//! blocks are written in the caller, as before.
+//!
 //! # Write errors
 //!
 //! A block is written with one `write_all`. If that fails part way (ENOSPC on a full file
 //! system, EFBIG past `RLIMIT_FSIZE`, EIO), the file is cut back to where the block started, so
 //! no torn block is left behind that a reader would take for the start of a valid one; the
-//! error names the volume, the device, the directory and the fix.
+//! error names the volume, the device, the directory and the fix. Blocks queued after the one
+//! that failed are dropped; the next `append` or `sync` of any job on the volume returns the
+//! error and the volume's end is set back to the cut.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use tokio::sync::Notify;
 
@@ -34,8 +50,8 @@ pub struct VolumeFile {
     pub archive: PathBuf,
     /// The file.
     pub path: PathBuf,
-    file: File,
-    /// End of the last whole block.
+    out: Output,
+    /// End of the last whole block (queued blocks included).
     len: u64,
     /// The catalog's VolJobs as the jobs on this volume last reported it.
     pub cat_jobs: u32,
@@ -61,12 +77,22 @@ impl VolumeFile {
         file: File,
         len: u64,
     ) -> Self {
+        let place = Place {
+            name: name.to_string(),
+            device: device.to_string(),
+            archive: archive.clone(),
+            path: path.clone(),
+        };
+        let out = match BlockWriter::start(file, len, place.clone()) {
+            Ok(w) => Output::Thread(w),
+            Err(file) => Output::Direct(file, place),
+        };
         VolumeFile {
             name: name.to_string(),
             device: device.to_string(),
             archive,
             path,
-            file,
+            out,
             len,
             cat_jobs: 0,
             cat_blocks: 0,
@@ -86,45 +112,40 @@ impl VolumeFile {
         self.len == 0
     }
 
-    /// Append one block; on failure cut the file back to `self.len`.
+    /// Append one block (queue it for the writer thread); the offset it will have. An
+    /// error of an earlier queued block is returned here, and the volume's end set back.
     fn append(&mut self, block: &[u8]) -> io::Result<u64> {
+        self.append_from(Block::Slice(block))
+    }
+
+    /// [`append`](Self::append) of a block in a buffer the writer thread may take (a
+    /// recycled one is swapped in).
+    fn append_buf(&mut self, block: &mut Vec<u8>, len: usize) -> io::Result<u64> {
+        self.append_from(Block::Buf(block, len))
+    }
+
+    fn append_from(&mut self, block: Block<'_>) -> io::Result<u64> {
         let start = self.len;
-        if let Err(e) = self.file.write_all(block) {
-            let cut = self.file.set_len(start);
-            let full = matches!(e.raw_os_error(), Some(28) | Some(27) | Some(122));
-            let fix = if full {
-                format!(
-                    "Free space in {} (or lower the Pool's Maximum Volume Bytes below the free \
-                     space, or give the device a larger file system) and run the job again",
-                    self.archive.display()
-                )
-            } else {
-                format!(
-                    "Check the file system holding {} and run the job again",
-                    self.archive.display()
-                )
-            };
-            let kept = match cut {
-                Ok(()) => format!(
-                    "the partly written block was removed; the volume keeps its {start} bytes of \
-                     whole blocks and stays readable"
-                ),
-                Err(c) => format!(
-                    "cutting the partly written block off at offset {start} failed too ({c}); \
-                     barque-sd will cut it at its next start"
-                ),
-            };
-            return Err(io::Error::new(
-                e.kind(),
-                format!(
-                    "Write error on Volume \"{}\" on device \"{}\" ({}): {e}; {kept}. {fix}.",
-                    self.name,
-                    self.device,
-                    self.path.display()
-                ),
-            ));
+        let len = match &block {
+            Block::Slice(b) => b.len(),
+            Block::Buf(_, n) => *n,
+        };
+        match &mut self.out {
+            Output::Direct(file, place) => {
+                let b = match &block {
+                    Block::Slice(b) => b,
+                    Block::Buf(b, n) => b.get(..*n).unwrap_or(&[]),
+                };
+                write_block(file, start, b, place)?
+            }
+            Output::Thread(w) => {
+                if let Err(f) = w.queue(block) {
+                    self.len = f.at;
+                    return Err(f.error());
+                }
+            }
         }
-        self.len = start + block.len() as u64;
+        self.len = start + len as u64;
         self.cat_blocks = self.cat_blocks.saturating_add(1);
         self.cat_writes = self.cat_writes.saturating_add(1);
         if self.retired {
@@ -133,9 +154,275 @@ impl VolumeFile {
         Ok(start)
     }
 
-    /// Flush the file to the disk.
+    /// Write out every queued block and flush the file to the disk.
     pub fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_all()
+        match &mut self.out {
+            Output::Direct(file, _) => file.sync_all(),
+            Output::Thread(w) => w.sync().map_err(|f| {
+                self.len = f.at;
+                f.error()
+            }),
+        }
+    }
+}
+
+/// Where blocks go, for the error messages.
+#[derive(Debug, Clone)]
+struct Place {
+    name: String,
+    device: String,
+    archive: PathBuf,
+    path: PathBuf,
+}
+
+/// Write `block` at the end of `file` (which is at `start`); on failure cut the file back to
+/// `start` and describe it.
+fn write_block(file: &mut File, start: u64, block: &[u8], place: &Place) -> io::Result<()> {
+    let Err(e) = file.write_all(block) else {
+        return Ok(());
+    };
+    let cut = file.set_len(start);
+    let full = matches!(e.raw_os_error(), Some(28) | Some(27) | Some(122));
+    let fix = if full {
+        format!(
+            "Free space in {} (or lower the Pool's Maximum Volume Bytes below the free \
+             space, or give the device a larger file system) and run the job again",
+            place.archive.display()
+        )
+    } else {
+        format!(
+            "Check the file system holding {} and run the job again",
+            place.archive.display()
+        )
+    };
+    let kept = match cut {
+        Ok(()) => format!(
+            "the partly written block was removed; the volume keeps its {start} bytes of \
+             whole blocks and stays readable"
+        ),
+        Err(c) => format!(
+            "cutting the partly written block off at offset {start} failed too ({c}); \
+             barque-sd will cut it at its next start"
+        ),
+    };
+    Err(io::Error::new(
+        e.kind(),
+        format!(
+            "Write error on Volume \"{}\" on device \"{}\" ({}): {e}; {kept}. {fix}.",
+            place.name,
+            place.device,
+            place.path.display()
+        ),
+    ))
+}
+
+/// A block to append: borrowed, or in a buffer that may be taken.
+enum Block<'a> {
+    Slice(&'a [u8]),
+    Buf(&'a mut Vec<u8>, usize),
+}
+
+/// Blocks queued for the writer thread of one volume file.
+pub const WRITE_QUEUE: usize = 8;
+
+/// How a volume file's blocks are written.
+#[derive(Debug)]
+enum Output {
+    /// By a writer thread.
+    Thread(BlockWriter),
+    /// In the caller (no thread could be started).
+    Direct(File, Place),
+}
+
+/// A failed write: the volume ends at `at`; the error's kind and text.
+#[derive(Debug, Clone)]
+struct Failure {
+    at: u64,
+    kind: io::ErrorKind,
+    text: String,
+}
+
+impl Failure {
+    fn error(&self) -> io::Error {
+        io::Error::new(self.kind, self.text.clone())
+    }
+}
+
+enum Cmd {
+    Block(Vec<u8>),
+    /// Answer once every block before it is written and the file is synced.
+    Sync(SyncSender<Result<(), Failure>>),
+}
+
+/// The writer thread of one volume file; dropping it writes out what is queued and waits for
+/// the thread.
+#[derive(Debug)]
+struct BlockWriter {
+    tx: Option<SyncSender<Cmd>>,
+    free: Receiver<Vec<u8>>,
+    allocated: usize,
+    failed: Arc<Mutex<Option<Failure>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BlockWriter {
+    /// Start the thread writing to `file`, which ends at `len`; the file back if no thread
+    /// could be started.
+    fn start(file: File, len: u64, place: Place) -> Result<Self, File> {
+        let (tx, rx) = mpsc::sync_channel::<Cmd>(WRITE_QUEUE);
+        let (back, free) = mpsc::sync_channel::<Vec<u8>>(WRITE_QUEUE + 2);
+        let failed = Arc::new(Mutex::new(None::<Failure>));
+        let spare = file.try_clone();
+        let shared = failed.clone();
+        let (vol, dev) = (place.name.clone(), place.device.clone());
+        let spawned = std::thread::Builder::new()
+            .name("sd-write".into())
+            .spawn(move || writer_thread(file, len, place, rx, back, shared));
+        match (spawned, spare) {
+            (Ok(t), _) => Ok(BlockWriter {
+                tx: Some(tx),
+                free,
+                allocated: 0,
+                failed,
+                thread: Some(t),
+            }),
+            (Err(_), Ok(f)) => Err(f),
+            (Err(e), Err(_)) => {
+                // Neither a thread nor the file: every write fails with the reason.
+                *lock(&failed) = Some(Failure {
+                    at: len,
+                    kind: e.kind(),
+                    text: format!(
+                        "Cannot write Volume \"{}\" on device \"{}\": no writer thread ({e}). \
+                         Check the SD's limits on threads and open files and run the job again.",
+                        vol, dev
+                    ),
+                });
+                Ok(BlockWriter {
+                    tx: None,
+                    free,
+                    allocated: 0,
+                    failed,
+                    thread: None,
+                })
+            }
+        }
+    }
+
+    fn failure(&self) -> Option<Failure> {
+        lock(&self.failed).clone()
+    }
+
+    fn stopped(&self) -> Failure {
+        self.failure().unwrap_or(Failure {
+            at: 0,
+            kind: io::ErrorKind::BrokenPipe,
+            text: "the volume's writer thread stopped".into(),
+        })
+    }
+
+    /// Queue `block` (a copy of a slice; a buffer is taken and a recycled one swapped in);
+    /// the error of an earlier block, if one failed.
+    fn queue(&mut self, block: Block<'_>) -> Result<(), Failure> {
+        if let Some(f) = self.failure() {
+            return Err(f);
+        }
+        let mut buf = match self.free.try_recv() {
+            Ok(b) => b,
+            Err(TryRecvError::Empty) if self.allocated < WRITE_QUEUE + 2 => {
+                self.allocated += 1;
+                Vec::new()
+            }
+            // Every buffer is queued: wait for the disk.
+            Err(_) => self.free.recv().map_err(|_| self.stopped())?,
+        };
+        match block {
+            Block::Slice(b) => {
+                buf.clear();
+                buf.extend_from_slice(b);
+            }
+            Block::Buf(b, n) => {
+                std::mem::swap(b, &mut buf);
+                buf.truncate(n);
+            }
+        }
+        let Some(tx) = self.tx.as_ref() else {
+            return Err(self.stopped());
+        };
+        tx.send(Cmd::Block(buf)).map_err(|_| self.stopped())
+    }
+
+    /// Wait until everything queued is written and synced.
+    fn sync(&mut self) -> Result<(), Failure> {
+        let (ack, done) = mpsc::sync_channel(1);
+        let Some(tx) = self.tx.as_ref() else {
+            return Err(self.stopped());
+        };
+        tx.send(Cmd::Sync(ack)).map_err(|_| self.stopped())?;
+        done.recv().map_err(|_| self.stopped())?
+    }
+}
+
+impl Drop for BlockWriter {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread after the queued blocks.
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The writer thread: blocks in queue order at the end of `file`; after a failure, later
+/// blocks are dropped and every sync answers the failure.
+fn writer_thread(
+    mut file: File,
+    mut end: u64,
+    place: Place,
+    rx: Receiver<Cmd>,
+    back: SyncSender<Vec<u8>>,
+    failed: Arc<Mutex<Option<Failure>>>,
+) {
+    let mut failure: Option<Failure> = None;
+    for cmd in rx {
+        match cmd {
+            Cmd::Block(buf) => {
+                if failure.is_none() {
+                    match write_block(&mut file, end, &buf, &place) {
+                        Ok(()) => end += buf.len() as u64,
+                        Err(e) => {
+                            let f = Failure {
+                                at: end,
+                                kind: e.kind(),
+                                text: e.to_string(),
+                            };
+                            *lock(&failed) = Some(f.clone());
+                            failure = Some(f);
+                        }
+                    }
+                }
+                // A full or closed return queue only drops the buffer.
+                let _ = back.try_send(buf);
+            }
+            Cmd::Sync(ack) => {
+                let r = match &failure {
+                    Some(f) => Err(f.clone()),
+                    None => file.sync_all().map_err(|e| Failure {
+                        at: end,
+                        kind: e.kind(),
+                        text: format!(
+                            "Cannot flush Volume \"{}\" on device \"{}\" ({}) to the disk: \
+                             {e}. Check the file system holding {} and run the job again.",
+                            place.name,
+                            place.device,
+                            place.path.display(),
+                            place.archive.display()
+                        ),
+                    }),
+                };
+                let _ = ack.send(r);
+            }
+        }
     }
 }
 
@@ -426,7 +713,87 @@ impl BlockSink for VolumeSink {
         lock(&self.0).append(block)
     }
 
+    fn put_block_buf(
+        &mut self,
+        block: &mut Vec<u8>,
+        len: usize,
+        _expected: u64,
+    ) -> io::Result<u64> {
+        lock(&self.0).append_buf(block, len)
+    }
+
     fn flush_blocks(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn volume(file: File, len: u64) -> VolumeFile {
+        VolumeFile::new(
+            "Vol-0001",
+            "FileStorage",
+            PathBuf::from("/var/lib/bareos/storage"),
+            PathBuf::from("/var/lib/bareos/storage/Vol-0001"),
+            file,
+            len,
+        )
+    }
+
+    #[test]
+    fn queued_blocks_land_in_order_at_the_offsets_append_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v");
+        std::fs::write(&p, b"label").unwrap();
+        let f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        let mut v = volume(f, 5);
+        let mut want = b"label".to_vec();
+        for i in 0..(3 * WRITE_QUEUE as u8) {
+            let block = vec![i; 1000 + usize::from(i)];
+            let at = if i % 2 == 0 {
+                v.append(&block).unwrap()
+            } else {
+                // A taken buffer comes back as some other (recycled or empty) buffer.
+                let mut b = block.clone();
+                let at = v.append_buf(&mut b, block.len()).unwrap();
+                assert!(b.capacity() == 0 || b.as_ptr() != block.as_ptr());
+                at
+            };
+            assert_eq!(at, want.len() as u64);
+            want.extend_from_slice(&block);
+            assert_eq!(v.len(), want.len() as u64);
+        }
+        v.sync().unwrap();
+        assert!(std::fs::read(&p).unwrap() == want);
+        assert_eq!(v.cat_blocks, 3 * WRITE_QUEUE as u32);
+        // Dropping writes out what is queued.
+        v.append(b"tail").unwrap();
+        drop(v);
+        want.extend_from_slice(b"tail");
+        assert!(std::fs::read(&p).unwrap() == want);
+    }
+
+    #[test]
+    fn a_failed_write_is_reported_by_the_next_append_or_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v");
+        std::fs::write(&p, b"whole").unwrap();
+        // Opened read-only: every write fails.
+        let mut v = volume(File::open(&p).unwrap(), 5);
+        assert_eq!(v.append(&[1u8; 100]).unwrap(), 5);
+        let e = v.sync().unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("Write error on Volume \"Vol-0001\" on device \"FileStorage\""),
+            "{text}"
+        );
+        assert!(text.contains("/var/lib/bareos/storage"), "{text}");
+        // The volume's end is back at the last whole block, and it stays failed.
+        assert_eq!(v.len(), 5);
+        assert!(v.append(&[2u8; 100]).is_err());
+        assert_eq!(v.len(), 5);
+        assert_eq!(std::fs::read(&p).unwrap(), b"whole");
     }
 }

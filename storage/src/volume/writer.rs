@@ -46,6 +46,12 @@ pub trait BlockSink {
     fn put_block(&mut self, block: &[u8], expected: u64) -> io::Result<u64>;
     /// Flush buffered bytes to the medium.
     fn flush_blocks(&mut self) -> io::Result<()>;
+    /// Store the block in `block[..len]`, as [`put_block`](Self::put_block), taking the
+    /// buffer if that saves a copy: the sink may swap another buffer into `block`, of any
+    /// length and content (the writer resets it). The default copies.
+    fn put_block_buf(&mut self, block: &mut Vec<u8>, len: usize, expected: u64) -> io::Result<u64> {
+        self.put_block(block.get(..len).unwrap_or(&[]), expected)
+    }
 }
 
 impl<W: Write> BlockSink for W {
@@ -208,10 +214,15 @@ impl<W: BlockSink> VolumeWriter<W> {
     fn write_block(&mut self, number: u32, id: u32, time: u32) -> io::Result<u64> {
         let n = Block::seal_in_place(number, id, time, &mut self.block)
             .map_err(|e| invalid(&format!("cannot build block: {e}")))?;
-        let start = self
-            .out
-            .put_block(self.block.get(..n).unwrap_or(&[]), self.offset)?;
+        let start = self.out.put_block_buf(&mut self.block, n, self.offset)?;
         self.offset = start + n as u64;
+        // The sink may have swapped in a recycled buffer: give it the header's room again
+        // (the caller starts the next block after it).
+        if self.block.len() < BLOCK_HEADER_LEN {
+            self.block.resize(BLOCK_HEADER_LEN, 0);
+        }
+        self.block
+            .reserve(self.block_size.saturating_sub(self.block.len()));
         Ok(start)
     }
 
