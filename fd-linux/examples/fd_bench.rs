@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use barque_testkit::proc_cpu;
 use support::harness::*;
 use tokio::net::TcpListener;
 
@@ -143,12 +144,7 @@ fn count_entries(root: &Path) -> u64 {
 }
 
 fn proc_cpu(pid: u32) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks / 100.0
+    proc_cpu::cpu_seconds(pid)
 }
 
 fn proc_hwm_mib(pid: u32) -> f64 {
@@ -199,6 +195,8 @@ struct Row {
     wall: f64,
     cpu: f64,
     sink_cpu: f64,
+    /// The FD's CPU seconds by thread name.
+    threads: Vec<(String, f64)>,
     rss: f64,
 }
 
@@ -207,6 +205,7 @@ async fn run(name: &str, root: &Path, files: u64, work: &Path, bin: &Path) -> Ro
     let pid = child.id();
     let sd = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sd_port = sd.local_addr().unwrap().port();
+    let sampler = proc_cpu::Sampler::start(pid, Duration::from_millis(20));
     let cpu0 = proc_cpu(pid);
     let me = std::process::id();
     let sink0 = proc_cpu(me);
@@ -220,6 +219,7 @@ async fn run(name: &str, root: &Path, files: u64, work: &Path, bin: &Path) -> Ro
     let (frames, (_records, bytes)) = tokio::join!(dir, sd_append_discard(&sd, true));
     let wall = t0.elapsed().as_secs_f64();
     let cpu = proc_cpu(pid) - cpu0;
+    let threads = sampler.finish(pid);
     let sink_cpu = proc_cpu(me) - sink0;
     let rss = proc_hwm_mib(pid);
     let ej = end_job(&frames);
@@ -234,6 +234,7 @@ async fn run(name: &str, root: &Path, files: u64, work: &Path, bin: &Path) -> Ro
         wall,
         cpu,
         sink_cpu,
+        threads,
         rss,
     }
 }
@@ -327,12 +328,12 @@ async fn main() {
     }
     println!();
     println!("barque-fd backup, TLS-PSK (Director and SD connections), SHA-256, loopback, page cache warm");
-    println!("| data set | files | MiB | wall s | MB/s | files/s | FD CPU s | FD CPU s/GB | sink CPU s/GB | FD peak RSS MiB |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| data set | files | MiB | wall s | MB/s | files/s | FD CPU s | FD CPU s/GB | sink CPU s/GB | FD peak RSS MiB | FD threads, CPU s/GB |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for r in &rows {
         let gb = r.bytes as f64 / 1e9;
         println!(
-            "| {} | {} | {:.1} | {:.2} | {:.1} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} |",
+            "| {} | {} | {:.1} | {:.2} | {:.1} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
             r.name,
             r.files,
             r.bytes as f64 / 1048576.0,
@@ -342,7 +343,13 @@ async fn main() {
             r.cpu,
             r.cpu / gb,
             r.sink_cpu / gb,
-            r.rss
+            r.rss,
+            r.threads
+                .iter()
+                .filter(|t| t.1 / gb >= 0.01)
+                .map(|t| format!("{} {:.2}", t.0, t.1 / gb))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if std::env::var_os("FD_BENCH_NO_SPEED").is_some() {
@@ -370,6 +377,25 @@ async fn main() {
                 mbs / 1e6,
                 100.0 * mbs / floor
             );
+            // The FD's stages run on threads of their own; the busiest one bounds what the
+            // FD can do with a core per thread (this machine also runs the sink on its 2).
+            if let Some(b) = r.threads.first() {
+                let gb = r.bytes as f64 / 1e9;
+                let cap = gb / b.1 * 1e9;
+                println!(
+                    "    busiest FD thread: {} {:.2} CPU s/GB; with a core of its own it carries {:.0} MB/s = {:.0} % of min(SHA-256, ChaCha20-Poly1305); the FD's total {:.2} CPU s/GB plus the sink's {:.2} on this machine's {} cores: at most {:.0} MB/s",
+                    b.0,
+                    b.1 / gb,
+                    cap / 1e6,
+                    100.0 * cap / floor,
+                    r.cpu / gb,
+                    r.sink_cpu / gb,
+                    std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    std::thread::available_parallelism().map_or(1, |n| n.get()) as f64
+                        / ((r.cpu + r.sink_cpu) / gb)
+                        * 1e3
+                );
+            }
         }
     }
 }

@@ -34,19 +34,32 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use barque_testkit::proc_cpu;
 use fd_core::wire::bnet::Signal;
 use fd_core::wire::sd_ctl::{CatReq, SdToDir};
 use sd_harness::*;
 
-/// User + system CPU seconds of a process, from `/proc/«pid»/stat` (clock ticks of 1/100 s,
-/// Linux' USER_HZ on every architecture it supports).
+/// User + system CPU seconds of process `pid`.
 fn cpu_seconds(pid: &str) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name: state is field 3, utime and stime are 14 and 15.
-    let after = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (tick(11) + tick(12)) / 100.0
+    pid.parse().map_or(0.0, proc_cpu::cpu_seconds)
+}
+
+/// The SD's CPU seconds of a run, split: the tokio workers (one job's receive, decrypt and
+/// block packing run there, one after another) and the volume's writer threads (`sd-write`,
+/// which end with their volume).
+fn sd_parts(pid: &str, sampler: proc_cpu::Sampler) -> (f64, f64) {
+    let parts = sampler.finish(pid.parse().unwrap_or(0));
+    let tokio: f64 = parts
+        .iter()
+        .filter(|p| p.0.starts_with("tokio"))
+        .map(|p| p.1)
+        .sum();
+    let writer: f64 = parts
+        .iter()
+        .filter(|p| p.0 == "sd-write")
+        .map(|p| p.1)
+        .sum();
+    (tokio, writer)
 }
 
 fn openssl_chacha_mbs() -> Option<f64> {
@@ -201,6 +214,8 @@ struct Run {
     bytes: u64,
     wall: f64,
     sd_cpu: f64,
+    /// The SD's tokio workers and writer threads.
+    sd_parts: (f64, f64),
     peer_cpu: f64,
 }
 
@@ -209,7 +224,10 @@ impl Run {
         self.bytes as f64 / 1e6 / self.wall
     }
     fn sd_s_per_gb(&self) -> f64 {
-        self.sd_cpu / (self.bytes as f64 / 1e9)
+        self.per_gb(self.sd_cpu)
+    }
+    fn per_gb(&self, cpu: f64) -> f64 {
+        cpu / (self.bytes as f64 / 1e9)
     }
     fn peer_s_per_gb(&self) -> f64 {
         self.peer_cpu / (self.bytes as f64 / 1e9)
@@ -241,6 +259,7 @@ async fn round(
     let attr = cap_msg("clear-backup-full", 4, 13);
     let rec = record.to_vec();
     d.send(b"run").await.expect("run");
+    let p0 = proc_cpu::Sampler::start(sd_pid.parse().unwrap_or(0), Duration::from_millis(20));
     let (c0, s0, t0) = (cpu_seconds(&me), cpu_seconds(sd_pid), Instant::now());
     let fd_task = tokio::spawn(async move {
         fd.send(b"append open session\n").await.unwrap();
@@ -275,6 +294,7 @@ async fn round(
         bytes: total,
         wall: t0.elapsed().as_secs_f64(),
         sd_cpu: cpu_seconds(sd_pid) - s0,
+        sd_parts: sd_parts(sd_pid, p0),
         peer_cpu: cpu_seconds(&me) - c0,
     };
     assert!(
@@ -325,6 +345,7 @@ async fn round(
     let mut fd = connect_fd(port, &rjob, &rkey, true)
         .await
         .expect("the test FD authenticates for the restore");
+    let p1 = proc_cpu::Sampler::start(sd_pid.parse().unwrap_or(0), Duration::from_millis(20));
     let (c1, s1, t1) = (cpu_seconds(&me), cpu_seconds(sd_pid), Instant::now());
     let fd_task = tokio::spawn(async move {
         fd.send(format!("read open session = DummyVolume {rid} {rtime} 0 0 0 0\n").as_bytes())
@@ -355,6 +376,7 @@ async fn round(
         bytes: read,
         wall: t1.elapsed().as_secs_f64(),
         sd_cpu: cpu_seconds(sd_pid) - s1,
+        sd_parts: sd_parts(sd_pid, p1),
         peer_cpu: cpu_seconds(&me) - c1,
     };
     // The attribute record and every data record come back.
@@ -415,9 +437,11 @@ fn main() {
         });
         let (b, rs) = rt.block_on(round(sd.port, &sd_pid, &mut cat, r, &record, count));
         println!(
-            "round {r}: disk write {disk:7.1} MB/s | backup {:7.1} MB/s, SD {:5.2} CPU s/GB, test FD+Dir {:5.2} | restore {:7.1} MB/s, SD {:5.2} CPU s/GB, test FD+Dir {:5.2}",
+            "round {r}: disk write {disk:7.1} MB/s | backup {:7.1} MB/s, SD {:5.2} CPU s/GB (job task {:4.2}, writer {:4.2}), test FD+Dir {:5.2} | restore {:7.1} MB/s, SD {:5.2} CPU s/GB, test FD+Dir {:5.2}",
             b.mbs(),
             b.sd_s_per_gb(),
+            b.per_gb(b.sd_parts.0),
+            b.per_gb(b.sd_parts.1),
             b.peer_s_per_gb(),
             rs.mbs(),
             rs.sd_s_per_gb(),
@@ -437,10 +461,19 @@ fn main() {
         m(&|r| r.2.sd_s_per_gb()),
         m(&|r| r.2.peer_s_per_gb()),
     );
+    let (bj, bw) = (
+        m(&|r| r.1.per_gb(r.1.sd_parts.0)),
+        m(&|r| r.1.per_gb(r.1.sd_parts.1)),
+    );
     println!("medians of {rounds} rounds:");
     println!(
         "  backup : {bm:7.1} MB/s; SD {bs:5.2} CPU s/GB (one core at that cost: {:6.0} MB/s); test FD+Director {bp:5.2} CPU s/GB",
         1000.0 / bs
+    );
+    println!(
+        "           the SD's parts: job task (tokio workers: receive, decrypt, pack blocks) {bj:4.2} CPU s/GB, volume writer thread {bw:4.2} CPU s/GB; \
+         the busiest on a core of its own carries {:6.0} MB/s",
+        1000.0 / bj.max(bw)
     );
     println!(
         "  restore: {rm:7.1} MB/s; SD {rs:5.2} CPU s/GB (one core at that cost: {:6.0} MB/s); test FD+Director {rp:5.2} CPU s/GB",

@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 
 pub mod pipe;
+pub mod proc_cpu;
 pub mod python;
 pub mod transcript;
 
