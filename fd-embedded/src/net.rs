@@ -60,7 +60,7 @@ use rand_core::{CryptoRng, RngCore};
 pub enum NetError {
     /// TCP failed (connect, accept, read or write).
     Tcp,
-    /// The address is not an IPv4 literal.
+    /// The Storage daemon's address is not an IPv4 literal (the device has no resolver).
     BadAddress,
     /// The socket buffers were already handed to an earlier connection of this session.
     NoBuffers,
@@ -78,7 +78,10 @@ impl core::fmt::Display for NetError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             NetError::Tcp => f.write_str("TCP error"),
-            NetError::BadAddress => f.write_str("not an IPv4 address"),
+            NetError::BadAddress => f.write_str(
+                "not an IPv4 address, and this device resolves no host names: give the \
+                 Director's Storage resource an IPv4 Address or Lan Address",
+            ),
             NetError::NoBuffers => f.write_str("socket buffers in use"),
             NetError::Tls(e) => f.write_str(tls_error_text(e)),
             NetError::TlsServer(e) => write!(f, "TLS: {e}"),
@@ -879,6 +882,7 @@ where
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
 
     #[test]
@@ -901,6 +905,9 @@ mod tests {
                 "{bad:?}"
             );
         }
+        // The job message names the fix (fd-core prints it after the address).
+        let text = std::format!("{}", NetError::BadAddress);
+        assert!(text.contains("Lan Address"), "{text}");
     }
 
     #[test]
