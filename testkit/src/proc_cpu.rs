@@ -127,20 +127,23 @@ impl Drop for Sampler {
 mod tests {
     use super::*;
 
+    /// Keep a core busy for 300 ms.
+    fn spin_300ms() -> u64 {
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(300) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        x
+    }
+
     #[test]
     fn a_busy_thread_shows_under_its_name() {
         let me = std::process::id();
         let before = threads(me);
         let t = std::thread::Builder::new()
             .name("spin-test".into())
-            .spawn(|| {
-                let start = std::time::Instant::now();
-                let mut x = 0u64;
-                while start.elapsed() < std::time::Duration::from_millis(300) {
-                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-                }
-                x
-            })
+            .spawn(spin_300ms)
             .unwrap();
         // Sample while it runs, then after it ended.
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -160,14 +163,7 @@ mod tests {
         let sampler = Sampler::start(me, std::time::Duration::from_millis(5));
         std::thread::Builder::new()
             .name("spin-sampled".into())
-            .spawn(|| {
-                let start = std::time::Instant::now();
-                let mut x = 0u64;
-                while start.elapsed() < std::time::Duration::from_millis(300) {
-                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-                }
-                x
-            })
+            .spawn(spin_300ms)
             .unwrap()
             .join()
             .unwrap();
