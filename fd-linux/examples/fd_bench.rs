@@ -164,7 +164,17 @@ fn spawn_fd(work: &Path, bin: &Path) -> (Child, u16) {
         .unwrap()
         .port();
     let conf = work.join("bench-fd.conf");
-    let text = support::config_text(true).replace("port = 9102", &format!("port = {port}"));
+    // A Working Directory, so that a real bareos-fd can be measured the same way
+    // (`FD_BENCH_BIN=/path/to/bareos-fd`; it does not start without one).
+    let text = support::config_text(true)
+        .replace("port = 9102", &format!("port = {port}"))
+        .replace(
+            "  Name = bareos-fd\n",
+            &format!(
+                "  Name = bareos-fd\n  Working Directory = \"{}\"\n",
+                work.display()
+            ),
+        );
     std::fs::write(&conf, text).unwrap();
     assert!(
         bin.exists(),
@@ -185,7 +195,7 @@ fn spawn_fd(work: &Path, bin: &Path) -> (Child, u16) {
     }
     let _ = child.kill();
     let _ = child.wait();
-    panic!("barque-fd did not start");
+    panic!("{} did not start", bin.display());
 }
 
 struct Row {
