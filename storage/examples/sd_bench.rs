@@ -44,14 +44,15 @@ fn cpu_seconds(pid: &str) -> f64 {
     pid.parse().map_or(0.0, proc_cpu::cpu_seconds)
 }
 
-/// The SD's CPU seconds of a run, split: the tokio workers (one job's receive, decrypt and
-/// block packing run there, one after another) and the volume's writer threads (`sd-write`,
-/// which end with their volume).
+/// The SD's CPU seconds of a run, split: the volume's writer threads (`sd-write`, which end
+/// with their volume) and all the rest (the job: receive, decrypt, pack blocks).
 fn sd_parts(pid: &str, sampler: proc_cpu::Sampler) -> (f64, f64) {
     let parts = sampler.finish(pid.parse().unwrap_or(0));
+    // Everything but the writer: barque-sd's tokio workers (where a job's task runs, one step
+    // after another), or the threads of another SD (`BARQUE_SD=…/bareos-sd`: one per job).
     let tokio: f64 = parts
         .iter()
-        .filter(|p| p.0.starts_with("tokio"))
+        .filter(|p| p.0 != "sd-write")
         .map(|p| p.1)
         .sum();
     let writer: f64 = parts
@@ -176,7 +177,17 @@ fn start_sd_process() -> SdProcess {
     });
     let port = free_port();
     let conf = dir.path().join("bareos-sd.conf");
-    let text = sd_config_text(&archive, true).replace("port = 39203", &format!("port = {port}"));
+    // A Working Directory, so that a real bareos-sd can be measured the same way
+    // (`BARQUE_SD=/path/to/bareos-sd`; it does not start without one).
+    let text = sd_config_text(&archive, true)
+        .replace("port = 39203", &format!("port = {port}"))
+        .replace(
+            "  Name = bareos-sd\n",
+            &format!(
+                "  Name = bareos-sd\n  Working Directory = \"{}\"\n",
+                dir.path().display()
+            ),
+        );
     std::fs::write(&conf, text).unwrap_or_else(|e| {
         eprintln!("sd_bench: cannot write {}: {e}", conf.display());
         std::process::exit(2)
@@ -471,7 +482,7 @@ fn main() {
         1000.0 / bs
     );
     println!(
-        "           the SD's parts: job task (tokio workers: receive, decrypt, pack blocks) {bj:4.2} CPU s/GB, volume writer thread {bw:4.2} CPU s/GB; \
+        "           the SD's parts: job (receive, decrypt, pack blocks: every thread but the writer) {bj:4.2} CPU s/GB, volume writer thread {bw:4.2} CPU s/GB; \
          the busiest on a core of its own carries {:6.0} MB/s",
         1000.0 / bj.max(bw)
     );
