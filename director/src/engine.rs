@@ -376,6 +376,11 @@ impl ConsoleEngine {
                     rows,
                 ))
             }
+            Some(("joblog", _)) => {
+                return self
+                    .list_joblog(s, long, value("jobid"), value("ujobid"))
+                    .await;
+            }
             Some(("files", _)) => {
                 let Some(id) = value("jobid").and_then(|v| v.parse::<i64>().ok()) else {
                     return Reply::failed("list files: jobid=N is required\n");
@@ -501,6 +506,92 @@ impl ConsoleEngine {
             })
             .collect();
         r.result.set(key, Json::Array(arr));
+        r
+    }
+}
+
+impl ConsoleEngine {
+    /// `list joblog jobid=N` / `ujobid=«Job»` (`core/src/dird/ua_output.cc`): the job's
+    /// messages from the `Log` table, time and text. Bareos prints them raw (each field after
+    /// a space; the text ends in its own newline), `llist` vertically, API 2 as
+    /// `{"joblog": [{"time", "logtext"}]}`. The job must be one the console may see (its Job
+    /// and Client allowed by the console's ACLs), else Bareos' refusal.
+    async fn list_joblog(
+        &self,
+        s: &Session,
+        long: bool,
+        jobid: Option<String>,
+        ujobid: Option<String>,
+    ) -> Reply {
+        let mut r = Reply::default();
+        let plain = s.api != ApiMode::Json;
+        if plain {
+            r.text(format!("Using Catalog \"{}\"\n", self.catalog_name));
+        }
+        let denied = "jobid not found in db, access to job or client denied by ACL, or client \
+                      not found in db\n";
+        let id = match (ujobid, jobid) {
+            (Some(u), _) => match self.cat(move |c| c.job_id_of(&u)).await {
+                Ok(Some(id)) => id,
+                Ok(None) => return Reply::failed(denied),
+                Err(e) => return Reply::failed(format!("list: catalog: {e}\n")),
+            },
+            (None, Some(j)) => match j.parse::<i64>() {
+                Ok(id) if id > 0 => id,
+                _ => return Reply::failed(denied),
+            },
+            (None, None) => {
+                return Reply::failed("list joblog: say which job: jobid=N or ujobid=«Job»\n")
+            }
+        };
+        let found = self
+            .cat(move |c| {
+                let job = c.list_jobs(Some(id))?;
+                let log = c.list_joblog(id)?;
+                Ok((job, log))
+            })
+            .await;
+        let (job, log) = match found {
+            Ok(x) => x,
+            Err(e) => return Reply::failed(format!("list: catalog: {e}\n")),
+        };
+        let visible = job.first().is_some_and(|j| {
+            s.acl.allows(crate::acl::AclKind::Job, &j.name)
+                && (j.client.is_empty() || s.acl.allows(crate::acl::AclKind::Client, &j.client))
+        });
+        if !visible {
+            return Reply::failed(denied);
+        }
+        let rows: Vec<Vec<String>> = log
+            .into_iter()
+            .map(|(t, text)| vec![t.map(sql_time).unwrap_or_default(), text])
+            .collect();
+        if plain {
+            if rows.is_empty() {
+                r.text("No results to list.\n");
+            } else if long {
+                r.text(vertical(&["time", "logtext"], &rows));
+            } else {
+                for row in &rows {
+                    let text = row.get(1).map(String::as_str).unwrap_or("");
+                    let nl = if text.ends_with('\n') { "" } else { "\n" };
+                    r.text(format!(
+                        " {} {text}{nl}",
+                        row.first().map(String::as_str).unwrap_or("")
+                    ));
+                }
+            }
+        }
+        let arr = rows
+            .into_iter()
+            .map(|row| {
+                let mut it = row.into_iter();
+                Json::object()
+                    .with("time", Json::str(it.next().unwrap_or_default()))
+                    .with("logtext", Json::str(it.next().unwrap_or_default()))
+            })
+            .collect();
+        r.result.set("joblog", Json::Array(arr));
         r
     }
 }

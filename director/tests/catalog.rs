@@ -1175,6 +1175,43 @@ fn list_queries(o: Opener<'_>) {
     assert_eq!(cat.list_jobs(Some(2)).unwrap(), vec![jobs[1].clone()]);
     assert_eq!(cat.list_jobs(Some(99)).unwrap(), vec![]);
 
+    // `list joblog`: a job's messages in the order stored, only that job's.
+    cat.insert_log(
+        2,
+        1_795_362_442,
+        "bareos-dir JobId 2: Start Backup JobId 2\n",
+    )
+    .unwrap();
+    cat.insert_log(1, 1_795_362_415, "bareos-dir JobId 1: other job\n")
+        .unwrap();
+    cat.insert_log(
+        2,
+        1_795_362_441,
+        "bareos-dir JobId 2: second, earlier time\n",
+    )
+    .unwrap();
+    let log = cat.list_joblog(2).unwrap();
+    assert_eq!(
+        log,
+        vec![
+            (
+                Some(1_795_362_442),
+                "bareos-dir JobId 2: Start Backup JobId 2\n".to_string()
+            ),
+            (
+                Some(1_795_362_441),
+                "bareos-dir JobId 2: second, earlier time\n".to_string()
+            ),
+        ]
+    );
+    assert_eq!(cat.list_joblog(99).unwrap(), vec![]);
+    let unique = dump_job(2)["job"].clone();
+    assert_eq!(cat.job_id_of(&unique).unwrap(), Some(2));
+    assert_eq!(
+        cat.job_id_of("NoSuchJob.2026-11-22_00.00.00_00").unwrap(),
+        None
+    );
+
     assert_eq!(
         cat.list_files(2).unwrap(),
         vec![

@@ -35,6 +35,17 @@ fn full_incremental_restore(s: &Setup) {
     // Full.
     let (full, msgs) = run_and_wait(s, "run job=DemoBackup level=Full yes");
     assert!(msgs.contains("Termination:            Backup OK"), "{msgs}");
+    // The job's messages stay in the catalog: `list joblog` prints them raw, each line the
+    // time and the message (Bareos' RAW_LIST).
+    let log = console(s, &[&format!("list joblog jobid={full}")]);
+    assert!(log.contains("Termination:            Backup OK"), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with(" 20") && l.contains(&format!(" JobId {full}: "))),
+        "{log}"
+    );
+    let none = console(s, &["list joblog jobid=999999"]);
+    assert!(none.contains("jobid not found in db"), "{none}");
     let files = file_lines(&console(s, &[&format!("list files jobid={full}")]));
     let mut got: Vec<String> = files
         .iter()
@@ -279,7 +290,7 @@ c = DirectorConsoleJson(address="127.0.0.1", port=int(sys.argv[1]), password=Pas
 run = c.call("run job=DemoBackup level=Full yes")
 jobid = run["run"]["jobid"]
 c.call("wait jobid=" + jobid)
-print(json.dumps({"run": run, "list": c.call("list jobs")}))
+print(json.dumps({"run": run, "list": c.call("list jobs"), "log": c.call("list joblog jobid=" + jobid)}))
 "#;
     let out = Command::new(python())
         .args(["-c", script, &s.port.to_string(), password])
@@ -296,6 +307,12 @@ print(json.dumps({"run": run, "list": c.call("list jobs")}))
     assert!(stdout.contains(&want), "{stdout}");
     assert!(stdout.contains("\"jobstatus\": \"T\""), "{stdout}");
     // The job started through python-bareos: {"run": {"jobid": "2"}}, listed as well.
+    // {"log": {"joblog": [{"time": "…", "logtext": "… Termination: … Backup OK …"}, …]}}
+    assert!(
+        stdout.contains("\"log\": {\"joblog\": [{\"time\": \""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Backup OK"), "{stdout}");
     let second = format!("\"run\": {{\"run\": {{\"jobid\": \"{}\"}}}}", id + 1);
     assert!(stdout.contains(&second), "{stdout}");
     assert!(

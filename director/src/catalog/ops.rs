@@ -1470,6 +1470,25 @@ impl Catalog {
             .collect()
     }
 
+    /// The job messages of a job in the order they were stored (`list joblog`: Bareos'
+    /// `list_joblog_2` query, `SELECT Time, LogText FROM Log WHERE JobId=… ORDER BY LogId`).
+    pub fn list_joblog(&mut self, job_id: i64) -> Result<Vec<(Option<i64>, String)>, Error> {
+        let rows = self.conn.query(
+            "SELECT Time, LogText FROM Log WHERE JobId = ? ORDER BY LogId",
+            &[job_id.into()],
+        )?;
+        rows.iter().map(|r| Ok((r.time(0)?, r.text(1)?))).collect()
+    }
+
+    /// The JobId of the job whose unique name (`Job.Job`, e.g.
+    /// `backup-fd.2026-11-22_15.46.52_03`) is `job`.
+    pub fn job_id_of(&mut self, job: &str) -> Result<Option<i64>, Error> {
+        let rows = self
+            .conn
+            .query("SELECT JobId FROM Job WHERE Job = ?", &[job.into()])?;
+        rows.first().map(|r| r.int(0)).transpose()
+    }
+
     /// Store a job message (the `Log` table, what `list joblog` shows).
     pub fn insert_log(&mut self, job_id: i64, time: i64, text: &str) -> Result<(), Error> {
         self.conn.execute(
