@@ -556,9 +556,15 @@ fn real_bconsole_barque_dir() {
     let Some(s) = scenario("bbb-psk", Barque, Barque, Barque, PSK) else {
         return;
     };
-    let out = console(&s, &["status dir", "list jobs"]);
+    let out = console(&s, &["status dir", "list jobs", "list joblog jobid=1"]);
     assert!(
         out.contains("Terminated Jobs:") && out.contains("DemoBackup"),
+        "{out}\n{}",
+        s.logs()
+    );
+    // The first job's messages, as the real bconsole shows a raw listing.
+    assert!(
+        out.contains("Backup OK") && out.contains(" JobId 1: "),
         "{out}\n{}",
         s.logs()
     );
