@@ -20,7 +20,10 @@
 //! `FD_BENCH_FILES` (file count of data set (b), default 100000), `FD_BENCH_SETS` (which
 //! data sets to run, default `abc`), `FD_BENCH_BIN` (the `barque-fd` binary, default
 //! `target/release/barque-fd`; several separated by commas run alternately, for A/B runs of
-//! two builds), `FD_BENCH_REPEAT` (runs per data set and binary, default 1), `FD_BENCH_NO_SPEED` (set: skip `openssl speed`).
+//! two builds), `FD_BENCH_REPEAT` (runs per data set and binary, default 1), `FD_BENCH_NO_SPEED` (set: skip `openssl speed`),
+//! `FD_BENCH_FD_CPUS` (run the FD under `taskset -c` these CPUs; with the benchmark itself
+//! under `taskset -c` the others, the FD and the sink each get their own cores: the FD's
+//! rate on one core is then measured, not projected).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -157,6 +160,19 @@ fn proc_hwm_mib(pid: u32) -> f64 {
         / 1024.0
 }
 
+/// `bin`, under `taskset -c «cpus»` when the environment variable `var` names CPUs (run
+/// the benchmark itself under `taskset -c «others»` to keep the two apart).
+fn daemon_command(bin: &Path, var: &str) -> Command {
+    match std::env::var(var) {
+        Ok(cpus) if !cpus.is_empty() => {
+            let mut c = Command::new("taskset");
+            c.arg("-c").arg(cpus).arg(bin);
+            c
+        }
+        _ => Command::new(bin),
+    }
+}
+
 fn spawn_fd(work: &Path, bin: &Path) -> (Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -181,7 +197,7 @@ fn spawn_fd(work: &Path, bin: &Path) -> (Child, u16) {
         "{} missing: run `cargo build --release -p fd-linux` first",
         bin.display()
     );
-    let mut child = Command::new(bin)
+    let mut child = daemon_command(bin, "FD_BENCH_FD_CPUS")
         .args(["-f", "-c"])
         .arg(&conf)
         .stderr(Stdio::null())

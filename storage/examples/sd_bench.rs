@@ -192,7 +192,17 @@ fn start_sd_process() -> SdProcess {
         eprintln!("sd_bench: cannot write {}: {e}", conf.display());
         std::process::exit(2)
     });
-    let child = Command::new(&bin)
+    // `SD_BENCH_SD_CPUS=1`: the SD under `taskset -c 1` (run the benchmark itself under
+    // `taskset -c 0`), so that the SD's rate on one core is measured, not projected.
+    let mut cmd = match std::env::var("SD_BENCH_SD_CPUS") {
+        Ok(cpus) if !cpus.is_empty() => {
+            let mut c = Command::new("taskset");
+            c.arg("-c").arg(cpus).arg(&bin);
+            c
+        }
+        _ => Command::new(&bin),
+    };
+    let child = cmd
         .arg("-f")
         .arg("-c")
         .arg(&conf)
