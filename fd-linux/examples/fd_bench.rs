@@ -223,6 +223,8 @@ struct Row {
     sink_cpu: f64,
     /// The FD's CPU seconds by thread name.
     threads: Vec<(String, f64)>,
+    /// Its single busiest thread.
+    busiest: Option<(String, f64)>,
     rss: f64,
 }
 
@@ -245,7 +247,7 @@ async fn run(name: &str, root: &Path, files: u64, work: &Path, bin: &Path) -> Ro
     let (frames, (_records, bytes)) = tokio::join!(dir, sd_append_discard(&sd, true));
     let wall = t0.elapsed().as_secs_f64();
     let cpu = proc_cpu(pid) - cpu0;
-    let threads = sampler.finish(pid);
+    let (threads, busiest) = sampler.finish_with_busiest(pid);
     let sink_cpu = proc_cpu(me) - sink0;
     let rss = proc_hwm_mib(pid);
     let ej = end_job(&frames);
@@ -261,6 +263,7 @@ async fn run(name: &str, root: &Path, files: u64, work: &Path, bin: &Path) -> Ro
         cpu,
         sink_cpu,
         threads,
+        busiest,
         rss,
     }
 }
@@ -405,7 +408,7 @@ async fn main() {
             );
             // The FD's stages run on threads of their own; the busiest one bounds what the
             // FD can do with a core per thread (this machine also runs the sink on its 2).
-            if let Some(b) = r.threads.first() {
+            if let Some(b) = r.busiest.as_ref() {
                 let gb = r.bytes as f64 / 1e9;
                 let cap = gb / b.1 * 1e9;
                 println!(

@@ -103,17 +103,31 @@ impl Sampler {
 
     /// Stop; CPU seconds by thread name since the start, biggest first, with what no sample
     /// caught (the last moments of threads that ended) as `unsampled`.
-    pub fn finish(mut self, pid: u32) -> Vec<(String, f64)> {
+    pub fn finish(self, pid: u32) -> Vec<(String, f64)> {
+        self.finish_with_busiest(pid).0
+    }
+
+    /// [`finish`](Self::finish), and the single thread that used the most CPU (its name and
+    /// seconds): threads of one name (a daemon whose threads all carry its name) are told
+    /// apart here.
+    pub fn finish_with_busiest(mut self, pid: u32) -> (Vec<(String, f64)>, Option<(String, f64)>) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let total = cpu_seconds(pid);
         let Some((first, last)) = self.thread.take().and_then(|t| t.join().ok()) else {
-            return Vec::new();
+            return (Vec::new(), None);
         };
+        let busiest = last
+            .iter()
+            .map(|(tid, (name, cpu))| {
+                let d = cpu - first.threads.get(tid).map_or(0.0, |x| x.1);
+                (name.clone(), d)
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1));
         let after = Threads {
             threads: last,
             total,
         };
-        split(&first, &after, "unsampled")
+        (split(&first, &after, "unsampled"), busiest)
     }
 }
 
@@ -169,7 +183,8 @@ mod tests {
             .unwrap()
             .join()
             .unwrap();
-        let s = sampler.finish(me);
+        let (s, busiest) = sampler.finish_with_busiest(me);
+        assert_eq!(busiest.map(|b| b.0).as_deref(), Some("spin-sampled"));
         let get = |name: &str| s.iter().find(|x| x.0 == name).map_or(0.0, |x| x.1);
         // Named from its samples; what no sample caught is counted as unsampled (a loaded
         // machine may starve the sampler).
