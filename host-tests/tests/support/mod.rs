@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod qemu;
+
 pub fn bin_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("BARQUE_BIN_DIR") {
         return PathBuf::from(d);
@@ -481,10 +483,16 @@ pub fn python() -> PathBuf {
 
 /// The rows under `Client Initiated Connections (waiting for jobs):` of `status dir`.
 pub fn waiting_clients(s: &Setup) -> Vec<String> {
-    let out = console(s, &["status dir"]);
-    let Some((_, block)) = out.split_once("Client Initiated Connections (waiting for jobs):\n")
+    waiting_rows(&console(s, &["status dir"]))
+}
+
+/// The rows of the `Client Initiated Connections (waiting for jobs):` block of a `status dir`
+/// output (barque-dir's and the real Director's have the same layout).
+pub fn waiting_rows(status_dir: &str) -> Vec<String> {
+    let Some((_, block)) =
+        status_dir.split_once("Client Initiated Connections (waiting for jobs):\n")
     else {
-        panic!("no waiting-connections block in status dir:\n{out}");
+        panic!("no waiting-connections block in status dir:\n{status_dir}");
     };
     block
         .lines()
