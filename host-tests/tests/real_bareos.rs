@@ -247,6 +247,13 @@ const PSK_CLIENT_INITIATED: Mode = Mode {
 };
 
 fn start(sbin: &Path, tag: &str, dir: Impl, sd: Impl, fd: Impl, mode: Mode) -> Setup {
+    let mut s = prepare(sbin, tag, dir, sd, fd, mode);
+    launch(&mut s);
+    s
+}
+
+/// The configurations of a scenario (and its catalog database), nothing started yet.
+fn prepare(sbin: &Path, tag: &str, dir: Impl, sd: Impl, fd: Impl, mode: Mode) -> Setup {
     let work = workdir(tag);
     let data = work.join("data");
     make_tree(&data);
@@ -332,6 +339,13 @@ fn start(sbin: &Path, tag: &str, dir: Impl, sd: Impl, fd: Impl, mode: Mode) -> S
             .expect("write dir conf");
         s.db = Some(db);
     }
+    s
+}
+
+/// Start the scenario's daemons, the SD first, and wait until each listens.
+fn launch(s: &mut Setup) {
+    let (sbin, work, port) = (s.sbin.clone(), s.work.clone(), s.port);
+    let (dir, sd, fd) = (s.dir, s.sd, s.fd);
     let debug = std::env::var("BAREOS_DEBUG").ok();
     for (name, imp, conf, p) in [
         ("sd", sd, "bareos-sd.conf", port + 2),
@@ -358,7 +372,6 @@ fn start(sbin: &Path, tag: &str, dir: Impl, sd: Impl, fd: Impl, mode: Mode) -> S
         s.children.push((name.into(), child));
         wait_port(p, &format!("{imp:?} {name}"), &|| s.logs());
     }
-    s
 }
 
 /// Run console commands (one per line) through the real bconsole; returns its output.
@@ -641,4 +654,32 @@ fn client_initiated_barque_dir_barque_sd_real_fd() {
         "{out}\n{}",
         s.logs()
     );
+}
+
+// 8. The embedded FD (the QEMU firmware, boards/qemu-mps2) with the real Director and the
+// real SD: client-initiated TLS-PSK, the Storage's Lan Address, a Full backup of the
+// device's partitions, a bad local update, a restore of slot B (the scenario of
+// qemu_daemons.rs; barque-bls checks the real SD's volume).
+#[test]
+fn qemu_firmware_real_dir_real_sd() {
+    let Some(sbin) = bareos_sbin() else {
+        return;
+    };
+    let elf = support::qemu::firmware();
+    let password = support::qemu::device_password();
+    let mut s = prepare(&sbin, "qemu-rr", Real, Real, Barque, PSK);
+    let conf = s.work.join("etc/bareos-dir.conf");
+    let text = std::fs::read_to_string(&conf).expect("read dir conf");
+    std::fs::write(&conf, support::qemu::device_dir_conf(text, &password)).expect("write dir conf");
+    launch(&mut s);
+    support::qemu::device_scenario(&support::qemu::Device {
+        elf: &elf,
+        password: &password,
+        director: "barque-dir",
+        port: s.port,
+        console: &|c| console(&s, c),
+        logs: &|| s.logs(),
+        volumes: &s.work.join("volumes"),
+        work: &s.work,
+    });
 }
