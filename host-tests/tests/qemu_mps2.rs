@@ -18,43 +18,17 @@
 //! Needs `qemu-system-arm` (scripts/setup installs it) and the thumbv7em target; fails, not
 //! skips, when either is missing.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod support;
+
 use std::time::Duration;
 
-fn firmware() -> PathBuf {
-    static BUILD: std::sync::Once = std::sync::Once::new();
-    let board = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../boards/qemu-mps2"));
-    BUILD.call_once(|| {
-        let build = Command::new(env!("CARGO"))
-            .args(["build", "--release", "--locked"])
-            .current_dir(&board)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_TARGET_DIR")
-            .status()
-            .expect("cargo build of boards/qemu-mps2");
-        assert!(build.success(), "boards/qemu-mps2 does not build");
-    });
-    board.join("target/thumbv7em-none-eabihf/release/barque-qemu-mps2")
-}
+use support::qemu::{firmware, image, qemu_command};
 
 #[test]
 fn qemu_mps2_firmware_boots_and_runs_the_device_layer() {
     let elf = firmware();
-    let mut child = Command::new("qemu-system-arm")
-        .args([
-            "-M",
-            "mps2-an386",
-            "-nographic",
-            "-monitor",
-            "none",
-            "-semihosting-config",
-            "enable=on,target=native",
-            "-kernel",
-        ])
-        .arg(&elf)
-        // Port 1: nothing listens there, so the network phase must give up cleanly.
-        .args(["-append", "1"])
+    // Port 1: nothing listens there, so the network phase must give up cleanly.
+    let mut child = qemu_command(&elf, "1", false)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -236,19 +210,6 @@ impl<S: Read + Write> Peer<S> {
     }
 }
 
-/// The images the firmware provisions (its `image()` xorshift).
-fn image(seed: u32, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
 const KEY: &str = "ABCD-EFGH-IJKL-MNOP-ABCD-EFGH-IJKL-MNOP";
 const JOB: &str = "Qemu.2026-11-22_16.00.00_01";
 /// The CRAM-MD5 key compiled into boards/qemu-mps2.
@@ -425,21 +386,7 @@ fn backup_to_host_director(tls: bool) {
     } else {
         dir_port.to_string()
     };
-    let child = Command::new("qemu-system-arm")
-        .args([
-            "-M",
-            "mps2-an386",
-            "-nographic",
-            "-monitor",
-            "none",
-            "-nic",
-            "user",
-            "-semihosting-config",
-            "enable=on,target=native",
-            "-kernel",
-        ])
-        .arg(&elf)
-        .args(["-append", &append])
+    let child = qemu_command(&elf, &append, true)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

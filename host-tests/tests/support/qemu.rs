@@ -10,17 +10,36 @@ use std::time::{Duration, Instant};
 
 use sha2::Digest as _;
 
+/// Build boards/qemu-mps2 (once per test binary) and return its ELF.
 pub fn firmware() -> PathBuf {
+    static BUILD: std::sync::Once = std::sync::Once::new();
     let board = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../boards/qemu-mps2"));
-    let build = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--locked"])
-        .current_dir(&board)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_TARGET_DIR")
-        .status()
-        .expect("cargo build of boards/qemu-mps2");
-    assert!(build.success(), "boards/qemu-mps2 does not build");
+    BUILD.call_once(|| {
+        let build = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--locked"])
+            .current_dir(&board)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_TARGET_DIR")
+            .status()
+            .expect("cargo build of boards/qemu-mps2");
+        assert!(build.success(), "boards/qemu-mps2 does not build");
+    });
     board.join("target/thumbv7em-none-eabihf/release/barque-qemu-mps2")
+}
+
+/// `qemu-system-arm` booting `elf` on mps2-an386 with `append` as its command line, the
+/// semihosting console on stdout, and QEMU's user network (the host is 10.0.2.2) when
+/// `network`.
+pub fn qemu_command(elf: &Path, append: &str, network: bool) -> Command {
+    let mut c = Command::new("qemu-system-arm");
+    c.args(["-M", "mps2-an386", "-nographic", "-monitor", "none"]);
+    if network {
+        c.args(["-nic", "user"]);
+    }
+    c.args(["-semihosting-config", "enable=on,target=native", "-kernel"])
+        .arg(elf)
+        .args(["-append", append]);
+    c
 }
 
 /// The images the firmware provisions and writes (its `image()` xorshift).
@@ -62,21 +81,7 @@ pub struct Qemu {
 
 impl Qemu {
     pub fn start(elf: &Path, append: &str) -> Qemu {
-        let mut child = Command::new("qemu-system-arm")
-            .args([
-                "-M",
-                "mps2-an386",
-                "-nographic",
-                "-monitor",
-                "none",
-                "-nic",
-                "user",
-                "-semihosting-config",
-                "enable=on,target=native",
-                "-kernel",
-            ])
-            .arg(elf)
-            .args(["-append", append])
+        let mut child = qemu_command(elf, append, true)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
