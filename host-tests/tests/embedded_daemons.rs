@@ -522,13 +522,7 @@ fn backup_and_restore_slot_b(scenario: Scenario) {
     files.sort();
     assert_eq!(
         files,
-        [
-            "/data/",
-            "/data/config.bin",
-            "/firmware/",
-            "/firmware/slot-a.bin",
-            "/firmware/slot-b.bin"
-        ],
+        support::qemu::DEVICE_FILES,
         "the catalog lists the device's partitions"
     );
     let mut dev = fd.stop();

@@ -10,6 +10,16 @@ use std::time::{Duration, Instant};
 
 use sha2::Digest as _;
 
+/// What `list files` shows of a Full backup of the device's partitions (the QEMU firmware
+/// and the simulated device provision the same ones).
+pub const DEVICE_FILES: [&str; 5] = [
+    "/data/",
+    "/data/config.bin",
+    "/firmware/",
+    "/firmware/slot-a.bin",
+    "/firmware/slot-b.bin",
+];
+
 /// Build boards/qemu-mps2 (once per test binary) and return its ELF.
 pub fn firmware() -> PathBuf {
     static BUILD: std::sync::Once = std::sync::Once::new();
@@ -319,14 +329,7 @@ pub fn device_scenario(d: &Device<'_>) {
     let mut files = super::file_lines(&(d.console)(&[&format!("list files jobid={full}")]));
     files.sort();
     assert_eq!(
-        files,
-        [
-            "/data/",
-            "/data/config.bin",
-            "/firmware/",
-            "/firmware/slot-a.bin",
-            "/firmware/slot-b.bin"
-        ],
+        files, DEVICE_FILES,
         "the catalog lists the device's partitions"
     );
     // The volume holds exactly what the firmware provisioned.
