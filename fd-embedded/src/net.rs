@@ -229,13 +229,28 @@ impl<'a> Dial for EmbassyDial<'a> {
         Ok(s)
     }
 
+    /// The socket a dropped accept left behind keeps listening, and a connection may arrive
+    /// while nobody waits (fd-core drops the accept whenever the Director's command comes
+    /// first). smoltcp's `listen` is a no-op only on a socket still in `Listen`; on one that
+    /// has a connection (`SynReceived`, `Established`) it fails, so that state is taken as
+    /// it is: the connection is handed over once established. A socket left closing by a
+    /// peer that came and went is reset and listens anew.
     #[cfg(feature = "passive")]
     async fn accept(&mut self) -> Result<TcpSocket<'a>, NetError> {
+        use embassy_net::tcp::State;
         let port = self.listen_port;
         let s = self.socket()?;
-        // Listening again on the same port is a no-op for smoltcp, so a dropped accept
-        // resumes here without losing a connection that arrived meanwhile.
-        s.accept(port).await.map_err(|_| NetError::Tcp)?;
+        match s.state() {
+            // Listening (or a handshake under way): writable once a connection is
+            // established; a reset handshake returns the socket to `Listen`.
+            State::Listen | State::SynReceived => s.wait_write_ready().await,
+            State::Established | State::CloseWait => {}
+            State::Closed => s.accept(port).await.map_err(|_| NetError::Tcp)?,
+            _ => {
+                s.abort();
+                s.accept(port).await.map_err(|_| NetError::Tcp)?
+            }
+        }
         self.spare.take().ok_or(NetError::NoBuffers)
     }
 }

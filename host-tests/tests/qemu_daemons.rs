@@ -36,8 +36,8 @@ use support::{bin, console, free_ports, wait_port, workdir, Daemons, Setup};
 /// barque-sd and barque-dir as processes, with a `barque-dir --init` configuration (TLS-PSK
 /// everywhere, SQLite catalog, disk volumes under the work directory) and [`dir_conf`]'s
 /// edits. The generated File daemon is not started: the device is the File daemon.
-fn start_dir_and_sd(password: &str) -> Setup {
-    let work = workdir("qemu-daemons");
+fn start_dir_and_sd(tag: &str, password: &str, passive: Option<u16>) -> Setup {
+    let work = workdir(tag);
     let port = free_ports();
     let out = Command::new(bin("barque-dir"))
         .arg("--init")
@@ -53,7 +53,7 @@ fn start_dir_and_sd(password: &str) -> Setup {
     );
     let conf = work.join("etc/bareos-dir.conf");
     let text = std::fs::read_to_string(&conf).expect("read the Director's configuration");
-    std::fs::write(&conf, device_dir_conf(text, password))
+    std::fs::write(&conf, device_dir_conf(text, password, passive))
         .expect("write the Director's configuration");
     let mut daemons = Daemons {
         children: Vec::new(),
@@ -74,9 +74,25 @@ fn start_dir_and_sd(password: &str) -> Setup {
 
 #[test]
 fn qemu_firmware_backup_and_slot_b_restore_through_barque_dir_and_sd() {
+    run(None);
+}
+
+/// The same with `Passive = yes`: barque-sd dials the device (QEMU forwards a host port to
+/// its FD port 9102) with TLS-PSK, the device serving TLS with fd-core's TLS server.
+#[test]
+fn qemu_firmware_passive_backup_and_restore_through_barque_dir_and_sd() {
+    run(Some(free_port()));
+}
+
+fn run(passive: Option<u16>) {
     let elf = firmware();
     let password = device_password();
-    let s = start_dir_and_sd(&password);
+    let tag = if passive.is_some() {
+        "qemu-daemons-passive"
+    } else {
+        "qemu-daemons"
+    };
+    let s = start_dir_and_sd(tag, &password, passive);
     device_scenario(&Device {
         elf: &elf,
         password: &password,
@@ -86,6 +102,19 @@ fn qemu_firmware_backup_and_slot_b_restore_through_barque_dir_and_sd() {
         logs: &|| s.daemons.logs(),
         volumes: &s.work.join("volumes"),
         work: &s.work,
+        passive,
     });
+    if passive.is_some() {
+        // The SD reached the device: the Director's `passive client` was answered.
+        let log = std::fs::read_to_string(s.work.join("log/barque.log")).unwrap_or_default();
+        assert!(!log.contains("could not reach the passive client"), "{log}");
+    }
     let _ = std::fs::remove_dir_all(&s.work);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }

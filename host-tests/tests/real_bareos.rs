@@ -670,7 +670,8 @@ fn qemu_firmware_real_dir_real_sd() {
     let mut s = prepare(&sbin, "qemu-rr", Real, Real, Barque, PSK);
     let conf = s.work.join("etc/bareos-dir.conf");
     let text = std::fs::read_to_string(&conf).expect("read dir conf");
-    std::fs::write(&conf, support::qemu::device_dir_conf(text, &password)).expect("write dir conf");
+    std::fs::write(&conf, support::qemu::device_dir_conf(text, &password, None))
+        .expect("write dir conf");
     launch(&mut s);
     support::qemu::device_scenario(&support::qemu::Device {
         elf: &elf,
@@ -681,5 +682,6 @@ fn qemu_firmware_real_dir_real_sd() {
         logs: &|| s.logs(),
         volumes: &s.work.join("volumes"),
         work: &s.work,
+        passive: None,
     });
 }

@@ -1617,6 +1617,94 @@ fn backup_over_two_embassy_net_stacks() {
     });
 }
 
+/// A passive SD whose connection arrives while no accept waits (fd-core drops the accept
+/// whenever the Director's command comes first, leaving the socket listening): the next
+/// `accept` hands that connection over. smoltcp refuses to `listen` again on a socket that
+/// already has a connection, so an accept that only re-listened failed here (seen with the
+/// QEMU firmware in passive mode: the SD's handshake hung).
+#[test]
+fn a_passive_connection_that_arrives_between_accepts_is_handed_over() {
+    use embassy_net::tcp::TcpSocket;
+    use fd_embedded::net::{Dial, EmbassyDial, SocketBuffers};
+    use wire_sim::*;
+
+    let (dev_stack, dev_runner, dev_rx, dev_tx) = node([2, 0, 0, 0, 0, 2], [10, 0, 0, 2], 2);
+    let (host_stack, host_runner, host_rx, host_tx) = node([2, 0, 0, 0, 0, 1], [10, 0, 0, 1], 1);
+    let connected = Cell::new(false);
+    let dropped = Cell::new(false);
+    let got = RefCell::new(Vec::new());
+    let ok = run_until(
+        vec![
+            Box::pin(async {
+                dev_stack.wait_config_up().await;
+                let mut dial = EmbassyDial::new(
+                    dev_stack,
+                    SocketBuffers {
+                        rx: leak(budget::TCP),
+                        tx: leak(budget::TCP),
+                    },
+                );
+                // An accept dropped before any connection came (the Director spoke first).
+                let first = embassy_time::with_timeout(
+                    embassy_time::Duration::from_millis(50),
+                    dial.accept(),
+                )
+                .await;
+                assert!(first.is_err(), "nothing connected yet");
+                dropped.set(true);
+                // The SD connects while no accept waits.
+                while !connected.get() {
+                    embassy_time::Timer::after_millis(5).await;
+                }
+                let mut s = dial.accept().await.expect("the waiting connection");
+                let mut buf = [0u8; 5];
+                let mut n = 0;
+                while n < buf.len() {
+                    n += embedded_io_async::Read::read(&mut s, &mut buf[n..])
+                        .await
+                        .expect("read");
+                }
+                got.borrow_mut().extend_from_slice(&buf);
+            }),
+            Box::pin(async {
+                host_stack.wait_config_up().await;
+                // Connect once the device's first accept was dropped (its socket listens).
+                while !dropped.get() {
+                    embassy_time::Timer::after_millis(5).await;
+                }
+                let mut s = TcpSocket::new(host_stack, leak(4096), leak(4096));
+                s.connect((std::net::Ipv4Addr::new(10, 0, 0, 2), 9102))
+                    .await
+                    .expect("connect to the device's FD port");
+                connected.set(true);
+                embedded_io_async::Write::write_all(&mut s, b"hello")
+                    .await
+                    .expect("write");
+                embedded_io_async::Write::flush(&mut s)
+                    .await
+                    .expect("flush");
+                // Keep the connection open until the device has read.
+                embassy_time::Timer::after_millis(500).await;
+            }),
+        ],
+        vec![
+            Box::pin(async move {
+                let mut r = dev_runner;
+                r.run().await
+            }),
+            Box::pin(async move {
+                let mut r = host_runner;
+                r.run().await
+            }),
+            Box::pin(wire(dev_tx, host_rx)),
+            Box::pin(wire(host_tx, dev_rx)),
+        ],
+        std::time::Duration::from_secs(20),
+    );
+    assert!(ok, "hang: got {:?}", got.borrow());
+    assert_eq!(&got.borrow()[..], b"hello");
+}
+
 /// `estimate` (vectors/clear-estimate conn 2 shape) and `status` on the device: the
 /// partitions are counted with their sizes, and the status text names the client.
 #[test]

@@ -27,6 +27,10 @@
 //! 32 bytes of entropy on the command line ([`SeededRng`], SHA-256 in counter mode): test
 //! entropy for an emulated board, not a design for a device. Without a seed the run is
 //! plain TCP.
+//! Passive mode (`Passive = yes` on the Director's Client): while it waits for the
+//! Director's next command the firmware also listens on port 9102 for the Storage daemon
+//! (QEMU forwards a host port there: `-nic user,hostfwd=…`), cleartext or TLS-PSK with
+//! fd-core's TLS server (identity `R_JOB` 0x1E «Job», the job's session key).
 //! Flash partitions are emulated in RAM (`RamFlash`).
 #![no_std]
 #![no_main]
@@ -450,6 +454,11 @@ async fn net_main(spawner: embassy_executor::Spawner) {
     let data = buf!(budget::DATA);
     let fileset = buf!(budget::FILESET);
     let accurate = buf!(budget::ACCURATE);
+    // A passive SD's TLS-PSK connection (fd-core's TLS server): the SD does not negotiate
+    // max_fragment_length, so whole 16 KiB records.
+    let passive_rx = buf!(17_000);
+    let passive_tx = buf!(17_000);
+    let passive_hs = buf!(4096);
     // The Director connection's TLS record buffers (used with a seed only).
     let mut dir_tls = seed.map(|_| (buf!(budget::TLS_RECORD), buf!(budget::TLS_RECORD_TX_DIR)));
     hprintln!(
@@ -499,7 +508,12 @@ async fn net_main(spawner: embassy_executor::Spawner) {
                 SeededRng::new(seed.unwrap_or([0x5a; 32]), label.wrapping_add(1)),
                 &mut *sd_rec_rx,
                 &mut *sd_rec_tx,
-            ),
+            )
+            .with_passive_tls(fd_core::tls::Buffers {
+                rx: &mut *passive_rx,
+                tx: &mut *passive_tx,
+                handshake: &mut *passive_hs,
+            }),
             clock: EmbassyClock {
                 unix_at_boot: 1_795_365_100,
             },

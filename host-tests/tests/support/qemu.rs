@@ -90,8 +90,14 @@ pub struct Qemu {
 }
 
 impl Qemu {
-    pub fn start(elf: &Path, append: &str) -> Qemu {
-        let mut child = qemu_command(elf, append, true)
+    /// Boot `elf` with `append` on QEMU's user network; `fd_port`: forward this host port
+    /// (127.0.0.1) to the device's FD port 9102, for a Storage daemon dialling the device.
+    pub fn start(elf: &Path, append: &str, fd_port: Option<u16>) -> Qemu {
+        let mut cmd = qemu_command(elf, append, fd_port.is_none());
+        if let Some(p) = fd_port {
+            cmd.args(["-nic", &format!("user,hostfwd=tcp:127.0.0.1:{p}-:9102")]);
+        }
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -203,8 +209,11 @@ pub fn state_block(text: &str, marker: &str) -> Vec<String> {
 }
 
 /// The device's Client, a FileSet of its partitions and a Full backup Job; `Lan Address` on
-/// the Storage (the host as the guest sees it) and on the Client.
-pub fn device_dir_conf(t: String, password: &str) -> String {
+/// the Storage (the host as the guest sees it) and on the Client. `passive`: the host port
+/// QEMU forwards to the device's FD port; the Client is then `Passive = yes` at
+/// 127.0.0.1:«port» (where the SD reaches the device) and has no Lan Address (which the
+/// Director would give the SD instead).
+pub fn device_dir_conf(t: String, password: &str, passive: Option<u16>) -> String {
     // The Director reaches the SD by a host name, which the firmware (no DNS, IPv4
     // literals only) cannot use: only the Lan Address gets the device to the SD.
     let storage = "Storage {\n  Name = File\n  Address = 127.0.0.1\n";
@@ -214,13 +223,15 @@ pub fn device_dir_conf(t: String, password: &str) -> String {
         "Storage {\n  Name = File\n  Address = localhost\n  Lan Address = 10.0.2.2\n",
         1,
     );
+    let client_address = match passive {
+        None => "  Address = 10.0.2.15\n  Lan Address = 10.0.2.15\n".to_string(),
+        Some(p) => format!("  Address = 127.0.0.1\n  FD Port = {p}\n  Passive = yes\n"),
+    };
     t.push_str(&format!(
         r#"
 Client {{
   Name = qemu-fd
-  Address = 10.0.2.15
-  Lan Address = 10.0.2.15
-  Password = "{password}"
+{client_address}  Password = "{password}"
   Catalog = MyCatalog
   Connection From Client To Director = yes
   Connection From Director To Client = no
@@ -278,6 +289,9 @@ pub struct Device<'a> {
     pub volumes: &'a Path,
     /// A scratch directory.
     pub work: &'a Path,
+    /// Passive mode: the host port forwarded to the device's FD port (the Director's
+    /// configuration must come from `device_dir_conf(…, Some(port))`).
+    pub passive: Option<u16>,
 }
 
 /// The device scenario (see qemu_daemons.rs): boot the firmware, which dials the Director
@@ -295,7 +309,17 @@ pub fn device_scenario(d: &Device<'_>) {
         d.director,
         d.password
     );
-    let mut qemu = Qemu::start(d.elf, &append);
+    let mut qemu = Qemu::start(d.elf, &append, d.passive);
+    // Failure messages carry the daemons' logs and what the firmware said so far.
+    let said = qemu.out.clone();
+    let logs_and_firmware = move || {
+        format!(
+            "{}\n---- firmware ----\n{}",
+            (d.logs)(),
+            said.lock().unwrap_or_else(|e| e.into_inner())
+        )
+    };
+    let logs: &dyn Fn() -> String = &logs_and_firmware;
     let t = Instant::now();
     while !super::waiting_rows(&(d.console)(&["status dir"]))
         .iter()
@@ -306,7 +330,7 @@ pub fn device_scenario(d: &Device<'_>) {
             "the firmware's client-initiated connection is not waiting in the Director after \
              90 s; the firmware said:\n{}\n{}",
             qemu.text(),
-            (d.logs)()
+            logs()
         );
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -318,13 +342,13 @@ pub fn device_scenario(d: &Device<'_>) {
 
     // 1. Full backup of the partitions.
     let (full, msgs) =
-        super::run_and_wait_with(d.console, "run job=DeviceBackup level=Full yes", d.logs);
+        super::run_and_wait_with(d.console, "run job=DeviceBackup level=Full yes", logs);
     assert!(
         msgs.contains("Termination:            Backup OK")
             && msgs.contains("Using Client Initiated Connection (qemu-fd)."),
         "{msgs}\n{}\n{}",
         qemu.text(),
-        (d.logs)()
+        logs()
     );
     let mut files = super::file_lines(&(d.console)(&[&format!("list files jobid={full}")]));
     files.sort();
@@ -367,7 +391,7 @@ pub fn device_scenario(d: &Device<'_>) {
     // 2. The firmware's bad local update of slot B, after the backup session.
     let done = format!("NET=ok JobId={full} files=5 errors=0");
     qemu.wait_for(
-        d.logs,
+        logs,
         "the backup session's end and the bad update",
         Duration::from_secs(60),
         |t| t.contains(&done) && state_after(t, "ok: bad local update of slot B").is_some(),
@@ -389,16 +413,16 @@ pub fn device_scenario(d: &Device<'_>) {
             "restore client=qemu-fd fileset=DeviceSet jobid={full} where=/ \
              file=/firmware/slot-b.bin yes"
         ),
-        d.logs,
+        logs,
     );
     assert!(
         msgs.contains("Termination:            Restore OK")
             && msgs.contains("Using Client Initiated Connection (qemu-fd)."),
         "{msgs}\n{}\n{}",
         qemu.text(),
-        (d.logs)()
+        logs()
     );
-    let status = qemu.wait_exit(d.logs, Duration::from_secs(60));
+    let status = qemu.wait_exit(logs, Duration::from_secs(60));
     let text = qemu.text();
     assert!(status.success(), "firmware exit status {status:?}:\n{text}");
     // The state the device read back after the restore session.
