@@ -659,19 +659,41 @@ fn client_initiated_barque_dir_barque_sd_real_fd() {
 // 8. The embedded FD (the QEMU firmware, boards/qemu-mps2) with the real Director and the
 // real SD: client-initiated TLS-PSK, the Storage's Lan Address, a Full backup of the
 // device's partitions, a bad local update, a restore of slot B (the scenario of
-// qemu_daemons.rs; barque-bls checks the real SD's volume).
+// qemu_daemons.rs; barque-bls checks the real SD's volume). Then the same in passive mode:
+// the real SD dials the device (QEMU forwards a host port to its FD port) with TLS-PSK.
 #[test]
 fn qemu_firmware_real_dir_real_sd() {
+    qemu_firmware_real(None);
+}
+
+#[test]
+fn qemu_firmware_passive_real_dir_real_sd() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    qemu_firmware_real(Some(port));
+}
+
+fn qemu_firmware_real(passive: Option<u16>) {
     let Some(sbin) = bareos_sbin() else {
         return;
     };
     let elf = support::qemu::firmware();
     let password = support::qemu::device_password();
-    let mut s = prepare(&sbin, "qemu-rr", Real, Real, Barque, PSK);
+    let tag = if passive.is_some() {
+        "qemu-rr-passive"
+    } else {
+        "qemu-rr"
+    };
+    let mut s = prepare(&sbin, tag, Real, Real, Barque, PSK);
     let conf = s.work.join("etc/bareos-dir.conf");
     let text = std::fs::read_to_string(&conf).expect("read dir conf");
-    std::fs::write(&conf, support::qemu::device_dir_conf(text, &password, None))
-        .expect("write dir conf");
+    std::fs::write(
+        &conf,
+        support::qemu::device_dir_conf(text, &password, passive),
+    )
+    .expect("write dir conf");
     launch(&mut s);
     support::qemu::device_scenario(&support::qemu::Device {
         elf: &elf,
@@ -682,6 +704,6 @@ fn qemu_firmware_real_dir_real_sd() {
         logs: &|| s.logs(),
         volumes: &s.work.join("volumes"),
         work: &s.work,
-        passive: None,
+        passive,
     });
 }
