@@ -1439,6 +1439,29 @@ mod wire_sim {
         }
     }
 
+    /// The tasks that never end: both stacks' runners and the wire in both directions.
+    pub fn background(
+        dev_runner: embassy_net::Runner<'static, ch::Device<'static, MTU>>,
+        host_runner: embassy_net::Runner<'static, ch::Device<'static, MTU>>,
+        dev_tx: ch::TxRunner<'static, MTU>,
+        dev_rx: ch::RxRunner<'static, MTU>,
+        host_tx: ch::TxRunner<'static, MTU>,
+        host_rx: ch::RxRunner<'static, MTU>,
+    ) -> Vec<Task<'static>> {
+        vec![
+            Box::pin(async move {
+                let mut r = dev_runner;
+                r.run().await
+            }),
+            Box::pin(async move {
+                let mut r = host_runner;
+                r.run().await
+            }),
+            Box::pin(wire(dev_tx, host_rx)),
+            Box::pin(wire(host_tx, dev_rx)),
+        ]
+    }
+
     /// Poll `main` tasks to completion and `background` tasks (which never end) alongside;
     /// false after `limit` of wall time (a hang).
     pub fn run_until(
@@ -1587,18 +1610,7 @@ fn backup_over_two_embassy_net_stacks() {
                     *result.borrow_mut() = Some(format!("{r:?}"));
                 }),
             ],
-            vec![
-                Box::pin(async move {
-                    let mut r = dev_runner;
-                    r.run().await
-                }),
-                Box::pin(async move {
-                    let mut r = host_runner;
-                    r.run().await
-                }),
-                Box::pin(wire(dev_tx, host_rx)),
-                Box::pin(wire(host_tx, dev_rx)),
-            ],
+            background(dev_runner, host_runner, dev_tx, dev_rx, host_tx, host_rx),
             std::time::Duration::from_secs(60),
         );
         let frames = frames.into_inner();
@@ -1687,18 +1699,7 @@ fn a_passive_connection_that_arrives_between_accepts_is_handed_over() {
                 embassy_time::Timer::after_millis(500).await;
             }),
         ],
-        vec![
-            Box::pin(async move {
-                let mut r = dev_runner;
-                r.run().await
-            }),
-            Box::pin(async move {
-                let mut r = host_runner;
-                r.run().await
-            }),
-            Box::pin(wire(dev_tx, host_rx)),
-            Box::pin(wire(host_tx, dev_rx)),
-        ],
+        background(dev_runner, host_runner, dev_tx, dev_rx, host_tx, host_rx),
         std::time::Duration::from_secs(20),
     );
     assert!(ok, "hang: got {:?}", got.borrow());
