@@ -761,3 +761,52 @@ fn verify_disk_to_catalog_against_barque_fd() {
     }
     let _ = std::fs::remove_dir_all(&s.work);
 }
+
+/// `list joblog` shows a job only to a console whose ACLs allow the job's Job and Client
+/// (Bareos' `GetJobidFromCmdline()`): a named console limited to another Job gets Bareos'
+/// refusal and none of the job's messages; the default console gets them.
+#[test]
+fn list_joblog_respects_the_console_acls() {
+    let s = start("joblog-acl", true, &|t| {
+        format!(
+            "{t}\nProfile {{\n  Name = auditor-profile\n  CommandACL = list, llist\n  \
+             JobACL = SomeOtherJob\n  ClientACL = *all*\n}}\n\
+             Console {{\n  Name = auditor\n  Password = \"auditor-pw\"\n  Profile = auditor-profile\n  \
+             TLS Enable = no\n  TLS Require = no\n}}\n"
+        )
+    });
+    let (id, _) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    let own = console(&s, &[&format!("list joblog jobid={id}")]);
+    assert!(own.contains("Backup OK"), "{own}");
+    let base = std::fs::read_to_string(s.work.join("etc/bconsole.conf")).expect("bconsole.conf");
+    let director = base
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Name = "))
+        .expect("the Director's name")
+        .to_string();
+    let conf = s.work.join("etc/auditor.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "{base}\nConsole {{\n  Name = auditor\n  Password = \"auditor-pw\"\n  \
+             Director = {director}\n  TLS Enable = no\n  TLS Require = no\n}}\n"
+        ),
+    )
+    .expect("write auditor.conf");
+    let out = run_console(
+        &bin("barque-console"),
+        &conf,
+        &["whoami", &format!("list joblog jobid={id}")],
+        &|| s.daemons.logs(),
+    );
+    assert!(
+        out.contains("auditor"),
+        "logged in as the named console: {out}"
+    );
+    assert!(
+        out.contains("jobid not found in db, access to job or client denied by ACL"),
+        "{out}"
+    );
+    assert!(!out.contains("Backup OK"), "{out}");
+    let _ = std::fs::remove_dir_all(&s.work);
+}
