@@ -141,6 +141,14 @@ impl Drop for Sampler {
 mod tests {
     use super::*;
 
+    /// The tests measure this process' threads: one at a time, so that one test's spinning
+    /// thread is not counted by the other.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Spin until this thread has used 300 ms of CPU (CPU time, not wall time: the test
     /// must hold on a loaded machine too).
     fn spin_300ms() -> u64 {
@@ -155,6 +163,7 @@ mod tests {
 
     #[test]
     fn a_busy_thread_shows_under_its_name() {
+        let _one = serial();
         let me = std::process::id();
         let before = threads(me);
         let t = std::thread::Builder::new()
@@ -175,6 +184,7 @@ mod tests {
 
     #[test]
     fn the_sampler_names_a_thread_that_ended() {
+        let _one = serial();
         let me = std::process::id();
         let sampler = Sampler::start(me, std::time::Duration::from_millis(5));
         std::thread::Builder::new()
