@@ -77,6 +77,7 @@ pub mod device;
 pub mod flash;
 pub mod kv;
 pub mod net;
+pub mod rng;
 pub mod state;
 
 pub use fd_core;

@@ -324,57 +324,6 @@ impl PskStore for JobPsk {
     }
 }
 
-/// Random numbers for the passive TLS server, drawn from the connector's generator when the
-/// SD connects: SHA-256 in counter mode over a 32-byte seed.
-#[cfg(feature = "passive-tls")]
-pub struct HashRng {
-    seed: [u8; 32],
-    counter: u64,
-}
-
-#[cfg(feature = "passive-tls")]
-impl HashRng {
-    fn from_rng<R: RngCore + CryptoRng>(rng: &mut R) -> Self {
-        let mut seed = [0u8; 32];
-        rng.fill_bytes(&mut seed);
-        HashRng { seed, counter: 0 }
-    }
-}
-
-#[cfg(feature = "passive-tls")]
-impl RngCore for HashRng {
-    fn next_u32(&mut self) -> u32 {
-        let mut b = [0u8; 4];
-        self.fill_bytes(&mut b);
-        u32::from_le_bytes(b)
-    }
-    fn next_u64(&mut self) -> u64 {
-        let mut b = [0u8; 8];
-        self.fill_bytes(&mut b);
-        u64::from_le_bytes(b)
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        use sha2::Digest as _;
-        for chunk in dest.chunks_mut(32) {
-            let mut h = sha2::Sha256::new();
-            h.update(self.seed);
-            h.update(self.counter.to_le_bytes());
-            self.counter = self.counter.wrapping_add(1);
-            let d = h.finalize();
-            for (o, i) in chunk.iter_mut().zip(d.iter()) {
-                *o = *i;
-            }
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-#[cfg(feature = "passive-tls")]
-impl CryptoRng for HashRng {}
-
 /// A passive SD's connection. A Bareos SD opens it with TLS-PSK (a TLS record, first byte
 /// 0x16) when the Director's `passive client` said `ssl=4`, else with its cleartext hello
 /// (a frame length, first byte 0x00). The first read or write decides: TLS runs fd-core's
@@ -386,8 +335,8 @@ pub struct PassiveSd<'a, S: Read + Write> {
     io: Option<S>,
     first: Option<u8>,
     decided: bool,
-    tls: Option<TlsServerStream<'a, S, JobPsk, HashRng>>,
-    server: Option<(fd_core::tls::Buffers<'a>, JobPsk, HashRng)>,
+    tls: Option<TlsServerStream<'a, S, JobPsk, crate::rng::CounterRng>>,
+    server: Option<(fd_core::tls::Buffers<'a>, JobPsk, crate::rng::CounterRng)>,
 }
 
 #[cfg(feature = "passive-tls")]
@@ -554,7 +503,7 @@ where
     async fn accept_sd(&mut self, _job: &[u8]) -> Result<Self::Stream, NetError> {
         let io = self.dial.accept().await?;
         let server = match (self.passive_tls.take(), self.job_psk.clone()) {
-            (Some(b), Some(p)) => Some((b, p, HashRng::from_rng(&mut self.rng))),
+            (Some(b), Some(p)) => Some((b, p, crate::rng::CounterRng::from_rng(&mut self.rng, 0))),
             _ => None,
         };
         Ok(SdStream::Passive(PassiveSd {

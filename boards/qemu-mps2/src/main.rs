@@ -24,7 +24,7 @@
 //! embedded-tls client (identity `R_CLIENT` 0x1E `qemu-fd`, the Director's key,
 //! max_fragment_length 4096) and the data channel to the SD too when the Director asks for
 //! it (`ssl=` in the `storage` command). mps2-an386 has no hardware RNG, so the host passes
-//! 32 bytes of entropy on the command line ([`SeededRng`], SHA-256 in counter mode): test
+//! 32 bytes of entropy on the command line ([`CounterRng`], SHA-256 in counter mode): test
 //! entropy for an emulated board, not a design for a device. Without a seed the run is
 //! plain TCP.
 //! Passive mode (`Passive = yes` on the Director's Client): while it waits for the
@@ -63,6 +63,7 @@ use fd_embedded::flash::RamFlash;
 use fd_embedded::net::{
     self, Dial, EmbassyClock, EmbassyDial, NetError, SocketBuffers, TlsConnector,
 };
+use fd_embedded::rng::CounterRng;
 use fd_embedded::state::Slot;
 use sha2::Digest as _;
 use static_cell::StaticCell;
@@ -272,62 +273,6 @@ fn parse_seed(hex: &[u8]) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// SHA-256 in counter mode over a 32-byte seed given by the host (see the crate doc: test
-/// entropy for an emulated board without an RNG). Each instance takes its own `stream`
-/// label so the Director's and the SD's TLS clients never share output.
-struct SeededRng {
-    seed: [u8; 32],
-    stream: u8,
-    counter: u64,
-    block: [u8; 32],
-    used: usize,
-}
-
-impl SeededRng {
-    fn new(seed: [u8; 32], stream: u8) -> Self {
-        SeededRng {
-            seed,
-            stream,
-            counter: 0,
-            block: [0; 32],
-            used: 32,
-        }
-    }
-}
-
-impl rand_core::RngCore for SeededRng {
-    fn next_u32(&mut self) -> u32 {
-        let mut b = [0u8; 4];
-        self.fill_bytes(&mut b);
-        u32::from_le_bytes(b)
-    }
-    fn next_u64(&mut self) -> u64 {
-        let mut b = [0u8; 8];
-        self.fill_bytes(&mut b);
-        u64::from_le_bytes(b)
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for d in dest {
-            if self.used == self.block.len() {
-                let mut h = sha2::Sha256::new();
-                h.update(self.seed);
-                h.update([self.stream]);
-                h.update(self.counter.to_le_bytes());
-                self.block = h.finalize().into();
-                self.counter += 1;
-                self.used = 0;
-            }
-            *d = self.block[self.used];
-            self.used += 1;
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-impl rand_core::CryptoRng for SeededRng {}
-
 /// A [`Dial`] that hands out one connection made beforehand.
 struct Connected<S>(Option<S>);
 
@@ -505,7 +450,7 @@ async fn net_main(spawner: embassy_executor::Spawner) {
                         tx: &mut *sd_sock_tx,
                     },
                 ),
-                SeededRng::new(seed.unwrap_or([0x5a; 32]), label.wrapping_add(1)),
+                CounterRng::new(seed.unwrap_or([0x5a; 32]), label.wrapping_add(1)),
                 &mut *sd_rec_rx,
                 &mut *sd_rec_tx,
             )
@@ -527,7 +472,7 @@ async fn net_main(spawner: embassy_executor::Spawner) {
             fileset: &mut *fileset,
             accurate: &mut *accurate,
         };
-        let mut rng = SeededRng::new(seed.unwrap_or([0xa5; 32]), label);
+        let mut rng = CounterRng::new(seed.unwrap_or([0xa5; 32]), label);
         let r = net::client_initiated(
             &mut Connected(Some(socket)),
             Ipv4Addr::new(10, 0, 2, 2),
