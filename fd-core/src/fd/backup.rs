@@ -696,9 +696,7 @@ where
             || !self.sd_addr.is_empty()
             || self.svc.connector.accepted_sd_authenticated()
         {
-            return super::session::recv_within(&mut self.dir, &self.svc.clock, job_open, dir_rx)
-                .await
-                .map_err(SessionError::Conn);
+            return self.recv_dir(dir_rx).await.map_err(SessionError::Conn);
         }
         let own = qualified_name(b"R_CLIENT::", self.cfg.name)?;
         let random = self.next_random();
@@ -767,9 +765,7 @@ where
         &mut self,
         dir_rx: &'b mut [u8],
     ) -> Result<Msg<'b>, SessionError> {
-        super::session::recv_within(&mut self.dir, &self.svc.clock, self.job.id != 0, dir_rx)
-            .await
-            .map_err(SessionError::Conn)
+        self.recv_dir(dir_rx).await.map_err(SessionError::Conn)
     }
 
     /// `backup FileIndex=…`.

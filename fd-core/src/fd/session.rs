@@ -627,7 +627,10 @@ where
     }
 
     /// The Director's next frame inside a command (see [`recv_within`]).
-    async fn recv_dir<'b>(&mut self, dir_rx: &'b mut [u8]) -> Result<Msg<'b>, ConnError> {
+    pub(crate) async fn recv_dir<'b>(
+        &mut self,
+        dir_rx: &'b mut [u8],
+    ) -> Result<Msg<'b>, ConnError> {
         recv_within(&mut self.dir, &self.svc.clock, self.job.id != 0, dir_rx).await
     }
 
