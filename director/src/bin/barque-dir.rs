@@ -230,10 +230,7 @@ fn start_engine(model: &Model) -> Result<Arc<ConsoleEngine>, String> {
     })?;
     let mut catalog = catalog;
     // Bareos' CheckCatalog: jobs the previous instance left created or running are over.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
+    let now = director::jobs::time::Clock::now(&SystemClock);
     match fail_orphaned_jobs(&mut catalog, &model.director.name, now) {
         Ok(jobs) => {
             for j in jobs {
