@@ -118,22 +118,6 @@ fn wait_job(s: &Setup, id: u32) -> String {
     console(s, &[&format!("wait jobid={id}"), "messages"])
 }
 
-/// Start a backup of a large sparse file and return once it is running.
-fn start_long_backup(s: &Setup) -> u32 {
-    let f = std::fs::File::create(s.data.join("sparse.img")).expect("create");
-    f.set_len(8 << 30).expect("truncate");
-    drop(f);
-    let id = queued_id(&console(s, &["run job=DemoBackup level=Full yes"]));
-    wait_for(
-        s,
-        "the long backup running",
-        Duration::from_secs(60),
-        || console(s, &["status dir"]).contains(" is running"),
-    );
-    std::thread::sleep(Duration::from_millis(500));
-    id
-}
-
 fn volumes(s: &Setup) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(s.work.join("volumes"))
         .expect("volumes")
@@ -215,7 +199,7 @@ fn backup_restore_status_and_timeout_over_client_initiated_connections() {
     // cancel reaches the FD over the spare connection it opened when the job took the first.
     // The job runs past the FD's Heartbeat Interval (5 s) first, so the Director's job
     // channel has skipped the FD's heartbeats when the cancel ends it.
-    let id = start_long_backup(&s);
+    let id = start_long_backup(&s, false);
     std::thread::sleep(Duration::from_secs(6));
     let out = console(&s, &[&format!("cancel jobid={id}")]);
     assert!(
@@ -310,7 +294,7 @@ fn each_daemon_killed_during_a_client_initiated_backup() {
     run_and_wait(&s, "run job=DemoBackup level=Full yes");
 
     // Director: kill -9 mid-job and restart; the FD reconnects; the next job runs.
-    start_long_backup(&s);
+    start_long_backup(&s, false);
     s.daemons.kill("dir");
     s.daemons.spawn("dir");
     wait_port(s.port);
@@ -329,7 +313,7 @@ fn each_daemon_killed_during_a_client_initiated_backup() {
     run_and_wait(&s, "run job=DemoBackup level=Full yes");
 
     // File daemon: the job fails cleanly, the FD restarts and dials in, the next job runs.
-    let id = start_long_backup(&s);
+    let id = start_long_backup(&s, false);
     s.daemons.kill("fd");
     let out = wait_job(&s, id);
     assert!(
@@ -355,7 +339,7 @@ fn each_daemon_killed_during_a_client_initiated_backup() {
     }
 
     // Storage daemon: the job fails, the SD restarts, the next job runs on a new volume.
-    let id = start_long_backup(&s);
+    let id = start_long_backup(&s, false);
     s.daemons.kill("sd");
     let out = wait_job(&s, id);
     assert!(

@@ -834,19 +834,8 @@ fn start(t: &mut Topology) {
 }
 
 /// Wait for `cond`, polling; panics with the logs after `limit`.
-fn wait_for(t: &Topology, what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!(
-        "{what}: not seen within {} s\n{}",
-        limit.as_secs(),
-        t.logs()
-    );
+fn wait_for(t: &Topology, what: &str, limit: Duration, cond: impl FnMut() -> bool) {
+    support::poll_until(what, limit, &|| t.logs(), cond)
 }
 
 #[test]

@@ -52,29 +52,6 @@ fn passive_backup(s: &Setup) -> u32 {
     id
 }
 
-/// Start a passive backup of a large sparse file and return once it is running.
-fn start_long_backup(s: &Setup) -> u32 {
-    let f = std::fs::File::create(s.data.join("sparse.img")).expect("create");
-    f.set_len(8 << 30).expect("truncate");
-    drop(f);
-    let id = queued_id(&console(s, &["run job=DemoBackup level=Full yes"]));
-    wait_for(
-        s,
-        "the long backup running",
-        Duration::from_secs(60),
-        || console(s, &["status dir"]).contains(" is running"),
-    );
-    // Running on the SD too (the data flows): its `status` lists the job.
-    wait_for(
-        s,
-        "the long backup writing on the SD",
-        Duration::from_secs(60),
-        || !console(s, &["status storage=File"]).contains("No Jobs running.\n"),
-    );
-    std::thread::sleep(Duration::from_millis(500));
-    id
-}
-
 /// The catalog's JobStatus letter of `id` (`llist jobs`).
 fn catalog_status(s: &Setup, id: u32) -> Option<char> {
     let out = console(s, &["llist jobs"]);
@@ -151,7 +128,7 @@ fn each_daemon_killed_during_a_passive_backup() {
     // Director: kill -9 mid-job and restart. The new Director marks the orphaned job failed
     // (with a job log line); the FD and SD end it (the FD's heartbeat hits the dead Director
     // connection); the next passive job runs.
-    let id = start_long_backup(&s);
+    let id = start_long_backup(&s, true);
     s.daemons.kill("dir");
     s.daemons.spawn("dir");
     wait_port(s.port);
@@ -167,7 +144,7 @@ fn each_daemon_killed_during_a_passive_backup() {
     ok.push(passive_backup(&s));
 
     // File daemon: the job fails, the FD restarts, the next passive job runs.
-    let id = start_long_backup(&s);
+    let id = start_long_backup(&s, true);
     s.daemons.kill("fd");
     assert_failed(&s, id, "FD");
     rm_sparse(&s);
@@ -178,7 +155,7 @@ fn each_daemon_killed_during_a_passive_backup() {
 
     // Storage daemon: the job fails, the SD restarts, the next passive job runs.
     let before = volumes(&s);
-    let id = start_long_backup(&s);
+    let id = start_long_backup(&s, true);
     s.daemons.kill("sd");
     // The volume the SD was writing when it died (it ends inside a record).
     let cut: Vec<PathBuf> = volumes(&s)

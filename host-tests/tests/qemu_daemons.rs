@@ -81,7 +81,7 @@ fn qemu_firmware_backup_and_slot_b_restore_through_barque_dir_and_sd() {
 /// its FD port 9102) with TLS-PSK, the device serving TLS with fd-core's TLS server.
 #[test]
 fn qemu_firmware_passive_backup_and_restore_through_barque_dir_and_sd() {
-    run(Some(free_port()));
+    run(Some(support::free_port()));
 }
 
 fn run(passive: Option<u16>) {
@@ -110,11 +110,4 @@ fn run(passive: Option<u16>) {
         assert!(!log.contains("could not reach the passive client"), "{log}");
     }
     let _ = std::fs::remove_dir_all(&s.work);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }

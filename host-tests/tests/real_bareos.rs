@@ -668,11 +668,7 @@ fn qemu_firmware_real_dir_real_sd() {
 
 #[test]
 fn qemu_firmware_passive_real_dir_real_sd() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    qemu_firmware_real(Some(port));
+    qemu_firmware_real(Some(support::free_port()));
 }
 
 fn qemu_firmware_real(passive: Option<u16>) {

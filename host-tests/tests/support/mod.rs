@@ -37,6 +37,14 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 /// A base port with it and the next two free on 127.0.0.1.
+/// A free port on 127.0.0.1 (free when asked).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 pub fn free_ports() -> u16 {
     for _ in 0..200 {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -504,7 +512,18 @@ pub fn waiting_rows(status_dir: &str) -> Vec<String> {
 }
 
 /// Poll `cond` every 250 ms until it holds; after `limit`, panic with the daemons' logs.
-pub fn wait_for(s: &Setup, what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+pub fn wait_for(s: &Setup, what: &str, limit: Duration, cond: impl FnMut() -> bool) {
+    poll_until(what, limit, &|| s.daemons.logs(), cond)
+}
+
+/// Poll `cond` every 250 ms until it holds; after `limit`, panic naming `what`, with
+/// `logs()` (whatever the test can show of its daemons).
+pub fn poll_until(
+    what: &str,
+    limit: Duration,
+    logs: &dyn Fn() -> String,
+    mut cond: impl FnMut() -> bool,
+) {
     let t = std::time::Instant::now();
     while t.elapsed() < limit {
         if cond() {
@@ -512,9 +531,31 @@ pub fn wait_for(s: &Setup, what: &str, limit: Duration, mut cond: impl FnMut() -
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    panic!(
-        "{what}: not seen within {} s\n{}",
-        limit.as_secs(),
-        s.daemons.logs()
+    panic!("{what}: not seen within {} s\n{}", limit.as_secs(), logs());
+}
+
+/// Start a backup of a large sparse file (8 GiB, written as holes) and return its JobId once
+/// it is running on the Director; with `on_sd`, also once its data reaches the Storage
+/// daemon (`status storage=File` lists a job).
+pub fn start_long_backup(s: &Setup, on_sd: bool) -> u32 {
+    let f = std::fs::File::create(s.data.join("sparse.img")).expect("create");
+    f.set_len(8 << 30).expect("truncate");
+    drop(f);
+    let id = queued_id(&console(s, &["run job=DemoBackup level=Full yes"]));
+    wait_for(
+        s,
+        "the long backup running",
+        Duration::from_secs(60),
+        || console(s, &["status dir"]).contains(" is running"),
     );
+    if on_sd {
+        wait_for(
+            s,
+            "the long backup writing on the SD",
+            Duration::from_secs(60),
+            || !console(s, &["status storage=File"]).contains("No Jobs running.\n"),
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    id
 }

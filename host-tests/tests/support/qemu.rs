@@ -320,20 +320,16 @@ pub fn device_scenario(d: &Device<'_>) {
         )
     };
     let logs: &dyn Fn() -> String = &logs_and_firmware;
-    let t = Instant::now();
-    while !super::waiting_rows(&(d.console)(&["status dir"]))
-        .iter()
-        .any(|r| r.trim_end().ends_with("qemu-fd"))
-    {
-        assert!(
-            t.elapsed() < Duration::from_secs(90),
-            "the firmware's client-initiated connection is not waiting in the Director after \
-             90 s; the firmware said:\n{}\n{}",
-            qemu.text(),
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    super::poll_until(
+        "the firmware's client-initiated connection waiting in the Director",
+        Duration::from_secs(90),
+        logs,
+        || {
+            super::waiting_rows(&(d.console)(&["status dir"]))
+                .iter()
+                .any(|r| r.trim_end().ends_with("qemu-fd"))
+        },
+    );
     let text = qemu.text();
     assert!(
         text.contains("net: TLS-PSK") && text.contains("RESULT=ok"),
