@@ -160,19 +160,6 @@ fn proc_hwm_mib(pid: u32) -> f64 {
         / 1024.0
 }
 
-/// `bin`, under `taskset -c «cpus»` when the environment variable `var` names CPUs (run
-/// the benchmark itself under `taskset -c «others»` to keep the two apart).
-fn daemon_command(bin: &Path, var: &str) -> Command {
-    match std::env::var(var) {
-        Ok(cpus) if !cpus.is_empty() => {
-            let mut c = Command::new("taskset");
-            c.arg("-c").arg(cpus).arg(bin);
-            c
-        }
-        _ => Command::new(bin),
-    }
-}
-
 fn spawn_fd(work: &Path, bin: &Path) -> (Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -197,7 +184,7 @@ fn spawn_fd(work: &Path, bin: &Path) -> (Child, u16) {
         "{} missing: run `cargo build --release -p fd-linux` first",
         bin.display()
     );
-    let mut child = daemon_command(bin, "FD_BENCH_FD_CPUS")
+    let mut child = proc_cpu::pinned_command(bin, "FD_BENCH_FD_CPUS")
         .args(["-f", "-c"])
         .arg(&conf)
         .stderr(Stdio::null())

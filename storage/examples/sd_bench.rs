@@ -194,15 +194,7 @@ fn start_sd_process() -> SdProcess {
     });
     // `SD_BENCH_SD_CPUS=1`: the SD under `taskset -c 1` (run the benchmark itself under
     // `taskset -c 0`), so that the SD's rate on one core is measured, not projected.
-    let mut cmd = match std::env::var("SD_BENCH_SD_CPUS") {
-        Ok(cpus) if !cpus.is_empty() => {
-            let mut c = Command::new("taskset");
-            c.arg("-c").arg(cpus).arg(&bin);
-            c
-        }
-        _ => Command::new(&bin),
-    };
-    let child = cmd
+    let child = proc_cpu::pinned_command(&bin, "SD_BENCH_SD_CPUS")
         .arg("-f")
         .arg("-c")
         .arg(&conf)

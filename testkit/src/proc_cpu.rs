@@ -6,6 +6,20 @@
 
 use std::collections::HashMap;
 
+/// A command running `bin`, under `taskset -c «cpus»` when the environment variable `var`
+/// names CPUs (a benchmark pins the daemon it measures that way, and itself with
+/// `taskset -c` the other CPUs, so that the daemon's rate on its own cores is measured).
+pub fn pinned_command(bin: &std::path::Path, var: &str) -> std::process::Command {
+    match std::env::var(var) {
+        Ok(cpus) if !cpus.is_empty() => {
+            let mut c = std::process::Command::new("taskset");
+            c.arg("-c").arg(cpus).arg(bin);
+            c
+        }
+        _ => std::process::Command::new(bin),
+    }
+}
+
 /// User + system CPU seconds of the `stat` file at `path`.
 fn stat_seconds(path: &str) -> Option<(String, f64)> {
     let s = std::fs::read_to_string(path).ok()?;
