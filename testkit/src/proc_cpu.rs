@@ -36,12 +36,18 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     stat_seconds(&format!("/proc/{pid}/stat")).map_or(0.0, |x| x.1)
 }
 
+/// Thread id → (name, CPU seconds).
+type PerThread = HashMap<u32, (String, f64)>;
+
+/// A thread name (or group) and its CPU seconds.
+pub type ByName = (String, f64);
+
 /// A sample of every live thread of a process: thread id → (name, CPU seconds), and the
 /// process total.
 #[derive(Debug, Clone, Default)]
 pub struct Threads {
     /// Per thread.
-    pub threads: HashMap<u32, (String, f64)>,
+    pub threads: PerThread,
     /// The process' total (ended threads included).
     pub total: f64,
 }
@@ -91,7 +97,7 @@ pub fn split(before: &Threads, after: &Threads, ended_as: &str) -> Vec<(String, 
 #[derive(Debug)]
 pub struct Sampler {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<(Threads, HashMap<u32, (String, f64)>)>>,
+    thread: Option<std::thread::JoinHandle<(Threads, PerThread)>>,
 }
 
 impl Sampler {
@@ -124,7 +130,7 @@ impl Sampler {
     /// [`finish`](Self::finish), and the single thread that used the most CPU (its name and
     /// seconds): threads of one name (a daemon whose threads all carry its name) are told
     /// apart here.
-    pub fn finish_with_busiest(mut self, pid: u32) -> (Vec<(String, f64)>, Option<(String, f64)>) {
+    pub fn finish_with_busiest(mut self, pid: u32) -> (Vec<ByName>, Option<ByName>) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let total = cpu_seconds(pid);
         let Some((first, last)) = self.thread.take().and_then(|t| t.join().ok()) else {

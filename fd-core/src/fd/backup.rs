@@ -1267,17 +1267,9 @@ where
             FileType::Reg | FileType::RegE => {
                 let mut hasher = flags.signature.and_then(|k| self.svc.digests.hasher(k));
                 if ft == FileType::Reg && e.stat.size > 0 {
-                    let kind = flags.signature.filter(|_| hasher.is_some());
+                    let hashing = flags.signature.zip(hasher.as_mut());
                     match self
-                        .send_data(
-                            path,
-                            data_stream,
-                            fi,
-                            e.stat.size,
-                            kind,
-                            hasher.as_mut(),
-                            st,
-                        )
+                        .send_data(path, data_stream, fi, e.stat.size, hashing, st)
                         .await?
                     {
                         DataOutcome::Sent => {}
@@ -1419,8 +1411,7 @@ where
         kind: StreamType,
         fi: i32,
         size: i64,
-        kind_wanted: Option<DigestKind>,
-        mut hasher: Option<&mut D::Hasher>,
+        mut hashing: Option<(DigestKind, &mut D::Hasher)>,
         st: &mut RunState,
     ) -> Result<DataOutcome, SessionError> {
         if let Err(e) = self.svc.source.open(path).await {
@@ -1436,13 +1427,14 @@ where
         let sparse = kind == StreamType::SparseData;
         // Every byte read is sent unless the stream is sparse: the source may hash them.
         #[cfg(feature = "source-digest")]
-        let source_hashes = !sparse && kind_wanted.is_some_and(|k| self.svc.source.hash_reads(k));
+        let source_hashes = !sparse
+            && hashing
+                .as_ref()
+                .is_some_and(|(k, _)| self.svc.source.hash_reads(*k));
         #[cfg(feature = "source-digest")]
         if source_hashes {
-            hasher = None;
+            hashing = None;
         }
-        #[cfg(not(feature = "source-digest"))]
-        let _ = kind_wanted;
         let hdr = if sparse { SPARSE_OFFSET_LEN } else { 0 };
         let chunk = self
             .cfg
@@ -1499,7 +1491,7 @@ where
                 // chunks are not part of the digest (vectors/clear-backup-multiblock conn 4
                 // msg 35: `sparse.bin`'s SHA-256 record is c5fbb7c2…, the hash of its two
                 // sent chunks, not 686c51a0…, the hash of the file).
-                if let Some(h) = hasher.as_mut() {
+                if let Some((_, h)) = hashing.as_mut() {
                     h.update(body);
                 }
                 if sparse {
