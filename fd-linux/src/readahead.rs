@@ -100,7 +100,7 @@ impl ReadAhead {
         file: File,
         block: usize,
         hasher: Option<StandardHasher>,
-    ) -> Result<Self, (File, Option<StandardHasher>)> {
+    ) -> Result<Self, Box<(File, Option<StandardHasher>)>> {
         let block = block.max(64 * 1024);
         let (filled_tx, filled) = mpsc::sync_channel::<Block>(DEPTH);
         let (free, free_rx) = mpsc::sync_channel::<Vec<u8>>(DEPTH + 1);
@@ -134,7 +134,7 @@ impl ReadAhead {
                     });
                 match spawned {
                     Ok(t) => (read_tx, Some(t)),
-                    Err(_) => return Err((file, spare_hasher)),
+                    Err(_) => return Err(Box::new((file, spare_hasher))),
                 }
             }
             None => (filled_tx, None),
@@ -182,7 +182,7 @@ impl ReadAhead {
                 eof: false,
                 helper: helper.or(Some(reader)),
             }),
-            (Err(_), Ok(f)) => Err((f, spare_hasher)),
+            (Err(_), Ok(f)) => Err(Box::new((f, spare_hasher))),
             // Neither a thread nor a second handle: report it as a read error.
             (Err(e), Err(_)) => Ok(ReadAhead {
                 filled: mpsc::sync_channel(0).1,

@@ -437,7 +437,8 @@ impl FileSource for LinuxSource {
                             let ra = self.ahead.insert(ra);
                             return Ok(ra.read(buf)?);
                         }
-                        Err((f, h)) => {
+                        Err(unstarted) => {
+                            let (f, h) = *unstarted;
                             self.file = Some(f);
                             self.hasher = h;
                         }

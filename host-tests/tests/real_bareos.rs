@@ -31,7 +31,6 @@
 //! (contents, modes, symlink targets, mtimes), an `estimate … listing` and `status client=`.
 
 #[path = "../../director/tests/common/pg.rs"]
-#[allow(dead_code)]
 mod pg;
 mod support;
 
