@@ -58,6 +58,7 @@
 //! ([`crate::error`]); keys are never formatted.
 
 pub mod framed;
+pub mod tls_io;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -340,7 +341,10 @@ pub fn dead_peer_after(h: Duration) -> Duration {
 /// `ETIMEDOUT` at most [`dead_peer_after`]`(H)` after the peer's last packet; both daemons
 /// then drop the connection (barque-dir's waiting list, barque-fd dials again). Probes are
 /// empty ACKs: this changes nothing in the Bareos protocol.
-pub fn set_keepalive(tcp: &TcpStream, heartbeat: Option<Duration>) -> std::io::Result<()> {
+pub fn set_keepalive(
+    tcp: &impl std::os::fd::AsFd,
+    heartbeat: Option<Duration>,
+) -> std::io::Result<()> {
     let s = socket2::SockRef::from(tcp);
     match heartbeat.filter(|h| !h.is_zero()) {
         Some(h) => {

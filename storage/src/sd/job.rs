@@ -579,6 +579,10 @@ pub(crate) async fn run(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, mut c
         }
     };
     if let Some(mut fd) = fd {
+        if ctx.append {
+            // The FD's data comes in bulk: larger reads from the socket.
+            fd.receive_bulk();
+        }
         announce_running(sh, d, &mut ctx).await;
         if let Err(f) = fd_session(sh, d, &mut ctx, &mut fd, &mut r).await {
             fail(sh, d, &ctx, &mut r, f).await;
