@@ -238,8 +238,13 @@ impl ConsoleEngine {
         }
         let mut r = Reply::default();
         for id in ids {
+            // What Bareos shows (`core/src/dird/job.cc` `CancelJob()`): for a queued job its
+            // own line, for a running one the FD's and the SD's replies.
             match self.jobs.cancel(id).await {
-                Ok(replies) => {
+                Ok(jobs::Canceled::Queued { job }) => {
+                    r.text(format!("JobId {id}, Job {job} marked to be canceled.\n"));
+                }
+                Ok(jobs::Canceled::Running(replies)) => {
                     for l in replies {
                         r.text(if l.ends_with('\n') {
                             l
@@ -247,7 +252,6 @@ impl ConsoleEngine {
                             format!("{l}\n")
                         });
                     }
-                    r.text(format!("JobId {id} marked to be canceled.\n"));
                 }
                 Err(jobs::JobError::NoSuchJob(_)) => {
                     r.error(format!("JobId {id} is not running.\n"));

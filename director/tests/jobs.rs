@@ -13,7 +13,7 @@ use barque_common::config::{check_str, Daemon};
 use director::catalog::{Catalog, CatalogConfig};
 use director::jobs::time::unix;
 use director::jobs::{
-    EngineOptions, JobEngine, RestoreRequest, RestoreSelect, RunOverrides, VirtualClock,
+    Canceled, EngineOptions, JobEngine, RestoreRequest, RestoreSelect, RunOverrides, VirtualClock,
 };
 use fd_core::wire::codes::{JobLevel, JobStatus};
 use fd_core::wire::psk::ResourceType;
@@ -651,11 +651,11 @@ async fn cancel_running_backup() {
     let replies = s.engine.cancel(id).await.unwrap();
     assert_eq!(
         replies,
-        vec![
+        Canceled::Running(vec![
             "2001 Job CapBackup.2026-11-22_15.46.52_00 marked to be canceled.\n".to_owned(),
             "3000 JobId=1 Job=\"CapBackup.2026-11-22_15.46.52_00\" marked to be canceled.\n"
                 .to_owned(),
-        ]
+        ])
     );
     let out = tokio::time::timeout(Duration::from_secs(30), s.engine.wait(id))
         .await
@@ -925,9 +925,14 @@ async fn second_job_waits(edit: &dyn Fn(String) -> String) {
         [run.job_id.min(wait.job_id), run.job_id.max(wait.job_id)],
         [id1, id2]
     );
-    // Cancel the waiting job first: the daemons' listeners are busy, so the cancel
-    // connections fail, but the job is flagged.
-    let _ = engine.cancel(wait.job_id).await.unwrap();
+    // Cancel the waiting job first: it is taken off the queue, no daemon is told (Bareos'
+    // `CancelJob()` for a job that has not started).
+    assert_eq!(
+        engine.cancel(wait.job_id).await.unwrap(),
+        Canceled::Queued {
+            job: wait.job.clone()
+        }
+    );
     let _ = engine.cancel(run.job_id).await.unwrap();
     let o1 = tokio::time::timeout(Duration::from_secs(30), engine.wait(id1))
         .await

@@ -203,7 +203,12 @@ fn backup_restore_status_and_timeout_over_client_initiated_connections() {
     std::thread::sleep(Duration::from_secs(6));
     let out = console(&s, &[&format!("cancel jobid={id}")]);
     assert!(
-        out.contains(&format!("JobId {id} marked to be canceled.")),
+        // As the real Director shows it: the FD's reply, then the SD's (`3000 JobId=… marked
+        // to be canceled.`, or `3904 Job … not found.` while the job has no SD session).
+        out.contains("2001 Job DemoBackup.")
+            && out.contains(" marked to be canceled.\n")
+            && (out.contains(&format!("3000 JobId={id} Job=\"DemoBackup."))
+                || out.contains("3904 Job DemoBackup.")),
         "{out}\n{}",
         s.daemons.logs()
     );

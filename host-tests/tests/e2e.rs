@@ -214,7 +214,12 @@ fn cancel_a_running_backup() {
     std::thread::sleep(Duration::from_millis(1500));
     let out = console(&s, &[&format!("cancel jobid={id}")]);
     assert!(
-        out.contains(&format!("JobId {id} marked to be canceled.")),
+        // As the real Director shows it: the FD's reply, then the SD's (`3000 JobId=… marked
+        // to be canceled.`, or `3904 Job … not found.` while the job has no SD session).
+        out.contains("2001 Job DemoBackup.")
+            && out.contains(" marked to be canceled.\n")
+            && (out.contains(&format!("3000 JobId={id} Job=\"DemoBackup."))
+                || out.contains("3904 Job DemoBackup.")),
         "{out}\n{}",
         s.daemons.logs()
     );

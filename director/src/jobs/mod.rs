@@ -305,6 +305,19 @@ pub struct JobProgress {
     pub sd_status: Option<JobStatus>,
 }
 
+/// What [`JobEngine::cancel`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Canceled {
+    /// The job had not started (it waited in the queue): it is taken off, no daemon is told.
+    Queued {
+        /// Its unique Job name.
+        job: String,
+    },
+    /// The job runs: its FD and SD were told, these are their replies (`2001 Job … marked
+    /// to be canceled.`, `3000 JobId=… Job="…" marked to be canceled.`).
+    Running(Vec<String>),
+}
+
 /// How a job ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobOutcome {
@@ -602,7 +615,7 @@ impl JobEngine {
 
     /// Cancel a job: flag it and send `cancel Job=…` on fresh connections to its FD and SD
     /// (vectors/clear-cancel conns 5–8). Returns the replies of the daemons.
-    pub async fn cancel(&self, job_id: u32) -> Result<Vec<String>, JobError> {
+    pub async fn cancel(&self, job_id: u32) -> Result<Canceled, JobError> {
         let running = self
             .inner
             .jobs
@@ -610,13 +623,18 @@ impl JobEngine {
             .ok()
             .and_then(|j| j.get(&job_id).cloned())
             .ok_or(JobError::NoSuchJob(job_id))?;
-        let (job, name, client) = running
+        let (job, name, client, status) = running
             .progress
             .lock()
-            .map(|p| (p.job.clone(), p.name.clone(), p.client.clone()))
+            .map(|p| (p.job.clone(), p.name.clone(), p.client.clone(), p.status))
             .map_err(|_| JobError::NoSuchJob(job_id))?;
         running.cancel.send_replace(true);
-        backup::cancel_on_daemons(self, &job, &name, &client).await
+        if status.is_queued() {
+            return Ok(Canceled::Queued { job });
+        }
+        backup::cancel_on_daemons(self, &job, &name, &client)
+            .await
+            .map(Canceled::Running)
     }
 
     /// Wait until the job ends; `None` if there is no such job (running or recently ended).

@@ -148,6 +148,22 @@ impl JobStatus {
         new > old || (old == 0 && new == 0)
     }
 
+    /// True while a job waits to start (`C`, `j`, `c`, `s`, `p`, `d`, `t`): the statuses whose
+    /// cancel only takes the job off the queue, no daemon is told
+    /// (`core/src/dird/job.cc` `CancelJob()`).
+    pub const fn is_queued(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Created
+                | JobStatus::WaitJobRes
+                | JobStatus::WaitClientRes
+                | JobStatus::WaitStoreRes
+                | JobStatus::WaitPriority
+                | JobStatus::WaitMaxJobs
+                | JobStatus::WaitStartTime
+        )
+    }
+
     /// True for the statuses a finished job can end with (`T`, `W`, `E`, `e`, `f`, `A`, `D`,
     /// `I`).
     pub const fn is_final(self) -> bool {
