@@ -438,6 +438,15 @@ fn capture_backup_and_restore(o: Opener<'_>) {
             .unwrap(),
         vec![1, 2]
     );
+    // The accurate list of the next backup: an Incremental is taken against the Full and the
+    // Incremental, a Differential against the Full alone (`AccurateGetJobids()`).
+    let accurate = |cat: &mut Catalog, level| {
+        cat.accurate_jobids(fx.client_id, fx.fileset_id, until, level)
+            .unwrap()
+    };
+    assert_eq!(accurate(&mut cat, JobLevel::Incremental), vec![1, 2]);
+    assert_eq!(accurate(&mut cat, JobLevel::Differential), vec![1]);
+    assert_eq!(accurate(&mut cat, JobLevel::Full), Vec::<i64>::new());
     let sel = cat
         .restore_current(fx.client_id, fx.fileset_id, until)
         .unwrap();

@@ -105,6 +105,57 @@ fn full_incremental_restore(s: &Setup) {
     );
     let rel = d.strip_prefix("/").expect("absolute");
     assert_same_tree(d, &target.join(rel));
+
+    // A Differential after the Incremental holds everything changed since the Full, the
+    // Incremental's entries too (its accurate list is the Full's alone), and a restore of
+    // `current` is then Full + Differential.
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(d.join("sub/deep/stay.txt"))
+        .expect("open stay.txt");
+    f.write_all(b"changed after the Incremental\n")
+        .expect("append");
+    drop(f);
+    let (diff, msgs) = run_and_wait(s, "run job=DemoBackup level=Differential yes");
+    assert!(
+        msgs.contains("Backup Level:           Differential"),
+        "{msgs}"
+    );
+    let files = file_lines(&console(s, &[&format!("list files jobid={diff}")]));
+    let mut got: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.strip_prefix(&format!("{}/", d.display()))
+                .unwrap_or(f)
+                .to_string()
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "hello.txt",
+            "sub/",
+            "sub/added.txt",
+            "sub/deep/",
+            "sub/deep/stay.txt"
+        ],
+        "the Differential must hold exactly the entries changed since the Full"
+    );
+    let target = s.work.join("restored-diff");
+    let (_, msgs) = run_and_wait(
+        s,
+        &format!(
+            "restore client=barque-fd fileset=DemoSet where={} select current all done yes",
+            target.display()
+        ),
+    );
+    assert!(
+        msgs.contains("Termination:            Restore OK"),
+        "{msgs}"
+    );
+    assert_same_tree(d, &target.join(rel));
 }
 
 #[test]
@@ -120,7 +171,8 @@ fn full_incremental_restore_tls_psk() {
             && st.contains("  Incr     ")
             && st.contains(" DemoBackup\n")
             && st.contains(" DemoRestore\n")
-            && st.contains(". Jobs: run=3, running=0 db:sqlite3, "),
+            && st.contains("  Diff     ")
+            && st.contains(". Jobs: run=5, running=0 db:sqlite3, "),
         "{st}"
     );
     // The jobs went over TLS-PSK to both daemons.
@@ -270,7 +322,7 @@ fn full_incremental_restore_postgresql() {
         .query_one("SELECT count(*) FROM Job WHERE JobStatus = 'T'", &[])
         .expect("count")
         .get(0);
-    assert_eq!(n, 3, "Full, Incremental, Restore");
+    assert_eq!(n, 5, "Full, Incremental, Restore, Differential, Restore");
     drop(s);
     drop(server);
 }

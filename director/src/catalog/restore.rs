@@ -320,6 +320,30 @@ impl Catalog {
         Ok(ids)
     }
 
+    /// The jobs whose files form the accurate list of a backup at `level` as of `until`
+    /// (`AccurateGetJobids()`): for an Incremental the same jobs as
+    /// [`restore_jobids`](Self::restore_jobids); for a Differential only the newest Full, as
+    /// a Differential is taken against the Full alone (files changed by Incrementals since
+    /// then belong in it again). Empty when there is no Full or at another level.
+    pub fn accurate_jobids(
+        &mut self,
+        client_id: i64,
+        fileset_id: i64,
+        until: i64,
+        level: JobLevel,
+    ) -> Result<Vec<i64>, Error> {
+        let mut ids = match level {
+            JobLevel::Incremental | JobLevel::Differential => {
+                self.restore_jobids(client_id, fileset_id, until)?
+            }
+            _ => return Ok(Vec::new()),
+        };
+        if level == JobLevel::Differential {
+            ids.truncate(1);
+        }
+        Ok(ids)
+    }
+
     /// The newest version of every file in `job_ids`, without files whose newest version is
     /// a deletion marker. Also "the files of these jobids" for `restore jobid=…`.
     pub fn select_files(&mut self, job_ids: &[i64]) -> Result<RestoreSelection, Error> {

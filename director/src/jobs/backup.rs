@@ -314,7 +314,7 @@ async fn backup_inner(
             .await?;
     }
     if accurate {
-        send_accurate_list(ctx, &mut fd, client_id, fs.fileset_id).await?;
+        send_accurate_list(ctx, &mut fd, client_id, fs.fileset_id, level).await?;
     }
 
     // Device reservation.
@@ -472,20 +472,23 @@ pub(crate) async fn send_level(
 
 /// The accurate list (`core/src/dird/backup.cc` `SendAccurateCurrentFiles()`, jobs.md §9.3,
 /// vectors/clear-diff-accurate conn 7 msgs 46–56): `accurate files=«estimate»⏎`, one
-/// `path␀lstat␀checksum␀delta_seq` frame per file of the current backup set (the newest
-/// version of each file of the Full, Differential and Incrementals a restore would use,
-/// deleted files left out), EOD, no reply. The estimate is the sum of those jobs' JobFiles.
+/// `path␀lstat␀checksum␀delta_seq` frame per file the backup is taken against (the newest
+/// version of each file of the Full, Differential and Incrementals a restore would use for an
+/// Incremental, of the Full alone for a Differential:
+/// [`crate::catalog::Catalog::accurate_jobids`]; deleted
+/// files left out), EOD, no reply. The estimate is the sum of those jobs' JobFiles.
 /// Checksums are sent empty (no `accurate=…5` option support) and DeltaSeq as 0.
 async fn send_accurate_list(
     ctx: &JobCtx,
     fd: &mut FdChannel,
     client_id: i64,
     fileset_id: i64,
+    level: JobLevel,
 ) -> Result<(), JobError> {
     let now = ctx.now();
     let (estimate, files) = ctx
         .cat(move |c| {
-            let ids = c.restore_jobids(client_id, fileset_id, now)?;
+            let ids = c.accurate_jobids(client_id, fileset_id, now, level)?;
             let mut estimate = 0u64;
             for id in &ids {
                 estimate += c.job(*id)?.map_or(0, |j| u64::from(j.job_files));
