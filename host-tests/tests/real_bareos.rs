@@ -491,12 +491,86 @@ fn estimate_and_status(s: &Setup) {
     );
 }
 
+/// After [`full_incremental_restore`]: one more file changed, then a Differential holds
+/// everything changed since the Full (the Incremental's files too), nothing unchanged.
+fn differential(s: &Setup) {
+    std::thread::sleep(Duration::from_millis(1100));
+    let stay = s.data.join("sub/deep/stay.txt");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&stay)
+        .expect("open stay.txt");
+    f.write_all(b"changed after the Incremental\n")
+        .expect("append");
+    drop(f);
+    let (diff, msgs) = run_and_wait(s, "run job=DemoBackup level=Differential yes");
+    assert!(
+        msgs.contains("Termination:            Backup OK")
+            && msgs.contains("Backup Level:           Differential"),
+        "{msgs}\n{}",
+        s.logs()
+    );
+    let got = listed_files(s, diff);
+    for want in ["hello.txt", "sub/added.txt", "sub/deep/stay.txt"] {
+        assert!(
+            got.iter().any(|g| g == want),
+            "the Differential lacks {want}: {got:?}"
+        );
+    }
+    for not in ["big.bin", "sub/notes.txt"] {
+        assert!(
+            !got.iter().any(|g| g == not),
+            "the Differential holds the unchanged {not}: {got:?}"
+        );
+    }
+}
+
+/// A backup canceled through the real bconsole while it writes on the SD: the console shows
+/// the FD's reply (`2001 Job … marked to be canceled.`), the job ends Canceled, and the
+/// daemons serve the next job.
+fn cancel_running_backup(s: &Setup) {
+    // A 64 GiB sparse file keeps the FD busy until the cancel.
+    let big = s.data.join("sparse.img");
+    let f = std::fs::File::create(&big).expect("create");
+    f.set_len(64 << 30).expect("truncate");
+    drop(f);
+    let out = console(s, &["run job=DemoBackup level=Full yes"]);
+    let id = support::queued_id_or(&out, &|| s.logs());
+    support::poll_until(
+        "the long backup writing on the SD",
+        Duration::from_secs(60),
+        &|| s.logs(),
+        || !console(s, &["status storage=File"]).contains("No Jobs running."),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let out = console(s, &[&format!("cancel jobid={id}")]);
+    assert!(
+        out.contains("2001 Job DemoBackup.") && out.contains(" marked to be canceled.\n"),
+        "{out}\n{}",
+        s.logs()
+    );
+    let out = console(s, &[&format!("wait jobid={id}")]);
+    assert!(
+        out.contains(&format!("JobId={id}\nJobStatus=Canceled (A)")),
+        "{out}\n{}",
+        s.logs()
+    );
+    std::fs::remove_file(&big).expect("rm sparse.img");
+    let (_, msgs) = run_and_wait(s, "run job=DemoBackup level=Incremental yes");
+    assert!(
+        msgs.contains("Termination:            Backup OK"),
+        "after the cancel: {msgs}\n{}",
+        s.logs()
+    );
+}
+
 fn scenario(tag: &str, dir: Impl, sd: Impl, fd: Impl, mode: Mode) -> Option<Setup> {
     let sbin = bareos_sbin()?;
     let s = start(&sbin, tag, dir, sd, fd, mode);
     let v = console(&s, &["version"]);
     assert!(v.contains("Version:"), "{v}\n{}", s.logs());
     full_incremental_restore(&s);
+    differential(&s);
     estimate_and_status(&s);
     Some(s)
 }
@@ -528,12 +602,14 @@ fn bls_both(s: &Setup, vol: &str) -> (Vec<String>, Vec<String>, String) {
     (theirs, ours, real_text)
 }
 
-// 1. real bareos-dir + real bareos-sd + barque-fd; barque-bls reads the real SD's volume.
+// 1. real bareos-dir + real bareos-sd + barque-fd; barque-bls reads the real SD's volume;
+// the real Director cancels a backup on barque-fd.
 #[test]
 fn real_dir_real_sd_barque_fd_tls_psk() {
     let Some(s) = scenario("rrb-psk", Real, Real, Barque, PSK) else {
         return;
     };
+    cancel_running_backup(&s);
     let (theirs, ours, text) = bls_both(&s, "Vol-0001");
     assert_eq!(
         theirs.len(),
@@ -551,10 +627,14 @@ fn real_dir_real_sd_barque_fd_cleartext() {
     scenario("rrb-clear", Real, Real, Barque, CLEAR);
 }
 
-// 2. barque-dir + barque-sd + real bareos-fd (and 3: the real bconsole drives barque-dir).
+// 2. barque-dir + barque-sd + real bareos-fd (and 3: the real bconsole drives barque-dir);
+// barque-dir cancels a backup on the real FD.
 #[test]
 fn barque_dir_barque_sd_real_fd_tls_psk() {
-    scenario("bbr-psk", Barque, Barque, Real, PSK);
+    let Some(s) = scenario("bbr-psk", Barque, Barque, Real, PSK) else {
+        return;
+    };
+    cancel_running_backup(&s);
 }
 
 #[test]
@@ -580,9 +660,59 @@ fn real_bconsole_barque_dir() {
         "{out}\n{}",
         s.logs()
     );
+
+    // An interactive restore, every question answered through the real bconsole: the JobId
+    // menu (5: the most recent backup), file selection mode, `OK to run?`.
+    let target = s.work.join("restored-marked");
+    let out = console(
+        &s,
+        &[
+            &format!(
+                "restore client=barque-fd fileset=DemoSet where={}",
+                target.display()
+            ),
+            "5",
+            &format!("cd {}", s.data.display()),
+            "mark hello.txt",
+            "cd sub",
+            "mark notes.txt",
+            "lsmark",
+            "done",
+            "yes",
+        ],
+    );
+    for want in [
+        "Select item:  (1-13): ",
+        "You are now entering file selection mode",
+        "1 file newly marked.",
+        "2 files selected to be restored.",
+        "OK to run? (yes/mod/no): ",
+    ] {
+        assert!(
+            out.contains(want),
+            "missing {want:?} in:\n{out}\n{}",
+            s.logs()
+        );
+    }
+    let id = support::queued_id_or(&out, &|| s.logs());
+    let w = console(&s, &[&format!("wait jobid={id}")]);
+    assert!(w.contains("JobStatus=OK (T)"), "{w}\n{}", s.logs());
+    let got = target.join(s.data.strip_prefix("/").expect("absolute"));
+    for f in ["hello.txt", "sub/notes.txt"] {
+        assert_eq!(
+            std::fs::read(got.join(f)).ok(),
+            std::fs::read(s.data.join(f)).ok(),
+            "{f} restored through the real bconsole's dialogue\n{out}"
+        );
+    }
+    assert!(
+        !got.join("sub/added.txt").exists() && !got.join("big.bin").exists(),
+        "only the marked files come back"
+    );
 }
 
-// 4. real bareos-dir + barque-sd + real bareos-fd; the real bls reads barque-sd's volumes.
+// 4. real bareos-dir + barque-sd + real bareos-fd; the real bls reads barque-sd's volumes;
+// then the real Director cancels a backup that writes on barque-sd.
 #[test]
 fn real_dir_barque_sd_real_fd_tls_psk() {
     let Some(s) = scenario("rbr-psk", Real, Barque, Real, PSK) else {
@@ -600,6 +730,7 @@ fn real_dir_barque_sd_real_fd_tls_psk() {
             "barque-bls and bls list barque-sd's {vol} differently"
         );
     }
+    cancel_running_backup(&s);
 }
 
 // 5. barque-dir + real bareos-sd + barque-fd.
