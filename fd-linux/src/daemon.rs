@@ -494,6 +494,7 @@ impl FileDaemon {
         connector.heartbeat = Some(self.settings.heartbeat).filter(|h| !h.is_zero());
         connector.timeout = self.settings.sd_connect_timeout;
         connector.retry_interval = self.settings.sd_retry_interval;
+        connector.tls = self.settings.tls.clone();
         Services {
             source: LinuxSource::new(),
             sink: LinuxSink::with_root(self.settings.restore_root.clone()),

@@ -402,6 +402,12 @@ pub struct SdConnector {
     /// Heartbeat Interval: TCP keep-alive idle time and interval of the data connection
     /// (connect.md §1.5; `None`: `SO_KEEPALIVE` with the system's times).
     pub heartbeat: Option<Duration>,
+    /// The TLS directives of this FD's own Client resource: Bareos sets up the TLS of the
+    /// connection to the SD from them (`core/src/filed/dir_cmd.cc` `StorageCmd()` passes
+    /// `me` to `DoTlsHandshake`), the job's PSK offered beside: protocol and ciphers, the
+    /// certificate and key to present, the CA, and `TLS Verify Peer` with its checks of the
+    /// SD's certificate against `TLS Allowed CN` or the address dialled.
+    pub tls: TlsSettings,
 }
 
 impl SdConnector {
@@ -412,6 +418,7 @@ impl SdConnector {
             timeout: Duration::from_secs(30 * 60),
             passive,
             heartbeat: None,
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -456,18 +463,27 @@ impl Connector for SdConnector {
         let Some(psk) = psk else {
             return Ok(SdIo::new(NetStream::Plain(tcp)));
         };
+        let failed = |what: &str, e: String| {
+            log::warn!(
+                "TLS with the Storage daemon {addr}:{port} failed ({what}): {e}; check the TLS \
+                 directives of this FD's Client resource and of the SD's Storage resource"
+            );
+            ConnectError::Tls(e)
+        };
         let ctx = tls::client_context(
-            &TlsSettings::default(),
+            &self.tls,
             Some((psk.identity.to_vec(), Key::raw(psk.key.to_vec()))),
         )
-        .map_err(|e| ConnectError::Tls(e.to_string()))?;
-        let ssl = Ssl::new(&ctx).map_err(|e| ConnectError::Tls(e.to_string()))?;
+        .map_err(|e| failed("setup", e.to_string()))?;
+        let ssl = Ssl::new(&ctx).map_err(|e| failed("setup", e.to_string()))?;
         let mut s = SslStream::new(ssl, bulk_buffered(tcp, true))
-            .map_err(|e| ConnectError::Tls(e.to_string()))?;
+            .map_err(|e| failed("setup", e.to_string()))?;
         Pin::new(&mut s)
             .connect()
             .await
-            .map_err(|e| ConnectError::Tls(e.to_string()))?;
+            .map_err(|e| failed("handshake", e.to_string()))?;
+        tls::verify_after_handshake(s.ssl(), &self.tls, tls::Role::Client, addr)
+            .map_err(|e| failed("TLS Verify Peer", e))?;
         Ok(SdIo::new(NetStream::TlsBuffered(Box::new(s))))
     }
 

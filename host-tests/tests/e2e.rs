@@ -254,6 +254,48 @@ fn estimate_status_and_cancel_unknown_job() {
     let _ = std::fs::remove_dir_all(&s.work);
 }
 
+/// Certificate TLS (CA-signed certificates, `TLS Verify Peer = yes` everywhere, the PSK still
+/// configured) on every connection: console, Director → FD, Director → SD and the FD's data
+/// connection to the SD, where barque-sd asks the FD for its certificate (barque-fd presents
+/// its Client resource's, as Bareos' FD does). A Full and a restore of it.
+#[test]
+fn certificate_tls_on_every_connection() {
+    let s = start_with_certificates("certs");
+    let out = console(&s, &["version"]);
+    assert!(
+        out.contains("Encryption: TLS_AES_256_GCM_SHA384 TLSv1.3"),
+        "console not on certificate TLS: {out}"
+    );
+    let (_, msgs) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    for want in [
+        "Termination:            Backup OK",
+        "Connected Storage daemon at 127.0.0.1:",
+        "Connected Client: barque-fd at 127.0.0.1:",
+        " Encryption: TLS_AES_256_GCM_SHA384 TLSv1.3",
+    ] {
+        assert!(msgs.contains(want), "missing {want:?}:\n{msgs}");
+    }
+    assert!(
+        !msgs.contains("CHACHA20"),
+        "a connection fell back to TLS-PSK:\n{msgs}"
+    );
+    let target = s.work.join("restored");
+    let (_, msgs) = run_and_wait(
+        &s,
+        &format!(
+            "restore client=barque-fd fileset=DemoSet where={} select current all done yes",
+            target.display()
+        ),
+    );
+    assert!(
+        msgs.contains("Termination:            Restore OK"),
+        "{msgs}"
+    );
+    let d = &s.data;
+    assert_same_tree(d, &target.join(d.strip_prefix("/").expect("absolute")));
+    let _ = std::fs::remove_dir_all(&s.work);
+}
+
 #[test]
 fn cancel_a_running_backup() {
     let s = start("cancel", true, &|t| t);

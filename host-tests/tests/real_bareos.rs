@@ -220,6 +220,11 @@ fn workdir(tag: &str) -> PathBuf {
 #[derive(Clone, Copy, Default)]
 struct Mode {
     cleartext: bool,
+    /// Certificate TLS on every connection ([`support::add_certificates`]): each resource that
+    /// connects or accepts gets a certificate, its key, the CA and `TLS Verify Peer = yes`;
+    /// the PSK stays configured, and OpenSSL then negotiates certificate TLS (connect.md
+    /// §3.7).
+    certs: bool,
     /// `Passive = yes` on the Client: the SD dials the FD.
     passive: bool,
     /// `Connection From Client To Director = yes` (and not the other way): the FD dials the
@@ -229,9 +234,11 @@ struct Mode {
 
 const PSK: Mode = Mode {
     cleartext: false,
+    certs: false,
     passive: false,
     client_initiated: false,
 };
+const CERTS: Mode = Mode { certs: true, ..PSK };
 const CLEAR: Mode = Mode {
     cleartext: true,
     ..PSK
@@ -284,6 +291,9 @@ fn prepare(sbin: &Path, tag: &str, dir: Impl, sd: Impl, fd: Impl, mode: Mode) ->
         children: Vec::new(),
         db: None,
     };
+    if mode.certs {
+        support::add_certificates(&work);
+    }
     if mode.passive {
         let conf = work.join("etc/bareos-dir.conf");
         let text = std::fs::read_to_string(&conf).expect("read dir conf");
@@ -708,6 +718,36 @@ fn real_bconsole_barque_dir() {
     assert!(
         !got.join("sub/added.txt").exists() && !got.join("big.bin").exists(),
         "only the marked files come back"
+    );
+}
+
+// Certificate TLS (CA-signed certificates, verify peer on both ends) on every connection:
+// the real Director and SD with barque-fd, and barque-dir and barque-sd with the real FD
+// (the real bconsole in both).
+#[test]
+fn real_dir_real_sd_barque_fd_certificates() {
+    let Some(s) = scenario("rrb-cert", Real, Real, Barque, CERTS) else {
+        return;
+    };
+    assert_certificate_tls(&s);
+}
+
+#[test]
+fn barque_dir_barque_sd_real_fd_certificates() {
+    let Some(s) = scenario("bbr-cert", Barque, Barque, Real, CERTS) else {
+        return;
+    };
+    assert_certificate_tls(&s);
+}
+
+/// The console's connection is certificate TLS (not TLS-PSK: a PSK suite would show
+/// `TLS_CHACHA20_POLY1305_SHA256`, connect.md §3.7).
+fn assert_certificate_tls(s: &Setup) {
+    let out = console(s, &["version"]);
+    assert!(
+        out.contains("Encryption: TLS_AES_256_GCM_SHA384 TLSv1.3"),
+        "{out}\n{}",
+        s.logs()
     );
 }
 

@@ -52,7 +52,7 @@ use crate::wire::text::Writer;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum SessionError {
-    /// The Director connection failed.
+    /// A connection failed: the Director's, or the SD's during a job.
     Conn(ConnError),
     /// The first frame is not a Director hello.
     BadHello,
@@ -67,7 +67,8 @@ pub enum SessionError {
 impl core::fmt::Display for SessionError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            SessionError::Conn(e) => write!(f, "director connection: {e}"),
+            // The Director's or the SD's connection: the message that shows it says which.
+            SessionError::Conn(e) => write!(f, "connection: {e}"),
             SessionError::BadHello => f.write_str("not a Director hello"),
             SessionError::UnknownDirector => f.write_str("unknown Director"),
             SessionError::Auth(e) => write!(f, "authentication: {e}"),

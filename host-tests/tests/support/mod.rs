@@ -157,6 +157,106 @@ pub struct Setup {
     pub daemons: Daemons,
 }
 
+/// A CA and one certificate for every daemon and the console (CN and subjectAltName
+/// 127.0.0.1, the address every resource names, so that a client's host check passes), made
+/// with the `openssl` command; then the TLS directives in every resource that connects or
+/// accepts: the Director's own, its Client and Storage, the FD's own and its Director, the
+/// SD's own and its Director, and bconsole's Director.
+pub fn add_certificates(work: &Path) {
+    let tls = work.join("tls");
+    std::fs::create_dir_all(&tls).expect("mkdir tls");
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&tls)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Barque test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "daemon.key",
+        "-out",
+        "daemon.csr",
+    ]);
+    std::fs::write(
+        tls.join("ext.cnf"),
+        "subjectAltName = IP:127.0.0.1, DNS:127.0.0.1, DNS:localhost\n\
+         extendedKeyUsage = serverAuth, clientAuth\n",
+    )
+    .expect("write ext.cnf");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "daemon.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "daemon.pem",
+    ]);
+    let lines = format!(
+        "  TLS Enable = yes\n  TLS Require = yes\n  TLS Certificate = \"{}\"\n  \
+         TLS Key = \"{}\"\n  TLS CA Certificate File = \"{}\"\n  TLS Verify Peer = yes\n",
+        tls.join("daemon.pem").display(),
+        tls.join("daemon.key").display(),
+        tls.join("ca.pem").display()
+    );
+    for file in [
+        "bareos-dir.conf",
+        "bareos-fd.conf",
+        "bareos-sd.conf",
+        "bconsole.conf",
+    ] {
+        let conf = work.join("etc").join(file);
+        let text = std::fs::read_to_string(&conf).expect("read conf");
+        let mut out = String::new();
+        let mut n = 0;
+        for line in text.lines() {
+            out.push_str(line);
+            out.push('\n');
+            if ["Director {", "Client {", "Storage {", "Console {"].contains(&line) {
+                out.push_str(&lines);
+                n += 1;
+            }
+        }
+        assert!(n > 0, "no resource for TLS in {file}:\n{text}");
+        std::fs::write(&conf, out).expect("write conf");
+    }
+}
+
 pub fn workdir(tag: &str) -> PathBuf {
     let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let w = base.join(format!("e2e-{tag}-{}", std::process::id()));
@@ -169,6 +269,12 @@ pub fn start(tag: &str, cleartext: bool, edit_dir_conf: &dyn Fn(String) -> Strin
     start_with(tag, cleartext, edit_dir_conf, &|t, _| t)
 }
 
+/// [`start`] (TLS-PSK configured) with certificate TLS on every connection as well
+/// ([`add_certificates`]).
+pub fn start_with_certificates(tag: &str) -> Setup {
+    start_edited(tag, false, &|t| t, &|t, _| t, &|t| t, &add_certificates)
+}
+
 /// [`start`] with an edit of the Storage daemon's configuration too (more Devices).
 pub fn start_with_sd(
     tag: &str,
@@ -176,7 +282,14 @@ pub fn start_with_sd(
     edit_dir_conf: &dyn Fn(String) -> String,
     edit_sd_conf: &dyn Fn(String) -> String,
 ) -> Setup {
-    start_edited(tag, cleartext, edit_dir_conf, &|t, _| t, edit_sd_conf)
+    start_edited(
+        tag,
+        cleartext,
+        edit_dir_conf,
+        &|t, _| t,
+        edit_sd_conf,
+        &|_| {},
+    )
 }
 
 /// [`start`] with an edit of the File daemon's configuration as well (`edit_fd_conf` gets
@@ -187,7 +300,7 @@ pub fn start_with(
     edit_dir_conf: &dyn Fn(String) -> String,
     edit_fd_conf: &dyn Fn(String, &Path) -> String,
 ) -> Setup {
-    start_edited(tag, cleartext, edit_dir_conf, edit_fd_conf, &|t| t)
+    start_edited(tag, cleartext, edit_dir_conf, edit_fd_conf, &|t| t, &|_| {})
 }
 
 fn start_edited(
@@ -196,6 +309,7 @@ fn start_edited(
     edit_dir_conf: &dyn Fn(String) -> String,
     edit_fd_conf: &dyn Fn(String, &Path) -> String,
     edit_sd_conf: &dyn Fn(String) -> String,
+    edit_work: &dyn Fn(&Path),
 ) -> Setup {
     let work = workdir(tag);
     let data = work.join("data");
@@ -226,6 +340,7 @@ fn start_edited(
     let sd_conf = work.join("etc/bareos-sd.conf");
     let text = std::fs::read_to_string(&sd_conf).expect("read sd conf");
     std::fs::write(&sd_conf, edit_sd_conf(text)).expect("write sd conf");
+    edit_work(&work);
     let mut daemons = Daemons {
         children: Vec::new(),
         work: work.clone(),
