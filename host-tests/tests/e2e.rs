@@ -260,7 +260,23 @@ fn estimate_status_and_cancel_unknown_job() {
 /// its Client resource's, as Bareos' FD does). A Full and a restore of it.
 #[test]
 fn certificate_tls_on_every_connection() {
-    let s = start_with_certificates("certs");
+    certificate_tls_backup_and_restore(start_with_certificates("certs", &|t| t));
+}
+
+/// The same with a passive client: barque-sd dials barque-fd and presents the certificate of
+/// its own Storage resource (bareos-sd's `PassiveCmd()` hands its own resource to the TLS
+/// handshake), which barque-fd verifies.
+#[test]
+fn certificate_tls_passive_client() {
+    let s = start_with_certificates("certs-passive", &|t| {
+        let client = "  Catalog = MyCatalog\n}";
+        assert!(t.contains(client), "generated Client changed:\n{t}");
+        t.replacen(client, "  Catalog = MyCatalog\n  Passive = yes\n}", 1)
+    });
+    certificate_tls_backup_and_restore(s);
+}
+
+fn certificate_tls_backup_and_restore(s: Setup) {
     let out = console(&s, &["version"]);
     assert!(
         out.contains("Encryption: TLS_AES_256_GCM_SHA384 TLSv1.3"),

@@ -247,6 +247,10 @@ const PSK_PASSIVE: Mode = Mode {
     passive: true,
     ..PSK
 };
+const CERTS_PASSIVE: Mode = Mode {
+    passive: true,
+    ..CERTS
+};
 const PSK_CLIENT_INITIATED: Mode = Mode {
     client_initiated: true,
     ..PSK
@@ -793,6 +797,24 @@ fn passive_barque_dir_real_sd_barque_fd() {
 #[test]
 fn passive_barque_dir_barque_sd_real_fd() {
     scenario("bbr-passive", Barque, Barque, Real, PSK_PASSIVE);
+}
+
+// Passive clients with certificate TLS: barque-sd dials the real FD, the real SD dials
+// barque-fd; each presents its own Storage resource's certificate.
+#[test]
+fn passive_barque_dir_barque_sd_real_fd_certificates() {
+    let Some(s) = scenario("bbr-pcert", Barque, Barque, Real, CERTS_PASSIVE) else {
+        return;
+    };
+    assert_certificate_tls(&s);
+}
+
+#[test]
+fn passive_real_dir_real_sd_barque_fd_certificates() {
+    let Some(s) = scenario("rrb-pcert", Real, Real, Barque, CERTS_PASSIVE) else {
+        return;
+    };
+    assert_certificate_tls(&s);
 }
 
 // 6. client-initiated: barque-fd dials the real Director (no connection the other way).

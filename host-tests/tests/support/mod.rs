@@ -270,9 +270,16 @@ pub fn start(tag: &str, cleartext: bool, edit_dir_conf: &dyn Fn(String) -> Strin
 }
 
 /// [`start`] (TLS-PSK configured) with certificate TLS on every connection as well
-/// ([`add_certificates`]).
-pub fn start_with_certificates(tag: &str) -> Setup {
-    start_edited(tag, false, &|t| t, &|t, _| t, &|t| t, &add_certificates)
+/// ([`add_certificates`]); `edit_dir_conf` as in [`start`].
+pub fn start_with_certificates(tag: &str, edit_dir_conf: &dyn Fn(String) -> String) -> Setup {
+    start_edited(
+        tag,
+        false,
+        edit_dir_conf,
+        &|t, _| t,
+        &|t| t,
+        &add_certificates,
+    )
 }
 
 /// [`start`] with an edit of the Storage daemon's configuration too (more Devices).

@@ -180,8 +180,11 @@ async fn command(
             } else {
                 HandshakeMode::Cleartext
             };
+            // TLS from this SD's own Storage resource, the job's PSK beside, as bareos-sd
+            // does (`core/src/stored/dir_cmd.cc` `PassiveCmd()` hands `me` to
+            // `DoTlsHandshake`): a certificate to present, the CA, `TLS Verify Peer`.
             let tls = if mode == HandshakeMode::TlsFirst {
-                TlsSettings::default()
+                sh.cfg.tls.clone()
             } else {
                 TlsSettings::disabled()
             };
@@ -351,8 +354,10 @@ async fn replicate(
     } else {
         HandshakeMode::Cleartext
     };
+    // TLS from this SD's own Storage resource (`ReplicateCmd()` hands `me` to
+    // `DoTlsHandshake`), the writing SD's session key as PSK beside.
     let tls = if mode == HandshakeMode::TlsFirst {
-        TlsSettings::default()
+        sh.cfg.tls.clone()
     } else {
         TlsSettings::disabled()
     };
