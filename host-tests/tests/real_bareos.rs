@@ -255,6 +255,10 @@ const PSK_CLIENT_INITIATED: Mode = Mode {
     client_initiated: true,
     ..PSK
 };
+const CERTS_CLIENT_INITIATED: Mode = Mode {
+    client_initiated: true,
+    ..CERTS
+};
 
 fn start(sbin: &Path, tag: &str, dir: Impl, sd: Impl, fd: Impl, mode: Mode) -> Setup {
     let mut s = prepare(sbin, tag, dir, sd, fd, mode);
@@ -820,9 +824,29 @@ fn passive_real_dir_real_sd_barque_fd_certificates() {
 // 6. client-initiated: barque-fd dials the real Director (no connection the other way).
 #[test]
 fn client_initiated_real_dir_real_sd_barque_fd() {
-    let Some(s) = scenario("rrb-ci", Real, Real, Barque, PSK_CLIENT_INITIATED) else {
+    client_initiated("rrb-ci", Real, Real, Barque, PSK_CLIENT_INITIATED);
+}
+
+// The same two with certificate TLS: the dialling FD presents its Director resource's
+// certificate and checks the Director's.
+#[test]
+fn client_initiated_real_dir_real_sd_barque_fd_certificates() {
+    client_initiated("rrb-cicert", Real, Real, Barque, CERTS_CLIENT_INITIATED);
+}
+
+#[test]
+fn client_initiated_barque_dir_barque_sd_real_fd_certificates() {
+    client_initiated("bbr-cicert", Barque, Barque, Real, CERTS_CLIENT_INITIATED);
+}
+
+/// A scenario over client-initiated connections; `status dir` lists the waiting FD.
+fn client_initiated(tag: &str, dir: Impl, sd: Impl, fd: Impl, mode: Mode) {
+    let Some(s) = scenario(tag, dir, sd, fd, mode) else {
         return;
     };
+    if mode.certs {
+        assert_certificate_tls(&s);
+    }
     let out = console(&s, &["status dir"]);
     assert!(
         out.contains("Client Initiated Connections (waiting for jobs):")
@@ -836,16 +860,7 @@ fn client_initiated_real_dir_real_sd_barque_fd() {
 // connection, lists it and runs the jobs over it.
 #[test]
 fn client_initiated_barque_dir_barque_sd_real_fd() {
-    let Some(s) = scenario("bbr-ci", Barque, Barque, Real, PSK_CLIENT_INITIATED) else {
-        return;
-    };
-    let out = console(&s, &["status dir"]);
-    assert!(
-        out.contains("Client Initiated Connections (waiting for jobs):")
-            && out.contains("barque-fd"),
-        "{out}\n{}",
-        s.logs()
-    );
+    client_initiated("bbr-ci", Barque, Barque, Real, PSK_CLIENT_INITIATED);
 }
 
 // 8. The embedded FD (the QEMU firmware, boards/qemu-mps2) with the real Director and the
