@@ -28,7 +28,10 @@
 //! PostgreSQL `Catalog`. Then the chosen mix of real and Barque daemons is started, and the
 //! real `bconsole` drives the Director: a Full backup, a change (one file modified, one added,
 //! one deleted), an Incremental, a restore of `current` that must equal the tree byte for byte
-//! (contents, modes, symlink targets, mtimes), an `estimate … listing` and `status client=`.
+//! (contents, modes, symlink targets, mtimes), one more change and a Differential that must
+//! hold everything changed since the Full, an `estimate … listing` and `status client=`.
+//! Some scenarios add a cancel of a running backup, the interactive restore dialogue, or run
+//! with certificate TLS on every connection (`support::add_certificates`).
 
 #[path = "../../director/tests/common/pg.rs"]
 mod pg;
