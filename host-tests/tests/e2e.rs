@@ -46,31 +46,13 @@ fn full_incremental_restore(s: &Setup) {
     );
     let none = console(s, &["list joblog jobid=999999"]);
     assert!(none.contains("jobid not found in db"), "{none}");
-    let files = file_lines(&console(s, &[&format!("list files jobid={full}")]));
-    let mut got: Vec<String> = files
-        .iter()
-        .map(|f| {
-            f.strip_prefix(&format!("{}/", d.display()))
-                .unwrap_or(f)
-                .to_string()
-        })
-        .collect();
-    got.sort();
+    let got = listed_files(s, full);
     assert_eq!(got, TREE_FULL_FILES, "list files of the Full");
 
     change_tree(d);
 
     let (incr, _) = run_and_wait(s, "run job=DemoBackup level=Incremental yes");
-    let files = file_lines(&console(s, &[&format!("list files jobid={incr}")]));
-    let mut got: Vec<String> = files
-        .iter()
-        .map(|f| {
-            f.strip_prefix(&format!("{}/", d.display()))
-                .unwrap_or(f)
-                .to_string()
-        })
-        .collect();
-    got.sort();
+    let got = listed_files(s, incr);
     // The changed file, the added file and the two directories whose entries changed.
     assert_eq!(
         got,
@@ -92,46 +74,20 @@ fn full_incremental_restore(s: &Setup) {
 
     // Restore `current` (Full + Incremental, accurate: the deleted file stays deleted).
     let target = s.work.join("restored");
-    let (_, msgs) = run_and_wait(
-        s,
-        &format!(
-            "restore client=barque-fd fileset=DemoSet where={} select current all done yes",
-            target.display()
-        ),
-    );
-    assert!(
-        msgs.contains("Termination:            Restore OK"),
-        "{msgs}"
-    );
+    restore_current(s, &target);
     let rel = d.strip_prefix("/").expect("absolute");
     assert_same_tree(d, &target.join(rel));
 
     // A Differential after the Incremental holds everything changed since the Full, the
     // Incremental's entries too (its accurate list is the Full's alone), and a restore of
     // `current` is then Full + Differential.
-    std::thread::sleep(Duration::from_millis(1100));
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(d.join("sub/deep/stay.txt"))
-        .expect("open stay.txt");
-    f.write_all(b"changed after the Incremental\n")
-        .expect("append");
-    drop(f);
+    change_after_incremental(d);
     let (diff, msgs) = run_and_wait(s, "run job=DemoBackup level=Differential yes");
     assert!(
         msgs.contains("Backup Level:           Differential"),
         "{msgs}"
     );
-    let files = file_lines(&console(s, &[&format!("list files jobid={diff}")]));
-    let mut got: Vec<String> = files
-        .iter()
-        .map(|f| {
-            f.strip_prefix(&format!("{}/", d.display()))
-                .unwrap_or(f)
-                .to_string()
-        })
-        .collect();
-    got.sort();
+    let got = listed_files(s, diff);
     assert_eq!(
         got,
         [
@@ -144,17 +100,7 @@ fn full_incremental_restore(s: &Setup) {
         "the Differential must hold exactly the entries changed since the Full"
     );
     let target = s.work.join("restored-diff");
-    let (_, msgs) = run_and_wait(
-        s,
-        &format!(
-            "restore client=barque-fd fileset=DemoSet where={} select current all done yes",
-            target.display()
-        ),
-    );
-    assert!(
-        msgs.contains("Termination:            Restore OK"),
-        "{msgs}"
-    );
+    restore_current(s, &target);
     assert_same_tree(d, &target.join(rel));
 }
 
@@ -296,17 +242,7 @@ fn certificate_tls_backup_and_restore(s: Setup) {
         "a connection fell back to TLS-PSK:\n{msgs}"
     );
     let target = s.work.join("restored");
-    let (_, msgs) = run_and_wait(
-        &s,
-        &format!(
-            "restore client=barque-fd fileset=DemoSet where={} select current all done yes",
-            target.display()
-        ),
-    );
-    assert!(
-        msgs.contains("Termination:            Restore OK"),
-        "{msgs}"
-    );
+    restore_current(&s, &target);
     let d = &s.data;
     assert_same_tree(d, &target.join(d.strip_prefix("/").expect("absolute")));
     let _ = std::fs::remove_dir_all(&s.work);
@@ -323,16 +259,7 @@ fn cancel_a_running_backup() {
     let id = queued_id(&out);
     std::thread::sleep(Duration::from_millis(1500));
     let out = console(&s, &[&format!("cancel jobid={id}")]);
-    assert!(
-        // As the real Director shows it: the FD's reply, then the SD's (`3000 JobId=… marked
-        // to be canceled.`, or `3904 Job … not found.` while the job has no SD session).
-        out.contains("2001 Job DemoBackup.")
-            && out.contains(" marked to be canceled.\n")
-            && (out.contains(&format!("3000 JobId={id} Job=\"DemoBackup."))
-                || out.contains("3904 Job DemoBackup.")),
-        "{out}\n{}",
-        s.daemons.logs()
-    );
+    assert_cancel_replies(&out, id, &|| s.daemons.logs());
     let out = console(&s, &[&format!("wait jobid={id}"), "list jobs"]);
     assert!(
         out.contains(&format!("JobId={id}\nJobStatus=Canceled (A)")),

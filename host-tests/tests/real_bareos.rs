@@ -515,15 +515,7 @@ fn estimate_and_status(s: &Setup) {
 /// After [`full_incremental_restore`]: one more file changed, then a Differential holds
 /// everything changed since the Full (the Incremental's files too), nothing unchanged.
 fn differential(s: &Setup) {
-    std::thread::sleep(Duration::from_millis(1100));
-    let stay = s.data.join("sub/deep/stay.txt");
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&stay)
-        .expect("open stay.txt");
-    f.write_all(b"changed after the Incremental\n")
-        .expect("append");
-    drop(f);
+    support::change_after_incremental(&s.data);
     let (diff, msgs) = run_and_wait(s, "run job=DemoBackup level=Differential yes");
     assert!(
         msgs.contains("Termination:            Backup OK")

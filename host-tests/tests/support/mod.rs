@@ -423,6 +423,61 @@ pub fn change_tree(d: &Path) {
     std::fs::remove_file(d.join("sub/deep/gone.txt")).expect("rm");
 }
 
+/// A change after the Incremental of [`change_tree`], for a Differential: one line appended
+/// to `sub/deep/stay.txt` (after a pause, so that its times differ from the job's).
+pub fn change_after_incremental(d: &Path) {
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(d.join("sub/deep/stay.txt"))
+        .expect("open stay.txt");
+    f.write_all(b"changed after the Incremental\n")
+        .expect("append");
+}
+
+/// `list files jobid=«jobid»`, names relative to the data directory, sorted.
+pub fn listed_files(s: &Setup, jobid: u32) -> Vec<String> {
+    let prefix = format!("{}/", s.data.display());
+    let mut got: Vec<String> = file_lines(&console(s, &[&format!("list files jobid={jobid}")]))
+        .iter()
+        .map(|f| f.strip_prefix(&prefix).unwrap_or(f).to_string())
+        .collect();
+    got.sort();
+    got
+}
+
+/// Restore `current` of barque-fd's DemoSet into `target` and wait for it; fails unless the
+/// restore ends OK. Returns the job's messages.
+pub fn restore_current(s: &Setup, target: &Path) -> String {
+    let (_, msgs) = run_and_wait(
+        s,
+        &format!(
+            "restore client=barque-fd fileset=DemoSet where={} select current all done yes",
+            target.display()
+        ),
+    );
+    assert!(
+        msgs.contains("Termination:            Restore OK"),
+        "{msgs}\n{}",
+        s.daemons.logs()
+    );
+    msgs
+}
+
+/// The console's answer to `cancel jobid=«id»` of a running backup, as bareos-dir shows it:
+/// the FD's reply, then the SD's (`3000 JobId=… marked to be canceled.`, or `3904 Job … not
+/// found.` while the job has no SD session).
+pub fn assert_cancel_replies(out: &str, id: u32, logs: &dyn Fn() -> String) {
+    assert!(
+        out.contains("2001 Job DemoBackup.")
+            && out.contains(" marked to be canceled.\n")
+            && (out.contains(&format!("3000 JobId={id} Job=\"DemoBackup."))
+                || out.contains("3904 Job DemoBackup.")),
+        "{out}\n{}",
+        logs()
+    );
+}
+
 /// Run console commands (one per line) through barque-console; returns its output.
 pub fn console(s: &Setup, commands: &[&str]) -> String {
     run_console(
