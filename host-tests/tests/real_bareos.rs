@@ -776,6 +776,87 @@ fn real_dir_barque_sd_real_fd_tls_psk() {
     cancel_running_backup(&s);
 }
 
+// 4b. A Full that fills volumes: the real Director's Pool limits each volume to 2,500,000
+// bytes (`Maximum Volume Bytes`; both SDs write 1 MiB blocks, Bareos' default for disk) and
+// the tree gets a 10 MB file, so barque-sd switches volumes mid-job again and again,
+// asking the real Director for each next volume and reporting the JobMedia of each part;
+// then the real FD restores the tree from barque-sd across all of them. The same with the
+// real SD writing and barque-fd reading is the control.
+#[test]
+fn real_dir_barque_sd_real_fd_volume_switching() {
+    volume_switching("rbr-vols", Barque, Real);
+}
+
+#[test]
+fn real_dir_real_sd_barque_fd_volume_switching() {
+    volume_switching("rrb-vols", Real, Barque);
+}
+
+fn volume_switching(tag: &str, sd: Impl, fd: Impl) {
+    let Some(sbin) = bareos_sbin() else {
+        return;
+    };
+    let mut s = prepare(&sbin, tag, Real, sd, fd, PSK);
+    let conf = s.work.join("etc/bareos-dir.conf");
+    let text = std::fs::read_to_string(&conf).expect("read dir conf");
+    let limit = "  Maximum Volume Jobs = 1\n";
+    assert!(text.contains(limit), "generated Pool changed:\n{text}");
+    std::fs::write(
+        &conf,
+        text.replacen(limit, "  Maximum Volume Bytes = 2500000\n", 1),
+    )
+    .expect("write dir conf");
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let video: Vec<u8> = (0..10_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(s.data.join("video.bin"), video).expect("write video.bin");
+    launch(&mut s);
+    let (full, msgs) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    assert!(
+        msgs.contains("Termination:            Backup OK"),
+        "{msgs}\n{}",
+        s.logs()
+    );
+    // The report names every volume the job wrote (`Volume name(s): Vol-0001|Vol-0002|…`).
+    let names = msgs
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Volume name(s):"))
+        .map(|v| v.trim().split('|').count())
+        .unwrap_or(0);
+    assert!(
+        names >= 4,
+        "2 MB in 500 kB volumes: {names} volumes\n{msgs}"
+    );
+    let media = console(&s, &[&format!("list jobmedia jobid={full}")]);
+    assert!(
+        media.matches("Vol-").count() >= names,
+        "one JobMedia per volume at least:\n{media}\n{}",
+        s.logs()
+    );
+    let target = s.work.join("restored");
+    let (_, msgs) = run_and_wait(
+        &s,
+        &format!(
+            "restore client={} fileset=DemoSet where={} select current all done yes",
+            s.client(),
+            target.display()
+        ),
+    );
+    assert!(
+        msgs.contains("Termination:            Restore OK"),
+        "{msgs}\n{}",
+        s.logs()
+    );
+    let rel = s.data.strip_prefix("/").expect("absolute");
+    assert_same_tree(&s, &s.data, &target.join(rel));
+}
+
 // 5. barque-dir + real bareos-sd + barque-fd.
 #[test]
 fn barque_dir_real_sd_barque_fd_tls_psk() {
