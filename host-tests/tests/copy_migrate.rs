@@ -13,20 +13,6 @@ mod support;
 
 use support::*;
 
-/// The first `Name = …` value of the block starting with `head` (`"Storage {"`).
-fn block(text: &str, head: &str) -> (String, String) {
-    let start = text.find(&format!("\n{head}")).expect("block") + 1;
-    let len = text[start..].find("\n}\n").expect("block end") + 3;
-    let b = text[start..start + len].to_string();
-    let name = b
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Name = "))
-        .expect("Name")
-        .trim_matches('"')
-        .to_string();
-    (b, name)
-}
-
 fn value_after<'a>(out: &'a str, label: &str) -> &'a str {
     out.lines()
         .find_map(|l| l.trim().strip_prefix(label))
@@ -50,57 +36,7 @@ fn job_row(s: &Setup, job_id: &str) -> String {
 }
 
 fn setup(tag: &str, cleartext: bool) -> Setup {
-    start_with_sd(
-        tag,
-        cleartext,
-        &|dir| {
-            let (st, st_name) = block(&dir, "Storage {");
-            let (_, pool) = block(&dir, "Pool {");
-            let dev = st
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("Device = "))
-                .expect("Device")
-                .to_string();
-            let st2 = st
-                .replace(&format!("Name = {st_name}"), "Name = File2")
-                .replace(&format!("Device = {dev}"), &format!("Device = {dev}2"))
-                .replace("Media Type = File", "Media Type = File2");
-            let (_, client) = block(&dir, "Client {");
-            let (_, fileset) = block(&dir, "FileSet {");
-            let dir = dir.replacen(
-                &format!("Pool {{\n  Name = {pool}\n"),
-                &format!("Pool {{\n  Name = {pool}\n  Next Pool = Copies\n"),
-                1,
-            );
-            format!(
-                "{dir}\n{st2}\n\
-                 Pool {{\n  Name = Copies\n  Pool Type = Backup\n  Recycle = no\n  AutoPrune = no\n  \
-                 Maximum Volume Jobs = 1\n  Label Format = \"Copy-\"\n  Storage = File2\n}}\n\n\
-                 Job {{\n  Name = CopyJob\n  Type = Copy\n  Client = {client}\n  FileSet = \"{fileset}\"\n  \
-                 Storage = {st_name}\n  Pool = {pool}\n  Messages = Standard\n  \
-                 Selection Type = PoolUncopiedJobs\n}}\n\n\
-                 Job {{\n  Name = MigrateJob\n  Type = Migrate\n  Client = {client}\n  \
-                 FileSet = \"{fileset}\"\n  Storage = {st_name}\n  Pool = {pool}\n  \
-                 Messages = Standard\n  Selection Type = PoolUncopiedJobs\n}}\n"
-            )
-        },
-        &|sd| {
-            let (dev, name) = block(&sd, "Device {");
-            let archive = dev
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("Archive Device = "))
-                .expect("Archive Device")
-                .trim_matches('"')
-                .to_string();
-            let archive2 = format!("{archive}2");
-            std::fs::create_dir_all(&archive2).expect("mkdir second archive");
-            let dev2 = dev
-                .replace(&format!("Name = {name}"), &format!("Name = {name}2"))
-                .replace("Media Type = File", "Media Type = File2")
-                .replace(&archive, &archive2);
-            format!("{sd}\n{dev2}")
-        },
-    )
+    start_with_sd(tag, cleartext, &copy_dir_conf, &copy_sd_conf)
 }
 
 #[test]

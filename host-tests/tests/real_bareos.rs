@@ -857,6 +857,118 @@ fn volume_switching(tag: &str, sd: Impl, fd: Impl) {
     assert_same_tree(&s, &s.data, &target.join(rel));
 }
 
+// 4c. A Copy job (`Selection Type = PoolUncopiedJobs`, the Pool's `Next Pool` on a second
+// Storage of the same SD) run by the real Director. Its second Storage names the SD by host
+// name (`localhost`), so the real Director copies SD to SD: barque-sd reads the Full and
+// writes the copy to itself over `replicate`/`listen`; the real FD restores from the copy.
+// The real SD is the control, with both Storages on one address (its copy within the
+// daemon). barque-sd refuses that form with a message naming the fix, and the job fails
+// instead of waiting.
+#[test]
+fn real_dir_barque_sd_real_fd_copy() {
+    copy_job("rbr-copy", Barque, Real, true);
+}
+
+#[test]
+fn real_dir_real_sd_barque_fd_copy() {
+    copy_job("rrb-copy", Real, Barque, false);
+}
+
+#[test]
+fn real_dir_barque_sd_real_fd_copy_within_one_sd_is_refused() {
+    let Some(s) = copy_setup("rbr-copy1", Barque, Real, false) else {
+        return;
+    };
+    run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    let out = console(&s, &["run job=CopyJob yes"]);
+    let _ = support::queued_id_or(&out, &|| s.logs());
+    let out = console(&s, &["wait", "messages"]);
+    assert!(
+        // The copying job fails (the control job still ends "Copying OK").
+        out.contains("barque-sd does not copy or migrate within one Storage daemon")
+            && out.contains("Termination:            *** Copying Error ***"),
+        "{out}\n{}",
+        s.logs()
+    );
+}
+
+/// Started daemons with the copy configuration ([`support::copy_dir_conf`]); `remote`: the
+/// second Storage names the SD as `localhost`.
+fn copy_setup(tag: &str, sd: Impl, fd: Impl, remote: bool) -> Option<Setup> {
+    let sbin = bareos_sbin()?;
+    let mut s = prepare(&sbin, tag, Real, sd, fd, PSK);
+    let dir = |t: String| {
+        let t = support::copy_dir_conf(t);
+        if !remote {
+            return t;
+        }
+        let at = "Name = File2\n  Address = 127.0.0.1\n";
+        assert!(t.contains(at), "copy configuration changed:\n{t}");
+        t.replacen(at, "Name = File2\n  Address = localhost\n", 1)
+    };
+    let edits: [(&str, &dyn Fn(String) -> String); 2] = [
+        ("bareos-dir.conf", &dir),
+        ("bareos-sd.conf", &support::copy_sd_conf),
+    ];
+    for (file, edit) in edits {
+        let conf = s.work.join("etc").join(file);
+        let text = std::fs::read_to_string(&conf).expect("read conf");
+        std::fs::write(&conf, edit(text)).expect("write conf");
+    }
+    launch(&mut s);
+    Some(s)
+}
+
+fn copy_job(tag: &str, sd: Impl, fd: Impl, remote: bool) {
+    let Some(s) = copy_setup(tag, sd, fd, remote) else {
+        return;
+    };
+    let (full, msgs) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    assert!(
+        msgs.contains("Termination:            Backup OK"),
+        "{msgs}\n{}",
+        s.logs()
+    );
+    let (_, mut msgs) = run_and_wait(&s, "run job=CopyJob yes");
+    // bareos-dir's control job queues the copying job ("Copying JobId N started."), whose
+    // report names the new job; wait for every job, then read the messages.
+    msgs.push_str(&console(&s, &["wait", "messages"]));
+    assert!(
+        msgs.matches("Termination:            Copying OK").count() >= 1
+            && !msgs.contains("*** Copying Error ***"),
+        "{msgs}\n{}",
+        s.logs()
+    );
+    let copy: u32 = msgs
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("New Backup JobId:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no New Backup JobId in:\n{msgs}"));
+    assert_ne!(copy, full);
+    assert_eq!(
+        listed_files(&s, copy),
+        listed_files(&s, full),
+        "the copy lists the Full's files"
+    );
+    let target = s.work.join("restored-copy");
+    let (_, msgs) = run_and_wait(
+        &s,
+        &format!(
+            "restore client={} jobid={copy} where={} all done yes",
+            s.client(),
+            target.display()
+        ),
+    );
+    assert!(
+        msgs.contains("Termination:            Restore OK")
+            && msgs.contains("Using Device \"FileStorage2\" to read."),
+        "the restore must read the copy's volume:\n{msgs}\n{}",
+        s.logs()
+    );
+    let rel = s.data.strip_prefix("/").expect("absolute");
+    assert_same_tree(&s, &s.data, &target.join(rel));
+}
+
 // 5. barque-dir + real bareos-sd + barque-fd.
 #[test]
 fn barque_dir_real_sd_barque_fd_tls_psk() {

@@ -478,6 +478,75 @@ pub fn assert_cancel_replies(out: &str, id: u32, logs: &dyn Fn() -> String) {
     );
 }
 
+/// The first `Name = …` value of the block starting with `head` (`"Storage {"`).
+pub fn block(text: &str, head: &str) -> (String, String) {
+    let start = text.find(&format!("\n{head}")).expect("block") + 1;
+    let len = text[start..].find("\n}\n").expect("block end") + 3;
+    let b = text[start..start + len].to_string();
+    let name = b
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Name = "))
+        .expect("Name")
+        .trim_matches('"')
+        .to_string();
+    (b, name)
+}
+
+/// The Director configuration of a copy/migrate setup: a second Storage `File2` (the same SD,
+/// Device `«device»2`, Media Type `File2`), the default Pool's `Next Pool = Copies` on it, and
+/// the Jobs `CopyJob` (Type Copy) and `MigrateJob` (Type Migrate), both
+/// `Selection Type = PoolUncopiedJobs`.
+pub fn copy_dir_conf(dir: String) -> String {
+    let (st, st_name) = block(&dir, "Storage {");
+    let (_, pool) = block(&dir, "Pool {");
+    let dev = st
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Device = "))
+        .expect("Device")
+        .to_string();
+    let st2 = st
+        .replace(&format!("Name = {st_name}"), "Name = File2")
+        .replace(&format!("Device = {dev}"), &format!("Device = {dev}2"))
+        .replace("Media Type = File", "Media Type = File2");
+    let (_, client) = block(&dir, "Client {");
+    let (_, fileset) = block(&dir, "FileSet {");
+    let dir = dir.replacen(
+        &format!("Pool {{\n  Name = {pool}\n"),
+        &format!("Pool {{\n  Name = {pool}\n  Next Pool = Copies\n"),
+        1,
+    );
+    format!(
+        "{dir}\n{st2}\n\
+         Pool {{\n  Name = Copies\n  Pool Type = Backup\n  Recycle = no\n  AutoPrune = no\n  \
+         Maximum Volume Jobs = 1\n  Label Format = \"Copy-\"\n  Storage = File2\n}}\n\n\
+         Job {{\n  Name = CopyJob\n  Type = Copy\n  Client = {client}\n  FileSet = \"{fileset}\"\n  \
+         Storage = {st_name}\n  Pool = {pool}\n  Messages = Standard\n  \
+         Selection Type = PoolUncopiedJobs\n}}\n\n\
+         Job {{\n  Name = MigrateJob\n  Type = Migrate\n  Client = {client}\n  \
+         FileSet = \"{fileset}\"\n  Storage = {st_name}\n  Pool = {pool}\n  \
+         Messages = Standard\n  Selection Type = PoolUncopiedJobs\n}}\n"
+    )
+}
+
+/// The SD configuration of a copy/migrate setup: a second Device `«device»2` with Media Type
+/// `File2` in the directory `«archive»2`.
+pub fn copy_sd_conf(sd: String) -> String {
+    let (dev, name) = block(&sd, "Device {");
+    let archive = dev
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Archive Device = "))
+        .expect("Archive Device")
+        .trim_matches('"')
+        .to_string();
+    let archive2 = format!("{archive}2");
+    std::fs::create_dir_all(&archive2).expect("mkdir second archive");
+    let dev2 = dev
+        .replace(&format!("Name = {name}"), &format!("Name = {name}2"))
+        .replace("Media Type = File", "Media Type = File2")
+        .replace(&archive, &archive2);
+    format!("{sd}\n{dev2}")
+}
+
 /// Run console commands (one per line) through barque-console; returns its output.
 pub fn console(s: &Setup, commands: &[&str]) -> String {
     run_console(

@@ -279,7 +279,7 @@ async fn command(
             let _ = d.send(b"2000 OK plugin options\n").await;
             Flow::Continue
         }
-        DirToSd::Unknown(m) if m == fd_core::wire::sd_dev::LISTEN => {
+        DirToSd::Unknown(m) if fd_core::wire::sd_dev::is_listen(m) => {
             // Copy/migrate, writing side: run the job with the data from another SD.
             let Some(mut ctx) = job.take() else {
                 return refuse(d, "3900 Invalid command: listen before JobId\n".into()).await;
@@ -492,6 +492,12 @@ async fn use_storage(
     ctx.pool = word(first.pool_name);
     ctx.pool_type = word(first.pool_type);
     ctx.media_type = word(first.media_type);
+    // A reading and a writing storage in one job (in one `use storage` exchange or in two):
+    // bareos-dir's copy or migrate within one SD (`core/src/dird/migrate.cc`: read and write
+    // Storage with the same address, port and password), which barque-sd does not do; it
+    // copies SD to SD (`replicate`/`listen`).
+    let reserved_before = !ctx.devices.is_empty() || ctx.read_device.is_some();
+    let mut mixed = reserved_before && ctx.append != (first.append != 0);
     ctx.append = first.append != 0;
     // Device lines up to EOD, then either EOD (end of storages) or another `use storage=`.
     loop {
@@ -511,13 +517,24 @@ async fn use_storage(
         match next_line(d).await {
             Ok(None) => break,
             Ok(Some(line)) => match DirToSd::parse(&line) {
-                Ok(DirToSd::UseStorage(_)) => continue,
+                Ok(DirToSd::UseStorage(u)) => {
+                    mixed |= (u.append != 0) != ctx.append;
+                    continue;
+                }
                 _ => {
                     return refuse(d, format!("3913 Bad use command: {}\n", printable(&line))).await
                 }
             },
             Err(e) => return refuse(d, format!("3913 Bad use command: {e}\n")).await,
         }
+    }
+    if mixed {
+        let text = "barque-sd does not copy or migrate within one Storage daemon: the \
+                    Director's read and write Storage resources name the same SD (same Address, \
+                    Port and Password). Give the Next Pool's Storage resource a different \
+                    Address for this SD (its host name instead of its IP address, for example): \
+                    the Director then copies SD to SD, which barque-sd does.";
+        return refuse(d, format!("3924 Bad use command: {text}\n")).await;
     }
     let usable = ctx.devices.iter().find(|n| {
         sh.cfg
