@@ -839,22 +839,7 @@ fn volume_switching(tag: &str, sd: Impl, fd: Impl) {
         "one JobMedia per volume at least:\n{media}\n{}",
         s.logs()
     );
-    let target = s.work.join("restored");
-    let (_, msgs) = run_and_wait(
-        &s,
-        &format!(
-            "restore client={} fileset=DemoSet where={} select current all done yes",
-            s.client(),
-            target.display()
-        ),
-    );
-    assert!(
-        msgs.contains("Termination:            Restore OK"),
-        "{msgs}\n{}",
-        s.logs()
-    );
-    let rel = s.data.strip_prefix("/").expect("absolute");
-    assert_same_tree(&s, &s.data, &target.join(rel));
+    restore_and_compare(&s, "fileset=DemoSet select current", "restored", "");
 }
 
 // 4c. A Copy job (`Selection Type = PoolUncopiedJobs`, the Pool's `Next Pool` on a second
@@ -950,23 +935,34 @@ fn copy_job(tag: &str, sd: Impl, fd: Impl, remote: bool) {
         listed_files(&s, full),
         "the copy lists the Full's files"
     );
-    let target = s.work.join("restored-copy");
-    let (_, msgs) = run_and_wait(
+    // The restore must read the copy's volume.
+    restore_and_compare(
         &s,
+        &format!("jobid={copy}"),
+        "restored-copy",
+        "Using Device \"FileStorage2\" to read.",
+    );
+}
+
+/// `restore client=… «what» where=«work»/«dir» all done yes` through the real bconsole: the
+/// restore ends OK, its messages hold `also`, and the restored tree equals the data.
+fn restore_and_compare(s: &Setup, what: &str, dir: &str, also: &str) {
+    let target = s.work.join(dir);
+    let (_, msgs) = run_and_wait(
+        s,
         &format!(
-            "restore client={} jobid={copy} where={} all done yes",
+            "restore client={} {what} where={} all done yes",
             s.client(),
             target.display()
         ),
     );
     assert!(
-        msgs.contains("Termination:            Restore OK")
-            && msgs.contains("Using Device \"FileStorage2\" to read."),
-        "the restore must read the copy's volume:\n{msgs}\n{}",
+        msgs.contains("Termination:            Restore OK") && msgs.contains(also),
+        "{msgs}\n{}",
         s.logs()
     );
     let rel = s.data.strip_prefix("/").expect("absolute");
-    assert_same_tree(&s, &s.data, &target.join(rel));
+    assert_same_tree(s, &s.data, &target.join(rel));
 }
 
 // 5. barque-dir + real bareos-sd + barque-fd.
