@@ -1492,6 +1492,19 @@ mod wire_sim {
     pub fn leak(n: usize) -> &'static mut [u8] {
         Box::leak(vec![0u8; n].into_boxed_slice())
     }
+
+    /// The device's dialler with TCP buffers of the firmware's budget.
+    pub fn budget_dial(
+        stack: embassy_net::Stack<'static>,
+    ) -> fd_embedded::net::EmbassyDial<'static> {
+        fd_embedded::net::EmbassyDial::new(
+            stack,
+            fd_embedded::net::SocketBuffers {
+                rx: leak(fd_embedded::budget::TCP),
+                tx: leak(fd_embedded::budget::TCP),
+            },
+        )
+    }
 }
 
 /// Client-initiated backup over two embassy-net stacks: the device (10.0.0.2) dials the
@@ -1503,7 +1516,6 @@ mod wire_sim {
 fn backup_over_two_embassy_net_stacks() {
     big_stack(|| {
         use embassy_net::tcp::TcpSocket;
-        use fd_embedded::net::{EmbassyDial, SocketBuffers};
         use wire_sim::*;
 
         let (dev_stack, dev_runner, dev_rx, dev_tx) = node([2, 0, 0, 0, 0, 2], [10, 0, 0, 2], 2);
@@ -1518,13 +1530,7 @@ fn backup_over_two_embassy_net_stacks() {
             source: FlashSource::new(&dev),
             sink: FlashSink::new(&dev),
             connector: TlsConnector::new(
-                EmbassyDial::new(
-                    dev_stack,
-                    SocketBuffers {
-                        rx: leak(budget::TCP),
-                        tx: leak(budget::TCP),
-                    },
-                ),
+                budget_dial(dev_stack),
                 rand_core::OsRng,
                 leak(budget::TLS_RECORD),
                 leak(budget::TLS_RECORD_TX),
@@ -1586,13 +1592,7 @@ fn backup_over_two_embassy_net_stacks() {
                 }),
                 Box::pin(async {
                     dev_stack.wait_config_up().await;
-                    let mut dial = EmbassyDial::new(
-                        dev_stack,
-                        SocketBuffers {
-                            rx: leak(budget::TCP),
-                            tx: leak(budget::TCP),
-                        },
-                    );
+                    let mut dial = budget_dial(dev_stack);
                     let mut rng = rand_core::OsRng;
                     let r = fnet::client_initiated(
                         &mut dial,
@@ -1637,7 +1637,7 @@ fn backup_over_two_embassy_net_stacks() {
 #[test]
 fn a_passive_connection_that_arrives_between_accepts_is_handed_over() {
     use embassy_net::tcp::TcpSocket;
-    use fd_embedded::net::{Dial, EmbassyDial, SocketBuffers};
+    use fd_embedded::net::Dial;
     use wire_sim::*;
 
     let (dev_stack, dev_runner, dev_rx, dev_tx) = node([2, 0, 0, 0, 0, 2], [10, 0, 0, 2], 2);
@@ -1649,13 +1649,7 @@ fn a_passive_connection_that_arrives_between_accepts_is_handed_over() {
         vec![
             Box::pin(async {
                 dev_stack.wait_config_up().await;
-                let mut dial = EmbassyDial::new(
-                    dev_stack,
-                    SocketBuffers {
-                        rx: leak(budget::TCP),
-                        tx: leak(budget::TCP),
-                    },
-                );
+                let mut dial = budget_dial(dev_stack);
                 // An accept dropped before any connection came (the Director spoke first).
                 let first = embassy_time::with_timeout(
                     embassy_time::Duration::from_millis(50),
