@@ -341,6 +341,54 @@ pub fn client_context(
     Ok(b.build())
 }
 
+/// Why [`client_handshake`] failed.
+#[derive(Debug)]
+pub enum ClientHandshakeError {
+    /// The TLS directives could not be applied (a certificate or key file, a cipher list).
+    Config(ConnError),
+    /// OpenSSL could not set up the session.
+    Setup(openssl::error::ErrorStack),
+    /// The handshake failed (the peer refused the PSK or the certificate, or speaks no TLS).
+    Handshake(openssl::ssl::Error),
+    /// The handshake succeeded but `TLS Verify Peer` refuses the peer's certificate.
+    Verify(String),
+}
+
+impl fmt::Display for ClientHandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientHandshakeError::Config(e) => write!(f, "{e}"),
+            ClientHandshakeError::Setup(e) => write!(f, "TLS setup: {e}"),
+            ClientHandshakeError::Handshake(e) => write!(f, "TLS handshake: {e}"),
+            ClientHandshakeError::Verify(m) => write!(f, "TLS Verify Peer: {m}"),
+        }
+    }
+}
+
+/// The TLS of an outbound connection, as Bareos' `BnetTlsClient` does it: a client context
+/// from `settings` offering `psk` ([`client_context`]), the handshake over `io`, then the
+/// post-connection checks against the `address` dialled ([`verify_after_handshake`]).
+pub async fn client_handshake<S>(
+    io: S,
+    settings: &TlsSettings,
+    psk: Option<(Vec<u8>, Key)>,
+    address: &str,
+) -> Result<tokio_openssl::SslStream<S>, ClientHandshakeError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let ctx = client_context(settings, psk).map_err(ClientHandshakeError::Config)?;
+    let ssl = openssl::ssl::Ssl::new(&ctx).map_err(ClientHandshakeError::Setup)?;
+    let mut s = tokio_openssl::SslStream::new(ssl, io).map_err(ClientHandshakeError::Setup)?;
+    std::pin::Pin::new(&mut s)
+        .connect()
+        .await
+        .map_err(ClientHandshakeError::Handshake)?;
+    verify_after_handshake(s.ssl(), settings, Role::Client, address)
+        .map_err(ClientHandshakeError::Verify)?;
+    Ok(s)
+}
+
 /// A TLS server context for an accepted connection: `settings` are the daemon's **own**
 /// resource (connect.md §3.2); `lookup` returns the key for an identity; the outcome is
 /// written into `slot`.

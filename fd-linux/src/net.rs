@@ -42,7 +42,6 @@ use std::time::Duration;
 use barque_common::tls::{self, Key, TlsSettings};
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use fd_core::fd::platform::{Connector, PskParams};
-use openssl::ssl::Ssl;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufStream, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
@@ -463,27 +462,16 @@ impl Connector for SdConnector {
         let Some(psk) = psk else {
             return Ok(SdIo::new(NetStream::Plain(tcp)));
         };
-        let failed = |what: &str, e: String| {
-            log::warn!(
-                "TLS with the Storage daemon {addr}:{port} failed ({what}): {e}; check the TLS \
-                 directives of this FD's Client resource and of the SD's Storage resource"
-            );
-            ConnectError::Tls(e)
-        };
-        let ctx = tls::client_context(
-            &self.tls,
-            Some((psk.identity.to_vec(), Key::raw(psk.key.to_vec()))),
-        )
-        .map_err(|e| failed("setup", e.to_string()))?;
-        let ssl = Ssl::new(&ctx).map_err(|e| failed("setup", e.to_string()))?;
-        let mut s = SslStream::new(ssl, bulk_buffered(tcp, true))
-            .map_err(|e| failed("setup", e.to_string()))?;
-        Pin::new(&mut s)
-            .connect()
+        let key = Some((psk.identity.to_vec(), Key::raw(psk.key.to_vec())));
+        let s = tls::client_handshake(bulk_buffered(tcp, true), &self.tls, key, addr)
             .await
-            .map_err(|e| failed("handshake", e.to_string()))?;
-        tls::verify_after_handshake(s.ssl(), &self.tls, tls::Role::Client, addr)
-            .map_err(|e| failed("TLS Verify Peer", e))?;
+            .map_err(|e| {
+                log::warn!(
+                    "Storage daemon {addr}:{port}: {e}; check the TLS directives of this FD's \
+                     Client resource and of the SD's Storage resource"
+                );
+                ConnectError::Tls(e.to_string())
+            })?;
         Ok(SdIo::new(NetStream::TlsBuffered(Box::new(s))))
     }
 

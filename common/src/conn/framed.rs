@@ -31,11 +31,6 @@ pub(crate) enum Stream {
 
 pub(crate) use super::tls_io::TlsIo;
 
-/// Wrap a TCP stream for [`Stream::Tls`].
-pub(crate) fn tls_io(tcp: TcpStream) -> TlsIo {
-    TlsIo::new(tcp)
-}
-
 fn gone() -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::NotConnected, "stream taken")
 }

@@ -634,7 +634,7 @@ async fn upgrade(
         )?,
     };
     let ssl = Ssl::new(&ctx).map_err(|e| tls_err(&c.who, e))?;
-    let mut s = SslStream::new(ssl, framed::tls_io(tcp)).map_err(|e| tls_err(&c.who, e))?;
+    let mut s = SslStream::new(ssl, framed::TlsIo::new(tcp)).map_err(|e| tls_err(&c.who, e))?;
     let r = match role {
         Role::Client => std::pin::Pin::new(&mut s).connect().await,
         Role::Server => std::pin::Pin::new(&mut s).accept().await,
@@ -727,22 +727,24 @@ async fn connect_on(
     let (stream, tls_info) = match mode {
         HandshakeMode::Cleartext => (Stream::Plain(tcp), None),
         HandshakeMode::TlsFirst => {
-            let ctx = tls::client_context(&peer.tls, Some((identity.clone(), peer.key.clone())))?;
-            let ssl = Ssl::new(&ctx).map_err(|e| tls_err(&who, e))?;
-            let mut s = SslStream::new(ssl, framed::tls_io(tcp)).map_err(|e| tls_err(&who, e))?;
-            if let Err(e) = std::pin::Pin::new(&mut s).connect().await {
-                return Err(tls_err(&who, e).hint(format!(
-                    "the peer did not accept TLS-PSK identity {}: {}, or it has TLS disabled",
-                    printable(&identity),
-                    config_hint(local, peer.kind, &peer.name)
-                )));
-            }
-            tls::verify_after_handshake(s.ssl(), &peer.tls, Role::Client, &peer.address).map_err(
-                |m| {
-                    ConnError::new(who.clone(), ErrorKind::Tls, m)
-                        .hint("check TLS Verify Peer, TLS Allowed CN and the peer's certificate")
-                },
-            )?;
+            let psk = Some((identity.clone(), peer.key.clone()));
+            let io = framed::TlsIo::new(tcp);
+            let s = match tls::client_handshake(io, &peer.tls, psk, &peer.address).await {
+                Ok(s) => s,
+                Err(tls::ClientHandshakeError::Config(e)) => return Err(e),
+                Err(tls::ClientHandshakeError::Setup(e)) => return Err(tls_err(&who, e)),
+                Err(tls::ClientHandshakeError::Handshake(e)) => {
+                    return Err(tls_err(&who, e).hint(format!(
+                        "the peer did not accept TLS-PSK identity {}: {}, or it has TLS disabled",
+                        printable(&identity),
+                        config_hint(local, peer.kind, &peer.name)
+                    )))
+                }
+                Err(tls::ClientHandshakeError::Verify(m)) => {
+                    return Err(ConnError::new(who.clone(), ErrorKind::Tls, m)
+                        .hint("check TLS Verify Peer, TLS Allowed CN and the peer's certificate"))
+                }
+            };
             let info = TlsInfo::from_ssl(s.ssl(), Some(identity.clone()));
             (Stream::Tls(Box::new(s)), Some(info))
         }
@@ -893,7 +895,8 @@ async fn accept_on(
             let psk_lookup: tls::PskLookup = Arc::new(move |k, n| l2.find(k, n).map(|p| p.key));
             let ctx = tls::server_context(&local.tls, psk_lookup, slot.clone())?;
             let ssl = Ssl::new(&ctx).map_err(|e| tls_err(&who, e))?;
-            let mut s = SslStream::new(ssl, framed::tls_io(tcp)).map_err(|e| tls_err(&who, e))?;
+            let mut s =
+                SslStream::new(ssl, framed::TlsIo::new(tcp)).map_err(|e| tls_err(&who, e))?;
             let res = std::pin::Pin::new(&mut s).accept().await;
             let outcome = slot.lock().map(|g| g.clone()).unwrap_or_default();
             if let Err(e) = res {

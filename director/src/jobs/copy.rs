@@ -36,7 +36,7 @@ use barque_common::config::Config;
 use fd_core::wire::bnet::Signal;
 use fd_core::wire::codes::{JobLevel, JobStatus, JobType, MessageType};
 use fd_core::wire::sd_ctl::{DirToSd, JobCmd, SdToDir};
-use fd_core::wire::sd_dev::{Replicate, LISTEN, REPLICATE_OK};
+use fd_core::wire::sd_dev::{Replicate, REPLICATE_OK};
 
 use super::fd::encode;
 use super::report::{term_word, utime, with_commas, with_suffix};
@@ -615,7 +615,7 @@ async fn drive(
     );
     let (wid, wtime, wkey) = define_sd_job(nctx, &mut w, cmd, wst, &one.write_pool, true).await?;
     one.w_session = (wid, wtime);
-    w.send_raw(LISTEN).await?;
+    w.send(&DirToSd::Listen).await?;
 
     // Reading side: the control job with the source's bootstrap.
     let mut r = engine.connect_sd(rst).await?;

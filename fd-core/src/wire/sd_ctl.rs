@@ -681,6 +681,10 @@ pub enum DirToSd<'a> {
     PassiveClient(PassiveClient<'a>),
     /// `run`, without newline.
     Run,
+    /// `listen`, without newline (`core/src/dird/migrate.cc`), instead of `run` on the
+    /// writing SD of a copy or migrate: wait for the reading SD (`core/src/stored/dir_cmd.cc`
+    /// `ListenCmd()`). `listen⏎` parses too (the SD matches commands by prefix).
+    Listen,
     /// `status «device»⏎`.
     Status(&'a [u8]),
     /// `.status «what»⏎` (`header`, `running`, …).
@@ -705,6 +709,8 @@ const DIR_FIXED: &[(&[u8], DirToSd<'static>)] = &[
     (b"getSecureEraseCmd\n", DirToSd::GetSecureEraseCmd),
     (b"bootstrap\n", DirToSd::Bootstrap),
     (b"run", DirToSd::Run),
+    (b"listen", DirToSd::Listen),
+    (b"listen\n", DirToSd::Listen),
     (b"1000 OK CreateJobMedia\n", DirToSd::CreateJobMediaOk),
     (
         b"1000 OK DeleteNullJobmediaRecords\n",
@@ -1002,6 +1008,13 @@ mod tests {
             DirToSd::UseDevice(b"FileStorage")
         );
         assert_eq!(dir_rt(b"run"), DirToSd::Run);
+        // bareos-dir sends the bare word; `listen⏎` is read as the same command.
+        assert_eq!(dir_rt(b"listen"), DirToSd::Listen);
+        assert_eq!(DirToSd::parse(b"listen\n").unwrap(), DirToSd::Listen);
+        assert_eq!(
+            DirToSd::parse(b"listen now").unwrap(),
+            DirToSd::Unknown(b"listen now")
+        );
         // vectors/clear-restore conn 2 msg 18; clear-backup-passive conn 2 msg 19;
         // clear-status-client-storage conn 3 msg 9; clear-dot-status conn 4 msg 9;
         // clear-cancel conn 7 msg 9.

@@ -391,17 +391,6 @@ codec_impl!(Replicate<'_>);
 
 /// The reading SD's answer to [`Replicate`] once connected: `3000 OK replicate⏎`.
 pub const REPLICATE_OK: &[u8] = b"3000 OK replicate\n";
-/// Director → writing SD: `listen` (no newline: `core/src/dird/migrate.cc` sends the bare
-/// word), instead of `run`: wait for the reading SD (`core/src/stored/dir_cmd.cc`
-/// `ListenCmd()`). The SD matches commands by prefix, so `listen⏎` is accepted too
-/// ([`is_listen`]).
-pub const LISTEN: &[u8] = b"listen";
-
-/// True for the Director's `listen` command, with or without a newline.
-pub fn is_listen(msg: &[u8]) -> bool {
-    msg.strip_suffix(b"\n").unwrap_or(msg) == LISTEN
-}
-
 /// The SD → SD session (`core/src/stored/mac.cc` `DoMacRun()` on the reading SD,
 /// `core/src/stored/sd_cmds.cc` on the writing SD). Between `replicate data` and the closing
 /// EOD, EOD, the records go exactly as an FD's backup data (`«FileIndex» «Stream» 0` header,
@@ -450,14 +439,6 @@ pub const END_REPLICATE_OK: &[u8] = b"3000 OK end replicate\n";
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// bareos-dir sends the bare word (migrate.cc); barque-dir too; `listen⏎` is accepted.
-    #[test]
-    fn listen_with_or_without_newline() {
-        assert_eq!(LISTEN, b"listen");
-        assert!(is_listen(b"listen") && is_listen(b"listen\n"));
-        assert!(!is_listen(b"listen now") && !is_listen(b"liste") && !is_listen(b""));
-    }
 
     fn round(line: &[u8]) -> DeviceCmd<'_> {
         let c = DeviceCmd::parse(line).unwrap();

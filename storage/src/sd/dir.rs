@@ -279,7 +279,7 @@ async fn command(
             let _ = d.send(b"2000 OK plugin options\n").await;
             Flow::Continue
         }
-        DirToSd::Unknown(m) if fd_core::wire::sd_dev::is_listen(m) => {
+        DirToSd::Listen => {
             // Copy/migrate, writing side: run the job with the data from another SD.
             let Some(mut ctx) = job.take() else {
                 return refuse(d, "3900 Invalid command: listen before JobId\n".into()).await;
