@@ -382,6 +382,9 @@ fn launch(s: &mut Setup) {
             if let Some(d) = &debug {
                 cmd.args(["-d", d]);
             }
+        } else {
+            // Info lines in the log: what a scenario checks of a barque daemon's path.
+            cmd.args(["-d", "1"]);
         }
         let child = cmd
             .stdin(Stdio::null())
@@ -410,8 +413,25 @@ fn run_and_wait(s: &Setup, cmd: &str) -> (u32, String) {
 }
 
 fn assert_same_tree(s: &Setup, want: &Path, got: &Path) {
+    assert_same_tree_dirs(s, want, got, false)
+}
+
+/// [`assert_same_tree`]; `loose_dirs`: directory mtimes are not compared (a Virtual
+/// Full holds a directory's record from each job joined, and the real FD sets a
+/// directory's times when its record arrives, before the later files are restored into it;
+/// the all-real run does the same).
+fn assert_same_tree_dirs(s: &Setup, want: &Path, got: &Path, loose_dirs: bool) {
     let mut a = support::snapshot(want);
     let mut b = support::snapshot(got);
+    if loose_dirs {
+        for m in [&mut a, &mut b] {
+            for e in m.values_mut() {
+                if let Entry::Dir { mtime, .. } = e {
+                    *mtime = 0;
+                }
+            }
+        }
+    }
     if s.fd == Real {
         // The real FD sets a directory's attributes when its record arrives; the top
         // directory's record comes from the Full's volume, before the Incremental's files
@@ -843,12 +863,11 @@ fn volume_switching(tag: &str, sd: Impl, fd: Impl) {
 }
 
 // 4c. A Copy job (`Selection Type = PoolUncopiedJobs`, the Pool's `Next Pool` on a second
-// Storage of the same SD) run by the real Director. Its second Storage names the SD by host
-// name (`localhost`), so the real Director copies SD to SD: barque-sd reads the Full and
-// writes the copy to itself over `replicate`/`listen`; the real FD restores from the copy.
-// The real SD is the control, with both Storages on one address (its copy within the
-// daemon). barque-sd refuses that form with a message naming the fix, and the job fails
-// instead of waiting.
+// Storage of the same SD) run by the real Director, in both of its forms: with the second
+// Storage naming the SD by host name (`localhost`) the real Director copies SD to SD
+// (barque-sd reads the Full and writes the copy to itself over `replicate`/`listen`); with
+// both Storages on one address it copies within the SD (one connection, a read and a write
+// reservation). The real FD restores from the copy. The real SD is the control.
 #[test]
 fn real_dir_barque_sd_real_fd_copy() {
     copy_job("rbr-copy", Barque, Real, true);
@@ -860,20 +879,58 @@ fn real_dir_real_sd_barque_fd_copy() {
 }
 
 #[test]
-fn real_dir_barque_sd_real_fd_copy_within_one_sd_is_refused() {
-    let Some(s) = copy_setup("rbr-copy1", Barque, Real, false) else {
+fn real_dir_barque_sd_real_fd_copy_within_one_sd() {
+    copy_job("rbr-copy1", Barque, Real, false);
+}
+
+#[test]
+fn real_dir_barque_sd_barque_fd_migrate_within_one_sd() {
+    copy_or_migrate("rbb-migr1", Barque, Barque, false, true);
+}
+
+// 4d. A Virtual Full by the real Director on barque-sd: the Full and an Incremental are
+// read from the Pool's Storage and joined into one new Full on the Next Pool's Storage of
+// the same SD (one connection, read and write reservations, FileIndexes renumbered); the
+// real FD restores the Virtual Full alone and gets the current tree.
+#[test]
+fn real_dir_barque_sd_real_fd_virtual_full() {
+    virtual_full("rbr-vfull", Barque);
+}
+
+#[test]
+fn real_dir_real_sd_real_fd_virtual_full() {
+    virtual_full("rrr-vfull", Real);
+}
+
+fn virtual_full(tag: &str, sd: Impl) {
+    let Some(s) = copy_setup(tag, sd, Real, false) else {
         return;
     };
-    run_and_wait(&s, "run job=DemoBackup level=Full yes");
-    let out = console(&s, &["run job=CopyJob yes"]);
-    let _ = support::queued_id_or(&out, &|| s.logs());
-    let out = console(&s, &["wait", "messages"]);
+    let (_, msgs) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
     assert!(
-        // The copying job fails (the control job still ends "Copying OK").
-        out.contains("barque-sd does not copy or migrate within one Storage daemon")
-            && out.contains("Termination:            *** Copying Error ***"),
-        "{out}\n{}",
+        msgs.contains("Termination:            Backup OK"),
+        "{msgs}\n{}",
         s.logs()
+    );
+    support::change_after_incremental(&s.data);
+    let (_, msgs) = run_and_wait(&s, "run job=DemoBackup level=Incremental yes");
+    assert!(
+        msgs.contains("Termination:            Backup OK"),
+        "{msgs}\n{}",
+        s.logs()
+    );
+    let (vfull, msgs) = run_and_wait(&s, "run job=DemoBackup level=VirtualFull yes");
+    assert!(
+        msgs.contains("Termination:            Backup OK") && msgs.contains("Virtual Full"),
+        "{msgs}\n{}",
+        s.logs()
+    );
+    restore_and_compare_dirs(
+        &s,
+        &format!("jobid={vfull}"),
+        "restored-vfull",
+        "Using Device \"FileStorage2\" to read.",
+        true,
     );
 }
 
@@ -905,6 +962,17 @@ fn copy_setup(tag: &str, sd: Impl, fd: Impl, remote: bool) -> Option<Setup> {
 }
 
 fn copy_job(tag: &str, sd: Impl, fd: Impl, remote: bool) {
+    copy_or_migrate(tag, sd, fd, remote, false)
+}
+
+/// [`copy_job`], or with `migrate` the `MigrateJob`: the new job holds the Full's files and
+/// restores from the Next Pool's Storage.
+fn copy_or_migrate(tag: &str, sd: Impl, fd: Impl, remote: bool, migrate: bool) {
+    let (job, word) = if migrate {
+        ("MigrateJob", "Migration")
+    } else {
+        ("CopyJob", "Copying")
+    };
     let Some(s) = copy_setup(tag, sd, fd, remote) else {
         return;
     };
@@ -914,16 +982,35 @@ fn copy_job(tag: &str, sd: Impl, fd: Impl, remote: bool) {
         "{msgs}\n{}",
         s.logs()
     );
-    let (_, mut msgs) = run_and_wait(&s, "run job=CopyJob yes");
+    let full_files = listed_files(&s, full);
+    // The Migrate job names the Full (bareos-dir allows `PoolUncopiedJobs` for copies only).
+    let pick = if migrate {
+        format!(" jobid={full}")
+    } else {
+        String::new()
+    };
+    let (_, mut msgs) = run_and_wait(&s, &format!("run job={job}{pick} yes"));
     // bareos-dir's control job queues the copying job ("Copying JobId N started."), whose
     // report names the new job; wait for every job, then read the messages.
     msgs.push_str(&console(&s, &["wait", "messages"]));
     assert!(
-        msgs.matches("Termination:            Copying OK").count() >= 1
-            && !msgs.contains("*** Copying Error ***"),
+        msgs.matches(&format!("Termination:            {word} OK"))
+            .count()
+            >= 1
+            && !msgs.contains(&format!("*** {word} Error ***")),
         "{msgs}\n{}",
         s.logs()
     );
+    if sd == Barque {
+        // The form the Director chose: SD to SD, or within the SD.
+        let sd_log = std::fs::read_to_string(s.work.join("log/sd.out")).unwrap_or_default();
+        assert_eq!(
+            sd_log.contains("connected to the writing Storage daemon"),
+            remote,
+            "{}",
+            s.logs()
+        );
+    }
     let copy: u32 = msgs
         .lines()
         .find_map(|l| l.trim().strip_prefix("New Backup JobId:"))
@@ -932,8 +1019,8 @@ fn copy_job(tag: &str, sd: Impl, fd: Impl, remote: bool) {
     assert_ne!(copy, full);
     assert_eq!(
         listed_files(&s, copy),
-        listed_files(&s, full),
-        "the copy lists the Full's files"
+        full_files,
+        "the new job lists the Full's files"
     );
     // The restore must read the copy's volume.
     restore_and_compare(
@@ -947,6 +1034,11 @@ fn copy_job(tag: &str, sd: Impl, fd: Impl, remote: bool) {
 /// `restore client=… «what» where=«work»/«dir» all done yes` through the real bconsole: the
 /// restore ends OK, its messages hold `also`, and the restored tree equals the data.
 fn restore_and_compare(s: &Setup, what: &str, dir: &str, also: &str) {
+    restore_and_compare_dirs(s, what, dir, also, false)
+}
+
+/// [`restore_and_compare`]; `loose_dirs` as in [`assert_same_tree_dirs`].
+fn restore_and_compare_dirs(s: &Setup, what: &str, dir: &str, also: &str, loose_dirs: bool) {
     let target = s.work.join(dir);
     let (_, msgs) = run_and_wait(
         s,
@@ -962,7 +1054,7 @@ fn restore_and_compare(s: &Setup, what: &str, dir: &str, also: &str) {
         s.logs()
     );
     let rel = s.data.strip_prefix("/").expect("absolute");
-    assert_same_tree(s, &s.data, &target.join(rel));
+    assert_same_tree_dirs(s, &s.data, &target.join(rel), loose_dirs);
 }
 
 // 5. barque-dir + real bareos-sd + barque-fd.

@@ -459,6 +459,7 @@ fn new_job(sh: &Arc<Shared>, cmd: &JobCmd<'_>) -> Result<JobCtx, String> {
         queued: Vec::new(),
         replicate: None,
         listen: false,
+        adopted: None,
     })
 }
 
@@ -489,22 +490,23 @@ async fn use_storage(
         )
         .await;
     };
-    ctx.pool = word(first.pool_name);
-    ctx.pool_type = word(first.pool_type);
-    ctx.media_type = word(first.media_type);
-    // A reading and a writing storage in one job (in one `use storage` exchange or in two):
-    // bareos-dir's copy or migrate within one SD (`core/src/dird/migrate.cc`: read and write
-    // Storage with the same address, port and password), which barque-sd does not do; it
-    // copies SD to SD (`replicate`/`listen`).
-    let reserved_before = !ctx.devices.is_empty() || ctx.read_device.is_some();
-    let mut mixed = reserved_before && ctx.append != (first.append != 0);
-    ctx.append = first.append != 0;
-    // Device lines up to EOD, then either EOD (end of storages) or another `use storage=`.
+    // One exchange: `use storage=` lines of one direction (read or write), each followed
+    // by its `use device=` lines and an EOD, then a final EOD. A copy, migrate or Virtual
+    // Full within this SD sends two exchanges, read then write (`core/src/dird/msgchan.cc`
+    // `ReserveReadAndWriteDevices()`); the job then has a read device and write devices.
+    let append = first.append != 0;
+    let (pool, pool_type, media_type) = (
+        word(first.pool_name),
+        word(first.pool_type),
+        word(first.media_type),
+    );
+    let mut offered: Vec<String> = Vec::new();
+    let mut mixed = false;
     loop {
         loop {
             match next_line(d).await {
                 Ok(Some(line)) => match DirToSd::parse(&line) {
-                    Ok(DirToSd::UseDevice(dev)) => ctx.devices.push(word(dev)),
+                    Ok(DirToSd::UseDevice(dev)) => offered.push(word(dev)),
                     _ => {
                         return refuse(d, format!("3913 Bad use command: {}\n", printable(&line)))
                             .await
@@ -518,7 +520,7 @@ async fn use_storage(
             Ok(None) => break,
             Ok(Some(line)) => match DirToSd::parse(&line) {
                 Ok(DirToSd::UseStorage(u)) => {
-                    mixed |= (u.append != 0) != ctx.append;
+                    mixed |= (u.append != 0) != append;
                     continue;
                 }
                 _ => {
@@ -528,21 +530,28 @@ async fn use_storage(
             Err(e) => return refuse(d, format!("3913 Bad use command: {e}\n")).await,
         }
     }
-    if mixed {
-        let text = "barque-sd does not copy or migrate within one Storage daemon: the \
-                    Director's read and write Storage resources name the same SD (same Address, \
-                    Port and Password). Give the Next Pool's Storage resource a different \
-                    Address for this SD (its host name instead of its IP address, for example): \
-                    the Director then copies SD to SD, which barque-sd does.";
-        return refuse(d, format!("3924 Bad use command: {text}\n")).await;
+    let again = if append {
+        ctx.append
+    } else {
+        ctx.read_device.is_some()
+    };
+    if mixed || again {
+        let text = if mixed {
+            "one exchange names storages to read and to write; send the read storages, EOD, EOD, then the write storages"
+        } else if append {
+            "the job already has its devices to write"
+        } else {
+            "the job already has its device to read"
+        };
+        return refuse(d, format!("3913 Bad use command: {text}\n")).await;
     }
-    let usable = ctx.devices.iter().find(|n| {
+    let usable = offered.iter().find(|n| {
         sh.cfg
             .device(n.as_bytes())
-            .is_some_and(|dev| dev.media_type == ctx.media_type)
+            .is_some_and(|dev| dev.media_type == media_type)
     });
     let Some(dev) = usable.cloned() else {
-        let name = ctx.devices.first().cloned().unwrap_or_default();
+        let name = offered.first().cloned().unwrap_or_default();
         return refuse(
             d,
             format!(
@@ -551,7 +560,15 @@ async fn use_storage(
         )
         .await;
     };
-    if ctx.append {
+    // The job's pool and Media Type are the writing side's when it has one.
+    if append || !ctx.append {
+        ctx.pool = pool;
+        ctx.pool_type = pool_type;
+        ctx.media_type = media_type;
+    }
+    if append {
+        ctx.append = true;
+        ctx.devices = offered;
         let text = format!("Using just in time reservation for job {}\n", ctx.job_id);
         job::jmsg(sh, d, ctx, MessageType::Info, &text).await;
         let _ = d

@@ -69,6 +69,20 @@
 //! the records in a session of its own, with the usual catalog requests (JobMedia, UpdCat)
 //! to its Director. Not captured; from the Bareos source.
 //!
+//! # Copy, migrate and Virtual Full within one SD
+//!
+//! When the read and the write Storage name the same SD (same address, port and password),
+//! bareos-dir uses one connection (`core/src/dird/migrate.cc`, `vbackup.cc`): `JobId=` of the
+//! control job (type `c`, `g`, or `B` with level `f` for a Virtual Full), `bootstrap`,
+//! `getSecureEraseCmd`, a read reservation (`append=0`), a write reservation (`append=1`,
+//! the Next Pool), `run`. The SD acquires the write volume, then reads the bootstrap's
+//! records and writes them into a session of its own (`mac.cc` `CloneRecordInternally()`):
+//! this job's VolSessionId/VolSessionTime, FileIndexes counted from 1, labels not copied; the
+//! session labels take the first copied SOS label's job, client and fileset ([`Adopted`]).
+//! The catalog requests are a backup's (FindMedia, CreateJobMedia, UpdCat), which the
+//! Director books to the new job. Not captured; from the Bareos source, and run against the
+//! real Director (host-tests real_bareos copy, migrate and Virtual Full scenarios).
+//!
 //! # Failures
 //!
 //! A malformed data header, FileIndex out of order, a volume the Director does not know or
@@ -162,6 +176,30 @@ pub struct JobCtx {
     pub replicate: Option<AuthenticatedConnection>,
     /// Copy/migrate, writing side: started by `listen`, the data comes from another SD.
     pub listen: bool,
+    /// Copy/migrate within this SD: the first copied session's identity, for this job's
+    /// session labels.
+    pub adopted: Option<Adopted>,
+}
+
+/// What a copy within one SD takes over from the first Start Of Session label it reads, as
+/// bareos-sd does (`core/src/stored/mac.cc` `CloneRecordInternally()`): the copy's session
+/// labels name the original job, so `bls -j` and `bscan` see the job that was copied.
+pub struct Adopted {
+    job: String,
+    job_name: String,
+    client: String,
+    fileset: String,
+    fileset_md5: String,
+    job_type: u32,
+    level: u32,
+}
+
+impl JobCtx {
+    /// Copy, migrate, archive or Virtual Full: the SD reads and writes itself, no FD
+    /// (bareos-sd `RunCmd()`: `NoClientUsed()`).
+    pub fn is_mac(&self) -> bool {
+        matches!(self.job_type, b'c' | b'g' | b'A') || (self.job_type == b'B' && self.level == b'f')
+    }
 }
 
 /// Why a job stops early.
@@ -568,6 +606,18 @@ pub(crate) async fn run(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, mut c
         finish(sh, d, &mut ctx, &mut r).await;
         return;
     }
+    if ctx.is_mac() && !ctx.listen {
+        // Copy, migrate or Virtual Full within this SD (`DoMacRun()` without a remote SD).
+        announce_running(sh, d, &mut ctx).await;
+        if let Err(f) = local_copy(sh, d, &mut ctx, &mut r).await {
+            fail(sh, d, &ctx, &mut r, f).await;
+        }
+        if r.status == b'R' {
+            r.status = b'T';
+        }
+        finish(sh, d, &mut ctx, &mut r).await;
+        return;
+    }
     // Waiting for the FD (`F`), or for the reading SD after `listen` (`S`).
     let waiting = if ctx.listen { b'S' } else { b'F' };
     send_status(d, &ctx, waiting).await;
@@ -592,6 +642,36 @@ pub(crate) async fn run(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, mut c
         }
     }
     finish(sh, d, &mut ctx, &mut r).await;
+}
+
+/// A copy within this SD: the write volume first (as `DoMacRun()` acquires it before
+/// reading), then every selected record of the bootstrap into this job's session.
+async fn local_copy(
+    sh: &Arc<Shared>,
+    d: &mut AuthenticatedConnection,
+    ctx: &mut JobCtx,
+    r: &mut Run,
+) -> Result<(), Fail> {
+    if ctx.read_device.is_none() || !ctx.append {
+        let missing = if ctx.read_device.is_none() {
+            "a device to read (use storage=… append=0)"
+        } else {
+            "devices to write (use storage=… append=1)"
+        };
+        return Err(Fail::Fatal(format!(
+            "job {} copies within this Storage daemon but the Director reserved no {missing}; \
+             check the Storage of the source volumes and of the Next Pool",
+            ctx.job
+        )));
+    }
+    r.append = Some(reserve(sh, d, ctx).await?);
+    let mut out = Out::Local(Local::default());
+    read_data(sh, d, ctx, &mut out, r).await?;
+    if r.append.as_ref().is_some_and(|a| !a.session_open) {
+        // Nothing was selected: an empty session still records the job on the volume.
+        begin_session(ctx, r)?;
+    }
+    end_append(sh, d, ctx, r).await
 }
 
 async fn wait_fd(sh: &Shared, ctx: &mut JobCtx) -> Result<AuthenticatedConnection, Fail> {
@@ -836,6 +916,16 @@ async fn append_data(
             break;
         }
     }
+    end_append(sh, d, ctx, r).await
+}
+
+/// The end of the data: the EOS label, the last block, the remaining catalog updates.
+async fn end_append(
+    sh: &Arc<Shared>,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    r: &mut Run,
+) -> Result<(), Fail> {
     if let Some(a) = r.append.as_mut() {
         let eos_len = session_label(ctx, Some(EosTrailer::default())).buffer_len();
         let vol_end = a.sink.len();
@@ -1299,7 +1389,7 @@ fn check_label(path: &std::path::Path, want: &str) -> Result<(), Fail> {
 }
 
 fn session_label<'a>(ctx: &'a JobCtx, eos: Option<EosTrailer>) -> SessionLabel<'a> {
-    SessionLabel {
+    let mut l = SessionLabel {
         ver_num: BAREOS_TAPE_VERSION,
         job_id: ctx.job_id,
         write_btime: now_micros(),
@@ -1314,7 +1404,19 @@ fn session_label<'a>(ctx: &'a JobCtx, eos: Option<EosTrailer>) -> SessionLabel<'
         job_level: u32::from(ctx.level),
         fileset_md5: ctx.fileset_md5.as_bytes(),
         eos,
+    };
+    if let Some(a) = &ctx.adopted {
+        l.job_type = a.job_type;
+        l.job_level = a.level;
+        if ctx.job_type != b'B' {
+            l.job = a.job.as_bytes();
+            l.job_name = a.job_name.as_bytes();
+            l.client_name = a.client.as_bytes();
+            l.fileset_name = a.fileset.as_bytes();
+            l.fileset_md5 = a.fileset_md5.as_bytes();
+        }
     }
+    l
 }
 
 fn begin_session(ctx: &JobCtx, r: &mut Run) -> Result<(), Fail> {
@@ -1742,6 +1844,73 @@ pub(crate) enum Out<'a> {
         /// Bytes sent.
         bytes: u64,
     },
+    /// This job's own write session: a copy, migrate or Virtual Full within this SD.
+    Local(Local),
+}
+
+/// Records copied within this SD (`core/src/stored/mac.cc` `CloneRecordInternally()`):
+/// labels are not copied (the job writes its own, see [`Adopted`]); the records get this
+/// job's VolSessionId and VolSessionTime and FileIndexes counted from 1, a new one whenever
+/// the source session or FileIndex changes (a Virtual Full joins several jobs).
+#[derive(Default)]
+pub(crate) struct Local {
+    /// (VolSessionId, VolSessionTime, FileIndex) of the last source record.
+    last: Option<(u32, u32, i32)>,
+}
+
+impl Local {
+    /// A label record of the source: the first Start Of Session label names the job copied.
+    fn label(&mut self, ctx: &mut JobCtx, rec: &crate::volume::Record) -> Result<(), Fail> {
+        if ctx.adopted.is_some() || rec.label() != Some(Label::SosLabel) {
+            return Ok(());
+        }
+        let sos = SessionLabel::parse(Label::SosLabel, &rec.data).map_err(|e| {
+            Fail::Fatal(format!(
+                "the Start Of Session label of session {}/{} cannot be read: {e}",
+                rec.vol_session_id, rec.vol_session_time
+            ))
+        })?;
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        ctx.adopted = Some(Adopted {
+            job: text(sos.job),
+            job_name: text(sos.job_name),
+            client: text(sos.client_name),
+            fileset: text(sos.fileset_name),
+            fileset_md5: text(sos.fileset_md5),
+            job_type: sos.job_type,
+            level: sos.job_level,
+        });
+        Ok(())
+    }
+
+    async fn record(
+        &mut self,
+        sh: &Arc<Shared>,
+        d: &mut AuthenticatedConnection,
+        ctx: &JobCtx,
+        r: &mut Run,
+        rec: &crate::volume::Record,
+    ) -> Result<(), Fail> {
+        let key = (rec.vol_session_id, rec.vol_session_time, rec.file_index);
+        if self.last != Some(key) {
+            self.last = Some(key);
+            r.files += 1;
+        }
+        if r.append.as_ref().is_some_and(|a| !a.session_open) {
+            begin_session(ctx, r)?;
+        }
+        let a = r
+            .append
+            .as_mut()
+            .ok_or_else(|| Fail::Fatal("no volume to write the copy to".into()))?;
+        let fi = i32::try_from(r.files).unwrap_or(i32::MAX);
+        write_record(sh, d, ctx, a, fi, rec.stream, &rec.data).await?;
+        r.bytes += rec.data.len() as u64;
+        let mut info = lock(&ctx.info);
+        info.files = r.files;
+        info.bytes = r.bytes;
+        Ok(())
+    }
 }
 
 impl Out<'_> {
@@ -1756,7 +1925,7 @@ impl Out<'_> {
     async fn begin(&mut self) -> Result<(), Fail> {
         match self {
             Out::Fd(fd) => send_fd(fd, &SdDataReply::Data).await,
-            Out::Sd { .. } => Ok(()),
+            Out::Sd { .. } | Out::Local(_) => Ok(()),
         }
     }
 
@@ -1816,6 +1985,7 @@ impl Out<'_> {
                 *bytes += rec.data.len() as u64;
                 Ok(())
             }
+            Out::Local(_) => Ok(()),
         }
     }
 
@@ -1834,6 +2004,7 @@ impl Out<'_> {
                 }
                 Ok(())
             }
+            Out::Local(_) => Ok(()),
         }
     }
 }
@@ -2001,6 +2172,9 @@ async fn read_data(
                     }
                 };
                 if rec.file_index <= 0 {
+                    if let Out::Local(l) = &mut *out {
+                        l.label(ctx, &rec)?;
+                    }
                     continue;
                 }
                 if !e.selects(
@@ -2010,7 +2184,10 @@ async fn read_data(
                 ) {
                     continue;
                 }
-                out.record(&rec).await?;
+                match &mut *out {
+                    Out::Local(l) => l.record(sh, d, ctx, r, &rec).await?,
+                    other => other.record(&rec).await?,
+                }
             }
             jmsg(
                 sh,
@@ -2100,7 +2277,8 @@ async fn finish(sh: &Arc<Shared>, d: &mut AuthenticatedConnection, ctx: &mut Job
             ));
             let _ = catreq(d, &del).await;
         }
-    } else if let Some(media) = r.read_media.take() {
+    }
+    if let Some(media) = r.read_media.take() {
         if let Some(dev) = ctx
             .read_device
             .as_deref()
