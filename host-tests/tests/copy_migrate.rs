@@ -1,6 +1,9 @@
 //! Copy and Migrate jobs end to end: barque-dir, one barque-sd with two Devices (two Storage
-//! resources on the Director, so the copy goes SD → SD over `replicate`/`listen` to the same
-//! daemon) and barque-fd as processes, driven by barque-console.
+//! resources on the Director) and barque-fd as processes, driven by barque-console. As
+//! bareos-dir does, barque-dir copies within the SD when both Storages name it by the same
+//! address, port and password (one connection, read and write reservations: the cleartext
+//! run), and SD → SD over `replicate`/`listen` otherwise (the TLS-PSK run names the second
+//! Storage `localhost`, so the SD connects to itself).
 //!
 //! A Full backup into the default Pool, whose `Next Pool` is `Copies` (on the second
 //! Storage); a Copy job with `Selection Type = PoolUncopiedJobs` copies it: the new job is
@@ -36,22 +39,29 @@ fn job_row(s: &Setup, job_id: &str) -> String {
 }
 
 fn setup(tag: &str, cleartext: bool) -> Setup {
-    start_with_sd(tag, cleartext, &copy_dir_conf, &copy_sd_conf)
+    let dir: &dyn Fn(String) -> String = if cleartext {
+        &copy_dir_conf
+    } else {
+        &copy_dir_conf_sd_to_sd
+    };
+    start_with_sd(tag, cleartext, dir, &copy_sd_conf)
 }
 
 #[test]
 fn copy_then_restore_from_the_copy_and_migrate_cleartext() {
-    scenario(&setup("copymig-clear", true));
+    scenario(&setup("copymig-clear", true), true);
 }
 
 /// The generated configuration has no TLS directives: every connection, the SD → SD one
 /// included (`replicate … ssl=4`), uses TLS-PSK.
 #[test]
 fn copy_then_restore_from_the_copy_and_migrate_tls_psk() {
-    scenario(&setup("copymig-psk", false));
+    scenario(&setup("copymig-psk", false), false);
 }
 
-fn scenario(s: &Setup) {
+/// `within`: the copy runs within the SD (one SD job reserves both devices) rather than
+/// SD → SD (the new job reserves the write device on a connection of its own).
+fn scenario(s: &Setup, within: bool) {
     let d = s.data.clone();
     let rel = d.strip_prefix("/").expect("absolute").to_path_buf();
 
@@ -69,6 +79,17 @@ fn scenario(s: &Setup) {
     );
     assert_eq!(value_after(&msgs, "Prev Backup JobId:"), full.to_string());
     let copy = value_after(&msgs, "New Backup JobId:").to_string();
+    let writer = if within {
+        copy_ctl.to_string()
+    } else {
+        copy.clone()
+    };
+    assert!(
+        msgs.contains(&format!(
+            "barque-sd JobId {writer}: Using Device \"FileStorage2\" ("
+        )),
+        "{msgs}"
+    );
     assert_ne!(copy, full.to_string());
     assert!(
         msgs.contains(&format!("Current JobId:          {copy_ctl}")),

@@ -885,7 +885,20 @@ fn real_dir_barque_sd_real_fd_copy_within_one_sd() {
 
 #[test]
 fn real_dir_barque_sd_barque_fd_migrate_within_one_sd() {
-    copy_or_migrate("rbb-migr1", Barque, Barque, false, true);
+    copy_or_migrate("rbb-migr1", Real, Barque, Barque, false, true);
+}
+
+// barque-dir drives the real SD's copy and migrate within the daemon (one connection,
+// read and write reservations; the real SD books nothing itself, barque-dir books the
+// JobMedia and files to the new job).
+#[test]
+fn barque_dir_real_sd_barque_fd_copy_within_one_sd() {
+    copy_or_migrate("brb-copy1", Barque, Real, Barque, false, false);
+}
+
+#[test]
+fn barque_dir_real_sd_real_fd_migrate_within_one_sd() {
+    copy_or_migrate("brr-migr1", Barque, Real, Real, false, true);
 }
 
 // 4d. A Virtual Full by the real Director on barque-sd: the Full and an Incremental are
@@ -903,7 +916,7 @@ fn real_dir_real_sd_real_fd_virtual_full() {
 }
 
 fn virtual_full(tag: &str, sd: Impl) {
-    let Some(s) = copy_setup(tag, sd, Real, false) else {
+    let Some(s) = copy_setup(tag, Real, sd, Real, false) else {
         return;
     };
     let (_, msgs) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
@@ -935,18 +948,16 @@ fn virtual_full(tag: &str, sd: Impl) {
 }
 
 /// Started daemons with the copy configuration ([`support::copy_dir_conf`]); `remote`: the
-/// second Storage names the SD as `localhost`.
-fn copy_setup(tag: &str, sd: Impl, fd: Impl, remote: bool) -> Option<Setup> {
+/// second Storage names the SD as `localhost` (the Director then copies SD to SD).
+fn copy_setup(tag: &str, dir: Impl, sd: Impl, fd: Impl, remote: bool) -> Option<Setup> {
     let sbin = bareos_sbin()?;
-    let mut s = prepare(&sbin, tag, Real, sd, fd, PSK);
+    let mut s = prepare(&sbin, tag, dir, sd, fd, PSK);
     let dir = |t: String| {
-        let t = support::copy_dir_conf(t);
-        if !remote {
-            return t;
+        if remote {
+            support::copy_dir_conf_sd_to_sd(t)
+        } else {
+            support::copy_dir_conf(t)
         }
-        let at = "Name = File2\n  Address = 127.0.0.1\n";
-        assert!(t.contains(at), "copy configuration changed:\n{t}");
-        t.replacen(at, "Name = File2\n  Address = localhost\n", 1)
     };
     let edits: [(&str, &dyn Fn(String) -> String); 2] = [
         ("bareos-dir.conf", &dir),
@@ -962,18 +973,18 @@ fn copy_setup(tag: &str, sd: Impl, fd: Impl, remote: bool) -> Option<Setup> {
 }
 
 fn copy_job(tag: &str, sd: Impl, fd: Impl, remote: bool) {
-    copy_or_migrate(tag, sd, fd, remote, false)
+    copy_or_migrate(tag, Real, sd, fd, remote, false)
 }
 
 /// [`copy_job`], or with `migrate` the `MigrateJob`: the new job holds the Full's files and
 /// restores from the Next Pool's Storage.
-fn copy_or_migrate(tag: &str, sd: Impl, fd: Impl, remote: bool, migrate: bool) {
+fn copy_or_migrate(tag: &str, dir: Impl, sd: Impl, fd: Impl, remote: bool, migrate: bool) {
     let (job, word) = if migrate {
         ("MigrateJob", "Migration")
     } else {
         ("CopyJob", "Copying")
     };
-    let Some(s) = copy_setup(tag, sd, fd, remote) else {
+    let Some(s) = copy_setup(tag, dir, sd, fd, remote) else {
         return;
     };
     let (full, msgs) = run_and_wait(&s, "run job=DemoBackup level=Full yes");

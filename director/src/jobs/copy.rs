@@ -1,5 +1,19 @@
-//! Copy and Migrate jobs (`Type = Copy|Migrate`; `core/src/dird/migrate.cc`, jobs.md),
-//! always over the SD→SD replication path that barque-sd implements
+//! Copy and Migrate jobs (`Type = Copy|Migrate`; `core/src/dird/migrate.cc`, jobs.md).
+//!
+//! When the read and the write Storage name the same SD (same Address, port and Password,
+//! bareos-dir's `IsSameStorageDaemon()`), the copy runs within that SD on one connection
+//! (storage/tests/sd_copy_local.rs shows the SD's side):
+//!
+//! ```text
+//! D→S  JobId=«control» job=«control job» … type=99|103 …   S→D 3000 OK Job SDid=…
+//! D→S  bootstrap «the source job's JobMedia», EOD           S→D 3000 OK bootstrap
+//! D→S  getSecureEraseCmd, use storage=«read storage» append=0 …, use storage=«write
+//!      storage» pool_name=«Next Pool» append=1 …, run
+//! S→D  CatReq GetVolInfo/FindMedia/CreateJobMedia …, UpdCat …, 3099 Job … end
+//! ```
+//!
+//! The SD's JobMedia and File rows are booked to the new job and its new volumes to the
+//! write Storage ([`super::sd::Within`]). Otherwise the copy goes SD → SD
 //! (storage/tests/sd_replicate.rs shows both SDs' command sequences):
 //!
 //! ```text
@@ -41,7 +55,7 @@ use fd_core::wire::sd_dev::{Replicate, REPLICATE_OK};
 use super::fd::encode;
 use super::report::{term_word, utime, with_commas, with_suffix};
 use super::sd::{
-    bash, connected_lines, flush_rows, sd_failed, sd_job_cmd, SdChannel, SdEnd, SdJobState,
+    bash, connected_lines, flush_rows, sd_failed, sd_job_cmd, SdChannel, SdEnd, SdJobState, Within,
 };
 use super::time::report_time;
 use super::{
@@ -583,6 +597,82 @@ async fn copy_one(
     res
 }
 
+/// True if two Storage resources name one SD: bareos-dir's test for a copy within the SD
+/// (`core/src/dird/storage.cc` `IsSameStorageDaemon()`: port, address and password).
+fn same_sd(a: &DirStorage, b: &DirStorage) -> bool {
+    a.port == b.port && a.address.eq_ignore_ascii_case(&b.address) && a.password == b.password
+}
+
+/// Send the bootstrap and check the SD took it.
+async fn bootstrap(
+    ctx: &JobCtx,
+    sd: &mut SdChannel,
+    storage: &DirStorage,
+    lines: &[Vec<u8>],
+) -> Result<(), JobError> {
+    sd.send(&DirToSd::Bootstrap).await?;
+    for l in lines {
+        sd.send_raw(l).await?;
+    }
+    sd.signal(Signal::Eod).await?;
+    let rep = sd.reply(ctx, "bootstrap").await?;
+    if !matches!(SdToDir::parse(&rep), Ok(SdToDir::BootstrapOk)) {
+        return Err(JobError::Refused(format!(
+            "Storage daemon \"{}\" refused the bootstrap: {}",
+            storage.name,
+            String::from_utf8_lossy(&rep).trim_end()
+        )));
+    }
+    Ok(())
+}
+
+/// A copy within one SD, as bareos-dir does it when both Storages name the same daemon
+/// (`migrate.cc`, local replicate): one connection for the control job, the bootstrap, a
+/// read and a write reservation, `run`; the SD's JobMedia and attributes are booked to the
+/// new job.
+#[allow(clippy::too_many_arguments)]
+async fn drive_within(
+    engine: &JobEngine,
+    ctx: &JobCtx,
+    nctx: &JobCtx,
+    cmd: JobCmd<'_>,
+    (rst, wst): (&DirStorage, &DirStorage),
+    lines: &[Vec<u8>],
+    one: &mut One,
+) -> Result<(), JobError> {
+    let mut c = engine.connect_sd(rst).await?;
+    for l in connected_lines(rst, &c.conn) {
+        ctx.msg(&l).await;
+    }
+    c.send(&DirToSd::Job(cmd)).await?;
+    let (id, time, _key) = c.job_reply(ctx, rst).await?;
+    one.w_session = (id, time);
+    bootstrap(ctx, &mut c, rst, lines).await?;
+    c.secure_erase(ctx).await?;
+    c.reserve_device(ctx, rst, &one.read_pool, "Backup", false)
+        .await?;
+    c.reserve_device(ctx, wst, &one.write_pool, "Backup", true)
+        .await?;
+    c.send(&DirToSd::Run).await?;
+    let times = engine.inner.media_times.clone();
+    let mut cancel = ctx.cancel_rx();
+    let mut st = SdJobState::default();
+    st.within = Some(Within {
+        job_id: nctx.job_id,
+        storage: wst.name.clone(),
+    });
+    let end = tokio::select! {
+        e = c.job_loop(ctx, &times, &mut st) => e,
+        _ = cancel.wait_for(|c| *c) => return Err(JobError::Canceled),
+    };
+    if let Ok(e) = &end {
+        one.read_end = Some(*e);
+        one.write_end = Some(*e);
+    }
+    one.write = st;
+    end.map(|_| ())
+}
+
 /// Both SD sessions of one copy, up to both `3099 Job … end`.
 #[allow(clippy::too_many_arguments)]
 async fn drive(
@@ -598,6 +688,25 @@ async fn drive(
     one: &mut One,
 ) -> Result<(), JobError> {
     let (jn, cn, fsn) = (bash(&job.name), bash(client), bash(fs_name));
+    let control_type = if migrate {
+        JobType::Migrate
+    } else {
+        JobType::Copy
+    };
+    if same_sd(rst, wst) {
+        let cjob = ctx.job.clone();
+        let cmd = sd_job_cmd(
+            ctx.job_id,
+            &cjob,
+            &jn,
+            &cn,
+            control_type,
+            job.level,
+            &fsn,
+            fs_md5,
+        );
+        return drive_within(engine, ctx, nctx, cmd, (rst, wst), lines, one).await;
+    }
     // Writing side: the new job, in the Next Pool, waiting for the reading SD.
     let mut w = engine.connect_sd(wst).await?;
     for l in connected_lines(wst, &w.conn) {
@@ -628,29 +737,13 @@ async fn drive(
         &cjob,
         &jn,
         &cn,
-        if migrate {
-            JobType::Migrate
-        } else {
-            JobType::Copy
-        },
+        control_type,
         job.level,
         &fsn,
         fs_md5,
     );
     let _ = define_sd_job(ctx, &mut r, cmd, rst, &one.read_pool, false).await?;
-    r.send(&DirToSd::Bootstrap).await?;
-    for l in lines {
-        r.send_raw(l).await?;
-    }
-    r.signal(Signal::Eod).await?;
-    let rep = r.reply(ctx, "bootstrap").await?;
-    if !matches!(SdToDir::parse(&rep), Ok(SdToDir::BootstrapOk)) {
-        return Err(JobError::Refused(format!(
-            "Storage daemon \"{}\" refused the bootstrap: {}",
-            rst.name,
-            String::from_utf8_lossy(&rep).trim_end()
-        )));
-    }
+    bootstrap(ctx, &mut r, rst, lines).await?;
     let ssl = if wst.tls.enable { 4 } else { 0 };
     let repl = encode!(Replicate {
         job_id: nctx.job_id,

@@ -113,6 +113,19 @@ pub struct SdJobState {
     pub sd_status: u8,
     /// VolBytes of the last volume updated.
     pub last_volume_bytes: u64,
+    /// A copy within one SD: where its catalog rows go.
+    pub within: Option<Within>,
+}
+
+/// A copy within one SD books JobMedia and File rows to the new job, not the connection's
+/// control job, and new volumes to the write Storage (bareos-dir's `mig_jcr` and write
+/// storage, `core/src/dird/catreq.cc`).
+#[derive(Debug)]
+pub struct Within {
+    /// The new job.
+    pub job_id: u32,
+    /// The Storage the copy writes to.
+    pub storage: String,
 }
 
 impl SdChannel {
@@ -351,12 +364,15 @@ impl SdChannel {
         st: &mut SdJobState,
         req: &CatReq<'_>,
     ) -> Result<Vec<u8>, JobError> {
-        let job_id = i64::from(ctx.job_id);
+        let job_id = i64::from(st.within.as_ref().map_or(ctx.job_id, |w| w.job_id));
         match *req {
             CatReq::FindMedia(f) => {
                 let pool = String::from_utf8_lossy(f.pool_name).replace('\x01', " ");
                 let media_type = String::from_utf8_lossy(f.media_type).replace('\x01', " ");
-                let storage = self.storage.clone();
+                let storage = st
+                    .within
+                    .as_ref()
+                    .map_or_else(|| self.storage.clone(), |w| w.storage.clone());
                 let now = ctx.now();
                 let r = ctx
                     .cat(move |c| {
@@ -484,7 +500,7 @@ impl SdChannel {
 pub async fn flush_rows(ctx: &JobCtx, st: &mut SdJobState) -> Result<(), JobError> {
     let rows = std::mem::take(&mut st.rows);
     let n = rows.len();
-    let job_id = i64::from(ctx.job_id);
+    let job_id = i64::from(st.within.as_ref().map_or(ctx.job_id, |w| w.job_id));
     ctx.cat(move |c| {
         let attrs: Vec<_> = rows.iter().map(OwnedFileAttr::as_attr).collect();
         c.insert_file_attributes(job_id, &attrs)

@@ -528,6 +528,15 @@ pub fn copy_dir_conf(dir: String) -> String {
     )
 }
 
+/// [`copy_dir_conf`] with the second Storage naming the SD `localhost`: a Director then sees
+/// two SDs and copies SD to SD (`replicate`/`listen`) instead of within the SD.
+pub fn copy_dir_conf_sd_to_sd(dir: String) -> String {
+    let t = copy_dir_conf(dir);
+    let at = "Name = File2\n  Address = 127.0.0.1\n";
+    assert!(t.contains(at), "copy configuration changed:\n{t}");
+    t.replacen(at, "Name = File2\n  Address = localhost\n", 1)
+}
+
 /// The SD configuration of a copy/migrate setup: a second Device `«device»2` with Media Type
 /// `File2` in the directory `«archive»2`.
 pub fn copy_sd_conf(sd: String) -> String {
