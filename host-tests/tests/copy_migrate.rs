@@ -155,5 +155,83 @@ fn scenario(s: &Setup, within: bool) {
     );
     assert!(msgs.contains("Restore OK"), "{msgs}");
     assert_same_tree(&d, &target.join(&rel));
+
+    virtual_full(s);
     let _ = std::fs::remove_dir_all(&s.work);
+}
+
+/// A Virtual Full after a change and an Incremental: the job joins the newest Full (the
+/// migrated one, on the Next Pool's Storage) and the Incremental (on the Job's Storage: the
+/// SD changes read device for it, by Media Type) into a Full on a new volume of the Next
+/// Pool; it restores to the current tree (the deleted file absent); its Job row has Level
+/// F; the next Incremental is taken since the Incremental it joined.
+fn virtual_full(s: &Setup) {
+    let d = s.data.clone();
+    let rel = d.strip_prefix("/").expect("absolute").to_path_buf();
+    change_tree(&d);
+    let (incr, _) = run_and_wait(s, "run job=DemoBackup level=Incremental yes");
+    let out = console(s, &["run job=DemoBackup level=VirtualFull yes"]);
+    let id = queued_id(&out);
+    let msgs = console(s, &[&format!("wait jobid={id}"), "messages"]);
+    assert!(
+        msgs.contains(&format!("JobId={id}\nJobStatus=OK (T)"))
+            && msgs.contains("Consolidating JobIds ")
+            && msgs.contains("Media Type change.  New read device \"FileStorage\" (")
+            && msgs.contains("Backup Level:           Virtual Full")
+            && msgs.contains("Volume name(s):         Copy-")
+            && !msgs.contains("Volume name(s):         Copy-0006|")
+            && msgs.contains("Termination:            Backup OK"),
+        "{msgs}\n{}",
+        s.daemons.logs()
+    );
+    let row = job_row(s, &id.to_string());
+    assert!(
+        row.contains("| B ") && row.contains("| F "),
+        "a Full now: {row}"
+    );
+    let mut want = TREE_FULL_FILES
+        .iter()
+        .filter(|f| **f != "sub/deep/gone.txt")
+        .map(|f| format!("{}/{f}", d.display()))
+        .chain(std::iter::once(format!("{}/sub/added.txt", d.display())))
+        .collect::<Vec<_>>();
+    want.sort();
+    let got: Vec<String> = files_of(s, &id.to_string())
+        .into_iter()
+        .map(|f| f.trim_end_matches('/').to_string())
+        .collect();
+    let want: Vec<String> = want
+        .into_iter()
+        .map(|f| f.trim_end_matches('/').to_string())
+        .collect();
+    assert_eq!(
+        got, want,
+        "the newest version of every file, the deleted one left out"
+    );
+    let target = s.work.join("restored-vfull");
+    let (_, msgs) = run_and_wait(
+        s,
+        &format!(
+            "restore client=barque-fd jobid={id} where={} all done yes",
+            target.display()
+        ),
+    );
+    assert!(
+        msgs.contains("Using Device \"FileStorage2\" to read."),
+        "{msgs}"
+    );
+    assert_same_tree(&d, &target.join(&rel));
+    // The next Incremental is taken since the Incremental the Virtual Full joined.
+    let (_, msgs) = run_and_wait(s, "run job=DemoBackup level=Incremental yes");
+    let incr_job = job_row(s, &incr.to_string());
+    let started = incr_job
+        .split('|')
+        .nth(4)
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        msgs.contains(&format!("Using since time from previous job: {started}")),
+        "since the joined Incremental ({started}):\n{msgs}"
+    );
 }

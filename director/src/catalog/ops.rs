@@ -1245,6 +1245,26 @@ impl Catalog {
         Ok(())
     }
 
+    /// Give job `job_id` the StartTime, EndTime and JobTDate of job `from` (a Virtual Full
+    /// takes the last joined job's, `core/src/dird/vbackup.cc` `NativeVbackupCleanup()`, so
+    /// that the next Incremental is taken since that job).
+    pub fn adopt_job_times(&mut self, job_id: i64, from: i64) -> Result<(), Error> {
+        let src = self.job(from)?.ok_or(Error::NotFound("job"))?;
+        let n = self.conn.execute(
+            "UPDATE Job SET StartTime = ?, EndTime = ?, JobTDate = ? WHERE JobId = ?",
+            &[
+                time_value(src.start_time),
+                time_value(src.end_time),
+                src.job_tdate.into(),
+                job_id.into(),
+            ],
+        )?;
+        if n == 0 {
+            return Err(Error::NotFound("job"));
+        }
+        Ok(())
+    }
+
     /// Record a job's end (`UpdateJobEndRecord()`).
     pub fn update_job_end(&mut self, e: &JobEnd) -> Result<(), Error> {
         let n = self.conn.execute(

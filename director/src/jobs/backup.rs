@@ -48,6 +48,8 @@ struct Facts {
     fd_end: Option<fd_core::wire::dir_cmd::EndJob>,
     sd_end: Option<SdEnd>,
     sd: SdJobState,
+    /// A Virtual Full: (level of the first job joined, last job joined).
+    vfull: Option<(JobLevel, i64)>,
 }
 
 /// Run one backup to its end; never fails (a failure is the outcome's status).
@@ -161,6 +163,31 @@ async fn backup_inner(
     facts.fileset_id = fs.fileset_id;
     facts.fileset_time = fs.create_time;
     facts.pool_id = pool_id;
+
+    if level == JobLevel::VirtualFull {
+        let mut end = None;
+        let r = super::vfull::run(
+            engine,
+            ctx,
+            plan,
+            facts.accurate,
+            client_id,
+            fs.fileset_id,
+            (&fileset.name, &md5),
+            &mut end,
+        )
+        .await;
+        facts.start_time = ctx.start_time();
+        if let Some(v) = end {
+            facts.fd_end = Some(v.fd_end);
+            facts.sd_end = Some(v.sd_end);
+            facts.sd = v.sd;
+            (facts.sd_id, facts.sd_time) = v.session;
+            facts.pool_id = v.pool_id;
+            facts.vfull = Some((v.first_level, v.last_job));
+        }
+        return r;
+    }
 
     let mut level = level;
     let mut since: Option<(i64, String)> = None;
@@ -609,13 +636,20 @@ async fn finish_backup(
     }
     let job_id = i64::from(ctx.job_id);
     let (sd_id, sd_time) = (facts.sd_id, facts.sd_time);
+    let ok = matches!(status, JobStatus::Terminated | JobStatus::Warnings);
+    // A Virtual Full that ended OK is recorded at the first joined job's level, with the
+    // last joined job's times (`NativeVbackupCleanup()`).
+    let (row_level, times_of) = match facts.vfull {
+        Some((first, last)) if ok => (first, Some(last)),
+        _ => (level, None),
+    };
     let r = ctx
         .cat(move |c| {
             c.update_job_end(&CatJobEnd {
                 job_id,
                 status,
                 job_type: JobType::Backup,
-                level,
+                level: row_level,
                 end_time: end,
                 real_end_time: end,
                 job_files: fd.job_files,
@@ -625,7 +659,11 @@ async fn finish_backup(
                 vol_session_id: sd_id,
                 vol_session_time: sd_time,
                 prior_job_id: 0,
-            })
+            })?;
+            if let Some(last) = times_of {
+                c.adopt_job_times(job_id, last)?;
+            }
+            Ok(())
         })
         .await;
     if let Err(e) = r {

@@ -599,12 +599,12 @@ async fn copy_one(
 
 /// True if two Storage resources name one SD: bareos-dir's test for a copy within the SD
 /// (`core/src/dird/storage.cc` `IsSameStorageDaemon()`: port, address and password).
-fn same_sd(a: &DirStorage, b: &DirStorage) -> bool {
+pub(super) fn same_sd(a: &DirStorage, b: &DirStorage) -> bool {
     a.port == b.port && a.address.eq_ignore_ascii_case(&b.address) && a.password == b.password
 }
 
 /// Send the bootstrap and check the SD took it.
-async fn bootstrap(
+pub(super) async fn bootstrap(
     ctx: &JobCtx,
     sd: &mut SdChannel,
     storage: &DirStorage,

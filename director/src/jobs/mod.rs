@@ -123,6 +123,7 @@ pub mod scheduler;
 pub mod sd;
 pub mod time;
 pub mod verify;
+pub mod vfull;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -1293,6 +1294,7 @@ pub fn level_from_name(s: &str) -> Option<JobLevel> {
         "incremental" => Some(JobLevel::Incremental),
         "differential" => Some(JobLevel::Differential),
         "base" => Some(JobLevel::Base),
+        "virtualfull" => Some(JobLevel::VirtualFull),
         _ => None,
     }
 }
@@ -1304,6 +1306,7 @@ pub fn level_name(l: JobLevel) -> &'static str {
         JobLevel::Incremental => "Incremental",
         JobLevel::Differential => "Differential",
         JobLevel::Base => "Base",
+        JobLevel::VirtualFull => "Virtual Full",
         _ => "Full",
     }
 }

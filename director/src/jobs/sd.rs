@@ -320,10 +320,10 @@ impl SdChannel {
                         Ok(Record::Digest(dg)) => {
                             if let Some((fi, stream, raw)) = st.pending.take() {
                                 if fi == u.header.file_index {
-                                    let row = owned_row(stream, &raw, Some(&dg))?;
+                                    let row = owned_row(fi, stream, &raw, Some(&dg))?;
                                     st.rows.push(row);
                                 } else {
-                                    st.rows.push(owned_row(stream, &raw, None)?);
+                                    st.rows.push(owned_row(fi, stream, &raw, None)?);
                                 }
                             }
                         }
@@ -351,8 +351,8 @@ impl SdChannel {
     }
 
     fn flush_pending(&mut self, st: &mut SdJobState) -> Result<(), JobError> {
-        if let Some((_, stream, raw)) = st.pending.take() {
-            st.rows.push(owned_row(stream, &raw, None)?);
+        if let Some((fi, stream, raw)) = st.pending.take() {
+            st.rows.push(owned_row(fi, stream, &raw, None)?);
         }
         Ok(())
     }
@@ -459,10 +459,14 @@ impl SdChannel {
                     ))
                     .await;
                 }
-                if !st.volumes.contains(&m.volume_name) {
+                // Within one SD the job also updates the volumes it read: only those it
+                // wrote (a JobMedia row, below) are the job's volumes.
+                if st.within.is_none() && !st.volumes.contains(&m.volume_name) {
                     st.volumes.push(m.volume_name.clone());
                 }
-                st.last_volume_bytes = u64::try_from(m.vol_bytes).unwrap_or(0);
+                if st.volumes.contains(&m.volume_name) {
+                    st.last_volume_bytes = u64::try_from(m.vol_bytes).unwrap_or(0);
+                }
                 media_reply(&m, times)
             }
             CatReq::CreateJobMedia(j) => {
@@ -479,8 +483,18 @@ impl SdChannel {
                     vol_index: st.vol_index,
                     job_bytes: 0,
                 };
+                let media_id = row.media_id;
                 match ctx.cat(move |c| c.create_job_media(&row)).await {
-                    Ok(_) => encode!(DirToSd::CreateJobMediaOk),
+                    Ok(_) => {
+                        if st.within.is_some() && j.first_index > 0 {
+                            if let Some(m) = ctx.cat(move |c| c.media_by_id(media_id)).await? {
+                                if !st.volumes.contains(&m.volume_name) {
+                                    st.volumes.push(m.volume_name);
+                                }
+                            }
+                        }
+                        encode!(DirToSd::CreateJobMediaOk)
+                    }
                     Err(e) => {
                         ctx.msg(&format!("Error creating JobMedia record: {e}"))
                             .await;
@@ -510,15 +524,27 @@ pub async fn flush_rows(ctx: &JobCtx, st: &mut SdJobState) -> Result<(), JobErro
     Ok(())
 }
 
+/// A File row from an attribute record; its FileIndex is the record header's (`fi`), as
+/// bareos-dir's `UpdateAttribute` takes it: a copy or Virtual Full within one SD renumbers the
+/// headers, not the attribute text. A deletion marker keeps FileIndex 0.
 fn owned_row(
+    fi: i32,
     stream: i32,
     raw: &[u8],
     digest: Option<&fd_core::wire::attr::Digest<'_>>,
 ) -> Result<OwnedFileAttr, JobError> {
     let kind = fd_core::wire::stream::Stream(stream).kind();
     match Record::parse(kind, raw) {
-        Ok(Record::Attributes(a)) => OwnedFileAttr::from_record(&a, digest)
-            .map_err(|e| JobError::Catalog(format!("file attributes: {e}"))),
+        Ok(Record::Attributes(a)) => {
+            let mut row = OwnedFileAttr::from_record(&a, digest)
+                .map_err(|e| JobError::Catalog(format!("file attributes: {e}")))?;
+            if row.file_index != 0 {
+                row.file_index = u32::try_from(fi).map_err(|_| {
+                    JobError::Protocol(format!("negative FileIndex {fi} in an attribute record"))
+                })?;
+            }
+            Ok(row)
+        }
         _ => Err(JobError::Protocol("attribute record changed".into())),
     }
 }

@@ -356,6 +356,11 @@ where
                     }
                 };
                 *cur = self.create(&rec, where_, replace).await?;
+                // The record header's FileIndex is the file's, as in Bareos: a copy or
+                // Virtual Full renumbers headers, not the attribute text.
+                if let Some(f) = cur.as_mut() {
+                    f.file_index = h.file_index;
+                }
             }
             StreamType::FileData | StreamType::SparseData => {
                 let Some(f) = cur.as_mut().filter(|f| f.file_index == h.file_index) else {

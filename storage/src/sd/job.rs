@@ -2025,14 +2025,14 @@ async fn read_data(
         }
     };
     let dev_name = ctx.read_device.clone().unwrap_or_default();
-    let dev = match sh.cfg.device(dev_name.as_bytes()) {
+    let mut dev = match sh.cfg.device(dev_name.as_bytes()) {
         Some(d) => d.clone(),
         None => {
             out.error().await;
             return Err(Fail::Fatal("read data without a reserved device".into()));
         }
     };
-    let devdesc = format!("\"{}\" ({})", dev.name, dev.archive.display());
+    let mut devdesc = format!("\"{}\" ({})", dev.name, dev.archive.display());
     let entries: Vec<bsr::Entry<'_>> = bsr::entries(&text)
         .collect::<Result<_, _>>()
         .map_err(|e| Fail::Fatal(format!("bootstrap: {e}")))?;
@@ -2043,6 +2043,37 @@ async fn read_data(
         let Some(vols) = e.volume else { continue };
         for vol in vols.split(|&b| b == b'|') {
             let name = String::from_utf8_lossy(vol).into_owned();
+            // A volume of another Media Type (a restore or Virtual Full that joins jobs
+            // from two Storages) is read on a device of that type, the one the bootstrap
+            // names if it has it, as bareos-sd's `AcquireDeviceForRead()` switches.
+            if let Some(want) = e.media_type.filter(|m| *m != dev.media_type.as_bytes()) {
+                let pick = |named: bool| {
+                    sh.cfg.devices.iter().find(|d| {
+                        d.media_type.as_bytes() == want
+                            && (!named || e.device.is_some_and(|n| n == d.name.as_bytes()))
+                    })
+                };
+                let Some(next) = pick(true).or_else(|| pick(false)).cloned() else {
+                    if !data_sent {
+                        out.error().await;
+                    }
+                    return Err(Fail::Fatal(format!(
+                        "No suitable device found to read Volume \"{name}\": no Device of Media Type \"{}\" in this Storage daemon",
+                        String::from_utf8_lossy(want)
+                    )));
+                };
+                let text = format!(
+                    "Changing read device. Want Media Type=\"{}\" have=\"{}\"\n  device={devdesc}\n",
+                    String::from_utf8_lossy(want),
+                    dev.media_type
+                );
+                jmsg(sh, d, ctx, MessageType::Info, &text).await;
+                dev = next;
+                devdesc = format!("\"{}\" ({})", dev.name, dev.archive.display());
+                ctx.read_device = Some(dev.name.clone());
+                let text = format!("Media Type change.  New read device {devdesc} chosen.\n");
+                jmsg(sh, d, ctx, MessageType::Info, &text).await;
+            }
             let get = get_vol_info(ctx, &name, false);
             let reply = catreq(d, &get).await?;
             let media = match Media::from_reply(&reply, "GetVolInfo") {
