@@ -907,16 +907,30 @@ fn barque_dir_real_sd_real_fd_migrate_within_one_sd() {
 // real FD restores the Virtual Full alone and gets the current tree.
 #[test]
 fn real_dir_barque_sd_real_fd_virtual_full() {
-    virtual_full("rbr-vfull", Barque);
+    virtual_full("rbr-vfull", Real, Barque, Real);
+}
+
+// barque-fd restores the real Director's Virtual Full from barque-sd (the records'
+// FileIndexes renumbered in their headers only, as bareos-sd does).
+#[test]
+fn real_dir_barque_sd_barque_fd_virtual_full() {
+    virtual_full("rbb-vfull", Real, Barque, Barque);
 }
 
 #[test]
 fn real_dir_real_sd_real_fd_virtual_full() {
-    virtual_full("rrr-vfull", Real);
+    virtual_full("rrr-vfull", Real, Real, Real);
 }
 
-fn virtual_full(tag: &str, sd: Impl) {
-    let Some(s) = copy_setup(tag, Real, sd, Real, false) else {
+// barque-dir's Virtual Full on the real SD (the bootstrap of the newest versions, the read
+// and write reservations, the catalog bookkeeping), restored by the real FD.
+#[test]
+fn barque_dir_real_sd_real_fd_virtual_full() {
+    virtual_full("brr-vfull", Barque, Real, Real);
+}
+
+fn virtual_full(tag: &str, dir: Impl, sd: Impl, fd: Impl) {
+    let Some(s) = copy_setup(tag, dir, sd, fd, false) else {
         return;
     };
     let (_, msgs) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
