@@ -59,6 +59,24 @@ fn copy_then_restore_from_the_copy_and_migrate_tls_psk() {
     scenario(&setup("copymig-psk", false), false);
 }
 
+/// A Virtual Full whose read Storage (the Full's, `127.0.0.1`) and write Storage (the Next
+/// Pool's, `localhost`) name different daemons is refused before any SD work, naming both.
+#[test]
+fn virtual_full_across_two_storage_daemons_is_refused() {
+    let s = setup("vfull-two-sds", false);
+    run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    let out = console(&s, &["run job=DemoBackup level=VirtualFull yes"]);
+    let id = queued_id(&out);
+    let msgs = console(&s, &[&format!("wait jobid={id}"), "messages"]);
+    assert!(
+        msgs.contains("a Virtual Full reads and writes on one Storage daemon")
+            && msgs.contains("Storage \"File\" (the backups' volumes) and Storage \"File2\"")
+            && msgs.contains("*** Backup Error ***"),
+        "{msgs}"
+    );
+    let _ = std::fs::remove_dir_all(&s.work);
+}
+
 /// `within`: the copy runs within the SD (one SD job reserves both devices) rather than
 /// SD → SD (the new job reserves the write device on a connection of its own).
 fn scenario(s: &Setup, within: bool) {
