@@ -124,17 +124,28 @@ impl VolumeFile {
         self.append_from(Block::Buf(block, len))
     }
 
+    /// [`VolumeFile::append_buf`] for a block without its checksum: the writer thread fills
+    /// it in (the CRC-32 of a 1 MiB block costs the job's thread nothing then).
+    fn append_unsealed(&mut self, block: &mut Vec<u8>, len: usize) -> io::Result<u64> {
+        self.append_from(Block::Unsealed(block, len))
+    }
+
     fn append_from(&mut self, block: Block<'_>) -> io::Result<u64> {
         let start = self.len;
         let len = match &block {
             Block::Slice(b) => b.len(),
-            Block::Buf(_, n) => *n,
+            Block::Buf(_, n) | Block::Unsealed(_, n) => *n,
         };
         match &mut self.out {
             Output::Direct(file, place) => {
-                let b = match &block {
+                let b = match block {
                     Block::Slice(b) => b,
-                    Block::Buf(b, n) => b.get(..*n).unwrap_or(&[]),
+                    Block::Buf(b, n) => b.get(..n).unwrap_or(&[]),
+                    Block::Unsealed(b, n) => {
+                        let b = b.get_mut(..n).unwrap_or(&mut []);
+                        crate::volume::Block::fill_checksum(b);
+                        b
+                    }
                 };
                 write_block(file, start, b, place)?
             }
@@ -220,6 +231,8 @@ fn write_block(file: &mut File, start: u64, block: &[u8], place: &Place) -> io::
 enum Block<'a> {
     Slice(&'a [u8]),
     Buf(&'a mut Vec<u8>, usize),
+    /// A block whose checksum is still to be filled in (`Block::seal_header`).
+    Unsealed(&'a mut Vec<u8>, usize),
 }
 
 /// Blocks queued for the writer thread of one volume file.
@@ -249,7 +262,8 @@ impl Failure {
 }
 
 enum Cmd {
-    Block(Vec<u8>),
+    /// A block to write; `true`: fill in its checksum first.
+    Block(Vec<u8>, bool),
     /// Answer once every block before it is written and the file is synced.
     Sync(SyncSender<Result<(), Failure>>),
 }
@@ -336,12 +350,13 @@ impl BlockWriter {
             // Every buffer is queued: wait for the disk.
             Err(_) => self.free.recv().map_err(|_| self.stopped())?,
         };
+        let unsealed = matches!(block, Block::Unsealed(..));
         match block {
             Block::Slice(b) => {
                 buf.clear();
                 buf.extend_from_slice(b);
             }
-            Block::Buf(b, n) => {
+            Block::Buf(b, n) | Block::Unsealed(b, n) => {
                 std::mem::swap(b, &mut buf);
                 buf.truncate(n);
             }
@@ -349,7 +364,8 @@ impl BlockWriter {
         let Some(tx) = self.tx.as_ref() else {
             return Err(self.stopped());
         };
-        tx.send(Cmd::Block(buf)).map_err(|_| self.stopped())
+        tx.send(Cmd::Block(buf, unsealed))
+            .map_err(|_| self.stopped())
     }
 
     /// Wait until everything queued is written and synced.
@@ -386,7 +402,10 @@ fn writer_thread(
     let mut failure: Option<Failure> = None;
     for cmd in rx {
         match cmd {
-            Cmd::Block(buf) => {
+            Cmd::Block(mut buf, unsealed) => {
+                if unsealed {
+                    crate::volume::Block::fill_checksum(&mut buf);
+                }
                 if failure.is_none() {
                     match write_block(&mut file, end, &buf, &place) {
                         Ok(()) => end += buf.len() as u64,
@@ -722,6 +741,15 @@ impl BlockSink for VolumeSink {
         lock(&self.0).append_buf(block, len)
     }
 
+    fn put_unsealed_block(
+        &mut self,
+        block: &mut Vec<u8>,
+        len: usize,
+        _expected: u64,
+    ) -> io::Result<u64> {
+        lock(&self.0).append_unsealed(block, len)
+    }
+
     fn flush_blocks(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -740,6 +768,31 @@ mod tests {
             file,
             len,
         )
+    }
+
+    #[test]
+    fn the_writer_thread_fills_in_the_checksum_of_unsealed_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v");
+        std::fs::write(&p, b"").unwrap();
+        let f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        let mut v = volume(f, 0);
+        let mut want = Vec::new();
+        for i in 0..3u32 {
+            let mut b = vec![0u8; crate::volume::BLOCK_HEADER_LEN];
+            b.extend((0..5000u32).map(|x| (x * 7 + i) as u8));
+            let n = crate::volume::Block::seal_header(i + 1, 9, 1_700_000_000, &mut b).unwrap();
+            let mut sealed = b.clone();
+            crate::volume::Block::fill_checksum(&mut sealed);
+            want.extend_from_slice(&sealed);
+            assert_eq!(&b[..4], &[0, 0, 0, 0], "left for the writer");
+            v.append_unsealed(&mut b, n).unwrap();
+        }
+        v.sync().unwrap();
+        let got = std::fs::read(&p).unwrap();
+        assert!(got == want);
+        let first = crate::volume::Block::parse(&got).unwrap();
+        assert!(first.checksum_ok());
     }
 
     #[test]

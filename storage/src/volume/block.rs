@@ -214,6 +214,20 @@ impl<'a> Block<'a> {
         vol_session_time: u32,
         buf: &mut [u8],
     ) -> Result<usize> {
+        let len = Self::seal_header(block_number, vol_session_id, vol_session_time, buf)?;
+        Self::fill_checksum(buf);
+        Ok(len)
+    }
+
+    /// [`Block::seal_in_place`] without the checksum (left 0): whoever writes the block
+    /// fills it in with [`Block::fill_checksum`] (the SD's volume writer thread does, off the
+    /// job's thread).
+    pub fn seal_header(
+        block_number: u32,
+        vol_session_id: u32,
+        vol_session_time: u32,
+        buf: &mut [u8],
+    ) -> Result<usize> {
         let len = buf.len();
         if len < BLOCK_HEADER_LEN {
             return Err(Error::BufferTooSmall);
@@ -222,21 +236,27 @@ impl<'a> Block<'a> {
         if block_len > MAX_BLOCK_LEN {
             return Err(Error::FieldTooLong);
         }
-        let (head, body) = buf.split_at_mut(BLOCK_HEADER_LEN);
-        let mut header = BlockHeader {
+        let header = BlockHeader {
             checksum: 0,
             block_len,
             block_number,
             vol_session_id,
             vol_session_time,
         };
-        header.emit(head)?;
-        let mut crc = Crc32::new();
-        crc.update(head.get(4..).unwrap_or(&[]));
-        crc.update(body);
-        header.checksum = crc.finish();
-        header.emit(head)?;
+        header.emit(
+            buf.get_mut(..BLOCK_HEADER_LEN)
+                .ok_or(Error::BufferTooSmall)?,
+        )?;
         Ok(len)
+    }
+
+    /// Store the CRC-32 of `block[4..]` in its first four bytes (big-endian), the checksum
+    /// field of a block whose header [`Block::seal_header`] wrote. A buffer shorter than a
+    /// checksum is left alone.
+    pub fn fill_checksum(block: &mut [u8]) {
+        if let Some((sum, rest)) = block.split_first_chunk_mut::<4>() {
+            *sum = crc32(rest).to_be_bytes();
+        }
     }
 
     /// Write this block with its header's number and session, a freshly computed length and

@@ -52,6 +52,21 @@ pub trait BlockSink {
     fn put_block_buf(&mut self, block: &mut Vec<u8>, len: usize, expected: u64) -> io::Result<u64> {
         self.put_block(block.get(..len).unwrap_or(&[]), expected)
     }
+    /// [`put_block_buf`](Self::put_block_buf) for a block whose checksum field is not filled
+    /// in yet ([`Block::seal_header`]): the sink fills it in before the block reaches the
+    /// medium, where it likes (the SD's volume files do it on their writer thread). The
+    /// default fills it in here.
+    fn put_unsealed_block(
+        &mut self,
+        block: &mut Vec<u8>,
+        len: usize,
+        expected: u64,
+    ) -> io::Result<u64> {
+        if let Some(b) = block.get_mut(..len) {
+            Block::fill_checksum(b);
+        }
+        self.put_block_buf(block, len, expected)
+    }
 }
 
 impl<W: Write> BlockSink for W {
@@ -212,9 +227,11 @@ impl<W: BlockSink> VolumeWriter<W> {
 
     /// Write the block being filled, its header filled in place.
     fn write_block(&mut self, number: u32, id: u32, time: u32) -> io::Result<u64> {
-        let n = Block::seal_in_place(number, id, time, &mut self.block)
+        let n = Block::seal_header(number, id, time, &mut self.block)
             .map_err(|e| invalid(&format!("cannot build block: {e}")))?;
-        let start = self.out.put_block_buf(&mut self.block, n, self.offset)?;
+        let start = self
+            .out
+            .put_unsealed_block(&mut self.block, n, self.offset)?;
         self.offset = start + n as u64;
         // The sink may have swapped in a recycled buffer: give it the header's room again
         // (the caller starts the next block after it).
