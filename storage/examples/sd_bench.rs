@@ -247,7 +247,12 @@ impl Run {
     }
 }
 
-/// Back up `count` records of `record` as one job, then restore them.
+/// A SHA-256-sized digest record (stream 17, `STREAM_SHA256_DIGEST`) for the files mode.
+const DIGEST: [u8; 32] = [0xd1; 32];
+
+/// Back up `count` records of `record` as one job, then restore them. `files` > 0: instead,
+/// `files` files of one `record` each, every one with its attributes and a SHA-256 digest
+/// (the SD forwards two catalog records per file to the Director).
 async fn round(
     port: u16,
     sd_pid: &str,
@@ -255,10 +260,15 @@ async fn round(
     round: u32,
     record: &[u8],
     count: u64,
+    files: u64,
 ) -> (Run, Run) {
     let me = std::process::id().to_string();
     let job = format!("BenchBackup.2026-11-22_15.46.52_{round:02}");
-    let total = count * record.len() as u64;
+    let total = if files > 0 {
+        files * record.len() as u64
+    } else {
+        count * record.len() as u64
+    };
 
     // Backup.
     let mut d = connect_dir(port, true).await;
@@ -281,14 +291,28 @@ async fn round(
             .await
             .unwrap();
         recv_data(&mut fd).await;
-        fd.send(b"1 1 0").await.unwrap();
-        fd.send(&attr).await.unwrap();
-        fd.signal(Signal::Eod).await.unwrap();
-        fd.send(b"1 2 0").await.unwrap();
-        for _ in 0..count {
-            fd.send(&rec).await.unwrap();
+        if files > 0 {
+            for i in 1..=files {
+                fd.send(format!("{i} 1 0").as_bytes()).await.unwrap();
+                fd.send(&attr).await.unwrap();
+                fd.signal(Signal::Eod).await.unwrap();
+                fd.send(format!("{i} 2 0").as_bytes()).await.unwrap();
+                fd.send(&rec).await.unwrap();
+                fd.signal(Signal::Eod).await.unwrap();
+                fd.send(format!("{i} 17 0").as_bytes()).await.unwrap();
+                fd.send(&DIGEST).await.unwrap();
+                fd.signal(Signal::Eod).await.unwrap();
+            }
+        } else {
+            fd.send(b"1 1 0").await.unwrap();
+            fd.send(&attr).await.unwrap();
+            fd.signal(Signal::Eod).await.unwrap();
+            fd.send(b"1 2 0").await.unwrap();
+            for _ in 0..count {
+                fd.send(&rec).await.unwrap();
+            }
+            fd.signal(Signal::Eod).await.unwrap();
         }
-        fd.signal(Signal::Eod).await.unwrap();
         fd.signal(Signal::Eod).await.unwrap();
         assert_eq!(recv_data(&mut fd).await, b"3000 OK append data\n");
         fd.send(format!("append end session {id}\n").as_bytes())
@@ -348,7 +372,11 @@ async fn round(
         format!("VolSessionId={id}\n"),
         format!("VolSessionTime={time}\n"),
         format!("VolAddr={}-{}\n", addr.0, addr.1),
-        "FileIndex=1\n".into(),
+        if files > 1 {
+            format!("FileIndex=1-{files}\n")
+        } else {
+            "FileIndex=1\n".into()
+        },
     ] {
         d.send(l.as_bytes()).await.unwrap();
     }
@@ -392,8 +420,13 @@ async fn round(
         sd_parts: sd_parts(sd_pid, p1),
         peer_cpu: cpu_seconds(&me) - c1,
     };
-    // The attribute record and every data record come back.
-    assert_eq!(read, total + attr_len() as u64, "restored bytes");
+    // The attribute record(s), every data record and the digests come back.
+    let want = if files > 0 {
+        total + files * (attr_len() + DIGEST.len()) as u64
+    } else {
+        total + attr_len() as u64
+    };
+    assert_eq!(read, want, "restored bytes");
     (backup, restore)
 }
 
@@ -416,11 +449,20 @@ fn main() {
     let mb: u64 = args.next().and_then(|v| v.parse().ok()).unwrap_or(512);
     let rec_kib: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(64);
     let rounds: u32 = args.next().and_then(|v| v.parse().ok()).unwrap_or(3);
+    // `SD_BENCH_FILES=N`: N files of one RECORD_KIB record each instead of one file.
+    let files: u64 = std::env::var("SD_BENCH_FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let sd = start_sd_process();
     let sd_pid = sd.child.id().to_string();
     let record = vec![0x5au8; rec_kib * 1024];
     let count = (mb * 1_000_000).div_ceil(record.len() as u64);
-    let total = count * record.len() as u64;
+    let total = if files > 0 {
+        files * record.len() as u64
+    } else {
+        count * record.len() as u64
+    };
     let cipher = openssl_chacha_mbs();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -431,12 +473,21 @@ fn main() {
         "barque-sd (pid {sd_pid}, {}) over loopback, TLS-PSK (TLS 1.3 CHACHA20-POLY1305) on the Director and FD connections",
         sd_binary().display()
     );
-    println!(
-        "per round: {count} records x {} bytes = {:.1} MB backed up and restored; volume directory {}",
-        record.len(),
-        total as f64 / 1e6,
-        sd.archive.display()
-    );
+    if files > 0 {
+        println!(
+            "per round: {files} files of {} bytes (attributes, data, SHA-256 digest each) = {:.1} MB backed up and restored; volume directory {}",
+            record.len(),
+            total as f64 / 1e6,
+            sd.archive.display()
+        );
+    } else {
+        println!(
+            "per round: {count} records x {} bytes = {:.1} MB backed up and restored; volume directory {}",
+            record.len(),
+            total as f64 / 1e6,
+            sd.archive.display()
+        );
+    }
     let mut cat = Catalog::new("Cap-0001");
     let mut rows: Vec<(f64, Run, Run)> = Vec::new();
     for r in 1..=rounds {
@@ -448,7 +499,7 @@ fn main() {
             );
             std::process::exit(2)
         });
-        let (b, rs) = rt.block_on(round(sd.port, &sd_pid, &mut cat, r, &record, count));
+        let (b, rs) = rt.block_on(round(sd.port, &sd_pid, &mut cat, r, &record, count, files));
         println!(
             "round {r}: disk write {disk:7.1} MB/s | backup {:7.1} MB/s, SD {:5.2} CPU s/GB (job task {:4.2}, writer {:4.2}), test FD+Dir {:5.2} | restore {:7.1} MB/s, SD {:5.2} CPU s/GB, test FD+Dir {:5.2}",
             b.mbs(),
@@ -479,6 +530,24 @@ fn main() {
         m(&|r| r.1.per_gb(r.1.sd_parts.1)),
     );
     println!("medians of {rounds} rounds:");
+    if files > 0 {
+        let per = |secs: f64| 1e6 * secs / files as f64;
+        let (bw, sdc, jc, wc, pc) = (
+            m(&|r| r.1.wall),
+            m(&|r| r.1.sd_cpu),
+            m(&|r| r.1.sd_parts.0),
+            m(&|r| r.1.sd_parts.1),
+            m(&|r| r.1.peer_cpu),
+        );
+        println!(
+            "  files  : backup {:8.0} files/s; SD {:5.1} CPU µs per file (job {:5.1}, writer {:5.1}); test FD+Director {:5.1} CPU µs per file",
+            files as f64 / bw,
+            per(sdc),
+            per(jc),
+            per(wc),
+            per(pc)
+        );
+    }
     println!(
         "  backup : {bm:7.1} MB/s; SD {bs:5.2} CPU s/GB (one core at that cost: {:6.0} MB/s); test FD+Director {bp:5.2} CPU s/GB",
         1000.0 / bs

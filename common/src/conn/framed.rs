@@ -137,7 +137,15 @@ pub struct AuthenticatedConnection {
     pub(crate) io_timeout: Option<Duration>,
     pub(crate) who: String,
     pub(crate) peer: Option<PeerIdentity>,
+    /// Frames of [`AuthenticatedConnection::send_batched`]; `out[out_pos..]` are not yet
+    /// written.
+    out: Vec<u8>,
+    out_pos: usize,
 }
+
+/// Batched frames are written once this many bytes are waiting: four full TLS records, so
+/// that small messages share records and `send()` calls.
+const OUT_BATCH: usize = 64 * 1024;
 
 impl AuthenticatedConnection {
     pub(crate) fn new(stream: Stream, max_frame: usize, who: String) -> Self {
@@ -150,6 +158,8 @@ impl AuthenticatedConnection {
             io_timeout: None,
             who,
             peer: None,
+            out: Vec::new(),
+            out_pos: 0,
         }
     }
 
@@ -198,8 +208,10 @@ impl AuthenticatedConnection {
         ConnError::new(self.who.clone(), kind, detail)
     }
 
-    /// Receive one frame: a payload (≤ 1,000,000 bytes) or a signal.
+    /// Receive one frame: a payload (≤ 1,000,000 bytes) or a signal. Batched frames are
+    /// written first (the peer may need them to answer).
     pub async fn recv(&mut self) -> Result<Frame<'_>, ConnError> {
+        self.flush().await?;
         let got = loop {
             // Bytes this frame needs in the buffer, header included, once known.
             let avail = self.inbuf.get(self.start..self.end).unwrap_or(&[]);
@@ -298,7 +310,71 @@ impl AuthenticatedConnection {
 
     /// Write bytes that already form complete frames (from fd-core's authenticator).
     pub(crate) async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
+        self.flush().await?;
         self.write(bytes).await
+    }
+
+    /// Queue one message (framed as [`AuthenticatedConnection::send`] does) behind the
+    /// frames already queued; they go out together once 64 KiB are waiting, at
+    /// [`AuthenticatedConnection::flush`], or before anything else is sent or received. For
+    /// runs of small messages in one direction (restore records, catalog updates): they then
+    /// share TLS records and `send()` calls instead of costing both ends one each.
+    pub async fn send_batched(&mut self, payload: &[u8]) -> Result<(), ConnError> {
+        let mut enc = Encoder::new(payload);
+        loop {
+            let at = self.out.len();
+            let want = enc.next_len().unwrap_or(bnet::HEADER_LEN);
+            self.out.resize(at + want, 0);
+            let tail = self.out.get_mut(at..).unwrap_or(&mut []);
+            match enc.next_frame(tail) {
+                Ok(Some(n)) => self.out.truncate(at + n),
+                Ok(None) => {
+                    self.out.truncate(at);
+                    break;
+                }
+                Err(e) => {
+                    self.out.truncate(at);
+                    return Err(self.err(ErrorKind::Protocol, format!("cannot frame message: {e}")));
+                }
+            }
+        }
+        if self.out.len() >= OUT_BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Queue a signal frame like [`AuthenticatedConnection::send_batched`].
+    pub async fn signal_batched(&mut self, signal: Signal) -> Result<(), ConnError> {
+        let mut buf = [0u8; bnet::HEADER_LEN];
+        let n = bnet::emit_signal(signal, &mut buf)
+            .map_err(|e| self.err(ErrorKind::Protocol, format!("cannot emit signal: {e}")))?;
+        self.out.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+        if self.out.len() >= OUT_BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Write the queued frames. Progress is kept across awaits, so a flush interrupted by
+    /// a `select!` goes on where it stopped.
+    pub async fn flush(&mut self) -> Result<(), ConnError> {
+        while let Some(rest) = self.out.get(self.out_pos..).filter(|r| !r.is_empty()) {
+            let w = self.stream.write(rest);
+            let r = match self.io_timeout {
+                Some(t) => tokio::time::timeout(t, w).await.ok(),
+                None => Some(w.await),
+            };
+            match r {
+                None => return Err(self.err(ErrorKind::Timeout, "write timed out")),
+                Some(Err(e)) => return Err(self.err(ErrorKind::Io, format!("write failed: {e}"))),
+                Some(Ok(0)) => return Err(self.err(ErrorKind::Io, "write failed: wrote nothing")),
+                Some(Ok(n)) => self.out_pos += n,
+            }
+        }
+        self.out.clear();
+        self.out_pos = 0;
+        Ok(())
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
@@ -312,8 +388,10 @@ impl AuthenticatedConnection {
         .map_err(|e| self.err(ErrorKind::Io, format!("write failed: {e}")))
     }
 
-    /// Send one message, split into frames as `BareosSocketTCP::send` does.
+    /// Send one message, split into frames as `BareosSocketTCP::send` does (after the
+    /// frames queued by [`AuthenticatedConnection::send_batched`]).
     pub async fn send(&mut self, payload: &[u8]) -> Result<(), ConnError> {
+        self.flush().await?;
         let mut enc = Encoder::new(payload);
         let mut buf = vec![0u8; enc.next_len().unwrap_or(bnet::HEADER_LEN)];
         while let Some(n) = enc
@@ -325,16 +403,18 @@ impl AuthenticatedConnection {
         Ok(())
     }
 
-    /// Send a signal frame.
+    /// Send a signal frame (after the queued ones).
     pub async fn signal(&mut self, signal: Signal) -> Result<(), ConnError> {
+        self.flush().await?;
         let mut buf = [0u8; bnet::HEADER_LEN];
         let n = bnet::emit_signal(signal, &mut buf)
             .map_err(|e| self.err(ErrorKind::Protocol, format!("cannot emit signal: {e}")))?;
         self.write(buf.get(..n).unwrap_or(&[])).await
     }
 
-    /// Close: a TLS close_notify (if TLS) and the TCP FIN.
+    /// Close: the queued frames, a TLS close_notify (if TLS) and the TCP FIN.
     pub async fn shutdown(&mut self) -> Result<(), ConnError> {
+        self.flush().await?;
         self.stream
             .shutdown()
             .await
@@ -412,5 +492,53 @@ mod tests {
         let e = c.recv().await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::FrameTooLong, "{e}");
         drop(writer.await.unwrap());
+    }
+
+    /// Batched messages stay in order with plain sends and signals, and nothing is written
+    /// before a flush point (64 KiB waiting, `send`, `recv`).
+    #[tokio::test]
+    async fn test_batched_frames_keep_their_order_and_go_out_at_flush_points() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move { TcpStream::connect(addr).await.unwrap() });
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut a = AuthenticatedConnection::new(Stream::Plain(tcp), 1_000_000, "a".into());
+        let mut b = AuthenticatedConnection::new(
+            Stream::Plain(client.await.unwrap()),
+            1_000_000,
+            "b".into(),
+        );
+        a.send_batched(b"one").await.unwrap();
+        a.signal_batched(Signal::Eod).await.unwrap();
+        // Nothing written yet: the peer sees no bytes within a short wait.
+        let none = tokio::time::timeout(Duration::from_millis(100), b.recv()).await;
+        assert!(none.is_err(), "batched frames went out early");
+        a.send(b"two").await.unwrap(); // flushes "one" and the EOD first
+        let big = vec![7u8; 100_000];
+        a.send_batched(&big).await.unwrap(); // over 64 KiB: written at once
+        a.send_batched(b"three").await.unwrap();
+        // A recv flushes "three" (the peer answers only after reading it).
+        let peer = tokio::spawn(async move {
+            let mut got: Vec<Vec<u8>> = Vec::new();
+            for _ in 0..5 {
+                got.push(match b.recv().await.unwrap() {
+                    Frame::Data(d) => d.to_vec(),
+                    Frame::Signal(s) => format!("signal {}", s.name()).into_bytes(),
+                    Frame::Chunk(_) => b"chunk".to_vec(),
+                });
+            }
+            b.send(b"answer").await.unwrap();
+            got
+        });
+        match a.recv().await.unwrap() {
+            Frame::Data(d) => assert_eq!(d, b"answer"),
+            other => panic!("{other:?}"),
+        }
+        let got = peer.await.unwrap();
+        assert_eq!(got[0], b"one");
+        assert_eq!(got[1], b"signal EOD");
+        assert_eq!(got[2], b"two");
+        assert!(got[3] == big, "message of {} bytes", got[3].len());
+        assert_eq!(got[4], b"three");
     }
 }

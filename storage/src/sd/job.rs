@@ -1944,10 +1944,11 @@ impl Out<'_> {
                     .emit(&mut hb)
                     .map_err(|e| Fail::Fatal(format!("rechdr: {e}")))?;
                 hb.truncate(n);
-                fd.send(&hb)
+                // Batched: the records of small files share TLS records and `send()`s.
+                fd.send_batched(&hb)
                     .await
                     .map_err(|e| Fail::Fatal(format!("cannot send to the FD: {e}")))?;
-                fd.send(&rec.data)
+                fd.send_batched(&rec.data)
                     .await
                     .map_err(|e| Fail::Fatal(format!("cannot send to the FD: {e}")))
             }
