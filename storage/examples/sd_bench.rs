@@ -292,16 +292,26 @@ async fn round(
             .unwrap();
         recv_data(&mut fd).await;
         if files > 0 {
+            // Batched as barque-fd sends (its data connection writes through a buffer): the
+            // files' messages share TLS records; with `SD_BENCH_FD_UNBATCHED` set, one TLS
+            // record per message, as bareos-fd sends.
+            let batched = std::env::var_os("SD_BENCH_FD_UNBATCHED").is_none();
             for i in 1..=files {
-                fd.send(format!("{i} 1 0").as_bytes()).await.unwrap();
-                fd.send(&attr).await.unwrap();
-                fd.signal(Signal::Eod).await.unwrap();
-                fd.send(format!("{i} 2 0").as_bytes()).await.unwrap();
-                fd.send(&rec).await.unwrap();
-                fd.signal(Signal::Eod).await.unwrap();
-                fd.send(format!("{i} 17 0").as_bytes()).await.unwrap();
-                fd.send(&DIGEST).await.unwrap();
-                fd.signal(Signal::Eod).await.unwrap();
+                for (header, payload) in [
+                    (format!("{i} 1 0"), &attr[..]),
+                    (format!("{i} 2 0"), &rec[..]),
+                    (format!("{i} 17 0"), &DIGEST[..]),
+                ] {
+                    if batched {
+                        fd.send_batched(header.as_bytes()).await.unwrap();
+                        fd.send_batched(payload).await.unwrap();
+                        fd.signal_batched(Signal::Eod).await.unwrap();
+                    } else {
+                        fd.send(header.as_bytes()).await.unwrap();
+                        fd.send(payload).await.unwrap();
+                        fd.signal(Signal::Eod).await.unwrap();
+                    }
+                }
             }
         } else {
             fd.send(b"1 1 0").await.unwrap();

@@ -1764,11 +1764,14 @@ async fn flush_catalog(
             },
             data: &data,
         });
-        d.send(&emit(&m))
+        // Batched: the attributes of a block's files share TLS records and `send()`s.
+        d.send_batched(&emit(&m))
             .await
             .map_err(|e| Fail::Fatal(format!("cannot send attributes to the Director: {e}")))?;
     }
-    Ok(())
+    d.flush()
+        .await
+        .map_err(|e| Fail::Fatal(format!("cannot send attributes to the Director: {e}")))
 }
 
 /// Take the volume's counters (shared by the jobs writing to it) into the job's media record.
