@@ -30,7 +30,8 @@
 //! bootstrap entry `CatReq GetVolInfo … write=0`, Jmsgs `Ready to read from volume`,
 //! `Forward spacing Volume`, then `3000 OK data` (once) and every selected record as a
 //! `rechdr «VolSessionId» «VolSessionTime» «FileIndex» «Stream» «len»` message followed by the
-//! whole record (records split across blocks are joined by the reader), EOD after the last;
+//! whole record (records split across blocks are joined by the reader; the messages are
+//! batched into shared TLS records, as the UpdCat records of a block are), EOD after the last;
 //! `read close session` → `3000 OK close Status = 82`, EOD. The job ends with `UpdateMedia`
 //! of the last volume and `3099 … JobFiles=0 JobBytes=0`.
 //!
