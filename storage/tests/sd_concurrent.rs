@@ -169,22 +169,6 @@ async fn end_job(mut j: Job) -> Vec<Vec<u8>> {
     j.dir.await.unwrap()
 }
 
-/// The final JobMedia of a job: (FirstIndex, LastIndex, VolAddr start, VolAddr end).
-fn job_media(seen: &[Vec<u8>]) -> (u32, u32, u64, u64) {
-    seen.iter()
-        .filter_map(|m| match SdToDir::parse(m) {
-            Ok(SdToDir::CatReq(CatReq::CreateJobMedia(c))) if c.first_index > 0 => Some((
-                c.first_index,
-                c.last_index,
-                (u64::from(c.start_file) << 32) | u64::from(c.start_block),
-                (u64::from(c.end_file) << 32) | u64::from(c.end_block),
-            )),
-            _ => None,
-        })
-        .next_back()
-        .expect("no JobMedia")
-}
-
 /// Restore one session through the SD with a bootstrap built from its JobMedia; returns the
 /// records (FileIndex, stream, data) the FD receives.
 async fn restore(

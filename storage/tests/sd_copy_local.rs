@@ -35,22 +35,6 @@ fn records(vol: &std::path::Path) -> Vec<Record> {
         .collect()
 }
 
-/// JobMedia (FirstIndex, LastIndex, start address, end address) of the last backup.
-fn job_media(seen: &[Vec<u8>]) -> (u32, u32, u64, u64) {
-    seen.iter()
-        .filter_map(|m| match SdToDir::parse(m) {
-            Ok(SdToDir::CatReq(CatReq::CreateJobMedia(c))) if c.first_index > 0 => Some((
-                c.first_index,
-                c.last_index,
-                (u64::from(c.start_file) << 32) | u64::from(c.start_block),
-                (u64::from(c.end_file) << 32) | u64::from(c.end_block),
-            )),
-            _ => None,
-        })
-        .next_back()
-        .unwrap()
-}
-
 /// One bootstrap entry for a session on Cap-0001.
 fn bsr_entry(id: u32, time: u32, jm: (u32, u32, u64, u64)) -> Vec<String> {
     vec![

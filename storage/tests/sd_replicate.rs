@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use barque_common::conn::AuthenticatedConnection;
 use fd_core::wire::bnet::{Frame, Signal};
-use fd_core::wire::sd_ctl::{CatReq, SdToDir};
+use fd_core::wire::sd_ctl::SdToDir;
 use sd_harness::*;
 use storage::volume::{Record, RecordReader};
 
@@ -68,19 +68,7 @@ async fn test_copy_between_two_sds_with_replicate_and_listen() {
     let mut cat_a = Catalog::new("Cap-0001");
     let (seen, orig_id, orig_time) =
         backup_job(&a, false, &mut cat_a, 1, "CapBackup.2026-11-22_15.46.52_03").await;
-    let (first, last, start, end) = seen
-        .iter()
-        .filter_map(|m| match SdToDir::parse(m) {
-            Ok(SdToDir::CatReq(CatReq::CreateJobMedia(c))) if c.first_index > 0 => Some((
-                c.first_index,
-                c.last_index,
-                (u64::from(c.start_file) << 32) | u64::from(c.start_block),
-                (u64::from(c.end_file) << 32) | u64::from(c.end_block),
-            )),
-            _ => None,
-        })
-        .next_back()
-        .unwrap();
+    let (first, last, start, end) = job_media(&seen);
 
     // Writing side on B: the copy job (type 'c'), a new volume in the copy pool.
     let copy_job = "CapCopy.2026-11-22_18.30.00_07";

@@ -98,6 +98,26 @@ fn value_str(v: Option<&Value>) -> Option<String> {
     }
 }
 
+/// The Storage to read a bootstrap's volumes with: the one recorded with its first volume,
+/// else the Job's.
+pub(super) fn read_storage(
+    cfg: &Config,
+    plan: &Plan,
+    bsr: &crate::catalog::Bootstrap,
+) -> Result<DirStorage, JobError> {
+    let storages = cfg.dir_storages();
+    bsr.entries
+        .first()
+        .and_then(|e| storages.iter().find(|s| s.name == e.storage).cloned())
+        .or_else(|| plan.storage.clone())
+        .ok_or_else(|| {
+            JobError::Config(format!(
+                "Job \"{}\" has no Storage to read from",
+                plan.job.name
+            ))
+        })
+}
+
 /// The destination of a copy: (Next Pool name, write Storage).
 pub fn destination(cfg: &Config, plan: &Plan) -> Result<(String, DirStorage), JobError> {
     let job_next = value_str(job_directive(cfg, &plan.job.name, "NextPool").as_ref());
@@ -444,18 +464,7 @@ async fn copy_one(
     one.read_pool = read_pool
         .or_else(|| plan.pool.as_ref().map(|p| p.name.clone()))
         .unwrap_or_default();
-    let storages = cfg.dir_storages();
-    let read_storage = bsr
-        .entries
-        .first()
-        .and_then(|e| storages.iter().find(|s| s.name == e.storage).cloned())
-        .or_else(|| plan.storage.clone())
-        .ok_or_else(|| {
-            JobError::Config(format!(
-                "Job \"{}\" has no Storage to read from",
-                plan.job.name
-            ))
-        })?;
+    let read_storage = read_storage(&cfg, plan, &bsr)?;
     let (next_pool, write_storage) = destination(&cfg, plan)?;
     one.read_storage = read_storage.name.clone();
     one.write_pool = next_pool.clone();
@@ -693,19 +702,20 @@ async fn drive(
     } else {
         JobType::Copy
     };
+    // The control job reads (and, within one SD, writes too).
+    let cjob = ctx.job.clone();
+    let control = sd_job_cmd(
+        ctx.job_id,
+        &cjob,
+        &jn,
+        &cn,
+        control_type,
+        job.level,
+        &fsn,
+        fs_md5,
+    );
     if same_sd(rst, wst) {
-        let cjob = ctx.job.clone();
-        let cmd = sd_job_cmd(
-            ctx.job_id,
-            &cjob,
-            &jn,
-            &cn,
-            control_type,
-            job.level,
-            &fsn,
-            fs_md5,
-        );
-        return drive_within(engine, ctx, nctx, cmd, (rst, wst), lines, one).await;
+        return drive_within(engine, ctx, nctx, control, (rst, wst), lines, one).await;
     }
     // Writing side: the new job, in the Next Pool, waiting for the reading SD.
     let mut w = engine.connect_sd(wst).await?;
@@ -731,18 +741,7 @@ async fn drive(
     for l in connected_lines(rst, &r.conn) {
         ctx.msg(&l).await;
     }
-    let cjob = ctx.job.clone();
-    let cmd = sd_job_cmd(
-        ctx.job_id,
-        &cjob,
-        &jn,
-        &cn,
-        control_type,
-        job.level,
-        &fsn,
-        fs_md5,
-    );
-    let _ = define_sd_job(ctx, &mut r, cmd, rst, &one.read_pool, false).await?;
+    let _ = define_sd_job(ctx, &mut r, control, rst, &one.read_pool, false).await?;
     bootstrap(ctx, &mut r, rst, lines).await?;
     let ssl = if wst.tls.enable { 4 } else { 0 };
     let repl = encode!(Replicate {

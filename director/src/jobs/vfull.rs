@@ -24,7 +24,7 @@ use fd_core::wire::codes::{JobLevel, JobStatus, JobType, MessageType};
 use fd_core::wire::dir_cmd::EndJob;
 use fd_core::wire::sd_ctl::DirToSd;
 
-use super::copy::{bootstrap, destination, same_sd};
+use super::copy::{bootstrap, destination, read_storage, same_sd};
 use super::sd::{bash, connected_lines, sd_job_cmd, SdJobState, Within};
 use super::{level_name, pool_spec, JobCtx, JobEngine, JobError, Plan};
 use crate::catalog::JobStart as CatJobStart;
@@ -93,18 +93,7 @@ pub(super) async fn run(
         .cat(move |c| Ok(c.job(first)?.map(|j| j.level)))
         .await?
         .unwrap_or(JobLevel::Full);
-    let storages = cfg.dir_storages();
-    let rst = bsr
-        .entries
-        .first()
-        .and_then(|e| storages.iter().find(|s| s.name == e.storage).cloned())
-        .or_else(|| plan.storage.clone())
-        .ok_or_else(|| {
-            JobError::Config(format!(
-                "Job \"{}\" has no Storage to read from",
-                plan.job.name
-            ))
-        })?;
+    let rst = read_storage(&cfg, plan, &bsr)?;
     if !same_sd(&rst, &wst) {
         return Err(JobError::Config(format!(
             "a Virtual Full reads and writes on one Storage daemon, but Storage \"{}\" (the \

@@ -654,3 +654,20 @@ pub fn sha256_hex(b: &[u8]) -> String {
         .map(|x| format!("{x:02x}"))
         .collect()
 }
+
+/// The final JobMedia of a job's messages: (FirstIndex, LastIndex, VolAddr start, VolAddr
+/// end).
+pub fn job_media(seen: &[Vec<u8>]) -> (u32, u32, u64, u64) {
+    seen.iter()
+        .filter_map(|m| match SdToDir::parse(m) {
+            Ok(SdToDir::CatReq(CatReq::CreateJobMedia(c))) if c.first_index > 0 => Some((
+                c.first_index,
+                c.last_index,
+                (u64::from(c.start_file) << 32) | u64::from(c.start_block),
+                (u64::from(c.end_file) << 32) | u64::from(c.end_block),
+            )),
+            _ => None,
+        })
+        .next_back()
+        .expect("no JobMedia")
+}
