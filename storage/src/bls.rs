@@ -676,6 +676,17 @@ pub fn list<R: Read, F: Fn() -> io::Result<R>>(
     o: &Options<'_>,
     out: &mut dyn Write,
 ) -> io::Result<Outcome> {
+    list_volumes(|_| open(), o, out)
+}
+
+/// [`list`] for `o.volume_name` naming one volume or several as `Vol1|Vol2` (bls' `-V`), read
+/// in that order: `open` opens the named volume. A record a job continued from one volume into
+/// the next is joined, as the SD's reader joins it.
+pub fn list_volumes<R: Read, F: Fn(&str) -> io::Result<R>>(
+    open: F,
+    o: &Options<'_>,
+    out: &mut dyn Write,
+) -> io::Result<Outcome> {
     let j = jmsg_prefix(o.now, o.program);
     let dev = format!("\"{}\" ({})", o.device_name, o.archive);
     let mut outcome = Outcome::default();
@@ -684,36 +695,76 @@ pub fn list<R: Read, F: Fn() -> io::Result<R>>(
         "{}: Using device: \"{}\" for reading.",
         o.program, o.device_name
     )?;
-    if let Err(e) = check_label(open()?, o.volume_name) {
-        writeln!(out, "{j}Fatal error: {e}")?;
-        outcome.errors.push(e);
-        return Ok(outcome);
-    }
-    writeln!(
-        out,
-        "{j}Ready to read from volume \"{}\" on device {dev}.",
-        o.volume_name
-    )?;
-    let filter = match o.bsr.map(|t| BsrFilter::new(t, o.volume_name)).transpose() {
-        Ok(f) => f,
-        Err(e) => {
+    let volumes: Vec<&str> = o.volume_name.split('|').collect();
+    let mut records: Option<RecordReader<R>> = None;
+    for (i, &vol) in volumes.iter().enumerate() {
+        if let Err(e) = check_label(open(vol)?, vol) {
             writeln!(out, "{j}Fatal error: {e}")?;
             outcome.errors.push(e);
             return Ok(outcome);
         }
-    };
-    match o.mode {
-        Mode::Label => {
-            let mut r = RecordReader::new(open()?);
-            if let Ok(Some(rec)) = r.next_record() {
-                if let Some(Ok(l)) = rec.label().map(|lt| VolumeLabel::parse(lt, &rec.data)) {
-                    write!(out, "{}", dump_volume_label(&l, rec.data.len()))?;
+        writeln!(
+            out,
+            "{j}Ready to read from volume \"{vol}\" on device {dev}."
+        )?;
+        let filter = match o.bsr.map(|t| BsrFilter::new(t, vol)).transpose() {
+            Ok(f) => f,
+            Err(e) => {
+                writeln!(out, "{j}Fatal error: {e}")?;
+                outcome.errors.push(e);
+                return Ok(outcome);
+            }
+        };
+        match o.mode {
+            Mode::Label => {
+                let mut r = RecordReader::new(open(vol)?);
+                if let Ok(Some(rec)) = r.next_record() {
+                    if let Some(Ok(l)) = rec.label().map(|lt| VolumeLabel::parse(lt, &rec.data)) {
+                        write!(out, "{}", dump_volume_label(&l, rec.data.len()))?;
+                    }
                 }
             }
+            Mode::Blocks => list_blocks(
+                open(vol)?,
+                vol,
+                o,
+                &j,
+                &dev,
+                filter.as_ref(),
+                out,
+                &mut outcome,
+            )?,
+            Mode::Jobs | Mode::Files => {
+                let more = i + 1 < volumes.len();
+                let src = open(vol)?;
+                let mut r = match records.take() {
+                    Some(prev) => prev.next_volume(src),
+                    None => RecordReader::new(src),
+                }
+                .continued(more);
+                list_records(&mut r, o, &j, filter.as_ref(), out, &mut outcome)?;
+                writeln!(
+                    out,
+                    "{j}End of Volume at file 0 on device {dev}, Volume \"{vol}\""
+                )?;
+                records = Some(r);
+            }
         }
-        Mode::Blocks => list_blocks(open()?, o, &j, &dev, filter.as_ref(), out, &mut outcome)?,
-        Mode::Jobs | Mode::Files => {
-            list_records(open()?, o, &j, &dev, filter.as_ref(), out, &mut outcome)?
+    }
+    if matches!(o.mode, Mode::Jobs | Mode::Files) {
+        writeln!(out, "{j}End of all volumes.")?;
+        // ReadRecords() hands an EOT label to the callback after the last volume.
+        if o.verbose > 0 {
+            match o.mode {
+                Mode::Jobs => writeln!(out, "End of physical tape.")?,
+                _ => writeln!(
+                    out,
+                    "End of Physical Medium Record: VolSessionId=0 VolSessionTime=0 JobId=0 DataLen=0"
+                )?,
+            }
+        }
+        if o.mode == Mode::Files {
+            writeln!(out, "{} files and directories found.", outcome.files)?;
         }
     }
     writeln!(out, "{j}Releasing device {dev}.")?;
@@ -727,8 +778,10 @@ fn report(out: &mut dyn Write, j: &str, e: &ReadError, outcome: &mut Outcome) ->
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn list_blocks<R: Read>(
     volume: R,
+    vol: &str,
     o: &Options<'_>,
     j: &str,
     dev: &str,
@@ -785,29 +838,22 @@ fn list_blocks<R: Read>(
             rlen
         )?;
     }
+    writeln!(out, "{j}End of file 0 on device {dev}, Volume \"{vol}\"")?;
     writeln!(
         out,
-        "{j}End of file 0 on device {dev}, Volume \"{}\"",
-        o.volume_name
-    )?;
-    writeln!(
-        out,
-        "{j}Got EOM at file 0 on device {dev}, Volume \"{}\"",
-        o.volume_name
+        "{j}Got EOM at file 0 on device {dev}, Volume \"{vol}\""
     )?;
     Ok(())
 }
 
 fn list_records<R: Read>(
-    volume: R,
+    r: &mut RecordReader<R>,
     o: &Options<'_>,
     j: &str,
-    dev: &str,
     filter: Option<&BsrFilter<'_>>,
     out: &mut dyn Write,
     outcome: &mut Outcome,
 ) -> io::Result<()> {
-    let mut r = RecordReader::new(volume);
     loop {
         let rec = match r.next_record() {
             Ok(Some(rec)) => rec,
@@ -830,25 +876,6 @@ fn list_records<R: Read>(
             Mode::Jobs => jobs_line(&rec, o, end_addr, out)?,
             _ => files_line(&rec, o, out, outcome)?,
         }
-    }
-    writeln!(
-        out,
-        "{j}End of Volume at file 0 on device {dev}, Volume \"{}\"",
-        o.volume_name
-    )?;
-    writeln!(out, "{j}End of all volumes.")?;
-    // ReadRecords() hands an EOT label to the callback after the last volume.
-    if o.verbose > 0 {
-        match o.mode {
-            Mode::Jobs => writeln!(out, "End of physical tape.")?,
-            _ => writeln!(
-                out,
-                "End of Physical Medium Record: VolSessionId=0 VolSessionTime=0 JobId=0 DataLen=0"
-            )?,
-        }
-    }
-    if o.mode == Mode::Files {
-        writeln!(out, "{} files and directories found.", outcome.files)?;
     }
     Ok(())
 }

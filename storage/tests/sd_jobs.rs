@@ -645,6 +645,37 @@ async fn test_job_spans_volumes_and_restores_across_them() {
         jmsg_texts(&rseen)
     );
     assert!(got == sent, "restored records differ");
+
+    // barque-bls lists the job across its volumes, as bls does with `-V "Vol1|Vol2|…"`:
+    // both files, the records continued from one volume into the next joined, no error.
+    let names: Vec<String> = (1..=jm.len()).map(|k| format!("Cap-{k:04}")).collect();
+    let bls = |vols: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_barque-bls"))
+            .arg("-v")
+            .arg("-V")
+            .arg(vols)
+            .arg(&sd.archive)
+            .output()
+            .unwrap()
+    };
+    let out = bls(&names.join("|"));
+    let listing = show(&out.stdout);
+    assert!(out.status.success(), "{listing}{}", show(&out.stderr));
+    assert!(
+        listing.contains("2 files and directories found."),
+        "{listing}"
+    );
+    assert!(!listing.contains("Error"), "{listing}");
+    for n in &names {
+        assert!(
+            listing.contains(&format!("Ready to read from volume \"{n}\"")),
+            "{listing}"
+        );
+    }
+    // Alone, a middle volume starts inside a record of the job: that is reported.
+    let out = bls(&names[1]);
+    let alone = show(&out.stdout);
+    assert!(alone.contains("Error") && !out.status.success(), "{alone}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

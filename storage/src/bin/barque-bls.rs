@@ -88,10 +88,15 @@ fn locate(a: &Args) -> Result<(PathBuf, String, String), String> {
             .volume
             .clone()
             .ok_or("-V <volume> is needed with an archive directory")?;
-        if vol.contains('/') || vol.contains('|') {
-            return Err("one plain volume name, please".into());
+        if vol.contains('/') || vol.split('|').any(str::is_empty) {
+            return Err("-V takes a volume name, or several as \"Vol1|Vol2\", without '/'".into());
         }
-        Ok((a.path.join(&vol), a.path.display().to_string(), vol.clone()))
+        let first = vol.split('|').next().unwrap_or_default();
+        Ok((
+            a.path.join(first),
+            a.path.display().to_string(),
+            vol.clone(),
+        ))
     } else {
         let dir = a
             .path
@@ -168,7 +173,18 @@ fn run(a: &Args) -> Result<bool, String> {
         names: &names,
         bsr: bsr_text.as_deref(),
     };
-    let outcome = bls::list(open, &opts, &mut out).map_err(|e| e.to_string())?;
+    // One volume: the file named on the command line; several: each in its directory.
+    let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let several = volume.contains('|');
+    let open_volume = |name: &str| {
+        let path = if several {
+            dir.join(name)
+        } else {
+            file.clone()
+        };
+        File::open(path).map(BufReader::new)
+    };
+    let outcome = bls::list_volumes(open_volume, &opts, &mut out).map_err(|e| e.to_string())?;
     Ok(outcome.errors.is_empty())
 }
 

@@ -373,6 +373,8 @@ pub struct RecordReader<R> {
     current: Option<OwnedBlock>,
     pos_in_block: usize,
     finished: bool,
+    /// Another volume follows: a record cut at this one's end is not an error.
+    continued: bool,
 }
 
 impl<R: Read> RecordReader<R> {
@@ -384,6 +386,29 @@ impl<R: Read> RecordReader<R> {
             current: None,
             pos_in_block: 0,
             finished: false,
+            continued: false,
+        }
+    }
+
+    /// Say that another volume of the same jobs follows this one: a record cut at this
+    /// volume's end is kept for [`RecordReader::next_volume`] instead of being reported as
+    /// incomplete.
+    pub fn continued(mut self, yes: bool) -> Self {
+        self.continued = yes;
+        self
+    }
+
+    /// Go on with the next volume `src` (read from its start, label block included): a record
+    /// the previous volume ended in the middle of continues in its first block of that
+    /// session, as a job's records do when it switches volumes.
+    pub fn next_volume(self, src: R) -> Self {
+        Self {
+            blocks: VolumeReader::new(src),
+            reasm: self.reasm,
+            current: None,
+            pos_in_block: 0,
+            finished: false,
+            continued: false,
         }
     }
 
@@ -408,6 +433,9 @@ impl<R: Read> RecordReader<R> {
                     }
                     Ok(None) => {
                         self.finished = true;
+                        if self.continued {
+                            return Ok(None);
+                        }
                         if let Some((rec, missing)) = self.reasm.pending() {
                             let e = ReadError::IncompleteRecord {
                                 file_index: rec.file_index,
