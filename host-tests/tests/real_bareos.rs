@@ -859,6 +859,15 @@ fn volume_switching(tag: &str, sd: Impl, fd: Impl) {
         "one JobMedia per volume at least:\n{media}\n{}",
         s.logs()
     );
+    // The real bls and barque-bls list the job across all its volumes alike (`-V "A|B|…"`).
+    let vols = msgs
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Volume name(s):"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default();
+    let (theirs, ours, text) = bls_both(&s, &vols);
+    assert!(theirs.len() >= 12, "real bls over {vols}:\n{text}");
+    assert_eq!(ours, theirs, "barque-bls and bls list {vols} differently");
     restore_and_compare(&s, "fileset=DemoSet select current", "restored", "");
 }
 
