@@ -313,16 +313,17 @@ impl Reassembler {
         // A volume label is a whole record of its own: it neither interrupts nor continues a
         // record of its session (the next volume's label block carries the session of the
         // job whose record goes on after it).
+        let fresh = || Record {
+            vol_session_id: id,
+            vol_session_time: time,
+            file_index: h.file_index,
+            stream: h.stream,
+            data: piece.data.to_vec(),
+            block_offset,
+            blocks: 1,
+        };
         if h.label() == Some(Label::VolLabel) && piece.is_complete() && !h.is_continuation() {
-            return Ok(Some(Record {
-                vol_session_id: id,
-                vol_session_time: time,
-                file_index: h.file_index,
-                stream: h.stream,
-                data: piece.data.to_vec(),
-                block_offset,
-                blocks: 1,
-            }));
+            return Ok(Some(fresh()));
         }
         let missing_now = h.data_len.saturating_sub(piece.data.len() as u32);
         let slot = self
@@ -360,15 +361,7 @@ impl Reassembler {
                 file_index: h.file_index,
             });
         }
-        let rec = Record {
-            vol_session_id: id,
-            vol_session_time: time,
-            file_index: h.file_index,
-            stream: h.stream,
-            data: piece.data.to_vec(),
-            block_offset,
-            blocks: 1,
-        };
+        let rec = fresh();
         if missing_now == 0 {
             Ok(Some(rec))
         } else {
