@@ -580,23 +580,43 @@ pub fn extract<R: Read>(
     bsr_text: Option<&[u8]>,
     listing: Option<Box<dyn Write + '_>>,
 ) -> io::Result<Report> {
+    extract_volumes(vec![src], root, bsr_text, listing)
+}
+
+/// [`extract`] from several volumes read in order (bextract's `-V "Vol1|Vol2"`): a file, or a
+/// record, that a job continued from one volume into the next is restored whole.
+pub fn extract_volumes<R: Read>(
+    srcs: Vec<R>,
+    root: &Path,
+    bsr_text: Option<&[u8]>,
+    listing: Option<Box<dyn Write + '_>>,
+) -> io::Result<Report> {
     let mut x = Extractor::new(root, bsr_text)?;
     x.listing = listing;
-    let mut reader = RecordReader::new(src);
-    loop {
-        match reader.next_record() {
-            Ok(Some(rec)) => x.push(&rec),
-            Ok(None) => break,
-            Err(e) => {
-                let recoverable = e.is_recoverable();
-                // Records of the open file may be lost: never present it as complete.
-                x.abort_current();
-                x.error(format!("volume: {e}"));
-                if !recoverable {
-                    break;
+    let count = srcs.len();
+    let mut reader: Option<RecordReader<R>> = None;
+    for (i, src) in srcs.into_iter().enumerate() {
+        let mut r = match reader.take() {
+            Some(prev) => prev.next_volume(src),
+            None => RecordReader::new(src),
+        }
+        .continued(i + 1 < count);
+        loop {
+            match r.next_record() {
+                Ok(Some(rec)) => x.push(&rec),
+                Ok(None) => break,
+                Err(e) => {
+                    let recoverable = e.is_recoverable();
+                    // Records of the open file may be lost: never present it as complete.
+                    x.abort_current();
+                    x.error(format!("volume: {e}"));
+                    if !recoverable {
+                        break;
+                    }
                 }
             }
         }
+        reader = Some(r);
     }
     Ok(x.finish())
 }

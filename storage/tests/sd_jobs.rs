@@ -672,6 +672,31 @@ async fn test_job_spans_volumes_and_restores_across_them() {
             "{listing}"
         );
     }
+    // And extracts it across them, as bextract does: the file's data whole, from every volume.
+    let to = sd.dir.path().join("extracted");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_barque-bls"))
+        .args(["--extract", "-w"])
+        .arg(&to)
+        .arg("-V")
+        .arg(names.join("|"))
+        .arg(&sd.archive)
+        .output()
+        .unwrap();
+    let report = show(&out.stdout);
+    let hello = to.join("srv/bareos-capture/testdata/tree/hello.txt");
+    let want: Vec<u8> = sent
+        .iter()
+        .filter(|(fi, st, _)| *fi == 1 && *st == 2)
+        .flat_map(|(_, _, d)| d.iter().copied())
+        .collect();
+    let got = std::fs::read(&hello).unwrap_or_default();
+    assert!(
+        got == want,
+        "extracted {} of {} bytes:\n{report}{}",
+        got.len(),
+        want.len(),
+        show(&out.stderr)
+    );
     // Alone, a middle volume starts inside a record of the job: that is reported.
     let out = bls(&names[1]);
     let alone = show(&out.stdout);

@@ -136,13 +136,21 @@ fn run(a: &Args) -> Result<bool, String> {
         } else {
             None
         };
-        let r = extract::extract(
-            open().map_err(|e| e.to_string())?,
-            dir,
-            bsr_text.as_deref(),
-            listing,
-        )
-        .map_err(|e| e.to_string())?;
+        let srcs = if volume.contains('|') {
+            let parent = file.parent().map(Path::to_path_buf).unwrap_or_default();
+            volume
+                .split('|')
+                .map(|n| {
+                    File::open(parent.join(n))
+                        .map(BufReader::new)
+                        .map_err(|e| format!("{}: {e}", parent.join(n).display()))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            vec![open().map_err(|e| e.to_string())?]
+        };
+        let r = extract::extract_volumes(srcs, dir, bsr_text.as_deref(), listing)
+            .map_err(|e| e.to_string())?;
         for w in &r.warnings {
             let _ = writeln!(out, "warning: {w}");
         }
