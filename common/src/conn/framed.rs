@@ -365,15 +365,27 @@ impl AuthenticatedConnection {
                 Some(t) => tokio::time::timeout(t, w).await.ok(),
                 None => Some(w.await),
             };
-            match r {
-                None => return Err(self.err(ErrorKind::Timeout, "write timed out")),
-                Some(Err(e)) => return Err(self.err(ErrorKind::Io, format!("write failed: {e}"))),
-                Some(Ok(0)) => return Err(self.err(ErrorKind::Io, "write failed: wrote nothing")),
-                Some(Ok(n)) => self.out_pos += n,
-            }
+            let failed = match r {
+                None => self.err(ErrorKind::Timeout, "write timed out"),
+                Some(Err(e)) => self.err(ErrorKind::Io, format!("write failed: {e}")),
+                Some(Ok(0)) => self.err(ErrorKind::Io, "write failed: wrote nothing"),
+                Some(Ok(n)) => {
+                    self.out_pos += n;
+                    continue;
+                }
+            };
+            // The frames cannot be delivered any more; what the peer sent can still be read
+            // (`recv` flushes first and must not fail on them again).
+            self.out.clear();
+            self.out_pos = 0;
+            return Err(failed);
         }
         self.out.clear();
         self.out_pos = 0;
+        // A large message passed through: do not keep its buffer for every later one.
+        if self.out.capacity() > 2 * OUT_BATCH {
+            self.out.shrink_to(OUT_BATCH);
+        }
         Ok(())
     }
 
@@ -391,25 +403,14 @@ impl AuthenticatedConnection {
     /// Send one message, split into frames as `BareosSocketTCP::send` does (after the
     /// frames queued by [`AuthenticatedConnection::send_batched`]).
     pub async fn send(&mut self, payload: &[u8]) -> Result<(), ConnError> {
-        self.flush().await?;
-        let mut enc = Encoder::new(payload);
-        let mut buf = vec![0u8; enc.next_len().unwrap_or(bnet::HEADER_LEN)];
-        while let Some(n) = enc
-            .next_frame(&mut buf)
-            .map_err(|e| self.err(ErrorKind::Protocol, format!("cannot frame message: {e}")))?
-        {
-            self.write(buf.get(..n).unwrap_or(&[])).await?;
-        }
-        Ok(())
+        self.send_batched(payload).await?;
+        self.flush().await
     }
 
     /// Send a signal frame (after the queued ones).
     pub async fn signal(&mut self, signal: Signal) -> Result<(), ConnError> {
-        self.flush().await?;
-        let mut buf = [0u8; bnet::HEADER_LEN];
-        let n = bnet::emit_signal(signal, &mut buf)
-            .map_err(|e| self.err(ErrorKind::Protocol, format!("cannot emit signal: {e}")))?;
-        self.write(buf.get(..n).unwrap_or(&[])).await
+        self.signal_batched(signal).await?;
+        self.flush().await
     }
 
     /// Close: the queued frames, a TLS close_notify (if TLS) and the TCP FIN.

@@ -635,11 +635,46 @@ pub(super) async fn bootstrap(
     Ok(())
 }
 
-/// A copy within one SD, as bareos-dir does it when both Storages name the same daemon
-/// (`migrate.cc`, local replicate): one connection for the control job, the bootstrap, a
-/// read and a write reservation, `run`; the SD's JobMedia and attributes are booked to the
-/// new job.
+/// One SD job that reads and writes within one SD — a copy, a migrate or a Virtual Full, as
+/// bareos-dir drives them when both Storages name the same daemon (`migrate.cc`, local
+/// replicate; `vbackup.cc`): one connection for `cmd`, the bootstrap, a read and a write
+/// reservation (`pools`: read, write), `run`, then the job's messages up to its end, with
+/// JobMedia, File rows and new volumes booked as `st.within` says. `session` gets the SD's
+/// session as soon as the job is defined.
 #[allow(clippy::too_many_arguments)]
+pub(super) async fn run_within(
+    engine: &JobEngine,
+    ctx: &JobCtx,
+    cmd: JobCmd<'_>,
+    (rst, wst): (&DirStorage, &DirStorage),
+    (read_pool, write_pool): (&str, &str),
+    lines: &[Vec<u8>],
+    session: &mut (u32, u32),
+    st: &mut SdJobState,
+) -> Result<SdEnd, JobError> {
+    let mut c = engine.connect_sd(rst).await?;
+    for l in connected_lines(rst, &c.conn) {
+        ctx.msg(&l).await;
+    }
+    c.send(&DirToSd::Job(cmd)).await?;
+    let (id, time, _key) = c.job_reply(ctx, rst).await?;
+    *session = (id, time);
+    bootstrap(ctx, &mut c, rst, lines).await?;
+    c.secure_erase(ctx).await?;
+    c.reserve_device(ctx, rst, read_pool, "Backup", false)
+        .await?;
+    c.reserve_device(ctx, wst, write_pool, "Backup", true)
+        .await?;
+    c.send(&DirToSd::Run).await?;
+    let times = engine.inner.media_times.clone();
+    let mut cancel = ctx.cancel_rx();
+    tokio::select! {
+        e = c.job_loop(ctx, &times, st) => e,
+        _ = cancel.wait_for(|c| *c) => Err(JobError::Canceled),
+    }
+}
+
+/// A copy within one SD ([`run_within`]): the SD's JobMedia and File rows go to the new job.
 async fn drive_within(
     engine: &JobEngine,
     ctx: &JobCtx,
@@ -649,31 +684,26 @@ async fn drive_within(
     lines: &[Vec<u8>],
     one: &mut One,
 ) -> Result<(), JobError> {
-    let mut c = engine.connect_sd(rst).await?;
-    for l in connected_lines(rst, &c.conn) {
-        ctx.msg(&l).await;
-    }
-    c.send(&DirToSd::Job(cmd)).await?;
-    let (id, time, _key) = c.job_reply(ctx, rst).await?;
-    one.w_session = (id, time);
-    bootstrap(ctx, &mut c, rst, lines).await?;
-    c.secure_erase(ctx).await?;
-    c.reserve_device(ctx, rst, &one.read_pool, "Backup", false)
-        .await?;
-    c.reserve_device(ctx, wst, &one.write_pool, "Backup", true)
-        .await?;
-    c.send(&DirToSd::Run).await?;
-    let times = engine.inner.media_times.clone();
-    let mut cancel = ctx.cancel_rx();
     let mut st = SdJobState::default();
     st.within = Some(Within {
         job_id: nctx.job_id,
         storage: wst.name.clone(),
     });
-    let end = tokio::select! {
-        e = c.job_loop(ctx, &times, &mut st) => e,
-        _ = cancel.wait_for(|c| *c) => return Err(JobError::Canceled),
-    };
+    let pools = (one.read_pool.clone(), one.write_pool.clone());
+    let end = run_within(
+        engine,
+        ctx,
+        cmd,
+        (rst, wst),
+        (&pools.0, &pools.1),
+        lines,
+        &mut one.w_session,
+        &mut st,
+    )
+    .await;
+    if matches!(end, Err(JobError::Canceled)) {
+        return end.map(|_| ());
+    }
     if let Ok(e) = &end {
         one.read_end = Some(*e);
         one.write_end = Some(*e);

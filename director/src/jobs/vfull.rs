@@ -22,10 +22,9 @@
 
 use fd_core::wire::codes::{JobLevel, JobStatus, JobType, MessageType};
 use fd_core::wire::dir_cmd::EndJob;
-use fd_core::wire::sd_ctl::DirToSd;
 
-use super::copy::{bootstrap, destination, read_storage, same_sd};
-use super::sd::{bash, connected_lines, sd_job_cmd, SdJobState, Within};
+use super::copy::{destination, read_storage, run_within, same_sd};
+use super::sd::{bash, sd_job_cmd, SdJobState, Within};
 use super::{level_name, pool_spec, JobCtx, JobEngine, JobError, Plan};
 use crate::catalog::JobStart as CatJobStart;
 
@@ -146,17 +145,13 @@ pub(super) async fn run(
     let lines = bsr
         .restore_lines(|st| if st == rname { rdev.clone() } else { None })
         .map_err(|e| JobError::Catalog(format!("bootstrap of JobIds {}: {e}", join(&ids))))?;
-    let mut sd = engine.connect_sd(&rst).await?;
-    for l in connected_lines(&rst, &sd.conn) {
-        ctx.msg(&l).await;
-    }
     let (jn, cn, fsn) = (
         bash(&plan.job.name),
         bash(&plan.client.name),
         bash(fileset.0),
     );
     let job = ctx.job.clone();
-    sd.send(&DirToSd::Job(sd_job_cmd(
+    let cmd = sd_job_cmd(
         ctx.job_id,
         &job,
         &jn,
@@ -165,28 +160,25 @@ pub(super) async fn run(
         JobLevel::VirtualFull,
         &fsn,
         fileset.1,
-    )))
-    .await?;
-    let session = sd.job_reply(ctx, &rst).await.map(|(id, t, _)| (id, t))?;
-    bootstrap(ctx, &mut sd, &rst, &lines).await?;
-    sd.secure_erase(ctx).await?;
-    sd.reserve_device(ctx, &rst, &read_pool, "Backup", false)
-        .await?;
-    sd.reserve_device(ctx, &wst, &next_pool, "Backup", true)
-        .await?;
-    sd.send(&DirToSd::Run).await?;
-    let times = engine.inner.media_times.clone();
-    let mut cancel = ctx.cancel_rx();
+    );
+    let mut session = (0, 0);
     let mut st = SdJobState::default();
     st.batch = engine.inner.opts.attr_batch;
     st.within = Some(Within {
         job_id: ctx.job_id,
         storage: wst.name.clone(),
     });
-    let end = tokio::select! {
-        e = sd.job_loop(ctx, &times, &mut st) => e,
-        _ = cancel.wait_for(|c| *c) => return Err(JobError::Canceled),
-    };
+    let end = run_within(
+        engine,
+        ctx,
+        cmd,
+        (&rst, &wst),
+        (&read_pool, &next_pool),
+        &lines,
+        &mut session,
+        &mut st,
+    )
+    .await;
     let sd_end = end?;
     let ok = !super::sd::sd_failed(sd_end.status);
     ctx.set_bytes(sd_end.bytes);
