@@ -344,6 +344,51 @@ impl AuthenticatedConnection {
         Ok(())
     }
 
+    /// Queue one message like [`AuthenticatedConnection::send_batched`], written in place by
+    /// `emit` into at most `max_len` bytes (fd-core's `buffer_len()` / `emit(&self, buf)`
+    /// codecs): the message goes straight into the batch, with no buffer of its own and no
+    /// second copy. `emit` returns the bytes it wrote. A message that cannot be one frame
+    /// (over [`bnet::MAX_MESSAGE_LEN`]) is refused before anything is queued.
+    pub async fn send_batched_emit<E: std::fmt::Display>(
+        &mut self,
+        max_len: usize,
+        emit: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<(), ConnError> {
+        if max_len > bnet::MAX_MESSAGE_LEN {
+            return Err(self.err(
+                ErrorKind::Protocol,
+                format!("message of up to {max_len} bytes is longer than one frame"),
+            ));
+        }
+        let at = self.out.len();
+        let body = at + bnet::HEADER_LEN;
+        self.out.resize(body + max_len, 0);
+        let wrote = emit(self.out.get_mut(body..).unwrap_or(&mut []));
+        let n = match wrote {
+            Ok(n) if n <= max_len => n,
+            Ok(n) => {
+                self.out.truncate(at);
+                return Err(self.err(
+                    ErrorKind::Protocol,
+                    format!("message codec wrote {n} bytes into {max_len}"),
+                ));
+            }
+            Err(e) => {
+                self.out.truncate(at);
+                return Err(self.err(ErrorKind::Protocol, format!("cannot form message: {e}")));
+            }
+        };
+        if let Err(e) = Header::Data(n).emit(self.out.get_mut(at..body).unwrap_or(&mut [])) {
+            self.out.truncate(at);
+            return Err(self.err(ErrorKind::Protocol, format!("cannot frame message: {e}")));
+        }
+        self.out.truncate(body + n);
+        if self.out.len() >= OUT_BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
     /// Queue a signal frame like [`AuthenticatedConnection::send_batched`].
     pub async fn signal_batched(&mut self, signal: Signal) -> Result<(), ConnError> {
         let mut buf = [0u8; bnet::HEADER_LEN];
@@ -541,5 +586,54 @@ mod tests {
         assert_eq!(got[2], b"two");
         assert!(got[3] == big, "message of {} bytes", got[3].len());
         assert_eq!(got[4], b"three");
+    }
+
+    /// A message emitted in place goes out as one frame of the length the codec wrote, in
+    /// order with the other batched frames; a codec error or a message longer than a frame
+    /// queues nothing.
+    #[tokio::test]
+    async fn test_messages_emitted_in_place_are_framed_at_their_written_length() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move { TcpStream::connect(addr).await.unwrap() });
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut a = AuthenticatedConnection::new(Stream::Plain(tcp), 1_000_000, "a".into());
+        let mut b = AuthenticatedConnection::new(
+            Stream::Plain(client.await.unwrap()),
+            1_000_000,
+            "b".into(),
+        );
+        a.send_batched(b"before").await.unwrap();
+        // Room for 100 bytes, 5 written: the frame says 5.
+        a.send_batched_emit(100, |buf: &mut [u8]| {
+            buf[..5].copy_from_slice(b"hello");
+            Ok::<usize, String>(5)
+        })
+        .await
+        .unwrap();
+        let e = a
+            .send_batched_emit(10, |_: &mut [u8]| Err::<usize, _>("no room"))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("no room"), "{e}");
+        let e = a
+            .send_batched_emit(4, |_: &mut [u8]| Ok::<usize, String>(9))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("wrote 9 bytes into 4"), "{e}");
+        let e = a
+            .send_batched_emit(bnet::MAX_MESSAGE_LEN + 1, |_: &mut [u8]| {
+                Ok::<usize, String>(0)
+            })
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("longer than one frame"), "{e}");
+        a.send(b"after").await.unwrap();
+        for want in [&b"before"[..], b"hello", b"after"] {
+            match b.recv().await.unwrap() {
+                Frame::Data(d) => assert_eq!(d, want),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }

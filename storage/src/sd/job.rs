@@ -539,8 +539,10 @@ struct Append {
     placeholder_sent: bool,
     /// The volume passed the Director's MaxVolBytes during this job.
     over_limit: bool,
-    /// Catalogued records in blocks not yet written: (FileIndex, stream, bytes).
-    pending: Vec<(i32, Stream, Vec<u8>)>,
+    /// Catalogued records in blocks not yet written: (FileIndex, stream, where its bytes
+    /// are in `pending_bytes`), the bytes one after the other in one buffer reused per block.
+    pending: Vec<(i32, Stream, std::ops::Range<usize>)>,
+    pending_bytes: Vec<u8>,
     summary: Option<crate::volume::SessionSummary>,
     session_open: bool,
 }
@@ -1119,6 +1121,7 @@ async fn reserve(
         placeholder_sent: false,
         over_limit: false,
         pending: Vec::new(),
+        pending_bytes: Vec::new(),
         summary: None,
         session_open: false,
     })
@@ -1460,7 +1463,9 @@ async fn write_record(
         check_limit(sh, d, ctx, a, offset).await;
     }
     if stream.kind().is_catalogued() {
-        a.pending.push((fi, stream, data.to_vec()));
+        let at = a.pending_bytes.len();
+        a.pending_bytes.extend_from_slice(data);
+        a.pending.push((fi, stream, at..a.pending_bytes.len()));
     }
     Ok(())
 }
@@ -1753,7 +1758,8 @@ async fn flush_catalog(
         a.placeholder_sent = true;
     }
     let time = ctx.sd_time;
-    for (fi, stream, data) in a.pending.drain(..) {
+    for (fi, stream, at) in a.pending.drain(..) {
+        let data = a.pending_bytes.get(at).unwrap_or(&[]);
         let m = SdToDir::UpdCat(UpdCat {
             job: ctx.job.as_bytes(),
             header: UpdCatHeader {
@@ -1763,13 +1769,15 @@ async fn flush_catalog(
                 stream,
                 data_len: data.len() as u32,
             },
-            data: &data,
+            data,
         });
-        // Batched: the attributes of a block's files share TLS records and `send()`s.
-        d.send_batched(&emit(&m))
+        // Batched, emitted straight into the batch: the attributes of a block's files share
+        // TLS records and `send()`s.
+        d.send_batched_emit(m.buffer_len(), |b| m.emit(b))
             .await
             .map_err(|e| Fail::Fatal(format!("cannot send attributes to the Director: {e}")))?;
     }
+    a.pending_bytes.clear();
     d.flush()
         .await
         .map_err(|e| Fail::Fatal(format!("cannot send attributes to the Director: {e}")))
@@ -1943,13 +1951,8 @@ impl Out<'_> {
                     stream: rec.stream,
                     data_len: rec.data.len() as u32,
                 };
-                let mut hb = vec![0u8; h.buffer_len()];
-                let n = h
-                    .emit(&mut hb)
-                    .map_err(|e| Fail::Fatal(format!("rechdr: {e}")))?;
-                hb.truncate(n);
                 // Batched: the records of small files share TLS records and `send()`s.
-                fd.send_batched(&hb)
+                fd.send_batched_emit(h.buffer_len(), |b| h.emit(b))
                     .await
                     .map_err(|e| Fail::Fatal(format!("cannot send to the FD: {e}")))?;
                 fd.send_batched(&rec.data)
