@@ -540,20 +540,26 @@ mod tests {
         drop(writer.await.unwrap());
     }
 
-    /// Batched messages stay in order with plain sends and signals, and nothing is written
-    /// before a flush point (64 KiB waiting, `send`, `recv`).
-    #[tokio::test]
-    async fn test_batched_frames_keep_their_order_and_go_out_at_flush_points() {
+    /// Two cleartext connections joined over loopback.
+    async fn plain_pair() -> (AuthenticatedConnection, AuthenticatedConnection) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let client = tokio::spawn(async move { TcpStream::connect(addr).await.unwrap() });
         let (tcp, _) = listener.accept().await.unwrap();
-        let mut a = AuthenticatedConnection::new(Stream::Plain(tcp), 1_000_000, "a".into());
-        let mut b = AuthenticatedConnection::new(
+        let a = AuthenticatedConnection::new(Stream::Plain(tcp), 1_000_000, "a".into());
+        let b = AuthenticatedConnection::new(
             Stream::Plain(client.await.unwrap()),
             1_000_000,
             "b".into(),
         );
+        (a, b)
+    }
+
+    /// Batched messages stay in order with plain sends and signals, and nothing is written
+    /// before a flush point (64 KiB waiting, `send`, `recv`).
+    #[tokio::test]
+    async fn test_batched_frames_keep_their_order_and_go_out_at_flush_points() {
+        let (mut a, mut b) = plain_pair().await;
         a.send_batched(b"one").await.unwrap();
         a.signal_batched(Signal::Eod).await.unwrap();
         // Nothing written yet: the peer sees no bytes within a short wait.
@@ -593,16 +599,7 @@ mod tests {
     /// queues nothing.
     #[tokio::test]
     async fn test_messages_emitted_in_place_are_framed_at_their_written_length() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = tokio::spawn(async move { TcpStream::connect(addr).await.unwrap() });
-        let (tcp, _) = listener.accept().await.unwrap();
-        let mut a = AuthenticatedConnection::new(Stream::Plain(tcp), 1_000_000, "a".into());
-        let mut b = AuthenticatedConnection::new(
-            Stream::Plain(client.await.unwrap()),
-            1_000_000,
-            "b".into(),
-        );
+        let (mut a, mut b) = plain_pair().await;
         a.send_batched(b"before").await.unwrap();
         // Room for 100 bytes, 5 written: the frame says 5.
         a.send_batched_emit(100, |buf: &mut [u8]| {
