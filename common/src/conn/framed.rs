@@ -310,8 +310,8 @@ impl AuthenticatedConnection {
 
     /// Write bytes that already form complete frames (from fd-core's authenticator).
     pub(crate) async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
-        self.flush().await?;
-        self.write(bytes).await
+        self.out.extend_from_slice(bytes);
+        self.flush().await
     }
 
     /// Queue one message (framed as [`AuthenticatedConnection::send`] does) behind the
@@ -338,10 +338,7 @@ impl AuthenticatedConnection {
                 }
             }
         }
-        if self.out.len() >= OUT_BATCH {
-            self.flush().await?;
-        }
-        Ok(())
+        self.queued().await
     }
 
     /// Queue one message like [`AuthenticatedConnection::send_batched`], written in place by
@@ -383,10 +380,7 @@ impl AuthenticatedConnection {
             return Err(self.err(ErrorKind::Protocol, format!("cannot frame message: {e}")));
         }
         self.out.truncate(body + n);
-        if self.out.len() >= OUT_BATCH {
-            self.flush().await?;
-        }
-        Ok(())
+        self.queued().await
     }
 
     /// Queue a signal frame like [`AuthenticatedConnection::send_batched`].
@@ -395,6 +389,11 @@ impl AuthenticatedConnection {
         let n = bnet::emit_signal(signal, &mut buf)
             .map_err(|e| self.err(ErrorKind::Protocol, format!("cannot emit signal: {e}")))?;
         self.out.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+        self.queued().await
+    }
+
+    /// After queueing: write the batch once [`OUT_BATCH`] bytes are waiting.
+    async fn queued(&mut self) -> Result<(), ConnError> {
         if self.out.len() >= OUT_BATCH {
             self.flush().await?;
         }
@@ -432,17 +431,6 @@ impl AuthenticatedConnection {
             self.out.shrink_to(OUT_BATCH);
         }
         Ok(())
-    }
-
-    async fn write(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
-        let w = self.stream.write_all(bytes);
-        match self.io_timeout {
-            Some(t) => tokio::time::timeout(t, w)
-                .await
-                .map_err(|_| self.err(ErrorKind::Timeout, "write timed out"))?,
-            None => w.await,
-        }
-        .map_err(|e| self.err(ErrorKind::Io, format!("write failed: {e}")))
     }
 
     /// Send one message, split into frames as `BareosSocketTCP::send` does (after the

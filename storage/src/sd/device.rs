@@ -120,12 +120,9 @@ impl VolumeFile {
 
     /// [`append`](Self::append) of a block in a buffer the writer thread may take (a
     /// recycled one is swapped in).
-    fn append_buf(&mut self, block: &mut Vec<u8>, len: usize) -> io::Result<u64> {
-        self.append_from(Block::Buf(block, len))
-    }
-
-    /// [`VolumeFile::append_buf`] for a block without its checksum: the writer thread fills
-    /// it in (the CRC-32 of a 1 MiB block costs the job's thread nothing then).
+    /// Append the block in `block[..len]`, whose checksum is not filled in yet: the writer
+    /// thread fills it in (the CRC-32 of a 1 MiB block costs the job's thread nothing then).
+    /// The buffer is taken and a recycled one swapped in.
     fn append_unsealed(&mut self, block: &mut Vec<u8>, len: usize) -> io::Result<u64> {
         self.append_from(Block::Unsealed(block, len))
     }
@@ -134,13 +131,12 @@ impl VolumeFile {
         let start = self.len;
         let len = match &block {
             Block::Slice(b) => b.len(),
-            Block::Buf(_, n) | Block::Unsealed(_, n) => *n,
+            Block::Unsealed(_, n) => *n,
         };
         match &mut self.out {
             Output::Direct(file, place) => {
                 let b = match block {
                     Block::Slice(b) => b,
-                    Block::Buf(b, n) => b.get(..n).unwrap_or(&[]),
                     Block::Unsealed(b, n) => {
                         let b = b.get_mut(..n).unwrap_or(&mut []);
                         crate::volume::Block::fill_checksum(b);
@@ -230,7 +226,6 @@ fn write_block(file: &mut File, start: u64, block: &[u8], place: &Place) -> io::
 /// A block to append: borrowed, or in a buffer that may be taken.
 enum Block<'a> {
     Slice(&'a [u8]),
-    Buf(&'a mut Vec<u8>, usize),
     /// A block whose checksum is still to be filled in (`Block::seal_header`).
     Unsealed(&'a mut Vec<u8>, usize),
 }
@@ -356,7 +351,7 @@ impl BlockWriter {
                 buf.clear();
                 buf.extend_from_slice(b);
             }
-            Block::Buf(b, n) | Block::Unsealed(b, n) => {
+            Block::Unsealed(b, n) => {
                 std::mem::swap(b, &mut buf);
                 buf.truncate(n);
             }
@@ -732,15 +727,6 @@ impl BlockSink for VolumeSink {
         lock(&self.0).append(block)
     }
 
-    fn put_block_buf(
-        &mut self,
-        block: &mut Vec<u8>,
-        len: usize,
-        _expected: u64,
-    ) -> io::Result<u64> {
-        lock(&self.0).append_buf(block, len)
-    }
-
     fn put_unsealed_block(
         &mut self,
         block: &mut Vec<u8>,
@@ -804,14 +790,17 @@ mod tests {
         let mut v = volume(f, 5);
         let mut want = b"label".to_vec();
         for i in 0..(3 * WRITE_QUEUE as u8) {
-            let block = vec![i; 1000 + usize::from(i)];
+            let mut block = vec![i; 1000 + usize::from(i)];
             let at = if i % 2 == 0 {
                 v.append(&block).unwrap()
             } else {
-                // A taken buffer comes back as some other (recycled or empty) buffer.
+                // A taken buffer comes back as some other (recycled or empty) buffer; the
+                // writer thread fills in the checksum of the block it took.
                 let mut b = block.clone();
-                let at = v.append_buf(&mut b, block.len()).unwrap();
-                assert!(b.capacity() == 0 || b.as_ptr() != block.as_ptr());
+                let ptr = b.as_ptr();
+                let at = v.append_unsealed(&mut b, block.len()).unwrap();
+                assert!(b.capacity() == 0 || b.as_ptr() != ptr);
+                crate::volume::Block::fill_checksum(&mut block);
                 at
             };
             assert_eq!(at, want.len() as u64);

@@ -46,26 +46,21 @@ pub trait BlockSink {
     fn put_block(&mut self, block: &[u8], expected: u64) -> io::Result<u64>;
     /// Flush buffered bytes to the medium.
     fn flush_blocks(&mut self) -> io::Result<()>;
-    /// Store the block in `block[..len]`, as [`put_block`](Self::put_block), taking the
-    /// buffer if that saves a copy: the sink may swap another buffer into `block`, of any
-    /// length and content (the writer resets it). The default copies.
-    fn put_block_buf(&mut self, block: &mut Vec<u8>, len: usize, expected: u64) -> io::Result<u64> {
-        self.put_block(block.get(..len).unwrap_or(&[]), expected)
-    }
-    /// [`put_block_buf`](Self::put_block_buf) for a block whose checksum field is not filled
-    /// in yet ([`Block::seal_header`]): the sink fills it in before the block reaches the
-    /// medium, where it likes (the SD's volume files do it on their writer thread). The
-    /// default fills it in here.
+    /// Store the block in `block[..len]`, as [`put_block`](Self::put_block), but with its
+    /// checksum field not filled in yet ([`Block::seal_header`]): the sink fills it in before
+    /// the block reaches the medium, where it likes (the SD's volume files do it on their
+    /// writer thread), and may take the buffer to save a copy, swapping another buffer into
+    /// `block`, of any length and content (the writer resets it). The default fills the
+    /// checksum in here and copies.
     fn put_unsealed_block(
         &mut self,
         block: &mut Vec<u8>,
         len: usize,
         expected: u64,
     ) -> io::Result<u64> {
-        if let Some(b) = block.get_mut(..len) {
-            Block::fill_checksum(b);
-        }
-        self.put_block_buf(block, len, expected)
+        let b = block.get_mut(..len).unwrap_or(&mut []);
+        Block::fill_checksum(b);
+        self.put_block(b, expected)
     }
 }
 
