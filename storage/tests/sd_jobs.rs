@@ -401,6 +401,121 @@ async fn test_records_out_of_order_refused() {
     still_serving(sd.port).await;
 }
 
+/// A TCP relay to `127.0.0.1:to`: once `marker` has passed towards the server, it lets
+/// `after` more bytes (the marker's included) through and then closes both ways, as a
+/// network or an FD that dies in the middle of a frame would. Returns the relay's port.
+async fn cutting_relay(to: u16, marker: &'static [u8], after: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (client, _) = listener.accept().await.unwrap();
+        let server = tokio::net::TcpStream::connect(("127.0.0.1", to))
+            .await
+            .unwrap();
+        let (mut cr, mut cw) = client.into_split();
+        let (mut sr, mut sw) = server.into_split();
+        let back = tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut sr, &mut cw).await;
+        });
+        let mut seen: Vec<u8> = Vec::new();
+        let mut budget: Option<usize> = None;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match cr.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let mut chunk = &buf[..n];
+            if budget.is_none() {
+                // Look for the marker in the kept tail and this chunk.
+                let keep = seen.len();
+                seen.extend_from_slice(chunk);
+                if let Some(at) = seen.windows(marker.len()).position(|w| w == marker) {
+                    let from = at.saturating_sub(keep);
+                    let before = &chunk[..from];
+                    sw.write_all(before).await.unwrap();
+                    chunk = &chunk[from..];
+                    budget = Some(after);
+                } else {
+                    let tail = seen.len().saturating_sub(marker.len());
+                    seen.drain(..tail);
+                }
+            }
+            match budget.as_mut() {
+                None => sw.write_all(chunk).await.unwrap(),
+                Some(left) => {
+                    let k = chunk.len().min(*left);
+                    sw.write_all(&chunk[..k]).await.unwrap();
+                    *left -= k;
+                    if *left == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        // Both ways closed: the SD sees the connection end in the middle of the frame.
+        drop(sw);
+        back.abort();
+    });
+    port
+}
+
+/// The FD's connection ends in the middle of a data record (records are received straight
+/// into the volume block): the job fails naming the cut frame, and the volume holds the
+/// whole records before it and nothing of the cut one, then the EOS label.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_connection_cut_mid_record_leaves_no_partial_record() {
+    const MARK: &[u8] = b"CUT-RECORD-MARKER";
+    let sd = start_sd(false).await;
+    let relay = cutting_relay(sd.port, MARK, 20_000).await;
+    let mut d = connect_dir(sd.port, false).await;
+    let (id, _, key, _) = define_job(&mut d, &cap_msg("clear-backup-full", 2, 9), true).await;
+    let mut fd = connect_fd(relay, JOB, &key, false).await.unwrap();
+    d.send(b"run").await.unwrap();
+    let mut cat = Catalog::new("Cap-0001");
+    let dir_task = tokio::spawn(async move { finish_job(&mut d, &mut cat).await });
+    open_append(&mut fd, id).await;
+    send_stream(&mut fd, 1, 1, &cap_msg("clear-backup-full", 4, 13)).await;
+    fd.send(b"1 2 0").await.unwrap();
+    for k in 0..5u8 {
+        fd.send(&vec![k + 1; 40_000]).await.unwrap();
+    }
+    let mut cut = vec![0xC5u8; 50_000];
+    cut[..MARK.len()].copy_from_slice(MARK);
+    let _ = fd.send(&cut).await;
+    let seen = dir_task.await.unwrap();
+    let msgs = jmsg_texts(&seen);
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("Fatal error: Error reading data from FD")
+                && m.contains("in the middle of a frame")),
+        "{msgs:?}"
+    );
+    assert!(show(seen.last().unwrap()).contains("end JobStatus=102 "));
+    let v = std::fs::read(sd.archive.join("Cap-0001")).unwrap();
+    let recs: Vec<_> = RecordReader::new(v.as_slice())
+        .map(|r| r.unwrap())
+        .collect();
+    let data: Vec<_> = recs
+        .iter()
+        .filter(|r| r.file_index > 0 && r.stream.0 == 2)
+        .map(|r| {
+            (
+                r.data.len(),
+                r.data.iter().all(|&b| b == r.data[0]),
+                r.data[0],
+            )
+        })
+        .collect();
+    assert_eq!(
+        data,
+        (1..=5u8).map(|k| (40_000, true, k)).collect::<Vec<_>>()
+    );
+    assert_eq!(recs.last().and_then(|r| r.label()), Some(Label::EosLabel));
+    still_serving(sd.port).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_unknown_volume_in_bootstrap_refused() {
     let sd = start_sd(false).await;

@@ -89,6 +89,39 @@ enum Got {
     Signal(Signal),
 }
 
+/// The next frame as announced by its header ([`AuthenticatedConnection::recv_head`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameHead {
+    /// A payload of this many bytes follows.
+    Data(usize),
+    /// A signal.
+    Signal(Signal),
+}
+
+/// One read from `stream` into `buf` within `timeout`; `who` names the peer in errors.
+async fn timed_read(
+    stream: &mut Stream,
+    buf: &mut [u8],
+    timeout: Option<Duration>,
+    who: &str,
+) -> Result<usize, ConnError> {
+    let read = stream.read(buf);
+    match timeout {
+        Some(t) => match tokio::time::timeout(t, read).await {
+            Ok(r) => r,
+            Err(_) => {
+                return Err(ConnError::new(
+                    who.to_string(),
+                    ErrorKind::Timeout,
+                    format!("no data for {} ms", t.as_millis()),
+                ))
+            }
+        },
+        None => read.await,
+    }
+    .map_err(|e| ConnError::new(who.to_string(), ErrorKind::Io, format!("read failed: {e}")))
+}
+
 /// The receive buffer's first size; it grows to hold the largest frame seen (with room for
 /// a few more of that size, so that reads stay large and moving a partial frame to the
 /// buffer's start is rare).
@@ -247,20 +280,7 @@ impl AuthenticatedConnection {
             };
             self.make_room(need);
             let space = self.inbuf.get_mut(self.end..).unwrap_or(&mut []);
-            let read = self.stream.read(space);
-            let n = match self.io_timeout {
-                Some(t) => match tokio::time::timeout(t, read).await {
-                    Ok(r) => r,
-                    Err(_) => {
-                        return Err(self.err(
-                            ErrorKind::Timeout,
-                            format!("no data for {} ms", t.as_millis()),
-                        ))
-                    }
-                },
-                None => read.await,
-            }
-            .map_err(|e| self.err(ErrorKind::Io, format!("read failed: {e}")))?;
+            let n = timed_read(&mut self.stream, space, self.io_timeout, &self.who).await?;
             if n == 0 {
                 let detail = if self.start == self.end {
                     "peer closed the connection"
@@ -275,6 +295,105 @@ impl AuthenticatedConnection {
             Got::Data { from, to } => Frame::Data(self.inbuf.get(from..to).unwrap_or(&[])),
             Got::Signal(s) => Frame::Signal(s),
         })
+    }
+
+    /// The header of the next frame, the frame left unread: [`recv`](Self::recv) then takes it
+    /// as usual, or, for a data frame, [`recv_payload_into`](Self::recv_payload_into) puts
+    /// its payload where the caller wants it. Reads no further than the header, so that a
+    /// payload read into place is not first copied through this connection's buffer.
+    /// Batched frames are written first.
+    pub async fn recv_head(&mut self) -> Result<FrameHead, ConnError> {
+        self.flush().await?;
+        loop {
+            let avail = self.inbuf.get(self.start..self.end).unwrap_or(&[]);
+            match Header::parse(avail) {
+                Ok(Header::Signal(s)) => return Ok(FrameHead::Signal(s)),
+                Ok(Header::Data(n)) if n > self.max_frame => {
+                    return Err(self.err(
+                        ErrorKind::FrameTooLong,
+                        "frame larger than this connection's configured limit; closing",
+                    ))
+                }
+                Ok(Header::Data(n)) => return Ok(FrameHead::Data(n)),
+                Err(fd_core::wire::Error::Truncated) => {}
+                Err(_) => {
+                    return Err(self.err(
+                        ErrorKind::FrameTooLong,
+                        "frame header announces more than 1,000,000 bytes; closing",
+                    ))
+                }
+            }
+            self.make_room(bnet::HEADER_LEN);
+            let missing = bnet::HEADER_LEN.saturating_sub(self.end - self.start);
+            let space = self
+                .inbuf
+                .get_mut(self.end..self.end + missing)
+                .unwrap_or(&mut []);
+            let n = timed_read(&mut self.stream, space, self.io_timeout, &self.who).await?;
+            if n == 0 {
+                let detail = if self.start == self.end {
+                    "peer closed the connection"
+                } else {
+                    "peer closed the connection in the middle of a frame"
+                };
+                return Err(self.err(ErrorKind::Io, detail));
+            }
+            self.end += n;
+        }
+    }
+
+    /// The payload of the data frame [`recv_head`](Self::recv_head) announced, into `first`
+    /// and then `rest`, whose lengths must add up to the payload's; bytes are read from the
+    /// stream straight into them (the bytes already buffered are copied). If this fails or
+    /// its future is dropped before the end, the frame is partly consumed and the
+    /// connection can only be closed.
+    pub async fn recv_payload_into(
+        &mut self,
+        first: &mut [u8],
+        rest: &mut [u8],
+    ) -> Result<(), ConnError> {
+        let avail = self.inbuf.get(self.start..self.end).unwrap_or(&[]);
+        let n = match Header::parse(avail) {
+            Ok(Header::Data(n)) if n <= self.max_frame => n,
+            _ => {
+                return Err(self.err(
+                    ErrorKind::Protocol,
+                    "no data frame announced to receive in place",
+                ))
+            }
+        };
+        if first.len() + rest.len() != n {
+            return Err(self.err(
+                ErrorKind::Protocol,
+                format!(
+                    "the frame has {n} payload bytes, the place for them {}",
+                    first.len() + rest.len()
+                ),
+            ));
+        }
+        self.start += bnet::HEADER_LEN;
+        for dest in [first, rest] {
+            let buffered = (self.end - self.start).min(dest.len());
+            if let (Some(to), Some(from)) = (
+                dest.get_mut(..buffered),
+                self.inbuf.get(self.start..self.start + buffered),
+            ) {
+                to.copy_from_slice(from);
+            }
+            self.start += buffered;
+            let mut got = buffered;
+            while let Some(space) = dest.get_mut(got..).filter(|s| !s.is_empty()) {
+                let k = timed_read(&mut self.stream, space, self.io_timeout, &self.who).await?;
+                if k == 0 {
+                    return Err(self.err(
+                        ErrorKind::Io,
+                        "peer closed the connection in the middle of a frame",
+                    ));
+                }
+                got += k;
+            }
+        }
+        Ok(())
     }
 
     /// Make `inbuf[start..]` able to hold `need` bytes and leave room to read into: move
@@ -469,9 +588,86 @@ mod tests {
     /// straddle reads, come back intact and in order; then an oversized header is refused.
     #[tokio::test]
     async fn test_recv_reassembles_frames_across_reads() {
+        let (sizes, mut c, writer) = frames_in_odd_pieces().await;
+        for (i, &n) in sizes.iter().enumerate() {
+            match c.recv().await.unwrap() {
+                Frame::Data(d) => {
+                    assert_eq!(d.len(), n, "frame {i}");
+                    assert!(d.iter().enumerate().all(|(k, &b)| b == (k * 7 + i) as u8));
+                }
+                other => panic!("frame {i}: {other:?}"),
+            }
+            if i == 4 {
+                assert!(matches!(
+                    c.recv().await.unwrap(),
+                    Frame::Signal(Signal::Eod)
+                ));
+            }
+        }
+        let e = c.recv().await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::FrameTooLong, "{e}");
+        drop(writer.await.unwrap());
+    }
+
+    /// The same frames taken head first: every other payload read in place in two pieces
+    /// (split anywhere, empty pieces included), the others with `recv`; a place of the wrong
+    /// size is refused without consuming the frame; signals and the oversized header are
+    /// announced by `recv_head`.
+    #[tokio::test]
+    async fn test_payloads_received_in_place_after_the_head() {
+        let (sizes, mut c, writer) = frames_in_odd_pieces().await;
+        for (i, &n) in sizes.iter().enumerate() {
+            assert_eq!(
+                c.recv_head().await.unwrap(),
+                FrameHead::Data(n),
+                "frame {i}"
+            );
+            if i % 2 == 0 {
+                let mut place = vec![0u8; n + 1];
+                let (a, b) = place.split_at_mut(n / 3);
+                let e = c.recv_payload_into(a, b).await.unwrap_err();
+                assert_eq!(e.kind, ErrorKind::Protocol, "{e}");
+                let (a, b) = place[..n].split_at_mut(n * i / 11);
+                c.recv_payload_into(a, b).await.unwrap();
+                assert!(place[..n]
+                    .iter()
+                    .enumerate()
+                    .all(|(k, &b)| b == (k * 7 + i) as u8));
+            } else {
+                match c.recv().await.unwrap() {
+                    Frame::Data(d) => {
+                        assert_eq!(d.len(), n, "frame {i}");
+                        assert!(d.iter().enumerate().all(|(k, &b)| b == (k * 7 + i) as u8));
+                    }
+                    other => panic!("frame {i}: {other:?}"),
+                }
+            }
+            if i == 4 {
+                assert_eq!(c.recv_head().await.unwrap(), FrameHead::Signal(Signal::Eod));
+                let e = c.recv_payload_into(&mut [], &mut []).await.unwrap_err();
+                assert_eq!(e.kind, ErrorKind::Protocol, "{e}");
+                assert!(matches!(
+                    c.recv().await.unwrap(),
+                    Frame::Signal(Signal::Eod)
+                ));
+            }
+        }
+        let e = c.recv_head().await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::FrameTooLong, "{e}");
+        drop(writer.await.unwrap());
+    }
+
+    /// Frames of every size class with an EOD after the fifth, then a header one byte over
+    /// Bareos' limit, written over loopback in odd-sized pieces so that headers and payloads
+    /// straddle reads. Frame `i` byte `k` is `k * 7 + i`.
+    async fn frames_in_odd_pieces() -> (
+        Vec<usize>,
+        AuthenticatedConnection,
+        tokio::task::JoinHandle<TcpStream>,
+    ) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let sizes = [
+        let sizes = vec![
             0usize,
             1,
             5,
@@ -491,7 +687,6 @@ mod tests {
                 wire.extend_from_slice(&Signal::Eod.code().to_be_bytes());
             }
         }
-        // One byte over Bareos' limit.
         wire.extend_from_slice(&1_000_001i32.to_be_bytes());
         let writer = tokio::spawn(async move {
             let mut s = TcpStream::connect(addr).await.unwrap();
@@ -507,25 +702,8 @@ mod tests {
             s
         });
         let (tcp, _) = listener.accept().await.unwrap();
-        let mut c = AuthenticatedConnection::new(Stream::Plain(tcp), 1_000_000, "test".into());
-        for (i, &n) in sizes.iter().enumerate() {
-            match c.recv().await.unwrap() {
-                Frame::Data(d) => {
-                    assert_eq!(d.len(), n, "frame {i}");
-                    assert!(d.iter().enumerate().all(|(k, &b)| b == (k * 7 + i) as u8));
-                }
-                other => panic!("frame {i}: {other:?}"),
-            }
-            if i == 4 {
-                assert!(matches!(
-                    c.recv().await.unwrap(),
-                    Frame::Signal(Signal::Eod)
-                ));
-            }
-        }
-        let e = c.recv().await.unwrap_err();
-        assert_eq!(e.kind, ErrorKind::FrameTooLong, "{e}");
-        drop(writer.await.unwrap());
+        let c = AuthenticatedConnection::new(Stream::Plain(tcp), 1_000_000, "test".into());
+        (sizes, c, writer)
     }
 
     /// Two cleartext connections joined over loopback.

@@ -74,7 +74,7 @@ use openssl::ssl::Ssl;
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
-pub use framed::{AuthenticatedConnection, PeerIdentity};
+pub use framed::{AuthenticatedConnection, FrameHead, PeerIdentity};
 
 use crate::error::{printable, ConnError, ErrorKind};
 use crate::tls::{self, Key, PskOutcome, PskSlot, Role, TlsInfo, TlsSettings};

@@ -637,6 +637,15 @@ impl AppendTracker {
     pub const fn is_done(&self) -> bool {
         matches!(self.state, AppendState::Done)
     }
+
+    /// The header in force while its data messages come (between a header and its EOD):
+    /// the next data message is a record of it.
+    pub const fn in_stream(&self) -> Option<DataHeader> {
+        match self.state {
+            AppendState::InStream(h) => Some(h),
+            _ => None,
+        }
+    }
 }
 
 /// What one message of the restore record stream (SD → FD, after `3000 OK data⏎` of a read
@@ -741,9 +750,13 @@ mod tests {
             Ok(AppendEvent::Data { .. })
         ));
         assert_eq!(t.on_eod(), Ok(AppendEvent::EndOfStream));
+        assert_eq!(t.in_stream(), None);
         assert!(t.on_message(b"1 2 0").is_ok());
+        assert_eq!(t.in_stream(), Some(DataHeader::new(1, Stream(2))));
         assert!(t.on_message(b"hello\n").is_ok());
+        assert_eq!(t.in_stream(), Some(DataHeader::new(1, Stream(2))));
         assert_eq!(t.on_eod(), Ok(AppendEvent::EndOfStream));
+        assert_eq!(t.in_stream(), None);
         assert!(t.on_message(b"2 1 0").is_ok());
         assert_eq!(t.on_eod(), Ok(AppendEvent::EndOfStream));
         assert_eq!(t.last_file_index(), 2);

@@ -98,7 +98,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use barque_common::conn::AuthenticatedConnection;
+use barque_common::conn::{AuthenticatedConnection, FrameHead};
 use fd_core::wire::bnet::{Frame, Signal};
 use fd_core::wire::bsr;
 use fd_core::wire::codes::{JobStatus, MessageType};
@@ -111,7 +111,7 @@ use fd_core::wire::sd_ctl::{
 use fd_core::wire::sd_dev::{
     Replication, END_REPLICATE_OK, REPLICATE_DATA_ERROR, REPLICATE_DATA_OK, START_REPLICATE_OK,
 };
-use fd_core::wire::stream::{AppendEvent, AppendTracker, Label, RecHdr, Stream};
+use fd_core::wire::stream::{AppendEvent, AppendTracker, DataHeader, Label, RecHdr, Stream};
 use tokio::sync::{oneshot, watch};
 
 use super::devcmd::write_label_to;
@@ -426,6 +426,20 @@ async fn recv_fd<'a>(
             Ok(Frame::Chunk(_)) => Err(Fail::Fatal("unexpected chunk from the FD".into())),
             Err(e) => Err(Fail::Fatal(format!("Error reading data from FD: {e}"))),
         },
+        _ = cancel.wait_for(|v| *v) => Err(Fail::Canceled),
+    }
+}
+
+/// The header of the FD's next frame, or the cancel flag.
+async fn head_fd(
+    fd: &mut AuthenticatedConnection,
+    cancel: &mut watch::Receiver<bool>,
+) -> Result<FrameHead, Fail> {
+    if *cancel.borrow() {
+        return Err(Fail::Canceled);
+    }
+    tokio::select! {
+        r = fd.recv_head() => r.map_err(|e| Fail::Fatal(format!("Error reading data from FD: {e}"))),
         _ = cancel.wait_for(|v| *v) => Err(Fail::Canceled),
     }
 }
@@ -863,6 +877,20 @@ async fn append_data(
     let mut tracker = AppendTracker::new(ctx.rerunning);
     let mut cancel = ctx.cancel.clone();
     loop {
+        // A file-data record goes from the connection straight into the volume block.
+        if let (Some(h), Some(a)) = (tracker.in_stream(), r.append.as_mut()) {
+            if !h.stream.kind().is_catalogued() {
+                if let FrameHead::Data(n) = head_fd(fd, &mut cancel).await? {
+                    receive_record(sh, d, ctx, a, fd, &mut cancel, h, n).await?;
+                    r.bytes += n as u64;
+                    let mut info = lock(&ctx.info);
+                    info.files = r.files;
+                    info.bytes = r.bytes;
+                    info.fd_messages += 1;
+                    continue;
+                }
+            }
+        }
         let ev = match recv_fd(fd, &mut cancel).await? {
             In::Data(p) => {
                 let before = tracker.last_file_index();
@@ -1466,6 +1494,59 @@ async fn write_record(
         let at = a.pending_bytes.len();
         a.pending_bytes.extend_from_slice(data);
         a.pending.push((fi, stream, at..a.pending_bytes.len()));
+    }
+    Ok(())
+}
+
+/// A data frame of `len` bytes of the stream `h` (not catalogued) is next from the FD: a
+/// record of the session. Where the volume writer allows it, the payload is read from the
+/// connection straight into the block (and the next one); the block it fills is written
+/// only once the whole record is there, so an FD that fails mid-record leaves no cut
+/// record behind. Otherwise the frame is received whole and written as [`write_record`]
+/// does.
+#[allow(clippy::too_many_arguments)]
+async fn receive_record(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    a: &mut Append,
+    fd: &mut AuthenticatedConnection,
+    cancel: &mut watch::Receiver<bool>,
+    h: DataHeader,
+    len: usize,
+) -> Result<(), Fail> {
+    if a.writer.as_ref().is_some_and(|w| w.would_flush(len)) {
+        let full = needs_switch(a, |_| true);
+        place_block(sh, d, ctx, a, full).await?;
+    }
+    let w = a
+        .writer
+        .as_mut()
+        .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
+    if !w.receives_in_place(len) {
+        return match recv_fd(fd, cancel).await? {
+            In::Data(data) => write_record(sh, d, ctx, a, h.file_index, h.stream, data).await,
+            In::Signal(s) => Err(Fail::Fatal(format!(
+                "Error reading data from FD: got signal {} where a data record was announced",
+                s.name()
+            ))),
+        };
+    }
+    let before = w.offset();
+    let (first, rest) = w.begin_record(h.file_index, h.stream, len)?;
+    let got = tokio::select! {
+        r = fd.recv_payload_into(first, rest) => r.map_err(|e| Fail::Fatal(format!("Error reading data from FD: {e}"))),
+        _ = cancel.wait_for(|v| *v) => Err(Fail::Canceled),
+    };
+    if let Err(e) = got {
+        w.abort_record();
+        return Err(e);
+    }
+    w.commit_record()?;
+    if w.offset() != before {
+        let offset = a.sink.len();
+        flush_catalog(d, ctx, a).await?;
+        check_limit(sh, d, ctx, a, offset).await;
     }
     Ok(())
 }

@@ -107,14 +107,28 @@ struct OpenSession {
     started: bool,
 }
 
+/// A record begun with [`VolumeWriter::begin_record`], its payload not yet committed.
+#[derive(Debug, Clone, Copy)]
+struct InPlace {
+    file_index: i32,
+    len: u32,
+    /// Payload bytes in the block being filled; the rest is in the next block.
+    first: usize,
+}
+
 /// Writes blocks to a volume file.
 #[derive(Debug)]
 pub struct VolumeWriter<W> {
     out: W,
     block_size: usize,
-    /// The block being filled: [`BLOCK_HEADER_LEN`] bytes reserved for its header (written
-    /// in place at flush), then the records.
+    /// The block being filled, always `block_size` bytes long: [`BLOCK_HEADER_LEN`] bytes
+    /// reserved for its header (written in place at flush), then the records up to `fill`.
+    /// Fixed length, so that a record received in place needs no zeroing first.
     block: Vec<u8>,
+    fill: usize,
+    /// The block after `block`, for the continuation of a record received in place.
+    next: Vec<u8>,
+    in_place: Option<InPlace>,
     offset: u64,
     session: Option<OpenSession>,
     /// FileIndex of the first record piece in `block` (for the JobMedia of a volume the
@@ -137,11 +151,10 @@ impl<W: BlockSink> VolumeWriter<W> {
         Ok(Self {
             out,
             block_size,
-            block: {
-                let mut b = Vec::with_capacity(block_size);
-                b.resize(BLOCK_HEADER_LEN, 0);
-                b
-            },
+            block: vec![0; block_size],
+            fill: BLOCK_HEADER_LEN,
+            next: Vec::new(),
+            in_place: None,
             offset,
             session: None,
             payload_first_index: 0,
@@ -175,7 +188,7 @@ impl<W: BlockSink> VolumeWriter<W> {
 
     /// Bytes of records in the block being filled.
     fn payload_len(&self) -> usize {
-        self.block.len().saturating_sub(BLOCK_HEADER_LEN)
+        self.fill.saturating_sub(BLOCK_HEADER_LEN)
     }
 
     /// True if writing a record of `len` bytes now could write a block (the buffered records
@@ -192,6 +205,7 @@ impl<W: BlockSink> VolumeWriter<W> {
     /// session summary then restarts its addresses, blocks and first index for the new
     /// volume (JobBytes keep counting for the EOS label).
     pub fn switch_output(&mut self, out: W, offset: u64) -> io::Result<(W, SessionSummary)> {
+        self.in_place = None;
         let buffered = self.payload_len() > 0;
         let s = self
             .session
@@ -222,20 +236,30 @@ impl<W: BlockSink> VolumeWriter<W> {
 
     /// Write the block being filled, its header filled in place.
     fn write_block(&mut self, number: u32, id: u32, time: u32) -> io::Result<u64> {
-        let n = Block::seal_header(number, id, time, &mut self.block)
-            .map_err(|e| invalid(&format!("cannot build block: {e}")))?;
+        let fill = self.fill;
+        let n = Block::seal_header(
+            number,
+            id,
+            time,
+            self.block.get_mut(..fill).unwrap_or(&mut []),
+        )
+        .map_err(|e| invalid(&format!("cannot build block: {e}")))?;
         let start = self
             .out
             .put_unsealed_block(&mut self.block, n, self.offset)?;
         self.offset = start + n as u64;
-        // The sink may have swapped in a recycled buffer: give it the header's room again
-        // (the caller starts the next block after it).
-        if self.block.len() < BLOCK_HEADER_LEN {
-            self.block.resize(BLOCK_HEADER_LEN, 0);
-        }
-        self.block
-            .reserve(self.block_size.saturating_sub(self.block.len()));
+        // The sink may have swapped in a recycled buffer of another length.
+        self.block.resize(self.block_size, 0);
         Ok(start)
+    }
+
+    /// Append `bytes` to the block being filled (the caller checked the room).
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.fill + bytes.len();
+        if let Some(to) = self.block.get_mut(self.fill..end) {
+            to.copy_from_slice(bytes);
+            self.fill = end;
+        }
     }
 
     /// Write a block of `payload` alone (the volume label).
@@ -307,22 +331,34 @@ impl<W: BlockSink> VolumeWriter<W> {
             },
             started: false,
         });
-        self.block.truncate(BLOCK_HEADER_LEN);
+        self.in_place = None;
+        self.fill = BLOCK_HEADER_LEN;
         let data = sos.to_vec().map_err(|e| invalid(&format!("SOS: {e}")))?;
         self.write_label_record(Label::SosLabel, sos.job_id, &data)
     }
 
     /// Append one file record of the open session; it is split across blocks as needed.
     pub fn write_record(&mut self, file_index: i32, stream: Stream, data: &[u8]) -> io::Result<()> {
+        self.in_place = None;
+        let len = Self::check_record(file_index, stream, data.len())?;
+        self.count_record(file_index, len)?;
+        self.write_split(file_index, stream, data)
+    }
+
+    fn check_record(file_index: i32, stream: Stream, len: usize) -> io::Result<u32> {
         if file_index <= 0 || stream.0 < 0 {
             return Err(invalid(
                 "file records need FileIndex > 0 and a positive stream",
             ));
         }
-        let len = u32::try_from(data.len())
+        u32::try_from(len)
             .ok()
             .filter(|&l| l < MAX_BLOCK_LEN)
-            .ok_or_else(|| invalid("record longer than 20,000,000 bytes"))?;
+            .ok_or_else(|| invalid("record longer than 20,000,000 bytes"))
+    }
+
+    /// Count a record of the open session in its summary.
+    fn count_record(&mut self, file_index: i32, len: u32) -> io::Result<()> {
         let s = self
             .session
             .as_mut()
@@ -332,11 +368,118 @@ impl<W: BlockSink> VolumeWriter<W> {
             s.summary.first_index = file_index;
         }
         s.summary.last_index = file_index;
-        self.write_split(file_index, stream, data)
+        Ok(())
+    }
+
+    /// True if a record of `len` bytes can be received in place ([`begin_record`](Self::begin_record)):
+    /// a session is open, its header and at least one payload byte go into the block being
+    /// filled, and what does not fit goes into the next block whole (behind its
+    /// continuation header). Other records are written with [`write_record`](Self::write_record).
+    pub fn receives_in_place(&self, len: usize) -> bool {
+        let free = self.free();
+        if self.session.is_none() || free <= RECORD_HEADER_LEN {
+            return false;
+        }
+        let rest = len.saturating_sub(free - RECORD_HEADER_LEN);
+        rest == 0 || rest + RECORD_HEADER_LEN <= self.block_size - BLOCK_HEADER_LEN
+    }
+
+    /// Begin a file record of `len` bytes whose payload the caller writes straight into the
+    /// volume's blocks (a network receive into the block, saving a copy): returns where its
+    /// first bytes go (the end of the block being filled) and where the rest goes (the next
+    /// block, possibly empty). The layout is [`write_record`](Self::write_record)'s, byte for
+    /// byte. Nothing counts as written until [`commit_record`](Self::commit_record); any other
+    /// call on the writer, or [`abort_record`](Self::abort_record), drops the record, so a
+    /// payload that never arrived whole leaves no cut record on the volume. An error if
+    /// [`receives_in_place`](Self::receives_in_place) is false.
+    pub fn begin_record(
+        &mut self,
+        file_index: i32,
+        stream: Stream,
+        len: usize,
+    ) -> io::Result<(&mut [u8], &mut [u8])> {
+        self.in_place = None;
+        let len32 = Self::check_record(file_index, stream, len)?;
+        if !self.receives_in_place(len) {
+            return Err(invalid("record cannot be received in place here"));
+        }
+        let first = len.min(self.free() - RECORD_HEADER_LEN);
+        let rest = len - first;
+        let header = |file_index, stream, remaining| {
+            let mut h = [0u8; RECORD_HEADER_LEN];
+            let _ = RecordHeader {
+                file_index,
+                stream,
+                data_len: remaining,
+            }
+            .emit(&mut h);
+            h
+        };
+        let at = self.fill;
+        let (head, room) = self
+            .block
+            .get_mut(at..at + RECORD_HEADER_LEN + first)
+            .ok_or_else(|| invalid("block buffer too short"))?
+            .split_at_mut(RECORD_HEADER_LEN);
+        head.copy_from_slice(&header(file_index, stream, len32));
+        let later: &mut [u8] = if rest == 0 {
+            &mut []
+        } else {
+            self.next.resize(self.block_size, 0);
+            let from = BLOCK_HEADER_LEN + RECORD_HEADER_LEN;
+            let (head, room) = self
+                .next
+                .get_mut(BLOCK_HEADER_LEN..from + rest)
+                .ok_or_else(|| invalid("block buffer too short"))?
+                .split_at_mut(RECORD_HEADER_LEN);
+            head.copy_from_slice(&header(
+                file_index,
+                Stream(stream.0.wrapping_neg()),
+                rest as u32,
+            ));
+            room
+        };
+        self.in_place = Some(InPlace {
+            file_index,
+            len: len32,
+            first,
+        });
+        Ok((room, later))
+    }
+
+    /// The payload of the record begun with [`begin_record`](Self::begin_record) is all
+    /// there: it joins the session. The block it filled, if it went on into the next one, is
+    /// written now.
+    pub fn commit_record(&mut self) -> io::Result<()> {
+        let r = self
+            .in_place
+            .take()
+            .ok_or_else(|| invalid("no record begun in place"))?;
+        self.count_record(r.file_index, r.len)?;
+        if self.payload_len() == 0 {
+            self.payload_first_index = r.file_index;
+        }
+        self.fill += RECORD_HEADER_LEN + r.first;
+        let rest = r.len as usize - r.first;
+        if rest > 0 {
+            self.flush_block()?;
+            std::mem::swap(&mut self.block, &mut self.next);
+            self.block.resize(self.block_size, 0);
+            self.fill = BLOCK_HEADER_LEN + RECORD_HEADER_LEN + rest;
+            self.payload_first_index = r.file_index;
+        }
+        Ok(())
+    }
+
+    /// Drop the record begun with [`begin_record`](Self::begin_record): the volume is as if it
+    /// had never begun.
+    pub fn abort_record(&mut self) {
+        self.in_place = None;
     }
 
     /// Write the EOS label, flush the last block and close the session.
     pub fn end_session(&mut self, eos: &SessionLabel<'_>) -> io::Result<SessionSummary> {
+        self.in_place = None;
         if self.session.is_none() {
             return Err(invalid("no open session"));
         }
@@ -363,7 +506,7 @@ impl<W: BlockSink> VolumeWriter<W> {
             self.flush_block()?;
         }
         self.push_header(label.file_index(), Stream(job_id as i32), data.len() as u32);
-        self.block.extend_from_slice(data);
+        self.put(data);
         Ok(())
     }
 
@@ -378,7 +521,7 @@ impl<W: BlockSink> VolumeWriter<W> {
             data_len: remaining,
         }
         .emit(&mut h);
-        self.block.extend_from_slice(&h);
+        self.put(&h);
     }
 
     /// `WriteRecordToBlock()`'s state machine.
@@ -414,7 +557,7 @@ impl<W: BlockSink> VolumeWriter<W> {
             }
             let n = rest.len().min(self.free());
             let (now, later) = rest.split_at(n);
-            self.block.extend_from_slice(now);
+            self.put(now);
             rest = later;
             if rest.is_empty() {
                 return Ok(());
@@ -430,7 +573,7 @@ impl<W: BlockSink> VolumeWriter<W> {
         }
         let s = self.session.ok_or_else(|| invalid("no open session"))?;
         let start = self.write_block(s.block_number, s.id, s.time)?;
-        self.block.truncate(BLOCK_HEADER_LEN);
+        self.fill = BLOCK_HEADER_LEN;
         let end = self.offset.saturating_sub(1);
         if let Some(s) = self.session.as_mut() {
             if !s.started {
@@ -594,6 +737,39 @@ mod tests {
     }
 
     #[test]
+    fn test_a_record_begun_in_place_and_dropped_is_not_written() {
+        let v = testdata::volume_full();
+        let recs: Vec<_> = RecordReader::new(v.as_slice())
+            .map(|r| r.unwrap())
+            .collect();
+        let sos = SessionLabel::parse(Label::SosLabel, &recs[1].data).unwrap();
+        let eos = SessionLabel::parse(Label::EosLabel, &recs[14].data).unwrap();
+        let mut w = VolumeWriter::new(Vec::new(), 1000, 0).unwrap();
+        assert!(!w.receives_in_place(10), "no session open");
+        assert!(w.commit_record().is_err());
+        w.begin_session(1, 2, &sos).unwrap();
+        w.write_record(1, Stream(2), &[1u8; 300]).unwrap();
+        // Too long to go on in one next block: the whole-record path only.
+        assert!(!w.receives_in_place(3000));
+        assert!(w.begin_record(2, Stream(2), 3000).is_err());
+        assert!(w.receives_in_place(1200));
+        let (a, b) = w.begin_record(2, Stream(2), 1200).unwrap();
+        assert!(!a.is_empty() && !b.is_empty());
+        a.fill(2);
+        b.fill(2);
+        // The EOS label comes instead of the commit (the FD went away mid-record).
+        let s = w.end_session(&eos).unwrap();
+        assert!(w.commit_record().is_err());
+        assert_eq!((s.last_index, s.job_bytes), (1, 300));
+        let out: Vec<_> = RecordReader::new(w.into_inner().as_slice())
+            .map(|r| r.unwrap())
+            .filter(|r| r.file_index > 0)
+            .map(|r| (r.file_index, r.data.len()))
+            .collect();
+        assert_eq!(out, vec![(1, 300)]);
+    }
+
+    #[test]
     fn test_misuse_is_an_error() {
         let v = testdata::volume_full();
         let recs: Vec<_> = RecordReader::new(v.as_slice())
@@ -703,6 +879,54 @@ mod proptests {
             prop_assert_eq!(got, expect);
             let labels = recs.iter().filter(|r| r.file_index < 0).count();
             prop_assert_eq!(labels, 1 + 2 * sess.len());
+        }
+
+        /// Records received in place (where the writer allows it; begun, filled, committed)
+        /// give the same volume, byte for byte, as the same records written whole; a record
+        /// begun and aborted (a payload that never arrived) leaves no trace.
+        #[test]
+        fn prop_records_received_in_place_are_written_identically(
+            block_size in 190usize..2500,
+            sess in sessions(),
+            aborts in proptest::collection::vec(any::<bool>(), 24),
+        ) {
+            let write = |in_place: bool| {
+                let mut w = VolumeWriter::new(Vec::new(), block_size, 0).unwrap();
+                w.write_volume_label(&vol_label(), 0, 9, 99).unwrap();
+                let mut placed = 0;
+                for (j, recs) in sess.iter().enumerate() {
+                    let id = j as u32 + 1;
+                    w.begin_session(id, 99, &sos(id)).unwrap();
+                    for (i, (stream, data)) in recs.iter().enumerate() {
+                        let fi = i as i32 + 1;
+                        if in_place && w.receives_in_place(data.len()) {
+                            if aborts[(i + j) % aborts.len()] {
+                                let (a, b) = w.begin_record(fi, Stream(*stream), data.len()).unwrap();
+                                a.fill(0xEE);
+                                b.fill(0xEE);
+                                w.abort_record();
+                            }
+                            let (a, b) = w.begin_record(fi, Stream(*stream), data.len()).unwrap();
+                            assert_eq!(a.len() + b.len(), data.len());
+                            let (x, y) = data.split_at(a.len());
+                            a.copy_from_slice(x);
+                            b.copy_from_slice(y);
+                            w.commit_record().unwrap();
+                            placed += 1;
+                        } else {
+                            w.write_record(fi, Stream(*stream), data).unwrap();
+                        }
+                    }
+                    let mut eos = sos(id);
+                    eos.eos = Some(EosTrailer::default());
+                    w.end_session(&eos).unwrap();
+                }
+                (w.into_inner(), placed)
+            };
+            let (whole, _) = write(false);
+            let (placed, n) = write(true);
+            prop_assert_eq!(placed.len(), whole.len());
+            prop_assert!(placed == whole, "volume differs with {} records received in place", n);
         }
     }
 }
