@@ -387,24 +387,6 @@ async fn test_two_jobs_interleave_on_one_device_and_restore() {
     }
 }
 
-/// Every JobMedia of a job with records: (MediaId, FileIndex range, VolAddr range).
-fn job_medias(seen: &[Vec<u8>]) -> Vec<(u64, Media)> {
-    seen.iter()
-        .filter_map(|m| match SdToDir::parse(m) {
-            Ok(SdToDir::CatReq(CatReq::CreateJobMedia(c))) if c.first_index > 0 => Some((
-                c.media_id,
-                (
-                    c.first_index,
-                    c.last_index,
-                    (u64::from(c.start_file) << 32) | u64::from(c.start_block),
-                    (u64::from(c.end_file) << 32) | u64::from(c.end_block),
-                ),
-            )),
-            _ => None,
-        })
-        .collect()
-}
-
 /// The byte range (first byte of its first block, last byte of its last block) of each
 /// session's blocks on a volume.
 fn session_spans(vol: &std::path::Path) -> HashMap<u32, (u64, u64)> {

@@ -257,10 +257,7 @@ async fn test_cancel_reports_failure_and_volume_stays_readable() {
         .any(|m| m.as_slice() == format!("Status Job={JOB} JobStatus=84\n").as_bytes()));
     // The FD gets no more OKs; the volume holds the label, the session with an EOS that says
     // canceled, and reads cleanly.
-    let v = std::fs::read(sd.archive.join("Cap-0001")).unwrap();
-    let recs: Vec<_> = RecordReader::new(v.as_slice())
-        .map(|r| r.unwrap())
-        .collect();
+    let recs = volume_records(&sd.archive.join("Cap-0001"));
     let eos = recs.last().unwrap();
     assert_eq!(eos.label(), Some(Label::EosLabel));
     let l = SessionLabel::parse(Label::EosLabel, &eos.data).unwrap();
@@ -393,12 +390,17 @@ async fn test_records_out_of_order_refused() {
     );
     assert!(show(seen.last().unwrap()).contains("end JobStatus=102 "));
     // What was written before stays readable: label, SOS, one record, EOS.
-    let v = std::fs::read(sd.archive.join("Cap-0001")).unwrap();
-    let recs: Vec<_> = RecordReader::new(v.as_slice())
-        .map(|r| r.unwrap())
-        .collect();
+    let recs = volume_records(&sd.archive.join("Cap-0001"));
     assert_eq!(recs.len(), 4);
     still_serving(sd.port).await;
+}
+
+/// Every record of the volume file at `path`.
+fn volume_records(path: &std::path::Path) -> Vec<storage::volume::Record> {
+    let v = std::fs::read(path).unwrap();
+    RecordReader::new(v.as_slice())
+        .map(|r| r.unwrap())
+        .collect()
 }
 
 /// A TCP relay to `127.0.0.1:to`: once `marker` has passed towards the server, it lets
@@ -493,10 +495,7 @@ async fn test_connection_cut_mid_record_leaves_no_partial_record() {
         "{msgs:?}"
     );
     assert!(show(seen.last().unwrap()).contains("end JobStatus=102 "));
-    let v = std::fs::read(sd.archive.join("Cap-0001")).unwrap();
-    let recs: Vec<_> = RecordReader::new(v.as_slice())
-        .map(|r| r.unwrap())
-        .collect();
+    let recs = volume_records(&sd.archive.join("Cap-0001"));
     let data: Vec<_> = recs
         .iter()
         .filter(|r| r.file_index > 0 && r.stream.0 == 2)

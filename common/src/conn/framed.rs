@@ -279,17 +279,7 @@ impl AuthenticatedConnection {
                 }
             };
             self.make_room(need);
-            let space = self.inbuf.get_mut(self.end..).unwrap_or(&mut []);
-            let n = timed_read(&mut self.stream, space, self.io_timeout, &self.who).await?;
-            if n == 0 {
-                let detail = if self.start == self.end {
-                    "peer closed the connection"
-                } else {
-                    "peer closed the connection in the middle of a frame"
-                };
-                return Err(self.err(ErrorKind::Io, detail));
-            }
-            self.end += n;
+            self.read_more(self.inbuf.len()).await?;
         };
         Ok(match got {
             Got::Data { from, to } => Frame::Data(self.inbuf.get(from..to).unwrap_or(&[])),
@@ -324,22 +314,25 @@ impl AuthenticatedConnection {
                 }
             }
             self.make_room(bnet::HEADER_LEN);
-            let missing = bnet::HEADER_LEN.saturating_sub(self.end - self.start);
-            let space = self
-                .inbuf
-                .get_mut(self.end..self.end + missing)
-                .unwrap_or(&mut []);
-            let n = timed_read(&mut self.stream, space, self.io_timeout, &self.who).await?;
-            if n == 0 {
-                let detail = if self.start == self.end {
-                    "peer closed the connection"
-                } else {
-                    "peer closed the connection in the middle of a frame"
-                };
-                return Err(self.err(ErrorKind::Io, detail));
-            }
-            self.end += n;
+            self.read_more(self.start + bnet::HEADER_LEN).await?;
         }
+    }
+
+    /// Read once into `inbuf[end..limit]` (the caller made room); the peer closing the
+    /// connection is an error.
+    async fn read_more(&mut self, limit: usize) -> Result<(), ConnError> {
+        let space = self.inbuf.get_mut(self.end..limit).unwrap_or(&mut []);
+        let n = timed_read(&mut self.stream, space, self.io_timeout, &self.who).await?;
+        if n == 0 {
+            let detail = if self.start == self.end {
+                "peer closed the connection"
+            } else {
+                "peer closed the connection in the middle of a frame"
+            };
+            return Err(self.err(ErrorKind::Io, detail));
+        }
+        self.end += n;
+        Ok(())
     }
 
     /// The payload of the data frame [`recv_head`](Self::recv_head) announced, into `first`
@@ -590,13 +583,7 @@ mod tests {
     async fn test_recv_reassembles_frames_across_reads() {
         let (sizes, mut c, writer) = frames_in_odd_pieces().await;
         for (i, &n) in sizes.iter().enumerate() {
-            match c.recv().await.unwrap() {
-                Frame::Data(d) => {
-                    assert_eq!(d.len(), n, "frame {i}");
-                    assert!(d.iter().enumerate().all(|(k, &b)| b == (k * 7 + i) as u8));
-                }
-                other => panic!("frame {i}: {other:?}"),
-            }
+            recv_frame_of(&mut c, i, n).await;
             if i == 4 {
                 assert!(matches!(
                     c.recv().await.unwrap(),
@@ -634,13 +621,7 @@ mod tests {
                     .enumerate()
                     .all(|(k, &b)| b == (k * 7 + i) as u8));
             } else {
-                match c.recv().await.unwrap() {
-                    Frame::Data(d) => {
-                        assert_eq!(d.len(), n, "frame {i}");
-                        assert!(d.iter().enumerate().all(|(k, &b)| b == (k * 7 + i) as u8));
-                    }
-                    other => panic!("frame {i}: {other:?}"),
-                }
+                recv_frame_of(&mut c, i, n).await;
             }
             if i == 4 {
                 assert_eq!(c.recv_head().await.unwrap(), FrameHead::Signal(Signal::Eod));
@@ -655,6 +636,17 @@ mod tests {
         let e = c.recv_head().await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::FrameTooLong, "{e}");
         drop(writer.await.unwrap());
+    }
+
+    /// Receive frame `i` of [`frames_in_odd_pieces`], `n` bytes, with `recv` and check it.
+    async fn recv_frame_of(c: &mut AuthenticatedConnection, i: usize, n: usize) {
+        match c.recv().await.unwrap() {
+            Frame::Data(d) => {
+                assert_eq!(d.len(), n, "frame {i}");
+                assert!(d.iter().enumerate().all(|(k, &b)| b == (k * 7 + i) as u8));
+            }
+            other => panic!("frame {i}: {other:?}"),
+        }
     }
 
     /// Frames of every size class with an EOD after the fifth, then a header one byte over

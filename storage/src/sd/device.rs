@@ -756,13 +756,18 @@ mod tests {
         )
     }
 
+    /// A volume file `v` in `dir` holding `start`, opened for appending behind it.
+    fn volume_in(dir: &std::path::Path, start: &[u8]) -> (PathBuf, VolumeFile) {
+        let p = dir.join("v");
+        std::fs::write(&p, start).unwrap();
+        let f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        (p.clone(), volume(f, start.len() as u64))
+    }
+
     #[test]
     fn the_writer_thread_fills_in_the_checksum_of_unsealed_blocks() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("v");
-        std::fs::write(&p, b"").unwrap();
-        let f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
-        let mut v = volume(f, 0);
+        let (p, mut v) = volume_in(dir.path(), b"");
         let mut want = Vec::new();
         for i in 0..3u32 {
             let mut b = vec![0u8; crate::volume::BLOCK_HEADER_LEN];
@@ -784,10 +789,7 @@ mod tests {
     #[test]
     fn queued_blocks_land_in_order_at_the_offsets_append_returned() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("v");
-        std::fs::write(&p, b"label").unwrap();
-        let f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
-        let mut v = volume(f, 5);
+        let (p, mut v) = volume_in(dir.path(), b"label");
         let mut want = b"label".to_vec();
         for i in 0..(3 * WRITE_QUEUE as u8) {
             let mut block = vec![i; 1000 + usize::from(i)];

@@ -1475,21 +1475,10 @@ async fn write_record(
     stream: Stream,
     data: &[u8],
 ) -> Result<(), Fail> {
-    if a.writer.as_ref().is_some_and(|w| w.would_flush(data.len())) {
-        let full = needs_switch(a, |_| true);
-        place_block(sh, d, ctx, a, full).await?;
-    }
-    let w = a
-        .writer
-        .as_mut()
-        .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
+    let w = writer_for_record(sh, d, ctx, a, data.len()).await?;
     let before = w.offset();
     w.write_record(fi, stream, data)?;
-    if w.offset() != before {
-        let offset = a.sink.len();
-        flush_catalog(d, ctx, a).await?;
-        check_limit(sh, d, ctx, a, offset).await;
-    }
+    after_record(sh, d, ctx, a, before).await?;
     if stream.kind().is_catalogued() {
         let at = a.pending_bytes.len();
         a.pending_bytes.extend_from_slice(data);
@@ -1515,14 +1504,7 @@ async fn receive_record(
     h: DataHeader,
     len: usize,
 ) -> Result<(), Fail> {
-    if a.writer.as_ref().is_some_and(|w| w.would_flush(len)) {
-        let full = needs_switch(a, |_| true);
-        place_block(sh, d, ctx, a, full).await?;
-    }
-    let w = a
-        .writer
-        .as_mut()
-        .ok_or_else(|| Fail::Fatal("volume closed".into()))?;
+    let w = writer_for_record(sh, d, ctx, a, len).await?;
     if !w.receives_in_place(len) {
         return match recv_fd(fd, cancel).await? {
             In::Data(data) => write_record(sh, d, ctx, a, h.file_index, h.stream, data).await,
@@ -1543,7 +1525,37 @@ async fn receive_record(
         return Err(e);
     }
     w.commit_record()?;
-    if w.offset() != before {
+    after_record(sh, d, ctx, a, before).await
+}
+
+/// Before a record of `len` bytes: the place of the block it may complete
+/// ([`place_block`]); then the session's writer.
+async fn writer_for_record<'a>(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    a: &'a mut Append,
+    len: usize,
+) -> Result<&'a mut VolumeWriter<VolumeSink>, Fail> {
+    if a.writer.as_ref().is_some_and(|w| w.would_flush(len)) {
+        let full = needs_switch(a, |_| true);
+        place_block(sh, d, ctx, a, full).await?;
+    }
+    a.writer
+        .as_mut()
+        .ok_or_else(|| Fail::Fatal("volume closed".into()))
+}
+
+/// After a record: if it wrote a block (the writer's offset moved from `before`), the
+/// catalog records of that block go to the Director and the volume's size limit is checked.
+async fn after_record(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    a: &mut Append,
+    before: u64,
+) -> Result<(), Fail> {
+    if a.writer.as_ref().is_some_and(|w| w.offset() != before) {
         let offset = a.sink.len();
         flush_catalog(d, ctx, a).await?;
         check_limit(sh, d, ctx, a, offset).await;

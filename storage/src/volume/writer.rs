@@ -136,6 +136,19 @@ pub struct VolumeWriter<W> {
     payload_first_index: i32,
 }
 
+/// The 12 bytes of a record header.
+fn record_header(file_index: i32, stream: Stream, remaining: u32) -> [u8; RECORD_HEADER_LEN] {
+    let mut h = [0u8; RECORD_HEADER_LEN];
+    // 12 bytes always hold a header.
+    let _ = RecordHeader {
+        file_index,
+        stream,
+        data_len: remaining,
+    }
+    .emit(&mut h);
+    h
+}
+
 fn invalid(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg.to_string())
 }
@@ -405,23 +418,13 @@ impl<W: BlockSink> VolumeWriter<W> {
         }
         let first = len.min(self.free() - RECORD_HEADER_LEN);
         let rest = len - first;
-        let header = |file_index, stream, remaining| {
-            let mut h = [0u8; RECORD_HEADER_LEN];
-            let _ = RecordHeader {
-                file_index,
-                stream,
-                data_len: remaining,
-            }
-            .emit(&mut h);
-            h
-        };
         let at = self.fill;
         let (head, room) = self
             .block
             .get_mut(at..at + RECORD_HEADER_LEN + first)
             .ok_or_else(|| invalid("block buffer too short"))?
             .split_at_mut(RECORD_HEADER_LEN);
-        head.copy_from_slice(&header(file_index, stream, len32));
+        head.copy_from_slice(&record_header(file_index, stream, len32));
         let later: &mut [u8] = if rest == 0 {
             &mut []
         } else {
@@ -432,7 +435,7 @@ impl<W: BlockSink> VolumeWriter<W> {
                 .get_mut(BLOCK_HEADER_LEN..from + rest)
                 .ok_or_else(|| invalid("block buffer too short"))?
                 .split_at_mut(RECORD_HEADER_LEN);
-            head.copy_from_slice(&header(
+            head.copy_from_slice(&record_header(
                 file_index,
                 Stream(stream.0.wrapping_neg()),
                 rest as u32,
@@ -514,14 +517,7 @@ impl<W: BlockSink> VolumeWriter<W> {
         if self.payload_len() == 0 {
             self.payload_first_index = file_index;
         }
-        let mut h = [0u8; RECORD_HEADER_LEN];
-        let _ = RecordHeader {
-            file_index,
-            stream,
-            data_len: remaining,
-        }
-        .emit(&mut h);
-        self.put(&h);
+        self.put(&record_header(file_index, stream, remaining));
     }
 
     /// `WriteRecordToBlock()`'s state machine.
@@ -594,6 +590,11 @@ mod tests {
     use crate::volume::reader::RecordReader;
     use crate::volume::testdata;
 
+    /// Every record of a volume.
+    fn records_of(v: &[u8]) -> Vec<crate::volume::Record> {
+        RecordReader::new(v).map(|r| r.unwrap()).collect()
+    }
+
     /// Re-write the records of a real volume and compare bytes.
     fn rewrite(v: &[u8], block_size: usize) -> Vec<u8> {
         let recs: Vec<_> = RecordReader::new(v).map(|r| r.unwrap()).collect();
@@ -643,10 +644,7 @@ mod tests {
 
     #[test]
     fn test_summary_addresses() {
-        let v = testdata::volume_full();
-        let recs: Vec<_> = RecordReader::new(v.as_slice())
-            .map(|r| r.unwrap())
-            .collect();
+        let recs = records_of(&testdata::volume_full());
         let vl = VolumeLabel::parse(Label::VolLabel, &recs[0].data).unwrap();
         let sos = SessionLabel::parse(Label::SosLabel, &recs[1].data).unwrap();
         let eos = SessionLabel::parse(Label::EosLabel, &recs[14].data).unwrap();
@@ -665,10 +663,7 @@ mod tests {
 
     #[test]
     fn test_switch_output_continues_session() {
-        let v = testdata::volume_full();
-        let recs: Vec<_> = RecordReader::new(v.as_slice())
-            .map(|r| r.unwrap())
-            .collect();
+        let recs = records_of(&testdata::volume_full());
         let sos = SessionLabel::parse(Label::SosLabel, &recs[1].data).unwrap();
         let eos = SessionLabel::parse(Label::EosLabel, &recs[14].data).unwrap();
         let mut w = VolumeWriter::new(Vec::new(), 1000, 0).unwrap();
@@ -715,9 +710,7 @@ mod tests {
         // Append a second job to a copy of vectors/volume-full, as an SD does with a volume
         // that is not full: offsets continue at the file length, block numbers restart at 0.
         let v = testdata::volume_full();
-        let recs: Vec<_> = RecordReader::new(v.as_slice())
-            .map(|r| r.unwrap())
-            .collect();
+        let recs = records_of(&v);
         let sos = SessionLabel::parse(Label::SosLabel, &recs[1].data).unwrap();
         let eos = SessionLabel::parse(Label::EosLabel, &recs[14].data).unwrap();
         let mut w = VolumeWriter::new(v.clone(), 1_048_576, v.len() as u64).unwrap();
@@ -738,10 +731,7 @@ mod tests {
 
     #[test]
     fn test_a_record_begun_in_place_and_dropped_is_not_written() {
-        let v = testdata::volume_full();
-        let recs: Vec<_> = RecordReader::new(v.as_slice())
-            .map(|r| r.unwrap())
-            .collect();
+        let recs = records_of(&testdata::volume_full());
         let sos = SessionLabel::parse(Label::SosLabel, &recs[1].data).unwrap();
         let eos = SessionLabel::parse(Label::EosLabel, &recs[14].data).unwrap();
         let mut w = VolumeWriter::new(Vec::new(), 1000, 0).unwrap();
@@ -772,9 +762,7 @@ mod tests {
     #[test]
     fn test_misuse_is_an_error() {
         let v = testdata::volume_full();
-        let recs: Vec<_> = RecordReader::new(v.as_slice())
-            .map(|r| r.unwrap())
-            .collect();
+        let recs = records_of(&v);
         let sos = SessionLabel::parse(Label::SosLabel, &recs[1].data).unwrap();
         assert!(VolumeWriter::new(Vec::new(), 36, 0).is_err());
         let mut w = VolumeWriter::new(Vec::new(), 4096, 0).unwrap();

@@ -658,16 +658,28 @@ pub fn sha256_hex(b: &[u8]) -> String {
 /// The final JobMedia of a job's messages: (FirstIndex, LastIndex, VolAddr start, VolAddr
 /// end).
 pub fn job_media(seen: &[Vec<u8>]) -> (u32, u32, u64, u64) {
+    job_medias(seen)
+        .into_iter()
+        .next_back()
+        .map(|(_, range)| range)
+        .expect("no JobMedia")
+}
+
+/// Every JobMedia of a job's messages with records: (MediaId, (FirstIndex, LastIndex,
+/// VolAddr start, VolAddr end)).
+pub fn job_medias(seen: &[Vec<u8>]) -> Vec<(u64, (u32, u32, u64, u64))> {
     seen.iter()
         .filter_map(|m| match SdToDir::parse(m) {
             Ok(SdToDir::CatReq(CatReq::CreateJobMedia(c))) if c.first_index > 0 => Some((
-                c.first_index,
-                c.last_index,
-                (u64::from(c.start_file) << 32) | u64::from(c.start_block),
-                (u64::from(c.end_file) << 32) | u64::from(c.end_block),
+                c.media_id,
+                (
+                    c.first_index,
+                    c.last_index,
+                    (u64::from(c.start_file) << 32) | u64::from(c.start_block),
+                    (u64::from(c.end_file) << 32) | u64::from(c.end_block),
+                ),
             )),
             _ => None,
         })
-        .next_back()
-        .expect("no JobMedia")
+        .collect()
 }
