@@ -7,26 +7,13 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use barque_common::conn::{HandshakeMode, Local, Outbound};
 use barque_common::error::ErrorKind;
 use barque_common::tls::TlsSettings;
+use barque_testkit::certs::openssl as run;
 use fd_core::wire::psk::ResourceType;
 use support::*;
-
-fn run(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the openssl CLI must be installed (apt-get install openssl)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 struct Pki {
     _tmp: tempfile::TempDir,
@@ -41,21 +28,7 @@ impl Pki {
     /// Issue `name.pem`/`name.key` with CN `cn` (and optional SAN) from the CA in `ca_dir`.
     fn issue(&self, name: &str, cn: &str, san: Option<&str>) {
         let d = &self.dir;
-        run(
-            d,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                &format!("/CN={cn}"),
-            ],
-        );
+        barque_testkit::certs::request(d, name, cn);
         let ext = format!("{name}.ext");
         let mut text = String::from("basicConstraints=CA:FALSE\n");
         if let Some(s) = san {
@@ -98,24 +71,7 @@ fn make_ca(dir: &Path, prefix: &str) {
         ),
     )
     .expect("cnf");
-    run(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={prefix} Test CA"),
-        ],
-    );
+    barque_testkit::certs::self_signed_ca(dir, "ca", &format!("{prefix} Test CA"));
 }
 
 fn pki() -> Pki {

@@ -1,7 +1,8 @@
 //! Test-only support shared by the Barque crates' tests: where the reference captures are
 //! ([`vectors`]), a reader for their `transcript.jsonl` ([`transcript`]), the
 //! python-bareos/sslpsk3 interpreter of the Python interop tests ([`python`]), and in-memory
-//! pipes with a round-robin executor for sans-IO session tests ([`pipe`]).
+//! pipes with a round-robin executor for sans-IO session tests ([`pipe`]), and test
+//! certificates made with the `openssl` command ([`certs`]).
 //!
 //! This crate is a dev-dependency only. It depends on nothing in the workspace (not even
 //! fd-core; only on `embedded-io-async`), so every crate, fd-core included, can use it in its
@@ -11,6 +12,7 @@
 
 use std::path::PathBuf;
 
+pub mod certs;
 pub mod pipe;
 pub mod proc_cpu;
 pub mod python;

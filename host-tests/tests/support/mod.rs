@@ -165,68 +165,15 @@ pub struct Setup {
 pub fn add_certificates(work: &Path) {
     let tls = work.join("tls");
     std::fs::create_dir_all(&tls).expect("mkdir tls");
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(&tls)
-            .output()
-            .expect("openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=Barque test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "daemon.key",
-        "-out",
-        "daemon.csr",
-    ]);
-    std::fs::write(
-        tls.join("ext.cnf"),
+    barque_testkit::certs::self_signed_ca(&tls, "ca", "Barque test CA");
+    barque_testkit::certs::issue(
+        &tls,
+        "ca",
+        "daemon",
+        "127.0.0.1",
         "subjectAltName = IP:127.0.0.1, DNS:127.0.0.1, DNS:localhost\n\
          extendedKeyUsage = serverAuth, clientAuth\n",
-    )
-    .expect("write ext.cnf");
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "daemon.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-        "-out",
-        "daemon.pem",
-    ]);
+    );
     let lines = format!(
         "  TLS Enable = yes\n  TLS Require = yes\n  TLS Certificate = \"{}\"\n  \
          TLS Key = \"{}\"\n  TLS CA Certificate File = \"{}\"\n  TLS Verify Peer = yes\n",
