@@ -11,6 +11,8 @@
 //! byte for byte from the copy's volume. A second Copy run finds nothing left to copy. Then a
 //! second Full is migrated (`run job=MigrateJob jobid=…`): the source becomes Type M and
 //! loses its File rows, the new job lists the files and restores byte for byte.
+//! A copy whose source volume is missing fails clearly and leaves the source to be copied
+//! by the next run.
 
 mod support;
 
@@ -74,6 +76,70 @@ fn virtual_full_across_two_storage_daemons_is_refused() {
             && msgs.contains("*** Backup Error ***"),
         "{msgs}"
     );
+    let _ = std::fs::remove_dir_all(&s.work);
+}
+
+/// The file named `name` somewhere under `dir`.
+fn find_file(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == name) {
+                return p;
+            }
+        }
+    }
+    panic!("no file {name} under {}", dir.display())
+}
+
+/// A copy that fails (the source job's volume is gone from the disk) says so and names the
+/// volume; the source keeps its Type B and its files, no copy counts as made, and once the
+/// volume is back the next Copy run selects and copies the job.
+#[test]
+fn a_failed_copy_leaves_the_source_to_copy_again() {
+    let s = setup("copy-fail", true);
+    let (full, msgs) = run_and_wait(&s, "run job=DemoBackup level=Full yes");
+    let want = files_of(&s, &full.to_string());
+    let vol = value_after(&msgs, "Volume name(s):").to_string();
+    let path = find_file(&s.work, &vol);
+    let aside = path.with_extension("aside");
+    std::fs::rename(&path, &aside).expect("move the volume aside");
+
+    let out = console(&s, &["run job=CopyJob yes"]);
+    let id = queued_id(&out);
+    let msgs = console(&s, &[&format!("wait jobid={id}"), "messages"]);
+    assert!(!msgs.contains("Copying OK"), "{msgs}");
+    assert!(msgs.contains("*** Copying Error ***"), "{msgs}");
+    assert!(
+        msgs.contains(&format!(
+            "Fatal error: Volume \"{vol}\" from the bootstrap is not on device"
+        )),
+        "the failure names the volume:\n{msgs}"
+    );
+    let row = job_row(&s, &full.to_string());
+    assert!(row.contains("| B "), "{row}");
+    assert_eq!(files_of(&s, &full.to_string()), want);
+    let jobs = console(&s, &["list jobs"]);
+    assert!(
+        !jobs
+            .lines()
+            .any(|l| l.contains("| C ") && l.trim_end().ends_with("| T |")),
+        "no copy may count as made:\n{jobs}"
+    );
+
+    std::fs::rename(&aside, &path).expect("put the volume back");
+    let (_, msgs) = run_and_wait(&s, "run job=CopyJob yes");
+    assert!(
+        msgs.contains("Termination:            Copying OK"),
+        "{msgs}\n{}",
+        s.daemons.logs()
+    );
+    assert_eq!(value_after(&msgs, "Prev Backup JobId:"), full.to_string());
+    let copy = value_after(&msgs, "New Backup JobId:").to_string();
+    assert_eq!(files_of(&s, &copy), want);
     let _ = std::fs::remove_dir_all(&s.work);
 }
 
