@@ -67,9 +67,7 @@ fn copy_then_restore_from_the_copy_and_migrate_tls_psk() {
 fn virtual_full_across_two_storage_daemons_is_refused() {
     let s = setup("vfull-two-sds", false);
     run_and_wait(&s, "run job=DemoBackup level=Full yes");
-    let out = console(&s, &["run job=DemoBackup level=VirtualFull yes"]);
-    let id = queued_id(&out);
-    let msgs = console(&s, &[&format!("wait jobid={id}"), "messages"]);
+    let (_, msgs) = run_to_end(&s, "run job=DemoBackup level=VirtualFull yes");
     assert!(
         msgs.contains("a Virtual Full reads and writes on one Storage daemon")
             && msgs.contains("Storage \"File\" (the backups' volumes) and Storage \"File2\"")
@@ -77,6 +75,20 @@ fn virtual_full_across_two_storage_daemons_is_refused() {
         "{msgs}"
     );
     let _ = std::fs::remove_dir_all(&s.work);
+}
+
+/// Run the Copy job, which must copy the backup `full`: (the control JobId, its
+/// messages, the new JobId).
+fn copy_of(s: &Setup, full: u32) -> (u32, String, String) {
+    let (ctl, msgs) = run_and_wait(s, "run job=CopyJob yes");
+    assert!(
+        msgs.contains("Termination:            Copying OK"),
+        "{msgs}\n{}",
+        s.daemons.logs()
+    );
+    assert_eq!(value_after(&msgs, "Prev Backup JobId:"), full.to_string());
+    let copy = value_after(&msgs, "New Backup JobId:").to_string();
+    (ctl, msgs, copy)
 }
 
 /// The file named `name` somewhere under `dir`.
@@ -108,9 +120,7 @@ fn a_failed_copy_leaves_the_source_to_copy_again() {
     let aside = path.with_extension("aside");
     std::fs::rename(&path, &aside).expect("move the volume aside");
 
-    let out = console(&s, &["run job=CopyJob yes"]);
-    let id = queued_id(&out);
-    let msgs = console(&s, &[&format!("wait jobid={id}"), "messages"]);
+    let (_, msgs) = run_to_end(&s, "run job=CopyJob yes");
     assert!(!msgs.contains("Copying OK"), "{msgs}");
     assert!(msgs.contains("*** Copying Error ***"), "{msgs}");
     assert!(
@@ -131,14 +141,7 @@ fn a_failed_copy_leaves_the_source_to_copy_again() {
     );
 
     std::fs::rename(&aside, &path).expect("put the volume back");
-    let (_, msgs) = run_and_wait(&s, "run job=CopyJob yes");
-    assert!(
-        msgs.contains("Termination:            Copying OK"),
-        "{msgs}\n{}",
-        s.daemons.logs()
-    );
-    assert_eq!(value_after(&msgs, "Prev Backup JobId:"), full.to_string());
-    let copy = value_after(&msgs, "New Backup JobId:").to_string();
+    let (_, _, copy) = copy_of(&s, full);
     assert_eq!(files_of(&s, &copy), want);
     let _ = std::fs::remove_dir_all(&s.work);
 }
@@ -155,14 +158,7 @@ fn scenario(s: &Setup, within: bool) {
     assert!(want.len() > 5, "{want:?}");
 
     // Copy: PoolUncopiedJobs selects the Full.
-    let (copy_ctl, msgs) = run_and_wait(s, "run job=CopyJob yes");
-    assert!(
-        msgs.contains("Termination:            Copying OK"),
-        "{msgs}\n{}",
-        s.daemons.logs()
-    );
-    assert_eq!(value_after(&msgs, "Prev Backup JobId:"), full.to_string());
-    let copy = value_after(&msgs, "New Backup JobId:").to_string();
+    let (copy_ctl, msgs, copy) = copy_of(s, full);
     let writer = if within {
         copy_ctl.to_string()
     } else {
@@ -254,9 +250,7 @@ fn virtual_full(s: &Setup) {
     let rel = d.strip_prefix("/").expect("absolute").to_path_buf();
     change_tree(&d);
     let (incr, _) = run_and_wait(s, "run job=DemoBackup level=Incremental yes");
-    let out = console(s, &["run job=DemoBackup level=VirtualFull yes"]);
-    let id = queued_id(&out);
-    let msgs = console(s, &[&format!("wait jobid={id}"), "messages"]);
+    let (id, msgs) = run_to_end(s, "run job=DemoBackup level=VirtualFull yes");
     assert!(
         msgs.contains(&format!("JobId={id}\nJobStatus=OK (T)"))
             && msgs.contains("Consolidating JobIds ")

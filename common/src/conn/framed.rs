@@ -247,36 +247,21 @@ impl AuthenticatedConnection {
         self.flush().await?;
         let got = loop {
             // Bytes this frame needs in the buffer, header included, once known.
-            let avail = self.inbuf.get(self.start..self.end).unwrap_or(&[]);
-            let need = match Header::parse(avail) {
-                Ok(Header::Signal(s)) => {
+            let need = match self.buffered_head()? {
+                Some(FrameHead::Signal(s)) => {
                     self.start += bnet::HEADER_LEN;
                     break Got::Signal(s);
                 }
-                Ok(Header::Data(n)) if n > self.max_frame => {
-                    return Err(ConnError::new(
-                        self.who.clone(),
-                        ErrorKind::FrameTooLong,
-                        "frame larger than this connection's configured limit; closing",
-                    ))
-                }
-                Ok(Header::Data(n)) => {
+                Some(FrameHead::Data(n)) => {
                     let need = bnet::HEADER_LEN + n;
-                    if avail.len() >= need {
+                    if self.end - self.start >= need {
                         let from = self.start + bnet::HEADER_LEN;
                         self.start += need;
                         break Got::Data { from, to: from + n };
                     }
                     need
                 }
-                Err(fd_core::wire::Error::Truncated) => bnet::HEADER_LEN,
-                Err(_) => {
-                    return Err(ConnError::new(
-                        self.who.clone(),
-                        ErrorKind::FrameTooLong,
-                        "frame header announces more than 1,000,000 bytes; closing",
-                    ))
-                }
+                None => bnet::HEADER_LEN,
             };
             self.make_room(need);
             self.read_more(self.inbuf.len()).await?;
@@ -295,26 +280,30 @@ impl AuthenticatedConnection {
     pub async fn recv_head(&mut self) -> Result<FrameHead, ConnError> {
         self.flush().await?;
         loop {
-            let avail = self.inbuf.get(self.start..self.end).unwrap_or(&[]);
-            match Header::parse(avail) {
-                Ok(Header::Signal(s)) => return Ok(FrameHead::Signal(s)),
-                Ok(Header::Data(n)) if n > self.max_frame => {
-                    return Err(self.err(
-                        ErrorKind::FrameTooLong,
-                        "frame larger than this connection's configured limit; closing",
-                    ))
-                }
-                Ok(Header::Data(n)) => return Ok(FrameHead::Data(n)),
-                Err(fd_core::wire::Error::Truncated) => {}
-                Err(_) => {
-                    return Err(self.err(
-                        ErrorKind::FrameTooLong,
-                        "frame header announces more than 1,000,000 bytes; closing",
-                    ))
-                }
+            if let Some(head) = self.buffered_head()? {
+                return Ok(head);
             }
             self.make_room(bnet::HEADER_LEN);
             self.read_more(self.start + bnet::HEADER_LEN).await?;
+        }
+    }
+
+    /// The header of the next buffered frame, `None` while fewer than its 4 bytes are here;
+    /// a length over this connection's limit or Bareos' is an error.
+    fn buffered_head(&self) -> Result<Option<FrameHead>, ConnError> {
+        let avail = self.inbuf.get(self.start..self.end).unwrap_or(&[]);
+        match Header::parse(avail) {
+            Ok(Header::Signal(s)) => Ok(Some(FrameHead::Signal(s))),
+            Ok(Header::Data(n)) if n > self.max_frame => Err(self.err(
+                ErrorKind::FrameTooLong,
+                "frame larger than this connection's configured limit; closing",
+            )),
+            Ok(Header::Data(n)) => Ok(Some(FrameHead::Data(n))),
+            Err(fd_core::wire::Error::Truncated) => Ok(None),
+            Err(_) => Err(self.err(
+                ErrorKind::FrameTooLong,
+                "frame header announces more than 1,000,000 bytes; closing",
+            )),
         }
     }
 
@@ -345,9 +334,8 @@ impl AuthenticatedConnection {
         first: &mut [u8],
         rest: &mut [u8],
     ) -> Result<(), ConnError> {
-        let avail = self.inbuf.get(self.start..self.end).unwrap_or(&[]);
-        let n = match Header::parse(avail) {
-            Ok(Header::Data(n)) if n <= self.max_frame => n,
+        let n = match self.buffered_head() {
+            Ok(Some(FrameHead::Data(n))) => n,
             _ => {
                 return Err(self.err(
                     ErrorKind::Protocol,

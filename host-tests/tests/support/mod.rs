@@ -562,6 +562,14 @@ pub fn queued_id_or(out: &str, logs: &dyn Fn() -> String) -> u32 {
         .unwrap_or_else(|| panic!("no `Job queued. JobId=` in:\n{out}\n{}", logs()))
 }
 
+/// Run a job command and wait for it, however it ends: (JobId, console output of
+/// wait+messages).
+#[allow(dead_code)] // not every test binary uses every helper
+pub fn run_to_end(s: &Setup, cmd: &str) -> (u32, String) {
+    let id = queued_id(&console(s, &[cmd]));
+    (id, console(s, &[&format!("wait jobid={id}"), "messages"]))
+}
+
 /// Run a job command, wait for it, return (JobId, console output of wait+messages).
 pub fn run_and_wait(s: &Setup, cmd: &str) -> (u32, String) {
     run_and_wait_with(&|c| console(s, c), cmd, &|| s.daemons.logs())

@@ -411,36 +411,29 @@ enum In<'a> {
     Signal(Signal),
 }
 
+/// A read from the FD connection, or the cancel flag (set before or while it waits).
+async fn from_fd<T>(
+    read: impl std::future::Future<Output = Result<T, barque_common::error::ConnError>>,
+    cancel: &mut watch::Receiver<bool>,
+) -> Result<T, Fail> {
+    if *cancel.borrow() {
+        return Err(Fail::Canceled);
+    }
+    tokio::select! {
+        r = read => r.map_err(|e| Fail::Fatal(format!("Error reading data from FD: {e}"))),
+        _ = cancel.wait_for(|v| *v) => Err(Fail::Canceled),
+    }
+}
+
 /// The FD's next message, borrowed from the connection's buffer (no copy per record).
 async fn recv_fd<'a>(
     fd: &'a mut AuthenticatedConnection,
     cancel: &mut watch::Receiver<bool>,
 ) -> Result<In<'a>, Fail> {
-    if *cancel.borrow() {
-        return Err(Fail::Canceled);
-    }
-    tokio::select! {
-        r = fd.recv() => match r {
-            Ok(Frame::Data(d)) => Ok(In::Data(d)),
-            Ok(Frame::Signal(s)) => Ok(In::Signal(s)),
-            Ok(Frame::Chunk(_)) => Err(Fail::Fatal("unexpected chunk from the FD".into())),
-            Err(e) => Err(Fail::Fatal(format!("Error reading data from FD: {e}"))),
-        },
-        _ = cancel.wait_for(|v| *v) => Err(Fail::Canceled),
-    }
-}
-
-/// The header of the FD's next frame, or the cancel flag.
-async fn head_fd(
-    fd: &mut AuthenticatedConnection,
-    cancel: &mut watch::Receiver<bool>,
-) -> Result<FrameHead, Fail> {
-    if *cancel.borrow() {
-        return Err(Fail::Canceled);
-    }
-    tokio::select! {
-        r = fd.recv_head() => r.map_err(|e| Fail::Fatal(format!("Error reading data from FD: {e}"))),
-        _ = cancel.wait_for(|v| *v) => Err(Fail::Canceled),
+    match from_fd(fd.recv(), cancel).await? {
+        Frame::Data(d) => Ok(In::Data(d)),
+        Frame::Signal(s) => Ok(In::Signal(s)),
+        Frame::Chunk(_) => Err(Fail::Fatal("unexpected chunk from the FD".into())),
     }
 }
 
@@ -880,13 +873,9 @@ async fn append_data(
         // A file-data record goes from the connection straight into the volume block.
         if let (Some(h), Some(a)) = (tracker.in_stream(), r.append.as_mut()) {
             if !h.stream.kind().is_catalogued() {
-                if let FrameHead::Data(n) = head_fd(fd, &mut cancel).await? {
+                if let FrameHead::Data(n) = from_fd(fd.recv_head(), &mut cancel).await? {
                     receive_record(sh, d, ctx, a, fd, &mut cancel, h, n).await?;
-                    r.bytes += n as u64;
-                    let mut info = lock(&ctx.info);
-                    info.files = r.files;
-                    info.bytes = r.bytes;
-                    info.fd_messages += 1;
+                    count_record(ctx, r, n);
                     continue;
                 }
             }
@@ -909,11 +898,7 @@ async fn append_data(
                             .as_mut()
                             .ok_or_else(|| Fail::Fatal("data before a header".into()))?;
                         write_record(sh, d, ctx, a, header.file_index, header.stream, data).await?;
-                        r.bytes += data.len() as u64;
-                        let mut info = lock(&ctx.info);
-                        info.files = r.files;
-                        info.bytes = r.bytes;
-                        info.fd_messages += 1;
+                        count_record(ctx, r, data.len());
                         continue;
                     }
                     Ok(AppendEvent::EndOfStream) => AppendEvent::EndOfStream,
@@ -948,6 +933,15 @@ async fn append_data(
         }
     }
     end_append(sh, d, ctx, r).await
+}
+
+/// A record of `len` bytes from the FD is written: the job's counters and its status.
+fn count_record(ctx: &JobCtx, r: &mut Run, len: usize) {
+    r.bytes += len as u64;
+    let mut info = lock(&ctx.info);
+    info.files = r.files;
+    info.bytes = r.bytes;
+    info.fd_messages += 1;
 }
 
 /// The end of the data: the EOS label, the last block, the remaining catalog updates.
@@ -1475,7 +1469,21 @@ async fn write_record(
     stream: Stream,
     data: &[u8],
 ) -> Result<(), Fail> {
-    let w = writer_for_record(sh, d, ctx, a, data.len()).await?;
+    writer_for_record(sh, d, ctx, a, data.len()).await?;
+    write_placed(sh, d, ctx, a, fi, stream, data).await
+}
+
+/// [`write_record`] once the block it may complete has its place.
+async fn write_placed(
+    sh: &Shared,
+    d: &mut AuthenticatedConnection,
+    ctx: &JobCtx,
+    a: &mut Append,
+    fi: i32,
+    stream: Stream,
+    data: &[u8],
+) -> Result<(), Fail> {
+    let w = open_writer(a)?;
     let before = w.offset();
     w.write_record(fi, stream, data)?;
     after_record(sh, d, ctx, a, before).await?;
@@ -1507,7 +1515,7 @@ async fn receive_record(
     let w = writer_for_record(sh, d, ctx, a, len).await?;
     if !w.receives_in_place(len) {
         return match recv_fd(fd, cancel).await? {
-            In::Data(data) => write_record(sh, d, ctx, a, h.file_index, h.stream, data).await,
+            In::Data(data) => write_placed(sh, d, ctx, a, h.file_index, h.stream, data).await,
             In::Signal(s) => Err(Fail::Fatal(format!(
                 "Error reading data from FD: got signal {} where a data record was announced",
                 s.name()
@@ -1515,16 +1523,11 @@ async fn receive_record(
         };
     }
     let before = w.offset();
-    let (first, rest) = w.begin_record(h.file_index, h.stream, len)?;
-    let got = tokio::select! {
-        r = fd.recv_payload_into(first, rest) => r.map_err(|e| Fail::Fatal(format!("Error reading data from FD: {e}"))),
-        _ = cancel.wait_for(|v| *v) => Err(Fail::Canceled),
-    };
-    if let Err(e) = got {
-        w.abort_record();
-        return Err(e);
-    }
-    w.commit_record()?;
+    let mut room = w.begin_record(h.file_index, h.stream, len)?;
+    let (first, rest) = room.parts();
+    // On an error the room is dropped uncommitted: nothing of the record is written.
+    from_fd(fd.recv_payload_into(first, rest), cancel).await?;
+    room.commit()?;
     after_record(sh, d, ctx, a, before).await
 }
 
@@ -1541,6 +1544,11 @@ async fn writer_for_record<'a>(
         let full = needs_switch(a, |_| true);
         place_block(sh, d, ctx, a, full).await?;
     }
+    open_writer(a)
+}
+
+/// The session's volume writer.
+fn open_writer(a: &mut Append) -> Result<&mut VolumeWriter<VolumeSink>, Fail> {
     a.writer
         .as_mut()
         .ok_or_else(|| Fail::Fatal("volume closed".into()))

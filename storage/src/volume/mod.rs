@@ -42,7 +42,7 @@ pub use block::{crc32, Block, BlockHeader, BLOCK_HEADER_LEN, DEFAULT_BLOCK_SIZE,
 pub use label::{EosTrailer, SessionLabel, VolumeLabel, BAREOS_ID, BAREOS_TAPE_VERSION};
 pub use reader::{intact_length, BlockPos, OwnedBlock, ReadError, RecordReader, VolumeReader};
 pub use record::{Pieces, Reassembler, Record, RecordHeader, RecordPiece, RECORD_HEADER_LEN};
-pub use writer::{BlockSink, SessionSummary, VolumeWriter};
+pub use writer::{BlockSink, RecordRoom, SessionSummary, VolumeWriter};
 
 #[cfg(test)]
 pub(crate) mod testdata {

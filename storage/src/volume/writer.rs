@@ -107,13 +107,54 @@ struct OpenSession {
     started: bool,
 }
 
-/// A record begun with [`VolumeWriter::begin_record`], its payload not yet committed.
-#[derive(Debug, Clone, Copy)]
-struct InPlace {
+/// A record begun with [`VolumeWriter::begin_record`]: the room for its payload, in the
+/// block being filled and the next one. It holds the writer, so nothing else is written
+/// until it is committed ([`RecordRoom::commit`]); dropped uncommitted, it leaves the
+/// volume as if the record had never begun.
+#[derive(Debug)]
+pub struct RecordRoom<'a, W> {
+    w: &'a mut VolumeWriter<W>,
     file_index: i32,
     len: u32,
     /// Payload bytes in the block being filled; the rest is in the next block.
     first: usize,
+}
+
+impl<W: BlockSink> RecordRoom<'_, W> {
+    /// Where the payload goes: its first bytes (the end of the block being filled), then the
+    /// rest (the next block, behind the continuation header; empty if none).
+    pub fn parts(&mut self) -> (&mut [u8], &mut [u8]) {
+        let from = self.w.fill + RECORD_HEADER_LEN;
+        let rest = self.len as usize - self.first;
+        let later = BLOCK_HEADER_LEN + RECORD_HEADER_LEN;
+        (
+            self.w
+                .block
+                .get_mut(from..from + self.first)
+                .unwrap_or(&mut []),
+            self.w.next.get_mut(later..later + rest).unwrap_or(&mut []),
+        )
+    }
+
+    /// The payload is all there: the record joins the session. The block it filled, if it
+    /// went on into the next one, is written now.
+    pub fn commit(self) -> io::Result<()> {
+        let w = self.w;
+        w.count_record(self.file_index, self.len)?;
+        if w.payload_len() == 0 {
+            w.payload_first_index = self.file_index;
+        }
+        w.fill += RECORD_HEADER_LEN + self.first;
+        let rest = self.len as usize - self.first;
+        if rest > 0 {
+            w.flush_block()?;
+            std::mem::swap(&mut w.block, &mut w.next);
+            w.block.resize(w.block_size, 0);
+            w.fill = BLOCK_HEADER_LEN + RECORD_HEADER_LEN + rest;
+            w.payload_first_index = self.file_index;
+        }
+        Ok(())
+    }
 }
 
 /// Writes blocks to a volume file.
@@ -128,7 +169,6 @@ pub struct VolumeWriter<W> {
     fill: usize,
     /// The block after `block`, for the continuation of a record received in place.
     next: Vec<u8>,
-    in_place: Option<InPlace>,
     offset: u64,
     session: Option<OpenSession>,
     /// FileIndex of the first record piece in `block` (for the JobMedia of a volume the
@@ -167,7 +207,6 @@ impl<W: BlockSink> VolumeWriter<W> {
             block: vec![0; block_size],
             fill: BLOCK_HEADER_LEN,
             next: Vec::new(),
-            in_place: None,
             offset,
             session: None,
             payload_first_index: 0,
@@ -218,7 +257,6 @@ impl<W: BlockSink> VolumeWriter<W> {
     /// session summary then restarts its addresses, blocks and first index for the new
     /// volume (JobBytes keep counting for the EOS label).
     pub fn switch_output(&mut self, out: W, offset: u64) -> io::Result<(W, SessionSummary)> {
-        self.in_place = None;
         let buffered = self.payload_len() > 0;
         let s = self
             .session
@@ -344,7 +382,6 @@ impl<W: BlockSink> VolumeWriter<W> {
             },
             started: false,
         });
-        self.in_place = None;
         self.fill = BLOCK_HEADER_LEN;
         let data = sos.to_vec().map_err(|e| invalid(&format!("SOS: {e}")))?;
         self.write_label_record(Label::SosLabel, sos.job_id, &data)
@@ -352,7 +389,6 @@ impl<W: BlockSink> VolumeWriter<W> {
 
     /// Append one file record of the open session; it is split across blocks as needed.
     pub fn write_record(&mut self, file_index: i32, stream: Stream, data: &[u8]) -> io::Result<()> {
-        self.in_place = None;
         let len = Self::check_record(file_index, stream, data.len())?;
         self.count_record(file_index, len)?;
         self.write_split(file_index, stream, data)
@@ -398,20 +434,17 @@ impl<W: BlockSink> VolumeWriter<W> {
     }
 
     /// Begin a file record of `len` bytes whose payload the caller writes straight into the
-    /// volume's blocks (a network receive into the block, saving a copy): returns where its
-    /// first bytes go (the end of the block being filled) and where the rest goes (the next
-    /// block, possibly empty). The layout is [`write_record`](Self::write_record)'s, byte for
-    /// byte. Nothing counts as written until [`commit_record`](Self::commit_record); any other
-    /// call on the writer, or [`abort_record`](Self::abort_record), drops the record, so a
-    /// payload that never arrived whole leaves no cut record on the volume. An error if
-    /// [`receives_in_place`](Self::receives_in_place) is false.
+    /// volume's blocks (a network receive into the block, saving a copy): the record headers
+    /// are placed, and the returned [`RecordRoom`] tells where the payload goes. The layout is
+    /// [`write_record`](Self::write_record)'s, byte for byte. Nothing counts as written until
+    /// [`RecordRoom::commit`], so a payload that never arrived whole leaves no cut record on
+    /// the volume. An error if [`receives_in_place`](Self::receives_in_place) is false.
     pub fn begin_record(
         &mut self,
         file_index: i32,
         stream: Stream,
         len: usize,
-    ) -> io::Result<(&mut [u8], &mut [u8])> {
-        self.in_place = None;
+    ) -> io::Result<RecordRoom<'_, W>> {
         let len32 = Self::check_record(file_index, stream, len)?;
         if !self.receives_in_place(len) {
             return Err(invalid("record cannot be received in place here"));
@@ -419,70 +452,31 @@ impl<W: BlockSink> VolumeWriter<W> {
         let first = len.min(self.free() - RECORD_HEADER_LEN);
         let rest = len - first;
         let at = self.fill;
-        let (head, room) = self
-            .block
-            .get_mut(at..at + RECORD_HEADER_LEN + first)
+        self.block
+            .get_mut(at..at + RECORD_HEADER_LEN)
             .ok_or_else(|| invalid("block buffer too short"))?
-            .split_at_mut(RECORD_HEADER_LEN);
-        head.copy_from_slice(&record_header(file_index, stream, len32));
-        let later: &mut [u8] = if rest == 0 {
-            &mut []
-        } else {
+            .copy_from_slice(&record_header(file_index, stream, len32));
+        if rest > 0 {
             self.next.resize(self.block_size, 0);
-            let from = BLOCK_HEADER_LEN + RECORD_HEADER_LEN;
-            let (head, room) = self
-                .next
-                .get_mut(BLOCK_HEADER_LEN..from + rest)
+            self.next
+                .get_mut(BLOCK_HEADER_LEN..BLOCK_HEADER_LEN + RECORD_HEADER_LEN)
                 .ok_or_else(|| invalid("block buffer too short"))?
-                .split_at_mut(RECORD_HEADER_LEN);
-            head.copy_from_slice(&record_header(
-                file_index,
-                Stream(stream.0.wrapping_neg()),
-                rest as u32,
-            ));
-            room
-        };
-        self.in_place = Some(InPlace {
+                .copy_from_slice(&record_header(
+                    file_index,
+                    Stream(stream.0.wrapping_neg()),
+                    rest as u32,
+                ));
+        }
+        Ok(RecordRoom {
+            w: self,
             file_index,
             len: len32,
             first,
-        });
-        Ok((room, later))
-    }
-
-    /// The payload of the record begun with [`begin_record`](Self::begin_record) is all
-    /// there: it joins the session. The block it filled, if it went on into the next one, is
-    /// written now.
-    pub fn commit_record(&mut self) -> io::Result<()> {
-        let r = self
-            .in_place
-            .take()
-            .ok_or_else(|| invalid("no record begun in place"))?;
-        self.count_record(r.file_index, r.len)?;
-        if self.payload_len() == 0 {
-            self.payload_first_index = r.file_index;
-        }
-        self.fill += RECORD_HEADER_LEN + r.first;
-        let rest = r.len as usize - r.first;
-        if rest > 0 {
-            self.flush_block()?;
-            std::mem::swap(&mut self.block, &mut self.next);
-            self.block.resize(self.block_size, 0);
-            self.fill = BLOCK_HEADER_LEN + RECORD_HEADER_LEN + rest;
-            self.payload_first_index = r.file_index;
-        }
-        Ok(())
-    }
-
-    /// Drop the record begun with [`begin_record`](Self::begin_record): the volume is as if it
-    /// had never begun.
-    pub fn abort_record(&mut self) {
-        self.in_place = None;
+        })
     }
 
     /// Write the EOS label, flush the last block and close the session.
     pub fn end_session(&mut self, eos: &SessionLabel<'_>) -> io::Result<SessionSummary> {
-        self.in_place = None;
         if self.session.is_none() {
             return Err(invalid("no open session"));
         }
@@ -736,20 +730,20 @@ mod tests {
         let eos = SessionLabel::parse(Label::EosLabel, &recs[14].data).unwrap();
         let mut w = VolumeWriter::new(Vec::new(), 1000, 0).unwrap();
         assert!(!w.receives_in_place(10), "no session open");
-        assert!(w.commit_record().is_err());
+        assert!(w.begin_record(1, Stream(2), 10).is_err(), "no session open");
         w.begin_session(1, 2, &sos).unwrap();
         w.write_record(1, Stream(2), &[1u8; 300]).unwrap();
         // Too long to go on in one next block: the whole-record path only.
         assert!(!w.receives_in_place(3000));
         assert!(w.begin_record(2, Stream(2), 3000).is_err());
         assert!(w.receives_in_place(1200));
-        let (a, b) = w.begin_record(2, Stream(2), 1200).unwrap();
+        let mut room = w.begin_record(2, Stream(2), 1200).unwrap();
+        let (a, b) = room.parts();
         assert!(!a.is_empty() && !b.is_empty());
         a.fill(2);
         b.fill(2);
-        // The EOS label comes instead of the commit (the FD went away mid-record).
+        // Not committed (the FD went away mid-record): the EOS label comes next.
         let s = w.end_session(&eos).unwrap();
-        assert!(w.commit_record().is_err());
         assert_eq!((s.last_index, s.job_bytes), (1, 300));
         let out: Vec<_> = RecordReader::new(w.into_inner().as_slice())
             .map(|r| r.unwrap())
@@ -889,17 +883,18 @@ mod proptests {
                         let fi = i as i32 + 1;
                         if in_place && w.receives_in_place(data.len()) {
                             if aborts[(i + j) % aborts.len()] {
-                                let (a, b) = w.begin_record(fi, Stream(*stream), data.len()).unwrap();
+                                let mut room = w.begin_record(fi, Stream(*stream), data.len()).unwrap();
+                                let (a, b) = room.parts();
                                 a.fill(0xEE);
                                 b.fill(0xEE);
-                                w.abort_record();
                             }
-                            let (a, b) = w.begin_record(fi, Stream(*stream), data.len()).unwrap();
+                            let mut room = w.begin_record(fi, Stream(*stream), data.len()).unwrap();
+                            let (a, b) = room.parts();
                             assert_eq!(a.len() + b.len(), data.len());
                             let (x, y) = data.split_at(a.len());
                             a.copy_from_slice(x);
                             b.copy_from_slice(y);
-                            w.commit_record().unwrap();
+                            room.commit().unwrap();
                             placed += 1;
                         } else {
                             w.write_record(fi, Stream(*stream), data).unwrap();
